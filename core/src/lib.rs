@@ -1,0 +1,19 @@
+//! chattag's functional core: every rule about chat IDs, visitor identifiers, messenger links
+//! and message templates, with no browser or server dependency. The snippet (wasm) and the
+//! collector (native) both link this crate, so each rule has exactly one definition.
+//!
+//! Size matters: this code ships inside a ≤10 KB snippet. Avoid `core::fmt` (`format!`,
+//! `to_string`, derived `Debug`) on paths the snippet calls; `Display` impls that only the
+//! collector uses are fine (dead code is stripped from the wasm).
+
+pub mod alphabet;
+pub mod chat_id;
+pub mod event;
+pub mod find;
+pub mod identifiers;
+pub mod links;
+pub mod template;
+pub mod url;
+
+pub use chat_id::{ChatId, ChatIdError, Prefix, PrefixError};
+

@@ -1,0 +1,1 @@
+//! chattag snippet: the browser shell around `chattag-core` (being written).
