@@ -1,1 +1,191 @@
-//! (being written)
+//! Finding a chat ID in what a person typed or pasted: the first message of a chat.
+//!
+//! People retype codes: in lowercase, on a Russian keyboard layout (Cyrillic С and Т look exactly
+//! like Latin C and T), with O for 0 or l for 1, with a space or dash after the prefix. All of that
+//! is accepted; a wrong character is not — the check character must verify, so a mistyped ID is
+//! never attributed to somebody else's visit.
+
+use crate::alphabet::value_tolerant;
+use crate::chat_id::{check_value, ChatId, Prefix, BODY_LEN};
+
+/// One character of the text, reduced to what matters for matching.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// An ASCII letter or digit (uppercased), including mapped Cyrillic look-alikes.
+    Ascii(u8),
+    /// Any other letter or digit: glues a token to its neighbours, never matches.
+    Foreign,
+    /// A space or dash: may sit between prefix and body.
+    Gap,
+    /// Anything else: a delimiter.
+    Other,
+}
+
+/// Latin letter a Cyrillic character is indistinguishable from (as typed on a Russian or
+/// Ukrainian layout), uppercased.
+fn cyrillic_lookalike(c: char) -> Option<u8> {
+    Some(match c {
+        'А' | 'а' => b'A',
+        'В' | 'в' => b'B',
+        'С' | 'с' => b'C',
+        'Е' | 'е' => b'E',
+        'Н' | 'н' => b'H',
+        'К' | 'к' => b'K',
+        'М' | 'м' => b'M',
+        'О' | 'о' => b'O',
+        'Р' | 'р' => b'P',
+        'Т' | 'т' => b'T',
+        'Х' | 'х' => b'X',
+        'У' | 'у' => b'Y',
+        'І' | 'і' => b'I',
+        _ => return None,
+    })
+}
+
+fn unit(c: char) -> Unit {
+    if c.is_ascii_alphanumeric() {
+        Unit::Ascii(c.to_ascii_uppercase() as u8)
+    } else if let Some(l) = cyrillic_lookalike(c) {
+        Unit::Ascii(l)
+    } else if c == ' ' || c == '-' || c == '\u{a0}' {
+        Unit::Gap
+    } else if c.is_alphanumeric() {
+        Unit::Foreign
+    } else {
+        Unit::Other
+    }
+}
+
+/// Finds a chat ID anywhere in free text: case-insensitive, Crockford confusables in body and
+/// check (O→0, I/L→1), Cyrillic look-alikes mapped to Latin (also in the prefix), delimited by
+/// non-alphanumerics or the text's edges, an optional single `-` or space between prefix and
+/// body, check character verified. Returns the first such ID in canonical form. Only `prefixes`
+/// are recognised.
+pub fn find_chat_id(text: &str, prefixes: &[Prefix]) -> Option<ChatId> {
+    let units: Vec<Unit> = text.chars().map(unit).collect();
+    let mut i = 0;
+    while i < units.len() {
+        if !is_word(units[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < units.len() && is_word(units[i]) {
+            i += 1;
+        }
+        if let Some(id) = match_word(&units, start, i, prefixes) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+fn is_word(u: Unit) -> bool {
+    matches!(u, Unit::Ascii(_) | Unit::Foreign)
+}
+
+/// A word `units[start..end]` (maximal run of letters/digits) holding a whole ID, or a word that
+/// is exactly a prefix followed by one gap and a word of body+check.
+fn match_word(units: &[Unit], start: usize, end: usize, prefixes: &[Prefix]) -> Option<ChatId> {
+    let word = &units[start..end];
+    for prefix in prefixes {
+        let p = prefix.as_str().as_bytes();
+        if !starts_with_prefix(word, p) {
+            continue;
+        }
+        if word.len() == p.len() + BODY_LEN + 1 {
+            if let Some(id) = verify(prefix, &word[p.len()..]) {
+                return Some(id);
+            }
+        } else if word.len() == p.len() && end + 1 < units.len() && units[end] == Unit::Gap {
+            let body_start = end + 1;
+            let body_end = body_start + BODY_LEN + 1;
+            let whole = body_end <= units.len()
+                && units[body_start..body_end].iter().all(|u| matches!(u, Unit::Ascii(_)))
+                && units.get(body_end).is_none_or(|u| !is_word(*u));
+            if whole {
+                if let Some(id) = verify(prefix, &units[body_start..body_end]) {
+                    return Some(id);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn starts_with_prefix(word: &[Unit], p: &[u8]) -> bool {
+    word.len() >= p.len() && word.iter().zip(p).all(|(u, &c)| *u == Unit::Ascii(c))
+}
+
+/// Body and check characters (tolerant of case and confusables) → the canonical ID, if the
+/// check character verifies.
+fn verify(prefix: &Prefix, units: &[Unit]) -> Option<ChatId> {
+    let mut values = [0u8; BODY_LEN + 1];
+    for (v, u) in values.iter_mut().zip(units) {
+        match u {
+            Unit::Ascii(c) => *v = value_tolerant(*c)?,
+            _ => return None,
+        }
+    }
+    let mut body = [0u8; BODY_LEN];
+    body.copy_from_slice(&values[..BODY_LEN]);
+    if check_value(&body) != values[BODY_LEN] {
+        return None;
+    }
+    Some(ChatId::from_parts(prefix.as_str(), &body))
+}
+
+/// Every exact, canonical ID (as the snippet writes it) with one of `prefixes`, delimited by
+/// non-ASCII-alphanumerics, with its byte range. Lighter than [`find_chat_id`] (no Unicode
+/// tables): the link tagger uses it to recognise its own earlier tags.
+pub(crate) fn canonical_ids<'a>(
+    text: &'a str,
+    prefixes: &'a [&'a str],
+) -> impl Iterator<Item = (usize, ChatId)> + 'a {
+    let b = text.as_bytes();
+    let mut i = 0;
+    core::iter::from_fn(move || {
+        while i < b.len() {
+            if !b[i].is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let word = &text[start..i];
+            if let Ok(id) = ChatId::parse(word) {
+                if prefixes.contains(&id.prefix()) {
+                    return Some((start, id));
+                }
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ct() -> Vec<Prefix> {
+        vec![Prefix::DEFAULT]
+    }
+
+    #[test]
+    fn finds_in_plain_text() {
+        let id = ChatId::generate(&Prefix::DEFAULT, [9, 8, 7, 6, 5]);
+        let msg = ["Здравствуйте! Номер обращения: ", id.as_str(), ". Хочу заказать"].concat();
+        assert_eq!(find_chat_id(&msg, &ct()), Some(id.clone()));
+        assert_eq!(find_chat_id("no id", &ct()), None);
+    }
+
+    #[test]
+    fn canonical_scan() {
+        let id = ChatId::generate(&Prefix::DEFAULT, [9, 8, 7, 6, 5]);
+        let text = ["x ", id.as_str(), " ", "X", id.as_str()].concat();
+        let found: Vec<_> = canonical_ids(&text, &["CT"]).collect();
+        assert_eq!(found, vec![(2, id)]);
+    }
+}

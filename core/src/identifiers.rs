@@ -41,3 +41,292 @@ pub struct Identifiers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utm: Option<Utm>,
 }
+
+/// Which identifier a validation error is about.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Field {
+    ClientId,
+    Yclid,
+    UserId,
+    PurchaseId,
+    Gclid,
+    Fbclid,
+    GaClientId,
+    Utm,
+}
+
+impl Field {
+    /// The wire name of the field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::ClientId => "client_id",
+            Field::Yclid => "yclid",
+            Field::UserId => "user_id",
+            Field::PurchaseId => "purchase_id",
+            Field::Gclid => "gclid",
+            Field::Fbclid => "fbclid",
+            Field::GaClientId => "ga_client_id",
+            Field::Utm => "utm",
+        }
+    }
+}
+
+/// A present identifier that is not in its clean form.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct IdentifierError {
+    pub field: Field,
+}
+
+impl core::fmt::Display for IdentifierError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("invalid ")?;
+        f.write_str(self.field.as_str())
+    }
+}
+
+impl std::error::Error for IdentifierError {}
+
+pub const MAX_CLIENT_ID_LEN: usize = 32;
+pub const MAX_YCLID_LEN: usize = 32;
+pub const MAX_GCLID_LEN: usize = 256;
+pub const MAX_FBCLID_LEN: usize = 512;
+/// Each of the two numbers in a GA client id (`<random>.<timestamp>`).
+pub const MAX_GA_PART_LEN: usize = 20;
+/// In characters, not bytes.
+pub const MAX_SITE_ID_LEN: usize = 128;
+/// In characters, not bytes.
+pub const MAX_UTM_LEN: usize = 200;
+
+fn ascii_token(v: &str, max: usize, ok: impl Fn(u8) -> bool) -> Option<String> {
+    if v.is_empty() || v.len() > max || !v.bytes().all(ok) {
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+/// Metrica ClientID: 1–32 digits. Kept as an opaque string: it exceeds 2^53, and leading zeros
+/// (never seen, but not excluded by Metrica) must survive.
+pub fn clean_client_id(v: &str) -> Option<String> {
+    ascii_token(v, MAX_CLIENT_ID_LEN, |c| c.is_ascii_digit())
+}
+
+pub fn clean_yclid(v: &str) -> Option<String> {
+    ascii_token(v, MAX_YCLID_LEN, |c| c.is_ascii_digit())
+}
+
+pub fn clean_gclid(v: &str) -> Option<String> {
+    ascii_token(v, MAX_GCLID_LEN, |c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+pub fn clean_fbclid(v: &str) -> Option<String> {
+    ascii_token(v, MAX_FBCLID_LEN, |c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+}
+
+/// `<digits>.<digits>`, the part of `_ga` that identifies the browser.
+pub fn clean_ga_client_id(v: &str) -> Option<String> {
+    let (a, b) = v.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= MAX_GA_PART_LEN && s.bytes().all(|c| c.is_ascii_digit());
+    if digits(a) && digits(b) {
+        Some(v.to_owned())
+    } else {
+        None
+    }
+}
+
+/// Characters that change how surrounding text is displayed or hide content without being
+/// "control characters": bidi overrides and isolates (U+202E can make `gpj.exe` read `exe.jpg`),
+/// zero-width characters, line/paragraph separators, BOM, interlinear annotations, tag characters.
+/// Unicode's Cf/Zl/Zp categories, listed by hand because std has no category tables.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2 | 0x180E
+        | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF
+        | 0xFFF9..=0xFFFB | 0xFFFE | 0xFFFF | 0x110BD | 0x110CD | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// Free text a site or a link supplies: bounded in characters, nothing that can break out of an
+/// HTML attribute, a JS string or a CSV cell, nothing invisible. Rejected as a whole, never
+/// trimmed into something else.
+fn clean_text(v: &str, max_chars: usize, forbidden: &[char]) -> Option<String> {
+    if v.trim().is_empty() || v.len() > max_chars * 4 {
+        return None;
+    }
+    let mut n = 0;
+    for c in v.chars() {
+        n += 1;
+        if n > max_chars || c.is_control() || is_invisible_format(c) || forbidden.contains(&c) {
+            return None;
+        }
+    }
+    Some(v.to_owned())
+}
+
+const SITE_ID_FORBIDDEN: &[char] = &['<', '>', '"', '\'', '`', '\\'];
+const UTM_FORBIDDEN: &[char] = &['<', '>', '"', '`', '\\', ';'];
+
+/// UserID set by the site (`chattag.setUserId`): 1–128 printable characters, none of `< > " ' `` ` `` \`.
+pub fn clean_user_id(v: &str) -> Option<String> {
+    clean_text(v, MAX_SITE_ID_LEN, SITE_ID_FORBIDDEN)
+}
+
+pub fn clean_purchase_id(v: &str) -> Option<String> {
+    clean_text(v, MAX_SITE_ID_LEN, SITE_ID_FORBIDDEN)
+}
+
+/// A `utm_*` value (already percent-decoded): ≤ 200 characters, any script, no markup characters.
+pub fn clean_utm_value(v: &str) -> Option<String> {
+    clean_text(v, MAX_UTM_LEN, UTM_FORBIDDEN)
+}
+
+/// The value of cookie `name` in `document.cookie` syntax (`a=1; b=2`); the first one wins, as
+/// browsers list the most specific path first.
+pub fn cookie_value<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
+    cookie_header.split(';').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        if k.trim() == name {
+            Some(v.trim())
+        } else {
+            None
+        }
+    })
+}
+
+/// Metrica's ClientID from its `_ym_uid` cookie.
+pub fn client_id_from_cookies(cookies: &str) -> Option<String> {
+    clean_client_id(cookie_value(cookies, "_ym_uid")?)
+}
+
+/// Metrica's ClientID from its localStorage copy (`_ym_uid`), which Metrica stores JSON-encoded
+/// (`"1700000000123456789"`); a bare number is accepted too.
+pub fn client_id_from_storage(raw: &str) -> Option<String> {
+    let v = raw.trim();
+    let v = match v.strip_prefix('"') {
+        Some(inner) => inner.strip_suffix('"')?,
+        None => v,
+    };
+    clean_client_id(v)
+}
+
+/// GA client id from the `_ga` cookie: `GA1.1.123.456` (version, domain depth, random,
+/// timestamp) → `123.456`.
+pub fn ga_client_id_from_cookies(cookies: &str) -> Option<String> {
+    let v = cookie_value(cookies, "_ga")?;
+    let rest = v.strip_prefix("GA")?;
+    let mut parts = rest.splitn(3, '.');
+    let version = parts.next()?;
+    let depth = parts.next()?;
+    let id = parts.next()?;
+    if version.is_empty() || !version.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if depth.is_empty() || !depth.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+        return None;
+    }
+    clean_ga_client_id(id)
+}
+
+/// Identifiers an ad click leaves in the landing page's query string.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Landing {
+    pub yclid: Option<String>,
+    pub gclid: Option<String>,
+    pub fbclid: Option<String>,
+    pub utm: Option<Utm>,
+}
+
+/// Reads `location.search` (with or without the leading `?`), form-decoding each value
+/// (`+` is a space) and keeping only clean ones. For a repeated key the first clean value wins.
+pub fn from_query(query: &str) -> Landing {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let query = query.split('#').next().unwrap_or("");
+    let mut landing = Landing::default();
+    let mut utm = Utm::default();
+    for p in crate::url::params(query) {
+        let slot_clean: (&mut Option<String>, fn(&str) -> Option<String>) = match p.key {
+            "yclid" => (&mut landing.yclid, clean_yclid),
+            "gclid" => (&mut landing.gclid, clean_gclid),
+            "fbclid" => (&mut landing.fbclid, clean_fbclid),
+            "utm_source" => (&mut utm.source, clean_utm_value),
+            "utm_medium" => (&mut utm.medium, clean_utm_value),
+            "utm_campaign" => (&mut utm.campaign, clean_utm_value),
+            "utm_term" => (&mut utm.term, clean_utm_value),
+            "utm_content" => (&mut utm.content, clean_utm_value),
+            _ => continue,
+        };
+        let (slot, clean) = slot_clean;
+        if slot.is_none() {
+            *slot = crate::url::decode(p.value, true).and_then(|v| clean(&v));
+        }
+    }
+    if utm != Utm::default() {
+        landing.utm = Some(utm);
+    }
+    landing
+}
+
+fn check(v: &Option<String>, field: Field, clean: fn(&str) -> Option<String>) -> Result<(), IdentifierError> {
+    match v {
+        Some(s) if clean(s).is_none() => Err(IdentifierError { field }),
+        _ => Ok(()),
+    }
+}
+
+fn keep(v: Option<String>, clean: fn(&str) -> Option<String>) -> Option<String> {
+    v.filter(|s| clean(s).is_some())
+}
+
+impl Utm {
+    fn is_clean(&self) -> bool {
+        [&self.source, &self.medium, &self.campaign, &self.term, &self.content]
+            .iter()
+            .all(|v| v.as_deref().is_none_or(|s| clean_utm_value(s).is_some()))
+    }
+
+    fn cleaned(self) -> Option<Utm> {
+        let u = Utm {
+            source: keep(self.source, clean_utm_value),
+            medium: keep(self.medium, clean_utm_value),
+            campaign: keep(self.campaign, clean_utm_value),
+            term: keep(self.term, clean_utm_value),
+            content: keep(self.content, clean_utm_value),
+        };
+        if u == Utm::default() {
+            None
+        } else {
+            Some(u)
+        }
+    }
+}
+
+impl Identifiers {
+    /// For the collector: every present field must already be in clean form (the snippet cleans
+    /// before sending, so anything else was not sent by the snippet).
+    pub fn validate(&self) -> Result<(), IdentifierError> {
+        check(&self.client_id, Field::ClientId, clean_client_id)?;
+        check(&self.yclid, Field::Yclid, clean_yclid)?;
+        check(&self.user_id, Field::UserId, clean_user_id)?;
+        check(&self.purchase_id, Field::PurchaseId, clean_purchase_id)?;
+        check(&self.gclid, Field::Gclid, clean_gclid)?;
+        check(&self.fbclid, Field::Fbclid, clean_fbclid)?;
+        check(&self.ga_client_id, Field::GaClientId, clean_ga_client_id)?;
+        match &self.utm {
+            Some(u) if !u.is_clean() => Err(IdentifierError { field: Field::Utm }),
+            _ => Ok(()),
+        }
+    }
+
+    /// For the snippet: the same identifiers with every invalid value dropped.
+    pub fn cleaned(self) -> Identifiers {
+        Identifiers {
+            client_id: keep(self.client_id, clean_client_id),
+            yclid: keep(self.yclid, clean_yclid),
+            user_id: keep(self.user_id, clean_user_id),
+            purchase_id: keep(self.purchase_id, clean_purchase_id),
+            gclid: keep(self.gclid, clean_gclid),
+            fbclid: keep(self.fbclid, clean_fbclid),
+            ga_client_id: keep(self.ga_client_id, clean_ga_client_id),
+            utm: self.utm.and_then(Utm::cleaned),
+        }
+    }
+}

@@ -1,1 +1,622 @@
-//! (being written)
+//! Messenger links: which ones can carry a chat ID, and how the ID is added.
+//!
+//! The specification is `messenger-links.md` (WhatsApp, Telegram, Viber, MAX). The rule
+//! throughout: the site's link keeps working exactly as before — every parameter, its order and
+//! encoding, the fragment and the site's own text stay; only the one parameter that carries the
+//! ID is edited. Anything not positively recognised is left alone.
+
+use crate::chat_id::{ChatId, Prefix};
+use crate::find::canonical_ids;
+use crate::template::Template;
+use crate::url::{decode, encode_component, param, params, split, strip_prefix_ci, with_param, Parts};
+
+/// Links longer than this are neither tagged nor produced: a tag must never push a link past
+/// what browsers, messengers and the click event comfortably carry.
+pub const MAX_HREF_LEN: usize = 8192;
+/// Telegram's limit for `start` (`START_PARAM_TOO_LONG` beyond it).
+pub const TELEGRAM_START_MAX: usize = 64;
+/// MAX's limit for the bot `start` payload.
+pub const MAX_START_MAX: usize = 128;
+/// Viber documents no `context` limit short of the URL's; this keeps the whole link modest.
+pub const VIBER_URL_MAX: usize = 2048;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Messenger {
+    WhatsApp,
+    Telegram,
+    Viber,
+    Max,
+}
+
+impl Messenger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Messenger::WhatsApp => "whatsapp",
+            Messenger::Telegram => "telegram",
+            Messenger::Viber => "viber",
+            Messenger::Max => "max",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Messenger> {
+        Some(match name {
+            "whatsapp" => Messenger::WhatsApp,
+            "telegram" => Messenger::Telegram,
+            "viber" => Messenger::Viber,
+            "max" => Messenger::Max,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LinkKind {
+    WhatsApp,
+    TelegramBot,
+    TelegramPersonal,
+    ViberBot,
+    ViberPersonal,
+    MaxBot,
+}
+
+impl LinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::WhatsApp => "whatsapp",
+            LinkKind::TelegramBot => "telegram_bot",
+            LinkKind::TelegramPersonal => "telegram_personal",
+            LinkKind::ViberBot => "viber_bot",
+            LinkKind::ViberPersonal => "viber_personal",
+            LinkKind::MaxBot => "max_bot",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<LinkKind> {
+        Some(match name {
+            "whatsapp" => LinkKind::WhatsApp,
+            "telegram_bot" => LinkKind::TelegramBot,
+            "telegram_personal" => LinkKind::TelegramPersonal,
+            "viber_bot" => LinkKind::ViberBot,
+            "viber_personal" => LinkKind::ViberPersonal,
+            "max_bot" => LinkKind::MaxBot,
+            _ => return None,
+        })
+    }
+
+    pub fn messenger(self) -> Messenger {
+        match self {
+            LinkKind::WhatsApp => Messenger::WhatsApp,
+            LinkKind::TelegramBot | LinkKind::TelegramPersonal => Messenger::Telegram,
+            LinkKind::ViberBot | LinkKind::ViberPersonal => Messenger::Viber,
+            LinkKind::MaxBot => Messenger::Max,
+        }
+    }
+
+    /// The ID travels hidden (bot start parameter / context) rather than in visible draft text.
+    pub fn is_bot(self) -> bool {
+        matches!(self, LinkKind::TelegramBot | LinkKind::ViberBot | LinkKind::MaxBot)
+    }
+}
+
+/// Why a link is left untouched.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Skip {
+    NotMessenger,
+    Share,
+    Catalogue,
+    FixedText,
+    NotAChat,
+    MiniApp,
+    NoRecipient,
+    Disabled,
+    Malformed,
+    TooLong,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::NotMessenger => "not_messenger",
+            Skip::Share => "share",
+            Skip::Catalogue => "catalogue",
+            Skip::FixedText => "fixed_text",
+            Skip::NotAChat => "not_a_chat",
+            Skip::MiniApp => "mini_app",
+            Skip::NoRecipient => "no_recipient",
+            Skip::Disabled => "disabled",
+            Skip::Malformed => "malformed",
+            Skip::TooLong => "too_long",
+        }
+    }
+
+    /// Short English for a debug overlay.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Skip::NotMessenger => "not a messenger link — left as is",
+            Skip::Share => "share link — left as is",
+            Skip::Catalogue => "WhatsApp catalogue — no message to tag",
+            Skip::FixedText => "fixed-text link — cannot carry an ID",
+            Skip::NotAChat => "invite, post or channel, not a 1:1 chat — left as is",
+            Skip::MiniApp => "mini app link — left as is",
+            Skip::NoRecipient => "no recipient in the link — left as is",
+            Skip::Disabled => "data-chattag=\"off\" — left as is",
+            Skip::Malformed => "malformed messenger link — left as is",
+            Skip::TooLong => "link too long to tag — left as is",
+        }
+    }
+}
+
+/// The site's per-link override, from `data-chattag`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Hint {
+    #[default]
+    Auto,
+    Bot,
+    Personal,
+    Off,
+}
+
+impl Hint {
+    /// `off` / `bot` / `personal` (any case, surrounding spaces ignored); anything else is `Auto`
+    /// (a typo must not silently disable tagging or change where the ID goes).
+    pub fn parse(s: &str) -> Hint {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            Hint::Off
+        } else if s.eq_ignore_ascii_case("bot") {
+            Hint::Bot
+        } else if s.eq_ignore_ascii_case("personal") {
+            Hint::Personal
+        } else {
+            Hint::Auto
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Classified {
+    pub messenger: Messenger,
+    pub kind: LinkKind,
+}
+
+/// Where in the link the ID goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    /// A visible draft: the template is applied to the existing `text`.
+    Text,
+    /// A hidden parameter (`start`, `context`): `<site>_<ID>` within `max` characters.
+    Hidden { key: &'static str, max: usize },
+}
+
+struct Recognised<'a> {
+    kind: LinkKind,
+    parts: Parts<'a>,
+    carrier: Carrier,
+}
+
+pub fn classify(href: &str, hint: Hint) -> Result<Classified, Skip> {
+    let r = recognise(href, hint)?;
+    Ok(Classified { messenger: r.kind.messenger(), kind: r.kind })
+}
+
+fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
+    if hint == Hint::Off {
+        return Err(Skip::Disabled);
+    }
+    let parts = split(href).ok_or(Skip::NotMessenger)?;
+    let scheme = parts.scheme;
+    let kind = if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") {
+        let host = parts.host.ok_or(Skip::NotMessenger)?;
+        let host = strip_prefix_ci(host, "www.").unwrap_or(host);
+        let is = |h: &str| host.eq_ignore_ascii_case(h);
+        if is("wa.me") {
+            wa_me(&parts)?
+        } else if is("api.whatsapp.com") || is("web.whatsapp.com") || is("whatsapp.com") {
+            whatsapp_send(path_segments(parts.path).next(), &parts)?
+        } else if is("t.me") || is("telegram.me") || is("telegram.dog") {
+            telegram_web(&parts, hint)?
+        } else if ends_with_ci(host, ".t.me") {
+            // username.t.me: a Telegram profile preview page, not a chat start link.
+            return Err(Skip::NotAChat);
+        } else if is("max.ru") {
+            max_ru(&parts, hint)?
+        } else {
+            return Err(Skip::NotMessenger);
+        }
+    } else if scheme.eq_ignore_ascii_case("whatsapp") {
+        whatsapp_send(app_action(&parts), &parts)?
+    } else if scheme.eq_ignore_ascii_case("tg") {
+        telegram_app(&parts, hint)?
+    } else if scheme.eq_ignore_ascii_case("viber") {
+        viber(&parts)?
+    } else {
+        return Err(Skip::NotMessenger);
+    };
+    if href.len() > MAX_HREF_LEN {
+        return Err(Skip::TooLong);
+    }
+    let carrier = match kind {
+        LinkKind::TelegramBot => Carrier::Hidden { key: "start", max: TELEGRAM_START_MAX },
+        LinkKind::MaxBot => Carrier::Hidden { key: "start", max: MAX_START_MAX },
+        LinkKind::ViberBot => Carrier::Hidden { key: "context", max: VIBER_URL_MAX },
+        LinkKind::WhatsApp | LinkKind::TelegramPersonal | LinkKind::ViberPersonal => Carrier::Text,
+    };
+    Ok(Recognised { kind, parts, carrier })
+}
+
+fn ends_with_ci(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len() && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+/// Non-empty `/`-separated path segments (`/a//b/` → `a`, `b`).
+fn path_segments(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|s| !s.is_empty())
+}
+
+/// The action of an app-scheme link: `tg://resolve?…` and `tg:resolve?…` both give `resolve`.
+/// `None` when there is more path than one name.
+fn app_action<'a>(parts: &Parts<'a>) -> Option<&'a str> {
+    match parts.host {
+        Some(h) if path_segments(parts.path).next().is_none() => Some(h),
+        Some(_) => None,
+        None => {
+            let mut segs = path_segments(parts.path);
+            let first = segs.next();
+            if segs.next().is_some() {
+                None
+            } else {
+                first
+            }
+        }
+    }
+}
+
+fn has_param(parts: &Parts<'_>, key: &str) -> bool {
+    parts.query.is_some_and(|q| params(q).any(|p| p.key == key))
+}
+
+/// A parameter's decoded, trimmed value is non-empty.
+fn has_value(parts: &Parts<'_>, key: &str) -> bool {
+    param(parts.query, key).and_then(|v| decode(v, true)).is_some_and(|v| !v.trim().is_empty())
+}
+
+fn is_phone_path(seg: &str) -> bool {
+    let digits = seg.strip_prefix('+').unwrap_or(seg);
+    !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit())
+}
+
+fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
+    let mut segs = path_segments(parts.path);
+    let Some(first) = segs.next() else {
+        return Err(Skip::Share);
+    };
+    let more = segs.next().is_some();
+    if first.eq_ignore_ascii_case("message") || first.eq_ignore_ascii_case("qr") {
+        Err(Skip::FixedText)
+    } else if first.eq_ignore_ascii_case("c") {
+        Err(Skip::Catalogue)
+    } else if more {
+        Err(Skip::NotAChat)
+    } else if is_phone_path(first) {
+        Ok(LinkKind::WhatsApp)
+    } else {
+        Err(Skip::Malformed)
+    }
+}
+
+/// `…/send?phone=` on api/web.whatsapp.com and `whatsapp://send?phone=`.
+fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Skip> {
+    match action {
+        Some(a) if a.eq_ignore_ascii_case("send") => {
+            if has_value(parts, "phone") {
+                Ok(LinkKind::WhatsApp)
+            } else {
+                Err(Skip::Share)
+            }
+        }
+        Some(a) if a.eq_ignore_ascii_case("message") || a.eq_ignore_ascii_case("qr") => Err(Skip::FixedText),
+        Some(a) if a.eq_ignore_ascii_case("catalog") || a.eq_ignore_ascii_case("c") => Err(Skip::Catalogue),
+        _ => Err(Skip::NotAChat),
+    }
+}
+
+/// First path segments of t.me that are Telegram features, not usernames.
+const TELEGRAM_RESERVED: &[&str] = &[
+    "joinchat", "addstickers", "addemoji", "addlist", "addtheme", "setlanguage", "proxy", "socks",
+    "login", "invoice", "boost", "confirmphone", "bg", "c", "m", "s", "iv", "contact", "giftcode",
+    "nft", "share", "msg", "msg_url",
+];
+
+/// Query parameters that make a t.me / tg://resolve link something other than a chat start.
+fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
+    if has_param(parts, "startapp") || has_param(parts, "startattach") || has_param(parts, "appname") {
+        return Err(Skip::MiniApp);
+    }
+    for key in ["startgroup", "startchannel", "voicechat", "videochat", "livestream", "post", "thread", "comment", "boost"] {
+        if has_param(parts, key) {
+            return Err(Skip::NotAChat);
+        }
+    }
+    Ok(())
+}
+
+/// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.
+fn is_username(s: &str) -> bool {
+    let b = s.as_bytes();
+    (4..=32).contains(&b.len())
+        && b[0].is_ascii_alphabetic()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// Bot or person: the site's hint first; else a name ending in `bot`, or a `start` parameter the
+/// site already wrote (only bots take one).
+fn is_bot(name: &str, parts: &Parts<'_>, hint: Hint) -> bool {
+    match hint {
+        Hint::Bot => true,
+        Hint::Personal => false,
+        Hint::Auto | Hint::Off => ends_with_ci(name, "bot") || has_param(parts, "start"),
+    }
+}
+
+fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let mut segs = path_segments(parts.path);
+    let first = segs.next().ok_or(Skip::NotAChat)?;
+    let second = segs.next();
+    if first.eq_ignore_ascii_case("share") {
+        return Err(Skip::Share);
+    }
+    if TELEGRAM_RESERVED.iter().any(|r| first.eq_ignore_ascii_case(r)) {
+        return Err(Skip::NotAChat);
+    }
+    if let Some(rest) = first.strip_prefix('+').or_else(|| first.strip_prefix("%2B")) {
+        // t.me/+<digits> opens a chat with a phone number; t.me/+<hash> is an invite.
+        return if second.is_none() && !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_digit()) {
+            Ok(LinkKind::TelegramPersonal)
+        } else {
+            Err(Skip::NotAChat)
+        };
+    }
+    if let Some(second) = second {
+        // t.me/<channel>/<post id> is a post; t.me/<bot>/<app> a mini app.
+        return if second.bytes().all(|c| c.is_ascii_digit()) {
+            Err(Skip::NotAChat)
+        } else {
+            Err(Skip::MiniApp)
+        };
+    }
+    if !is_username(first) {
+        return Err(Skip::Malformed);
+    }
+    telegram_non_chat(parts)?;
+    Ok(if is_bot(first, parts, hint) { LinkKind::TelegramBot } else { LinkKind::TelegramPersonal })
+}
+
+fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let action = app_action(parts).ok_or(Skip::NotAChat)?;
+    let is = |a: &str| action.eq_ignore_ascii_case(a);
+    if is("msg_url") || is("msg") || is("share") {
+        return Err(Skip::Share);
+    }
+    if !is("resolve") {
+        return Err(Skip::NotAChat);
+    }
+    telegram_non_chat(parts)?;
+    if let Some(domain) = param(parts.query, "domain").filter(|d| !d.is_empty()) {
+        if !is_username(domain) {
+            return Err(Skip::Malformed);
+        }
+        return Ok(if is_bot(domain, parts, hint) { LinkKind::TelegramBot } else { LinkKind::TelegramPersonal });
+    }
+    if has_value(parts, "phone") {
+        return Ok(LinkKind::TelegramPersonal);
+    }
+    Err(Skip::NoRecipient)
+}
+
+fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
+    let action = app_action(parts).ok_or(Skip::NotAChat)?;
+    if action.eq_ignore_ascii_case("pa") {
+        if has_value(parts, "chatURI") {
+            Ok(LinkKind::ViberBot)
+        } else {
+            Err(Skip::NoRecipient)
+        }
+    } else if action.eq_ignore_ascii_case("chat") {
+        if has_value(parts, "number") {
+            Ok(LinkKind::ViberPersonal)
+        } else {
+            Err(Skip::NoRecipient)
+        }
+    } else if action.eq_ignore_ascii_case("forward") {
+        Err(Skip::Share)
+    } else {
+        Err(Skip::NotAChat)
+    }
+}
+
+fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let mut segs = path_segments(parts.path);
+    let first = segs.next().ok_or(Skip::NotAChat)?;
+    if first.eq_ignore_ascii_case(":share") || first.eq_ignore_ascii_case("%3Ashare") {
+        return Err(Skip::Share);
+    }
+    if segs.next().is_some() {
+        return Err(Skip::NotAChat);
+    }
+    if first.is_empty() || first.len() > 64 || !first.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        return Err(Skip::Malformed);
+    }
+    if has_param(parts, "startapp") {
+        return Err(Skip::MiniApp);
+    }
+    // MAX has no documented draft-text parameter for people: only bots can carry the ID.
+    if is_bot(first, parts, hint) {
+        Ok(LinkKind::MaxBot)
+    } else {
+        Err(Skip::NotAChat)
+    }
+}
+
+/// What [`tag`] needs besides the link.
+pub struct TagInput<'a> {
+    /// The visitor's current ID.
+    pub chat_id: &'a ChatId,
+    /// Prefixes whose earlier IDs are replaced (the current ID's prefix is always included).
+    pub prefixes: &'a [Prefix],
+    pub template: &'a Template,
+    pub page_url: &'a str,
+    pub page_title: &'a str,
+    pub hint: Hint,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Tagged {
+    pub href: String,
+    pub messenger: Messenger,
+    pub kind: LinkKind,
+    /// `false` when the link already carried exactly this tag.
+    pub changed: bool,
+}
+
+/// Adds the chat ID to a messenger link, or says why the link is left alone.
+///
+/// Idempotent: a link tagged earlier (with this ID or an older one of any of `prefixes`) comes
+/// back with exactly one tag carrying the current ID.
+///
+/// Hidden parameters (`start`, `context`) take `<site>_<ID>` when the site already had a value,
+/// so [`split_start_param`] recovers both. When that does not fit the parameter's limit (64 for
+/// Telegram), the site's part is shortened from the end: the ID must arrive for attribution, and
+/// the site's full original value stays in the page's markup (the snippet edits the live link
+/// only). A site that needs its whole value back should keep it short.
+pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
+    let r = recognise(href, input.hint)?;
+    let mut prefixes: Vec<&str> = input.prefixes.iter().map(Prefix::as_str).collect();
+    prefixes.push(input.chat_id.prefix());
+    let (key, new_raw) = match r.carrier {
+        Carrier::Text => {
+            let raw = param(r.parts.query, "text").unwrap_or("");
+            ("text", tag_text(raw, input, &prefixes))
+        }
+        Carrier::Hidden { key, max } => {
+            let raw = param(r.parts.query, key).unwrap_or("");
+            let max = if key == "context" {
+                // Viber: the cap is on the whole link.
+                VIBER_URL_MAX.saturating_sub(href.len() - raw.len() + key.len() + 2)
+            } else {
+                max
+            };
+            (key, hidden_value(raw, input.chat_id, &prefixes, max))
+        }
+    };
+    let out = if param(r.parts.query, key) == Some(new_raw.as_str()) {
+        href.to_owned()
+    } else {
+        with_param(href, &r.parts, key, &new_raw)
+    };
+    if out.len() > MAX_HREF_LEN {
+        return Err(Skip::TooLong);
+    }
+    let changed = out != href;
+    Ok(Tagged { href: out, messenger: r.kind.messenger(), kind: r.kind, changed })
+}
+
+/// The new raw (percent-encoded) `text`: the site's text, encoded as the site encoded it, with
+/// the rendered tag. An earlier tag is replaced: stripped when the text ends in it as rendered,
+/// else its ID is replaced where it stands (the visitor or site may have edited around it).
+fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
+    let (t, id, url, title) = (input.template, input.chat_id, input.page_url, input.page_title);
+    let decoded = decode(raw, false).unwrap_or_else(|| raw.to_owned());
+    let olds: Vec<ChatId> = canonical_ids(&decoded, prefixes).map(|(_, id)| id).collect();
+    if olds.is_empty() {
+        return t.render_encoded(raw, !decoded.is_empty(), id, url, title);
+    }
+    for old in &olds {
+        if let Some(site_raw) = t.strip_rendered(raw, old, url, title, true) {
+            return t.render_encoded(site_raw, !site_raw.is_empty(), id, url, title);
+        }
+    }
+    for old in &olds {
+        if let Some(site_text) = t.strip_rendered(&decoded, old, url, title, false) {
+            return encode_component(&t.render(site_text, id, url, title));
+        }
+    }
+    if olds.iter().all(|old| raw.contains(old.as_str())) {
+        let mut out = raw.to_owned();
+        for old in &olds {
+            out = out.replace(old.as_str(), id.as_str());
+        }
+        out
+    } else {
+        let mut text = decoded;
+        for old in &olds {
+            text = text.replace(old.as_str(), id.as_str());
+        }
+        encode_component(&text)
+    }
+}
+
+/// `<site>_<ID>` for a hidden parameter, within `max` bytes; the site's part is shortened if
+/// needed (never the ID). An earlier ID, alone or after `_`, is replaced.
+fn hidden_value(raw: &str, id: &ChatId, prefixes: &[&str], max: usize) -> String {
+    let ours = |s: &str| ChatId::parse(s).is_ok_and(|old| prefixes.contains(&old.prefix()));
+    let site = if raw.is_empty() || ours(raw) {
+        ""
+    } else {
+        match raw.rsplit_once('_') {
+            Some((site, old)) if ours(old) => site,
+            _ => raw,
+        }
+    };
+    let room = max.saturating_sub(id.as_str().len() + 1);
+    let site = shorten_raw(site, room);
+    let mut out = String::with_capacity(site.len() + 1 + id.as_str().len());
+    if !site.is_empty() {
+        out.push_str(site);
+        out.push('_');
+    }
+    out.push_str(id.as_str());
+    out
+}
+
+/// The longest prefix of a raw (percent-encoded) value within `max` bytes that ends neither
+/// inside a UTF-8 character nor inside a `%XX` escape.
+fn shorten_raw(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let b = s.as_bytes();
+    if end >= 1 && b[end - 1] == b'%' {
+        end -= 1;
+    } else if end >= 2 && b[end - 2] == b'%' {
+        end -= 2;
+    }
+    &s[..end]
+}
+
+/// A Telegram `start`, Viber `context` or MAX payload as the bot receives it, split into the
+/// site's own part and our ID (see [`tag`] for the `<site>_<ID>` rule).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct StartParam {
+    pub site: Option<String>,
+    pub chat_id: Option<ChatId>,
+}
+
+pub fn split_start_param(param: &str) -> StartParam {
+    if param.is_empty() {
+        return StartParam::default();
+    }
+    if let Ok(id) = ChatId::parse(param) {
+        return StartParam { site: None, chat_id: Some(id) };
+    }
+    if let Some((site, tail)) = param.rsplit_once('_') {
+        if let Ok(id) = ChatId::parse(tail) {
+            let site = if site.is_empty() { None } else { Some(site.to_owned()) };
+            return StartParam { site, chat_id: Some(id) };
+        }
+    }
+    StartParam { site: Some(param.to_owned()), chat_id: None }
+}

@@ -1,1 +1,267 @@
-//! (being written)
+//! The visible tag added to a personal chat's prefilled message, e.g. "Request number: CT8F2A9KQ3".
+//!
+//! The site's own text always stays: the tag is appended after a blank line (or, in a custom
+//! template, placed where `{text}` says). Localised by the page's `<html lang>`.
+
+use crate::chat_id::ChatId;
+use crate::url::encode_component_into;
+
+/// Longest custom template, in characters.
+pub const MAX_TEMPLATE_LEN: usize = 500;
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Piece {
+    Lit(String),
+    /// The site's existing text.
+    Text,
+    /// A blank line, only when the site's text is not empty (no leading blank lines otherwise).
+    Sep,
+    Id,
+    Url,
+    Title,
+}
+
+/// A parsed message template.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Template {
+    pieces: Vec<Piece>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TemplateError {
+    MissingId,
+    TooLong,
+    UnknownPlaceholder,
+}
+
+impl core::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            TemplateError::MissingId => "template must contain {id}",
+            TemplateError::TooLong => "template is longer than 500 characters",
+            TemplateError::UnknownPlaceholder => "template has a placeholder other than {id} {text} {url} {title}",
+        })
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// "Request number" in each supported language (primary subtag of `<html lang>`).
+fn label(lang: &str) -> &'static str {
+    let primary = lang.trim().split(['-', '_']).next().unwrap_or("");
+    let is = |code: &str| primary.eq_ignore_ascii_case(code);
+    if is("ru") {
+        "Номер обращения"
+    } else if is("uk") {
+        "Номер звернення"
+    } else if is("kk") {
+        "Өтініш нөмірі"
+    } else if is("pt") {
+        "Número da solicitação"
+    } else if is("es") {
+        "Número de solicitud"
+    } else if is("tr") {
+        "Talep numarası"
+    } else if is("de") {
+        "Anfragenummer"
+    } else {
+        "Request number"
+    }
+}
+
+impl Template {
+    /// The default template for a page language: `<text>\n\n<label>: <id>`.
+    pub fn for_lang(html_lang: &str) -> Template {
+        let mut lit = String::from(label(html_lang));
+        lit.push_str(": ");
+        Template { pieces: vec![Piece::Text, Piece::Sep, Piece::Lit(lit), Piece::Id] }
+    }
+
+    /// A site's own template with `{id}` (required), `{text}`, `{url}`, `{title}`. Without
+    /// `{text}`, the site's existing text comes first, followed by a blank line, as in the
+    /// default. Braces that do not form `{name}` are kept literally.
+    pub fn custom(s: &str) -> Result<Template, TemplateError> {
+        if s.chars().count() > MAX_TEMPLATE_LEN {
+            return Err(TemplateError::TooLong);
+        }
+        let mut pieces = Vec::new();
+        let mut lit = String::new();
+        let mut rest = s;
+        while let Some(open) = rest.find('{') {
+            lit.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let name_len = after.bytes().take_while(u8::is_ascii_lowercase).count();
+            let closed = name_len > 0 && after.as_bytes().get(name_len) == Some(&b'}');
+            if !closed {
+                lit.push('{');
+                rest = after;
+                continue;
+            }
+            let piece = match &after[..name_len] {
+                "id" => Piece::Id,
+                "text" => Piece::Text,
+                "url" => Piece::Url,
+                "title" => Piece::Title,
+                _ => return Err(TemplateError::UnknownPlaceholder),
+            };
+            if !lit.is_empty() {
+                pieces.push(Piece::Lit(core::mem::take(&mut lit)));
+            }
+            pieces.push(piece);
+            rest = &after[name_len + 1..];
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            pieces.push(Piece::Lit(lit));
+        }
+        if !pieces.contains(&Piece::Id) {
+            return Err(TemplateError::MissingId);
+        }
+        if !pieces.contains(&Piece::Text) {
+            pieces.splice(0..0, [Piece::Text, Piece::Sep]);
+        }
+        Ok(Template { pieces })
+    }
+
+    /// The whole prefilled message: the site's existing text kept, the tag added (never replaced).
+    pub fn render(&self, text: &str, id: &ChatId, url: &str, title: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 64);
+        self.write(&mut out, text, !text.is_empty(), id, url, title, false);
+        out
+    }
+
+    /// Like [`Template::render`] but percent-encoded for a query value, with the site's text
+    /// copied as `raw_text` exactly as it was encoded in the link.
+    pub(crate) fn render_encoded(&self, raw_text: &str, has_text: bool, id: &ChatId, url: &str, title: &str) -> String {
+        let mut out = String::with_capacity(raw_text.len() + 96);
+        self.write(&mut out, raw_text, has_text, id, url, title, true);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write(&self, out: &mut String, text: &str, has_text: bool, id: &ChatId, url: &str, title: &str, encode: bool) {
+        let put = |out: &mut String, s: &str| {
+            if encode {
+                encode_component_into(out, s)
+            } else {
+                out.push_str(s)
+            }
+        };
+        for p in &self.pieces {
+            match p {
+                Piece::Lit(s) => put(out, s),
+                Piece::Text => out.push_str(text),
+                Piece::Sep if has_text => put(out, "\n\n"),
+                Piece::Sep => {}
+                Piece::Id => put(out, id.as_str()),
+                Piece::Url => put(out, url),
+                Piece::Title => put(out, title),
+            }
+        }
+    }
+
+    /// If `s` is exactly this template rendered around some text with `old`, that text.
+    /// `encoded` compares against the percent-encoded rendering (as written into a link).
+    /// Only for templates with a single `{text}`; others are handled by replacing the ID in place.
+    pub(crate) fn strip_rendered<'s>(
+        &self,
+        s: &'s str,
+        old: &ChatId,
+        url: &str,
+        title: &str,
+        encoded: bool,
+    ) -> Option<&'s str> {
+        let text_at = self.pieces.iter().position(|p| *p == Piece::Text)?;
+        if self.pieces[text_at + 1..].contains(&Piece::Text) {
+            return None;
+        }
+        let lead = Template { pieces: self.pieces[..text_at].to_vec() };
+        let trail = Template { pieces: self.pieces[text_at + 1..].to_vec() };
+        for has_text in [true, false] {
+            let mut l = String::new();
+            lead.write(&mut l, "", has_text, old, url, title, encoded);
+            let mut t = String::new();
+            trail.write(&mut t, "", has_text, old, url, title, encoded);
+            if s.len() < l.len() + t.len() {
+                continue;
+            }
+            if let Some(middle) = s.strip_prefix(l.as_str()).and_then(|m| m.strip_suffix(t.as_str())) {
+                if middle.is_empty() != has_text {
+                    return Some(middle);
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> ChatId {
+        ChatId::generate(&crate::Prefix::DEFAULT, [1, 2, 3, 4, 5])
+    }
+
+    #[test]
+    fn localised_labels() {
+        let id = id();
+        let tag = |lang: &str| Template::for_lang(lang).render("", &id, "", "");
+        assert_eq!(tag("en"), ["Request number: ", id.as_str()].concat());
+        assert_eq!(tag("ru-RU"), ["Номер обращения: ", id.as_str()].concat());
+        assert_eq!(tag("RU"), ["Номер обращения: ", id.as_str()].concat());
+        assert_eq!(tag("pt-BR"), ["Número da solicitação: ", id.as_str()].concat());
+        assert_eq!(tag("es_419"), ["Número de solicitud: ", id.as_str()].concat());
+        assert_eq!(tag("uk"), ["Номер звернення: ", id.as_str()].concat());
+        assert_eq!(tag("kk"), ["Өтініш нөмірі: ", id.as_str()].concat());
+        assert_eq!(tag("tr"), ["Talep numarası: ", id.as_str()].concat());
+        assert_eq!(tag("de-AT"), ["Anfragenummer: ", id.as_str()].concat());
+        assert_eq!(tag("fr"), ["Request number: ", id.as_str()].concat());
+        assert_eq!(tag(""), ["Request number: ", id.as_str()].concat());
+        assert_eq!(tag("rus"), ["Request number: ", id.as_str()].concat());
+    }
+
+    #[test]
+    fn keeps_existing_text() {
+        let id = id();
+        let t = Template::for_lang("en");
+        assert_eq!(t.render("Hi, I want the red one", &id, "", ""), ["Hi, I want the red one\n\nRequest number: ", id.as_str()].concat());
+    }
+
+    #[test]
+    fn custom_placeholders() {
+        let id = id();
+        let t = Template::custom("{text} [ref:{id}] from {title} {url}").unwrap();
+        assert_eq!(t.render("Hello", &id, "https://s.example/p", "Shop"), ["Hello [ref:", id.as_str(), "] from Shop https://s.example/p"].concat());
+        let t = Template::custom("Order {id}").unwrap();
+        assert_eq!(t.render("Hello", &id, "", ""), ["Hello\n\nOrder ", id.as_str()].concat());
+        assert_eq!(t.render("", &id, "", ""), ["Order ", id.as_str()].concat());
+        let t = Template::custom("{id} {x y} {").unwrap();
+        assert_eq!(t.render("", &id, "", ""), [id.as_str(), " {x y} {"].concat());
+    }
+
+    #[test]
+    fn custom_errors() {
+        assert_eq!(Template::custom("no id here {text}"), Err(TemplateError::MissingId));
+        assert_eq!(Template::custom(""), Err(TemplateError::MissingId));
+        assert_eq!(Template::custom("{id} {name}"), Err(TemplateError::UnknownPlaceholder));
+        assert_eq!(Template::custom("{ID}"), Err(TemplateError::MissingId));
+        let long = ["{id}", &"я".repeat(497)].concat();
+        assert_eq!(Template::custom(&long), Err(TemplateError::TooLong));
+        let ok = ["{id}", &"я".repeat(496)].concat();
+        assert!(Template::custom(&ok).is_ok());
+    }
+
+    #[test]
+    fn strips_own_rendering() {
+        let id = id();
+        let t = Template::for_lang("en");
+        let r = t.render("Hi", &id, "", "");
+        assert_eq!(t.strip_rendered(&r, &id, "", "", false), Some("Hi"));
+        let r = t.render("", &id, "", "");
+        assert_eq!(t.strip_rendered(&r, &id, "", "", false), Some(""));
+        assert_eq!(t.strip_rendered("Hi", &id, "", "", false), None);
+        let e = t.render_encoded("Hi%20there", true, &id, "", "");
+        assert_eq!(t.strip_rendered(&e, &id, "", "", true), Some("Hi%20there"));
+    }
+}

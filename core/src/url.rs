@@ -1,1 +1,279 @@
-//! (being written)
+//! A deliberately small URL splitter and query editor.
+//!
+//! The snippet must stay tiny and must not disturb a site's links, so instead of a full WHATWG
+//! parser (the `url` crate is ~100 KB of wasm) this works on the raw string: it finds the
+//! scheme, authority, path, query and fragment by position and edits one query parameter while
+//! every other byte of the link stays exactly as the site wrote it.
+
+/// Positions of the parts of an absolute URL within the original string.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Parts<'a> {
+    /// Lowercased by the caller when compared; as written here.
+    pub scheme: &'a str,
+    /// The host without userinfo or port (`None` for `tg:resolve?…`-style URLs).
+    pub host: Option<&'a str>,
+    /// From the end of the authority (or the scheme's `:` / `://`) to `?` / `#`.
+    pub path: &'a str,
+    /// Without the leading `?`; `None` when the URL has no `?`.
+    pub query: Option<&'a str>,
+    /// Without the leading `#`.
+    pub fragment: Option<&'a str>,
+    /// Byte offset where the query text starts (just after `?`), or where `?` would be inserted.
+    pub query_start: usize,
+    /// Byte offset where the query ends (the `#` or the end of the string).
+    pub query_end: usize,
+}
+
+/// Splits an absolute URL. Returns `None` for relative links, fragments and anything without a
+/// plain `scheme:` (so `javascript:` and friends come back with their scheme, and the caller
+/// decides).
+pub fn split(href: &str) -> Option<Parts<'_>> {
+    let colon = href.find(':')?;
+    let scheme = &href[..colon];
+    let sb = scheme.as_bytes();
+    if sb.is_empty()
+        || !sb[0].is_ascii_alphabetic()
+        || !sb.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    {
+        return None;
+    }
+    let rest_start = colon + 1;
+    let (frag_at, fragment) = match href[rest_start..].find('#') {
+        Some(i) => (rest_start + i, Some(&href[rest_start + i + 1..])),
+        None => (href.len(), None),
+    };
+    let before_frag = &href[rest_start..frag_at];
+    let (qmark, query) = match before_frag.find('?') {
+        Some(i) => (Some(rest_start + i), Some(&href[rest_start + i + 1..frag_at])),
+        None => (None, None),
+    };
+    let hier_end = qmark.unwrap_or(frag_at);
+    let hier = &href[rest_start..hier_end];
+    let (host, path) = if let Some(after) = hier.strip_prefix("//") {
+        // Browsers end the authority at `\` too for http(s); treating it the same means a
+        // `https://evil.example\@wa.me` trick is seen as evil.example, as the browser sees it.
+        let end = after.find(['/', '\\']).unwrap_or(after.len());
+        let authority = &after[..end];
+        let host_port = match authority.rfind('@') {
+            Some(i) => &authority[i + 1..],
+            None => authority,
+        };
+        let host = match host_port.rfind(':') {
+            Some(i) if host_port[i + 1..].bytes().all(|c| c.is_ascii_digit()) => &host_port[..i],
+            _ => host_port,
+        };
+        (Some(host), &after[end..])
+    } else {
+        (None, hier)
+    };
+    Some(Parts {
+        scheme,
+        host,
+        path,
+        query,
+        fragment,
+        query_start: qmark.map_or(hier_end, |q| q + 1),
+        query_end: frag_at,
+    })
+}
+
+/// One `key=value` pair of a query, both raw (still percent-encoded).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Param<'a> {
+    pub key: &'a str,
+    pub value: &'a str,
+    /// Whether the pair had an `=` at all (`?start` vs `?start=`).
+    pub has_eq: bool,
+}
+
+/// The `&`-separated pairs of a raw query, empty segments skipped.
+pub fn params(query: &str) -> impl Iterator<Item = Param<'_>> {
+    query.split('&').filter(|s| !s.is_empty()).map(|s| match s.find('=') {
+        Some(i) => Param { key: &s[..i], value: &s[i + 1..], has_eq: true },
+        None => Param { key: s, value: "", has_eq: false },
+    })
+}
+
+/// The raw value of the first parameter named `key` (exact, case-sensitive, as messengers read it).
+pub fn param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
+    params(query?).find(|p| p.key == key).map(|p| p.value)
+}
+
+/// `href` with the first `key` parameter's value replaced by `raw_value` (already encoded), or
+/// the parameter appended when absent. Every other byte — other parameters, their order and
+/// encoding, the fragment — is kept.
+pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> String {
+    let mut out = String::with_capacity(href.len() + key.len() + raw_value.len() + 2);
+    match parts.query {
+        Some(q) => {
+            let base = parts.query_start;
+            let mut offset = 0;
+            let mut found = None;
+            for seg in q.split('&') {
+                let k = seg.split('=').next().unwrap_or("");
+                if !seg.is_empty() && k == key {
+                    found = Some((base + offset, base + offset + seg.len()));
+                    break;
+                }
+                offset += seg.len() + 1;
+            }
+            match found {
+                Some((start, end)) => {
+                    out.push_str(&href[..start]);
+                    push_pair(&mut out, key, raw_value);
+                    out.push_str(&href[end..]);
+                }
+                None => {
+                    out.push_str(&href[..parts.query_end]);
+                    if !q.is_empty() && !q.ends_with('&') {
+                        out.push('&');
+                    }
+                    push_pair(&mut out, key, raw_value);
+                    out.push_str(&href[parts.query_end..]);
+                }
+            }
+        }
+        None => {
+            out.push_str(&href[..parts.query_start]);
+            out.push('?');
+            push_pair(&mut out, key, raw_value);
+            out.push_str(&href[parts.query_start..]);
+        }
+    }
+    out
+}
+
+fn push_pair(out: &mut String, key: &str, raw_value: &str) {
+    out.push_str(key);
+    out.push('=');
+    out.push_str(raw_value);
+}
+
+/// `encodeURIComponent`: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` as UTF-8 `%XX`.
+pub fn encode_component_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+}
+
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    encode_component_into(&mut out, s);
+    out
+}
+
+/// Percent-decodes `s`. With `plus_is_space`, `+` is a space (form encoding, as in
+/// `location.search`); without it `+` stays `+` (messenger text parameters, where we cannot know
+/// which convention the site used and must not reinterpret its text). Invalid escapes are kept as
+/// written; invalid UTF-8 makes the result `None`.
+pub fn decode(s: &str, plus_is_space: bool) -> Option<String> {
+    let b = s.as_bytes();
+    if !b.iter().any(|&c| c == b'%' || (plus_is_space && c == b'+')) {
+        return Some(s.to_owned());
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let escaped = match (b[i], b.get(i + 1), b.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| h * 16 + l),
+            _ => None,
+        };
+        if let Some(v) = escaped {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        match b[i] {
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// ASCII-case-insensitive `strip_prefix`.
+pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    if s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes()) {
+        Some(&s[prefix.len()..])
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_parts() {
+        let p = split("https://user@WA.me:443/7999?text=a&x=1#frag").unwrap();
+        assert_eq!(p.scheme, "https");
+        assert_eq!(p.host, Some("WA.me"));
+        assert_eq!(p.path, "/7999");
+        assert_eq!(p.query, Some("text=a&x=1"));
+        assert_eq!(p.fragment, Some("frag"));
+        let p = split("tg:resolve?domain=a").unwrap();
+        assert_eq!(p.host, None);
+        assert_eq!(p.path, "resolve");
+        assert_eq!(split("/relative?x"), None);
+        assert_eq!(split("#frag"), None);
+        assert_eq!(split("https://evil.example\\@wa.me/1").unwrap().host, Some("evil.example"));
+    }
+
+    #[test]
+    fn edits_one_param_keeping_the_rest() {
+        let h = "https://x.y/p?a=1&text=old&b=%20#f";
+        let p = split(h).unwrap();
+        assert_eq!(with_param(h, &p, "text", "new"), "https://x.y/p?a=1&text=new&b=%20#f");
+        assert_eq!(with_param(h, &p, "start", "S"), "https://x.y/p?a=1&text=old&b=%20&start=S#f");
+        let h = "https://x.y/p#f";
+        assert_eq!(with_param(h, &split(h).unwrap(), "k", "v"), "https://x.y/p?k=v#f");
+        let h = "https://x.y/p?";
+        assert_eq!(with_param(h, &split(h).unwrap(), "k", "v"), "https://x.y/p?k=v");
+        let h = "https://x.y/p?a&";
+        assert_eq!(with_param(h, &split(h).unwrap(), "k", "v"), "https://x.y/p?a&k=v");
+        let h = "https://x.y/p?start&a=1";
+        assert_eq!(with_param(h, &split(h).unwrap(), "start", "v"), "https://x.y/p?start=v&a=1");
+        // A key that merely starts with the name is a different parameter.
+        let h = "https://x.y/p?startapp=1";
+        assert_eq!(with_param(h, &split(h).unwrap(), "start", "v"), "https://x.y/p?startapp=1&start=v");
+    }
+
+    #[test]
+    fn encodes_like_encode_uri_component() {
+        assert_eq!(encode_component("a b\n\nНомер: X-1_(ok)!~*'."), "a%20b%0A%0A%D0%9D%D0%BE%D0%BC%D0%B5%D1%80%3A%20X-1_(ok)!~*'.");
+        assert_eq!(encode_component("&=?#+/%"), "%26%3D%3F%23%2B%2F%25");
+    }
+
+    #[test]
+    fn decodes() {
+        assert_eq!(decode("a%20b+c", false).as_deref(), Some("a b+c"));
+        assert_eq!(decode("a%20b+c", true).as_deref(), Some("a b c"));
+        assert_eq!(decode("100%", false).as_deref(), Some("100%"));
+        assert_eq!(decode("%zz%4", false).as_deref(), Some("%zz%4"));
+        assert_eq!(decode("%FF", false), None);
+        assert_eq!(decode("%D0%9D", false).as_deref(), Some("Н"));
+    }
+}
