@@ -485,7 +485,8 @@ pub struct Tagged {
 ///
 /// Hidden parameters (`start`, `context`) take `<site>_<ID>` when the site already had a value,
 /// so [`split_start_param`] recovers both. When that does not fit the parameter's limit (64 for
-/// Telegram), the site's part is shortened from the end: the ID must arrive for attribution, and
+/// Telegram), the site's part is shortened from the end to leave room for the longest possible
+/// ID (so ≤ 51 characters on Telegram): the ID must arrive for attribution, and
 /// the site's full original value stays in the page's markup (the snippet edits the live link
 /// only). A site that needs its whole value back should keep it short.
 pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
@@ -567,7 +568,9 @@ fn hidden_value(raw: &str, id: &ChatId, prefixes: &[&str], max: usize) -> String
             _ => raw,
         }
     };
-    let room = max.saturating_sub(id.as_str().len() + 1);
+    // Room is reserved for the longest possible ID, not this one: the site's part is then cut
+    // at the same place whatever the prefix, so renewing an ID never shortens it further.
+    let room = max.saturating_sub(crate::chat_id::MAX_LEN + 1);
     let site = shorten_raw(site, room);
     let mut out = String::with_capacity(site.len() + 1 + id.as_str().len());
     if !site.is_empty() {
