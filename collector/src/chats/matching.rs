@@ -1,0 +1,386 @@
+//! How a chat is tied to the visit that produced it. Pure decisions; storage supplies the inputs.
+//!
+//! 1. **exact-link** — the deeplink data (Telegram `/start`, Viber `context`, MAX `payload`)
+//!    carries a chat ID (`chattag_core::links::split_start_param`, which also separates a site's own
+//!    start value such as `promo_CT8F2A9KQ3`).
+//! 2. **exact-text** — the person's message contains an ID found by the shared tolerant parser
+//!    (`chattag_core::find_chat_id`: case, confusables, Cyrillic look-alikes; the check character
+//!    must verify, so a mistyped ID is never an exact match).
+//! 3. **probable-click** — no ID, but exactly one visitor (one chat ID) clicked a link to the same
+//!    messenger (and, where both sides name it, the same account) within the window before the
+//!    chat started.
+//! 4. **unmatched** — with a [`Reason`] that reports show to the site owner.
+
+use chattag_core::alphabet::value_tolerant;
+use chattag_core::{ChatId, Prefix};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Method {
+    ExactLink,
+    ExactText,
+    ProbableClick,
+    Unmatched,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::ExactLink => "exact-link",
+            Method::ExactText => "exact-text",
+            Method::ProbableClick => "probable-click",
+            Method::Unmatched => "unmatched",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Method> {
+        [Method::ExactLink, Method::ExactText, Method::ProbableClick, Method::Unmatched]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
+    pub fn is_exact(self) -> bool {
+        matches!(self, Method::ExactLink | Method::ExactText)
+    }
+}
+
+/// Why a chat could not be tied to a visit. Stored as [`Reason::code`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reason {
+    /// The message contains something shaped like an ID whose check character fails
+    /// (a mistyped or edited code), and no single click could stand in for it.
+    DamagedId,
+    /// Neither an ID nor any click on this messenger in the window.
+    NoIdNoClick,
+    /// No ID, and several visitors clicked within the window: guessing would be wrong too often.
+    AmbiguousClicks,
+    /// A platform the snippet does not tag (generic intake), and no ID in the message.
+    UntrackedPlatform,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::DamagedId => "damaged-id",
+            Reason::NoIdNoClick => "no-id-no-click",
+            Reason::AmbiguousClicks => "ambiguous-clicks",
+            Reason::UntrackedPlatform => "untracked-platform",
+        }
+    }
+
+    /// Words for the report page.
+    pub fn describe(code: &str) -> &'static str {
+        match code {
+            "damaged-id" => "code typed with a mistake",
+            "no-id-no-click" => "no code, no click on the site",
+            "ambiguous-clicks" => "no code, several visitors clicked",
+            "untracked-platform" => "platform not tagged by the snippet",
+            "no-visitor-ids" => "code known, but no Metrica IDs recorded for it",
+            _ => "other",
+        }
+    }
+}
+
+/// What the chat itself says about its ID.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum IdEvidence {
+    Link(ChatId),
+    Text(ChatId),
+    /// Something ID-shaped with a failing check character.
+    Damaged,
+    None,
+}
+
+pub fn id_evidence(start_param: Option<&str>, text: Option<&str>, prefixes: &[Prefix]) -> IdEvidence {
+    if let Some(id) = start_param.and_then(|p| chattag_core::links::split_start_param(p).chat_id) {
+        if prefixes.iter().any(|p| p.as_str() == id.prefix()) {
+            return IdEvidence::Link(id);
+        }
+    }
+    let Some(text) = text else { return IdEvidence::None };
+    if let Some(id) = chattag_core::find_chat_id(text, prefixes) {
+        return IdEvidence::Text(id);
+    }
+    if looks_like_id(text, prefixes) {
+        IdEvidence::Damaged
+    } else {
+        IdEvidence::None
+    }
+}
+
+/// Cyrillic letters that look like Latin ones (Russian keyboard layouts), folded for the
+/// damaged-ID heuristic the same way the core parser folds them.
+fn fold(c: char) -> char {
+    match c {
+        'А' | 'а' => 'A',
+        'В' | 'в' => 'B',
+        'С' | 'с' => 'C',
+        'Е' | 'е' => 'E',
+        'Н' | 'н' => 'H',
+        'К' | 'к' => 'K',
+        'М' | 'м' => 'M',
+        'О' | 'о' => 'O',
+        'Р' | 'р' => 'P',
+        'Т' | 'т' => 'T',
+        'Х' | 'х' => 'X',
+        c => c.to_ascii_uppercase(),
+    }
+}
+
+/// True when the text holds `<prefix>[-| ]<8 alphabet chars>` as a whole token: the shape of an
+/// ID, regardless of its check character. Only used to explain an unmatched chat.
+pub fn looks_like_id(text: &str, prefixes: &[Prefix]) -> bool {
+    let folded: Vec<char> = text.chars().map(fold).collect();
+    let n = folded.len();
+    let is_word = |c: char| c.is_alphanumeric();
+    for p in prefixes {
+        let pc: Vec<char> = p.as_str().chars().collect();
+        for start in 0..n {
+            if start > 0 && is_word(folded[start - 1]) {
+                continue;
+            }
+            if folded.len() < start + pc.len() || folded[start..start + pc.len()] != pc[..] {
+                continue;
+            }
+            let mut i = start + pc.len();
+            if i < n && (folded[i] == '-' || folded[i] == ' ') {
+                i += 1;
+            }
+            let body_end = i + 8;
+            if body_end > n {
+                continue;
+            }
+            let body_ok = folded[i..body_end]
+                .iter()
+                .all(|&c| c.is_ascii() && value_tolerant(c as u8).is_some());
+            let delimited = body_end == n || !is_word(folded[body_end]);
+            if body_ok && delimited {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// A click recorded by the snippet, as the probable-match step needs it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ClickCandidate {
+    pub chat_id: ChatId,
+    /// `click.messenger`: whatsapp | telegram | viber | max.
+    pub messenger: String,
+    /// `click.target`: the tagged link that was opened.
+    pub target: Option<String>,
+    pub ts_ms: i64,
+}
+
+/// The window of the probable match.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// How long before the chat's start a click still counts.
+    pub before_ms: i64,
+    /// Tolerance for the visitor's clock running ahead of the messenger's.
+    pub skew_ms: i64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window { before_ms: 10 * 60 * 1000, skew_ms: 2 * 60 * 1000 }
+    }
+}
+
+/// The chat's side of a probable match.
+pub struct ChatStartFacts<'a> {
+    /// Snippet messenger name for the platform, None for platforms the snippet does not tag.
+    pub messenger: Option<&'a str>,
+    /// The site's account (bot username, business phone) when the webhook or config names it.
+    pub account: Option<&'a str>,
+    pub started_ms: i64,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Decision {
+    pub method: Method,
+    pub chat_id: Option<ChatId>,
+    pub reason: Option<Reason>,
+}
+
+pub fn decide(evidence: IdEvidence, facts: &ChatStartFacts, clicks: &[ClickCandidate], window: Window) -> Decision {
+    let damaged = match evidence {
+        IdEvidence::Link(id) => return Decision { method: Method::ExactLink, chat_id: Some(id), reason: None },
+        IdEvidence::Text(id) => return Decision { method: Method::ExactText, chat_id: Some(id), reason: None },
+        IdEvidence::Damaged => true,
+        IdEvidence::None => false,
+    };
+    let unmatched = |reason| Decision { method: Method::Unmatched, chat_id: None, reason: Some(reason) };
+    let Some(messenger) = facts.messenger else {
+        return unmatched(if damaged { Reason::DamagedId } else { Reason::UntrackedPlatform });
+    };
+    let mut ids: Vec<&ChatId> = clicks
+        .iter()
+        .filter(|c| c.messenger == messenger)
+        .filter(|c| c.ts_ms >= facts.started_ms - window.before_ms && c.ts_ms <= facts.started_ms + window.skew_ms)
+        .filter(|c| match (facts.account, c.target.as_deref().and_then(account_of_link)) {
+            (Some(ours), Some(theirs)) => ours.eq_ignore_ascii_case(&theirs),
+            // Only one side names the account: it cannot rule the click out.
+            _ => true,
+        })
+        .map(|c| &c.chat_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    match ids.as_slice() {
+        [one] => Decision { method: Method::ProbableClick, chat_id: Some((*one).clone()), reason: None },
+        [] => unmatched(if damaged { Reason::DamagedId } else { Reason::NoIdNoClick }),
+        _ => unmatched(if damaged { Reason::DamagedId } else { Reason::AmbiguousClicks }),
+    }
+}
+
+/// The account a messenger link points to, normalised like the webhook side names it:
+/// WhatsApp → phone digits; Telegram / MAX → lowercase username; Viber → lowercase chatURI.
+pub fn account_of_link(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once(':')?;
+    let scheme = scheme.to_ascii_lowercase();
+    let rest = rest.trim_start_matches('/');
+    let (host_path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let host_path = host_path.split('#').next().unwrap_or("");
+    let (host, path) = host_path.split_once('/').unwrap_or((host_path, ""));
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.replace("%2B", "").replace("%2b", "").replace('+', ""))
+    };
+    let first_segment = path.split('/').next().unwrap_or("");
+    let digits = |s: &str| {
+        let d: String = s.chars().filter(char::is_ascii_digit).collect();
+        (!d.is_empty()).then_some(d)
+    };
+    match (scheme.as_str(), host) {
+        ("https" | "http", "wa.me") => digits(first_segment),
+        ("https" | "http", "api.whatsapp.com" | "web.whatsapp.com") | ("whatsapp", "send") => {
+            param("phone").as_deref().and_then(digits)
+        }
+        ("https" | "http", "t.me" | "telegram.me" | "telegram.dog" | "max.ru") if !first_segment.is_empty() => {
+            Some(first_segment.to_ascii_lowercase())
+        }
+        ("tg", "resolve") => param("domain").map(|d| d.to_ascii_lowercase()),
+        ("viber", "pa") => param("chatURI").map(|d| d.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid ID made with the core's own generator, so the tests do not depend on a
+    /// hand-computed check character.
+    fn make(prefix: &str, seed: u8) -> ChatId {
+        ChatId::generate(&Prefix::new(prefix).unwrap(), [seed, 1, 2, 3, 4])
+    }
+
+    fn click(chat_id: &ChatId, messenger: &str, target: &str, ts_ms: i64) -> ClickCandidate {
+        ClickCandidate { chat_id: chat_id.clone(), messenger: messenger.into(), target: Some(target.into()), ts_ms }
+    }
+
+    const T0: i64 = 1_763_700_000_000;
+
+    #[test]
+    fn account_of_links() {
+        assert_eq!(account_of_link("https://wa.me/79991234567?text=Hi").as_deref(), Some("79991234567"));
+        assert_eq!(account_of_link("https://api.whatsapp.com/send?phone=79991234567&text=x").as_deref(), Some("79991234567"));
+        assert_eq!(account_of_link("whatsapp://send?phone=%2B79991234567").as_deref(), Some("79991234567"));
+        assert_eq!(account_of_link("https://t.me/Shop_Bot?start=CT1").as_deref(), Some("shop_bot"));
+        assert_eq!(account_of_link("tg://resolve?domain=Shop_Bot&start=x").as_deref(), Some("shop_bot"));
+        assert_eq!(account_of_link("viber://pa?chatURI=ShopPA&context=x").as_deref(), Some("shoppa"));
+        assert_eq!(account_of_link("https://max.ru/shop_bot?start=x").as_deref(), Some("shop_bot"));
+        assert_eq!(account_of_link("https://example.com/"), None);
+    }
+
+    #[test]
+    fn exact_evidence_wins_over_clicks() {
+        let a = make("CT", 1);
+        let b = make("CT", 2);
+        let facts = ChatStartFacts { messenger: Some("telegram"), account: None, started_ms: T0 };
+        let clicks = [click(&b, "telegram", "https://t.me/shop_bot?start=x", T0 - 1000)];
+        let d = decide(IdEvidence::Link(a.clone()), &facts, &clicks, Window::default());
+        assert_eq!(d, Decision { method: Method::ExactLink, chat_id: Some(a.clone()), reason: None });
+        let d = decide(IdEvidence::Text(a.clone()), &facts, &clicks, Window::default());
+        assert_eq!(d.method, Method::ExactText);
+    }
+
+    #[test]
+    fn probable_click_needs_exactly_one_visitor_in_window_on_same_account() {
+        let a = make("CT", 1);
+        let b = make("CT", 2);
+        let w = Window::default();
+        let facts = ChatStartFacts { messenger: Some("whatsapp"), account: Some("79991234567"), started_ms: T0 };
+        // Same visitor clicked twice: still one candidate.
+        let clicks = [
+            click(&a, "whatsapp", "https://wa.me/79991234567?text=x", T0 - 60_000),
+            click(&a, "whatsapp", "https://wa.me/79991234567?text=x", T0 - 30_000),
+            // Other messenger, other account, too old, too far in the future: all ruled out.
+            click(&b, "telegram", "https://t.me/shop_bot", T0 - 1000),
+            click(&b, "whatsapp", "https://wa.me/70000000000?text=x", T0 - 1000),
+            click(&b, "whatsapp", "https://wa.me/79991234567?text=x", T0 - w.before_ms - 1),
+            click(&b, "whatsapp", "https://wa.me/79991234567?text=x", T0 + w.skew_ms + 1),
+        ];
+        let d = decide(IdEvidence::None, &facts, &clicks, w);
+        assert_eq!(d, Decision { method: Method::ProbableClick, chat_id: Some(a.clone()), reason: None });
+
+        // A second visitor in the window makes it ambiguous.
+        let mut two = clicks.to_vec();
+        two.push(click(&b, "whatsapp", "https://wa.me/79991234567?text=x", T0 - 5_000));
+        let d = decide(IdEvidence::None, &facts, &two, w);
+        assert_eq!((d.method, d.reason), (Method::Unmatched, Some(Reason::AmbiguousClicks)));
+
+        let d = decide(IdEvidence::None, &facts, &[], w);
+        assert_eq!(d.reason, Some(Reason::NoIdNoClick));
+        let d = decide(IdEvidence::Damaged, &facts, &[], w);
+        assert_eq!(d.reason, Some(Reason::DamagedId));
+        // A damaged code still gets a probable match when one click explains the chat.
+        let d = decide(IdEvidence::Damaged, &facts, &clicks, w);
+        assert_eq!(d.method, Method::ProbableClick);
+        let generic = ChatStartFacts { messenger: None, account: None, started_ms: T0 };
+        assert_eq!(decide(IdEvidence::None, &generic, &clicks, w).reason, Some(Reason::UntrackedPlatform));
+    }
+
+    #[test]
+    fn evidence_from_start_param_and_text() {
+        let ct = [Prefix::DEFAULT];
+        let a = make("CT", 7);
+        let s = a.as_str();
+        assert_eq!(id_evidence(Some(s), None, &ct), IdEvidence::Link(a.clone()));
+        assert_eq!(id_evidence(Some(&format!("promo_{s}")), None, &ct), IdEvidence::Link(a.clone()));
+        // A start value without our ID falls through to the text.
+        assert_eq!(id_evidence(Some("promo"), Some(&format!("hi {s}")), &ct), IdEvidence::Text(a.clone()));
+        assert_eq!(id_evidence(Some(""), None, &ct), IdEvidence::None);
+
+        // Retyped: lowercase, with a Crockford confusable (0 → O) and a Cyrillic С.
+        let retyped: String = s
+            .to_lowercase()
+            .replacen('0', "o", 1)
+            .replacen('c', "с", 1);
+        assert_eq!(id_evidence(None, Some(&format!("Здравствуйте! Номер: {retyped}")), &ct), IdEvidence::Text(a.clone()));
+
+        // A wrong check character: never exact, reported as damaged.
+        let mut wrong = s.to_string();
+        let last = wrong.pop().unwrap();
+        wrong.push(if last == '0' { '1' } else { '0' });
+        assert!(ChatId::parse(&wrong).is_err());
+        assert_eq!(id_evidence(None, Some(&format!("код {wrong}")), &ct), IdEvidence::Damaged);
+        assert_eq!(id_evidence(None, Some("hello, do you deliver?"), &ct), IdEvidence::None);
+        // Another site's prefix is not ours.
+        let other = make("ZZ", 7);
+        assert_eq!(id_evidence(Some(other.as_str()), None, &ct), IdEvidence::None);
+    }
+
+    #[test]
+    fn method_names_round_trip() {
+        for m in [Method::ExactLink, Method::ExactText, Method::ProbableClick, Method::Unmatched] {
+            assert_eq!(Method::parse(m.as_str()), Some(m));
+        }
+    }
+}

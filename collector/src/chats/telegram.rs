@@ -1,0 +1,181 @@
+//! Telegram Bot API webhook updates (<https://core.telegram.org/bots/api#update>).
+//!
+//! Handled: `message` in a private chat with the bot (`/start <param>` from a deeplink, or any
+//! first message carrying a typed ID), and `business_message` (a Telegram Business account
+//! connected to the bot: chats with the site's *personal* account arrive this way). In a private
+//! chat `chat.id` is the chat partner, so a business message whose `from.id` differs from
+//! `chat.id` was written by the business side: that marks the chat answered.
+//! Everything else (edited messages, channel posts, groups, callbacks) is acknowledged and ignored,
+//! so Telegram does not retry it.
+
+use serde::Deserialize;
+
+use super::inbound::{
+    clean_opaque_id, clean_text, clean_username, Answered, ChatUser, Inbound, InboundMessage,
+    Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
+};
+
+#[derive(Deserialize, Debug)]
+pub struct Update {
+    pub update_id: i64,
+    #[serde(default)]
+    pub message: Option<Message>,
+    #[serde(default)]
+    pub business_message: Option<Message>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct Message {
+    pub message_id: i64,
+    #[serde(default)]
+    pub from: Option<User>,
+    pub chat: Chat,
+    /// Unix seconds.
+    pub date: i64,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Media messages carry their text here.
+    #[serde(default)]
+    pub caption: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct User {
+    pub id: i64,
+    #[serde(default)]
+    pub is_bot: bool,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct Chat {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug)]
+pub struct ParseError(pub String);
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid Telegram update: {}", self.0)
+    }
+}
+
+/// `/start CT8F2A9KQ3` → `CT8F2A9KQ3`; `/start@shop_bot x` → `x`. A bare `/start` (no deeplink
+/// parameter: the user opened the bot by name) yields an empty string, which matching treats
+/// as "started without an ID".
+pub fn start_param(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("/start")?;
+    let rest = match rest.strip_prefix('@') {
+        Some(r) => r.split_once(' ').map_or("", |(_, p)| p),
+        None if rest.is_empty() || rest.starts_with(' ') => rest,
+        None => return None, // "/startle" is not the command
+    };
+    Some(rest.trim())
+}
+
+/// `bot_account`: the bot's username when configured, recorded as the chat's account so that a
+/// probable match only considers clicks on links to that bot.
+pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, ParseError> {
+    let update: Update = serde_json::from_slice(body).map_err(|e| ParseError(e.to_string()))?;
+    let mut out = Vec::new();
+    let (msg, business) = match (update.message, update.business_message) {
+        (Some(m), _) => (m, false),
+        (None, Some(m)) => (m, true),
+        (None, None) => return Ok(out),
+    };
+    if msg.chat.kind != "private" {
+        return Ok(out);
+    }
+    let Some(from) = msg.from else { return Ok(out) };
+    let at_ms = msg.date.saturating_mul(1000);
+    if business && from.id != msg.chat.id {
+        out.push(Inbound::Answered(Answered {
+            platform: Platform::telegram(),
+            user_key: format!("id:{}", msg.chat.id),
+            at_ms,
+        }));
+        return Ok(out);
+    }
+    if from.is_bot {
+        return Ok(out);
+    }
+    let text = msg.text.as_deref().or(msg.caption.as_deref()).unwrap_or("");
+    // A deeplink start only reaches bots; in a business chat "/start" is just text.
+    let start = if business { None } else { start_param(text) };
+    let name = [from.first_name.as_deref(), from.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    out.push(Inbound::Message(InboundMessage {
+        platform: Platform::telegram(),
+        user: ChatUser {
+            user_id: clean_opaque_id(&from.id.to_string()),
+            username: from.username.as_deref().and_then(clean_username),
+            phone: None,
+            name: clean_text(&name, MAX_NAME_CHARS),
+        },
+        at_ms,
+        start_param: start.map(str::to_string),
+        text: if start.is_some() { None } else { clean_text(text, MAX_TEXT_CHARS) },
+        account: bot_account.map(|a| a.to_ascii_lowercase()),
+        ad_click_id: None,
+        message_id: Some(format!("{}:{}", msg.chat.id, msg.message_id)),
+    }));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_command_forms() {
+        assert_eq!(start_param("/start CT8F2A9KQ3"), Some("CT8F2A9KQ3"));
+        assert_eq!(start_param("/start@shop_bot promo_CT8F2A9KQ3"), Some("promo_CT8F2A9KQ3"));
+        assert_eq!(start_param("/start"), Some(""));
+        assert_eq!(start_param("/startle"), None);
+        assert_eq!(start_param("hello"), None);
+    }
+
+    #[test]
+    fn deeplink_start_update() {
+        let body = br#"{"update_id":734511,"message":{"message_id":17,
+            "from":{"id":381920477,"is_bot":false,"first_name":"Anna","last_name":"K","username":"anna_k","language_code":"ru"},
+            "chat":{"id":381920477,"first_name":"Anna","last_name":"K","username":"anna_k","type":"private"},
+            "date":1763700000,"text":"/start CT8F2A9KQ3",
+            "entities":[{"offset":0,"length":6,"type":"bot_command"}]}}"#;
+        let got = parse(body, Some("Shop_Bot")).unwrap();
+        let [Inbound::Message(m)] = got.as_slice() else { panic!("{got:?}") };
+        assert_eq!(m.start_param.as_deref(), Some("CT8F2A9KQ3"));
+        assert_eq!(m.user.user_id.as_deref(), Some("381920477"));
+        assert_eq!(m.user.username.as_deref(), Some("anna_k"));
+        assert_eq!(m.user.name.as_deref(), Some("Anna K"));
+        assert_eq!(m.at_ms, 1_763_700_000_000);
+        assert_eq!(m.account.as_deref(), Some("shop_bot"));
+        assert_eq!(m.text, None);
+    }
+
+    #[test]
+    fn business_reply_marks_answered_and_groups_ignored() {
+        let reply = br#"{"update_id":2,"business_message":{"message_id":5,"business_connection_id":"bc1",
+            "from":{"id":1000,"is_bot":false,"first_name":"Shop"},
+            "chat":{"id":381920477,"type":"private","first_name":"Anna"},"date":1763700100,"text":"Hello!"}}"#;
+        let got = parse(reply, None).unwrap();
+        assert!(matches!(got.as_slice(), [Inbound::Answered(a)] if a.user_key == "id:381920477"));
+
+        let group = br#"{"update_id":3,"message":{"message_id":5,"from":{"id":1,"is_bot":false,"first_name":"X"},
+            "chat":{"id":-100,"type":"supergroup","title":"G"},"date":1763700100,"text":"CT8F2A9KQ3"}}"#;
+        assert!(parse(group, None).unwrap().is_empty());
+        assert!(parse(br#"{"update_id":4,"edited_message":{}}"#, None).unwrap().is_empty());
+        assert!(parse(b"not json", None).is_err());
+    }
+}

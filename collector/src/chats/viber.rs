@@ -1,0 +1,149 @@
+//! Viber REST bot API callbacks (<https://developers.viber.com/docs/api/rest-bot-api/#callbacks>).
+//!
+//! Every callback is signed: `X-Viber-Content-Signature` = hex HMAC-SHA256 of the raw body with
+//! the bot's auth token. Handled events:
+//! * `conversation_started` — the person opened the bot from a `viber://pa?…&context=<ctx>` link;
+//!   `context` carries the chat ID (hidden from the person);
+//! * `message` — the person wrote; its text may carry a typed ID;
+//! * `delivered` / `seen` — a message the *bot side* sent reached the person: answered.
+//!
+//! `webhook` (sent when the URL is set), `subscribed`, `unsubscribed`, `failed` are acknowledged
+//! and ignored. Viber timestamps are milliseconds.
+
+use serde::Deserialize;
+
+use super::inbound::{
+    clean_opaque_id, clean_text, Answered, ChatUser, Inbound, InboundMessage, Platform,
+    MAX_NAME_CHARS, MAX_TEXT_CHARS,
+};
+
+#[derive(Deserialize, Debug)]
+pub struct Callback {
+    pub event: String,
+    pub timestamp: i64,
+    #[serde(default)]
+    pub message_token: Option<serde_json::Number>,
+    /// `conversation_started`.
+    #[serde(default)]
+    pub user: Option<User>,
+    #[serde(default)]
+    pub context: Option<String>,
+    /// `message`.
+    #[serde(default)]
+    pub sender: Option<User>,
+    #[serde(default)]
+    pub message: Option<Message>,
+    /// `delivered` / `seen`.
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct User {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct Message {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ParseError(pub String);
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid Viber callback: {}", self.0)
+    }
+}
+
+fn user_of(u: &User) -> Result<ChatUser, ParseError> {
+    Ok(ChatUser {
+        user_id: Some(clean_opaque_id(&u.id).ok_or_else(|| ParseError("bad user id".into()))?),
+        username: None,
+        phone: None,
+        name: u.name.as_deref().and_then(|n| clean_text(n, MAX_NAME_CHARS)),
+    })
+}
+
+pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseError> {
+    let cb: Callback = serde_json::from_slice(body).map_err(|e| ParseError(e.to_string()))?;
+    let token = cb.message_token.as_ref().map(|t| t.to_string());
+    let message = |user: ChatUser, start_param: Option<String>, text: Option<String>| {
+        Inbound::Message(InboundMessage {
+            platform: Platform::viber(),
+            user,
+            at_ms: cb.timestamp,
+            start_param,
+            text,
+            account: account.map(|a| a.to_ascii_lowercase()),
+            ad_click_id: None,
+            message_id: token.clone(),
+        })
+    };
+    let out = match cb.event.as_str() {
+        "conversation_started" => {
+            let user = cb.user.as_ref().ok_or_else(|| ParseError("conversation_started without user".into()))?;
+            // Viber sends "" or omits context when the bot was opened without a deeplink.
+            vec![message(user_of(user)?, Some(cb.context.clone().unwrap_or_default()), None)]
+        }
+        "message" => {
+            let sender = cb.sender.as_ref().ok_or_else(|| ParseError("message without sender".into()))?;
+            let text = cb
+                .message
+                .as_ref()
+                .filter(|m| m.kind == "text")
+                .and_then(|m| m.text.as_deref())
+                .and_then(|t| clean_text(t, MAX_TEXT_CHARS));
+            vec![message(user_of(sender)?, None, text)]
+        }
+        "delivered" | "seen" => match cb.user_id.as_deref().and_then(clean_opaque_id) {
+            Some(id) => vec![Inbound::Answered(Answered {
+                platform: Platform::viber(),
+                user_key: format!("id:{id}"),
+                at_ms: cb.timestamp,
+            })],
+            None => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversation_started_with_context() {
+        let body = br#"{"event":"conversation_started","timestamp":1763700000123,"chat_hostname":"SN-CHAT-03_",
+            "message_token":5487373282716262912,"type":"open","context":"promo_CT8F2A9KQ3",
+            "user":{"id":"01234567890A=","name":"John McClane","avatar":"https://avatar.example.com","country":"UK","language":"en","api_version":8},
+            "subscribed":false}"#;
+        let got = parse(body, None).unwrap();
+        let [Inbound::Message(m)] = got.as_slice() else { panic!("{got:?}") };
+        assert_eq!(m.start_param.as_deref(), Some("promo_CT8F2A9KQ3"));
+        assert_eq!(m.user.user_id.as_deref(), Some("01234567890A="));
+        assert_eq!(m.at_ms, 1_763_700_000_123);
+        assert_eq!(m.message_id.as_deref(), Some("5487373282716262912"));
+    }
+
+    #[test]
+    fn message_and_seen() {
+        let msg = br#"{"event":"message","timestamp":1763700000500,"chat_hostname":"SN-CHAT-03_","message_token":4912661846655238145,
+            "sender":{"id":"01234567890A=","name":"John McClane","avatar":"https://a","country":"UK","language":"en","api_version":8},
+            "message":{"type":"text","text":"my code ct8f2a9kq3","tracking_data":"x"},"silent":false}"#;
+        let got = parse(msg, None).unwrap();
+        assert!(matches!(got.as_slice(), [Inbound::Message(m)] if m.text.as_deref() == Some("my code ct8f2a9kq3")));
+        let seen = br#"{"event":"seen","timestamp":1763700009000,"chat_hostname":"x","message_token":1,"user_id":"01234567890A="}"#;
+        let got = parse(seen, None).unwrap();
+        assert!(matches!(got.as_slice(), [Inbound::Answered(a)] if a.user_key == "id:01234567890A="));
+        let hook = br#"{"event":"webhook","timestamp":1763700000000,"chat_hostname":"x","message_token":2}"#;
+        assert!(parse(hook, None).unwrap().is_empty());
+    }
+}

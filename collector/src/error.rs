@@ -1,0 +1,107 @@
+//! The HTTP error shape every route answers with: `{"error":{"code","message"}}` plus, for a
+//! bad event, which one (`index`) and which `field`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub index: Option<usize>,
+    pub field: Option<String>,
+    pub retry_after_secs: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), index: None, field: None, retry_after_secs: None }
+    }
+
+    pub fn at(mut self, index: usize) -> ApiError {
+        self.index = Some(index);
+        self
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> ApiError {
+        let field = field.into();
+        if !field.is_empty() {
+            self.field = Some(field);
+        }
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> ApiError {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests from this address; retry later");
+        e.retry_after_secs = Some(retry_after_secs.max(1));
+        e
+    }
+
+    /// Storage failures are retryable from the client's point of view (the snippet keeps the
+    /// events and resends), and their details stay in the log.
+    pub fn storage(err: &StoreError) -> ApiError {
+        tracing::error!(error = %err, "storage error");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the collector cannot store data right now; retry later")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        ApiError::storage(&err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Detail { code: self.code, message: &self.message, index: self.index, field: self.field.as_deref() },
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"error":{"code":"internal","message":""}}"#.to_vec());
+        let mut res = (self.status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        // Lets middleware count refusals by code without parsing the body.
+        res.extensions_mut().insert(ErrorCode(self.code));
+        res
+    }
+}
+
+/// Attached to error responses for metrics and access logs.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);

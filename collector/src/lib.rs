@@ -1,0 +1,18 @@
+//! chattag collector: receives the snippet's events (chat ID ↔ visitor IDs), stores them in
+//! SQLite, serves them to the site owner. See README.md for the extension points.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod client_ip;
+pub mod clock;
+pub mod config;
+pub mod cors;
+pub mod error;
+pub mod ingest;
+pub mod logging;
+pub mod metrics;
+pub mod ratelimit;
+pub mod read_api;
+pub mod secret;
+pub mod store;

@@ -1,0 +1,362 @@
+//! Builds the chat-import CSV: validates each chat, keeps `DateTime` distinct per visitor and in
+//! the past, and writes only the columns that carry data (see [`super::columns`]).
+
+use std::collections::HashSet;
+
+use super::columns::{Field, Requirement, COLUMNS, DOCUMENTED_PLATFORMS};
+
+/// One chat as the exporter needs it (joined from the conversation and the visitor mapping).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExportChat {
+    /// The collector's conversation row ID; recorded per upload so a chat is sent once.
+    pub conversation: i64,
+    pub platform: String,
+    pub started_ms: i64,
+    pub chat_user_id: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub yclid: Option<String>,
+    pub purchase_id: Option<String>,
+    pub answered: bool,
+    pub tag: Option<String>,
+    pub revenue: Option<String>,
+    pub currency: Option<String>,
+    pub page_url: Option<String>,
+    pub chat_url: Option<String>,
+}
+
+impl ExportChat {
+    pub fn visitor_ids(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("client_id", self.client_id.as_deref()),
+            ("user_id", self.user_id.as_deref()),
+            ("yclid", self.yclid.as_deref()),
+            ("purchase_id", self.purchase_id.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+
+    pub fn has_visitor_id(&self) -> bool {
+        self.visitor_ids().next().is_some()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ExportOptions {
+    /// Rows without any visitor ID ("unattributed" in Metrica) are written too.
+    pub include_unattributed: bool,
+    /// Send MAX chats with `ChatPlatform=max`. MAX is not a documented Metrica platform, so this
+    /// is off unless a counter's send rules name `max` explicitly.
+    pub allow_max: bool,
+    /// Seconds since the epoch; every `DateTime` must be strictly before it.
+    pub now_s: i64,
+}
+
+/// Why a chat is not in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skip {
+    UnsupportedPlatform(String),
+    NoChatPartner,
+    NoVisitorId,
+    /// Could not find a free second for this visitor within a minute before the chat.
+    NoFreeSecond,
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::UnsupportedPlatform(p) => write!(f, "platform {p:?} is not a Metrica chat platform"),
+            Skip::NoChatPartner => f.write_str("no chat partner ID (username, user ID or phone)"),
+            Skip::NoVisitorId => f.write_str("no visitor ID (unattributed rows not requested)"),
+            Skip::NoFreeSecond => f.write_str("no free DateTime second for this visitor"),
+        }
+    }
+}
+
+/// A value dropped from a row that was otherwise written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    pub conversation: i64,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenRow {
+    pub conversation: i64,
+    /// The `DateTime` written, to be recorded so later exports avoid the same second.
+    pub date_time: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Export {
+    pub csv: String,
+    pub rows: Vec<WrittenRow>,
+    pub skipped: Vec<(i64, Skip)>,
+    pub warnings: Vec<Warning>,
+}
+
+pub const MAX_TAG_CHARS: usize = 100;
+/// How far back a `DateTime` may be nudged to keep it distinct.
+const MAX_NUDGE_S: i64 = 60;
+
+/// Active ISO 4217 codes (2024 list), for validating `Currency`.
+const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD \
+CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD \
+HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD \
+MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG \
+QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD \
+TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL";
+
+pub fn is_iso_4217(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) && ISO_4217.split(' ').any(|c| c == code)
+}
+
+/// Revenue as Metrica reads it: digits, optional `.` and 1–2 decimals, no sign, no grouping.
+/// Accepts a `,` decimal separator and spaces from CRMs and normalises them.
+pub fn normalize_revenue(raw: &str) -> Option<String> {
+    let s: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '\u{a0}').collect();
+    let s = s.replace(',', ".");
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let int_ok = !int.is_empty() && int.len() <= 12 && int.bytes().all(|b| b.is_ascii_digit());
+    let frac_ok = frac.len() <= 2 && frac.bytes().all(|b| b.is_ascii_digit()) && !(s.contains('.') && frac.is_empty());
+    if !(int_ok && frac_ok) {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    Some(if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") })
+}
+
+/// RFC 4180 field quoting.
+pub fn csv_field(out: &mut String, v: &str) {
+    if v.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(v);
+    }
+}
+
+struct Row {
+    conversation: i64,
+    values: Vec<(Field, String)>,
+}
+
+/// `taken`: (visitor ID kind, value, DateTime) already used for this counter in earlier uploads.
+pub fn build(chats: &[ExportChat], opts: &ExportOptions, taken: &HashSet<(String, String, i64)>) -> Export {
+    let mut export = Export::default();
+    let mut used: HashSet<(String, String, i64)> = taken.clone();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut sorted: Vec<&ExportChat> = chats.iter().collect();
+    sorted.sort_by_key(|c| (c.started_ms, c.conversation));
+
+    for chat in sorted {
+        let platform = chat.platform.to_ascii_lowercase();
+        let documented = DOCUMENTED_PLATFORMS.contains(&platform.as_str());
+        if !(documented || (platform == "max" && opts.allow_max)) {
+            export.skipped.push((chat.conversation, Skip::UnsupportedPlatform(platform)));
+            continue;
+        }
+        if chat.chat_user_id.is_none() && chat.username.is_none() && chat.phone.is_none() {
+            export.skipped.push((chat.conversation, Skip::NoChatPartner));
+            continue;
+        }
+        if !chat.has_visitor_id() && !opts.include_unattributed {
+            export.skipped.push((chat.conversation, Skip::NoVisitorId));
+            continue;
+        }
+        // In the past: a chat stamped "now" or later (clock skew) moves to one second ago.
+        let mut ts = (chat.started_ms.div_euclid(1000)).min(opts.now_s - 1);
+        let origin = ts;
+        let clash = |ts: i64, used: &HashSet<(String, String, i64)>| {
+            chat.visitor_ids().any(|(k, v)| used.contains(&(k.to_string(), v.to_string(), ts)))
+        };
+        // Several conversions with the same visitor ID and second collapse into one in Metrica:
+        // step back a second at a time (never forward, which could reach the future).
+        while clash(ts, &used) && origin - ts < MAX_NUDGE_S {
+            ts -= 1;
+        }
+        if clash(ts, &used) {
+            export.skipped.push((chat.conversation, Skip::NoFreeSecond));
+            continue;
+        }
+        for (k, v) in chat.visitor_ids() {
+            used.insert((k.to_string(), v.to_string(), ts));
+        }
+
+        let mut values = vec![(Field::DateTime, ts.to_string()), (Field::ChatPlatform, platform)];
+        let mut put = |f: Field, v: &Option<String>| {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                values.push((f, v.to_string()));
+            }
+        };
+        put(Field::ChatUsername, &chat.username);
+        put(Field::ChatUserId, &chat.chat_user_id);
+        put(Field::PhoneNumber, &chat.phone);
+        put(Field::ClientId, &chat.client_id);
+        put(Field::UserId, &chat.user_id);
+        put(Field::Yclid, &chat.yclid);
+        put(Field::PurchaseId, &chat.purchase_id);
+        put(Field::PageUrl, &chat.page_url);
+        put(Field::ChatUrl, &chat.chat_url);
+        values.push((Field::Answered, if chat.answered { "1" } else { "0" }.to_string()));
+        let mut warn = |m: String| export.warnings.push(Warning { conversation: chat.conversation, message: m });
+        if let Some(tag) = chat.tag.as_deref().filter(|t| !t.is_empty()) {
+            if tag.chars().count() <= MAX_TAG_CHARS {
+                values.push((Field::Tag, tag.to_string()));
+            } else {
+                warn(format!("tag longer than {MAX_TAG_CHARS} characters left out"));
+            }
+        }
+        match (chat.revenue.as_deref(), chat.currency.as_deref()) {
+            (None, _) => {}
+            (Some(r), Some(c)) => match (normalize_revenue(r), is_iso_4217(c)) {
+                (Some(r), true) => {
+                    values.push((Field::Revenue, r));
+                    values.push((Field::Currency, c.to_string()));
+                }
+                (None, _) => warn(format!("revenue {r:?} is not a plain number; left out")),
+                (_, false) => warn(format!("currency {c:?} is not an ISO 4217 code; revenue left out")),
+            },
+            (Some(_), None) => warn("revenue without a currency left out".to_string()),
+        }
+        export.rows.push(WrittenRow { conversation: chat.conversation, date_time: ts });
+        rows.push(Row { conversation: chat.conversation, values });
+    }
+
+    // Required columns always; optional ones only when some row has a value.
+    let columns: Vec<_> = COLUMNS
+        .iter()
+        .filter(|c| c.requirement == Requirement::Always || rows.iter().any(|r| r.values.iter().any(|(f, _)| *f == c.field)))
+        .collect();
+    let mut csv = String::new();
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            csv.push(',');
+        }
+        csv.push_str(c.name);
+    }
+    csv.push_str("\r\n");
+    for row in &rows {
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                csv.push(',');
+            }
+            if let Some((_, v)) = row.values.iter().find(|(f, _)| *f == c.field) {
+                csv_field(&mut csv, v);
+            }
+        }
+        csv.push_str("\r\n");
+    }
+    export.csv = csv;
+    export
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(conv: i64, platform: &str, started_s: i64) -> ExportChat {
+        ExportChat {
+            conversation: conv,
+            platform: platform.into(),
+            started_ms: started_s * 1000 + 250,
+            chat_user_id: Some(format!("u{conv}")),
+            client_id: Some("1700000000123456789".into()),
+            ..Default::default()
+        }
+    }
+
+    const NOW: i64 = 1_763_800_000;
+
+    fn opts() -> ExportOptions {
+        ExportOptions { include_unattributed: false, allow_max: false, now_s: NOW }
+    }
+
+    #[test]
+    fn header_and_distinct_seconds_per_visitor() {
+        let t = 1_763_700_000;
+        let chats = [chat(1, "telegram", t), chat(2, "WhatsApp", t), chat(3, "viber", t - 1)];
+        let e = build(&chats, &opts(), &HashSet::new());
+        let lines: Vec<&str> = e.csv.lines().collect();
+        assert_eq!(lines[0], "DateTime,ChatPlatform,ChatUserID,ClientID,Answered");
+        // Same ClientID: 1 keeps t, 2 moves to t-1, which 3 wanted, so 3 moves to t-2.
+        let stamps: Vec<i64> = e.rows.iter().map(|r| r.date_time).collect();
+        let mut uniq = stamps.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), 3, "{stamps:?}");
+        assert!(stamps.iter().all(|&s| s <= t));
+        assert!(e.csv.contains(",whatsapp,"));
+    }
+
+    #[test]
+    fn earlier_uploads_and_future_stamps() {
+        let t = 1_763_700_000;
+        let taken: HashSet<_> = [("client_id".to_string(), "1700000000123456789".to_string(), t)].into();
+        let e = build(&[chat(1, "telegram", t)], &opts(), &taken);
+        assert_eq!(e.rows[0].date_time, t - 1);
+        let e = build(&[chat(1, "telegram", NOW + 500)], &opts(), &HashSet::new());
+        assert_eq!(e.rows[0].date_time, NOW - 1);
+    }
+
+    #[test]
+    fn platform_partner_and_visitor_rules() {
+        let t = 1_763_700_000;
+        let mut no_partner = chat(2, "telegram", t);
+        no_partner.chat_user_id = None;
+        let mut anon = chat(3, "viber", t);
+        anon.client_id = None;
+        let chats = [chat(1, "max", t), no_partner, anon.clone(), chat(4, "vk", t)];
+        let e = build(&chats, &opts(), &HashSet::new());
+        assert!(e.rows.is_empty());
+        assert_eq!(
+            e.skipped,
+            vec![
+                (1, Skip::UnsupportedPlatform("max".into())),
+                (2, Skip::NoChatPartner),
+                (3, Skip::NoVisitorId),
+                (4, Skip::UnsupportedPlatform("vk".into())),
+            ]
+        );
+        let e = build(&[chat(1, "max", t), anon], &ExportOptions { include_unattributed: true, allow_max: true, now_s: NOW }, &HashSet::new());
+        assert_eq!(e.rows.len(), 2);
+        assert!(e.csv.contains(",max,"));
+    }
+
+    #[test]
+    fn optional_values_validated() {
+        let t = 1_763_700_000;
+        let mut a = chat(1, "telegram", t);
+        a.answered = true;
+        a.tag = Some("ads, \"spring\"".into());
+        a.revenue = Some("1 250,5".into());
+        a.currency = Some("RUB".into());
+        let mut b = chat(2, "telegram", t - 100);
+        b.tag = Some("x".repeat(101));
+        b.revenue = Some("-5".into());
+        b.currency = Some("RUB".into());
+        let mut c = chat(3, "telegram", t - 200);
+        c.revenue = Some("10".into());
+        c.currency = Some("RUR".into());
+        let e = build(&[a, b, c], &opts(), &HashSet::new());
+        let lines: Vec<&str> = e.csv.lines().collect();
+        assert_eq!(lines[0], "DateTime,ChatPlatform,ChatUserID,ClientID,Answered,Tag,Price,Currency");
+        assert!(lines.iter().any(|l| l.ends_with(",1,\"ads, \"\"spring\"\"\",1250.5,RUB")), "{lines:?}");
+        assert_eq!(e.warnings.len(), 3, "{:?}", e.warnings);
+    }
+
+    #[test]
+    fn revenue_and_currency_formats() {
+        assert_eq!(normalize_revenue("1250.50").as_deref(), Some("1250.50"));
+        assert_eq!(normalize_revenue("0012,5").as_deref(), Some("12.5"));
+        assert_eq!(normalize_revenue("1e3"), None);
+        assert_eq!(normalize_revenue("12."), None);
+        assert_eq!(normalize_revenue("1.234"), None);
+        assert!(is_iso_4217("RUB") && is_iso_4217("USD") && !is_iso_4217("rub") && !is_iso_4217("RUR"));
+    }
+}

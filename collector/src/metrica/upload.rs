@@ -1,0 +1,296 @@
+//! Client for Metrica's chat upload API (management API v1, offline conversions of type CHATS).
+//!
+//! * `POST {base}/management/v1/counter/{counter}/offline_conversions/upload?type=CHATS[&comment=…]`
+//!   with `multipart/form-data`, the CSV in field `file`, header `Authorization: OAuth <token>`;
+//! * `GET {base}/management/v1/counter/{counter}/offline_conversions/uploading/{id}` for status.
+//!
+//! The documentation shows the upload object both as `{"uploading":{…}}` and as
+//! `{"uploadings":[{…}]}`; both are accepted. The base URL is configurable so tests run against
+//! a local stand-in. The token is only ever placed in the request header: it is not part of any
+//! error, log line or `Debug` output.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// The OAuth token: read from a file or the environment, never from the command line.
+#[derive(Clone)]
+pub struct OAuthToken(String);
+
+#[derive(Debug)]
+pub enum TokenError {
+    Missing,
+    Read(String, std::io::Error),
+    Invalid,
+}
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenError::Missing => f.write_str(
+                "no Metrica OAuth token: set CHATTAG_METRICA_TOKEN or --metrica-token-file (never on the command line)",
+            ),
+            TokenError::Read(path, e) => write!(f, "cannot read the Metrica token file {path}: {e}"),
+            TokenError::Invalid => f.write_str("the Metrica token is empty or contains spaces or control characters"),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+impl OAuthToken {
+    pub fn new(raw: &str) -> Result<OAuthToken, TokenError> {
+        let t = raw.trim();
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(TokenError::Invalid);
+        }
+        Ok(OAuthToken(t.to_string()))
+    }
+
+    /// The file wins over the environment when both are given (a file is the deliberate choice).
+    pub fn load(file: Option<&std::path::Path>, env_value: Option<String>) -> Result<OAuthToken, TokenError> {
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| TokenError::Read(path.display().to_string(), e))?;
+            return OAuthToken::new(text.lines().next().unwrap_or(""));
+        }
+        match env_value {
+            Some(v) => OAuthToken::new(&v),
+            None => Err(TokenError::Missing),
+        }
+    }
+
+    fn header(&self) -> String {
+        format!("OAuth {}", self.0)
+    }
+}
+
+impl std::fmt::Debug for OAuthToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OAuthToken(***)")
+    }
+}
+
+/// The upload object.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Uploading {
+    pub id: u64,
+    #[serde(default)]
+    pub create_time: Option<String>,
+    #[serde(default)]
+    pub source_quantity: Option<u64>,
+    #[serde(default)]
+    pub line_quantity: Option<u64>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub client_id_type: Option<String>,
+    pub status: String,
+}
+
+impl Uploading {
+    /// `PROCESSED` (done) and `LINKAGE_FAILURE` (no visitor ID matched) are final.
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "PROCESSED" | "LINKAGE_FAILURE")
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    uploading: Option<Uploading>,
+    #[serde(default)]
+    uploadings: Option<Vec<Uploading>>,
+}
+
+#[derive(Debug)]
+pub enum UploadError {
+    /// Connection refused, timeout, TLS: worth retrying.
+    Transport(String),
+    /// Metrica answered with an error status. `body` is Metrica's own message, shortened.
+    Status { status: u16, body: String },
+    /// A 2xx whose body is not an upload object.
+    Response(String),
+}
+
+impl UploadError {
+    /// 5xx, 429 and transport failures may pass on a later attempt; 4xx (bad token, bad file)
+    /// will not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            UploadError::Transport(_) => true,
+            UploadError::Status { status, .. } => *status >= 500 || *status == 429,
+            UploadError::Response(_) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for UploadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UploadError::Transport(e) => write!(f, "cannot reach the Metrica API: {e}"),
+            UploadError::Status { status, body } => write!(f, "Metrica API answered {status}: {body}"),
+            UploadError::Response(e) => write!(f, "unexpected Metrica API response: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for UploadError {}
+
+pub fn parse_uploading(body: &str) -> Result<Uploading, UploadError> {
+    let env: Envelope = serde_json::from_str(body).map_err(|e| UploadError::Response(e.to_string()))?;
+    env.uploading
+        .or_else(|| env.uploadings.and_then(|v| v.into_iter().next()))
+        .ok_or_else(|| UploadError::Response("neither \"uploading\" nor \"uploadings\" in the body".into()))
+}
+
+pub const DEFAULT_BASE: &str = "https://api-metrika.yandex.net";
+
+pub struct MetricaClient {
+    base: String,
+    token: OAuthToken,
+    agent: ureq::Agent,
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved kept).
+fn encode_query(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A boundary that cannot occur in the CSV: retried with a counter until absent.
+fn multipart_body(csv: &str, filename: &str) -> (String, Vec<u8>) {
+    let mut n = 0u32;
+    let boundary = loop {
+        let b = format!("----chattag-{:016x}-{n}", csv.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+        if !csv.contains(&b) {
+            break b;
+        }
+        n += 1;
+    };
+    let mut body = Vec::with_capacity(csv.len() + 256);
+    body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    body.extend_from_slice(
+        format!("Content-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/csv; charset=utf-8\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(csv.as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn excerpt(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
+impl MetricaClient {
+    pub fn new(base: &str, token: OAuthToken, timeout: Duration) -> MetricaClient {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        MetricaClient { base: base.trim_end_matches('/').to_string(), token, agent }
+    }
+
+    fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Uploading, UploadError> {
+        let mut resp = resp.map_err(|e| UploadError::Transport(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .map_err(|e| UploadError::Transport(e.to_string()))?;
+        if !(200..300).contains(&status) {
+            return Err(UploadError::Status { status, body: excerpt(&text) });
+        }
+        parse_uploading(&text)
+    }
+
+    pub fn upload(&self, counter: u64, csv: &str, comment: Option<&str>) -> Result<Uploading, UploadError> {
+        let mut url = format!("{}/management/v1/counter/{counter}/offline_conversions/upload?type=CHATS", self.base);
+        if let Some(c) = comment {
+            // Metrica allows 255 characters of digits, Latin and Cyrillic letters.
+            let c: String = c.chars().filter(|c| c.is_alphanumeric() || *c == ' ').take(255).collect();
+            url.push_str("&comment=");
+            url.push_str(&encode_query(&c));
+        }
+        let (content_type, body) = multipart_body(csv, "chats.csv");
+        Self::answer(
+            self.agent
+                .post(&url)
+                .header("Authorization", &self.token.header())
+                .header("Content-Type", &content_type)
+                .send(&body[..]),
+        )
+    }
+
+    pub fn status(&self, counter: u64, id: u64) -> Result<Uploading, UploadError> {
+        let url = format!("{}/management/v1/counter/{counter}/offline_conversions/uploading/{id}", self.base);
+        Self::answer(self.agent.get(&url).header("Authorization", &self.token.header()).call())
+    }
+
+    /// Polls until a final status or `max_wait` passed; returns the last status seen.
+    pub fn poll(&self, counter: u64, id: u64, every: Duration, max_wait: Duration) -> Result<Uploading, UploadError> {
+        let start = Instant::now();
+        loop {
+            let u = self.status(counter, id)?;
+            if u.is_final() || start.elapsed() + every > max_wait {
+                return Ok(u);
+            }
+            std::thread::sleep(every);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_response_shapes() {
+        let one = r#"{"uploading":{"id":42,"create_time":"2026-11-21T06:00:00Z","source_quantity":3,"line_quantity":2,"comment":"x","type":"CHATS","client_id_type":"CLIENT_ID","status":"UPLOADED"}}"#;
+        let many = r#"{"uploadings":[{"id":43,"create_time":"2026-11-21T06:00:00Z","source_quantity":1,"line_quantity":1,"comment":"","type":"CHATS","client_id_type":"USER_ID","status":"PROCESSED"}]}"#;
+        let a = parse_uploading(one).unwrap();
+        assert_eq!((a.id, a.status.as_str(), a.line_quantity, a.is_final()), (42, "UPLOADED", Some(2), false));
+        let b = parse_uploading(many).unwrap();
+        assert_eq!((b.id, b.is_final()), (43, true));
+        assert!(parse_uploading(r#"{"uploadings":[]}"#).is_err());
+        assert!(parse_uploading("<html>").is_err());
+    }
+
+    #[test]
+    fn token_never_printed() {
+        let t = OAuthToken::new("y0_AgAAAAAsecretsecret").unwrap();
+        assert!(!format!("{t:?}").contains("secret"));
+        assert!(OAuthToken::new("a b").is_err());
+        assert!(matches!(OAuthToken::load(None, None), Err(TokenError::Missing)));
+    }
+
+    #[test]
+    fn multipart_shape() {
+        let (ct, body) = multipart_body("DateTime,ChatPlatform\r\n1,telegram\r\n", "chats.csv");
+        let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.starts_with(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"")));
+        assert!(text.ends_with(&format!("\r\n--{boundary}--\r\n")));
+        assert_eq!(encode_query("Чаты 1"), "%D0%A7%D0%B0%D1%82%D1%8B%201");
+    }
+
+    #[test]
+    fn retry_classes() {
+        assert!(UploadError::Status { status: 503, body: String::new() }.is_retryable());
+        assert!(UploadError::Status { status: 429, body: String::new() }.is_retryable());
+        assert!(!UploadError::Status { status: 403, body: String::new() }.is_retryable());
+        assert!(UploadError::Transport("refused".into()).is_retryable());
+    }
+}

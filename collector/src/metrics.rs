@@ -1,0 +1,113 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format).
+//!
+//! Extension point: a module registers its own metrics into the [`Registry`] passed to
+//! `app::build_state` (use `registry.sub_registry_with_prefix("chats")`), keeps the handles in
+//! its own state, and they appear on `/metrics` with the rest.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub method: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub code: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms .. ~3.3 s
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+pub struct Metrics {
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub events_accepted: Counter,
+    pub events_duplicate: Counter,
+    pub requests_rejected: Family<CodeLabels, Counter>,
+}
+
+impl Metrics {
+    pub fn register(registry: &mut Registry) -> Metrics {
+        let m = Metrics {
+            http_requests: Family::default(),
+            http_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            events_accepted: Counter::default(),
+            events_duplicate: Counter::default(),
+            requests_rejected: Family::default(),
+        };
+        registry.register("chattag_http_requests", "HTTP requests by route, method and status", m.http_requests.clone());
+        registry.register("chattag_http_request_seconds", "HTTP request latency by route", m.http_seconds.clone());
+        registry.register("chattag_events_accepted", "Events newly stored", m.events_accepted.clone());
+        registry.register("chattag_events_duplicate", "Events received again and not stored twice", m.events_duplicate.clone());
+        registry.register("chattag_requests_rejected", "Requests refused, by error code", m.requests_rejected.clone());
+        m
+    }
+
+    pub fn rejected(&self, code: &str) {
+        self.requests_rejected.get_or_create(&CodeLabels { code: code.to_owned() }).inc();
+    }
+}
+
+/// Group-commit health: how many requests share a transaction and how long COMMIT takes.
+#[derive(Default)]
+pub struct StoreMetrics {
+    commits: Counter,
+    commit_failures: Counter,
+    jobs_per_commit: Option<Histogram>,
+    commit_seconds: Option<Histogram>,
+}
+
+impl StoreMetrics {
+    pub fn register(registry: &mut Registry) -> StoreMetrics {
+        let m = StoreMetrics {
+            commits: Counter::default(),
+            commit_failures: Counter::default(),
+            jobs_per_commit: Some(Histogram::new(exponential_buckets(1.0, 2.0, 11))),
+            commit_seconds: Some(latency_histogram()),
+        };
+        registry.register("chattag_store_commits", "Group-commit transactions", m.commits.clone());
+        registry.register("chattag_store_commit_failures", "Group-commit transactions that failed", m.commit_failures.clone());
+        if let Some(h) = &m.jobs_per_commit {
+            registry.register("chattag_store_jobs_per_commit", "Write requests per transaction", h.clone());
+        }
+        if let Some(h) = &m.commit_seconds {
+            registry.register("chattag_store_commit_seconds", "Time to run and commit one transaction", h.clone());
+        }
+        m
+    }
+
+    pub fn observe_commit(&self, jobs: usize, took: Duration, ok: bool) {
+        self.commits.inc();
+        if !ok {
+            self.commit_failures.inc();
+        }
+        if let Some(h) = &self.jobs_per_commit {
+            h.observe(jobs as f64);
+        }
+        if let Some(h) = &self.commit_seconds {
+            h.observe(took.as_secs_f64());
+        }
+    }
+}
+
+pub fn render(registry: &Registry) -> Result<String, std::fmt::Error> {
+    let mut out = String::with_capacity(8 * 1024);
+    prometheus_client::encoding::text::encode(&mut out, registry)?;
+    Ok(out)
+}

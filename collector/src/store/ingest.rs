@@ -1,0 +1,191 @@
+//! Applying one request's events to the mapping model, inside the writer's transaction.
+//!
+//! Order-independent by design: the snippet's outbox may deliver an older event after a newer
+//! one, so first/last values use min/max of the visitor clock, and the "current" identifiers
+//! only move forward in visitor time.
+
+use chattag_core::event::{Event, EventType};
+use chattag_core::identifiers::Identifiers;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::model::IngestOutcome;
+use super::StoreError;
+
+pub fn apply(conn: &Connection, site: &str, events: &[Event], received_at: i64) -> Result<IngestOutcome, StoreError> {
+    let mut outcome = IngestOutcome::default();
+    for event in events {
+        if store_event(conn, site, event, received_at)? {
+            outcome.accepted += 1;
+        } else {
+            outcome.duplicates += 1;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Returns false when the event was already stored (a resend).
+fn store_event(conn: &Connection, site: &str, ev: &Event, received_at: i64) -> Result<bool, StoreError> {
+    let body = serde_json::to_string(ev).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ts = ts_of(ev);
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO events (event_id, site, kind, chat_id, ts, received_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id) DO NOTHING",
+        )?
+        .execute(params![ev.event_id, site, kind_name(ev.kind), ev.chat_id, ts, received_at, body])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+
+    let known_client_id: Option<Option<String>> = conn
+        .prepare_cached("SELECT client_id FROM chats WHERE site = ?1 AND chat_id = ?2")?
+        .query_row(params![site, ev.chat_id], |r| r.get(0))
+        .optional()?;
+    let collision = match (ev.kind, known_client_id.flatten(), ev.ids.client_id.as_deref()) {
+        (EventType::Issue, Some(known), Some(new)) if known != new => {
+            conn.prepare_cached(
+                "INSERT INTO chat_conflicts (event_id, site, chat_id, known_client_id, new_client_id, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![ev.event_id, site, ev.chat_id, known, new, received_at])?;
+            tracing::warn!(site, chat_id = %ev.chat_id, "chat ID reissued with a different ClientID; flagged as a collision");
+            true
+        }
+        _ => false,
+    };
+
+    upsert_chat(conn, site, ev, ts, received_at, collision)?;
+    for (field, value) in identifier_values(&ev.ids)? {
+        conn.prepare_cached(
+            "INSERT INTO chat_identifiers (site, chat_id, field, value, first_seen, last_seen, first_ts, last_ts, events)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1)
+             ON CONFLICT (site, chat_id, field, value) DO UPDATE SET
+               last_seen = max(last_seen, excluded.last_seen),
+               first_ts = min(first_ts, excluded.first_ts),
+               last_ts = max(last_ts, excluded.last_ts),
+               events = events + 1",
+        )?
+        .execute(params![site, ev.chat_id, field, value, received_at, ts])?;
+    }
+    if let Some(page) = &ev.page {
+        conn.prepare_cached(
+            "INSERT INTO chat_pages (site, chat_id, url, first_ts, last_ts, events) VALUES (?1, ?2, ?3, ?4, ?4, 1)
+             ON CONFLICT (site, chat_id, url) DO UPDATE SET
+               first_ts = min(first_ts, excluded.first_ts),
+               last_ts = max(last_ts, excluded.last_ts),
+               events = events + 1",
+        )?
+        .execute(params![site, ev.chat_id, page, ts])?;
+    }
+    if ev.kind == EventType::Click {
+        conn.prepare_cached(
+            "INSERT INTO clicks (event_id, site, chat_id, messenger, link_kind, target, page, ts, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            ev.event_id,
+            site,
+            ev.chat_id,
+            ev.messenger.as_deref().unwrap_or_default(),
+            ev.link_kind.as_deref().unwrap_or_default(),
+            ev.target.as_deref().unwrap_or_default(),
+            ev.page,
+            ts,
+            received_at
+        ])?;
+    }
+    Ok(true)
+}
+
+fn upsert_chat(conn: &Connection, site: &str, ev: &Event, ts: i64, received_at: i64, collision: bool) -> Result<(), StoreError> {
+    let ids = &ev.ids;
+    let utm = match &ids.utm {
+        Some(utm) => Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        None => None,
+    };
+    let is_click = ev.kind == EventType::Click;
+    // A present value replaces the current one only if this event is not older than the one
+    // that set the current values; an absent value never erases a known one.
+    conn.prepare_cached(
+        "INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
+                            client_id, yclid, user_id, purchase_id, gclid, fbclid, ga_client_id, utm,
+                            landing_page, referrer, prev_chat_id, events, clicks, collision)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?17)
+         ON CONFLICT (site, chat_id) DO UPDATE SET
+           last_seen = max(last_seen, excluded.last_seen),
+           first_ts = min(first_ts, excluded.first_ts),
+           last_ts = max(last_ts, excluded.last_ts),
+           ids_ts = max(ids_ts, excluded.ids_ts),
+           client_id = CASE WHEN excluded.client_id IS NOT NULL AND (client_id IS NULL OR excluded.ids_ts >= ids_ts) THEN excluded.client_id ELSE client_id END,
+           yclid = CASE WHEN excluded.yclid IS NOT NULL AND (yclid IS NULL OR excluded.ids_ts >= ids_ts) THEN excluded.yclid ELSE yclid END,
+           user_id = CASE WHEN excluded.user_id IS NOT NULL AND (user_id IS NULL OR excluded.ids_ts >= ids_ts) THEN excluded.user_id ELSE user_id END,
+           purchase_id = CASE WHEN excluded.purchase_id IS NOT NULL AND (purchase_id IS NULL OR excluded.ids_ts >= ids_ts) THEN excluded.purchase_id ELSE purchase_id END,
+           gclid = CASE WHEN excluded.gclid IS NOT NULL AND (gclid IS NULL OR excluded.ids_ts >= ids_ts) THEN excluded.gclid ELSE gclid END,
+           fbclid = CASE WHEN excluded.fbclid IS NOT NULL AND (fbclid IS NULL OR excluded.ids_ts >= ids_ts) THEN excluded.fbclid ELSE fbclid END,
+           ga_client_id = CASE WHEN excluded.ga_client_id IS NOT NULL AND (ga_client_id IS NULL OR excluded.ids_ts >= ids_ts) THEN excluded.ga_client_id ELSE ga_client_id END,
+           utm = CASE WHEN excluded.utm IS NOT NULL AND (utm IS NULL OR excluded.ids_ts >= ids_ts) THEN excluded.utm ELSE utm END,
+           landing_page = CASE WHEN excluded.first_ts < first_ts THEN coalesce(excluded.landing_page, landing_page) ELSE coalesce(landing_page, excluded.landing_page) END,
+           referrer = CASE WHEN excluded.first_ts < first_ts THEN coalesce(excluded.referrer, referrer) ELSE coalesce(referrer, excluded.referrer) END,
+           prev_chat_id = coalesce(prev_chat_id, excluded.prev_chat_id),
+           events = events + 1,
+           clicks = clicks + excluded.clicks,
+           collision = max(collision, excluded.collision)",
+    )?
+    .execute(params![
+        site,
+        ev.chat_id,
+        received_at,
+        ts,
+        ids.client_id,
+        ids.yclid,
+        ids.user_id,
+        ids.purchase_id,
+        ids.gclid,
+        ids.fbclid,
+        ids.ga_client_id,
+        utm,
+        ev.page,
+        ev.referrer,
+        ev.prev_chat_id,
+        i64::from(is_click),
+        i64::from(collision),
+    ])?;
+    Ok(())
+}
+
+/// (field name, stored value) for each identifier the event carries. UTM is kept as one JSON
+/// value: the five parameters describe one landing together.
+fn identifier_values(ids: &Identifiers) -> Result<Vec<(&'static str, String)>, StoreError> {
+    let mut out = Vec::with_capacity(4);
+    let plain = [
+        ("client_id", &ids.client_id),
+        ("yclid", &ids.yclid),
+        ("user_id", &ids.user_id),
+        ("purchase_id", &ids.purchase_id),
+        ("gclid", &ids.gclid),
+        ("fbclid", &ids.fbclid),
+        ("ga_client_id", &ids.ga_client_id),
+    ];
+    for (field, value) in plain {
+        if let Some(v) = value {
+            out.push((field, v.clone()));
+        }
+    }
+    if let Some(utm) = &ids.utm {
+        out.push(("utm", serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+    }
+    Ok(out)
+}
+
+pub fn kind_name(kind: EventType) -> &'static str {
+    match kind {
+        EventType::Issue => "issue",
+        EventType::Update => "update",
+        EventType::Click => "click",
+    }
+}
+
+/// Event::validate bounds `ts` far below i64::MAX; saturate rather than wrap regardless.
+fn ts_of(ev: &Event) -> i64 {
+    i64::try_from(ev.ts).unwrap_or(i64::MAX)
+}

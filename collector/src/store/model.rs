@@ -1,0 +1,102 @@
+//! What the read API returns; serialised as JSON as is.
+
+use chattag_core::identifiers::Identifiers;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+/// Everything known about one (site, chat ID).
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatRecord {
+    pub site: String,
+    pub chat_id: String,
+    /// Server clock, ms since the epoch: when the collector first / last received an event.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Visitor clock (the events' `ts`), ms since the epoch.
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// The most recent value of each identifier (by visitor clock).
+    pub identifiers: Identifiers,
+    /// Every value each identifier has had, with when it was first and last reported.
+    pub identifier_history: Vec<IdentifierValue>,
+    pub landing_page: Option<String>,
+    pub referrer: Option<String>,
+    /// The ID this one replaced (a new ad click issues a new ID).
+    pub prev_chat_id: Option<String>,
+    /// Older IDs of the same visitor, newest first (following `prev_chat_id`).
+    pub previous_chat_ids: Vec<String>,
+    /// IDs that replaced this one.
+    pub next_chat_ids: Vec<String>,
+    pub pages: Vec<PageVisit>,
+    pub clicks: Vec<Click>,
+    pub events: i64,
+    /// True when an `issue` for this ID arrived with a different ClientID than the one known:
+    /// two visitors may share the ID, so attribution for it is doubtful.
+    pub collision: bool,
+    pub conflicts: Vec<Conflict>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IdentifierValue {
+    pub field: String,
+    pub value: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub events: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PageVisit {
+    pub url: String,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub events: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Click {
+    pub event_id: String,
+    pub messenger: String,
+    pub link_kind: String,
+    pub target: String,
+    pub page: Option<String>,
+    pub ts: i64,
+    pub received_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Conflict {
+    pub event_id: String,
+    pub known_client_id: String,
+    pub new_client_id: String,
+    pub received_at: i64,
+}
+
+/// One row of `GET /v1/mappings`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MappingSummary {
+    pub site: String,
+    pub chat_id: String,
+    pub identifiers: Identifiers,
+    pub prev_chat_id: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub events: i64,
+    pub clicks: i64,
+    pub collision: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MappingQuery {
+    pub site: Option<String>,
+    pub limit: u32,
+    /// Only chats last seen strictly before this server time (ms): paging.
+    pub before: Option<i64>,
+}

@@ -1,0 +1,172 @@
+//! The SQLite implementation of [`Storage`](super::Storage): WAL, `synchronous=FULL`, one
+//! group-committing writer thread, a small pool of read-only connections.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chattag_core::event::Event;
+use chattag_core::ChatId;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
+
+use super::model::{ChatRecord, IngestOutcome, MappingQuery, MappingSummary};
+use super::writer::{self, WriterHandle};
+use super::{ingest, migrations, queries, EventStore, StoreError};
+use crate::metrics::StoreMetrics;
+
+/// Readers wait this long for a lock (only schema changes and checkpoints take one in WAL).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    /// Most requests committed in one transaction.
+    pub max_jobs_per_commit: usize,
+    /// Requests waiting for the writer before new ones wait to be queued (backpressure).
+    pub queue_len: usize,
+    pub readers: usize,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions { path: path.into(), max_jobs_per_commit: 512, queue_len: 4096, readers: 4 }
+    }
+}
+
+pub struct SqliteStore {
+    writer: WriterHandle,
+    readers: Arc<ReadPool>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Creates the database file (and its directory) if missing, migrates it, starts the writer.
+    pub fn open(options: &SqliteOptions, metrics: Arc<StoreMetrics>) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
+        }
+        let mut conn = Connection::open(&options.path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // journal_mode answers with a row; the others are plain settings.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!("cannot switch the database to WAL (got {mode})")));
+        }
+        // FULL: the WAL is fsynced at every COMMIT, so an acknowledged event survives power loss,
+        // not only a killed process.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let applied = migrations::apply(&mut conn, &migrations::all())?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrated");
+        }
+        let writer = writer::start(conn, options.max_jobs_per_commit, options.queue_len, metrics)?;
+        Ok(SqliteStore {
+            writer: writer.handle,
+            readers: Arc::new(ReadPool::new(options.path.clone(), options.readers)),
+            path: options.path.clone(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` inside the next group-commit transaction and resolves after COMMIT. If
+    /// `work` returns an error, only its own changes are rolled back.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.write(work).await
+    }
+
+    /// Runs `work` on a read-only connection on the blocking thread pool.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.readers.run(work).await
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn ingest(&self, site: &str, events: Vec<Event>, received_at_ms: i64) -> Result<IngestOutcome, StoreError> {
+        let site = site.to_owned();
+        self.write(move |conn| ingest::apply(conn, &site, &events, received_at_ms)).await
+    }
+
+    async fn chat(&self, site: Option<&str>, chat_id: &ChatId) -> Result<Vec<ChatRecord>, StoreError> {
+        let site = site.map(str::to_owned);
+        let id = chat_id.as_str().to_owned();
+        self.read(move |conn| queries::chat(conn, site.as_deref(), &id)).await
+    }
+
+    async fn mappings(&self, query: MappingQuery) -> Result<Vec<MappingSummary>, StoreError> {
+        self.read(move |conn| queries::mappings(conn, &query)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if !self.writer.is_running() {
+            return Err(StoreError::WriterGone);
+        }
+        self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Read-only connections, opened on demand and reused; at most `size` in use at once.
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl ReadPool {
+    fn new(path: PathBuf, size: usize) -> ReadPool {
+        ReadPool { path, idle: Mutex::new(Vec::new()), permits: Semaphore::new(size.max(1)) }
+    }
+
+    async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _permit = self.permits.acquire().await.map_err(|_| StoreError::ReadPoolClosed)?;
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = work(&conn);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::JobPanicked)?
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+    }
+}
