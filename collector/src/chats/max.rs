@@ -162,12 +162,12 @@ mod tests {
 
     #[test]
     fn dialog_message_and_ignored_kinds() {
-        let body = br#"{"update_type":"message_created","timestamp":1763700001000,
+        let body = r#"{"update_type":"message_created","timestamp":1763700001000,
             "message":{"sender":{"user_id":5551234,"name":"Ivan P","is_bot":false},
               "recipient":{"chat_id":90210,"chat_type":"dialog","user_id":777},
               "timestamp":1763700000999,"body":{"mid":"mid.000000000001","seq":1,"text":"Заявка СТ8F2A9KQ3"}},
             "user_locale":"ru"}"#;
-        let got = parse(body, None).unwrap();
+        let got = parse(body.as_bytes(), None).unwrap();
         assert!(matches!(got.as_slice(), [Inbound::Message(m)] if m.text.as_deref() == Some("Заявка СТ8F2A9KQ3") && m.at_ms == 1_763_700_000_999));
         let chat = br#"{"update_type":"message_created","timestamp":1,"message":{"sender":{"user_id":1,"is_bot":false},
             "recipient":{"chat_id":2,"chat_type":"chat"},"body":{"mid":"m","text":"hi"}}}"#;

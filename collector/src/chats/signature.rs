@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(verify_hub_signature_256(None, body, "app-secret"), Err(SignatureError::Missing));
         // Truncated signature.
         assert_eq!(
-            verify_hub_signature_256(Some(&sig.as_bytes()[..20]), body, "app-secret"),
+            verify_hub_signature_256(Some(&sig.as_bytes()[..21]), body, "app-secret"),
             Err(SignatureError::Mismatch)
         );
     }

@@ -142,7 +142,6 @@ pub fn csv_field(out: &mut String, v: &str) {
 }
 
 struct Row {
-    conversation: i64,
     values: Vec<(Field, String)>,
 }
 
@@ -225,7 +224,7 @@ pub fn build(chats: &[ExportChat], opts: &ExportOptions, taken: &HashSet<(String
             (Some(_), None) => warn("revenue without a currency left out".to_string()),
         }
         export.rows.push(WrittenRow { conversation: chat.conversation, date_time: ts });
-        rows.push(Row { conversation: chat.conversation, values });
+        rows.push(Row { values });
     }
 
     // Required columns always; optional ones only when some row has a value.
