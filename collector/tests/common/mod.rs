@@ -1,0 +1,254 @@
+//! Test harness: the real `chattag-collector` binary on a free loopback port with a temporary
+//! database, a minimal HTTP/1.1 client, and generators of valid events.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chattag_core::{ChatId, Prefix};
+use serde_json::{json, Value};
+
+pub const ORIGIN: &str = "https://shop.example";
+pub const TOKEN: &str = "test-read-token-0123456789";
+
+const DEFAULT_ENV: [(&str, &str); 2] = [("CHATTAG_READ_TOKEN", TOKEN), ("CHATTAG_RATE_LIMIT", "0")];
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    args: Vec<String>,
+}
+
+impl Server {
+    /// Starts on a fresh temporary database with `ORIGIN` allowed, `TOKEN` as read token and
+    /// rate limiting off, plus `extra` flags.
+    pub fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("data").join("chattag.db");
+        let mut args: Vec<String> = vec!["--allowed-origin".into(), ORIGIN.into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        // Limiting off through the env twin, so that a test may still pass --rate-limit.
+        let (child, addr) = spawn(&db, &args, &DEFAULT_ENV);
+        Server { child, addr, dir, db, args }
+    }
+
+    /// Like `start` but with exactly `args` and `env` (no defaults added).
+    pub fn start_raw(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("chattag.db");
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (child, addr) = spawn(&db, &args, env);
+        Server { child, addr, dir, db, args }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the binary again on the same database and flags (new port).
+    pub fn restart(&mut self) {
+        self.kill9();
+        let (child, addr) = spawn(&self.db, &self.args, &DEFAULT_ENV);
+        self.child = child;
+        self.addr = addr;
+    }
+
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        request(&self.addr, method, path, headers, body)
+    }
+
+    /// POST /v1/events from the allowed origin as the snippet sends it (text/plain).
+    pub fn post_events(&self, body: &Value) -> Response {
+        self.post_raw(&serde_json::to_vec(body).expect("json"))
+    }
+
+    pub fn post_raw(&self, body: &[u8]) -> Response {
+        self.request("POST", "/v1/events", &[("Origin", ORIGIN), ("Content-Type", "text/plain;charset=UTF-8")], body)
+    }
+
+    pub fn get_authed(&self, path: &str) -> Response {
+        let auth = format!("Bearer {TOKEN}");
+        self.request("GET", path, &[("Authorization", &auth)], b"")
+    }
+
+    /// Direct read of the database file (the server may be running: WAL readers are fine).
+    pub fn db_count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open db");
+        conn.query_row(sql, [], |r| r.get(0)).expect("count query")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(db: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
+    cmd.arg("--listen").arg("127.0.0.1:0").arg("--db").arg(db).args(args);
+    for var in ["CHATTAG_READ_TOKEN", "CHATTAG_ALLOWED_ORIGINS", "CHATTAG_RATE_LIMIT", "CHATTAG_CONFIG", "CHATTAG_LISTEN", "CHATTAG_DB"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("CHATTAG_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn collector");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("chattag-collector listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first stdout line: {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// `(code, index, field)` of an error body.
+    pub fn error(&self) -> (String, Option<u64>, Option<String>) {
+        let v = self.json();
+        let e = &v["error"];
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "error without message: {v}");
+        (
+            e["code"].as_str().unwrap_or_default().to_owned(),
+            e["index"].as_u64(),
+            e["field"].as_str().map(str::to_owned),
+        )
+    }
+}
+
+/// One request on its own connection (`Connection: close`).
+pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+pub fn try_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    // The server may answer (413) and close before reading a large body; ignore that error.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no header end"))?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad("head not utf-8"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad status"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
+    }
+    Ok(Response { status, headers, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).ok()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// Pseudo-random bytes, distinct per call within a test process (tests need unique IDs, not
+/// unpredictable ones).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let mut x = nanos ^ SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id()) << 32;
+    let mut out = [0u8; N];
+    for b in out.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = (x >> 24) as u8;
+    }
+    out
+}
+
+pub fn new_chat_id() -> String {
+    ChatId::generate(&Prefix::DEFAULT, random_bytes::<5>()).into_string()
+}
+
+pub fn new_event_id() -> String {
+    chattag_core::event::event_id(random_bytes::<17>())
+}
+
+pub const TS: u64 = 1_763_700_000_000;
+
+pub fn issue(chat_id: &str) -> Value {
+    json!({
+        "event_id": new_event_id(), "type": "issue", "chat_id": chat_id, "ts": TS,
+        "page": "https://shop.example/p/1?utm_source=yandex", "referrer": "https://yandex.ru/",
+        "client_id": "1700000000123456789", "yclid": "5123456789012345678",
+        "utm": {"source": "yandex", "medium": "cpc", "campaign": "spring"}
+    })
+}
+
+pub fn click(chat_id: &str) -> Value {
+    json!({
+        "event_id": new_event_id(), "type": "click", "chat_id": chat_id, "ts": TS + 5_000,
+        "page": "https://shop.example/p/1", "client_id": "1700000000123456789",
+        "messenger": "telegram", "link_kind": "telegram_bot",
+        "target": format!("https://t.me/shop_bot?start={chat_id}")
+    })
+}
+
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
