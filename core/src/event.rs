@@ -24,10 +24,11 @@ pub const MAX_BATCH: usize = 100;
 pub const MAX_URL_LEN: usize = 2048;
 pub const EVENT_ID_LEN: usize = 26;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     /// A new chat ID was issued, with the identifiers known at that moment.
+    #[default]
     Issue,
     /// The identifiers behind a chat ID changed (e.g. `_ym_uid` appeared late).
     Update,
@@ -65,11 +66,6 @@ pub struct Event {
     pub target: Option<String>,
 }
 
-impl Default for EventType {
-    fn default() -> Self {
-        EventType::Issue
-    }
-}
 
 /// Earliest plausible `ts`: 2020-01-01T00:00:00Z (ms). Older means a broken clock or forgery.
 pub const MIN_TS: u64 = 1_577_836_800_000;

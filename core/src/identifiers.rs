@@ -97,6 +97,9 @@ pub const MAX_SITE_ID_LEN: usize = 128;
 /// In characters, not bytes.
 pub const MAX_UTM_LEN: usize = 200;
 
+/// A `clean_*` function: the value itself when valid, else `None`.
+pub type Cleaner = fn(&str) -> Option<String>;
+
 fn ascii_token(v: &str, max: usize, ok: impl Fn(u8) -> bool) -> Option<String> {
     if v.is_empty() || v.len() > max || !v.bytes().all(ok) {
         return None;
@@ -243,7 +246,7 @@ pub fn from_query(query: &str) -> Landing {
     let mut landing = Landing::default();
     let mut utm = Utm::default();
     for p in crate::url::params(query) {
-        let slot_clean: (&mut Option<String>, fn(&str) -> Option<String>) = match p.key {
+        let slot_clean: (&mut Option<String>, Cleaner) = match p.key {
             "yclid" => (&mut landing.yclid, clean_yclid),
             "gclid" => (&mut landing.gclid, clean_gclid),
             "fbclid" => (&mut landing.fbclid, clean_fbclid),
@@ -265,14 +268,14 @@ pub fn from_query(query: &str) -> Landing {
     landing
 }
 
-fn check(v: &Option<String>, field: Field, clean: fn(&str) -> Option<String>) -> Result<(), IdentifierError> {
+fn check(v: &Option<String>, field: Field, clean: Cleaner) -> Result<(), IdentifierError> {
     match v {
         Some(s) if clean(s).is_none() => Err(IdentifierError { field }),
         _ => Ok(()),
     }
 }
 
-fn keep(v: Option<String>, clean: fn(&str) -> Option<String>) -> Option<String> {
+fn keep(v: Option<String>, clean: Cleaner) -> Option<String> {
     v.filter(|s| clean(s).is_some())
 }
 

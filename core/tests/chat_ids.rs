@@ -206,7 +206,7 @@ fn first_of_two_ids_and_only_known_prefixes() {
 
 #[test]
 fn finder_survives_hostile_text() {
-    let long = "Ж".repeat(100_000) + &sample().as_str().to_owned();
+    let long = "Ж".repeat(100_000) + sample().as_str();
     assert_eq!(find_chat_id(&long, &ct()), None, "glued to the Ж run");
     let long = "-".repeat(100_000) + sample().as_str();
     assert_eq!(find_chat_id(&long, &ct()), Some(sample()));

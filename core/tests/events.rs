@@ -70,7 +70,8 @@ fn event_ids() {
 
 #[test]
 fn validation_errors() {
-    let cases: Vec<(EventError, Box<dyn Fn(&mut Event)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut Event)>;
+    let cases: Vec<(EventError, Spoil)> = vec![
         (EventError::EventId, Box::new(|e| e.event_id = "short".into())),
         (EventError::EventId, Box::new(|e| e.event_id = "0j5zk7q4r2m8x1c3v6b9n0d2f4".into())),
         (EventError::EventId, Box::new(|e| e.event_id = "0J5ZK7Q4R2M8X1C3V6B9N0D2FU".into())),

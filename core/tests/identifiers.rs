@@ -39,7 +39,7 @@ fn hostile() -> Vec<String> {
 
 #[test]
 fn every_cleaner_drops_the_hostile_corpus() {
-    let cleaners: [(&str, fn(&str) -> Option<String>); 8] = [
+    let cleaners: [(&str, Cleaner); 8] = [
         ("client_id", clean_client_id),
         ("yclid", clean_yclid),
         ("gclid", clean_gclid),
@@ -164,7 +164,8 @@ fn validate_and_clean() {
     assert_eq!(good.validate(), Ok(()));
     assert_eq!(good.clone().cleaned(), good);
     assert_eq!(Identifiers::default().validate(), Ok(()));
-    let cases: [(Field, fn(&mut Identifiers)); 8] = [
+    type Spoil = fn(&mut Identifiers);
+    let cases: [(Field, Spoil); 8] = [
         (Field::ClientId, |i| i.client_id = Some("12a".into())),
         (Field::Yclid, |i| i.yclid = Some("".into())),
         (Field::UserId, |i| i.user_id = Some("<b>".into())),
