@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs whatever chattag's build, demo and tests need and is missing — idempotently — and
+# says what it did. Run by `npm start`, `npm test`, `npm run build` and `npm run bench`.
+#
+#   wasm toolchain   rustup's wasm32 target if it can be had; otherwise Debian's rustc-web with
+#                    its std sources (std is then built from source: see
+#                    ../shared/reference/toolchain.md). scripts/build.mjs picks whichever exists.
+#   wasm-bindgen     the CLI at exactly the version in Cargo.lock
+#   wasm-pack        cargo install
+#   node packages    npm ci (playwright-core, esbuild, binaryen's wasm-opt)
+#   Chromium         Debian's chromium + chromium-driver (Playwright cannot download browsers here)
+#
+# Flags: --bench also installs wrk (the collector's load tool).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+did=()
+
+want_bench=0
+for a in "$@"; do [ "$a" = --bench ] && want_bench=1; done
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else say "need root for: $*"; return 1
+  fi
+}
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "missing ${missing[*]} and no apt-get here: install them with your package manager"
+    return 1
+  fi
+  if [ $apt_updated = 0 ]; then as_root apt-get update -qq || return 1; apt_updated=1; fi
+  say "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
+  did+=("apt: ${missing[*]}")
+}
+
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs) first"; exit 1; }
+
+# --- wasm toolchain -------------------------------------------------------------------------
+# Debian's rustc-web builds std from source with panic=immediate-abort: the smallest snippet.
+# Where apt is unavailable, rustup's prebuilt wasm32 std works too (a somewhat larger build).
+if command -v apt-get >/dev/null 2>&1 && apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22; then
+  say "wasm toolchain: Debian rustc-web $(/usr/bin/rustc --version | cut -d' ' -f2) with std sources (build-std)"
+elif rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "wasm toolchain: rustup target wasm32-unknown-unknown (already installed)"
+elif timeout 120 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+  did+=("rustup target add wasm32-unknown-unknown")
+  say "wasm toolchain: rustup target wasm32-unknown-unknown (just installed)"
+else
+  say "no way to get a wasm32 toolchain here (neither Debian's rustc-web nor rustup's wasm32 target)"
+  exit 1
+fi
+
+# --- wasm-bindgen CLI at the exact crate version ----------------------------------------------
+wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock 2>/dev/null || true)
+if [ -z "$wb_version" ]; then
+  wb_version=$(grep -oE 'wasm-bindgen = "=[0-9.]+"' Cargo.toml | grep -oE '[0-9]+\.[0-9]+\.[0-9]+')
+fi
+have_wb=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have_wb" != "$wb_version" ]; then
+  say "installing wasm-bindgen-cli $wb_version (have: ${have_wb:-none}; takes ~2 min)"
+  cargo install -q wasm-bindgen-cli --version "$wb_version" --force
+  did+=("cargo install wasm-bindgen-cli $wb_version")
+fi
+
+if ! command -v wasm-pack >/dev/null 2>&1; then
+  say "installing wasm-pack (takes ~3 min)"
+  cargo install -q wasm-pack
+  did+=("cargo install wasm-pack")
+fi
+
+# --- node packages ----------------------------------------------------------------------------
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -x node_modules/.bin/esbuild ] \
+   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing node packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  did+=("npm ci")
+fi
+
+# --- browser ----------------------------------------------------------------------------------
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  apt_install chromium chromium-driver
+fi
+
+if [ $want_bench = 1 ]; then
+  command -v wrk >/dev/null 2>&1 || apt_install wrk
+fi
+
+if [ ${#did[@]} -eq 0 ]; then
+  say "everything was already installed"
+else
+  say "installed: $(IFS=';'; echo "${did[*]}")"
+fi

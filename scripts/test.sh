@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `npm test`: install what is missing, build the snippet, run every suite, print one summary.
+#   1. native: cargo test for the workspace (core rules, snippet helpers, collector integration
+#      tests that start the real server on loopback with a temporary SQLite database)
+#   2. browser: node --test tests/browser/ (Playwright + headless Chromium against dist/ and the
+#      real collector)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+bash scripts/setup.sh
+node scripts/build.mjs
+
+logs=$(mktemp -d)
+status=0
+
+echo "== native tests (cargo test --workspace)"
+if ! cargo test --workspace 2>&1 | tee "$logs/cargo.log"; then status=1; fi
+
+echo "== browser tests (node --test tests/browser/)"
+if ! node --test --test-concurrency=1 tests/browser/ 2>&1 | tee "$logs/node.log"; then status=1; fi
+
+# One closing line over both runners.
+read -r cp cf < <(awk '/^test result:/{for(i=1;i<=NF;i++){if($(i+1)~/^passed/)p+=$i; if($(i+1)~/^failed/)f+=$i}} END{print p+0, f+0}' "$logs/cargo.log")
+read -r np nf < <(awk '/^# pass /{p=$3} /^# fail /{f=$3} END{print p+0, f+0}' "$logs/node.log")
+echo "native: $cp passed, $cf failed; browser: $np passed, $nf failed"
+echo "all: $((cp + np)) passed, $((cf + nf)) failed"
+[ $((cf + nf)) -eq 0 ] || status=1
+[ $((cp + np)) -gt 0 ] || { echo "no tests ran"; status=1; }
+exit $status
