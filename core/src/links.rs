@@ -8,7 +8,7 @@
 use crate::chat_id::{ChatId, Prefix};
 use crate::find::canonical_ids;
 use crate::template::Template;
-use crate::url::{decode, encode_component, param, params, split, strip_prefix_ci, with_param, Parts};
+use crate::url::{decode, decode_lossy, encode_component, param, params, split, strip_prefix_ci, with_param, Parts};
 
 /// Links longer than this are neither tagged nor produced: a tag must never push a link past
 /// what browsers, messengers and the click event comfortably carry.
@@ -526,7 +526,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
 /// else its ID is replaced where it stands (the visitor or site may have edited around it).
 fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     let (t, id, url, title) = (input.template, input.chat_id, input.page_url, input.page_title);
-    let decoded = decode(raw, false).unwrap_or_else(|| raw.to_owned());
+    let decoded = decode_lossy(raw, false);
     let olds: Vec<ChatId> = canonical_ids(&decoded, prefixes).map(|(_, id)| id).collect();
     if olds.is_empty() {
         return t.render_encoded(raw, !decoded.is_empty(), id, url, title);

@@ -174,10 +174,20 @@ pub fn encode_component(s: &str) -> String {
 /// which convention the site used and must not reinterpret its text). Invalid escapes are kept as
 /// written; invalid UTF-8 makes the result `None`.
 pub fn decode(s: &str, plus_is_space: bool) -> Option<String> {
-    let b = s.as_bytes();
-    if !b.iter().any(|&c| c == b'%' || (plus_is_space && c == b'+')) {
-        return Some(s.to_owned());
+    String::from_utf8(decode_bytes(s, plus_is_space)).ok()
+}
+
+/// Like [`decode`], with invalid UTF-8 shown as U+FFFD: for reading a site's text, where one bad
+/// escape must not hide the rest.
+pub fn decode_lossy(s: &str, plus_is_space: bool) -> String {
+    match String::from_utf8(decode_bytes(s, plus_is_space)) {
+        Ok(v) => v,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
+}
+
+fn decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
+    let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -201,7 +211,7 @@ pub fn decode(s: &str, plus_is_space: bool) -> Option<String> {
             }
         }
     }
-    String::from_utf8(out).ok()
+    out
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -274,6 +284,7 @@ mod tests {
         assert_eq!(decode("100%", false).as_deref(), Some("100%"));
         assert_eq!(decode("%zz%4", false).as_deref(), Some("%zz%4"));
         assert_eq!(decode("%FF", false), None);
+        assert_eq!(decode_lossy("%FFa%20b", false), "\u{fffd}a b");
         assert_eq!(decode("%D0%9D", false).as_deref(), Some("Н"));
     }
 }
