@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     let ops = Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics));
     Router::new()
         .merge(browser_facing)
+        .merge(crate::chats::routes(&state))
         .merge(ops)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(state.clone(), observe))

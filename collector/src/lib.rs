@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod chats;
 pub mod cli;
 pub mod client_ip;
 pub mod clock;
@@ -11,6 +12,7 @@ pub mod cors;
 pub mod error;
 pub mod ingest;
 pub mod logging;
+pub mod metrica;
 pub mod metrics;
 pub mod ratelimit;
 pub mod read_api;

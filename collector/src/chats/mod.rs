@@ -1,14 +1,20 @@
 //! Chats in: messenger webhooks (Telegram, WhatsApp Cloud API, Viber, MAX), the generic intake
 //! for other platforms and CRMs, and matching each chat to the visit that produced it.
 //!
-//! Flow: a webhook route verifies the sender ([`signature`]), its platform module parses the
-//! payload into [`inbound::Inbound`] facts, [`matching`] decides how the chat ties to a chat ID,
-//! and the store records the conversation.
+//! Flow: a webhook route ([`routes`]) verifies the sender ([`signature`]), its platform module
+//! parses the payload into [`inbound::Inbound`] facts, and [`store`] records the conversation,
+//! deciding in the same transaction how it ties to a chat ID ([`matching`]).
 
+pub mod config;
 pub mod inbound;
+pub mod intake;
 pub mod matching;
 pub mod max;
+pub mod routes;
 pub mod signature;
+pub mod store;
 pub mod telegram;
 pub mod viber;
 pub mod whatsapp;
+
+pub use routes::routes;
