@@ -15,7 +15,8 @@ import { chromium } from 'playwright-core';
 import { assertValidEvent } from './events.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const DIST = path.join(ROOT, 'dist');
+/** Where the built snippet is served from; CHATTAG_DIST points the tests at another build. */
+export const DIST = path.resolve(process.env.CHATTAG_DIST || path.join(ROOT, 'dist'));
 /** The collector endpoint the fixture pages report to; never resolved, always routed. */
 export const ENDPOINT = 'https://collector.test/v1/events';
 
@@ -121,19 +122,22 @@ export function anchors(list) {
 }
 
 /**
- * Per-file setup: a static server and a browser, closed after the file's tests.
- * Returns `{ server, run }`; `run(fn, opts)` gives `fn` a fresh Session and fails on pageerrors.
+ * Per-file setup: a static server and a browser, closed after the file's tests; `beforeAll` /
+ * `afterAll` run after the server is up / before it closes. Returns `{ server, run }`; `run(fn, opts)` gives `fn` a fresh Session and fails on pageerrors.
  */
-export function setup() {
+export function setup({ beforeAll, afterAll } = {}) {
   const h = { server: null, browser: null };
+  // File-level hooks run in one before/after so that extra set-up (a collector) sees the server.
   before(async () => {
     await fs.access(path.join(DIST, 'chattag.js')).catch(() => {
       throw new Error('dist/chattag.js is missing: run `npm run build` first');
     });
     h.server = await startStaticServer();
     h.browser = await launchBrowser();
+    if (beforeAll) await beforeAll(h);
   });
   after(async () => {
+    if (afterAll) await afterAll(h).catch((err) => console.error(err));
     await h.browser?.close();
     await h.server?.close();
   });
