@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEMO_DIR = path.join(ROOT, 'www', 'demo');
-const DIST_DIR = path.join(ROOT, 'dist');
+const DIST_DIR = path.resolve(process.env.CHATTAG_DIST || path.join(ROOT, 'dist'));
 const COLLECTOR_BIN = process.env.CHATTAG_COLLECTOR_BIN || path.join(ROOT, 'target', 'release', 'chattag-collector');
 const DB_PATH = process.env.CHATTAG_DEMO_DB || path.join(ROOT, 'data', 'demo.db');
 const HOST = '127.0.0.1';
