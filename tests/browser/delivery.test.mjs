@@ -79,6 +79,33 @@ test('a 4xx other than 408/429 drops the event instead of resending it forever',
   }, { endpoint: 400 });
 });
 
+test('a large backlog is delivered in bodies of at most 100 events and under 64 KB, none lost', async () => {
+  await h.run(async (s) => {
+    // The page's own handler keeps the page here (single-page-app style); the snippet still sees each click.
+    const body = `${anchors([['tg', 'https://t.me/flower_shop_bot?start=spring_collection_2026_landing_page_variant_b']])}
+      <script>document.addEventListener('click', (e) => e.preventDefault());</script>`;
+    await s.page.goto(h.server.page(pageHtml({ body })));
+    const id = await s.ready();
+    await s.waitForEvent((e) => e.type === 'issue' && e._answer === 503, { what: 'the issue refused with 503' });
+    const CLICKS = 120;
+    await s.page.evaluate((n) => {
+      const a = document.getElementById('tg');
+      for (let i = 0; i < n; i++) a.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true }));
+    }, CLICKS);
+    await s.page.waitForTimeout(500);
+    s.endpointMode = 'ok';
+    await s.page.reload();
+    assert.equal(await s.ready(), id);
+    const deadline = Date.now() + 20000;
+    const clickIds = () => new Set(s.delivered().filter((e) => e.type === 'click').map((e) => e.event_id));
+    while (clickIds().size < CLICKS && Date.now() < deadline) await s.page.waitForTimeout(200);
+    assert.equal(clickIds().size, CLICKS, `all ${CLICKS} clicks delivered once the endpoint is back`);
+    assert.ok(s.delivered().some((e) => e.type === 'issue' && e.chat_id === id), 'the issue event too');
+    assertWireShape(s);
+    assertEventIdsConsistent(s.events);
+  }, { endpoint: 503 });
+});
+
 test('click events go out at the click (beacon or keepalive) and every event has its own event_id', async () => {
   await h.run(async (s) => {
     const body = anchors([['a', 'https://wa.me/79991234567'], ['b', 'https://t.me/flower_shop_bot']]).replace(/<a /g, '<a target="_blank" ');
