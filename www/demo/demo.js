@@ -8,11 +8,11 @@
 
   var PRODUCTS = [
     { name: 'Spring tulips', price: 2900, desc: '25 tulips in soft pink and white, wrapped in craft paper.', colors: ['#f28fad', '#fde2ea', '#f9b8cb'] },
-    { name: 'Peony cloud', price: 5400, desc: '9 lush peonies with eucalyptus. Our bestseller in June.', colors: ['#e46f8e', '#f3a6b9', '#f7c6d3'] },
-    { name: 'Sunny morning', price: 3200, desc: 'Sunflowers, chamomile and craspedia in a linen wrap.', colors: ['#f7c948', '#fbe38e', '#f2a93b'] },
-    { name: 'Lavender field', price: 3600, desc: 'Dried lavender and limonium — lasts for months.', colors: ['#9b87d6', '#c7bbf0', '#7a66c2'] },
-    { name: 'Classic red roses', price: 4800, desc: '15 Ecuadorian roses, 60 cm, with ruscus.', colors: ['#c9304c', '#e9697f', '#a81f3a'] },
-    { name: 'Box of hydrangeas', price: 6200, desc: 'Blue hydrangeas and white spray roses in a hat box.', colors: ['#6fa3dc', '#b8d4f2', '#4f86c6'] },
+    { name: 'Peony cloud', price: 5400, desc: '9 lush peonies with eucalyptus. Our bestseller in June.', colors: ['#e46f8e', '#fbdde5', '#d9557a'] },
+    { name: 'Sunny morning', price: 3200, desc: 'Sunflowers, chamomile and craspedia in a linen wrap.', colors: ['#f7c948', '#fdf1c4', '#f2a93b'] },
+    { name: 'Lavender field', price: 3600, desc: 'Dried lavender and limonium — lasts for months.', colors: ['#9b87d6', '#e6e0fa', '#7a66c2'] },
+    { name: 'Classic red roses', price: 4800, desc: '15 Ecuadorian roses, 60 cm, with ruscus.', colors: ['#c9304c', '#f8d7dd', '#a81f3a'] },
+    { name: 'Box of hydrangeas', price: 6200, desc: 'Blue hydrangeas and white spray roses in a hat box.', colors: ['#6fa3dc', '#dceaf9', '#4f86c6'] },
   ];
 
   var rub = function (n) { return n.toLocaleString('ru-RU') + ' ₽'; };
