@@ -26,6 +26,15 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or migrate the database, then exit.
     Migrate(DbArgs),
+    /// Export data: `export metrica` writes Metrica's chat-import CSV.
+    #[command(subcommand)]
+    Export(crate::metrica::cli::ExportTarget),
+    /// Upload data: `upload metrica` sends new chats to Metrica's chat import.
+    #[command(subcommand)]
+    Upload(crate::metrica::cli::UploadTarget),
+    /// Import data: `import chats FILE.csv` from a CRM or chat platform.
+    #[command(subcommand)]
+    Import(crate::chats::cli::ImportSource),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,9 @@ fn main() -> ExitCode {
         None => serve(&cli.serve),
         Some(Command::Serve(args)) => serve(&args),
         Some(Command::Migrate(args)) => migrate(&args.db),
+        Some(Command::Export(target)) => chattag_collector::metrica::cli::export(target),
+        Some(Command::Upload(target)) => chattag_collector::metrica::cli::upload(target),
+        Some(Command::Import(source)) => chattag_collector::chats::cli::import(source),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //! parses the payload into [`inbound::Inbound`] facts, and [`store`] records the conversation,
 //! deciding in the same transaction how it ties to a chat ID ([`matching`]).
 
+pub mod cli;
 pub mod config;
 pub mod inbound;
 pub mod intake;

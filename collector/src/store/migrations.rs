@@ -107,7 +107,7 @@ CREATE INDEX chat_conflicts_by_chat ON chat_conflicts(site, chat_id);
 
 /// Every migration in the order it is applied.
 pub fn all() -> Vec<&'static Migration> {
-    EVENTS.iter().chain(crate::chats::store::MIGRATIONS).collect()
+    EVENTS.iter().chain(crate::chats::store::MIGRATIONS).chain(crate::metrica::store::MIGRATIONS).collect()
 }
 
 /// Applies the migrations not yet recorded, each in its own transaction.

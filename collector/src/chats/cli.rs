@@ -1,0 +1,83 @@
+//! `chattag-collector import chats FILE.csv`: the generic intake from a CSV export (a CRM, a chat
+//! platform without webhooks). Same columns and rules as `POST /v1/chats`. The whole file is
+//! validated first and stored in one transaction: all rows or (with any invalid row) none,
+//! unless `--skip-invalid`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+
+use super::config::{ChatsConfig, ChatsFile};
+use super::intake::csv_records;
+use super::routes::store_intake;
+use crate::cli::DbArgs;
+use crate::clock::now_ms;
+use crate::metrics::StoreMetrics;
+use crate::store::sqlite::{SqliteOptions, SqliteStore};
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// Import chats from a CSV file (header: platform, started_at, chat_user_id, username, phone,
+    /// text, chat_id, answered, tag, revenue, currency, page_url, chat_url, external_id, messages).
+    Chats(ImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// The CSV file (UTF-8, first row = column names).
+    pub file: PathBuf,
+
+    /// Config file whose [chats] table names the chat ID prefixes (default CT).
+    #[arg(long, env = "CHATTAG_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Store the valid rows and report the invalid ones, instead of refusing the file.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+pub fn import(source: ImportSource) -> Result<(), String> {
+    let ImportSource::Chats(args) = source;
+    let file: Option<ChatsFile> = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            match table.get("chats") {
+                Some(v) => Some(v.clone().try_into().map_err(|e| format!("[chats]: {e}"))?),
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let settings = ChatsConfig::resolve(file, &|_| None).map_err(|e| e.to_string())?.matching;
+    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let records = csv_records(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let now = now_ms();
+    let mut valid = Vec::new();
+    let mut invalid = 0;
+    for (i, rec) in records.into_iter().enumerate() {
+        // Line numbers as a spreadsheet shows them: the header is line 1.
+        let line = i + 2;
+        match rec.map_err(|e| e.to_string()).and_then(|r| r.validate(&settings.prefixes, now).map_err(|e| e.to_string())) {
+            Ok(v) => valid.push(v),
+            Err(e) => {
+                invalid += 1;
+                eprintln!("{}:{line}: {e}", args.file.display());
+            }
+        }
+    }
+    if invalid > 0 && !args.skip_invalid {
+        return Err(format!("{invalid} invalid row(s); nothing imported (use --skip-invalid to import the rest)"));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let store = Arc::new(SqliteStore::open(&SqliteOptions::new(&args.db.db), Arc::new(StoreMetrics::default())).map_err(|e| e.to_string())?);
+    let total = valid.len();
+    let ids = rt.block_on(store_intake(&store, valid, settings, "csv")).map_err(|e| e.to_string())?;
+    let opened = ids.iter().filter(|(_, new)| *new).count();
+    println!("imported {total} row(s): {opened} new chat(s), {} update(s); {invalid} skipped", ids.len() - opened);
+    Ok(())
+}

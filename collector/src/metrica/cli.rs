@@ -1,0 +1,388 @@
+//! `chattag-collector export metrica` and `chattag-collector upload metrica`.
+//!
+//! Export writes the chat-import CSV for a counter and a time range and records nothing.
+//! Upload builds the file of chats not yet sent to the counter (all of them with `--force`),
+//! records it, sends it, polls Metrica's status, and retries: within a run with backoff, and on
+//! the next run (the same file, before anything new) when the run ended with a failure.
+//! `--every 1h` repeats the upload for unattended operation.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::export::{self, ExportOptions};
+use super::rules::{parse_counters, parse_every, CounterRules};
+use super::store;
+use super::upload::{MetricaClient, OAuthToken, DEFAULT_BASE};
+use crate::chats::intake::parse_rfc3339_ms;
+use crate::cli::DbArgs;
+use crate::clock::now_ms;
+use crate::metrics::StoreMetrics;
+use crate::store::sqlite::{SqliteOptions, SqliteStore};
+
+#[derive(Debug, Subcommand)]
+pub enum ExportTarget {
+    /// Write Metrica's chat-import CSV for a counter and a time range (records nothing).
+    Metrica(ExportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UploadTarget {
+    /// Upload chats not yet sent to Metrica's chat import; retries failed uploads.
+    Metrica(UploadArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Selection {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Metrica counter number (repeatable for upload; with --counters-file, selects from it).
+    #[arg(long = "counter")]
+    pub counters: Vec<u64>,
+
+    /// TOML file with [[counter]] send rules (see metrica/rules.rs).
+    #[arg(long, env = "CHATTAG_COUNTERS_FILE")]
+    pub counters_file: Option<PathBuf>,
+
+    /// First day (UTC, YYYY-MM-DD) or RFC 3339 time; default: 21 days ago (Metrica's window).
+    #[arg(long)]
+    pub from: Option<String>,
+
+    /// Last day (UTC, inclusive) or RFC 3339 time (exclusive); default: now.
+    #[arg(long)]
+    pub to: Option<String>,
+
+    /// Also write rows without any visitor ID (unattributed in Metrica).
+    #[arg(long)]
+    pub include_unattributed: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub select: Selection,
+
+    /// Output file; default: stdout.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+
+    /// Include chats already uploaded to the counter.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UploadArgs {
+    #[command(flatten)]
+    pub select: Selection,
+
+    /// Send chats again even if they were uploaded to this counter before.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Metrica API base URL (tests point it at a local stand-in).
+    #[arg(long, env = "CHATTAG_METRICA_API", default_value = DEFAULT_BASE)]
+    pub metrica_api: String,
+
+    /// File holding the OAuth token. The token itself only as CHATTAG_METRICA_TOKEN (never argv).
+    #[arg(long, env = "CHATTAG_METRICA_TOKEN_FILE")]
+    pub metrica_token_file: Option<PathBuf>,
+
+    /// Upload attempts within one run (backoff doubles from --retry-delay).
+    #[arg(long, default_value_t = 3)]
+    pub attempts: u32,
+
+    /// First delay between attempts, e.g. 5s, 500ms.
+    #[arg(long, default_value = "5s")]
+    pub retry_delay: String,
+
+    /// How long to poll Metrica's status after an upload (0s = do not wait; later runs refresh it).
+    #[arg(long, default_value = "2m")]
+    pub wait: String,
+
+    /// Interval between status polls.
+    #[arg(long, default_value = "30s")]
+    pub poll_interval: String,
+
+    /// Repeat every interval (e.g. 1h) until stopped.
+    #[arg(long)]
+    pub every: Option<String>,
+
+    /// Comment stored with the upload in Metrica.
+    #[arg(long, default_value = "chattag")]
+    pub comment: String,
+}
+
+/// `500ms`, `5s`, `2m`, `1h`, `0s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms.parse::<u64>().map(Duration::from_millis).map_err(|_| format!("{s:?}: bad duration"));
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected e.g. 5s, 2m, 1h"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: unit must be ms, s, m, h or d")),
+    };
+    Ok(Duration::from_secs(n * mult))
+}
+
+/// `YYYY-MM-DD` (a UTC day; `end` = the day after) or an RFC 3339 time.
+fn parse_bound(s: &str, end: bool) -> Result<i64, String> {
+    let s = s.trim();
+    if s.len() == 10 {
+        let ms = parse_rfc3339_ms(&format!("{s}T00:00:00Z")).ok_or_else(|| format!("{s:?}: expected YYYY-MM-DD"))?;
+        return Ok(if end { ms + 86_400_000 } else { ms });
+    }
+    parse_rfc3339_ms(s).ok_or_else(|| format!("{s:?}: expected YYYY-MM-DD or an RFC 3339 time"))
+}
+
+fn range(sel: &Selection, now: i64) -> Result<(i64, i64), String> {
+    let from = match &sel.from {
+        Some(s) => parse_bound(s, false)?,
+        None => now - 21 * 86_400_000,
+    };
+    let to = match &sel.to {
+        Some(s) => parse_bound(s, true)?,
+        None => now + 1,
+    };
+    if from >= to {
+        return Err("--from must be before --to".into());
+    }
+    Ok((from, to))
+}
+
+/// The counters to work on, with their rules.
+fn counters(sel: &Selection) -> Result<Vec<CounterRules>, String> {
+    let file = match &sel.counters_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            parse_counters(&text).map_err(|e| e.to_string())?
+        }
+        None => Vec::new(),
+    };
+    let mut out: Vec<CounterRules> = if sel.counters.is_empty() {
+        file
+    } else {
+        sel.counters
+            .iter()
+            .map(|id| file.iter().find(|c| c.id == *id).cloned().unwrap_or_else(|| CounterRules::for_counter(*id)))
+            .collect()
+    };
+    if out.is_empty() {
+        return Err("name a counter: --counter N, or a --counters-file with [[counter]] tables".into());
+    }
+    for c in &mut out {
+        c.include_unattributed |= sel.include_unattributed;
+        if c.id == 0 || c.id > i32::MAX as u64 {
+            return Err(format!("{} is not a Metrica counter number", c.id));
+        }
+    }
+    Ok(out)
+}
+
+fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<SqliteStore>), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(&SqliteOptions::new(&db.db), Arc::new(StoreMetrics::default())).map_err(|e| e.to_string())?;
+    Ok((rt, Arc::new(store)))
+}
+
+fn build_export(rt: &tokio::runtime::Runtime, store: &SqliteStore, rules: &CounterRules, from: i64, to: i64, include_sent: bool) -> Result<(export::Export, Vec<export::ExportChat>, Vec<(&'static str, usize)>), String> {
+    let counter = rules.id;
+    let (all, taken) = rt
+        .block_on(store.read(move |conn| Ok((store::candidates(conn, counter, from, to, include_sent)?, store::taken_seconds(conn, counter)?))))
+        .map_err(|e| e.to_string())?;
+    let (admitted, excluded) = store::apply_rules(rules, all);
+    let opts = ExportOptions { include_unattributed: rules.include_unattributed, allow_max: rules.allows_max(), now_s: now_ms() / 1000 };
+    // With --all / --force the earlier seconds of these very chats are not "taken".
+    let taken = if include_sent { Default::default() } else { taken };
+    Ok((export::build(&admitted, &opts, &taken), admitted, excluded))
+}
+
+fn explain(counter: u64, e: &export::Export, excluded: &[(&'static str, usize)]) {
+    for (rule, n) in excluded {
+        eprintln!("counter {counter}: {n} chat(s) excluded by the send rule `{rule}`");
+    }
+    for (conv, why) in &e.skipped {
+        eprintln!("counter {counter}: chat #{conv} left out: {why}");
+    }
+    for w in &e.warnings {
+        eprintln!("counter {counter}: chat #{}: {}", w.conversation, w.message);
+    }
+}
+
+pub fn export(target: ExportTarget) -> Result<(), String> {
+    let ExportTarget::Metrica(args) = target;
+    let rules = counters(&args.select)?;
+    let [rules] = rules.as_slice() else {
+        return Err("export writes one file: name exactly one counter".into());
+    };
+    let (from, to) = range(&args.select, now_ms())?;
+    let (rt, store) = open(&args.select.db)?;
+    let (e, _, excluded) = build_export(&rt, &store, rules, from, to, args.all)?;
+    explain(rules.id, &e, &excluded);
+    match &args.out {
+        Some(path) => std::fs::write(path, &e.csv).map_err(|err| format!("cannot write {}: {err}", path.display()))?,
+        None => std::io::stdout().write_all(e.csv.as_bytes()).map_err(|err| err.to_string())?,
+    }
+    eprintln!("counter {}: {} row(s) written", rules.id, e.rows.len());
+    Ok(())
+}
+
+struct Settings {
+    attempts: u32,
+    retry_delay: Duration,
+    wait: Duration,
+    poll_interval: Duration,
+}
+
+pub fn upload(target: UploadTarget) -> Result<(), String> {
+    let UploadTarget::Metrica(args) = target;
+    let rules = counters(&args.select)?;
+    let token = OAuthToken::load(args.metrica_token_file.as_deref(), std::env::var("CHATTAG_METRICA_TOKEN").ok()).map_err(|e| e.to_string())?;
+    let settings = Settings {
+        attempts: args.attempts.max(1),
+        retry_delay: parse_duration(&args.retry_delay)?,
+        wait: parse_duration(&args.wait)?,
+        poll_interval: parse_duration(&args.poll_interval)?.max(Duration::from_millis(50)),
+    };
+    let every = args.every.as_deref().map(parse_every).transpose()?;
+    let client = MetricaClient::new(&args.metrica_api, token, Duration::from_secs(120));
+    let (rt, store) = open(&args.select.db)?;
+    loop {
+        let (from, to) = range(&args.select, now_ms())?;
+        let mut failures = Vec::new();
+        for r in &rules {
+            if let Err(e) = upload_counter(&rt, &store, &client, r, from, to, &args, &settings) {
+                eprintln!("counter {}: {e}", r.id);
+                failures.push(r.id);
+            }
+        }
+        match every {
+            None if failures.is_empty() => return Ok(()),
+            None => return Err(format!("upload failed for counter(s) {failures:?}; the next run retries the same file")),
+            Some(every) => {
+                eprintln!("next upload run in {}s", every.as_secs());
+                std::thread::sleep(every);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn upload_counter(
+    rt: &tokio::runtime::Runtime,
+    store: &Arc<SqliteStore>,
+    client: &MetricaClient,
+    rules: &CounterRules,
+    from: i64,
+    to: i64,
+    args: &UploadArgs,
+    s: &Settings,
+) -> Result<(), String> {
+    let counter = rules.id;
+
+    // Statuses of earlier uploads that were still being processed.
+    let unfinished = rt.block_on(store.read(move |c| store::unfinished(c, counter))).map_err(|e| e.to_string())?;
+    for (upload, _, metrica_id) in unfinished {
+        match client.status(counter, metrica_id) {
+            Ok(u) => {
+                println!("counter {counter}: upload #{upload} (Metrica {metrica_id}) is {}", u.status);
+                rt.block_on(store.write(move |c| store::mark_status(c, upload, &u, now_ms()))).map_err(|e| e.to_string())?;
+            }
+            Err(e) => eprintln!("counter {counter}: status of upload #{upload}: {e}"),
+        }
+    }
+
+    // A failed file first, unchanged (its chats are reserved for it); a failure stops here so
+    // that chats are never spread over two files in flight.
+    let pending = rt.block_on(store.read(move |c| store::retry_candidate(c, counter))).map_err(|e| e.to_string())?;
+    if let Some(p) = pending {
+        println!("counter {counter}: retrying upload #{} ({} chats, attempt {})", p.id, p.rows, p.attempts + 1);
+        send(rt, store, client, &p, args, s)?;
+    }
+
+    let (e, chats, excluded) = build_export(rt, store, rules, from, to, args.force)?;
+    explain(counter, &e, &excluded);
+    if e.rows.is_empty() {
+        println!("counter {counter}: nothing new to upload");
+        return Ok(());
+    }
+    let (csv, rows, force) = (e.csv.clone(), e.rows.clone(), args.force);
+    let n = rows.len() as i64;
+    let id = rt
+        .block_on(store.write(move |c| store::create_upload(c, counter, &csv, &rows, &chats, force, now_ms())))
+        .map_err(|e| e.to_string())?;
+    send(rt, store, client, &store::PendingUpload { id, counter, csv: e.csv, rows: n, attempts: 0 }, args, s)
+}
+
+fn send(rt: &tokio::runtime::Runtime, store: &Arc<SqliteStore>, client: &MetricaClient, plan: &store::PendingUpload, args: &UploadArgs, s: &Settings) -> Result<(), String> {
+    let (counter, upload) = (plan.counter, plan.id);
+    let mut delay = s.retry_delay;
+    for attempt in 1..=s.attempts {
+        match client.upload(counter, &plan.csv, Some(&args.comment)) {
+            Ok(u) => {
+                println!(
+                    "counter {counter}: uploaded #{upload}: {} chats, Metrica upload {} status {} (rows {} / valid {})",
+                    plan.rows,
+                    u.id,
+                    u.status,
+                    u.source_quantity.map_or("?".into(), |v| v.to_string()),
+                    u.line_quantity.map_or("?".into(), |v| v.to_string()),
+                );
+                let first = u.clone();
+                rt.block_on(store.write(move |c| store::mark_sent(c, upload, &first, now_ms()))).map_err(|e| e.to_string())?;
+                if !s.wait.is_zero() && !u.is_final() {
+                    match client.poll(counter, u.id, s.poll_interval, s.wait) {
+                        Ok(last) => {
+                            println!("counter {counter}: upload #{upload} is {}", last.status);
+                            rt.block_on(store.write(move |c| store::mark_status(c, upload, &last, now_ms()))).map_err(|e| e.to_string())?;
+                        }
+                        Err(e) => eprintln!("counter {counter}: polling upload #{upload}: {e} (the next run checks again)"),
+                    }
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let state = rt
+                    .block_on(store.write(move |c| store::mark_failed(c, upload, &msg, now_ms())))
+                    .map_err(|e| e.to_string())?;
+                eprintln!("counter {counter}: upload #{upload} attempt {attempt} failed: {e}");
+                if state == "abandoned" {
+                    return Err(format!("upload #{upload} abandoned after {} attempts; its chats go into the next file", store::MAX_ATTEMPTS));
+                }
+                if !e.is_retryable() || attempt == s.attempts {
+                    return Err(format!("upload #{upload} failed: {e}"));
+                }
+                std::thread::sleep(delay);
+                delay = delay.saturating_mul(2);
+            }
+        }
+    }
+    Err(format!("upload #{upload} failed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_bounds() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("2x").is_err());
+        assert_eq!(parse_bound("2026-11-21", false).unwrap(), 1_795_219_200_000);
+        assert_eq!(parse_bound("2026-11-21", true).unwrap(), 1_795_219_200_000 + 86_400_000);
+        assert!(parse_bound("21.11.2026", false).is_err());
+    }
+}
