@@ -69,7 +69,7 @@ pub fn candidates(conn: &Connection, counter: u64, from_ms: i64, to_ms: i64, for
                 c.revenue, c.currency, c.page_url, c.chat_url, c.method, c.messages,
                 m.site, m.client_id, m.user_id, m.yclid, m.purchase_id, m.landing_page,
                 (SELECT k.page FROM clicks k WHERE k.site = m.site AND k.chat_id = c.chat_id AND k.page IS NOT NULL
-                    ORDER BY abs(k.ts - c.started_at) LIMIT 1)
+                    AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC LIMIT 1)
          FROM conversations c
          LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
               (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))

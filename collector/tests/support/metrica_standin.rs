@@ -1,0 +1,303 @@
+//! A local stand-in for Metrica's chat upload API, implementing the documented contract and
+//! recording what it received:
+//!
+//! * `POST /management/v1/counter/{id}/offline_conversions/upload?type=CHATS[&comment=]`,
+//!   `multipart/form-data` with the CSV in field `file`, `Authorization: OAuth <token>`;
+//!   answers the upload object, alternately as `{"uploading":{…}}` and `{"uploadings":[{…}]}`
+//!   (the documentation shows both);
+//! * `GET …/offline_conversions/uploading/{id}`: `UPLOADED` first, then `PROCESSED`, or
+//!   `LINKAGE_FAILURE` when no row carries a visitor ID;
+//! * errors in Metrica's shape (`{"errors":[…],"code":…,"message":…}`): 403 for a bad token,
+//!   400 for a malformed request or file, 503 on demand (`fail_next`) to test retries.
+//!
+//! It validates the file the way the documentation describes: `DateTime` (Unix seconds, in the
+//! past) and `ChatPlatform` (whatsapp | telegram | viber) in every row, at least one chat-partner
+//! column; `line_quantity` counts the rows that pass.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub counter: u64,
+    pub authorized: bool,
+    pub comment: Option<String>,
+    pub csv: Option<String>,
+    /// The answer's status code.
+    pub status: u16,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub id: u64,
+    pub counter: u64,
+    pub csv: String,
+    pub source_quantity: u64,
+    pub line_quantity: u64,
+    pub attributed: u64,
+    pub polls: u32,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub token: String,
+    /// Answer the next N upload requests with 503.
+    pub fail_next: u32,
+    pub received: Vec<Received>,
+    pub uploads: Vec<Stored>,
+    pub status_requests: u32,
+}
+
+pub struct Standin {
+    pub base: String,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl Standin {
+    pub fn start(token: &str) -> Standin {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(State { token: token.to_string(), ..State::default() }));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = shared.clone();
+                std::thread::spawn(move || {
+                    let _ = handle(stream, &state);
+                });
+            }
+        });
+        Standin { base, state }
+    }
+
+    pub fn fail_next(&self, n: u32) {
+        self.state.lock().unwrap().fail_next = n;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    pub fn uploads(&self) -> Vec<Stored> {
+        self.state.lock().unwrap().uploads.clone()
+    }
+}
+
+struct Request {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> std::io::Result<Request> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let mut req = Request { method, target, headers, body: Vec::new() };
+    if let Some(len) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        req.body = vec![0; len];
+        reader.read_exact(&mut req.body)?;
+    } else if req.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            req.body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Ok(req)
+}
+
+fn respond(stream: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        _ => "Service Unavailable",
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn error_body(status: u16, kind: &str, message: &str) -> String {
+    serde_json::json!({"errors": [{"error_type": kind, "message": message}], "code": status, "message": message}).to_string()
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| percent_decode(v))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `file` part of a multipart body.
+fn multipart_file(content_type: &str, body: &[u8]) -> Option<String> {
+    let boundary = content_type.split(';').map(str::trim).find_map(|p| p.strip_prefix("boundary="))?.trim_matches('"');
+    let text = String::from_utf8(body.to_vec()).ok()?;
+    let delim = format!("--{boundary}");
+    for part in text.split(&delim) {
+        let Some((head, content)) = part.split_once("\r\n\r\n") else { continue };
+        if head.contains("name=\"file\"") {
+            return Some(content.strip_suffix("\r\n").unwrap_or(content).to_string());
+        }
+    }
+    None
+}
+
+/// Metrica-like validation: (rows, valid rows, rows with a visitor ID) or a file-level error.
+fn validate_csv(csv: &str) -> Result<(u64, u64, u64), String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().ok_or("empty file")?.split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(dt), Some(pl)) = (col("DateTime"), col("ChatPlatform")) else {
+        return Err("DateTime and ChatPlatform columns are required".into());
+    };
+    let partner: Vec<usize> = ["ChatUsername", "ChatUserID", "PhoneNumber"].iter().filter_map(|c| col(c)).collect();
+    if partner.is_empty() {
+        return Err("a chat partner column is required".into());
+    }
+    let visitor: Vec<usize> = ["ClientID", "UserID", "Yclid", "PurchaseID"].iter().filter_map(|c| col(c)).collect();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (mut rows, mut valid, mut attributed) = (0, 0, 0);
+    for line in lines.filter(|l| !l.is_empty()) {
+        rows += 1;
+        // The test data has no quoted commas in these columns; a simple split is enough here.
+        let cells: Vec<&str> = line.split(',').collect();
+        let ok_time = cells.get(dt).and_then(|v| v.parse::<u64>().ok()).is_some_and(|t| t < now);
+        let ok_platform = cells.get(pl).is_some_and(|p| ["whatsapp", "telegram", "viber"].contains(p));
+        let ok_partner = partner.iter().any(|&i| cells.get(i).is_some_and(|v| !v.is_empty()));
+        if ok_time && ok_platform && ok_partner {
+            valid += 1;
+            if visitor.iter().any(|&i| cells.get(i).is_some_and(|v| !v.is_empty())) {
+                attributed += 1;
+            }
+        }
+    }
+    Ok((rows, valid, attributed))
+}
+
+fn uploading_json(u: &Stored, status: &str, comment: &str) -> serde_json::Value {
+    serde_json::json!({"id": u.id, "create_time": "2026-11-21T06:00:00Z", "source_quantity": u.source_quantity,
+        "line_quantity": u.line_quantity, "comment": comment, "type": "CHATS", "client_id_type": "CLIENT_ID", "status": status})
+}
+
+fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let req = read_request(&mut stream)?;
+    let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut st = state.lock().unwrap();
+    let authorized = req.header("authorization") == Some(&format!("OAuth {}", st.token));
+    match (req.method.as_str(), segments.as_slice()) {
+        ("POST", ["management", "v1", "counter", counter, "offline_conversions", "upload"]) => {
+            let counter: u64 = counter.parse().unwrap_or(0);
+            let comment = query_param(query, "comment");
+            let csv = req.header("content-type").and_then(|ct| multipart_file(ct, &req.body));
+            let mut record = Received { counter, authorized, comment: comment.clone(), csv: csv.clone(), status: 200 };
+            let (status, body) = if !authorized {
+                (403, error_body(403, "invalid_token", "Invalid oauth_token"))
+            } else if query_param(query, "type").as_deref() != Some("CHATS") {
+                (400, error_body(400, "invalid_parameter", "type must be CHATS"))
+            } else if st.fail_next > 0 {
+                st.fail_next -= 1;
+                (503, error_body(503, "backend_error", "Service temporarily unavailable"))
+            } else {
+                match csv.as_deref().map(validate_csv) {
+                    None => (400, error_body(400, "invalid_parameter", "multipart field 'file' is required")),
+                    Some(Err(e)) => (400, error_body(400, "invalid_uploading", &e)),
+                    Some(Ok((rows, valid, attributed))) => {
+                        let id = 1000 + st.uploads.len() as u64;
+                        let u = Stored { id, counter, csv: csv.clone().unwrap_or_default(), source_quantity: rows, line_quantity: valid, attributed, polls: 0 };
+                        let obj = uploading_json(&u, "UPLOADED", comment.as_deref().unwrap_or(""));
+                        // Both documented shapes, alternately.
+                        let body = if st.uploads.len() % 2 == 0 {
+                            serde_json::json!({"uploading": obj})
+                        } else {
+                            serde_json::json!({"uploadings": [obj]})
+                        };
+                        st.uploads.push(u);
+                        (200, body.to_string())
+                    }
+                }
+            };
+            record.status = status;
+            st.received.push(record);
+            drop(st);
+            respond(&mut stream, status, &body)
+        }
+        ("GET", ["management", "v1", "counter", _counter, "offline_conversions", "uploading", id]) => {
+            st.status_requests += 1;
+            if !authorized {
+                drop(st);
+                return respond(&mut stream, 403, &error_body(403, "invalid_token", "Invalid oauth_token"));
+            }
+            let id: u64 = id.parse().unwrap_or(0);
+            let Some(u) = st.uploads.iter_mut().find(|u| u.id == id) else {
+                drop(st);
+                return respond(&mut stream, 404, &error_body(404, "not_found", "upload not found"));
+            };
+            u.polls += 1;
+            let status = match (u.polls, u.attributed) {
+                (1, _) => "UPLOADED",
+                (_, 0) => "LINKAGE_FAILURE",
+                _ => "PROCESSED",
+            };
+            let body = serde_json::json!({"uploading": uploading_json(u, status, "")}).to_string();
+            drop(st);
+            respond(&mut stream, 200, &body)
+        }
+        _ => {
+            drop(st);
+            respond(&mut stream, 404, &error_body(404, "not_found", "no such method"))
+        }
+    }
+}
