@@ -222,3 +222,26 @@ test('10,000 links: rows capped, render stays under a frame budget', async () =>
     await s.close();
   }
 });
+
+test('overlay under a strict CSP (no inline styles): styled, no violations', async () => {
+  const s = await Session.open(browser);
+  try {
+    const csp = `default-src 'none'; script-src ${CDN}; style-src 'self'`;
+    await s.page.route(`${CDN}/**`, (route) =>
+      route.fulfill({ status: 200, body: chunk, headers: { 'content-type': 'text/javascript', 'access-control-allow-origin': '*' } }),
+    );
+    await s.page.goto(server.page('<!doctype html><html><body><p>page</p></body></html>', { headers: { 'content-security-policy': csp } }));
+    const r = await s.page.evaluate(async (url) => {
+      const violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      (await import(url)).showDebug({ id: 'CT8F2A9KQ3', links: [], events: [] });
+      await new Promise((res) => setTimeout(res, 50));
+      const host = [...document.body.children].find((e) => e.shadowRoot);
+      return { violations, position: getComputedStyle(host.shadowRoot.querySelector('.panel')).position };
+    }, CHUNK_URL);
+    assert.deepEqual(r, { violations: [], position: 'fixed' });
+    s.assertNoPageErrors();
+  } finally {
+    await s.close();
+  }
+});

@@ -282,3 +282,27 @@ test('dialog speaks the page language (ru)', async () => {
     await s.close();
   }
 });
+
+test('dialog under a strict CSP (no inline styles, scripts only from the CDN): styled, no violations', async () => {
+  const s = await Session.open(browser);
+  try {
+    const csp = `default-src 'none'; script-src ${CDN}; style-src 'self'; img-src 'self'`;
+    await s.page.route(`${CDN}/**`, (route) =>
+      route.fulfill({ status: 200, body: chunk, headers: { 'content-type': 'text/javascript', 'access-control-allow-origin': '*' } }),
+    );
+    await s.page.goto(server.page('<!doctype html><html lang="en"><body><button id="b">b</button></body></html>', { headers: { 'content-security-policy': csp } }));
+    const r = await s.page.evaluate(async (url) => {
+      const violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      (await import(url)).showQr('https://t.me/flowers_bot?start=CT8F2A9KQ3');
+      await new Promise((res) => setTimeout(res, 50));
+      const host = [...document.body.children].find((e) => e.shadowRoot);
+      const backdrop = host.shadowRoot.querySelector('.backdrop');
+      return { violations, position: getComputedStyle(backdrop).position };
+    }, CHUNK_URL);
+    assert.deepEqual(r, { violations: [], position: 'fixed' });
+    s.assertNoPageErrors();
+  } finally {
+    await s.close();
+  }
+});

@@ -52,15 +52,14 @@ export function showDebug(model) {
     for (const k of kids) if (k != null) n.append(k);
     return n;
   };
-  const style = h('style');
-  style.textContent = CSS;
   const title = h('b', {}, 'chattag debug');
   const toggle = h('button', { type: 'button', 'aria-expanded': 'true' }, 'hide');
   const close = h('button', { type: 'button', 'aria-label': 'Close chattag debug' }, '×');
   const body = h('div', { class: 'body' });
   const panel = h('section', { class: 'panel', role: 'region', 'aria-label': 'chattag debug' }, h('header', {}, title, toggle, close), body);
   const box = h('div', { class: 'box', hidden: '' });
-  root.append(style, panel, box);
+  styleRoot(root, CSS);
+  root.append(panel, box);
 
   let latest = model;
   let frame = 0;
@@ -99,6 +98,23 @@ export function showDebug(model) {
 /** Refreshes the overlay if it is shown; does nothing after it was closed. */
 export function update(model) {
   if (current) current.update(model);
+}
+
+/**
+ * Styles for the shadow root. A constructed stylesheet is CSSOM, which a Content-Security-Policy
+ * without 'unsafe-inline' in style-src still allows; a <style> element is the fallback for
+ * browsers without adoptedStyleSheets.
+ */
+function styleRoot(root, css) {
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    const style = document.createElement('style');
+    style.textContent = css;
+    root.append(style);
+  }
 }
 
 function sections(m, h, box) {

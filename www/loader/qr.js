@@ -358,15 +358,14 @@ export function showQr(url, { lang } = {}) {
     if (text) n.textContent = text;
     return n;
   };
-  const style = el('style');
-  style.textContent = CSS;
   const backdrop = el('div', { class: 'backdrop' });
   const dialog = el('div', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 't', 'aria-describedby': 'd' });
   const close = el('button', { class: 'close', type: 'button', 'aria-label': closeText }, '×');
   const open = el('a', { href: String(url), target: '_blank', rel: 'noopener' }, openText);
   dialog.append(close, el('h2', { id: 't' }, title), el('p', { id: 'd' }, hint), svg(symbol, imgText), open);
   backdrop.append(dialog);
-  root.append(style, backdrop);
+  styleRoot(root, CSS);
+  root.append(backdrop);
 
   const previous = doc.activeElement;
   const focusables = [close, open];
@@ -401,6 +400,23 @@ export function showQr(url, { lang } = {}) {
   current = handle;
   close.focus();
   return handle;
+}
+
+/**
+ * Styles for the shadow root. A constructed stylesheet is CSSOM, which a Content-Security-Policy
+ * without 'unsafe-inline' in style-src still allows; a <style> element is the fallback for
+ * browsers without adoptedStyleSheets.
+ */
+function styleRoot(root, css) {
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    const style = document.createElement('style');
+    style.textContent = css;
+    root.append(style);
+  }
 }
 
 /** The symbol as SVG: one path of 1×1 squares, 4 modules of quiet zone. */
