@@ -306,3 +306,25 @@ test('dialog under a strict CSP (no inline styles, scripts only from the CDN): s
     await s.close();
   }
 });
+
+test('nonce + strict-dynamic CSP: a nonced script may import() the chunk, as docs/hosting.md says', async () => {
+  const s = await Session.open(browser);
+  try {
+    const csp = `script-src 'nonce-n0nce' 'strict-dynamic'; style-src 'self'`;
+    await s.page.route(`${CDN}/**`, (route) =>
+      route.fulfill({ status: 200, body: chunk, headers: { 'content-type': 'text/javascript', 'access-control-allow-origin': '*' } }),
+    );
+    const html = `<!doctype html><html lang="en"><body><button id="b">chat</button>
+<script nonce="n0nce">
+document.getElementById('b').addEventListener('click', function () {
+  import(${JSON.stringify(CHUNK_URL)}).then(function (m) { m.showQr('https://t.me/flowers_bot?start=CT8F2A9KQ3'); });
+});
+</script></body></html>`;
+    await s.page.goto(server.page(html, { headers: { 'content-security-policy': csp } }));
+    await s.page.click('#b');
+    await dialog(s.page).waitFor({ timeout: 5000 });
+    s.assertNoPageErrors();
+  } finally {
+    await s.close();
+  }
+});
