@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(browser_facing)
         .merge(crate::chats::routes(&state))
+        .merge(crate::reports::routes())
         .merge(ops)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -16,5 +16,6 @@ pub mod metrica;
 pub mod metrics;
 pub mod ratelimit;
 pub mod read_api;
+pub mod reports;
 pub mod secret;
 pub mod store;

@@ -1,0 +1,323 @@
+//! The report's numbers: one row per conversation (joined with the visit its chat ID belongs to),
+//! aggregated by pure functions so that each table is tested without a server.
+//!
+//! A chat counts on the UTC day it *started*; facts that arrive later (answered, revenue) update
+//! that day, never the day they arrived.
+
+use std::collections::BTreeMap;
+
+use chattag_core::identifiers::Utm;
+use rusqlite::{params, Connection};
+
+use crate::chats::matching::Reason;
+use crate::store::StoreError;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChatRow {
+    pub id: i64,
+    pub platform: String,
+    pub started_ms: i64,
+    pub person: String,
+    pub method: String,
+    pub reason: Option<String>,
+    pub answered: bool,
+    pub revenue: Option<f64>,
+    pub currency: Option<String>,
+    pub tag: Option<String>,
+    pub messages: i64,
+    pub chat_id: Option<String>,
+    /// From the visit (mapping) of the chat ID, when there is one.
+    pub has_visitor_ids: bool,
+    pub yclid: bool,
+    pub utm: Option<Utm>,
+    pub referrer: Option<String>,
+    pub visit_known: bool,
+}
+
+pub fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.id, c.platform, c.started_at, coalesce(c.display_name, c.username, c.phone, c.chat_user_id, ''),
+                c.method, c.reason, c.answered, c.revenue, c.currency, c.tag, c.messages, c.chat_id,
+                m.chat_id IS NOT NULL,
+                coalesce(m.client_id, m.yclid, m.user_id, m.purchase_id) IS NOT NULL,
+                m.yclid IS NOT NULL, m.utm, m.referrer
+         FROM conversations c
+         LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
+              (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
+         WHERE c.started_at >= ?1 AND c.started_at < ?2
+         ORDER BY c.started_at DESC, c.id DESC",
+    )?;
+    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
+        let utm: Option<String> = r.get(15)?;
+        let revenue: Option<String> = r.get(7)?;
+        Ok(ChatRow {
+            id: r.get(0)?,
+            platform: r.get(1)?,
+            started_ms: r.get(2)?,
+            person: r.get(3)?,
+            method: r.get(4)?,
+            reason: r.get(5)?,
+            answered: r.get::<_, i64>(6)? == 1,
+            revenue: revenue.and_then(|v| v.parse().ok()),
+            currency: r.get(8)?,
+            tag: r.get(9)?,
+            messages: r.get(10)?,
+            chat_id: r.get(11)?,
+            visit_known: r.get(12)?,
+            has_visitor_ids: r.get(13)?,
+            yclid: r.get(14)?,
+            utm: utm.and_then(|u| serde_json::from_str(&u).ok()),
+            referrer: r.get(16)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// How a chat is attributed, for the charts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Attribution {
+    /// Tied by the chat ID itself, with Metrica IDs to send.
+    Exact,
+    /// Tied by click timing, with Metrica IDs.
+    Probable,
+    /// Metrica will see it as unattributed.
+    Unattributed,
+}
+
+impl ChatRow {
+    pub fn attribution(&self) -> Attribution {
+        match (self.method.as_str(), self.has_visitor_ids) {
+            ("exact-link" | "exact-text", true) => Attribution::Exact,
+            ("probable-click", true) => Attribution::Probable,
+            _ => Attribution::Unattributed,
+        }
+    }
+
+    /// The reason code of an unattributed chat.
+    pub fn unattributed_reason(&self) -> Option<&str> {
+        if self.attribution() != Attribution::Unattributed {
+            return None;
+        }
+        Some(match self.reason.as_deref() {
+            Some(r) => r,
+            // Matched to an ID, but that ID's visit carried no Metrica IDs (or never arrived).
+            None => "no-visitor-ids",
+        })
+    }
+
+    pub fn day(&self) -> i64 {
+        self.started_ms.div_euclid(86_400_000)
+    }
+
+    /// Where the visit came from: yclid → Yandex Direct; else utm source / medium; else the
+    /// referrer's host; else direct. Chats with no visit: "no visit known".
+    pub fn source(&self) -> (String, String) {
+        let campaign = self.utm.as_ref().and_then(|u| u.campaign.clone()).unwrap_or_default();
+        if !self.visit_known {
+            return ("no visit known".into(), campaign);
+        }
+        if self.yclid {
+            return ("Yandex Direct (yclid)".into(), campaign);
+        }
+        if let Some(src) = self.utm.as_ref().and_then(|u| u.source.as_deref()) {
+            let medium = self.utm.as_ref().and_then(|u| u.medium.as_deref()).unwrap_or("—");
+            return (format!("{src} / {medium}"), campaign);
+        }
+        if let Some(host) = self.referrer.as_deref().and_then(referrer_host) {
+            return (format!("{host} (referral)"), campaign);
+        }
+        ("direct".into(), campaign)
+    }
+}
+
+fn referrer_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    (!host.is_empty()).then_some(host)
+}
+
+/// Civil date of a day number (days since 1970-01-01), as YYYY-MM-DD.
+pub fn date_of_day(day: i64) -> String {
+    // H. Hinnant's civil_from_days.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!("{:04}-{:02}-{:02}", if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Group {
+    pub chats: i64,
+    pub exact: i64,
+    pub probable: i64,
+    pub unattributed: i64,
+    pub answered: i64,
+    /// Revenue per currency.
+    pub revenue: BTreeMap<String, f64>,
+}
+
+impl Group {
+    fn add(&mut self, c: &ChatRow) {
+        self.chats += 1;
+        match c.attribution() {
+            Attribution::Exact => self.exact += 1,
+            Attribution::Probable => self.probable += 1,
+            Attribution::Unattributed => self.unattributed += 1,
+        }
+        if c.answered {
+            self.answered += 1;
+        }
+        if let (Some(v), Some(cur)) = (c.revenue, c.currency.as_deref()) {
+            *self.revenue.entry(cur.to_string()).or_default() += v;
+        }
+    }
+
+    pub fn attributed(&self) -> i64 {
+        self.exact + self.probable
+    }
+}
+
+pub fn percent(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        "—".into()
+    } else {
+        format!("{:.0}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+pub fn money(revenue: &BTreeMap<String, f64>) -> String {
+    if revenue.is_empty() {
+        return "—".into();
+    }
+    revenue.iter().map(|(c, v)| format!("{v:.2} {c}")).collect::<Vec<_>>().join(" + ")
+}
+
+/// Every day of the range, including days without chats (a gap is information too).
+pub fn by_day(rows: &[ChatRow], from_day: i64, to_day: i64) -> Vec<(i64, Group)> {
+    let mut days: BTreeMap<i64, Group> = (from_day..=to_day).map(|d| (d, Group::default())).collect();
+    for r in rows {
+        if let Some(g) = days.get_mut(&r.day()) {
+            g.add(r);
+        }
+    }
+    days.into_iter().collect()
+}
+
+fn grouped(rows: &[ChatRow], key: impl Fn(&ChatRow) -> String) -> Vec<(String, Group)> {
+    let mut map: BTreeMap<String, Group> = BTreeMap::new();
+    for r in rows {
+        map.entry(key(r)).or_default().add(r);
+    }
+    let mut out: Vec<_> = map.into_iter().collect();
+    out.sort_by(|a, b| b.1.chats.cmp(&a.1.chats).then(a.0.cmp(&b.0)));
+    out
+}
+
+pub fn by_messenger(rows: &[ChatRow]) -> Vec<(String, Group)> {
+    grouped(rows, |r| r.platform.clone())
+}
+
+pub fn by_source(rows: &[ChatRow]) -> Vec<((String, String), Group)> {
+    let mut map: BTreeMap<(String, String), Group> = BTreeMap::new();
+    for r in rows {
+        map.entry(r.source()).or_default().add(r);
+    }
+    let mut out: Vec<_> = map.into_iter().collect();
+    out.sort_by(|a, b| b.1.chats.cmp(&a.1.chats).then(a.0.cmp(&b.0)));
+    out
+}
+
+/// How chats were matched, and why the unattributed ones are.
+pub fn attribution_breakdown(rows: &[ChatRow]) -> Vec<(String, String, i64)> {
+    let mut map: BTreeMap<(u8, String, String), i64> = BTreeMap::new();
+    for r in rows {
+        let (order, what, detail) = match r.attribution() {
+            Attribution::Exact => (0, "attributed".to_string(), format!("{} (chat ID)", r.method)),
+            Attribution::Probable => (1, "attributed".to_string(), "probable-click (timing)".to_string()),
+            Attribution::Unattributed => {
+                let code = r.unattributed_reason().unwrap_or("other");
+                (2, "unattributed".to_string(), format!("{code}: {}", Reason::describe(code)))
+            }
+        };
+        *map.entry((order, what, detail)).or_default() += 1;
+    }
+    map.into_iter().map(|((_, a, b), n)| (a, b, n)).collect()
+}
+
+pub fn total(rows: &[ChatRow]) -> Group {
+    let mut g = Group::default();
+    for r in rows {
+        g.add(r);
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(day: i64, platform: &str, method: &str, ids: bool) -> ChatRow {
+        ChatRow {
+            platform: platform.into(),
+            started_ms: day * 86_400_000 + 3_600_000,
+            method: method.into(),
+            has_visitor_ids: ids,
+            visit_known: ids,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn days_and_dates() {
+        assert_eq!(date_of_day(0), "1970-01-01");
+        assert_eq!(date_of_day(20_413), "2025-11-21");
+        let mut late = row(20_413, "telegram", "exact-link", true);
+        late.answered = true;
+        late.revenue = Some(10.5);
+        late.currency = Some("RUB".into());
+        let rows = vec![late, row(20_413, "whatsapp", "unmatched", false), row(20_415, "viber", "probable-click", true)];
+        let days = by_day(&rows, 20_412, 20_415);
+        assert_eq!(days.len(), 4);
+        assert_eq!(days[1].1.chats, 2);
+        assert_eq!((days[1].1.exact, days[1].1.unattributed, days[1].1.answered), (1, 1, 1));
+        assert_eq!(days[2].1.chats, 0);
+        assert_eq!(days[3].1.probable, 1);
+        assert_eq!(money(&days[1].1.revenue), "10.50 RUB");
+    }
+
+    #[test]
+    fn attribution_and_sources() {
+        let mut no_ids = row(1, "telegram", "exact-link", false);
+        no_ids.visit_known = true;
+        let mut damaged = row(1, "whatsapp", "unmatched", false);
+        damaged.reason = Some("damaged-id".into());
+        let mut direct = row(1, "telegram", "exact-text", true);
+        direct.yclid = true;
+        let mut utm = row(1, "telegram", "exact-text", true);
+        utm.utm = Some(Utm { source: Some("vk".into()), medium: Some("social".into()), campaign: Some("spring".into()), ..Default::default() });
+        let mut referral = row(1, "viber", "exact-link", true);
+        referral.referrer = Some("https://www.google.com/search?q=x".into());
+        let rows = vec![no_ids.clone(), damaged.clone(), direct.clone(), utm.clone(), referral.clone()];
+        assert_eq!(no_ids.unattributed_reason(), Some("no-visitor-ids"));
+        assert_eq!(damaged.unattributed_reason(), Some("damaged-id"));
+        assert_eq!(direct.source().0, "Yandex Direct (yclid)");
+        assert_eq!(utm.source(), ("vk / social".to_string(), "spring".to_string()));
+        assert_eq!(referral.source().0, "google.com (referral)");
+        assert_eq!(damaged.source().0, "no visit known");
+        let b = attribution_breakdown(&rows);
+        assert_eq!(b.iter().filter(|(a, _, _)| a == "attributed").map(|x| x.2).sum::<i64>(), 3);
+        assert!(b.iter().any(|(_, d, n)| d.starts_with("damaged-id") && *n == 1));
+        let m = by_messenger(&rows);
+        assert_eq!(m[0].0, "telegram");
+        assert_eq!(m[0].1.chats, 3);
+        assert_eq!(percent(1, 3), "33%");
+        assert_eq!(percent(0, 0), "—");
+    }
+}

@@ -1,0 +1,199 @@
+//! The report's tables: one definition used for the HTML page and for its CSV download.
+
+use super::data::{self, money, percent, ChatRow, Group};
+use crate::metrica::store::CounterSummary;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// File name stem of the CSV download, e.g. `daily` → `/reports/daily.csv`.
+    pub key: &'static str,
+    pub title: &'static str,
+    pub header: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+}
+
+pub const KEYS: &[&str] = &["daily", "messengers", "attribution", "sources", "uploads", "chats"];
+
+fn group_cells(g: &Group) -> Vec<String> {
+    vec![
+        g.chats.to_string(),
+        g.answered.to_string(),
+        percent(g.answered, g.chats),
+        g.attributed().to_string(),
+        percent(g.attributed(), g.chats),
+        money(&g.revenue),
+    ]
+}
+
+pub fn daily(rows: &[ChatRow], from_day: i64, to_day: i64) -> Table {
+    Table {
+        key: "daily",
+        title: "Chats per day (UTC)",
+        header: vec!["day", "chats", "exact", "probable", "unattributed", "answered", "revenue"],
+        rows: data::by_day(rows, from_day, to_day)
+            .iter()
+            .rev()
+            .map(|(day, g)| {
+                vec![
+                    data::date_of_day(*day),
+                    g.chats.to_string(),
+                    g.exact.to_string(),
+                    g.probable.to_string(),
+                    g.unattributed.to_string(),
+                    g.answered.to_string(),
+                    money(&g.revenue),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn messengers(rows: &[ChatRow]) -> Table {
+    Table {
+        key: "messengers",
+        title: "By messenger",
+        header: vec!["messenger", "chats", "answered", "answered share", "attributed", "attributed share", "revenue"],
+        rows: data::by_messenger(rows)
+            .iter()
+            .map(|(m, g)| {
+                let mut r = vec![m.clone()];
+                r.extend(group_cells(g));
+                r
+            })
+            .collect(),
+    }
+}
+
+pub fn attribution(rows: &[ChatRow]) -> Table {
+    let total = rows.len() as i64;
+    Table {
+        key: "attribution",
+        title: "Attribution and reasons",
+        header: vec!["status", "how / why", "chats", "share"],
+        rows: data::attribution_breakdown(rows)
+            .into_iter()
+            .map(|(a, d, n)| vec![a, d, n.to_string(), percent(n, total)])
+            .collect(),
+    }
+}
+
+pub fn sources(rows: &[ChatRow]) -> Table {
+    Table {
+        key: "sources",
+        title: "By traffic source",
+        header: vec!["source", "campaign", "chats", "answered", "answered share", "attributed", "attributed share", "revenue"],
+        rows: data::by_source(rows)
+            .iter()
+            .map(|((src, campaign), g)| {
+                let mut r = vec![src.clone(), campaign.clone()];
+                r.extend(group_cells(g));
+                r
+            })
+            .collect(),
+    }
+}
+
+pub fn uploads(summaries: &[CounterSummary]) -> Table {
+    Table {
+        key: "uploads",
+        title: "Sent to Yandex Metrica",
+        header: vec!["counter", "chats sent", "uploads", "failed", "last status", "last activity (UTC)"],
+        rows: summaries
+            .iter()
+            .map(|s| {
+                vec![
+                    s.counter.to_string(),
+                    s.chats_sent.to_string(),
+                    s.uploads.to_string(),
+                    s.failed.to_string(),
+                    s.last_status.clone().unwrap_or_default(),
+                    s.last_at.map(datetime).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn datetime(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let day = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    format!("{} {:02}:{:02}", data::date_of_day(day), rem / 3600, rem % 3600 / 60)
+}
+
+pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
+    Table {
+        key: "chats",
+        title: "Latest chats",
+        header: vec!["started (UTC)", "messenger", "person", "matched", "source", "answered", "messages", "tag", "revenue"],
+        rows: rows
+            .iter()
+            .take(limit)
+            .map(|r| {
+                let matched = match r.unattributed_reason() {
+                    Some(reason) => format!("unattributed: {}", crate::chats::matching::Reason::describe(reason)),
+                    None => r.method.clone(),
+                };
+                vec![
+                    datetime(r.started_ms),
+                    r.platform.clone(),
+                    r.person.clone(),
+                    matched,
+                    r.source().0,
+                    if r.answered { "yes" } else { "no" }.to_string(),
+                    r.messages.to_string(),
+                    r.tag.clone().unwrap_or_default(),
+                    match (r.revenue, r.currency.as_deref()) {
+                        (Some(v), Some(c)) => format!("{v:.2} {c}"),
+                        _ => String::new(),
+                    },
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// CSV for spreadsheets: RFC 4180 quoting, and a leading `'` on cells that a spreadsheet would
+/// run as a formula (`=`, `+`, `-`, `@`): chat texts and names come from strangers.
+pub fn to_csv(t: &Table) -> String {
+    let mut out = String::from("\u{feff}");
+    let line = |cells: &mut dyn Iterator<Item = String>, out: &mut String| {
+        let mut first = true;
+        for c in cells {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let c = if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err() { format!("'{c}") } else { c };
+            crate::metrica::export::csv_field(out, &c);
+        }
+        out.push_str("\r\n");
+    };
+    line(&mut t.header.iter().map(|h| h.to_string()), &mut out);
+    for r in &t.rows {
+        line(&mut r.iter().cloned(), &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_guards_formulas_and_quotes() {
+        let t = Table {
+            key: "chats",
+            title: "x",
+            header: vec!["a", "b"],
+            rows: vec![vec!["=HYPERLINK(\"http://x\")".into(), "-5".into()], vec!["a,b".into(), "@x".into()]],
+        };
+        let csv = to_csv(&t);
+        assert_eq!(csv, "\u{feff}a,b\r\n\"'=HYPERLINK(\"\"http://x\"\")\",-5\r\na,b,'@x\r\n".replace("a,b,'@x", "\"a,b\",'@x"));
+    }
+
+    #[test]
+    fn datetimes() {
+        assert_eq!(datetime(1_763_700_000_000), "2025-11-21 04:40");
+    }
+}
