@@ -136,28 +136,29 @@ fn verify(prefix: &Prefix, units: &[Unit]) -> Option<ChatId> {
 }
 
 /// Every exact, canonical ID (as the snippet writes it) with one of `prefixes`, delimited by
-/// non-ASCII-alphanumerics, with its byte range. Lighter than [`find_chat_id`] (no Unicode
-/// tables): the link tagger uses it to recognise its own earlier tags.
+/// non-ASCII-alphanumerics, with its byte range. Works on bytes (a link's decoded text need not
+/// be UTF-8) and needs no Unicode tables, unlike [`find_chat_id`]: the link tagger uses it to
+/// recognise its own earlier tags.
 pub(crate) fn canonical_ids<'a>(
-    text: &'a str,
+    text: &'a [u8],
     prefixes: &'a [&'a str],
-) -> impl Iterator<Item = (usize, ChatId)> + 'a {
-    let b = text.as_bytes();
+) -> impl Iterator<Item = (usize, usize, ChatId)> + 'a {
     let mut i = 0;
     core::iter::from_fn(move || {
-        while i < b.len() {
-            if !b[i].is_ascii_alphanumeric() {
+        while i < text.len() {
+            if !text[i].is_ascii_alphanumeric() {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < b.len() && b[i].is_ascii_alphanumeric() {
+            while i < text.len() && text[i].is_ascii_alphanumeric() {
                 i += 1;
             }
-            let word = &text[start..i];
+            // ASCII alphanumerics only, so always UTF-8.
+            let word = core::str::from_utf8(&text[start..i]).unwrap_or("");
             if let Ok(id) = ChatId::parse(word) {
                 if prefixes.contains(&id.prefix()) {
-                    return Some((start, id));
+                    return Some((start, i, id));
                 }
             }
         }
@@ -185,7 +186,9 @@ mod tests {
     fn canonical_scan() {
         let id = ChatId::generate(&Prefix::DEFAULT, [9, 8, 7, 6, 5]);
         let text = ["x ", id.as_str(), " ", "X", id.as_str()].concat();
-        let found: Vec<_> = canonical_ids(&text, &["CT"]).collect();
-        assert_eq!(found, vec![(2, id)]);
+        let found: Vec<_> = canonical_ids(text.as_bytes(), &["CT"]).collect();
+        assert_eq!(found, vec![(2, 12, id)]);
+        let bytes = [b"\xff".as_slice(), found[0].2.as_str().as_bytes(), b"\xd0"].concat();
+        assert_eq!(canonical_ids(&bytes, &["CT"]).count(), 1);
     }
 }

@@ -8,7 +8,10 @@
 use crate::chat_id::{ChatId, Prefix};
 use crate::find::canonical_ids;
 use crate::template::Template;
-use crate::url::{decode, decode_lossy, encode_component, param, params, split, strip_prefix_ci, with_param, Parts};
+use crate::url::{
+    decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split, split_byte, strip_prefix_ci,
+    with_param, Parts,
+};
 
 /// Links longer than this are neither tagged nor produced: a tag must never push a link past
 /// what browsers, messengers and the click event comfortably carry.
@@ -160,12 +163,12 @@ impl Hint {
     /// `off` / `bot` / `personal` (any case, surrounding spaces ignored); anything else is `Auto`
     /// (a typo must not silently disable tagging or change where the ID goes).
     pub fn parse(s: &str) -> Hint {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("off") {
+        let s = s.trim_ascii();
+        if eq_ci(s, "off") {
             Hint::Off
-        } else if s.eq_ignore_ascii_case("bot") {
+        } else if eq_ci(s, "bot") {
             Hint::Bot
-        } else if s.eq_ignore_ascii_case("personal") {
+        } else if eq_ci(s, "personal") {
             Hint::Personal
         } else {
             Hint::Auto
@@ -205,10 +208,10 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
     }
     let parts = split(href).ok_or(Skip::NotMessenger)?;
     let scheme = parts.scheme;
-    let kind = if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") {
+    let kind = if eq_ci(scheme, "https") || eq_ci(scheme, "http") {
         let host = parts.host.ok_or(Skip::NotMessenger)?;
         let host = strip_prefix_ci(host, "www.").unwrap_or(host);
-        let is = |h: &str| host.eq_ignore_ascii_case(h);
+        let is = |h: &str| eq_ci(host, h);
         if is("wa.me") {
             wa_me(&parts)?
         } else if is("api.whatsapp.com") || is("web.whatsapp.com") || is("whatsapp.com") {
@@ -223,11 +226,11 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
         } else {
             return Err(Skip::NotMessenger);
         }
-    } else if scheme.eq_ignore_ascii_case("whatsapp") {
+    } else if eq_ci(scheme, "whatsapp") {
         whatsapp_send(app_action(&parts), &parts)?
-    } else if scheme.eq_ignore_ascii_case("tg") {
+    } else if eq_ci(scheme, "tg") {
         telegram_app(&parts, hint)?
-    } else if scheme.eq_ignore_ascii_case("viber") {
+    } else if eq_ci(scheme, "viber") {
         viber(&parts)?
     } else {
         return Err(Skip::NotMessenger);
@@ -244,13 +247,9 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
     Ok(Recognised { kind, parts, carrier })
 }
 
-fn ends_with_ci(s: &str, suffix: &str) -> bool {
-    s.len() >= suffix.len() && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
-}
-
 /// Non-empty `/`-separated path segments (`/a//b/` → `a`, `b`).
 fn path_segments(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
+    split_byte(path, b'/').filter(|s| !s.is_empty())
 }
 
 /// The action of an app-scheme link: `tg://resolve?…` and `tg:resolve?…` both give `resolve`.
@@ -275,9 +274,9 @@ fn has_param(parts: &Parts<'_>, key: &str) -> bool {
     parts.query.is_some_and(|q| params(q).any(|p| p.key == key))
 }
 
-/// A parameter's decoded, trimmed value is non-empty.
+/// A parameter's decoded value has something besides spaces.
 fn has_value(parts: &Parts<'_>, key: &str) -> bool {
-    param(parts.query, key).and_then(|v| decode(v, true)).is_some_and(|v| !v.trim().is_empty())
+    param(parts.query, key).is_some_and(|v| decode_bytes(v, true).iter().any(|c| !c.is_ascii_whitespace()))
 }
 
 fn is_phone_path(seg: &str) -> bool {
@@ -291,9 +290,9 @@ fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
         return Err(Skip::Share);
     };
     let more = segs.next().is_some();
-    if first.eq_ignore_ascii_case("message") || first.eq_ignore_ascii_case("qr") {
+    if eq_ci(first, "message") || eq_ci(first, "qr") {
         Err(Skip::FixedText)
-    } else if first.eq_ignore_ascii_case("c") {
+    } else if eq_ci(first, "c") {
         Err(Skip::Catalogue)
     } else if more {
         Err(Skip::NotAChat)
@@ -307,15 +306,15 @@ fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
 /// `…/send?phone=` on api/web.whatsapp.com and `whatsapp://send?phone=`.
 fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Skip> {
     match action {
-        Some(a) if a.eq_ignore_ascii_case("send") => {
+        Some(a) if eq_ci(a, "send") => {
             if has_value(parts, "phone") {
                 Ok(LinkKind::WhatsApp)
             } else {
                 Err(Skip::Share)
             }
         }
-        Some(a) if a.eq_ignore_ascii_case("message") || a.eq_ignore_ascii_case("qr") => Err(Skip::FixedText),
-        Some(a) if a.eq_ignore_ascii_case("catalog") || a.eq_ignore_ascii_case("c") => Err(Skip::Catalogue),
+        Some(a) if eq_ci(a, "message") || eq_ci(a, "qr") => Err(Skip::FixedText),
+        Some(a) if eq_ci(a, "catalog") || eq_ci(a, "c") => Err(Skip::Catalogue),
         _ => Err(Skip::NotAChat),
     }
 }
@@ -362,10 +361,10 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     let mut segs = path_segments(parts.path);
     let first = segs.next().ok_or(Skip::NotAChat)?;
     let second = segs.next();
-    if first.eq_ignore_ascii_case("share") {
+    if eq_ci(first, "share") {
         return Err(Skip::Share);
     }
-    if TELEGRAM_RESERVED.iter().any(|r| first.eq_ignore_ascii_case(r)) {
+    if TELEGRAM_RESERVED.iter().any(|r| eq_ci(first, r)) {
         return Err(Skip::NotAChat);
     }
     if let Some(rest) = first.strip_prefix('+').or_else(|| first.strip_prefix("%2B")) {
@@ -393,7 +392,7 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
 
 fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     let action = app_action(parts).ok_or(Skip::NotAChat)?;
-    let is = |a: &str| action.eq_ignore_ascii_case(a);
+    let is = |a: &str| eq_ci(action, a);
     if is("msg_url") || is("msg") || is("share") {
         return Err(Skip::Share);
     }
@@ -415,19 +414,19 @@ fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
 
 fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
     let action = app_action(parts).ok_or(Skip::NotAChat)?;
-    if action.eq_ignore_ascii_case("pa") {
+    if eq_ci(action, "pa") {
         if has_value(parts, "chatURI") {
             Ok(LinkKind::ViberBot)
         } else {
             Err(Skip::NoRecipient)
         }
-    } else if action.eq_ignore_ascii_case("chat") {
+    } else if eq_ci(action, "chat") {
         if has_value(parts, "number") {
             Ok(LinkKind::ViberPersonal)
         } else {
             Err(Skip::NoRecipient)
         }
-    } else if action.eq_ignore_ascii_case("forward") {
+    } else if eq_ci(action, "forward") {
         Err(Skip::Share)
     } else {
         Err(Skip::NotAChat)
@@ -437,7 +436,7 @@ fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
 fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     let mut segs = path_segments(parts.path);
     let first = segs.next().ok_or(Skip::NotAChat)?;
-    if first.eq_ignore_ascii_case(":share") || first.eq_ignore_ascii_case("%3Ashare") {
+    if eq_ci(first, ":share") || eq_ci(first, "%3Ashare") {
         return Err(Skip::Share);
     }
     if segs.next().is_some() {
@@ -522,38 +521,33 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
 }
 
 /// The new raw (percent-encoded) `text`: the site's text, encoded as the site encoded it, with
-/// the rendered tag. An earlier tag is replaced: stripped when the text ends in it as rendered,
-/// else its ID is replaced where it stands (the visitor or site may have edited around it).
+/// the rendered tag. An earlier tag is replaced: stripped when the text ends in it as rendered
+/// (compared in our own encoding), else its ID is replaced where it stands (the visitor's or the
+/// site's edits around it are kept, in the site's encoding).
 fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     let (t, id, url, title) = (input.template, input.chat_id, input.page_url, input.page_title);
-    let decoded = decode_lossy(raw, false);
-    let olds: Vec<ChatId> = canonical_ids(&decoded, prefixes).map(|(_, id)| id).collect();
+    // Bytes, not a string: a site's stray `%FF` must not hide our earlier tag after it.
+    let decoded = decode_bytes(raw, false);
+    let olds: Vec<(usize, usize, ChatId)> = canonical_ids(&decoded, prefixes).collect();
     if olds.is_empty() {
         return t.render_encoded(raw, !decoded.is_empty(), id, url, title);
     }
-    for old in &olds {
-        if let Some(site_raw) = t.strip_rendered(raw, old, url, title, true) {
+    for (_, _, old) in &olds {
+        if let Some(site_raw) = t.strip_rendered(raw, old, url, title) {
             return t.render_encoded(site_raw, !site_raw.is_empty(), id, url, title);
         }
     }
-    for old in &olds {
-        if let Some(site_text) = t.strip_rendered(&decoded, old, url, title, false) {
-            return encode_component(&t.render(site_text, id, url, title));
-        }
+    // Replace each earlier ID where it stands, in the raw text, so the site's encoding survives.
+    let mut out = String::with_capacity(raw.len() + 8);
+    let mut copied = 0;
+    for (start, end, _) in &olds {
+        let (rs, re) = (raw_index(raw, *start), raw_index(raw, *end));
+        out.push_str(raw.get(copied..rs).unwrap_or(""));
+        out.push_str(id.as_str());
+        copied = re;
     }
-    if olds.iter().all(|old| raw.contains(old.as_str())) {
-        let mut out = raw.to_owned();
-        for old in &olds {
-            out = out.replace(old.as_str(), id.as_str());
-        }
-        out
-    } else {
-        let mut text = decoded;
-        for old in &olds {
-            text = text.replace(old.as_str(), id.as_str());
-        }
-        encode_component(&text)
-    }
+    out.push_str(raw.get(copied..).unwrap_or(""));
+    out
 }
 
 /// `<site>_<ID>` for a hidden parameter, within `max` bytes; the site's part is shortened if
@@ -563,8 +557,8 @@ fn hidden_value(raw: &str, id: &ChatId, prefixes: &[&str], max: usize) -> String
     let site = if raw.is_empty() || ours(raw) {
         ""
     } else {
-        match raw.rsplit_once('_') {
-            Some((site, old)) if ours(old) => site,
+        match rfind_byte(raw, b'_') {
+            Some(i) if ours(&raw[i + 1..]) => &raw[..i],
             _ => raw,
         }
     };
@@ -615,7 +609,8 @@ pub fn split_start_param(param: &str) -> StartParam {
     if let Ok(id) = ChatId::parse(param) {
         return StartParam { site: None, chat_id: Some(id) };
     }
-    if let Some((site, tail)) = param.rsplit_once('_') {
+    if let Some(i) = rfind_byte(param, b'_') {
+        let (site, tail) = (&param[..i], &param[i + 1..]);
         if let Ok(id) = ChatId::parse(tail) {
             let site = if site.is_empty() { None } else { Some(site.to_owned()) };
             return StartParam { site, chat_id: Some(id) };

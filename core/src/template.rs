@@ -48,8 +48,10 @@ impl std::error::Error for TemplateError {}
 
 /// "Request number" in each supported language (primary subtag of `<html lang>`).
 fn label(lang: &str) -> &'static str {
-    let primary = lang.trim().split(['-', '_']).next().unwrap_or("");
-    let is = |code: &str| primary.eq_ignore_ascii_case(code);
+    let lang = lang.trim_ascii();
+    let end = lang.bytes().position(|c| c == b'-' || c == b'_').unwrap_or(lang.len());
+    let primary = &lang[..end];
+    let is = |code: &str| crate::url::eq_ci(primary, code);
     if is("ru") {
         "Номер обращения"
     } else if is("uk") {
@@ -87,7 +89,7 @@ impl Template {
         let mut pieces = Vec::new();
         let mut lit = String::new();
         let mut rest = s;
-        while let Some(open) = rest.find('{') {
+        while let Some(open) = crate::url::find_byte(rest, b'{') {
             lit.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             let name_len = after.bytes().take_while(u8::is_ascii_lowercase).count();
@@ -118,7 +120,11 @@ impl Template {
             return Err(TemplateError::MissingId);
         }
         if !pieces.contains(&Piece::Text) {
-            pieces.splice(0..0, [Piece::Text, Piece::Sep]);
+            let mut with_text = Vec::with_capacity(pieces.len() + 2);
+            with_text.push(Piece::Text);
+            with_text.push(Piece::Sep);
+            with_text.append(&mut pieces);
+            pieces = with_text;
         }
         Ok(Template { pieces })
     }
@@ -126,7 +132,8 @@ impl Template {
     /// The whole prefilled message: the site's existing text kept, the tag added (never replaced).
     pub fn render(&self, text: &str, id: &ChatId, url: &str, title: &str) -> String {
         let mut out = String::with_capacity(text.len() + 64);
-        self.write(&mut out, text, !text.is_empty(), id, url, title, false);
+        let ctx = Context { id, url, title, has_text: !text.is_empty(), encode: false };
+        write(&mut out, &self.pieces, text, &ctx);
         out
     }
 
@@ -134,64 +141,67 @@ impl Template {
     /// copied as `raw_text` exactly as it was encoded in the link.
     pub(crate) fn render_encoded(&self, raw_text: &str, has_text: bool, id: &ChatId, url: &str, title: &str) -> String {
         let mut out = String::with_capacity(raw_text.len() + 96);
-        self.write(&mut out, raw_text, has_text, id, url, title, true);
+        write(&mut out, &self.pieces, raw_text, &Context { id, url, title, has_text, encode: true });
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write(&self, out: &mut String, text: &str, has_text: bool, id: &ChatId, url: &str, title: &str, encode: bool) {
-        let put = |out: &mut String, s: &str| {
-            if encode {
-                encode_component_into(out, s)
-            } else {
-                out.push_str(s)
-            }
-        };
-        for p in &self.pieces {
-            match p {
-                Piece::Lit(s) => put(out, s),
-                Piece::Text => out.push_str(text),
-                Piece::Sep if has_text => put(out, "\n\n"),
-                Piece::Sep => {}
-                Piece::Id => put(out, id.as_str()),
-                Piece::Url => put(out, url),
-                Piece::Title => put(out, title),
-            }
-        }
-    }
-
-    /// If `s` is exactly this template rendered around some text with `old`, that text.
-    /// `encoded` compares against the percent-encoded rendering (as written into a link).
-    /// Only for templates with a single `{text}`; others are handled by replacing the ID in place.
-    pub(crate) fn strip_rendered<'s>(
-        &self,
-        s: &'s str,
-        old: &ChatId,
-        url: &str,
-        title: &str,
-        encoded: bool,
-    ) -> Option<&'s str> {
+    /// If `raw` (a link's encoded text) is exactly this template rendered by
+    /// [`Template::render_encoded`] around some site text with the ID `old`, that site text.
+    /// Only for templates with a single `{text}`; for others the caller replaces the ID in place.
+    pub(crate) fn strip_rendered<'s>(&self, raw: &'s str, old: &ChatId, url: &str, title: &str) -> Option<&'s str> {
         let text_at = self.pieces.iter().position(|p| *p == Piece::Text)?;
-        if self.pieces[text_at + 1..].contains(&Piece::Text) {
+        let (lead, trail) = (&self.pieces[..text_at], &self.pieces[text_at + 1..]);
+        if trail.contains(&Piece::Text) {
             return None;
         }
-        let lead = Template { pieces: self.pieces[..text_at].to_vec() };
-        let trail = Template { pieces: self.pieces[text_at + 1..].to_vec() };
         for has_text in [true, false] {
+            let ctx = Context { id: old, url, title, has_text, encode: true };
             let mut l = String::new();
-            lead.write(&mut l, "", has_text, old, url, title, encoded);
+            write(&mut l, lead, "", &ctx);
             let mut t = String::new();
-            trail.write(&mut t, "", has_text, old, url, title, encoded);
-            if s.len() < l.len() + t.len() {
+            write(&mut t, trail, "", &ctx);
+            if raw.len() < l.len() + t.len() {
                 continue;
             }
-            if let Some(middle) = s.strip_prefix(l.as_str()).and_then(|m| m.strip_suffix(t.as_str())) {
+            if let Some(middle) = raw.strip_prefix(l.as_str()).and_then(|m| m.strip_suffix(t.as_str())) {
                 if middle.is_empty() != has_text {
                     return Some(middle);
                 }
             }
         }
         None
+    }
+}
+
+/// What the placeholders stand for in one rendering.
+struct Context<'a> {
+    id: &'a ChatId,
+    url: &'a str,
+    title: &'a str,
+    /// Whether the site's text is non-empty (decides the blank line).
+    has_text: bool,
+    /// Percent-encode everything but the site's text (which is passed already encoded).
+    encode: bool,
+}
+
+fn write(out: &mut String, pieces: &[Piece], text: &str, ctx: &Context<'_>) {
+    let put = |out: &mut String, s: &str| {
+        if ctx.encode {
+            encode_component_into(out, s)
+        } else {
+            out.push_str(s)
+        }
+    };
+    for p in pieces {
+        match p {
+            Piece::Lit(s) => put(out, s),
+            Piece::Text => out.push_str(text),
+            Piece::Sep if ctx.has_text => put(out, "\n\n"),
+            Piece::Sep => {}
+            Piece::Id => put(out, ctx.id.as_str()),
+            Piece::Url => put(out, ctx.url),
+            Piece::Title => put(out, ctx.title),
+        }
     }
 }
 
@@ -256,12 +266,14 @@ mod tests {
     fn strips_own_rendering() {
         let id = id();
         let t = Template::for_lang("en");
-        let r = t.render("Hi", &id, "", "");
-        assert_eq!(t.strip_rendered(&r, &id, "", "", false), Some("Hi"));
-        let r = t.render("", &id, "", "");
-        assert_eq!(t.strip_rendered(&r, &id, "", "", false), Some(""));
-        assert_eq!(t.strip_rendered("Hi", &id, "", "", false), None);
+        let r = t.render_encoded("Hi", true, &id, "", "");
+        assert_eq!(t.strip_rendered(&r, &id, "", ""), Some("Hi"));
+        let r = t.render_encoded("", false, &id, "", "");
+        assert_eq!(t.strip_rendered(&r, &id, "", ""), Some(""));
+        assert_eq!(t.strip_rendered("Hi", &id, "", ""), None);
         let e = t.render_encoded("Hi%20there", true, &id, "", "");
-        assert_eq!(t.strip_rendered(&e, &id, "", "", true), Some("Hi%20there"));
+        assert_eq!(t.strip_rendered(&e, &id, "", ""), Some("Hi%20there"));
+        let other = ChatId::generate(&crate::Prefix::DEFAULT, [9, 9, 9, 9, 9]);
+        assert_eq!(t.strip_rendered(&e, &other, "", ""), None);
     }
 }

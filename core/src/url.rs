@@ -28,7 +28,7 @@ pub struct Parts<'a> {
 /// plain `scheme:` (so `javascript:` and friends come back with their scheme, and the caller
 /// decides).
 pub fn split(href: &str) -> Option<Parts<'_>> {
-    let colon = href.find(':')?;
+    let colon = find_byte(href, b':')?;
     let scheme = &href[..colon];
     let sb = scheme.as_bytes();
     if sb.is_empty()
@@ -38,12 +38,12 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
         return None;
     }
     let rest_start = colon + 1;
-    let (frag_at, fragment) = match href[rest_start..].find('#') {
+    let (frag_at, fragment) = match find_byte(&href[rest_start..], b'#') {
         Some(i) => (rest_start + i, Some(&href[rest_start + i + 1..])),
         None => (href.len(), None),
     };
     let before_frag = &href[rest_start..frag_at];
-    let (qmark, query) = match before_frag.find('?') {
+    let (qmark, query) = match find_byte(before_frag, b'?') {
         Some(i) => (Some(rest_start + i), Some(&href[rest_start + i + 1..frag_at])),
         None => (None, None),
     };
@@ -52,13 +52,13 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     let (host, path) = if let Some(after) = hier.strip_prefix("//") {
         // Browsers end the authority at `\` too for http(s); treating it the same means a
         // `https://evil.example\@wa.me` trick is seen as evil.example, as the browser sees it.
-        let end = after.find(['/', '\\']).unwrap_or(after.len());
+        let end = after.bytes().position(|c| c == b'/' || c == b'\\').unwrap_or(after.len());
         let authority = &after[..end];
-        let host_port = match authority.rfind('@') {
+        let host_port = match rfind_byte(authority, b'@') {
             Some(i) => &authority[i + 1..],
             None => authority,
         };
-        let host = match host_port.rfind(':') {
+        let host = match rfind_byte(host_port, b':') {
             Some(i) if host_port[i + 1..].bytes().all(|c| c.is_ascii_digit()) => &host_port[..i],
             _ => host_port,
         };
@@ -88,7 +88,7 @@ pub struct Param<'a> {
 
 /// The `&`-separated pairs of a raw query, empty segments skipped.
 pub fn params(query: &str) -> impl Iterator<Item = Param<'_>> {
-    query.split('&').filter(|s| !s.is_empty()).map(|s| match s.find('=') {
+    split_byte(query, b'&').filter(|s| !s.is_empty()).map(|s| match find_byte(s, b'=') {
         Some(i) => Param { key: &s[..i], value: &s[i + 1..], has_eq: true },
         None => Param { key: s, value: "", has_eq: false },
     })
@@ -109,8 +109,8 @@ pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> 
             let base = parts.query_start;
             let mut offset = 0;
             let mut found = None;
-            for seg in q.split('&') {
-                let k = seg.split('=').next().unwrap_or("");
+            for seg in split_byte(q, b'&') {
+                let k = find_byte(seg, b'=').map_or(seg, |i| &seg[..i]);
                 if !seg.is_empty() && k == key {
                     found = Some((base + offset, base + offset + seg.len()));
                     break;
@@ -151,8 +151,14 @@ fn push_pair(out: &mut String, key: &str, raw_value: &str) {
 
 /// `encodeURIComponent`: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` as UTF-8 `%XX`.
 pub fn encode_component_into(out: &mut String, s: &str) {
+    encode_bytes_into(out, s.as_bytes())
+}
+
+/// [`encode_component_into`] for bytes that may not be valid UTF-8 (a site's text with a bad
+/// escape, decoded): every non-ASCII byte is escaped, so the output is always valid.
+pub fn encode_bytes_into(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in s.as_bytes() {
+    for &b in bytes {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')') {
             out.push(b as char);
         } else {
@@ -177,16 +183,8 @@ pub fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     String::from_utf8(decode_bytes(s, plus_is_space)).ok()
 }
 
-/// Like [`decode`], with invalid UTF-8 shown as U+FFFD: for reading a site's text, where one bad
-/// escape must not hide the rest.
-pub fn decode_lossy(s: &str, plus_is_space: bool) -> String {
-    match String::from_utf8(decode_bytes(s, plus_is_space)) {
-        Ok(v) => v,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
-}
-
-fn decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
+/// Percent-decoded bytes, not necessarily UTF-8 (see [`decode`]).
+pub fn decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -214,6 +212,19 @@ fn decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     out
 }
 
+/// The index in `raw` of the unit that [`decode_bytes`] (without `plus_is_space`) turned into
+/// decoded byte `pos`: every `%XX` escape is one decoded byte, every other byte is itself.
+pub fn raw_index(raw: &str, pos: usize) -> usize {
+    let b = raw.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() && n < pos {
+        let escaped = b[i] == b'%' && b.len() > i + 2 && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some();
+        i += if escaped { 3 } else { 1 };
+        n += 1;
+    }
+    i
+}
+
 fn hex(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
@@ -223,13 +234,56 @@ fn hex(c: u8) -> Option<u8> {
     }
 }
 
+// The helpers below stand in for `str::find` / `split` / `eq_ignore_ascii_case`: those are
+// generic over patterns and inline at every call, which costs kilobytes in the snippet. One
+// out-of-line copy each is enough for ASCII delimiters.
+
+/// ASCII-case-insensitive equality.
+#[inline(never)]
+pub fn eq_ci(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x.to_ascii_lowercase() == y.to_ascii_lowercase())
+}
+
 /// ASCII-case-insensitive `strip_prefix`.
 pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    if s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes()) {
-        Some(&s[prefix.len()..])
-    } else {
-        None
+    match s.get(..prefix.len()) {
+        Some(head) if eq_ci(head, prefix) => Some(&s[prefix.len()..]),
+        _ => None,
     }
+}
+
+/// ASCII-case-insensitive `ends_with`.
+pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len() && s.get(s.len() - suffix.len()..).is_some_and(|tail| eq_ci(tail, suffix))
+}
+
+/// Position of an ASCII byte.
+#[inline(never)]
+pub fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+#[inline(never)]
+pub fn rfind_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().rposition(|c| c == b)
+}
+
+/// `s.split(b as char)` for an ASCII byte.
+pub fn split_byte(s: &str, b: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    core::iter::from_fn(move || {
+        let r = rest?;
+        match find_byte(r, b) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -278,13 +332,38 @@ mod tests {
     }
 
     #[test]
+    fn byte_helpers() {
+        assert_eq!(split_byte("a&&b&", b'&').collect::<Vec<_>>(), vec!["a", "", "b", ""]);
+        assert_eq!(split_byte("", b'&').collect::<Vec<_>>(), vec![""]);
+        assert!(eq_ci("WA.me", "wa.ME"));
+        assert!(!eq_ci("wa.me", "wa.m"));
+        assert!(!eq_ci("Жa", "жa"));
+        assert!(ends_with_ci("Shop_BOT", "bot"));
+        assert!(!ends_with_ci("Жbot", "Жbo"));
+        assert!(!ends_with_ci("Ж", "t"), "never slices inside a character");
+        assert_eq!(strip_prefix_ci("WWW.wa.me", "www."), Some("wa.me"));
+        assert_eq!(strip_prefix_ci("ЖЖ", "w"), None);
+        assert_eq!(rfind_byte("a_b_c", b'_'), Some(3));
+    }
+
+    #[test]
     fn decodes() {
         assert_eq!(decode("a%20b+c", false).as_deref(), Some("a b+c"));
         assert_eq!(decode("a%20b+c", true).as_deref(), Some("a b c"));
         assert_eq!(decode("100%", false).as_deref(), Some("100%"));
         assert_eq!(decode("%zz%4", false).as_deref(), Some("%zz%4"));
         assert_eq!(decode("%FF", false), None);
-        assert_eq!(decode_lossy("%FFa%20b", false), "\u{fffd}a b");
+        assert_eq!(decode_bytes("%FFa%20b", false), b"\xffa b");
+        let raw = "%D0%96a%20%zz+b";
+        let decoded = decode_bytes(raw, false);
+        assert_eq!(decoded, "Жa %zz+b".as_bytes());
+        let at = |i: usize| &raw[raw_index(raw, i)..];
+        assert_eq!(at(0), raw);
+        assert_eq!(at(2), "a%20%zz+b");
+        assert_eq!(at(3), "%20%zz+b");
+        assert_eq!(at(4), "%zz+b");
+        assert_eq!(at(7), "+b");
+        assert_eq!(at(9), "");
         assert_eq!(decode("%D0%9D", false).as_deref(), Some("Н"));
     }
 }
