@@ -1,1 +1,155 @@
-//! chattag snippet: the browser shell around `chattag-core` (being written).
+//! chattag snippet: the browser shell around `chattag-core`. It reads IDs from the page, tags
+//! messenger links and delivers events; every rule it applies lives in the core.
+//!
+//! The exports below are called only by the loader (www/loader/index.js), which wraps each call
+//! in try/catch and makes callbacks asynchronous. State lives in one `RefCell`; a call that
+//! arrives while it is borrowed (a page handler re-entering synchronously) is ignored rather
+//! than allowed to panic.
+//!
+//! Size: this compiles into a ≤10 KB-gzip page download, so no `format!`/`core::fmt`, no
+//! serde_json (see `wire`), and the web-sys feature list in Cargo.toml is kept minimal.
+
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+mod delivery;
+mod outbox;
+mod reported;
+mod settings;
+mod visitor;
+mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod dom;
+#[cfg(target_arch = "wasm32")]
+mod ports;
+#[cfg(target_arch = "wasm32")]
+mod storage;
+
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    use std::cell::RefCell;
+
+    use wasm_bindgen::prelude::*;
+
+    use crate::app::App;
+    use crate::ports::Ports;
+
+    thread_local! {
+        static APP: RefCell<Option<App>> = const { RefCell::new(None) };
+    }
+
+    fn with<R>(f: impl FnOnce(&mut App) -> R) -> Option<R> {
+        APP.with(|cell| {
+            let mut guard = cell.try_borrow_mut().ok()?;
+            guard.as_mut().map(f)
+        })
+    }
+
+    /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
+    #[wasm_bindgen]
+    pub fn boot(script: JsValue, config: JsValue, ports: Ports) -> bool {
+        let Some(app) = App::boot(script, config, ports) else { return false };
+        let debug = app.debug();
+        APP.with(|cell| {
+            if let Ok(mut slot) = cell.try_borrow_mut() {
+                if slot.is_none() {
+                    *slot = Some(app);
+                }
+            }
+        });
+        debug
+    }
+
+    /// After the page's queued calls were replayed: activate (unless consent is pending).
+    #[wasm_bindgen]
+    pub fn start() {
+        with(|a| a.start());
+    }
+
+    #[wasm_bindgen]
+    pub fn id() -> Option<String> {
+        with(|a| a.id()).flatten()
+    }
+
+    #[wasm_bindgen]
+    pub fn rewrite(url: String) -> String {
+        APP.with(|cell| match cell.try_borrow() {
+            Ok(guard) => match guard.as_ref() {
+                Some(a) => a.rewrite(url),
+                None => url,
+            },
+            Err(_) => url,
+        })
+    }
+
+    /// JSON text; the loader parses it into the object `chattag.identifiers()` returns.
+    #[wasm_bindgen]
+    pub fn identifiers() -> String {
+        with(|a| a.identifiers_json()).unwrap_or_else(|| "{}".into())
+    }
+
+    #[wasm_bindgen]
+    pub fn set_user_id(v: JsValue) {
+        with(|a| a.set_user_id(&v, false));
+    }
+
+    #[wasm_bindgen]
+    pub fn set_purchase_id(v: JsValue) {
+        with(|a| a.set_user_id(&v, true));
+    }
+
+    #[wasm_bindgen]
+    pub fn consent(granted: bool) {
+        with(|a| a.consent(granted));
+    }
+
+    /// Capture-phase pointerdown / contextmenu (`used` = false) and click / auxclick (`used`).
+    #[wasm_bindgen]
+    pub fn on_interaction(target: JsValue, used: bool) {
+        with(|a| a.interaction(target, used));
+    }
+
+    #[wasm_bindgen]
+    pub fn on_mutations(records: js_sys::Array) {
+        with(|a| a.mutations(&records));
+    }
+
+    /// `window.open` wrapper: returns the URL to open.
+    #[wasm_bindgen]
+    pub fn on_open(url: String) -> String {
+        APP.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut guard) => match guard.as_mut() {
+                Some(a) => a.open(url),
+                None => url,
+            },
+            Err(_) => url,
+        })
+    }
+
+    #[wasm_bindgen]
+    pub fn on_hide() {
+        with(|a| a.beacon());
+    }
+
+    #[wasm_bindgen]
+    pub fn on_show() {
+        with(|a| a.show());
+    }
+
+    #[wasm_bindgen]
+    pub fn on_timer(what: u32) {
+        with(|a| a.timer(what));
+    }
+
+    #[wasm_bindgen]
+    pub fn on_settled(token: u32, status: u16) {
+        with(|a| a.settled(token, status));
+    }
+
+    #[wasm_bindgen]
+    pub fn on_client_id(v: JsValue) {
+        with(|a| a.client_id(&v));
+    }
+}

@@ -1,0 +1,262 @@
+#!/usr/bin/env node
+// `npm run build`: the snippet crate (repository root) → wasm → dist/chattag.js, the one classic
+// script a site pastes (GTM's injectScript cannot load ES modules, so it is an IIFE).
+//
+//   1. wasm toolchain, whichever this machine has (printed):
+//        build-std  Debian rustc-web (/usr/bin) + std sources: std rebuilt for wasm32 with
+//                   panic=immediate-abort — the smallest output (see ../shared/reference/toolchain.md)
+//        rustup     the ordinary path: rustup's toolchain with the wasm32-unknown-unknown target
+//      Force one with CHATTAG_WASM_TOOLCHAIN=build-std|rustup.
+//   2. wasm-pack (wasm-bindgen --target web) with the size-first `[profile.wasm]` of Cargo.toml;
+//      plain `cargo build` + `wasm-bindgen` when wasm-pack is not installed (same output).
+//   3. wasm-opt -Oz (binaryen from node_modules).
+//   4. esbuild: loader + wasm-bindgen glue + the wasm → dist/chattag.js. The wasm is inlined as
+//      base64 (default) or emitted beside the script as chattag.<hash>.wasm (--wasm=file). Both
+//      variants are measured on every build and printed, so the choice stays an informed one.
+//
+// Flags: --wasm=inline|file   --skip-cargo (reuse the last wasm-bindgen output; loader-only work)
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.join(ROOT, 'dist');
+const BIN = path.join(ROOT, 'node_modules', '.bin');
+const HOME = os.homedir();
+const CARGO_HOME_BIN = path.join(process.env.CARGO_HOME || path.join(HOME, '.cargo'), 'bin');
+
+// What a page downloads must stay within this (the issue's target).
+const BUDGET_GZIP = 10 * 1024;
+
+const args = process.argv.slice(2);
+const flag = (name) => {
+  const hit = args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (!hit) return undefined;
+  return hit.includes('=') ? hit.slice(hit.indexOf('=') + 1) : true;
+};
+const WASM_MODE = flag('wasm') || process.env.CHATTAG_WASM_MODE || 'inline';
+if (!['inline', 'file'].includes(WASM_MODE)) fail(`--wasm must be inline or file, not ${WASM_MODE}`);
+
+function fail(msg) {
+  console.error(`[build] error: ${msg}`);
+  process.exit(1);
+}
+const say = (msg) => console.log(`[build] ${msg}`);
+
+function run(cmd, argv, env) {
+  say(`$ ${[cmd, ...argv].join(' ')}`);
+  const r = spawnSync(cmd, argv, { cwd: ROOT, env, stdio: 'inherit' });
+  if (r.error) fail(`${cmd}: ${r.error.message}`);
+  if (r.status !== 0) fail(`${cmd} exited with ${r.status}`);
+}
+
+function capture(cmd, argv, env) {
+  const r = spawnSync(cmd, argv, { cwd: ROOT, env, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function onPath(exe, envPath) {
+  return envPath.split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, exe)));
+}
+
+// ---- 1. toolchain ----------------------------------------------------------------------------
+
+function detectToolchain() {
+  const forced = process.env.CHATTAG_WASM_TOOLCHAIN;
+  const basePath = [CARGO_HOME_BIN, BIN, process.env.PATH].join(path.delimiter);
+  const buildStd = () => {
+    const src = '/usr/lib/rustlib/src/rust/library';
+    if (!fs.existsSync('/usr/bin/rustc') || !fs.existsSync(src)) return null;
+    const version = capture('/usr/bin/rustc', ['--version']);
+    return {
+      name: 'build-std',
+      describe: `Debian ${version} at /usr/bin, std rebuilt from ${src} (panic=immediate-abort)`,
+      targetDir: path.join(ROOT, 'target', 'wasm'),
+      cargoArgs: ['-Zbuild-std=std,panic_abort'],
+      env: {
+        // /usr/bin first: cargo, rustc and rustdoc must all be Debian's 1.96.
+        PATH: ['/usr/bin', basePath].join(path.delimiter),
+        RUSTC_BOOTSTRAP: '1',
+        RUSTFLAGS: '--cfg getrandom_backend="wasm_js" -Zunstable-options -Cpanic=immediate-abort',
+      },
+    };
+  };
+  const rustup = () => {
+    const installed = capture(path.join(CARGO_HOME_BIN, 'rustup'), ['target', 'list', '--installed']) ?? '';
+    if (!installed.split('\n').includes('wasm32-unknown-unknown')) return null;
+    const version = capture(path.join(CARGO_HOME_BIN, 'rustc'), ['--version']);
+    return {
+      name: 'rustup',
+      describe: `rustup ${version} with the wasm32-unknown-unknown target (prebuilt std, panic=abort)`,
+      // A separate dir: the two compilers' artifacts must never mix.
+      targetDir: path.join(ROOT, 'target', 'wasm-rustup'),
+      cargoArgs: [],
+      env: { PATH: basePath, RUSTFLAGS: '--cfg getrandom_backend="wasm_js"' },
+    };
+  };
+  const order = forced === 'rustup' ? [rustup] : forced === 'build-std' ? [buildStd] : [buildStd, rustup];
+  for (const probe of order) {
+    const tc = probe();
+    if (tc) return tc;
+  }
+  fail(
+    forced
+      ? `the requested toolchain "${forced}" is not available`
+      : 'no wasm toolchain: install Debian rustc-web (see scripts/setup.sh) or `rustup target add wasm32-unknown-unknown`',
+  );
+}
+
+// ---- 2. cargo + wasm-bindgen -----------------------------------------------------------------
+
+function buildWasm(tc) {
+  const env = {
+    ...process.env,
+    ...tc.env,
+    CARGO_TARGET_DIR: tc.targetDir,
+    // wasm-bindgen needs the target_features section that `strip = true` removes; wasm-opt
+    // --strip-debug drops names and debug sections after it instead.
+    CARGO_PROFILE_WASM_STRIP: 'false',
+  };
+  const outDir = path.join(tc.targetDir, 'pkg');
+  fs.rmSync(outDir, { recursive: true, force: true });
+  if (onPath('wasm-pack', env.PATH)) {
+    say('bindings: wasm-pack');
+    run(
+      'wasm-pack',
+      [
+        'build', '--mode', 'force', '--target', 'web', '--profile', 'wasm', '--no-opt', '--no-pack', '--no-typescript',
+        '--out-dir', outDir, '--out-name', 'chattag', ROOT, ...tc.cargoArgs,
+      ],
+      env,
+    );
+  } else {
+    say('bindings: cargo + wasm-bindgen (wasm-pack not installed)');
+    run('cargo', ['build', '--lib', '--profile', 'wasm', '--target', 'wasm32-unknown-unknown', ...tc.cargoArgs], env);
+    const raw = path.join(tc.targetDir, 'wasm32-unknown-unknown', 'wasm', 'chattag.wasm');
+    run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', outDir, '--out-name', 'chattag', raw], env);
+  }
+  return outDir;
+}
+
+// ---- 3. wasm-opt -----------------------------------------------------------------------------
+
+function optimize(outDir) {
+  const input = path.join(outDir, 'chattag_bg.wasm');
+  const output = path.join(outDir, 'chattag_bg.opt.wasm');
+  const wasmOpt = path.join(BIN, 'wasm-opt');
+  if (!fs.existsSync(wasmOpt)) fail('node_modules/.bin/wasm-opt missing: run `npm ci`');
+  run(wasmOpt, [
+    '-Oz', '--converge',
+    // The features rustc enables by default for wasm32-unknown-unknown.
+    '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+    '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+    '--strip-debug', '--strip-producers', '--strip-target-features',
+    input, '-o', output,
+  ]);
+  return { before: fs.statSync(input).size, path: output };
+}
+
+// ---- 4. bundle -------------------------------------------------------------------------------
+
+const gzipSize = (buf) => zlib.gzipSync(buf, { level: 9 }).length;
+const brotliSize = (buf) => zlib.brotliCompressSync(buf, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+
+async function bundle(outDir, wasmBytes, mode) {
+  const hash = crypto.createHash('sha256').update(wasmBytes).digest('hex').slice(0, 10);
+  const wasmName = `chattag.${hash}.wasm`;
+  const wasmPlugin = {
+    name: 'chattag-wasm',
+    setup(build) {
+      // The loader imports 'chattag:wasm'; which implementation it gets decides the mode.
+      build.onResolve({ filter: /^chattag:wasm$/ }, () => ({
+        path: path.join(ROOT, 'www', 'loader', mode === 'inline' ? 'wasm-inline.js' : 'wasm-file.js'),
+      }));
+      build.onResolve({ filter: /^chattag:(wasm-base64|wasm-name)$/ }, (a) => ({ path: a.path, namespace: 'chattag' }));
+      build.onLoad({ filter: /.*/, namespace: 'chattag' }, (a) => ({
+        contents: `export default ${JSON.stringify(a.path === 'chattag:wasm-base64' ? wasmBytes.toString('base64') : wasmName)};`,
+        loader: 'js',
+      }));
+      build.onResolve({ filter: /^chattag:glue$/ }, () => ({ path: path.join(outDir, 'chattag.js') }));
+    },
+  };
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [path.join(ROOT, 'www', 'loader', 'index.js')],
+    bundle: true,
+    format: 'iife',
+    minify: true,
+    target: ['es2020'],
+    platform: 'browser',
+    legalComments: 'none',
+    write: false,
+    logLevel: 'silent',
+    // The glue's default-URL branch (import.meta.url) is never taken: the loader always passes
+    // the module itself.
+    define: { 'import.meta.url': 'undefined' },
+    plugins: [wasmPlugin],
+  });
+  for (const w of result.warnings) say(`esbuild warning: ${w.text}`);
+  const js = Buffer.from(result.outputFiles[0].contents);
+  return { js, wasmName: mode === 'file' ? wasmName : null };
+}
+
+function fmt(n) {
+  return n.toLocaleString('en-US');
+}
+
+function table(rows) {
+  const head = ['file', 'raw B', 'gzip B', 'brotli B'];
+  const body = rows.map((r) => [r.name, fmt(r.raw), fmt(r.gzip), fmt(r.brotli)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(head));
+  for (const b of body) console.log(line(b));
+}
+
+function sizes(name, buf) {
+  return { name, raw: buf.length, gzip: gzipSize(buf), brotli: brotliSize(buf) };
+}
+
+async function main() {
+  const tc = detectToolchain();
+  say(`wasm toolchain: ${tc.name} — ${tc.describe}`);
+  const outDir = flag('skip-cargo') ? path.join(tc.targetDir, 'pkg') : buildWasm(tc);
+  if (!fs.existsSync(path.join(outDir, 'chattag_bg.wasm'))) fail(`no wasm-bindgen output in ${outDir}`);
+  const opt = optimize(outDir);
+  const wasm = fs.readFileSync(opt.path);
+  say(`wasm-opt -Oz: ${fmt(opt.before)} B → ${fmt(wasm.length)} B`);
+
+  const variants = {};
+  for (const mode of ['inline', 'file']) variants[mode] = await bundle(outDir, wasm, mode);
+
+  fs.rmSync(DIST, { recursive: true, force: true });
+  fs.mkdirSync(DIST, { recursive: true });
+  const chosen = variants[WASM_MODE];
+  fs.writeFileSync(path.join(DIST, 'chattag.js'), chosen.js);
+  if (chosen.wasmName) fs.writeFileSync(path.join(DIST, chosen.wasmName), wasm);
+
+  console.log('');
+  console.log(`dist/ (wasm ${WASM_MODE === 'inline' ? 'inlined as base64' : 'beside the script'}):`);
+  const emitted = [sizes('dist/chattag.js', chosen.js)];
+  if (chosen.wasmName) emitted.push(sizes(`dist/${chosen.wasmName}`, wasm));
+  table(emitted);
+  const total = emitted.reduce((n, r) => n + r.gzip, 0);
+
+  console.log('');
+  console.log('both variants, everything a page downloads:');
+  const inl = sizes('inline: chattag.js', variants.inline.js);
+  const fileJs = sizes('file:   chattag.js', variants.file.js);
+  const fileWasm = sizes('file:   chattag.<hash>.wasm', wasm);
+  table([inl, fileJs, fileWasm, { name: 'file:   total', raw: fileJs.raw + fileWasm.raw, gzip: fileJs.gzip + fileWasm.gzip, brotli: fileJs.brotli + fileWasm.brotli }]);
+
+  console.log('');
+  const verdict = total <= BUDGET_GZIP ? 'within' : 'OVER';
+  say(`page download: ${fmt(total)} B gzip — ${verdict} the ${fmt(BUDGET_GZIP)} B budget`);
+}
+
+main().catch((e) => fail(e && e.stack ? e.stack : String(e)));

@@ -1,0 +1,548 @@
+//! The snippet's state for one page view and everything it does in response to the page: the ID
+//! lifecycle, identifiers, tagging passes, events and their delivery. Decisions are delegated to
+//! the pure modules (`visitor`, `reported`, `outbox`, `delivery`) and to `chattag_core`.
+
+use chattag_core::event::{clean_url, event_id, Event, EventType};
+use chattag_core::identifiers::{
+    clean_client_id, clean_purchase_id, clean_user_id, client_id_from_cookies, client_id_from_storage,
+    from_query, ga_client_id_from_cookies, Identifiers,
+};
+use chattag_core::links::{Hint, Skip, Tagged};
+use chattag_core::template::Template;
+use chattag_core::Prefix;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, Window};
+
+use crate::delivery::{backoff_ms, outcome, Outcome};
+use crate::dom::{Pass, LINK};
+use crate::outbox;
+use crate::ports::Ports;
+use crate::reported::Reported;
+use crate::settings::{self, Key, Settings};
+use crate::storage::{Store, OUTBOX};
+use crate::visitor::{self, Clock, Record, DAY_MS, YCLID_LIFETIME_MS};
+use crate::wire::{self, push_u64};
+
+pub const TIMER_CLIENT_ID: u32 = 1;
+pub const TIMER_RETRY: u32 = 2;
+pub const TIMER_CONFIRM: u32 = 3;
+
+/// When to look for a late ClientID again, in ms after start: Metrica's tag often sets
+/// `_ym_uid` after we ran. Interactions check too.
+const CLIENT_ID_CHECKS_MS: [u32; 7] = [500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000];
+/// A beaconed click is confirmed by an ordinary send this much later (if the page is still here).
+const CONFIRM_AFTER_MS: u32 = 1_500;
+
+pub struct App {
+    ports: Ports,
+    window: Window,
+    document: Document,
+    settings: Settings,
+    /// Reading, storing, tagging and sending are allowed (`consent` not required, or granted).
+    consent: bool,
+    /// The loader has replayed the page's queued calls; activation may happen.
+    started: bool,
+    live: Option<Live>,
+    /// Created on first use, so that nothing is touched before consent.
+    store: Option<Store>,
+    user_id: Option<String>,
+    purchase_id: Option<String>,
+    ym_client_id: Option<String>,
+    client_id_known: bool,
+    client_id_check: usize,
+    in_flight: Option<InFlight>,
+    attempt: u32,
+    retry_pending: bool,
+    next_token: u32,
+}
+
+/// The active visitor: present only while the snippet may run and has an ID.
+struct Live {
+    record: Record,
+    template: Template,
+    prefixes: Vec<Prefix>,
+}
+
+struct InFlight {
+    token: u32,
+    ids: Vec<String>,
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+fn random<const N: usize>() -> Option<[u8; N]> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).ok()?;
+    Some(b)
+}
+
+/// A `chattagConfig` value as the same string a `data-*` attribute would carry.
+fn config_string(v: JsValue) -> Option<String> {
+    if let Some(s) = v.as_string() {
+        return Some(s);
+    }
+    if let Some(b) = v.as_bool() {
+        return Some(if b { "true" } else { "false" }.into());
+    }
+    let f = v.as_f64()?;
+    let mut s = String::new();
+    if (0.0..1e15).contains(&f) && f.fract() == 0.0 {
+        push_u64(&mut s, f as u64);
+    } else {
+        s.push_str("not a whole number");
+    }
+    Some(s)
+}
+
+/// A value the site passed to `setUserId` / `setPurchaseId`: strings as they are, finite numbers
+/// in their JS spelling, `null`/`undefined` = clear.
+fn api_string(v: &JsValue) -> Result<Option<String>, ()> {
+    if v.is_null() || v.is_undefined() {
+        return Ok(None);
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Some(s));
+    }
+    match v.as_f64() {
+        Some(f) if f.is_finite() => Ok(js_sys::Number::from(f).to_string(10).ok().map(String::from)),
+        _ => Err(()),
+    }
+}
+
+impl App {
+    pub fn boot(script: JsValue, config: JsValue, ports: Ports) -> Option<App> {
+        let window = web_sys::window()?;
+        let document = window.document()?;
+        let script: Option<Element> = script.dyn_into().ok();
+        let config = config.is_object().then_some(config);
+        let (settings, warnings) = settings::parse(&mut |k: &Key| {
+            script
+                .as_ref()
+                .and_then(|s| s.get_attribute(k.attr))
+                .or_else(|| config_string(js_sys::Reflect::get(config.as_ref()?, &JsValue::from_str(k.config)).ok()?))
+        });
+        if settings.debug {
+            for w in warnings {
+                ports.warn(w, "");
+            }
+        }
+        Some(App {
+            consent: !settings.consent_required,
+            ports,
+            window,
+            document,
+            settings,
+            started: false,
+            live: None,
+            store: None,
+            user_id: None,
+            purchase_id: None,
+            ym_client_id: None,
+            client_id_known: false,
+            client_id_check: 0,
+            in_flight: None,
+            attempt: 0,
+            retry_pending: false,
+            next_token: 0,
+        })
+    }
+
+    pub fn debug(&self) -> bool {
+        self.settings.debug
+    }
+
+    fn warn(&self, msg: &str, detail: &str) {
+        if self.settings.debug {
+            self.ports.warn(msg, detail);
+        }
+    }
+
+    fn store(&mut self) -> &mut Store {
+        let (window, document) = (&self.window, &self.document);
+        self.store.get_or_insert_with(|| {
+            let secure = window.location().protocol().is_ok_and(|p| p == "https:");
+            Store::new(window, document, secure)
+        })
+    }
+
+    // ---- public API ------------------------------------------------------------------------
+
+    pub fn id(&self) -> Option<String> {
+        self.live.as_ref().map(|l| l.record.chat_id.as_str().to_owned())
+    }
+
+    pub fn rewrite(&self, url: String) -> String {
+        self.with_pass(|p| p.url(&url, Hint::Auto).ok().map(|t| t.href)).flatten().unwrap_or(url)
+    }
+
+    pub fn identifiers_json(&mut self) -> String {
+        if self.live.is_none() {
+            return "{}".into();
+        }
+        wire::identifiers_json(&self.identifiers())
+    }
+
+    pub fn set_user_id(&mut self, v: &JsValue, purchase: bool) {
+        let (clean, name): (fn(&str) -> Option<String>, _) =
+            if purchase { (clean_purchase_id, "setPurchaseId") } else { (clean_user_id, "setUserId") };
+        let value = match api_string(v) {
+            Ok(None) => None,
+            Ok(Some(s)) => match clean(&s) {
+                Some(c) => Some(c),
+                None => return self.warn(name, "invalid value ignored (1-128 printable characters, no < > \" ' ` \\)"),
+            },
+            Err(()) => return self.warn(name, "expects a string or a number"),
+        };
+        if purchase {
+            self.purchase_id = value;
+        } else {
+            self.user_id = value;
+        }
+        self.report_news();
+        self.flush();
+    }
+
+    pub fn consent(&mut self, granted: bool) {
+        if granted {
+            self.consent = true;
+            if self.started {
+                self.activate();
+            }
+        } else {
+            self.consent = false;
+            self.live = None;
+            self.in_flight = None;
+            self.retry_pending = false;
+            self.store().clear();
+        }
+    }
+
+    pub fn start(&mut self) {
+        self.started = true;
+        self.activate();
+    }
+
+    // ---- lifecycle ---------------------------------------------------------------------------
+
+    fn activate(&mut self) {
+        if self.live.is_some() || !self.consent {
+            return;
+        }
+        let Some(rnd) = random() else {
+            return self.warn("no CSPRNG in this browser", "");
+        };
+        let now = now_ms();
+        let stored = self.store().record().and_then(|s| Record::decode(&s));
+        let landing = from_query(&self.window.location().search().unwrap_or_default());
+        let clock = Clock { now, lifetime_ms: self.settings.lifetime_days as u64 * DAY_MS };
+        let res = visitor::resolve(stored, landing, &clock, &self.settings.prefix, rnd);
+        let template = self.settings.template.clone().unwrap_or_else(|| {
+            let lang = self.document.document_element().and_then(|e| e.get_attribute("lang"));
+            Template::for_lang(lang.as_deref().unwrap_or(""))
+        });
+        let mut prefixes = vec![self.settings.prefix.clone()];
+        if self.settings.prefix != Prefix::DEFAULT {
+            prefixes.push(Prefix::DEFAULT);
+        }
+        let chat_id = res.record.chat_id.as_str().to_owned();
+        self.live = Some(Live { record: res.record, template, prefixes });
+
+        if res.issued {
+            let ids = self.identifiers();
+            if let Some(mut ev) = self.event(EventType::Issue, ids.clone()) {
+                ev.prev_chat_id = res.prev.map(|p| p.into_string());
+                self.enqueue(ev);
+            }
+            if let Some(l) = &mut self.live {
+                l.record.reported = Reported::of(&ids);
+            }
+            self.save_record();
+        } else if !self.report_news() && res.changed {
+            self.save_record();
+        }
+
+        self.with_pass(|p| p.subtree(&self.document));
+        self.client_id_check = 0;
+        self.ports.later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
+        if let Some(c) = &self.settings.counter {
+            self.ports.ym(c);
+        }
+        self.flush();
+        self.ports.ready(&chat_id);
+    }
+
+    fn save_record(&mut self) {
+        let lifetime = self.settings.lifetime_days as u64 * DAY_MS;
+        let Some(l) = &self.live else { return };
+        let r = &l.record;
+        let mut until = r.issued + lifetime;
+        if r.landing.yclid.is_some() {
+            until = until.max(r.yclid_at + YCLID_LIFETIME_MS);
+        }
+        let max_age_s = until.saturating_sub(now_ms()) / 1000;
+        let text = r.encode();
+        self.store().set_record(&text, max_age_s);
+    }
+
+    /// Every identifier known now, cleaned (invalid values dropped, never truncated).
+    fn identifiers(&mut self) -> Identifiers {
+        let ym = self.ym_client_id.clone();
+        let (user_id, purchase_id) = (self.user_id.clone(), self.purchase_id.clone());
+        let store = self.store();
+        let cookies = store.cookies();
+        let client_id = client_id_from_cookies(&cookies)
+            .or_else(|| store.foreign("_ym_uid").and_then(|raw| client_id_from_storage(&raw)))
+            .or(ym);
+        let ga_client_id = ga_client_id_from_cookies(&cookies);
+        self.client_id_known = client_id.is_some();
+        let landing = self.live.as_ref().map(|l| l.record.landing.clone()).unwrap_or_default();
+        Identifiers {
+            client_id,
+            yclid: landing.yclid,
+            user_id,
+            purchase_id,
+            gclid: landing.gclid,
+            fbclid: landing.fbclid,
+            ga_client_id,
+            utm: landing.utm,
+        }
+        .cleaned()
+    }
+
+    /// Sends an `update` when the page knows something the collector was not told. Returns
+    /// whether it did (and saved the record).
+    fn report_news(&mut self) -> bool {
+        if self.live.is_none() {
+            return false;
+        }
+        let ids = self.identifiers();
+        let news = self.live.as_ref().is_some_and(|l| l.record.reported.has_news(&ids));
+        if !news {
+            return false;
+        }
+        if let Some(ev) = self.event(EventType::Update, ids.clone()) {
+            self.enqueue(ev);
+        }
+        if let Some(l) = &mut self.live {
+            l.record.reported.merge(&ids);
+        }
+        self.save_record();
+        true
+    }
+
+    // ---- tagging -----------------------------------------------------------------------------
+
+    fn with_pass<R>(&self, f: impl FnOnce(&Pass<'_>) -> R) -> Option<R> {
+        let live = self.live.as_ref()?;
+        let loc = self.window.location();
+        let ports = &self.ports;
+        let log = move |skip: Skip, href: &str| ports.warn(skip.reason(), href);
+        let href = loc.href().unwrap_or_default();
+        let pass = Pass {
+            chat_id: &live.record.chat_id,
+            prefixes: &live.prefixes,
+            template: &live.template,
+            page_url: href.split('#').next().unwrap_or("").to_owned(),
+            page_title: self.document.title(),
+            protocol: loc.protocol().unwrap_or_default(),
+            on_skip: if self.settings.debug { Some(&log) } else { None },
+        };
+        Some(f(&pass))
+    }
+
+    pub fn mutations(&self, records: &js_sys::Array) {
+        self.with_pass(|p| p.mutations(records));
+    }
+
+    /// A pointer or click on the page: re-tag the link under it (a framework may have set its
+    /// href late) and, when the link is being used, report the click. Never blocks anything.
+    pub fn interaction(&mut self, target: JsValue, used: bool) {
+        if self.live.is_none() {
+            return;
+        }
+        if !self.client_id_known && self.report_news() {
+            self.flush();
+        }
+        let Some(el) = target.dyn_ref::<Element>() else { return };
+        let Some(link) = el.closest(LINK).ok().flatten() else { return };
+        let tagged = self.with_pass(|p| p.element(&link, None)).flatten();
+        if let (true, Some(t)) = (used, tagged) {
+            self.click(t);
+        }
+    }
+
+    /// `window.open(url)` from the page: the tagged URL to open instead (and a click event).
+    pub fn open(&mut self, url: String) -> String {
+        match self.with_pass(|p| p.url(&url, Hint::Auto).ok()).flatten() {
+            Some(t) => {
+                let href = t.href.clone();
+                self.click(t);
+                href
+            }
+            None => url,
+        }
+    }
+
+    /// bfcache restore: the page may have changed while frozen.
+    pub fn show(&mut self) {
+        self.with_pass(|p| p.subtree(&self.document));
+        self.report_news();
+        self.flush();
+    }
+
+    // ---- events and delivery -------------------------------------------------------------
+
+    fn event(&mut self, kind: EventType, ids: Identifiers) -> Option<Event> {
+        let chat_id = self.live.as_ref()?.record.chat_id.as_str().to_owned();
+        let rnd = random()?;
+        Some(Event {
+            event_id: event_id(rnd),
+            kind,
+            chat_id,
+            ts: now_ms(),
+            page: clean_url(&self.window.location().href().unwrap_or_default()),
+            referrer: clean_url(&self.document.referrer()),
+            ids,
+            ..Event::default()
+        })
+    }
+
+    fn outbox(&mut self) -> Vec<String> {
+        self.store().get(OUTBOX).map(|s| outbox::parse(&s)).unwrap_or_default()
+    }
+
+    fn save_outbox(&mut self, lines: &[String]) {
+        if lines.is_empty() {
+            self.store().remove(OUTBOX);
+        } else {
+            self.store().set(OUTBOX, &outbox::serialize(lines));
+        }
+    }
+
+    /// Puts a valid event in the outbox (persisted). Nothing is kept without an endpoint.
+    fn enqueue(&mut self, ev: Event) -> bool {
+        if self.settings.endpoint.is_none() {
+            return false;
+        }
+        if ev.validate().is_err() {
+            self.warn("dropped an event that breaks the wire format", &ev.chat_id);
+            return false;
+        }
+        let mut lines = self.outbox();
+        outbox::push(&mut lines, wire::event_json(&ev));
+        self.save_outbox(&lines);
+        true
+    }
+
+    fn click(&mut self, t: Tagged) {
+        let ids = self.identifiers();
+        let Some(mut ev) = self.event(EventType::Click, ids) else { return };
+        ev.messenger = Some(t.messenger.as_str().into());
+        ev.link_kind = Some(t.kind.as_str().into());
+        ev.target = Some(t.href);
+        if self.enqueue(ev) {
+            // The page may be navigating away: a beacon gets the click out now; the event stays
+            // in the outbox until an ordinary send is confirmed.
+            self.beacon();
+            self.ports.later(CONFIRM_AFTER_MS, TIMER_CONFIRM);
+        }
+    }
+
+    /// Page hidden or a messenger click: everything pending, fire-and-forget.
+    pub fn beacon(&mut self) {
+        let Some(endpoint) = self.settings.endpoint.clone() else { return };
+        if !self.consent {
+            return;
+        }
+        let b = outbox::batch(&self.outbox());
+        if b.ids.is_empty() {
+            return;
+        }
+        let queued = self.window.navigator().send_beacon_with_opt_str(&endpoint, Some(&b.body)).unwrap_or(false);
+        if !queued {
+            self.warn("sendBeacon refused the batch; it stays in the outbox", "");
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.in_flight.is_some() || self.retry_pending || !self.consent {
+            return;
+        }
+        let Some(endpoint) = self.settings.endpoint.clone() else { return };
+        let mut lines = self.outbox();
+        let b = outbox::batch(&lines);
+        if !b.oversized.is_empty() {
+            outbox::remove(&mut lines, &b.oversized);
+            self.save_outbox(&lines);
+        }
+        if b.ids.is_empty() {
+            return;
+        }
+        self.next_token = self.next_token.wrapping_add(1);
+        self.in_flight = Some(InFlight { token: self.next_token, ids: b.ids });
+        self.ports.post(&endpoint, &b.body, self.next_token);
+    }
+
+    pub fn settled(&mut self, token: u32, status: u16) {
+        if self.in_flight.as_ref().is_none_or(|f| f.token != token) {
+            return; // consent withdrawn meanwhile, or a stale answer
+        }
+        let Some(sent) = self.in_flight.take() else { return };
+        match outcome(status) {
+            Outcome::Delivered | Outcome::Refused => {
+                if outcome(status) == Outcome::Refused {
+                    self.warn("the collector refused a batch (4xx); dropped", &self.settings.endpoint.clone().unwrap_or_default());
+                }
+                let mut lines = self.outbox();
+                outbox::remove(&mut lines, &sent.ids);
+                self.save_outbox(&lines);
+                self.attempt = 0;
+                self.flush();
+            }
+            Outcome::Retry => {
+                self.attempt = self.attempt.saturating_add(1);
+                self.retry_pending = true;
+                let jitter = random::<1>().map_or(128, |b| b[0]);
+                self.ports.later(backoff_ms(self.attempt, jitter), TIMER_RETRY);
+            }
+        }
+    }
+
+    pub fn timer(&mut self, what: u32) {
+        match what {
+            TIMER_RETRY => {
+                self.retry_pending = false;
+                self.flush();
+            }
+            TIMER_CONFIRM => self.flush(),
+            TIMER_CLIENT_ID if self.live.is_some() => {
+                if self.report_news() {
+                    self.flush();
+                }
+                if let (Some(c), None) = (&self.settings.counter, &self.ym_client_id) {
+                    self.ports.ym(c);
+                }
+                self.client_id_check += 1;
+                if let (Some(next), Some(prev)) =
+                    (CLIENT_ID_CHECKS_MS.get(self.client_id_check), CLIENT_ID_CHECKS_MS.get(self.client_id_check - 1))
+                {
+                    self.ports.later(next - prev, TIMER_CLIENT_ID);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The ClientID from `ym(counter, 'getClientID', cb)`.
+    pub fn client_id(&mut self, v: &JsValue) {
+        let Ok(Some(raw)) = api_string(v) else { return };
+        if let Some(c) = clean_client_id(&raw) {
+            self.ym_client_id = Some(c);
+            if self.report_news() {
+                self.flush();
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! The loader's side of the wasm boundary. Calls that must come back into wasm later — timers,
+//! fetch results, `ym` callbacks, the `chattag:ready` dispatch — go through these small JS
+//! functions (www/loader/index.js), which invoke the exports asynchronously and inside
+//! try/catch. That keeps two promises: no callback can re-enter the snippet while it is busy, and
+//! nothing the snippet does can throw into the page.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    pub type Ports;
+
+    /// `fetch(url, {method: 'POST', body, keepalive: true, credentials: 'omit'})`; the status
+    /// (0 for a network error) comes back through `on_settled(token, status)`.
+    #[wasm_bindgen(method)]
+    pub fn post(this: &Ports, url: &str, body: &str, token: u32);
+
+    /// `setTimeout` → `on_timer(what)`.
+    #[wasm_bindgen(method)]
+    pub fn later(this: &Ports, ms: u32, what: u32);
+
+    /// Dispatches `chattag:ready` (detail `{id}`) on `document`, asynchronously.
+    #[wasm_bindgen(method)]
+    pub fn ready(this: &Ports, id: &str);
+
+    /// `ym(counter, 'getClientID', cb)` if Metrica's `ym` exists; `cb` → `on_client_id(v)`.
+    #[wasm_bindgen(method)]
+    pub fn ym(this: &Ports, counter: &str);
+
+    /// `console.warn`, only ever called with `debug` on.
+    #[wasm_bindgen(method)]
+    pub fn warn(this: &Ports, message: &str, detail: &str);
+}

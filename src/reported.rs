@@ -1,0 +1,142 @@
+//! What the collector already knows about the current chat ID, so that an `update` is sent only
+//! when a page learns something new (e.g. `_ym_uid` appeared, the site called `setUserId`) and
+//! not on every page view. Kept as one 32-bit FNV-1a hash per identifier field (0 = never
+//! reported): compact enough for the cookie, and no identifier value is stored twice.
+//!
+//! "Absent" never counts as new: a page that does not call `setUserId` does not retract the
+//! user ID an earlier page reported.
+
+use chattag_core::identifiers::{Identifiers, Utm};
+
+const FIELDS: usize = 8;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Reported([u32; FIELDS]);
+
+fn fnv1a(parts: &[&str]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h = (h ^ 0x1f).wrapping_mul(0x0100_0193); // unit separator between UTM parts
+        }
+        for b in p.bytes() {
+            h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+        }
+    }
+    // 0 means "absent".
+    h.max(1)
+}
+
+fn hash(v: &Option<String>) -> u32 {
+    v.as_deref().map_or(0, |s| fnv1a(&[s]))
+}
+
+fn utm_hash(u: &Option<Utm>) -> u32 {
+    u.as_ref().map_or(0, |u| {
+        fn p(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or("")
+        }
+        fnv1a(&[p(&u.source), p(&u.medium), p(&u.campaign), p(&u.term), p(&u.content)])
+    })
+}
+
+fn hashes(ids: &Identifiers) -> [u32; FIELDS] {
+    [
+        hash(&ids.client_id),
+        hash(&ids.yclid),
+        hash(&ids.user_id),
+        hash(&ids.purchase_id),
+        hash(&ids.gclid),
+        hash(&ids.fbclid),
+        hash(&ids.ga_client_id),
+        utm_hash(&ids.utm),
+    ]
+}
+
+impl Reported {
+    /// The state after `ids` were reported in full (an `issue`).
+    pub fn of(ids: &Identifiers) -> Reported {
+        Reported(hashes(ids))
+    }
+
+    /// Whether `ids` carry a present value the collector has not been told.
+    pub fn has_news(&self, ids: &Identifiers) -> bool {
+        hashes(ids).iter().zip(self.0.iter()).any(|(&now, &told)| now != 0 && now != told)
+    }
+
+    /// The state after `ids` were reported in an `update` (present fields overwrite).
+    pub fn merge(&mut self, ids: &Identifiers) {
+        for (told, now) in self.0.iter_mut().zip(hashes(ids)) {
+            if now != 0 {
+                *told = now;
+            }
+        }
+    }
+
+    pub fn encode_into(&self, out: &mut String) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for h in self.0 {
+            for shift in (0..8).rev() {
+                out.push(HEX[((h >> (shift * 4)) & 15) as usize] as char);
+            }
+        }
+    }
+
+    pub fn decode(s: &str) -> Option<Reported> {
+        let b = s.as_bytes();
+        if b.len() != FIELDS * 8 {
+            return None;
+        }
+        let mut out = [0u32; FIELDS];
+        for (slot, chunk) in out.iter_mut().zip(b.chunks(8)) {
+            for &c in chunk {
+                let d = (c as char).to_digit(16)?;
+                *slot = (*slot << 4) | d;
+            }
+        }
+        Some(Reported(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(client: Option<&str>, user: Option<&str>) -> Identifiers {
+        Identifiers {
+            client_id: client.map(Into::into),
+            user_id: user.map(Into::into),
+            ..Identifiers::default()
+        }
+    }
+
+    #[test]
+    fn only_new_or_changed_present_values_are_news() {
+        let told = Reported::of(&ids(None, Some("u1")));
+        assert!(!told.has_news(&ids(None, Some("u1"))));
+        assert!(!told.has_news(&ids(None, None)), "absent is not news");
+        assert!(told.has_news(&ids(Some("123"), Some("u1"))), "late ClientID");
+        assert!(told.has_news(&ids(None, Some("u2"))), "changed user ID");
+        let mut merged = told;
+        merged.merge(&ids(Some("123"), None));
+        assert!(!merged.has_news(&ids(Some("123"), Some("u1"))));
+    }
+
+    #[test]
+    fn utm_fields_are_told_apart() {
+        let a = Identifiers { utm: Some(Utm { source: Some("ab".into()), ..Utm::default() }), ..Identifiers::default() };
+        let b = Identifiers { utm: Some(Utm { medium: Some("ab".into()), ..Utm::default() }), ..Identifiers::default() };
+        assert!(Reported::of(&a).has_news(&b));
+    }
+
+    #[test]
+    fn text_round_trip() {
+        let r = Reported::of(&ids(Some("1700000000123456789"), Some("u")));
+        let mut s = String::new();
+        r.encode_into(&mut s);
+        assert_eq!(s.len(), 64);
+        assert_eq!(Reported::decode(&s), Some(r));
+        assert_eq!(Reported::decode(&s[1..]), None);
+        assert_eq!(Reported::decode(&s.replace('0', "g")), if s.contains('0') { None } else { Some(r) });
+    }
+}

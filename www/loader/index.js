@@ -1,0 +1,145 @@
+// chattag loader: the only hand-written JS that runs on a customer's page. It installs
+// `window.chattag` at once (so calls made before the wasm is ready are queued, and a second copy
+// of the script sees it and stops), instantiates the wasm, and connects browser events to the
+// Rust exports. Every entry into the wasm goes through `guard`: nothing here may throw into the
+// page, whatever the wasm or the browser does (a CSP that forbids wasm, a patched fetch, …).
+//
+// Callbacks reach the wasm asynchronously (timers, promises) so a page handler can never call
+// back into the snippet while it is running.
+import init, * as w from 'chattag:glue';
+import loadWasm from 'chattag:wasm';
+
+(() => {
+  const W = window;
+  const D = document;
+  const previous = W.chattag;
+  // Double-load guard: the real API carries a version; the page's stub does not.
+  if (previous && previous.version) return;
+  // Only valid while this script runs synchronously.
+  const script = D.currentScript;
+  const METHODS = ['id', 'rewrite', 'identifiers', 'setUserId', 'setPurchaseId', 'consent'];
+  // Calls that change state wait here until the wasm runs; the stub's queue goes first.
+  const queue = previous && previous.q ? Array.from(previous.q, (args) => Array.from(args)) : [];
+  let live = false;
+  let observer;
+
+  // The same "is it on" rule the wasm applies to data-debug (settings.rs), needed here for
+  // failures that happen before the wasm can read its settings.
+  const on = (v) => v != null && v !== false && !/^\s*(0|false|off|no)\s*$/i.test(String(v));
+  const config = W.chattagConfig;
+  let debug = on(script && script.getAttribute('data-debug')) || on(config && config.debug);
+  const warn = (...args) => {
+    try {
+      if (debug) console.warn('chattag:', ...args);
+    } catch (e) {}
+  };
+  const guard = (f) =>
+    function () {
+      try {
+        return f.apply(this, arguments);
+      } catch (e) {
+        warn(e);
+      }
+    };
+
+  const api = function (name, ...args) {
+    if (METHODS.includes(name)) return api[name](...args);
+  };
+  api.version = '0.1.0';
+  api.id = () => (live ? guard(w.id)() : undefined);
+  api.rewrite = (url) => {
+    const out = live && (typeof url === 'string' || url instanceof URL) ? guard(w.rewrite)(String(url)) : url;
+    return typeof out === 'string' ? out : url;
+  };
+  api.identifiers = () => {
+    try {
+      return live ? JSON.parse(w.identifiers()) : {};
+    } catch (e) {
+      return {};
+    }
+  };
+  const setter = (name, f) => (v) => {
+    if (live) guard(f)(v);
+    else queue.push([name, v]);
+  };
+  api.setUserId = setter('setUserId', w.set_user_id);
+  api.setPurchaseId = setter('setPurchaseId', w.set_purchase_id);
+  api.consent = setter('consent', (granted) => {
+    w.consent(!!granted);
+    // Granting runs a full pass over the document: the records of its own href writes (and of
+    // anything the page changed before it) need no second look.
+    if (observer) observer.takeRecords();
+  });
+  W.chattag = api;
+
+  const ports = {
+    post: guard((url, body, token) => {
+      let sent;
+      try {
+        sent = fetch(url, { method: 'POST', body, keepalive: true, credentials: 'omit' });
+      } catch (e) {
+        sent = Promise.reject(e);
+      }
+      sent.then((r) => r.status, () => 0).then(guard((status) => w.on_settled(token, status)));
+    }),
+    later: guard((ms, what) => setTimeout(guard(() => w.on_timer(what)), ms)),
+    ready: guard((id) => setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))))),
+    ym: guard((counter) => {
+      if (typeof W.ym === 'function') W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.on_client_id(v))));
+    }),
+    warn: guard((message, detail) => warn(message, detail)),
+  };
+
+  const listen = () => {
+    const opts = { capture: true, passive: true };
+    const pointer = guard((e) => {
+      const target = e.composedPath ? e.composedPath()[0] : e.target;
+      w.on_interaction(target, e.type === 'click' || (e.type === 'auxclick' && e.button === 1));
+    });
+    for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
+
+    let hiddenAt = 0;
+    const hide = guard(() => {
+      // pagehide and visibilitychange usually come together: one beacon is enough.
+      if (Date.now() - hiddenAt < 1000) return;
+      hiddenAt = Date.now();
+      w.on_hide();
+    });
+    W.addEventListener('pagehide', hide, opts);
+    D.addEventListener('visibilitychange', () => D.visibilityState === 'hidden' && hide(), opts);
+    W.addEventListener('pageshow', guard((e) => {
+      if (!e.persisted) return;
+      w.on_show();
+      observer.takeRecords();
+    }), opts);
+
+    observer = new MutationObserver(guard((records) => w.on_mutations(records)));
+    observer.observe(D.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ['href'] });
+
+    const open = W.open;
+    if (typeof open === 'function') {
+      W.open = function (url) {
+        const args = Array.from(arguments);
+        if (typeof url === 'string' || url instanceof URL) {
+          const tagged = guard(w.on_open)(String(url));
+          if (typeof tagged === 'string') args[0] = tagged;
+        }
+        return open.apply(W, args);
+      };
+    }
+  };
+
+  (async () => {
+    await init({ module_or_path: await loadWasm(script) });
+    debug = w.boot(script, config, ports) || debug;
+    live = true;
+    for (const [name, ...args] of queue.splice(0)) {
+      if (METHODS.includes(name)) guard(api[name])(...args);
+    }
+    listen();
+    w.start();
+    // The first pass wrote hrefs before the observer existed; nothing to take, but keep the
+    // invariant "after a full pass, pending records are our own".
+    observer.takeRecords();
+  })().catch((e) => warn('not running:', e));
+})();
