@@ -67,4 +67,13 @@ test('a CSP without wasm-unsafe-eval: page unharmed, no uncaught error, links un
     assert.equal(call, 'ok');
     assert.deepEqual(s.console.filter((m) => m.type === 'error' && !/Content Security Policy|wasm/i.test(m.text)), [], 'no console errors other than the browser\'s own CSP report');
   });
+  // Control: the same page and policy with 'wasm-unsafe-eval' added does get tagged, so the
+  // untouched links above are the CSP's doing and not a broken fixture.
+  await h.run(async (s) => {
+    const csp = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; connect-src 'self' https://collector.test";
+    const url = h.server.page(pageHtml({ body: anchors([['wa', 'https://wa.me/79991234567?text=Hi']]) }), { headers: { 'content-security-policy': csp } });
+    await s.page.goto(url);
+    const id = await s.ready();
+    await s.page.waitForFunction((id) => document.getElementById('wa').getAttribute('href').includes(id), id, { timeout: 5000 });
+  });
 });

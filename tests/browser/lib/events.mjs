@@ -16,10 +16,15 @@ function luhnCheck(values) {
   return (32 - (sum % 32)) % 32;
 }
 
-/** A well-formed chat ID: prefix, 7 Crockford body characters, a valid Luhn mod 32 check. */
+/**
+ * A well-formed chat ID: prefix, 7 Crockford body characters, a valid Luhn mod 32 check.
+ * `prefixes` null accepts any prefix of 1–4 of A–Z (the site may configure its own).
+ */
 export function isChatId(s, prefixes = ['CT']) {
   if (typeof s !== 'string') return false;
-  const prefix = prefixes.find((p) => s.startsWith(p) && s.length === p.length + 8);
+  const prefix = prefixes === null
+    ? (/^[A-Z]{1,4}(?=[0-9A-HJKMNP-TV-Z]{8}$)/.exec(s) || [])[0]
+    : prefixes.find((p) => s.startsWith(p) && s.length === p.length + 8);
   if (!prefix) return false;
   const values = [...s.slice(prefix.length)].map((c) => CROCKFORD.indexOf(c));
   if (values.some((v) => v < 0)) return false;
@@ -37,7 +42,7 @@ const TYPES = new Set(['issue', 'update', 'click']);
 const STRING_FIELDS = ['client_id', 'yclid', 'user_id', 'purchase_id', 'gclid', 'fbclid', 'ga_client_id', 'prev_chat_id', 'messenger', 'link_kind', 'target'];
 const KNOWN = new Set(['event_id', 'type', 'chat_id', 'ts', 'page', 'referrer', 'utm', ...STRING_FIELDS]);
 
-export function assertValidEvent(ev, prefixes = ['CT']) {
+export function assertValidEvent(ev, prefixes = null) {
   const show = JSON.stringify(ev);
   assert.match(ev.event_id ?? '', /^[0-9A-HJKMNP-TV-Z]{26}$/, `event_id must be 26 Crockford chars: ${show}`);
   assert.ok(TYPES.has(ev.type), `unknown type: ${show}`);

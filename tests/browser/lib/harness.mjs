@@ -58,7 +58,8 @@ export async function startStaticServer() {
       const url = new URL(req.url, 'http://127.0.0.1');
       const page = pages.get(url.pathname);
       if (page) {
-        res.writeHead(200, { 'content-type': MIME['.html'], 'cache-control': 'no-store', ...page.headers });
+        // no-cache, not no-store: Chromium never puts a no-store page in the back/forward cache.
+        res.writeHead(200, { 'content-type': MIME['.html'], 'cache-control': 'no-cache', ...page.headers });
         res.end(page.html);
         return;
       }
@@ -254,9 +255,9 @@ export class Session {
     return page.evaluate(() => window.chattag.id());
   }
 
-  /** Checks every captured event against the wire contract. */
-  assertEventsValid() {
-    for (const ev of this.events) assertValidEvent(strip(ev));
+  /** Checks every captured event against the wire contract (any configured prefix unless given). */
+  assertEventsValid(prefixes = null) {
+    for (const ev of this.events) assertValidEvent(strip(ev), prefixes);
   }
 
   assertNoPageErrors() {
