@@ -4,6 +4,7 @@
 // when the code is broken, so they are worth shipping).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,4 +214,20 @@ test('___TESTS___ catch a broken template (consent ignored, wrong URL)', () => {
   const wrongUrl = CODE.replace('injectScript(scriptUrl,', "injectScript(scriptUrl + '?x',");
   assert.notEqual(wrongUrl, CODE);
   assert.throws(() => runScenario(TESTS.scenarios[0].code, TESTS.setup, wrongUrl, PERMS));
+});
+
+test('metadata.yaml: gallery fields, and each version SHA is a commit holding gtm/template.tpl', (t) => {
+  const meta = fs.readFileSync(path.join(ROOT, 'gtm', 'metadata.yaml'), 'utf8');
+  assert.match(meta, /^homepage: "https:\/\/\S+"$/m);
+  assert.match(meta, /^documentation: "https:\/\/\S+"$/m);
+  const shas = [...meta.matchAll(/^ {2}- sha: ([0-9a-f]+)$/gm)].map((m) => m[1]);
+  assert.ok(shas.length >= 1, 'at least one version');
+  for (const sha of shas) assert.match(sha, /^[0-9a-f]{40}$/);
+  assert.equal((meta.match(/^ {4}changeNotes: /gm) || []).length, shas.length, 'change notes for every version');
+  const git = (...args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  if (git('rev-parse', '--is-shallow-repository').stdout.trim() !== 'false') {
+    t.skip('not a full git clone: cannot look the SHAs up');
+    return;
+  }
+  for (const sha of shas) assert.equal(git('cat-file', '-e', `${sha}:gtm/template.tpl`).status, 0, `${sha} has no gtm/template.tpl`);
 });
