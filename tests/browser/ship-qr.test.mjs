@@ -328,3 +328,24 @@ document.getElementById('b').addEventListener('click', function () {
     await s.close();
   }
 });
+
+test('a link too long for a QR code: showQr throws before touching the page', async () => {
+  const s = await Session.open(browser);
+  try {
+    await openPage(s);
+    await s.page.focus('#chat');
+    const r = await s.page.evaluate(async (url) => {
+      const m = await import(url);
+      try {
+        m.showQr(`https://wa.me/1?text=${'x'.repeat(3000)}`);
+        return 'shown';
+      } catch (e) {
+        return `${e.name}; hosts=${[...document.body.children].filter((c) => c.shadowRoot).length}; focus=${document.activeElement.id}`;
+      }
+    }, CHUNK_URL);
+    assert.equal(r, 'RangeError; hosts=0; focus=chat');
+    s.assertNoPageErrors();
+  } finally {
+    await s.close();
+  }
+});
