@@ -5,7 +5,7 @@
 use chattag_core::event::{clean_url, event_id, Event, EventType};
 use chattag_core::identifiers::{
     clean_client_id, clean_purchase_id, clean_user_id, client_id_from_cookies, client_id_from_storage,
-    from_query, ga_client_id_from_cookies, Identifiers,
+    from_query, ga_client_id_from_cookies, Identifiers, Landing,
 };
 use chattag_core::links::{Hint, Skip, Tagged};
 use chattag_core::template::Template;
@@ -20,7 +20,7 @@ use crate::ports::Ports;
 use crate::reported::Reported;
 use crate::settings::{self, Key, Settings};
 use crate::storage::{Store, OUTBOX};
-use crate::visitor::{self, Clock, Record, DAY_MS, YCLID_LIFETIME_MS};
+use crate::visitor::{self, Clock, Record, Resolution, DAY_MS, YCLID_LIFETIME_MS};
 use crate::wire::{self, push_u64};
 
 pub const TIMER_CLIENT_ID: u32 = 1;
@@ -112,10 +112,15 @@ fn api_string(v: &JsValue) -> Result<Option<String>, ()> {
 }
 
 impl App {
-    pub fn boot(script: JsValue, config: JsValue, ports: Ports) -> Option<App> {
-        let window = web_sys::window()?;
-        let document = window.document()?;
-        let script: Option<Element> = script.dyn_into().ok();
+    /// `window` and `document` come from the loader: looking them up from wasm would cost
+    /// global-object probing glue in every page download.
+    pub fn boot(window: JsValue, document: JsValue, script: JsValue, config: JsValue, ports: Ports) -> Option<App> {
+        if !window.is_object() || !document.is_object() {
+            return None;
+        }
+        let (window, document): (Window, Document) = (window.unchecked_into(), document.unchecked_into());
+        // `document.currentScript`: an element or null.
+        let script: Option<Element> = script.is_object().then(|| script.unchecked_into());
         let config = config.is_object().then_some(config);
         let (settings, warnings) = settings::parse(&mut |k: &Key| {
             script
@@ -230,14 +235,8 @@ impl App {
         if self.live.is_some() || !self.consent {
             return;
         }
-        let Some(rnd) = random() else {
-            return self.warn("no CSPRNG in this browser", "");
-        };
-        let now = now_ms();
-        let stored = self.store().record().and_then(|s| Record::decode(&s));
         let landing = from_query(&self.window.location().search().unwrap_or_default());
-        let clock = Clock { now, lifetime_ms: self.settings.lifetime_days as u64 * DAY_MS };
-        let res = visitor::resolve(stored, landing, &clock, &self.settings.prefix, rnd);
+        let Some(res) = self.resolve(landing) else { return };
         let template = self.settings.template.clone().unwrap_or_else(|| {
             let lang = self.document.document_element().and_then(|e| e.get_attribute("lang"));
             Template::for_lang(lang.as_deref().unwrap_or(""))
@@ -247,8 +246,35 @@ impl App {
             prefixes.push(Prefix::DEFAULT);
         }
         let chat_id = res.record.chat_id.as_str().to_owned();
-        self.live = Some(Live { record: res.record, template, prefixes });
+        self.live = Some(Live { record: res.record.clone(), template, prefixes });
+        self.apply(res);
 
+        self.with_pass(|p| p.subtree(&self.document));
+        self.client_id_check = 0;
+        self.ports.later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
+        if let Some(c) = &self.settings.counter {
+            self.ports.ym(c);
+        }
+        self.flush();
+        self.ports.ready(&chat_id);
+    }
+
+    /// The visitor's ID for this page view, from storage and the landing URL.
+    fn resolve(&mut self, landing: Landing) -> Option<Resolution> {
+        let Some(rnd) = random() else {
+            self.warn("no CSPRNG in this browser", "");
+            return None;
+        };
+        let stored = self.store().record().and_then(|s| Record::decode(&s));
+        let clock = Clock { now: now_ms(), lifetime_ms: self.settings.lifetime_days as u64 * DAY_MS };
+        Some(visitor::resolve(stored, landing, &clock, &self.settings.prefix, rnd))
+    }
+
+    /// Makes `res` the live record and tells the collector what is new about it.
+    fn apply(&mut self, res: Resolution) {
+        if let Some(l) = &mut self.live {
+            l.record = res.record;
+        }
         if res.issued {
             let ids = self.identifiers();
             if let Some(mut ev) = self.event(EventType::Issue, ids.clone()) {
@@ -262,15 +288,6 @@ impl App {
         } else if !self.report_news() && res.changed {
             self.save_record();
         }
-
-        self.with_pass(|p| p.subtree(&self.document));
-        self.client_id_check = 0;
-        self.ports.later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
-        if let Some(c) = &self.settings.counter {
-            self.ports.ym(c);
-        }
-        self.flush();
-        self.ports.ready(&chat_id);
     }
 
     fn save_record(&mut self) {
@@ -365,7 +382,11 @@ impl App {
         if !self.client_id_known && self.report_news() {
             self.flush();
         }
-        let Some(el) = target.dyn_ref::<Element>() else { return };
+        if !target.is_object() {
+            return;
+        }
+        // `closest` throws (→ Err) on anything that is not an element.
+        let el: &Element = target.unchecked_ref();
         let Some(link) = el.closest(LINK).ok().flatten() else { return };
         let tagged = self.with_pass(|p| p.element(&link, None)).flatten();
         if let (true, Some(t)) = (used, tagged) {
@@ -385,8 +406,16 @@ impl App {
         }
     }
 
-    /// bfcache restore: the page may have changed while frozen.
+    /// bfcache restore: while this page was frozen, another page may have renewed the ID (a new
+    /// ad click) or the ID may have expired — take the visitor's current record, then re-tag.
+    /// The landing URL is not looked at again: it was accounted for when this page first ran.
     pub fn show(&mut self) {
+        if self.live.is_none() {
+            return;
+        }
+        if let Some(res) = self.resolve(Landing::default()) {
+            self.apply(res);
+        }
         self.with_pass(|p| p.subtree(&self.document));
         self.report_news();
         self.flush();
@@ -421,13 +450,13 @@ impl App {
         }
     }
 
-    /// Puts a valid event in the outbox (persisted). Nothing is kept without an endpoint.
+    /// Puts an event in the outbox (persisted). Nothing is kept without an endpoint.
+    ///
+    /// Events are valid by construction — identifiers `cleaned()`, page and referrer through
+    /// `clean_url`, the chat ID and event ID from the core — so `Event::validate` (the
+    /// collector's check) is not linked in here; the browser tests check the wire format.
     fn enqueue(&mut self, ev: Event) -> bool {
         if self.settings.endpoint.is_none() {
-            return false;
-        }
-        if ev.validate().is_err() {
-            self.warn("dropped an event that breaks the wire format", &ev.chat_id);
             return false;
         }
         let mut lines = self.outbox();

@@ -19,6 +19,8 @@ mod visitor;
 mod wire;
 
 #[cfg(target_arch = "wasm32")]
+mod alloc;
+#[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod dom;
@@ -49,8 +51,8 @@ mod exports {
 
     /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
     #[wasm_bindgen]
-    pub fn boot(script: JsValue, config: JsValue, ports: Ports) -> bool {
-        let Some(app) = App::boot(script, config, ports) else { return false };
+    pub fn boot(window: JsValue, document: JsValue, script: JsValue, config: JsValue, ports: Ports) -> bool {
+        let Some(app) = App::boot(window, document, script, config, ports) else { return false };
         let debug = app.debug();
         APP.with(|cell| {
             if let Ok(mut slot) = cell.try_borrow_mut() {

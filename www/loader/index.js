@@ -131,7 +131,7 @@ import loadWasm from 'chattag:wasm';
 
   (async () => {
     await init({ module_or_path: await loadWasm(script) });
-    debug = w.boot(script, config, ports) || debug;
+    debug = w.boot(W, D, script, config, ports) || debug;
     live = true;
     for (const [name, ...args] of queue.splice(0)) {
       if (METHODS.includes(name)) guard(api[name])(...args);
