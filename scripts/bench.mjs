@@ -193,14 +193,16 @@ async function longestTask(browser, action, scriptSrc) {
       const u = d?.url || d?.stackTrace?.[0]?.url || d?.frame?.url || '';
       return typeof u === 'string' && u.includes(scriptSrc);
     });
-    let longest = 0;
-    let overall = 0;
+    // The script's own longest call (JS and the wasm inside it), and the longest task it ran in:
+    // when the page inserts 1,000 links, that task is mostly the page's own DOM work.
+    let ownMs = 0;
+    let taskMs = 0;
+    for (const e of ours) ownMs = Math.max(ownMs, e.dur || 0);
     for (const t of tasks) {
       const end = t.ts + (t.dur || 0);
-      overall = Math.max(overall, t.dur || 0);
-      if (ours.some((e) => e.pid === t.pid && e.tid === t.tid && e.ts >= t.ts && e.ts <= end)) longest = Math.max(longest, t.dur || 0);
+      if (ours.some((e) => e.pid === t.pid && e.tid === t.tid && e.ts >= t.ts && e.ts <= end)) taskMs = Math.max(taskMs, t.dur || 0);
     }
-    return { ms: longest / 1000, overallMs: overall / 1000, attributed: ours.length };
+    return { ms: ownMs / 1000, taskMs: taskMs / 1000, attributed: ours.length };
   } finally {
     await context.close();
   }
@@ -299,12 +301,13 @@ async function main() {
       tasks[impl] = { t100, t10k, tIns };
     }
     process.stderr.write(`tasks: ${JSON.stringify(tasks)}\n`);
+    const cell = (t) => (t.attributed ? `${fmtMs(t.ms)} (task ${fmtMs(t.taskMs)})` : 'not attributed');
     for (const [key, label] of [['t100', '100-link page'], ['t10k', '10,000-link page'], ['tIns', '1,000 inserted links']]) {
       const s = tasks.snippet[key];
       const p = tasks.plain[key];
       rows.push({
-        name: `Longest main-thread task running the script, ${label}`,
-        snippet: s.attributed ? fmtMs(s.ms) : 'not attributed', plain: p.attributed ? fmtMs(p.ms) : 'not attributed',
+        name: `Longest main-thread run of the script, ${label}`,
+        snippet: cell(s), plain: cell(p),
         result: s.attributed ? fmtMs(s.ms) : 'n/a', pass: s.attributed > 0 && s.ms <= TARGET_TASK_MS, target: `≤ ${TARGET_TASK_MS} ms`,
       });
     }
@@ -346,7 +349,8 @@ async function main() {
     '  For the snippet this includes fetching and instantiating the wasm.',
     '- On the 10,000-link page the script is inserted after load (and two frames), so every link exists and is laid out when it starts: that row times the tagging pass itself.',
     '- Links are a mix of WhatsApp, Telegram bot/personal, MAX and Viber forms, each next to an untouched link. The 1,000-link row times the page\'s own insertion too.',
-    '- *Longest task*: from a Chromium trace, the longest main-thread `RunTask` that contains a call into the script\'s URL (the wasm runs inside those calls).',
+    '- *Longest run*: from a Chromium trace, the longest single main-thread call into the script (its JS and the wasm it calls: evaluation, callbacks, timers, observers);',
+    '  in brackets the longest task that call ran in. With 1,000 inserted links that task is mostly the page\'s own insertion, so PASS/MISS judges the script\'s own run.',
     '',
   ];
   if (collector) md.push('## Collector', '', collector, '');
