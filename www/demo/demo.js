@@ -64,7 +64,8 @@
     order.appendChild(a);
     if (typeof dialog.showModal === 'function') dialog.showModal();
     else dialog.setAttribute('open', '');
-    renderLinks();
+    // After chattag's observer has had its turn with the new link.
+    setTimeout(renderLinks, 50);
   }
 
   // ---- Demo panel --------------------------------------------------------------------------
