@@ -118,14 +118,14 @@ pub fn is_clean_url(v: &str) -> bool {
     let lower_ok = crate::url::strip_prefix_ci(v, "https://").or_else(|| crate::url::strip_prefix_ci(v, "http://"));
     matches!(lower_ok, Some(rest) if !rest.is_empty())
         && v.len() <= MAX_URL_LEN
-        && !v.contains('#')
+        && crate::url::find_byte(v, b'#').is_none()
         && !v.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// `location.href` / `document.referrer` → the value for `page` / `referrer`: fragment removed;
 /// `None` when the result is not a clean URL (e.g. longer than [`MAX_URL_LEN`], `file:`, empty).
 pub fn clean_url(v: &str) -> Option<String> {
-    let v = v.split('#').next().unwrap_or("");
+    let v = &v[..crate::url::find_byte(v, b'#').unwrap_or(v.len())];
     if is_clean_url(v) {
         Some(v.to_owned())
     } else {

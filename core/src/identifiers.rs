@@ -127,7 +127,8 @@ pub fn clean_fbclid(v: &str) -> Option<String> {
 
 /// `<digits>.<digits>`, the part of `_ga` that identifies the browser.
 pub fn clean_ga_client_id(v: &str) -> Option<String> {
-    let (a, b) = v.split_once('.')?;
+    let dot = crate::url::find_byte(v, b'.')?;
+    let (a, b) = (&v[..dot], &v[dot + 1..]);
     let digits = |s: &str| !s.is_empty() && s.len() <= MAX_GA_PART_LEN && s.bytes().all(|c| c.is_ascii_digit());
     if digits(a) && digits(b) {
         Some(v.to_owned())
@@ -152,17 +153,22 @@ fn is_invisible_format(c: char) -> bool {
 /// HTML attribute, a JS string or a CSV cell, nothing invisible. Rejected as a whole, never
 /// trimmed into something else.
 fn clean_text(v: &str, max_chars: usize, forbidden: &[char]) -> Option<String> {
-    if v.trim().is_empty() || v.len() > max_chars * 4 {
+    if v.len() > max_chars * 4 {
         return None;
     }
-    let mut n = 0;
+    let (mut n, mut visible) = (0, false);
     for c in v.chars() {
         n += 1;
         if n > max_chars || c.is_control() || is_invisible_format(c) || forbidden.contains(&c) {
             return None;
         }
+        visible |= !c.is_whitespace();
     }
-    Some(v.to_owned())
+    if visible {
+        Some(v.to_owned())
+    } else {
+        None
+    }
 }
 
 const SITE_ID_FORBIDDEN: &[char] = &['<', '>', '"', '\'', '`', '\\'];
@@ -185,10 +191,10 @@ pub fn clean_utm_value(v: &str) -> Option<String> {
 /// The value of cookie `name` in `document.cookie` syntax (`a=1; b=2`); the first one wins, as
 /// browsers list the most specific path first.
 pub fn cookie_value<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
-    cookie_header.split(';').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        if k.trim() == name {
-            Some(v.trim())
+    crate::url::split_byte(cookie_header, b';').find_map(|pair| {
+        let eq = crate::url::find_byte(pair, b'=')?;
+        if pair[..eq].trim_ascii() == name {
+            Some(pair[eq + 1..].trim_ascii())
         } else {
             None
         }
@@ -203,7 +209,7 @@ pub fn client_id_from_cookies(cookies: &str) -> Option<String> {
 /// Metrica's ClientID from its localStorage copy (`_ym_uid`), which Metrica stores JSON-encoded
 /// (`"1700000000123456789"`); a bare number is accepted too.
 pub fn client_id_from_storage(raw: &str) -> Option<String> {
-    let v = raw.trim();
+    let v = raw.trim_ascii();
     let v = match v.strip_prefix('"') {
         Some(inner) => inner.strip_suffix('"')?,
         None => v,
@@ -216,10 +222,10 @@ pub fn client_id_from_storage(raw: &str) -> Option<String> {
 pub fn ga_client_id_from_cookies(cookies: &str) -> Option<String> {
     let v = cookie_value(cookies, "_ga")?;
     let rest = v.strip_prefix("GA")?;
-    let mut parts = rest.splitn(3, '.');
-    let version = parts.next()?;
-    let depth = parts.next()?;
-    let id = parts.next()?;
+    let d1 = crate::url::find_byte(rest, b'.')?;
+    let (version, rest) = (&rest[..d1], &rest[d1 + 1..]);
+    let d2 = crate::url::find_byte(rest, b'.')?;
+    let (depth, id) = (&rest[..d2], &rest[d2 + 1..]);
     if version.is_empty() || !version.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
@@ -242,7 +248,7 @@ pub struct Landing {
 /// (`+` is a space) and keeping only clean ones. For a repeated key the first clean value wins.
 pub fn from_query(query: &str) -> Landing {
     let query = query.strip_prefix('?').unwrap_or(query);
-    let query = query.split('#').next().unwrap_or("");
+    let query = &query[..crate::url::find_byte(query, b'#').unwrap_or(query.len())];
     let mut landing = Landing::default();
     let mut utm = Utm::default();
     for p in crate::url::params(query) {
