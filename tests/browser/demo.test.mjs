@@ -1,0 +1,96 @@
+// `npm start`'s serving half, as a newcomer meets it: scripts/start.mjs with the real collector,
+// the demo shop tagged, nothing loaded from outside, the collector panel showing this visitor's
+// stored mapping, and Ctrl-C stopping both processes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DIST, ROOT, launchBrowser, sleep } from './lib/harness.mjs';
+import { collectorBinary, freePort } from './lib/collector.mjs';
+
+let browser;
+let proc;
+let out = '';
+let demoUrl;
+let collectorBase;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chattag-demo-'));
+
+before(async () => {
+  if (!fs.existsSync(path.join(DIST, 'chattag.js'))) throw new Error('dist/chattag.js is missing: run `npm run build` first');
+  const env = {
+    ...process.env,
+    PORT: String(await freePort()),
+    CHATTAG_COLLECTOR_PORT: String(await freePort()),
+    CHATTAG_DEMO_DB: path.join(tmp, 'demo.db'),
+    CHATTAG_COLLECTOR_BIN: collectorBinary(),
+  };
+  proc = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.mjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.on('data', (b) => { out += b; });
+  proc.stderr.on('data', (b) => { out += b; });
+  const deadline = Date.now() + 30000;
+  while (!/Demo shop:\s+(\S+)/.test(out) || !/Collector:\s+(\S+)/.test(out)) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`start.mjs did not come up:\n${out}`);
+    await sleep(100);
+  }
+  demoUrl = /Demo shop:\s+(\S+)/.exec(out)[1];
+  collectorBase = /Collector:\s+(\S+)/.exec(out)[1];
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the demo shop is tagged, loads nothing from outside, and shows what the collector stored', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const outside = [];
+  const errors = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('http://127.0.0.1:')) return route.continue();
+    outside.push(url);
+    return route.fulfill({ status: 200, contentType: 'text/html', body: 'outside' });
+  });
+  try {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(demoUrl);
+    await page.waitForFunction(() => typeof window.chattag?.id === 'function' && window.chattag.id(), null, { timeout: 10000 });
+    const id = await page.evaluate(() => window.chattag.id());
+    const buttons = ['hero-wa', 'hero-tg', 'c-wa', 'c-tgbot', 'c-tguser', 'c-viber', 'c-max'];
+    await page.waitForFunction(({ buttons, id }) => buttons.every((b) => document.getElementById(b).getAttribute('href').includes(id)), { buttons, id }, { timeout: 5000 });
+    assert.equal(await page.$eval('footer a', (a) => a.getAttribute('href')), 'https://t.me/share/url?url=https%3A%2F%2Fpetalstem.example%2F&text=Lovely%20flowers', 'the share link stays as written');
+
+    // The product popup adds its order link later; it is tagged too.
+    await page.click('.card >> nth=0');
+    await page.waitForFunction((id) => (document.getElementById('dialog-wa')?.getAttribute('href') || '').includes(id), id, { timeout: 5000 });
+    await page.keyboard.press('Escape');
+
+    // The panel shows the mapping the collector stored for this visitor.
+    await page.waitForFunction((id) => document.getElementById('collector-view').innerText.includes('Events stored') && document.getElementById('collector-view').innerText.includes(id), id, { timeout: 10000 });
+    assert.equal(await page.textContent('#demo-id'), id);
+
+    // Simulated Metrica: the ClientID reaches the collector and the panel.
+    await page.click('#sim-metrica');
+    await page.waitForFunction(() => /ClientID\s+\d{10,}/.test(document.getElementById('collector-view').innerText), null, { timeout: 15000 });
+
+    assert.deepEqual(outside, [], 'the demo loads nothing from outside 127.0.0.1');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('Ctrl-C stops the demo server and the collector', async () => {
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  proc.kill('SIGINT');
+  await Promise.race([exited, sleep(8000).then(() => assert.fail(`start.mjs did not exit on SIGINT:\n${out}`))]);
+  for (const url of [demoUrl, `${collectorBase}/healthz`]) {
+    const reachable = await fetch(url).then(() => true, () => false);
+    assert.equal(reachable, false, `${url} still answers after Ctrl-C`);
+  }
+});
