@@ -339,6 +339,8 @@ async function main() {
     '',
     '## Snippet',
     '',
+    `Build measured: \`dist/\` from commit ${gitHead()} (dist/chattag.js built ${fs.statSync(path.join(DIST, 'chattag.js')).mtime.toISOString().slice(0, 16)}Z).`,
+    '',
     `Headless Chromium ${await chromiumVersion()}, ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim() || 'unknown CPU'}), ${new Date().toISOString().slice(0, 16)}Z, median of ${RUNS_CHEAP} runs (${RUNS} for the 10,000-link row), implementations interleaved.`,
     '',
     table,
@@ -357,6 +359,11 @@ async function main() {
   await fsp.mkdir(path.dirname(OUT_MD), { recursive: true });
   await fsp.writeFile(OUT_MD, md.join('\n'));
   console.log(`\nwritten to ${path.relative(ROOT, OUT_MD)}`);
+}
+
+function gitHead() {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  return (r.stdout || '').trim() || 'unknown';
 }
 
 let versionCache;
