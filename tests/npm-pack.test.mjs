@@ -124,3 +124,31 @@ test('bundled with esbuild into a page, it tags messenger links and reports', { 
     await s.close();
   }
 });
+
+const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const noTsc = !BUILT ? skip : fs.existsSync(TSC) ? false : 'typescript not installed (devDependency requested from the lead)';
+
+test('the types compile for a strict TypeScript consumer (nodenext resolution through exports)', { skip: noTsc }, () => {
+  fs.writeFileSync(path.join(scratch, 'consumer.ts'), `
+    import { start, ready, id, rewrite, identifiers, setUserId, consent, type ChattagConfig } from 'chattag';
+    const cfg: ChattagConfig = { endpoint: 'https://c.example/v1/events', prefix: 'FL', lifetimeDays: 30, counter: 123, consent: 'required', qr: true };
+    start(cfg);
+    ready().then((x: string) => x.toUpperCase());
+    const i: string | undefined = id();
+    const r: string = rewrite(new URL('https://wa.me/1'));
+    const s: string | undefined = identifiers().utm?.source;
+    setUserId(null);
+    consent(true);
+    // @ts-expect-error consent is 'granted' | 'required'
+    start({ consent: 'yes' });
+    // @ts-expect-error unknown setting
+    start({ endpont: 'x' });
+    export { i, r, s };
+  `);
+  fs.writeFileSync(path.join(scratch, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2020', lib: ['es2020', 'dom'] },
+    files: ['consumer.ts'],
+  }));
+  const r = spawnSync(process.execPath, [TSC, '-p', scratch], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
