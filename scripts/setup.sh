@@ -9,6 +9,7 @@
 #   wasm-pack        cargo install
 #   node packages    npm ci (playwright-core, esbuild, binaryen's wasm-opt)
 #   Chromium         Debian's chromium + chromium-driver (Playwright cannot download browsers here)
+#   QR test tools    zbar-tools (zbarimg) and qrencode, to check the QR dialog's codes
 #
 # Flags: --bench also installs wrk (the collector's load tool).
 set -euo pipefail
@@ -92,6 +93,9 @@ fi
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt_install chromium chromium-driver
 fi
+
+# Test-only: decode rendered QR codes (zbarimg) and compare with a reference encoder (qrencode).
+command -v zbarimg >/dev/null 2>&1 && command -v qrencode >/dev/null 2>&1 || apt_install zbar-tools qrencode
 
 if [ $want_bench = 1 ]; then
   command -v wrk >/dev/null 2>&1 || apt_install wrk

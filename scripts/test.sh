@@ -17,8 +17,8 @@ status=0
 echo "== native tests (cargo test --workspace)"
 if ! cargo test --workspace 2>&1 | tee "$logs/cargo.log"; then status=1; fi
 
-echo "== browser tests (node --test tests/browser/)"
-if ! node --test --test-concurrency=1 tests/browser/ 2>&1 | tee "$logs/node.log"; then status=1; fi
+echo "== node + browser tests (GTM template, npm package, tests/browser/ in headless Chromium)"
+if ! node --test --test-concurrency=1 tests/gtm.test.mjs tests/npm-pack.test.mjs tests/browser/ 2>&1 | tee "$logs/node.log"; then status=1; fi
 
 # One closing line over both runners.
 read -r cp cf < <(awk '/^test result:/{for(i=1;i<=NF;i++){if($(i+1)~/^passed/)p+=$i; if($(i+1)~/^failed/)f+=$i}} END{print p+0, f+0}' "$logs/cargo.log")
