@@ -9,22 +9,25 @@ use crate::url::encode_component_into;
 /// Longest custom template, in characters.
 pub const MAX_TEMPLATE_LEN: usize = 500;
 
-#[derive(Clone, PartialEq, Eq, Debug)]
-enum Piece {
-    Lit(String),
-    /// The site's existing text.
-    Text,
-    /// A blank line, only when the site's text is not empty (no leading blank lines otherwise).
-    Sep,
-    Id,
-    Url,
-    Title,
+// A template is kept "compiled": its literal text with each placeholder replaced by one control
+// character below. One string instead of a list of parts keeps this small in the snippet; custom
+// templates have these characters (invisible C0 controls) removed before compiling.
+/// The site's existing text.
+const TEXT: u8 = 1;
+/// A blank line, only when the site's text is not empty (no leading blank lines otherwise).
+const SEP: u8 = 2;
+const ID: u8 = 3;
+const URL: u8 = 4;
+const TITLE: u8 = 5;
+
+fn is_marker(b: u8) -> bool {
+    (TEXT..=TITLE).contains(&b)
 }
 
 /// A parsed message template.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Template {
-    pieces: Vec<Piece>,
+    compiled: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -74,9 +77,10 @@ fn label(lang: &str) -> &'static str {
 impl Template {
     /// The default template for a page language: `<text>\n\n<label>: <id>`.
     pub fn for_lang(html_lang: &str) -> Template {
-        let mut lit = String::from(label(html_lang));
-        lit.push_str(": ");
-        Template { pieces: vec![Piece::Text, Piece::Sep, Piece::Lit(lit), Piece::Id] }
+        let mut compiled = String::from("\u{1}\u{2}");
+        compiled.push_str(label(html_lang));
+        compiled.push_str(": \u{3}");
+        Template { compiled }
     }
 
     /// A site's own template with `{id}` (required), `{text}`, `{url}`, `{title}`. Without
@@ -86,54 +90,44 @@ impl Template {
         if s.chars().count() > MAX_TEMPLATE_LEN {
             return Err(TemplateError::TooLong);
         }
-        let mut pieces = Vec::new();
-        let mut lit = String::new();
+        let mut compiled = String::with_capacity(s.len() + 2);
+        compiled.push_str("\u{1}\u{2}");
         let mut rest = s;
         while let Some(open) = crate::url::find_byte(rest, b'{') {
-            lit.push_str(&rest[..open]);
+            push_literal(&mut compiled, &rest[..open]);
             let after = &rest[open + 1..];
             let name_len = after.bytes().take_while(u8::is_ascii_lowercase).count();
-            let closed = name_len > 0 && after.as_bytes().get(name_len) == Some(&b'}');
-            if !closed {
-                lit.push('{');
+            if name_len == 0 || after.as_bytes().get(name_len) != Some(&b'}') {
+                compiled.push('{');
                 rest = after;
                 continue;
             }
-            let piece = match &after[..name_len] {
-                "id" => Piece::Id,
-                "text" => Piece::Text,
-                "url" => Piece::Url,
-                "title" => Piece::Title,
+            let marker = match &after[..name_len] {
+                "id" => ID,
+                "text" => TEXT,
+                "url" => URL,
+                "title" => TITLE,
                 _ => return Err(TemplateError::UnknownPlaceholder),
             };
-            if !lit.is_empty() {
-                pieces.push(Piece::Lit(core::mem::take(&mut lit)));
-            }
-            pieces.push(piece);
+            compiled.push(marker as char);
             rest = &after[name_len + 1..];
         }
-        lit.push_str(rest);
-        if !lit.is_empty() {
-            pieces.push(Piece::Lit(lit));
-        }
-        if !pieces.contains(&Piece::Id) {
+        push_literal(&mut compiled, rest);
+        let body = &compiled[2..];
+        if crate::url::find_byte(body, ID).is_none() {
             return Err(TemplateError::MissingId);
         }
-        if !pieces.contains(&Piece::Text) {
-            let mut with_text = Vec::with_capacity(pieces.len() + 2);
-            with_text.push(Piece::Text);
-            with_text.push(Piece::Sep);
-            with_text.append(&mut pieces);
-            pieces = with_text;
+        if crate::url::find_byte(body, TEXT).is_some() {
+            compiled.drain(..2);
         }
-        Ok(Template { pieces })
+        Ok(Template { compiled })
     }
 
     /// The whole prefilled message: the site's existing text kept, the tag added (never replaced).
     pub fn render(&self, text: &str, id: &ChatId, url: &str, title: &str) -> String {
         let mut out = String::with_capacity(text.len() + 64);
         let ctx = Context { id, url, title, has_text: !text.is_empty(), encode: false };
-        write(&mut out, &self.pieces, text, &ctx);
+        write(&mut out, &self.compiled, text, &ctx);
         out
     }
 
@@ -141,7 +135,7 @@ impl Template {
     /// copied as `raw_text` exactly as it was encoded in the link.
     pub(crate) fn render_encoded(&self, raw_text: &str, has_text: bool, id: &ChatId, url: &str, title: &str) -> String {
         let mut out = String::with_capacity(raw_text.len() + 96);
-        write(&mut out, &self.pieces, raw_text, &Context { id, url, title, has_text, encode: true });
+        write(&mut out, &self.compiled, raw_text, &Context { id, url, title, has_text, encode: true });
         out
     }
 
@@ -149,9 +143,10 @@ impl Template {
     /// [`Template::render_encoded`] around some site text with the ID `old`, that site text.
     /// Only for templates with a single `{text}`; for others the caller replaces the ID in place.
     pub(crate) fn strip_rendered<'s>(&self, raw: &'s str, old: &ChatId, url: &str, title: &str) -> Option<&'s str> {
-        let text_at = self.pieces.iter().position(|p| *p == Piece::Text)?;
-        let (lead, trail) = (&self.pieces[..text_at], &self.pieces[text_at + 1..]);
-        if trail.contains(&Piece::Text) {
+        let c = &self.compiled;
+        let text_at = crate::url::find_byte(c, TEXT)?;
+        let (lead, trail) = (&c[..text_at], &c[text_at + 1..]);
+        if crate::url::find_byte(trail, TEXT).is_some() {
             return None;
         }
         for has_text in [true, false] {
@@ -173,6 +168,16 @@ impl Template {
     }
 }
 
+/// Appends template text, minus any characters that would read as placeholders.
+fn push_literal(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(at) = rest.bytes().position(is_marker) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+}
+
 /// What the placeholders stand for in one rendering.
 struct Context<'a> {
     id: &'a ChatId,
@@ -184,7 +189,7 @@ struct Context<'a> {
     encode: bool,
 }
 
-fn write(out: &mut String, pieces: &[Piece], text: &str, ctx: &Context<'_>) {
+fn write(out: &mut String, compiled: &str, text: &str, ctx: &Context<'_>) {
     let put = |out: &mut String, s: &str| {
         if ctx.encode {
             encode_component_into(out, s)
@@ -192,16 +197,20 @@ fn write(out: &mut String, pieces: &[Piece], text: &str, ctx: &Context<'_>) {
             out.push_str(s)
         }
     };
-    for p in pieces {
-        match p {
-            Piece::Lit(s) => put(out, s),
-            Piece::Text => out.push_str(text),
-            Piece::Sep if ctx.has_text => put(out, "\n\n"),
-            Piece::Sep => {}
-            Piece::Id => put(out, ctx.id.as_str()),
-            Piece::Url => put(out, ctx.url),
-            Piece::Title => put(out, ctx.title),
+    let mut rest = compiled;
+    while !rest.is_empty() {
+        let at = rest.bytes().position(is_marker).unwrap_or(rest.len());
+        put(out, &rest[..at]);
+        let Some(&marker) = rest.as_bytes().get(at) else { break };
+        match marker {
+            TEXT => out.push_str(text),
+            SEP if ctx.has_text => put(out, "\n\n"),
+            ID => put(out, ctx.id.as_str()),
+            URL => put(out, ctx.url),
+            TITLE => put(out, ctx.title),
+            _ => {}
         }
+        rest = &rest[at + 1..];
     }
 }
 
@@ -248,6 +257,10 @@ mod tests {
         assert_eq!(t.render("", &id, "", ""), ["Order ", id.as_str()].concat());
         let t = Template::custom("{id} {x y} {").unwrap();
         assert_eq!(t.render("", &id, "", ""), [id.as_str(), " {x y} {"].concat());
+        // Control characters that the compiled form uses internally cannot inject placeholders.
+        let t = Template::custom("\u{1}\u{3}{id}\u{2}\u{4}\u{5}!").unwrap();
+        assert_eq!(t.render("Hi", &id, "U", "T"), ["Hi\n\n", id.as_str(), "!"].concat());
+        assert_eq!(Template::custom("\u{3}"), Err(TemplateError::MissingId));
     }
 
     #[test]

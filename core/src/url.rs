@@ -241,7 +241,7 @@ fn hex(c: u8) -> Option<u8> {
 /// ASCII-case-insensitive equality.
 #[inline(never)]
 pub fn eq_ci(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x.to_ascii_lowercase() == y.to_ascii_lowercase())
+    a.eq_ignore_ascii_case(b)
 }
 
 /// ASCII-case-insensitive `strip_prefix`.
