@@ -89,6 +89,25 @@ test('no globals other than chattag, and no console output without data-debug', 
   });
 });
 
+test('a bad setting falls back to a safe default; with data-debug the console says why', async () => {
+  const links = anchors([['wa', 'https://wa.me/79991234567']]);
+  const bad = { prefix: 'not-a-prefix', lifetime: 'forever' };
+  await h.run(async (s) => {
+    await s.page.goto(h.server.page(pageHtml({ snippet: bad, body: links })));
+    const id = await s.ready();
+    assert.ok(isChatId(id, ['CT']), `the default prefix is used: ${id}`);
+    await s.page.waitForFunction((id) => document.getElementById('wa').getAttribute('href').includes(id), id, { timeout: 5000 });
+  });
+  await h.run(async (s) => {
+    await s.page.goto(h.server.page(pageHtml({ snippet: { ...bad, debug: '1' }, body: links })));
+    const id = await s.ready();
+    assert.ok(isChatId(id, ['CT']), `the default prefix is used: ${id}`);
+    await s.page.waitForTimeout(300);
+    const warnings = s.console.filter((m) => m.type === 'warning');
+    assert.ok(warnings.some((m) => /prefix/i.test(m.text)), `a warning names the bad prefix: ${JSON.stringify(s.console)}`);
+  });
+});
+
 test('consent required: nothing read, tagged, stored or sent until chattag.consent(true)', async () => {
   await h.run(async (s) => {
     const head = `<script>document.cookie = '_ym_uid=1732000000555555555; path=/';</script>`;
