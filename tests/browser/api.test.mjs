@@ -139,6 +139,27 @@ test('consent required: nothing read, tagged, stored or sent until chattag.conse
   });
 });
 
+test('consent(false) withdraws: chattag\'s cookies and storage are cleared and nothing more is sent', async () => {
+  await h.run(async (s) => {
+    const head = `<script>document.cookie = 'site_pref=dark; path=/'; localStorage.setItem('site_cart', '3');</script>`;
+    await s.page.goto(h.server.page(pageHtml({ head, body: anchors([['wa', 'https://wa.me/79991234567']]) })));
+    const id = await s.ready();
+    await s.waitForEvent((e) => e.type === 'issue', { delivered: true, what: 'the issue event' });
+    const before = await s.page.evaluate(() => ({ cookie: document.cookie, keys: Object.keys(localStorage) }));
+    assert.ok(before.cookie.length > 'site_pref=dark'.length || before.keys.length > 1, `chattag stored something: ${JSON.stringify(before)}`);
+    await s.page.evaluate(() => window.chattag.consent(false));
+    await s.page.waitForTimeout(300);
+    const after = await s.page.evaluate(() => ({ cookie: document.cookie, keys: Object.keys(localStorage), session: Object.keys(sessionStorage) }));
+    assert.equal(after.cookie, 'site_pref=dark', 'only the site\'s own cookie is left');
+    assert.deepEqual(after.keys, ['site_cart'], 'only the site\'s own localStorage is left');
+    assert.ok(!JSON.stringify(after).includes(id), 'the ID is gone from storage');
+    const sent = s.requests.length;
+    await s.page.evaluate(() => { window.chattag.setUserId('99'); });
+    await s.page.waitForTimeout(1500);
+    assert.equal(s.requests.slice(sent).length, 0, 'nothing is sent on this page after consent was withdrawn');
+  });
+});
+
 test('window.chattagConfig configures the snippet when the tag has no data-* (Google Tag Manager)', async () => {
   await h.run(async (s) => {
     const head = `<script>window.chattagConfig = { endpoint: 'https://collector.test/v1/events', prefix: 'FL' };</script>
