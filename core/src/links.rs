@@ -197,6 +197,10 @@ struct Recognised<'a> {
     carrier: Carrier,
 }
 
+/// Which messenger link form `href` is (see `messenger-links.md`), or why it is left alone.
+/// Hosts and schemes are case-insensitive, `www.` and `http:` are accepted; anything not
+/// positively recognised — look-alike hosts, links merely mentioning a messenger URL, relative
+/// links, `javascript:` — is [`Skip::NotMessenger`].
 pub fn classify(href: &str, hint: Hint) -> Result<Classified, Skip> {
     let r = recognise(href, hint)?;
     Ok(Classified { messenger: r.kind.messenger(), kind: r.kind })
