@@ -3,9 +3,12 @@
 //! Order-independent by design: the snippet's outbox may deliver an older event after a newer
 //! one, so first/last values use min/max of the visitor clock, and the "current" identifiers
 //! only move forward in visitor time.
+//!
+//! Kept lean on purpose: every B-tree touched per event is a page written to the WAL at each
+//! commit, and that is what limits ingest. The identifier history and the pages of a chat are
+//! derived from its events when read (`queries::chat`), not maintained here.
 
 use chattag_core::event::{Event, EventType};
-use chattag_core::identifiers::Identifiers;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::model::IngestOutcome;
@@ -55,28 +58,6 @@ fn store_event(conn: &Connection, site: &str, ev: &Event, received_at: i64) -> R
     };
 
     upsert_chat(conn, site, ev, ts, received_at, collision)?;
-    for (field, value) in identifier_values(&ev.ids)? {
-        conn.prepare_cached(
-            "INSERT INTO chat_identifiers (site, chat_id, field, value, first_seen, last_seen, first_ts, last_ts, events)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1)
-             ON CONFLICT (site, chat_id, field, value) DO UPDATE SET
-               last_seen = max(last_seen, excluded.last_seen),
-               first_ts = min(first_ts, excluded.first_ts),
-               last_ts = max(last_ts, excluded.last_ts),
-               events = events + 1",
-        )?
-        .execute(params![site, ev.chat_id, field, value, received_at, ts])?;
-    }
-    if let Some(page) = &ev.page {
-        conn.prepare_cached(
-            "INSERT INTO chat_pages (site, chat_id, url, first_ts, last_ts, events) VALUES (?1, ?2, ?3, ?4, ?4, 1)
-             ON CONFLICT (site, chat_id, url) DO UPDATE SET
-               first_ts = min(first_ts, excluded.first_ts),
-               last_ts = max(last_ts, excluded.last_ts),
-               events = events + 1",
-        )?
-        .execute(params![site, ev.chat_id, page, ts])?;
-    }
     if ev.kind == EventType::Click {
         conn.prepare_cached(
             "INSERT INTO clicks (event_id, site, chat_id, messenger, link_kind, target, page, ts, received_at)
@@ -153,30 +134,6 @@ fn upsert_chat(conn: &Connection, site: &str, ev: &Event, ts: i64, received_at: 
     Ok(())
 }
 
-/// (field name, stored value) for each identifier the event carries. UTM is kept as one JSON
-/// value: the five parameters describe one landing together.
-fn identifier_values(ids: &Identifiers) -> Result<Vec<(&'static str, String)>, StoreError> {
-    let mut out = Vec::with_capacity(4);
-    let plain = [
-        ("client_id", &ids.client_id),
-        ("yclid", &ids.yclid),
-        ("user_id", &ids.user_id),
-        ("purchase_id", &ids.purchase_id),
-        ("gclid", &ids.gclid),
-        ("fbclid", &ids.fbclid),
-        ("ga_client_id", &ids.ga_client_id),
-    ];
-    for (field, value) in plain {
-        if let Some(v) = value {
-            out.push((field, v.clone()));
-        }
-    }
-    if let Some(utm) = &ids.utm {
-        out.push(("utm", serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?));
-    }
-    Ok(out)
-}
-
 pub fn kind_name(kind: EventType) -> &'static str {
     match kind {
         EventType::Issue => "issue",
@@ -188,4 +145,76 @@ pub fn kind_name(kind: EventType) -> &'static str {
 /// Event::validate bounds `ts` far below i64::MAX; saturate rather than wrap regardless.
 fn ts_of(ev: &Event) -> i64 {
     i64::try_from(ev.ts).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chattag_core::identifiers::{Identifiers, Utm};
+    use chattag_core::{ChatId, Prefix};
+
+    fn events(n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let b = (i as u64).to_le_bytes();
+                let chat = ChatId::generate(&Prefix::DEFAULT, [b[0], b[1], b[2], b[3], 7]).into_string();
+                let mut rnd = [0u8; 17];
+                rnd[..8].copy_from_slice(&b);
+                Event {
+                    event_id: chattag_core::event::event_id(rnd),
+                    kind: if i % 2 == 0 { EventType::Issue } else { EventType::Click },
+                    chat_id: chat.clone(),
+                    ts: 1_763_700_000_000,
+                    page: Some("https://shop.example/p/1".into()),
+                    referrer: None,
+                    ids: Identifiers {
+                        client_id: Some("1700000000123456789".into()),
+                        yclid: Some("5123456789".into()),
+                        utm: Some(Utm { source: Some("yandex".into()), ..Utm::default() }),
+                        ..Identifiers::default()
+                    },
+                    prev_chat_id: None,
+                    messenger: (i % 2 == 1).then(|| "telegram".into()),
+                    link_kind: (i % 2 == 1).then(|| "telegram_bot".into()),
+                    target: (i % 2 == 1).then(|| format!("https://t.me/shop_bot?start={chat}")),
+                }
+            })
+            .collect()
+    }
+
+    fn thread_cpu() -> std::time::Duration {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+
+    /// Not a correctness test: prints the writer's CPU cost per event (run with --ignored).
+    #[test]
+    #[ignore]
+    fn ingest_cost_per_event() {
+        let dir = std::env::temp_dir().join(format!("chattag-ingest-cost-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let mut conn = Connection::open(dir.join("t.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;").unwrap();
+        crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
+        let evs = events(20_000);
+        let t = std::time::Instant::now();
+        let cpu0 = thread_cpu();
+        for chunk in evs.chunks(200) {
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            apply(&conn, "shop", chunk, 1).unwrap();
+            conn.execute_batch("COMMIT").unwrap();
+        }
+        let took = t.elapsed();
+        let cpu = thread_cpu() - cpu0;
+        eprintln!(
+            "{} events in {:?} wall, {:?} CPU: {:.1} µs CPU/event",
+            evs.len(),
+            took,
+            cpu,
+            cpu.as_micros() as f64 / evs.len() as f64
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

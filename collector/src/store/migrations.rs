@@ -17,17 +17,21 @@ pub struct Migration {
 pub const EVENTS: &[Migration] = &[Migration {
     name: "events_0001_initial",
     sql: r#"
+-- The source of truth: every event once. Append-only rowid storage keeps inserts sequential;
+-- the per-chat identifier history and pages are derived from it at read time.
 CREATE TABLE events (
-    event_id    TEXT PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
+    event_id    TEXT NOT NULL UNIQUE,
     site        TEXT NOT NULL,
     kind        TEXT NOT NULL,
     chat_id     TEXT NOT NULL,
     ts          INTEGER NOT NULL,
     received_at INTEGER NOT NULL,
     body        TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX events_by_chat ON events(site, chat_id, ts);
+);
+CREATE INDEX events_by_chat ON events(site, chat_id);
 
+-- One row per (site, chat ID): the summary the read API lists and matching joins on.
 CREATE TABLE chats (
     site         TEXT NOT NULL,
     chat_id      TEXT NOT NULL,
@@ -54,30 +58,6 @@ CREATE TABLE chats (
 );
 CREATE INDEX chats_by_last_seen ON chats(last_seen);
 CREATE INDEX chats_by_prev ON chats(site, prev_chat_id) WHERE prev_chat_id IS NOT NULL;
-CREATE INDEX chats_by_client_id ON chats(site, client_id) WHERE client_id IS NOT NULL;
-
-CREATE TABLE chat_identifiers (
-    site       TEXT NOT NULL,
-    chat_id    TEXT NOT NULL,
-    field      TEXT NOT NULL,
-    value      TEXT NOT NULL,
-    first_seen INTEGER NOT NULL,
-    last_seen  INTEGER NOT NULL,
-    first_ts   INTEGER NOT NULL,
-    last_ts    INTEGER NOT NULL,
-    events     INTEGER NOT NULL,
-    PRIMARY KEY (site, chat_id, field, value)
-) WITHOUT ROWID;
-
-CREATE TABLE chat_pages (
-    site     TEXT NOT NULL,
-    chat_id  TEXT NOT NULL,
-    url      TEXT NOT NULL,
-    first_ts INTEGER NOT NULL,
-    last_ts  INTEGER NOT NULL,
-    events   INTEGER NOT NULL,
-    PRIMARY KEY (site, chat_id, url)
-) WITHOUT ROWID;
 
 CREATE TABLE clicks (
     event_id    TEXT PRIMARY KEY,
@@ -91,7 +71,8 @@ CREATE TABLE clicks (
     received_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX clicks_by_chat ON clicks(site, chat_id, ts);
-CREATE INDEX clicks_by_time ON clicks(site, messenger, received_at);
+-- Probable-click matching looks up clicks on one messenger in a time window.
+CREATE INDEX clicks_by_time ON clicks(messenger, ts);
 
 CREATE TABLE chat_conflicts (
     event_id         TEXT PRIMARY KEY,

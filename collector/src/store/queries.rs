@@ -1,5 +1,6 @@
 //! Read-side SQL: one chat ID with everything known about it, and the recent mappings list.
 
+use chattag_core::event::Event;
 use chattag_core::identifiers::{Identifiers, Utm};
 use rusqlite::{params, Connection, Row};
 
@@ -10,7 +11,9 @@ use super::StoreError;
 /// click, so a long chain is possible but unbounded walks are not.
 const MAX_CHAIN: usize = 50;
 /// Per-record caps so that one busy chat ID cannot produce a huge response.
-const MAX_PAGES: i64 = 200;
+const MAX_PAGES: usize = 200;
+/// Events of one chat read to derive its history: a real visitor produces a handful.
+const MAX_EVENTS_READ: i64 = 5000;
 const MAX_CLICKS: i64 = 200;
 
 const CHAT_COLUMNS: &str = "site, chat_id, first_seen, last_seen, first_ts, last_ts, client_id, yclid, user_id,
@@ -73,33 +76,7 @@ fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError
     let site = row.summary.site.clone();
     let id = row.summary.chat_id.clone();
 
-    let identifier_history = conn
-        .prepare_cached(
-            "SELECT field, value, first_seen, last_seen, first_ts, last_ts, events FROM chat_identifiers
-             WHERE site = ?1 AND chat_id = ?2 ORDER BY field, first_ts",
-        )?
-        .query_map(params![site, id], |r| {
-            Ok(IdentifierValue {
-                field: r.get(0)?,
-                value: r.get(1)?,
-                first_seen: r.get(2)?,
-                last_seen: r.get(3)?,
-                first_ts: r.get(4)?,
-                last_ts: r.get(5)?,
-                events: r.get(6)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-
-    let pages = conn
-        .prepare_cached(
-            "SELECT url, first_ts, last_ts, events FROM chat_pages WHERE site = ?1 AND chat_id = ?2
-             ORDER BY first_ts LIMIT ?3",
-        )?
-        .query_map(params![site, id, MAX_PAGES], |r| {
-            Ok(PageVisit { url: r.get(0)?, first_ts: r.get(1)?, last_ts: r.get(2)?, events: r.get(3)? })
-        })?
-        .collect::<Result<_, _>>()?;
+    let (identifier_history, pages) = history_from_events(conn, &site, &id)?;
 
     let clicks = conn
         .prepare_cached(
@@ -156,6 +133,74 @@ fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError
         collision: s.collision,
         conflicts,
     })
+}
+
+/// The identifier values and pages of one chat, from its stored events (the source of truth;
+/// see `ingest.rs` for why these are not kept as tables).
+fn history_from_events(conn: &Connection, site: &str, chat_id: &str) -> Result<(Vec<IdentifierValue>, Vec<PageVisit>), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT body, received_at FROM events WHERE site = ?1 AND chat_id = ?2 ORDER BY ts, id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![site, chat_id, MAX_EVENTS_READ], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut values: Vec<IdentifierValue> = Vec::new();
+    let mut pages: Vec<PageVisit> = Vec::new();
+    for row in rows {
+        let (body, received_at) = row?;
+        let ev: Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
+        let ts = i64::try_from(ev.ts).unwrap_or(i64::MAX);
+        for (field, value) in identifier_values(&ev.ids) {
+            match values.iter_mut().find(|v| v.field == field && v.value == value) {
+                Some(v) => {
+                    v.first_seen = v.first_seen.min(received_at);
+                    v.last_seen = v.last_seen.max(received_at);
+                    v.first_ts = v.first_ts.min(ts);
+                    v.last_ts = v.last_ts.max(ts);
+                    v.events += 1;
+                }
+                None => values.push(IdentifierValue {
+                    field: field.to_owned(),
+                    value,
+                    first_seen: received_at,
+                    last_seen: received_at,
+                    first_ts: ts,
+                    last_ts: ts,
+                    events: 1,
+                }),
+            }
+        }
+        if let Some(url) = ev.page {
+            if let Some(p) = pages.iter_mut().find(|p| p.url == url) {
+                p.first_ts = p.first_ts.min(ts);
+                p.last_ts = p.last_ts.max(ts);
+                p.events += 1;
+            } else if pages.len() < MAX_PAGES {
+                pages.push(PageVisit { url, first_ts: ts, last_ts: ts, events: 1 });
+            }
+        }
+    }
+    values.sort_by(|a, b| a.field.cmp(&b.field).then(a.first_ts.cmp(&b.first_ts)));
+    Ok((values, pages))
+}
+
+/// (field, value) for each identifier present; UTM as one JSON value (the five parameters
+/// describe one landing together).
+fn identifier_values(ids: &Identifiers) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = [
+        ("client_id", &ids.client_id),
+        ("yclid", &ids.yclid),
+        ("user_id", &ids.user_id),
+        ("purchase_id", &ids.purchase_id),
+        ("gclid", &ids.gclid),
+        ("fbclid", &ids.fbclid),
+        ("ga_client_id", &ids.ga_client_id),
+    ]
+    .into_iter()
+    .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
+    .collect();
+    if let Some(json) = ids.utm.as_ref().and_then(|u| serde_json::to_string(u).ok()) {
+        out.push(("utm", json));
+    }
+    out
 }
 
 /// Follows `prev_chat_id` from `start`; stops at a cycle (IDs come from visitors' browsers, so
