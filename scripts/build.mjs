@@ -166,7 +166,27 @@ function optimize(outDir) {
 const gzipSize = (buf) => zlib.gzipSync(buf, { level: 9 }).length;
 const brotliSize = (buf) => zlib.brotliCompressSync(buf, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
-async function bundle(outDir, wasmBytes, mode) {
+// Lazy chunks (issue 5: QR dialog, debug overlay): ES modules the loader import()s only when a
+// page uses them, so they are not part of the page-download budget.
+const CHUNKS = ['qr', 'debug'];
+
+async function buildChunks() {
+  const out = [];
+  for (const name of CHUNKS) {
+    const entry = path.join(ROOT, 'www', 'loader', `${name}.js`);
+    if (!fs.existsSync(entry)) continue;
+    const r = await esbuild.build({
+      entryPoints: [entry], bundle: true, format: 'esm', minify: true, target: ['es2020'],
+      legalComments: 'none', write: false, logLevel: 'silent',
+    });
+    const js = Buffer.from(r.outputFiles[0].contents);
+    const file = `chattag-${name}.${crypto.createHash('sha256').update(js).digest('hex').slice(0, 10)}.js`;
+    out.push({ name, file, js });
+  }
+  return out;
+}
+
+async function bundle(outDir, wasmBytes, mode, chunks) {
   const hash = crypto.createHash('sha256').update(wasmBytes).digest('hex').slice(0, 10);
   const wasmName = `chattag.${hash}.wasm`;
   const wasmPlugin = {
@@ -182,6 +202,11 @@ async function bundle(outDir, wasmBytes, mode) {
         loader: 'js',
       }));
       build.onResolve({ filter: /^chattag:glue$/ }, () => ({ path: path.join(outDir, 'chattag.js') }));
+      build.onResolve({ filter: /^chattag:chunks$/ }, () => ({ path: 'chunks', namespace: 'chattag-chunks' }));
+      build.onLoad({ filter: /.*/, namespace: 'chattag-chunks' }, () => ({
+        contents: `export default ${JSON.stringify(Object.fromEntries(chunks.map((c) => [c.name, c.file])))};`,
+        loader: 'js',
+      }));
     },
   };
   const result = await esbuild.build({
@@ -231,14 +256,16 @@ async function main() {
   const wasm = fs.readFileSync(opt.path);
   say(`wasm-opt -Oz: ${fmt(opt.before)} B → ${fmt(wasm.length)} B`);
 
+  const chunks = await buildChunks();
   const variants = {};
-  for (const mode of ['inline', 'file']) variants[mode] = await bundle(outDir, wasm, mode);
+  for (const mode of ['inline', 'file']) variants[mode] = await bundle(outDir, wasm, mode, chunks);
 
   fs.rmSync(DIST, { recursive: true, force: true });
   fs.mkdirSync(DIST, { recursive: true });
   const chosen = variants[WASM_MODE];
   fs.writeFileSync(path.join(DIST, 'chattag.js'), chosen.js);
   if (chosen.wasmName) fs.writeFileSync(path.join(DIST, chosen.wasmName), wasm);
+  for (const c of chunks) fs.writeFileSync(path.join(DIST, c.file), c.js);
 
   console.log('');
   console.log(`dist/ (wasm ${WASM_MODE === 'inline' ? 'inlined as base64' : 'beside the script'}):`);
@@ -254,7 +281,15 @@ async function main() {
   const fileWasm = sizes('file:   chattag.<hash>.wasm', wasm);
   table([inl, fileJs, fileWasm, { name: 'file:   total', raw: fileJs.raw + fileWasm.raw, gzip: fileJs.gzip + fileWasm.gzip, brotli: fileJs.brotli + fileWasm.brotli }]);
 
+  if (chunks.length) {
+    console.log('');
+    console.log('lazy chunks (loaded only on pages that use them; not in the budget):');
+    table(chunks.map((c) => sizes(`dist/${c.file}`, c.js)));
+  }
+
   console.log('');
+  // Subresource Integrity for a versioned URL (docs/hosting.md).
+  say(`SRI dist/chattag.js: sha384-${crypto.createHash('sha384').update(chosen.js).digest('base64')}`);
   const verdict = total <= BUDGET_GZIP ? 'within' : 'OVER';
   say(`page download: ${fmt(total)} B gzip — ${verdict} the ${fmt(BUDGET_GZIP)} B budget`);
 }

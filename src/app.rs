@@ -21,7 +21,7 @@ use crate::reported::Reported;
 use crate::settings::{self, Key, Settings};
 use crate::storage::{Store, OUTBOX};
 use crate::visitor::{self, Clock, Record, Resolution, DAY_MS, YCLID_LIFETIME_MS};
-use crate::wire::{self, push_u64};
+use crate::wire;
 
 pub const TIMER_CLIENT_ID: u32 = 1;
 pub const TIMER_RETRY: u32 = 2;
@@ -78,56 +78,15 @@ fn random<const N: usize>() -> Option<[u8; N]> {
     Some(b)
 }
 
-/// A `chattagConfig` value as the same string a `data-*` attribute would carry.
-fn config_string(v: JsValue) -> Option<String> {
-    if let Some(s) = v.as_string() {
-        return Some(s);
-    }
-    if let Some(b) = v.as_bool() {
-        return Some(if b { "true" } else { "false" }.into());
-    }
-    let f = v.as_f64()?;
-    let mut s = String::new();
-    if (0.0..1e15).contains(&f) && f.fract() == 0.0 {
-        push_u64(&mut s, f as u64);
-    } else {
-        s.push_str("not a whole number");
-    }
-    Some(s)
-}
-
-/// A value the site passed to `setUserId` / `setPurchaseId`: strings as they are, finite numbers
-/// in their JS spelling, `null`/`undefined` = clear.
-fn api_string(v: &JsValue) -> Result<Option<String>, ()> {
-    if v.is_null() || v.is_undefined() {
-        return Ok(None);
-    }
-    if let Some(s) = v.as_string() {
-        return Ok(Some(s));
-    }
-    match v.as_f64() {
-        Some(f) if f.is_finite() => Ok(js_sys::Number::from(f).to_string(10).ok().map(String::from)),
-        _ => Err(()),
-    }
-}
-
 impl App {
     /// `window` and `document` come from the loader: looking them up from wasm would cost
     /// global-object probing glue in every page download.
-    pub fn boot(window: JsValue, document: JsValue, script: JsValue, config: JsValue, ports: Ports) -> Option<App> {
+    pub fn boot(window: JsValue, document: JsValue, ports: Ports) -> Option<App> {
         if !window.is_object() || !document.is_object() {
             return None;
         }
         let (window, document): (Window, Document) = (window.unchecked_into(), document.unchecked_into());
-        // `document.currentScript`: an element or null.
-        let script: Option<Element> = script.is_object().then(|| script.unchecked_into());
-        let config = config.is_object().then_some(config);
-        let (settings, warnings) = settings::parse(&mut |k: &Key| {
-            script
-                .as_ref()
-                .and_then(|s| s.get_attribute(k.attr))
-                .or_else(|| config_string(js_sys::Reflect::get(config.as_ref()?, &JsValue::from_str(k.config)).ok()?))
-        });
+        let (settings, warnings) = settings::parse(&mut |k: &Key| ports.setting(k.attr, k.config));
         if settings.debug {
             for w in warnings {
                 ports.warn(w, "");
@@ -189,16 +148,17 @@ impl App {
         wire::identifiers_json(&self.identifiers())
     }
 
-    pub fn set_user_id(&mut self, v: &JsValue, purchase: bool) {
+    /// `setUserId` / `setPurchaseId`: `None` clears; the loader turns numbers into strings and
+    /// anything else into "" (invalid).
+    pub fn set_user_id(&mut self, v: Option<String>, purchase: bool) {
         let (clean, name): (fn(&str) -> Option<String>, _) =
             if purchase { (clean_purchase_id, "setPurchaseId") } else { (clean_user_id, "setUserId") };
-        let value = match api_string(v) {
-            Ok(None) => None,
-            Ok(Some(s)) => match clean(&s) {
+        let value = match v {
+            None => None,
+            Some(s) => match clean(&s) {
                 Some(c) => Some(c),
                 None => return self.warn(name, "invalid value ignored (1-128 printable characters, no < > \" ' ` \\)"),
             },
-            Err(()) => return self.warn(name, "expects a string or a number"),
         };
         if purchase {
             self.purchase_id = value;
@@ -565,9 +525,8 @@ impl App {
     }
 
     /// The ClientID from `ym(counter, 'getClientID', cb)`.
-    pub fn client_id(&mut self, v: &JsValue) {
-        let Ok(Some(raw)) = api_string(v) else { return };
-        if let Some(c) = clean_client_id(&raw) {
+    pub fn client_id(&mut self, raw: &str) {
+        if let Some(c) = clean_client_id(raw) {
             self.ym_client_id = Some(c);
             if self.report_news() {
                 self.flush();

@@ -51,8 +51,8 @@ mod exports {
 
     /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
     #[wasm_bindgen]
-    pub fn boot(window: JsValue, document: JsValue, script: JsValue, config: JsValue, ports: Ports) -> bool {
-        let Some(app) = App::boot(window, document, script, config, ports) else { return false };
+    pub fn boot(window: JsValue, document: JsValue, ports: Ports) -> bool {
+        let Some(app) = App::boot(window, document, ports) else { return false };
         let debug = app.debug();
         APP.with(|cell| {
             if let Ok(mut slot) = cell.try_borrow_mut() {
@@ -93,13 +93,13 @@ mod exports {
     }
 
     #[wasm_bindgen]
-    pub fn set_user_id(v: JsValue) {
-        with(|a| a.set_user_id(&v, false));
+    pub fn set_user_id(v: Option<String>) {
+        with(|a| a.set_user_id(v, false));
     }
 
     #[wasm_bindgen]
-    pub fn set_purchase_id(v: JsValue) {
-        with(|a| a.set_user_id(&v, true));
+    pub fn set_purchase_id(v: Option<String>) {
+        with(|a| a.set_user_id(v, true));
     }
 
     #[wasm_bindgen]
@@ -151,7 +151,7 @@ mod exports {
     }
 
     #[wasm_bindgen]
-    pub fn on_client_id(v: JsValue) {
+    pub fn on_client_id(v: String) {
         with(|a| a.client_id(&v));
     }
 }

@@ -24,7 +24,7 @@ pub fn event_id_of(line: &str) -> Option<&str> {
 
 /// Parses the stored text, skipping anything that is not an event line of ours.
 pub fn parse(stored: &str) -> Vec<String> {
-    stored.lines().filter(|l| event_id_of(l).is_some()).map(String::from).collect()
+    stored.split('\n').filter(|l| event_id_of(l).is_some()).map(String::from).collect()
 }
 
 pub fn serialize(lines: &[String]) -> String {

@@ -27,6 +27,10 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn ym(this: &Ports, counter: &str);
 
+    /// The raw value of a setting: the script tag's `attr`, else `String(chattagConfig[key])`.
+    #[wasm_bindgen(method)]
+    pub fn setting(this: &Ports, attr: &str, key: &str) -> Option<String>;
+
     /// `console.warn`, only ever called with `debug` on.
     #[wasm_bindgen(method)]
     pub fn warn(this: &Ports, message: &str, detail: &str);

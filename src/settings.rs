@@ -1,6 +1,7 @@
 //! Snippet settings: `data-*` on the script tag, else `window.chattagConfig` (Google Tag Manager
 //! cannot set attributes). A bad value is a warning and a safe default, never a failure.
-//! The parsing is pure; [`read`] only fetches the raw strings from the page.
+//! The parsing is pure: the loader hands over raw strings (an attribute's value, else
+//! `String(chattagConfig[key])`).
 
 use chattag_core::template::Template;
 use chattag_core::url::strip_prefix_ci;
@@ -45,10 +46,10 @@ pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'st
     let mut warn = |w: &'static str| warnings.push(w);
 
     let endpoint = get(&ENDPOINT).and_then(|v| {
-        let v = v.trim();
+        let v = v.trim_ascii();
         let ok = (strip_prefix_ci(v, "https://").is_some() || strip_prefix_ci(v, "http://").is_some())
             && v.len() <= 2048
-            && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !v.bytes().any(|c| c <= b' ' || c == 0x7f);
         if ok {
             Some(v.to_owned())
         } else {
@@ -57,7 +58,7 @@ pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'st
         }
     });
     let prefix = get(&PREFIX).map_or(Prefix::DEFAULT, |v| {
-        Prefix::new(v.trim()).unwrap_or_else(|_| {
+        Prefix::new(v.trim_ascii()).unwrap_or_else(|_| {
             warn("prefix: must be 1-4 letters A-Z — using CT");
             Prefix::DEFAULT
         })
@@ -69,15 +70,15 @@ pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'st
             None
         }
     });
-    let lifetime_days = get(&LIFETIME).map_or(DEFAULT_LIFETIME_DAYS, |v| match v.trim().parse::<u32>() {
-        Ok(d) if (1..=MAX_LIFETIME_DAYS).contains(&d) => d,
+    let lifetime_days = get(&LIFETIME).map_or(DEFAULT_LIFETIME_DAYS, |v| match whole_number(v.trim_ascii()) {
+        Some(d) if (1..=MAX_LIFETIME_DAYS).contains(&d) => d,
         _ => {
             warn("lifetime: whole days 1-400 — using 21");
             DEFAULT_LIFETIME_DAYS
         }
     });
     let counter = get(&COUNTER).and_then(|v| {
-        let v = v.trim();
+        let v = v.trim_ascii();
         if !v.is_empty() && v.len() <= 12 && v.bytes().all(|c| c.is_ascii_digit()) {
             Some(v.to_owned())
         } else {
@@ -86,7 +87,7 @@ pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'st
         }
     });
     let consent_required = get(&CONSENT).is_some_and(|v| {
-        let v = v.trim();
+        let v = v.trim_ascii();
         if v.eq_ignore_ascii_case("granted") {
             false
         } else if v.eq_ignore_ascii_case("required") {
@@ -102,10 +103,18 @@ pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'st
     (Settings { endpoint, prefix, template, lifetime_days, counter, consent_required, debug }, warnings)
 }
 
+/// Decimal digits only (no sign, no spaces), small enough for a day count.
+fn whole_number(v: &str) -> Option<u32> {
+    if v.is_empty() || v.len() > 6 {
+        return None;
+    }
+    v.bytes().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32))
+}
+
 /// `data-debug` (present, empty) / `"1"` / `"true"` / `"on"` / `"yes"` → on; `"0"` / `"false"` /
 /// `"off"` / `"no"` → off.
 pub fn is_on(v: &str) -> bool {
-    let v = v.trim();
+    let v = v.trim_ascii();
     !["0", "false", "off", "no"].iter().any(|off| v.eq_ignore_ascii_case(off))
 }
 
@@ -170,6 +179,9 @@ mod tests {
         assert!(!s.debug);
         let (s, _) = with(&[("lifetimeDays", "2100"), ("endpoint", "https://a b/")]);
         assert_eq!(s.lifetime_days, 21);
+        for bad in ["+5", "1.5", "-3", "9999999", "true", "[object Object]"] {
+            assert_eq!(with(&[("lifetimeDays", bad)]).0.lifetime_days, 21, "{bad}");
+        }
         assert_eq!(s.endpoint, None);
     }
 }

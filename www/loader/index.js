@@ -62,8 +62,11 @@ import loadWasm from 'chattag:wasm';
     if (live) guard(f)(v);
     else queue.push([name, v]);
   };
-  api.setUserId = setter('setUserId', w.set_user_id);
-  api.setPurchaseId = setter('setPurchaseId', w.set_purchase_id);
+  // Strings as they are, finite numbers in their JS spelling, null/undefined = clear; anything
+  // else becomes "" so the wasm rejects it (with a warning under debug).
+  const text = (v) => (v == null ? undefined : typeof v === 'string' || Number.isFinite(v) ? String(v) : '');
+  api.setUserId = setter('setUserId', (v) => w.set_user_id(text(v)));
+  api.setPurchaseId = setter('setPurchaseId', (v) => w.set_purchase_id(text(v)));
   api.consent = setter('consent', (granted) => {
     w.consent(!!granted);
     // Granting runs a full pass over the document: the records of its own href writes (and of
@@ -85,8 +88,16 @@ import loadWasm from 'chattag:wasm';
     later: guard((ms, what) => setTimeout(guard(() => w.on_timer(what)), ms)),
     ready: guard((id) => setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))))),
     ym: guard((counter) => {
-      if (typeof W.ym === 'function') W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.on_client_id(v))));
+      if (typeof W.ym === 'function') W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.on_client_id(String(v)))));
     }),
+    setting: (attr, key) => {
+      try {
+        const v = script && script.getAttribute(attr);
+        if (v != null) return v;
+        const c = config && config[key];
+        return c == null ? undefined : String(c);
+      } catch (e) {}
+    },
     warn: guard((message, detail) => warn(message, detail)),
   };
 
@@ -131,7 +142,7 @@ import loadWasm from 'chattag:wasm';
 
   (async () => {
     await init({ module_or_path: await loadWasm(script) });
-    debug = w.boot(W, D, script, config, ports) || debug;
+    debug = w.boot(W, D, ports) || debug;
     live = true;
     for (const [name, ...args] of queue.splice(0)) {
       if (METHODS.includes(name)) guard(api[name])(...args);
