@@ -196,7 +196,32 @@ pub fn money(revenue: &BTreeMap<String, f64>) -> String {
     if revenue.is_empty() {
         return "—".into();
     }
-    revenue.iter().map(|(c, v)| format!("{v:.2} {c}")).collect::<Vec<_>>().join(" + ")
+    revenue.iter().map(|(c, v)| format!("{} {c}", amount(*v))).collect::<Vec<_>>().join(" + ")
+}
+
+/// `641000` → `641 000`, `1250.5` → `1 250.50`: thousands grouped with a narrow no-break space,
+/// kopecks only when there are any.
+pub fn amount(v: f64) -> String {
+    let cents = (v * 100.0).round() as i64;
+    let (int, frac) = (cents / 100, cents % 100);
+    let digits = int.to_string();
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(ch);
+    }
+    if frac == 0 {
+        grouped
+    } else {
+        format!("{grouped}.{frac:02}")
+    }
+}
+
+/// Chats per traffic source only (campaigns summed), for the chart.
+pub fn by_source_only(rows: &[ChatRow]) -> Vec<(String, Group)> {
+    grouped(rows, |r| r.source().0)
 }
 
 /// Every day of the range, including days without chats (a gap is information too).
@@ -290,6 +315,9 @@ mod tests {
         assert_eq!(days[2].1.chats, 0);
         assert_eq!(days[3].1.probable, 1);
         assert_eq!(money(&days[1].1.revenue), "10.50 RUB");
+        assert_eq!(amount(641_000.0), "641\u{202f}000");
+        assert_eq!(amount(1_250.5), "1\u{202f}250.50");
+        assert_eq!(amount(999.0), "999");
     }
 
     #[test]

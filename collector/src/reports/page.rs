@@ -29,7 +29,8 @@ nav.range a.on{background:#fff;color:#0f172a;border-color:#fff}
 main{max-width:1120px;margin:0 auto;padding:24px 32px 48px}
 .kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:14px;margin-bottom:22px}
 .kpi{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px}
-.kpi .v{font-size:28px;font-weight:700;letter-spacing:-.02em}
+.kpi .v{font-size:26px;white-space:nowrap;font-weight:700;letter-spacing:-.02em}
+.kpi .v.long{font-size:19px;line-height:39px}
 .kpi .l{color:var(--muted);font-size:13px}
 .kpi .s{color:var(--muted);font-size:12px;margin-top:2px}
 section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 20px;margin-bottom:18px}
@@ -38,6 +39,7 @@ section .hint{color:var(--muted);font-size:13px;margin:0 0 10px}
 .row{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);gap:18px;align-items:start}
 @media (max-width:860px){.row{grid-template-columns:1fr}}
 .chart{width:100%;height:auto;display:block}
+.bars{max-width:680px}
 .chart .axis{font-size:11px;fill:#64748b}
 .chart .label{font-size:13px;fill:#0f172a}
 .chart .value{font-size:13px;font-weight:600;fill:#0f172a}
@@ -50,7 +52,8 @@ th{text-align:left;color:var(--muted);font-weight:600;border-bottom:1px solid va
 td{border-bottom:1px solid #f1f5f9;padding:6px 8px;vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{max-height:360px;overflow:auto}
-a.csv{float:right;font-size:13px;color:var(--accent);text-decoration:none;border:1px solid #cde7db;border-radius:8px;padding:2px 10px}
+.tools{text-align:right;margin:10px 0 4px}
+a.csv{font-size:13px;color:var(--accent);text-decoration:none;border:1px solid #cde7db;border-radius:8px;padding:2px 10px}
 a.csv:hover{background:#effaf5}
 .empty{color:var(--muted);padding:8px 0}
 footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
@@ -63,7 +66,7 @@ fn is_numeric(s: &str) -> bool {
 
 fn table_html(t: &Table, days: i64) -> String {
     let mut s = String::new();
-    let _ = write!(s, r#"<a class="csv" href="/reports/{}.csv?days={days}" download>Download CSV</a>"#, t.key);
+    let _ = write!(s, r#"<div class="tools"><a class="csv" href="/reports/{}.csv?days={days}" download>Download CSV</a></div>"#, t.key);
     if t.rows.is_empty() {
         s.push_str(r#"<p class="empty">Nothing in this period.</p>"#);
         return s;
@@ -131,7 +134,8 @@ pub fn render(input: &PageInput) -> String {
         (sent.to_string(), "sent to Yandex Metrica", format!("{} counter(s)", input.uploads.len())),
     ];
     for (v, l, sub) in kpis {
-        let _ = write!(s, r#"<div class="kpi"><div class="v">{}</div><div class="l">{}</div><div class="s">{}</div></div>"#, esc(&v), esc(l), esc(&sub));
+        let class = if v.chars().count() > 9 { "v long" } else { "v" };
+        let _ = write!(s, r#"<div class="kpi"><div class="{class}">{}</div><div class="l">{}</div><div class="s">{}</div></div>"#, esc(&v), esc(l), esc(&sub));
     }
     s.push_str("</div>");
 
@@ -161,14 +165,14 @@ pub fn render(input: &PageInput) -> String {
     );
 
     // Traffic sources.
-    let src_bars: Vec<(String, i64, &str, String)> = data::by_source(rows)
+    let src_bars: Vec<(String, i64, &str, String)> = data::by_source_only(rows)
         .iter()
         .take(8)
-        .map(|((src, _), g)| (src.clone(), g.chats, svg::EXACT, format!("· {} attributed", percent(g.attributed(), g.chats))))
+        .map(|(src, g)| (src.clone(), g.chats, svg::EXACT, format!("· {} attributed", percent(g.attributed(), g.chats))))
         .collect();
     let _ = write!(
         s,
-        r#"<section><h2>Traffic sources</h2><p class="hint">The visit behind each chat: a Yandex Direct click (yclid), UTM tags, or the referring site.</p>{}{}</section>"#,
+        r#"<section><h2>Traffic sources</h2><p class="hint">The visit behind each chat: a Yandex Direct click (yclid), UTM tags, or the referring site.</p><div class="bars">{}</div>{}</section>"#,
         svg::hbars(&src_bars, "Chats by traffic source"),
         table_html(&sources, input.days)
     );

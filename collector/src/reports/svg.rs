@@ -111,7 +111,7 @@ pub fn stacked_days(days: &[(String, [i64; 3])], title: &str) -> String {
 /// Horizontal bars: (label, value, colour, note shown after the value).
 pub fn hbars(items: &[(String, i64, &str, String)], title: &str) -> String {
     let row_h = 30.0_f64;
-    let (w, label_w) = (520.0_f64, 170.0_f64);
+    let (w, label_w) = (640.0_f64, 170.0_f64);
     let h = (items.len().max(1) as f64) * row_h + 8.0;
     let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1) as f64;
     let mut s = String::new();
@@ -126,7 +126,8 @@ pub fn hbars(items: &[(String, i64, &str, String)], title: &str) -> String {
     }
     for (i, (label, value, colour, note)) in items.iter().enumerate() {
         let y = 4.0 + i as f64 * row_h;
-        let bw = ((w - label_w - 120.0) * (*value as f64) / max).max(2.0);
+        // Room on the right for the value and its note.
+        let bw = ((w - label_w - 190.0) * (*value as f64) / max).max(2.0);
         let _ = write!(
             s,
             r#"<text x="{:.1}" y="{:.1}" class="label" text-anchor="end">{}</text><rect x="{label_w}" y="{:.1}" width="{bw:.1}" height="18" rx="3" fill="{colour}"/><text x="{:.1}" y="{:.1}" class="value">{value}<tspan class="note"> {}</tspan></text>"#,

@@ -144,7 +144,7 @@ pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
                     r.messages.to_string(),
                     r.tag.clone().unwrap_or_default(),
                     match (r.revenue, r.currency.as_deref()) {
-                        (Some(v), Some(c)) => format!("{v:.2} {c}"),
+                        (Some(v), Some(c)) => format!("{} {c}", data::amount(v)),
                         _ => String::new(),
                     },
                 ]
