@@ -213,7 +213,9 @@ pub fn record_message(
         )?
         .execute(params![
             open.id,
-            external_id.is_none(),
+            // A CRM report about a known chat is not a new message from the person; it may set
+            // `messages` itself.
+            source == "webhook",
             msg.at_ms,
             msg.user.username,
             msg.user.name,
