@@ -24,7 +24,9 @@ fn start() -> Server {
 
 /// The snippet's three events for one visitor: landing from an ad (yclid, no ClientID yet — the
 /// Metrica tag had not run), the ClientID arriving later, the click on a messenger button.
-fn visit(server: &Server, id: &str, client_id: &str, yclid: &str, messenger: &str, kind: &str, target: &str, t: u64) {
+/// `link`: (messenger, link kind, tagged target).
+fn visit(server: &Server, id: &str, client_id: &str, yclid: &str, link: (&str, &str, &str), t: u64) {
+    let (messenger, kind, target) = link;
     let batch = json!([
         {"event_id": new_event_id(), "type": "issue", "chat_id": id, "ts": t,
          "page": format!("https://shop.example/?yclid={yclid}"), "referrer": "https://yandex.ru/", "yclid": yclid,
@@ -52,9 +54,9 @@ fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
 fn demo_visits_to_metrica_rows() {
     let server = start();
     let (tg_id, wa_id) = (new_chat_id(), new_chat_id());
-    visit(&server, &tg_id, "1700000000111111111", "5100000000000000001", "telegram", "telegram_bot", &format!("https://t.me/shop_bot?start={tg_id}"), TS);
+    visit(&server, &tg_id, "1700000000111111111", "5100000000000000001", ("telegram", "telegram_bot", &format!("https://t.me/shop_bot?start={tg_id}")), TS);
     let wa_text = format!("Hello!%0A%0ARequest%20number%3A%20{wa_id}");
-    visit(&server, &wa_id, "1700000000222222222", "5200000000000000002", "whatsapp", "whatsapp", &format!("https://wa.me/15550783881?text={wa_text}"), TS + 1_000);
+    visit(&server, &wa_id, "1700000000222222222", "5200000000000000002", ("whatsapp", "whatsapp", &format!("https://wa.me/15550783881?text={wa_text}")), TS + 1_000);
 
     // Telegram: the bot receives /start with the ID from the deeplink.
     let tg = serde_json::to_vec(&json!({"update_id": 5, "message": {"message_id": 5,
@@ -96,7 +98,7 @@ fn demo_visits_to_metrica_rows() {
 fn csv_import_all_or_nothing() {
     let server = start();
     let id = new_chat_id();
-    visit(&server, &id, "1700000000333333333", "5300000000000000003", "whatsapp", "whatsapp", "https://wa.me/15550783881?text=x", TS);
+    visit(&server, &id, "1700000000333333333", "5300000000000000003", ("whatsapp", "whatsapp", "https://wa.me/15550783881?text=x"), TS);
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");
     std::fs::write(

@@ -114,6 +114,12 @@ impl std::error::Error for ChatsConfigError {}
 
 /// Env wins over the file for each secret: it is how containers inject them.
 fn secret(env_name: &str, env: &dyn Fn(&str) -> Option<String>, file: Option<&PathBuf>) -> Result<Option<WebhookSecret>, ChatsConfigError> {
+    secret_min(env_name, env, file, 8)
+}
+
+/// `min_len`: 8 for webhook secrets (some messengers generate short ones), 16 for the intake
+/// bearer token (the same rule as the read token).
+fn secret_min(env_name: &str, env: &dyn Fn(&str) -> Option<String>, file: Option<&PathBuf>, min_len: usize) -> Result<Option<WebhookSecret>, ChatsConfigError> {
     let raw = match (env(env_name).filter(|v| !v.trim().is_empty()), file) {
         (Some(v), _) => v,
         (None, Some(path)) => std::fs::read_to_string(path)
@@ -125,8 +131,8 @@ fn secret(env_name: &str, env: &dyn Fn(&str) -> Option<String>, file: Option<&Pa
         (None, None) => return Ok(None),
     };
     let v = raw.trim();
-    if v.len() < 8 || !v.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ChatsConfigError(format!("{env_name}: a secret must be at least 8 printable characters without spaces")));
+    if v.len() < min_len || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ChatsConfigError(format!("{env_name}: must be at least {min_len} printable characters without spaces")));
     }
     Ok(Some(WebhookSecret(v.to_string())))
 }
@@ -155,7 +161,7 @@ impl ChatsConfig {
         let mx = file.max.unwrap_or_default();
         Ok(ChatsConfig {
             matching: MatchSettings { prefixes, window },
-            intake_token: secret("CHATTAG_INTAKE_TOKEN", env, file.intake_token_file.as_ref())?,
+            intake_token: secret_min("CHATTAG_INTAKE_TOKEN", env, file.intake_token_file.as_ref(), 16)?,
             telegram_secret: secret("CHATTAG_TELEGRAM_SECRET", env, tg.secret_token_file.as_ref())?,
             telegram_bot: tg.bot_username.map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
             whatsapp_app_secret: secret("CHATTAG_WHATSAPP_APP_SECRET", env, wa.app_secret_file.as_ref())?,

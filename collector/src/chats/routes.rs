@@ -26,7 +26,7 @@ use super::config::{ChatsConfig, WebhookSecret};
 use super::inbound::Inbound;
 use super::intake::{IntakeChat, ValidIntake};
 use super::signature::{self, SignatureError};
-use super::store::{self, LaterFacts, MatchSettings, Recorded};
+use super::store::{self, MatchSettings, Provenance, Recorded};
 use super::{max, telegram, viber, whatsapp};
 use crate::app::AppState;
 use crate::clock::now_ms;
@@ -99,7 +99,7 @@ async fn store_inbound(state: &AppState, settings: MatchSettings, items: Vec<Inb
             let (mut opened, mut continued, mut duplicates, mut answered) = (0, 0, 0, 0);
             for item in &items {
                 match item {
-                    Inbound::Message(m) => match store::record_message(conn, m, None, &LaterFacts::default(), None, "webhook", &settings, now)? {
+                    Inbound::Message(m) => match store::record_message(conn, m, Provenance::webhook(), &settings, now)? {
                         Recorded::Opened(_) => opened += 1,
                         Recorded::Continued(_) => continued += 1,
                         Recorded::Duplicate => duplicates += 1,
@@ -212,7 +212,8 @@ pub async fn store_intake(store: &SqliteStore, valid: Vec<ValidIntake>, settings
             let now = now_ms();
             let mut out = Vec::with_capacity(valid.len());
             for v in &valid {
-                let r = store::record_message(conn, &v.message, v.evidence.clone(), &v.facts, v.external_id.as_deref(), source, &settings, now)?;
+                let origin = Provenance { source, external_id: v.external_id.as_deref(), evidence: v.evidence.clone(), facts: &v.facts };
+                let r = store::record_message(conn, &v.message, origin, &settings, now)?;
                 match r {
                     Recorded::Opened(id) => out.push((id, true)),
                     Recorded::Continued(id) => out.push((id, false)),

@@ -157,18 +157,35 @@ fn click_candidates(conn: &Connection, messenger: &str, from_ms: i64, to_ms: i64
     Ok(out)
 }
 
-/// Records one inbound message. `evidence_override` lets the generic intake pass an ID it was
-/// given explicitly; otherwise the ID comes from the message's start parameter or text.
+/// Where a message comes from and what came with it.
+#[derive(Clone, Debug)]
+pub struct Provenance<'a> {
+    /// `webhook`, `api` (POST /v1/chats) or `csv` (import).
+    pub source: &'a str,
+    /// The CRM's own ID of the chat: reports with the same one update it.
+    pub external_id: Option<&'a str>,
+    /// An ID the intake was given explicitly; otherwise it comes from the start parameter or text.
+    pub evidence: Option<IdEvidence>,
+    pub facts: &'a LaterFacts,
+}
+
+impl Provenance<'static> {
+    pub fn webhook() -> Provenance<'static> {
+        static NONE: LaterFacts =
+            LaterFacts { answered: None, tag: None, revenue: None, currency: None, page_url: None, chat_url: None, messages: None };
+        Provenance { source: "webhook", external_id: None, evidence: None, facts: &NONE }
+    }
+}
+
+/// Records one inbound message, matching it when it opens a conversation.
 pub fn record_message(
     conn: &Connection,
     msg: &InboundMessage,
-    evidence_override: Option<IdEvidence>,
-    facts: &LaterFacts,
-    external_id: Option<&str>,
-    source: &str,
+    origin: Provenance<'_>,
     settings: &MatchSettings,
     now_ms: i64,
 ) -> Result<Recorded, StoreError> {
+    let Provenance { source, external_id, evidence: evidence_override, facts } = origin;
     let platform = msg.platform.as_str();
     if let Some(mid) = msg.message_id.as_deref() {
         let fresh = conn

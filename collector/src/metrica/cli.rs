@@ -195,7 +195,10 @@ fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<SqliteStore>), Stri
     Ok((rt, Arc::new(store)))
 }
 
-fn build_export(rt: &tokio::runtime::Runtime, store: &SqliteStore, rules: &CounterRules, from: i64, to: i64, include_sent: bool) -> Result<(export::Export, Vec<export::ExportChat>, Vec<(&'static str, usize)>), String> {
+/// The file, the chats admitted by the send rules, and how many each rule excluded.
+type Built = (export::Export, Vec<export::ExportChat>, Vec<(&'static str, usize)>);
+
+fn build_export(rt: &tokio::runtime::Runtime, store: &SqliteStore, rules: &CounterRules, from: i64, to: i64, include_sent: bool) -> Result<Built, String> {
     let counter = rules.id;
     let (all, taken) = rt
         .block_on(store.read(move |conn| Ok((store::candidates(conn, counter, from, to, include_sent)?, store::taken_seconds(conn, counter)?))))

@@ -259,7 +259,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                         let u = Stored { id, counter, csv: csv.clone().unwrap_or_default(), source_quantity: rows, line_quantity: valid, attributed, polls: 0 };
                         let obj = uploading_json(&u, "UPLOADED", comment.as_deref().unwrap_or(""));
                         // Both documented shapes, alternately.
-                        let body = if st.uploads.len() % 2 == 0 {
+                        let body = if st.uploads.len().is_multiple_of(2) {
                             serde_json::json!({"uploading": obj})
                         } else {
                             serde_json::json!({"uploadings": [obj]})
