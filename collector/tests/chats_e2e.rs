@@ -18,14 +18,25 @@ const WA_SECRET: &str = "wa-app-secret-0123456789";
 fn start() -> Server {
     Server::start_raw(
         &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
-        &[("CHATTAG_READ_TOKEN", TOKEN), ("CHATTAG_TELEGRAM_SECRET", TG_SECRET), ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET)],
+        &[
+            ("CHATTAG_READ_TOKEN", TOKEN),
+            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
+            ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET),
+        ],
     )
 }
 
 /// The snippet's three events for one visitor: landing from an ad (yclid, no ClientID yet — the
 /// Metrica tag had not run), the ClientID arriving later, the click on a messenger button.
 /// `link`: (messenger, link kind, tagged target).
-fn visit(server: &Server, id: &str, client_id: &str, yclid: &str, link: (&str, &str, &str), t: u64) {
+fn visit(
+    server: &Server,
+    id: &str,
+    client_id: &str,
+    yclid: &str,
+    link: (&str, &str, &str),
+    t: u64,
+) {
     let (messenger, kind, target) = link;
     let batch = json!([
         {"event_id": new_event_id(), "type": "issue", "chat_id": id, "ts": t,
@@ -47,23 +58,59 @@ fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
         cmd.env_remove(k);
     }
     let o = cmd.output().expect("run collector");
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn demo_visits_to_metrica_rows() {
     let server = start();
     let (tg_id, wa_id) = (new_chat_id(), new_chat_id());
-    visit(&server, &tg_id, "1700000000111111111", "5100000000000000001", ("telegram", "telegram_bot", &format!("https://t.me/shop_bot?start={tg_id}")), TS);
+    visit(
+        &server,
+        &tg_id,
+        "1700000000111111111",
+        "5100000000000000001",
+        (
+            "telegram",
+            "telegram_bot",
+            &format!("https://t.me/shop_bot?start={tg_id}"),
+        ),
+        TS,
+    );
     let wa_text = format!("Hello!%0A%0ARequest%20number%3A%20{wa_id}");
-    visit(&server, &wa_id, "1700000000222222222", "5200000000000000002", ("whatsapp", "whatsapp", &format!("https://wa.me/15550783881?text={wa_text}")), TS + 1_000);
+    visit(
+        &server,
+        &wa_id,
+        "1700000000222222222",
+        "5200000000000000002",
+        (
+            "whatsapp",
+            "whatsapp",
+            &format!("https://wa.me/15550783881?text={wa_text}"),
+        ),
+        TS + 1_000,
+    );
 
     // Telegram: the bot receives /start with the ID from the deeplink.
     let tg = serde_json::to_vec(&json!({"update_id": 5, "message": {"message_id": 5,
         "from": {"id": 381920477, "is_bot": false, "first_name": "Anna", "username": "anna_k"},
         "chat": {"id": 381920477, "type": "private"}, "date": TS / 1000 + 40, "text": format!("/start {tg_id}")}}))
     .unwrap();
-    assert_eq!(server.request("POST", "/v1/webhooks/telegram", &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)], &tg).status, 200);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/telegram",
+                &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)],
+                &tg
+            )
+            .status,
+        200
+    );
 
     // WhatsApp: the person sends the prefilled draft (lowercased by a phone keyboard).
     let body = format!("Hello!\n\nrequest number: {}", wa_id.to_lowercase());
@@ -73,16 +120,45 @@ fn demo_visits_to_metrica_rows() {
             "messages": [{"from": "16505551234", "id": "wamid.E2E", "timestamp": (TS / 1000 + 45).to_string(), "type": "text", "text": {"body": body}}]}}]}]}))
     .unwrap();
     let sig = format!("sha256={}", hmac_sha256_hex(WA_SECRET, &wa));
-    assert_eq!(server.request("POST", "/v1/webhooks/whatsapp", &[("X-Hub-Signature-256", &sig)], &wa).status, 200);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/whatsapp",
+                &[("X-Hub-Signature-256", &sig)],
+                &wa
+            )
+            .status,
+        200
+    );
 
-    let (ok, csv, err) = cli(&server, &["export", "metrica", "--counter", "12345", "--from", "2025-01-01"]);
+    let (ok, csv, err) = cli(
+        &server,
+        &[
+            "export",
+            "metrica",
+            "--counter",
+            "12345",
+            "--from",
+            "2025-01-01",
+        ],
+    );
     assert!(ok, "{err}");
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 2, "{csv}");
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name} in {header:?}"));
-    let row_of = |platform: &str| rows.iter().find(|r| r[col("ChatPlatform")] == platform).unwrap_or_else(|| panic!("no {platform} row: {csv}"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+    };
+    let row_of = |platform: &str| {
+        rows.iter()
+            .find(|r| r[col("ChatPlatform")] == platform)
+            .unwrap_or_else(|| panic!("no {platform} row: {csv}"))
+    };
     let tg_row = row_of("telegram");
     assert_eq!(tg_row[col("ClientID")], "1700000000111111111");
     assert_eq!(tg_row[col("Yclid")], "5100000000000000001");
@@ -98,7 +174,14 @@ fn demo_visits_to_metrica_rows() {
 fn csv_import_all_or_nothing() {
     let server = start();
     let id = new_chat_id();
-    visit(&server, &id, "1700000000333333333", "5300000000000000003", ("whatsapp", "whatsapp", "https://wa.me/15550783881?text=x"), TS);
+    visit(
+        &server,
+        &id,
+        "1700000000333333333",
+        "5300000000000000003",
+        ("whatsapp", "whatsapp", "https://wa.me/15550783881?text=x"),
+        TS,
+    );
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");
     std::fs::write(
@@ -111,7 +194,10 @@ fn csv_import_all_or_nothing() {
     assert!(err.contains("bad.csv:3:"), "{err}");
     assert_eq!(server.db_count("SELECT count(*) FROM conversations"), 0);
 
-    let (ok, out, err) = cli(&server, &["import", "chats", bad.to_str().unwrap(), "--skip-invalid"]);
+    let (ok, out, err) = cli(
+        &server,
+        &["import", "chats", bad.to_str().unwrap(), "--skip-invalid"],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("1 new chat(s)"), "{out}");
     assert_eq!(
@@ -121,7 +207,10 @@ fn csv_import_all_or_nothing() {
         1
     );
     // Importing the same file again updates (same external_id), never duplicates.
-    let (ok, out, _) = cli(&server, &["import", "chats", bad.to_str().unwrap(), "--skip-invalid"]);
+    let (ok, out, _) = cli(
+        &server,
+        &["import", "chats", bad.to_str().unwrap(), "--skip-invalid"],
+    );
     assert!(ok && out.contains("0 new chat(s), 1 update(s)"), "{out}");
     assert_eq!(server.db_count("SELECT count(*) FROM conversations"), 1);
 }

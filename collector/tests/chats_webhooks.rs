@@ -54,7 +54,11 @@ struct Conv {
 }
 
 fn conversations(server: &Server) -> Vec<Conv> {
-    let conn = rusqlite::Connection::open_with_flags(&server.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn = rusqlite::Connection::open_with_flags(
+        &server.db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
     let mut stmt = conn
         .prepare("SELECT platform, method, chat_id, reason, site, answered, messages FROM conversations ORDER BY id")
         .unwrap();
@@ -95,7 +99,15 @@ fn wa_message(from: &str, text: &str, ts_s: u64, wamid: &str) -> Vec<u8> {
 
 fn wa_post(server: &Server, body: &[u8], secret: &str) -> common::Response {
     let sig = format!("sha256={}", hmac_sha256_hex(secret, body));
-    server.request("POST", "/v1/webhooks/whatsapp", &[("Content-Type", "application/json"), ("X-Hub-Signature-256", &sig)], body)
+    server.request(
+        "POST",
+        "/v1/webhooks/whatsapp",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Hub-Signature-256", &sig),
+        ],
+        body,
+    )
 }
 
 /// A retyped ID: lowercase, first '0' or '1' written as the confusable 'o' / 'l', a Cyrillic 'с'.
@@ -126,7 +138,10 @@ fn telegram_start_verified_stored_once() {
 
     for (headers, want) in [
         (vec![], 401),
-        (vec![("X-Telegram-Bot-Api-Secret-Token", "tg-secret-wrong-guess")], 401),
+        (
+            vec![("X-Telegram-Bot-Api-Secret-Token", "tg-secret-wrong-guess")],
+            401,
+        ),
     ] {
         let mut h = vec![("Content-Type", "application/json")];
         h.extend(headers);
@@ -134,9 +149,15 @@ fn telegram_start_verified_stored_once() {
         assert_eq!(r.status, want);
         assert_eq!(r.error().0, "bad_signature");
     }
-    assert!(conversations(&server).is_empty(), "a forged update stored something");
+    assert!(
+        conversations(&server).is_empty(),
+        "a forged update stored something"
+    );
 
-    let h = [("Content-Type", "application/json"), ("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)];
+    let h = [
+        ("Content-Type", "application/json"),
+        ("X-Telegram-Bot-Api-Secret-Token", TG_SECRET),
+    ];
     let r = server.request("POST", "/v1/webhooks/telegram", &h, &body);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["opened"], 1);
@@ -144,13 +165,21 @@ fn telegram_start_verified_stored_once() {
     let r = server.request("POST", "/v1/webhooks/telegram", &h, &body);
     assert_eq!(r.json()["duplicates"], 1);
     // A later message in the same chat continues the conversation.
-    let r = server.request("POST", "/v1/webhooks/telegram", &h, &tg_update(9002, 381920477, "Do you deliver?", TS / 1000 + 90));
+    let r = server.request(
+        "POST",
+        "/v1/webhooks/telegram",
+        &h,
+        &tg_update(9002, 381920477, "Do you deliver?", TS / 1000 + 90),
+    );
     assert_eq!(r.json()["continued"], 1);
 
     let convs = conversations(&server);
     assert_eq!(convs.len(), 1);
     let c = &convs[0];
-    assert_eq!((c.platform.as_str(), c.method.as_str()), ("telegram", "exact-link"));
+    assert_eq!(
+        (c.platform.as_str(), c.method.as_str()),
+        ("telegram", "exact-link")
+    );
     assert_eq!(c.chat_id.as_deref(), Some(id.as_str()));
     assert_eq!(c.site.as_deref(), Some("shop.example"));
     assert_eq!(c.messages, 2);
@@ -161,8 +190,16 @@ fn whatsapp_handshake_signature_text_probable_and_answered() {
     let server = start();
     // Handshake.
     let ok = server.request("GET", &format!("/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={WA_VERIFY}&hub.challenge=1158201444"), &[], b"");
-    assert_eq!((ok.status, ok.body.as_slice()), (200, b"1158201444".as_slice()));
-    let bad = server.request("GET", "/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1158201444", &[], b"");
+    assert_eq!(
+        (ok.status, ok.body.as_slice()),
+        (200, b"1158201444".as_slice())
+    );
+    let bad = server.request(
+        "GET",
+        "/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1158201444",
+        &[],
+        b"",
+    );
     assert_eq!(bad.status, 403);
 
     // Exact from text: the ID retyped with a confusable and a Cyrillic letter.
@@ -174,28 +211,65 @@ fn whatsapp_handshake_signature_text_probable_and_answered() {
         }
     };
     issue(&server, &a);
-    let body = wa_message("16505551234", &format!("Здравствуйте! Номер обращения: {}", retyped(&a)), TS / 1000 + 100, "wamid.A1");
+    let body = wa_message(
+        "16505551234",
+        &format!("Здравствуйте! Номер обращения: {}", retyped(&a)),
+        TS / 1000 + 100,
+        "wamid.A1",
+    );
     let forged = wa_post(&server, &body, "some-other-app-secret");
-    assert_eq!((forged.status, forged.error().0.as_str()), (401, "bad_signature"));
-    let unsigned = server.request("POST", "/v1/webhooks/whatsapp", &[("Content-Type", "application/json")], &body);
+    assert_eq!(
+        (forged.status, forged.error().0.as_str()),
+        (401, "bad_signature")
+    );
+    let unsigned = server.request(
+        "POST",
+        "/v1/webhooks/whatsapp",
+        &[("Content-Type", "application/json")],
+        &body,
+    );
     assert_eq!(unsigned.status, 401);
     assert!(conversations(&server).is_empty());
     assert_eq!(wa_post(&server, &body, WA_APP_SECRET).status, 200);
 
     // Wrong check character: never exact; no click on WhatsApp around that time → damaged-id.
     let b = new_chat_id();
-    let body = wa_message("16505550002", &format!("code {}", with_wrong_check(&b)), TS / 1000 + 5000, "wamid.B1");
+    let body = wa_message(
+        "16505550002",
+        &format!("code {}", with_wrong_check(&b)),
+        TS / 1000 + 5000,
+        "wamid.B1",
+    );
     assert_eq!(wa_post(&server, &body, WA_APP_SECRET).status, 200);
 
     // No ID, but exactly one visitor clicked a link to this business number a minute before.
     let c = new_chat_id();
     issue(&server, &c);
     let t = TS + 20_000_000;
-    click(&server, &c, "whatsapp", "whatsapp", "https://wa.me/15550783881?text=Hi", t);
+    click(
+        &server,
+        &c,
+        "whatsapp",
+        "whatsapp",
+        "https://wa.me/15550783881?text=Hi",
+        t,
+    );
     // Another visitor clicked a link to a different number: not a candidate.
     let other = new_chat_id();
-    click(&server, &other, "whatsapp", "whatsapp", "https://wa.me/79990000000?text=Hi", t);
-    let body = wa_message("16505550003", "Hello, is the sofa in stock?", t / 1000 + 60, "wamid.C1");
+    click(
+        &server,
+        &other,
+        "whatsapp",
+        "whatsapp",
+        "https://wa.me/79990000000?text=Hi",
+        t,
+    );
+    let body = wa_message(
+        "16505550003",
+        "Hello, is the sofa in stock?",
+        t / 1000 + 60,
+        "wamid.C1",
+    );
     assert_eq!(wa_post(&server, &body, WA_APP_SECRET).status, 200);
 
     // The business replied to the first person: a delivered status marks the chat answered.
@@ -203,13 +277,33 @@ fn whatsapp_handshake_signature_text_probable_and_answered() {
         "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
             "statuses": [{"id": "wamid.R1", "status": "delivered", "timestamp": (TS / 1000 + 200).to_string(), "recipient_id": "16505551234"}]}}]}]}))
     .unwrap();
-    assert_eq!(wa_post(&server, &status, WA_APP_SECRET).json()["answered"], 1);
+    assert_eq!(
+        wa_post(&server, &status, WA_APP_SECRET).json()["answered"],
+        1
+    );
 
     let convs = conversations(&server);
     assert_eq!(convs.len(), 3, "{convs:?}");
-    assert_eq!((convs[0].method.as_str(), convs[0].chat_id.as_deref(), convs[0].answered), ("exact-text", Some(a.as_str()), true));
-    assert_eq!((convs[1].method.as_str(), convs[1].reason.as_deref(), convs[1].chat_id.as_deref()), ("unmatched", Some("damaged-id"), None));
-    assert_eq!((convs[2].method.as_str(), convs[2].chat_id.as_deref()), ("probable-click", Some(c.as_str())));
+    assert_eq!(
+        (
+            convs[0].method.as_str(),
+            convs[0].chat_id.as_deref(),
+            convs[0].answered
+        ),
+        ("exact-text", Some(a.as_str()), true)
+    );
+    assert_eq!(
+        (
+            convs[1].method.as_str(),
+            convs[1].reason.as_deref(),
+            convs[1].chat_id.as_deref()
+        ),
+        ("unmatched", Some("damaged-id"), None)
+    );
+    assert_eq!(
+        (convs[2].method.as_str(), convs[2].chat_id.as_deref()),
+        ("probable-click", Some(c.as_str()))
+    );
     assert!(!convs[2].answered);
 }
 
@@ -224,15 +318,40 @@ fn viber_and_max_verified() {
         "subscribed": false});
     let body = serde_json::to_vec(&started).unwrap();
     let forged_sig = hmac_sha256_hex("not-the-auth-token", &body);
-    let r = server.request("POST", "/v1/webhooks/viber", &[("X-Viber-Content-Signature", &forged_sig)], &body);
+    let r = server.request(
+        "POST",
+        "/v1/webhooks/viber",
+        &[("X-Viber-Content-Signature", &forged_sig)],
+        &body,
+    );
     assert_eq!(r.status, 401);
     assert!(conversations(&server).is_empty());
     let sig = hmac_sha256_hex(VIBER_TOKEN, &body);
-    assert_eq!(server.request("POST", "/v1/webhooks/viber", &[("X-Viber-Content-Signature", &sig)], &body).status, 200);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/viber",
+                &[("X-Viber-Content-Signature", &sig)],
+                &body
+            )
+            .status,
+        200
+    );
     // Viber's own "webhook" callback (sent when the URL is set) is acknowledged, stores nothing.
     let hook = br#"{"event":"webhook","timestamp":1763700000000,"chat_hostname":"SN-CHAT-03_","message_token":1}"#;
     let sig = hmac_sha256_hex(VIBER_TOKEN, hook);
-    assert_eq!(server.request("POST", "/v1/webhooks/viber", &[("X-Viber-Content-Signature", &sig)], hook).status, 200);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/viber",
+                &[("X-Viber-Content-Signature", &sig)],
+                hook
+            )
+            .status,
+        200
+    );
 
     let id2 = new_chat_id();
     issue(&server, &id2);
@@ -240,22 +359,64 @@ fn viber_and_max_verified() {
         "user": {"user_id": 5551234, "first_name": "Ivan", "name": "Ivan P", "is_bot": false, "last_activity_time": TS},
         "payload": id2, "user_locale": "ru"}))
     .unwrap();
-    assert_eq!(server.request("POST", "/v1/webhooks/max", &[], &max).status, 401);
-    assert_eq!(server.request("POST", "/v1/webhooks/max", &[("X-Max-Bot-Api-Secret", "max-secret-wrong")], &max).status, 401);
+    assert_eq!(
+        server.request("POST", "/v1/webhooks/max", &[], &max).status,
+        401
+    );
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/max",
+                &[("X-Max-Bot-Api-Secret", "max-secret-wrong")],
+                &max
+            )
+            .status,
+        401
+    );
     assert_eq!(conversations(&server).len(), 1);
-    assert_eq!(server.request("POST", "/v1/webhooks/max", &[("X-Max-Bot-Api-Secret", MAX_SECRET)], &max).status, 200);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/max",
+                &[("X-Max-Bot-Api-Secret", MAX_SECRET)],
+                &max
+            )
+            .status,
+        200
+    );
 
     let convs = conversations(&server);
     assert_eq!(convs.len(), 2);
-    assert_eq!((convs[0].platform.as_str(), convs[0].method.as_str(), convs[0].chat_id.as_deref()), ("viber", "exact-link", Some(id.as_str())));
-    assert_eq!((convs[1].platform.as_str(), convs[1].method.as_str(), convs[1].chat_id.as_deref()), ("max", "exact-link", Some(id2.as_str())));
+    assert_eq!(
+        (
+            convs[0].platform.as_str(),
+            convs[0].method.as_str(),
+            convs[0].chat_id.as_deref()
+        ),
+        ("viber", "exact-link", Some(id.as_str()))
+    );
+    assert_eq!(
+        (
+            convs[1].platform.as_str(),
+            convs[1].method.as_str(),
+            convs[1].chat_id.as_deref()
+        ),
+        ("max", "exact-link", Some(id2.as_str()))
+    );
 }
 
 #[test]
 fn unconfigured_webhook_is_refused() {
     let server = Server::start(&[]);
     let body = tg_update(1, 1, "/start x", TS / 1000);
-    let r = server.request("POST", "/v1/webhooks/telegram", &[("X-Telegram-Bot-Api-Secret-Token", "anything-at-all")], &body);
+    let r = server.request(
+        "POST",
+        "/v1/webhooks/telegram",
+        &[("X-Telegram-Bot-Api-Secret-Token", "anything-at-all")],
+        &body,
+    );
     assert_eq!((r.status, r.error().0.as_str()), (503, "webhook_disabled"));
 }
 
@@ -267,28 +428,65 @@ fn generic_intake_and_later_facts() {
     let chat = json!({"platform": "whatsapp", "started_at": TS / 1000 + 10, "phone": "+1 650 555-0999",
         "text": format!("Hi! {id}"), "external_id": "crm-77", "chat_url": "https://crm.example/chats/77"});
     let body = serde_json::to_vec(&chat).unwrap();
-    let r = server.request("POST", "/v1/chats", &[("Authorization", "Bearer wrong-token-0123456789")], &body);
+    let r = server.request(
+        "POST",
+        "/v1/chats",
+        &[("Authorization", "Bearer wrong-token-0123456789")],
+        &body,
+    );
     assert_eq!(r.status, 401);
     assert!(conversations(&server).is_empty());
     let auth = format!("Bearer {INTAKE_TOKEN}");
-    let r = server.request("POST", "/v1/chats", &[("Authorization", &auth), ("Content-Type", "application/json")], &body);
+    let r = server.request(
+        "POST",
+        "/v1/chats",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["status"], "opened");
 
     // A bad record in a batch: 422 naming index and field, nothing of the batch stored.
     let batch = json!([{"platform": "vk", "username": "ok_user"}, {"platform": "vk", "username": "x", "currency": "RUR", "revenue": 5}]);
-    let r = server.request("POST", "/v1/chats", &[("Authorization", &auth)], &serde_json::to_vec(&batch).unwrap());
+    let r = server.request(
+        "POST",
+        "/v1/chats",
+        &[("Authorization", &auth)],
+        &serde_json::to_vec(&batch).unwrap(),
+    );
     assert_eq!(r.status, 422);
-    assert_eq!(r.error(), ("invalid_chat".to_string(), Some(1), Some("currency".to_string())));
+    assert_eq!(
+        r.error(),
+        (
+            "invalid_chat".to_string(),
+            Some(1),
+            Some("currency".to_string())
+        )
+    );
     assert_eq!(conversations(&server).len(), 1);
 
     // Later facts: answered, revenue.
     let later = json!({"platform": "whatsapp", "external_id": "crm-77", "answered": true, "revenue": "1250,50", "currency": "RUB", "tag": "sofa"});
-    let r = server.request("POST", "/v1/chats", &[("Authorization", &auth)], &serde_json::to_vec(&later).unwrap());
+    let r = server.request(
+        "POST",
+        "/v1/chats",
+        &[("Authorization", &auth)],
+        &serde_json::to_vec(&later).unwrap(),
+    );
     assert_eq!(r.json()["status"], "updated");
     let convs = conversations(&server);
     assert_eq!(convs.len(), 1);
-    assert_eq!((convs[0].method.as_str(), convs[0].chat_id.as_deref(), convs[0].answered), ("exact-text", Some(id.as_str()), true));
+    assert_eq!(
+        (
+            convs[0].method.as_str(),
+            convs[0].chat_id.as_deref(),
+            convs[0].answered
+        ),
+        ("exact-text", Some(id.as_str()), true)
+    );
     let revenue = server.db_count("SELECT count(*) FROM conversations WHERE revenue = '1250.50' AND currency = 'RUB' AND tag = 'sofa'");
     assert_eq!(revenue, 1);
 }

@@ -43,7 +43,12 @@ fn telegram_start(server: &Server, update_id: i64, user: i64, id: &str, date_s: 
         "from": {"id": user, "is_bot": false, "first_name": "Anna", "username": format!("user{user}")},
         "chat": {"id": user, "type": "private"}, "date": date_s, "text": format!("/start {id}")}}))
     .unwrap();
-    let r = server.request("POST", "/v1/webhooks/telegram", &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)], &body);
+    let r = server.request(
+        "POST",
+        "/v1/webhooks/telegram",
+        &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)],
+        &body,
+    );
     assert_eq!(r.json()["opened"], 1);
 }
 
@@ -58,7 +63,17 @@ fn seed(server: &Server) -> (String, String) {
         "type": "open", "context": b, "user": {"id": "01234567890A=", "name": "John"}, "subscribed": false}))
     .unwrap();
     let sig = hmac_sha256_hex(VIBER_TOKEN, &viber);
-    assert_eq!(server.request("POST", "/v1/webhooks/viber", &[("X-Viber-Content-Signature", &sig)], &viber).status, 200);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/viber",
+                &[("X-Viber-Content-Signature", &sig)],
+                &viber
+            )
+            .status,
+        200
+    );
     // A WhatsApp chat without any ID: unattributed.
     let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
         "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
@@ -66,13 +81,36 @@ fn seed(server: &Server) -> (String, String) {
             "messages": [{"from": "16505551234", "id": "wamid.X", "timestamp": (TS / 1000 + 900).to_string(), "type": "text", "text": {"body": "hello"}}]}}]}]}))
     .unwrap();
     let sig = format!("sha256={}", hmac_sha256_hex(WA_SECRET, &wa));
-    assert_eq!(server.request("POST", "/v1/webhooks/whatsapp", &[("X-Hub-Signature-256", &sig)], &wa).status, 200);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/whatsapp",
+                &[("X-Hub-Signature-256", &sig)],
+                &wa
+            )
+            .status,
+        200
+    );
     // A MAX chat: not a documented Metrica platform, left out by default.
     let c = new_chat_id();
     issue(server, &c);
-    let max = serde_json::to_vec(&json!({"update_type": "bot_started", "timestamp": TS + 1_000_000, "chat_id": 1,
-        "user": {"user_id": 42, "name": "Ivan", "is_bot": false}, "payload": c})).unwrap();
-    assert_eq!(server.request("POST", "/v1/webhooks/max", &[("X-Max-Bot-Api-Secret", MAX_SECRET)], &max).status, 200);
+    let max = serde_json::to_vec(
+        &json!({"update_type": "bot_started", "timestamp": TS + 1_000_000, "chat_id": 1,
+        "user": {"user_id": 42, "name": "Ivan", "is_bot": false}, "payload": c}),
+    )
+    .unwrap();
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/max",
+                &[("X-Max-Bot-Api-Secret", MAX_SECRET)],
+                &max
+            )
+            .status,
+        200
+    );
     (a, b)
 }
 
@@ -89,12 +127,29 @@ fn cli(server: &Server, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn upload(server: &Server, standin: &Standin, extra: &[&str]) -> Output {
-    let mut args = vec!["upload", "metrica", "--counter", COUNTER, "--from", "2025-01-01", "--metrica-api", &standin.base];
-    for (flag, value) in [("--attempts", "3"), ("--retry-delay", "20ms"), ("--wait", "3s"), ("--poll-interval", "50ms")] {
+    let mut args = vec![
+        "upload",
+        "metrica",
+        "--counter",
+        COUNTER,
+        "--from",
+        "2025-01-01",
+        "--metrica-api",
+        &standin.base,
+    ];
+    for (flag, value) in [
+        ("--attempts", "3"),
+        ("--retry-delay", "20ms"),
+        ("--wait", "3s"),
+        ("--poll-interval", "50ms"),
+    ] {
         if !extra.contains(&flag) {
             args.extend([flag, value]);
         }
@@ -102,36 +157,88 @@ fn upload(server: &Server, standin: &Standin, extra: &[&str]) -> Output {
     args.extend_from_slice(extra);
     let o = cli(server, &args, &[("CHATTAG_METRICA_TOKEN", OAUTH)]);
     let (out, err) = text(&o);
-    assert!(!out.contains(OAUTH) && !err.contains(OAUTH), "token printed");
+    assert!(
+        !out.contains(OAUTH) && !err.contains(OAUTH),
+        "token printed"
+    );
     o
 }
 
 fn uploads_table(server: &Server) -> Vec<(String, i64, Option<String>, i64)> {
-    let conn = rusqlite::Connection::open_with_flags(&server.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut st = conn.prepare("SELECT state, attempts, status, rows FROM metrica_uploads ORDER BY id").unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
+    let conn = rusqlite::Connection::open_with_flags(
+        &server.db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut st = conn
+        .prepare("SELECT state, attempts, status, rows FROM metrica_uploads ORDER BY id")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[test]
 fn export_columns_and_distinct_datetime() {
     let server = start();
     seed(&server);
-    let o = cli(&server, &["export", "metrica", "--counter", COUNTER, "--from", "2025-01-01"], &[]);
+    let o = cli(
+        &server,
+        &[
+            "export",
+            "metrica",
+            "--counter",
+            COUNTER,
+            "--from",
+            "2025-01-01",
+        ],
+        &[],
+    );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "DateTime,ChatPlatform,ChatUsername,ChatUserID,ClientID,Yclid,Answered,PageURL");
+    assert_eq!(
+        lines[0],
+        "DateTime,ChatPlatform,ChatUsername,ChatUserID,ClientID,Yclid,Answered,PageURL"
+    );
     assert_eq!(lines.len(), 3, "{out}");
-    let stamps: Vec<u64> = lines[1..].iter().map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    let stamps: Vec<u64> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
     // Both chats of one ClientID in the same second: one stays, the other moves a second back.
     let mut sorted = stamps.clone();
     sorted.sort();
     assert_eq!(sorted, vec![TS / 1000 + 59, TS / 1000 + 60]);
-    assert!(lines[1..].iter().all(|l| l.contains(",1700000000123456789,5123456789012345678,0,https://shop.example/p/1")), "{out}");
-    assert!(lines.iter().any(|l| l.contains(",telegram,user381920477,381920477,")));
-    assert!(err.contains("no visitor ID") && err.contains("excluded by the send rule `platform`"), "{err}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l
+                .contains(",1700000000123456789,5123456789012345678,0,https://shop.example/p/1")),
+        "{out}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.contains(",telegram,user381920477,381920477,")));
+    assert!(
+        err.contains("no visitor ID") && err.contains("excluded by the send rule `platform`"),
+        "{err}"
+    );
 
-    let o = cli(&server, &["export", "metrica", "--counter", COUNTER, "--from", "2025-01-01", "--include-unattributed"], &[]);
+    let o = cli(
+        &server,
+        &[
+            "export",
+            "metrica",
+            "--counter",
+            COUNTER,
+            "--from",
+            "2025-01-01",
+            "--include-unattributed",
+        ],
+        &[],
+    );
     let (out, _) = text(&o);
     assert_eq!(out.lines().count(), 4);
     assert!(out.lines().next().unwrap().contains("PhoneNumber"));
@@ -150,11 +257,22 @@ fn upload_retried_then_nothing_new_then_only_new() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     let received = standin.received();
-    assert_eq!(received.iter().map(|r| r.status).collect::<Vec<_>>(), vec![503, 200]);
-    assert!(received.iter().all(|r| r.authorized && r.counter == 12345 && r.comment.as_deref() == Some("chattag")));
+    assert_eq!(
+        received.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![503, 200]
+    );
+    assert!(received
+        .iter()
+        .all(|r| r.authorized && r.counter == 12345 && r.comment.as_deref() == Some("chattag")));
     let up = standin.uploads();
-    assert_eq!((up.len(), up[0].source_quantity, up[0].line_quantity), (1, 2, 2));
-    assert_eq!(uploads_table(&server), vec![("sent".to_string(), 2, Some("PROCESSED".to_string()), 2)]);
+    assert_eq!(
+        (up.len(), up[0].source_quantity, up[0].line_quantity),
+        (1, 2, 2)
+    );
+    assert_eq!(
+        uploads_table(&server),
+        vec![("sent".to_string(), 2, Some("PROCESSED".to_string()), 2)]
+    );
 
     // Nothing new: no request at all.
     let o = upload(&server, &standin, &[]);
@@ -179,7 +297,12 @@ fn upload_retried_then_nothing_new_then_only_new() {
     standin.fail_next(10);
     let o = upload(&server, &standin, &["--attempts", "2"]);
     assert!(!o.status.success(), "{:?}", text(&o));
-    assert_eq!(uploads_table(&server).get(2).map(|u| u.0.as_str()), Some("failed"), "{:?}", text(&o));
+    assert_eq!(
+        uploads_table(&server).get(2).map(|u| u.0.as_str()),
+        Some("failed"),
+        "{:?}",
+        text(&o)
+    );
     let failed_csv = standin.received().last().unwrap().csv.clone().unwrap();
     // …and the next run sends the same file first, then what arrived meanwhile.
     standin.fail_next(0);
@@ -196,7 +319,10 @@ fn upload_retried_then_nothing_new_then_only_new() {
     let table = uploads_table(&server);
     assert_eq!(table[2].0, "sent");
     assert_eq!(table.iter().map(|t| t.3).sum::<i64>(), 5);
-    assert_eq!(server.db_count("SELECT count(*) FROM metrica_sent WHERE counter = 12345"), 5);
+    assert_eq!(
+        server.db_count("SELECT count(*) FROM metrica_sent WHERE counter = 12345"),
+        5
+    );
 
     // --force sends everything again.
     let o = upload(&server, &standin, &["--force"]);
@@ -213,7 +339,20 @@ fn token_from_file_and_refused_token_never_printed() {
     let wrong = dir.path().join("wrong-token");
     std::fs::write(&wrong, "y0_wrongTokenValue_0123456789\n").unwrap();
     let base = standin.base.clone();
-    let args = ["upload", "metrica", "--counter", COUNTER, "--from", "2025-01-01", "--metrica-api", &base, "--retry-delay", "10ms", "--wait", "0s"];
+    let args = [
+        "upload",
+        "metrica",
+        "--counter",
+        COUNTER,
+        "--from",
+        "2025-01-01",
+        "--metrica-api",
+        &base,
+        "--retry-delay",
+        "10ms",
+        "--wait",
+        "0s",
+    ];
     let mut with_file = args.to_vec();
     with_file.extend(["--metrica-token-file", wrong.to_str().unwrap()]);
     let o = cli(&server, &with_file, &[]);

@@ -12,13 +12,20 @@ const TG_SECRET: &str = "tg-secret-0123456789";
 const WA_SECRET: &str = "wa-app-secret-0123456789";
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 fn start() -> Server {
     Server::start_raw(
         &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
-        &[("CHATTAG_READ_TOKEN", TOKEN), ("CHATTAG_TELEGRAM_SECRET", TG_SECRET), ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET)],
+        &[
+            ("CHATTAG_READ_TOKEN", TOKEN),
+            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
+            ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET),
+        ],
     )
 }
 
@@ -33,14 +40,37 @@ fn seed(server: &Server, t: i64) -> String {
     let tg = serde_json::to_vec(&json!({"update_id": 1, "message": {"message_id": 1, "from": {"id": 77, "is_bot": false, "first_name": "Анна <b>"},
         "chat": {"id": 77, "type": "private"}, "date": t / 1000, "text": format!("/start {id}")}}))
     .unwrap();
-    assert_eq!(server.request("POST", "/v1/webhooks/telegram", &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)], &tg).status, 200);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/telegram",
+                &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)],
+                &tg
+            )
+            .status,
+        200
+    );
     let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
         "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
             "contacts": [{"profile": {"name": "=HYPERLINK(\"http://evil\")"}, "wa_id": "16505551234"}],
             "messages": [{"from": "16505551234", "id": "wamid.R", "timestamp": (t / 1000).to_string(), "type": "text", "text": {"body": "hi"}}]}}]}]}))
     .unwrap();
-    let sig = format!("sha256={}", chattag_collector::chats::signature::hmac_sha256_hex(WA_SECRET, &wa));
-    assert_eq!(server.request("POST", "/v1/webhooks/whatsapp", &[("X-Hub-Signature-256", &sig)], &wa).status, 200);
+    let sig = format!(
+        "sha256={}",
+        chattag_collector::chats::signature::hmac_sha256_hex(WA_SECRET, &wa)
+    );
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/whatsapp",
+                &[("X-Hub-Signature-256", &sig)],
+                &wa
+            )
+            .status,
+        200
+    );
     id
 }
 
@@ -59,58 +89,138 @@ fn sign_in_page_csv_and_later_facts() {
     let r = server.request("GET", "/reports", &[], b"");
     assert_eq!(r.status, 401);
     assert!(body(&r).contains(r#"action="/reports/login""#));
-    assert_eq!(server.request("GET", "/reports", &[("Authorization", "Bearer wrong-token-0123456789")], b"").status, 401);
-    assert_eq!(server.request("GET", "/reports/daily.csv", &[], b"").status, 401);
+    assert_eq!(
+        server
+            .request(
+                "GET",
+                "/reports",
+                &[("Authorization", "Bearer wrong-token-0123456789")],
+                b""
+            )
+            .status,
+        401
+    );
+    assert_eq!(
+        server.request("GET", "/reports/daily.csv", &[], b"").status,
+        401
+    );
 
     // The form: a wrong token shows the form again, the right one sets a session cookie.
-    let r = server.request("POST", "/reports/login", &[("Content-Type", "application/x-www-form-urlencoded")], b"token=nope");
+    let r = server.request(
+        "POST",
+        "/reports/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"token=nope",
+    );
     assert_eq!(r.status, 401);
     assert!(r.header("set-cookie").is_none());
     let form = format!("token={TOKEN}");
-    let r = server.request("POST", "/reports/login", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes());
+    let r = server.request(
+        "POST",
+        "/reports/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    );
     assert_eq!((r.status, r.header("location")), (303, Some("/reports")));
     let set_cookie = r.header("set-cookie").unwrap().to_string();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict") && !set_cookie.contains(TOKEN));
+    assert!(
+        set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict")
+            && !set_cookie.contains(TOKEN)
+    );
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     let forged = format!("{}0", &cookie[..cookie.len() - 1]);
-    assert_eq!(server.request("GET", "/reports", &[("Cookie", &forged)], b"").status, 401);
+    assert_eq!(
+        server
+            .request("GET", "/reports", &[("Cookie", &forged)], b"")
+            .status,
+        401
+    );
 
     let r = server.request("GET", "/reports?days=7", &[("Cookie", &cookie)], b"");
     assert_eq!(r.status, 200);
-    assert!(r.header("content-security-policy").is_some_and(|c| c.contains("default-src 'none'")));
+    assert!(r
+        .header("content-security-policy")
+        .is_some_and(|c| c.contains("default-src 'none'")));
     let html = body(&r);
-    assert!(!html.contains("<script") && !html.contains("<b>"), "unescaped content");
+    assert!(
+        !html.contains("<script") && !html.contains("<b>"),
+        "unescaped content"
+    );
     assert!(html.contains("Анна &lt;b&gt;"));
     assert!(html.contains("<svg") && html.contains("Chats per day"));
-    assert!(html.contains(r#"<div class="v">2</div><div class="l">chats started</div>"#), "KPI");
+    assert!(
+        html.contains(r#"<div class="v">2</div><div class="l">chats started</div>"#),
+        "KPI"
+    );
     assert!(html.contains(r#"<div class="v">50%</div><div class="l">attributed to a visit</div>"#));
 
     let csv = |name: &str| {
-        let r = server.request("GET", &format!("/reports/{name}.csv?days=7"), &[("Authorization", &format!("Bearer {TOKEN}"))], b"");
+        let r = server.request(
+            "GET",
+            &format!("/reports/{name}.csv?days=7"),
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            b"",
+        );
         assert_eq!(r.status, 200, "{name}");
-        assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/csv")));
+        assert!(r
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/csv")));
         body(&r)
     };
     let messengers = csv("messengers");
-    assert!(messengers.contains("telegram,1,0,0%,1,100%,—\r\n"), "{messengers}");
-    assert!(messengers.contains("whatsapp,1,0,0%,0,0%,—\r\n"), "{messengers}");
+    assert!(
+        messengers.contains("telegram,1,0,0%,1,100%,—\r\n"),
+        "{messengers}"
+    );
+    assert!(
+        messengers.contains("whatsapp,1,0,0%,0,0%,—\r\n"),
+        "{messengers}"
+    );
     let attribution = csv("attribution");
-    assert!(attribution.contains("attributed,exact-link (chat ID),1,50%"), "{attribution}");
+    assert!(
+        attribution.contains("attributed,exact-link (chat ID),1,50%"),
+        "{attribution}"
+    );
     assert!(attribution.contains("no-id-no-click"), "{attribution}");
     let sources = csv("sources");
-    assert!(sources.contains("Yandex Direct (yclid),sofas,1"), "{sources}");
+    assert!(
+        sources.contains("Yandex Direct (yclid),sofas,1"),
+        "{sources}"
+    );
     let chats = csv("chats");
     // A display name that a spreadsheet would run as a formula is neutralised.
-    assert!(chats.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""), "{chats}");
-    assert_eq!(server.request("GET", "/reports/secrets.csv", &[("Authorization", &format!("Bearer {TOKEN}"))], b"").status, 404);
+    assert!(
+        chats.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""),
+        "{chats}"
+    );
+    assert_eq!(
+        server
+            .request(
+                "GET",
+                "/reports/secrets.csv",
+                &[("Authorization", &format!("Bearer {TOKEN}"))],
+                b""
+            )
+            .status,
+        404
+    );
 
     // Later facts: the WhatsApp chat is answered and brings revenue a day later; both count on
     // the day it started.
     let later = json!({"platform": "whatsapp", "phone": "16505551234", "answered": true, "revenue": "1250.50", "currency": "RUB"});
-    let r = server.request("POST", "/v1/chats", &[("Authorization", &format!("Bearer {TOKEN}"))], &serde_json::to_vec(&later).unwrap());
+    let r = server.request(
+        "POST",
+        "/v1/chats",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        &serde_json::to_vec(&later).unwrap(),
+    );
     assert_eq!(r.json()["status"], "updated");
     let daily = csv("daily");
-    let row = daily.lines().find(|l| l.starts_with(&day)).unwrap_or_else(|| panic!("{day} missing: {daily}"));
+    let row = daily
+        .lines()
+        .find(|l| l.starts_with(&day))
+        .unwrap_or_else(|| panic!("{day} missing: {daily}"));
     assert_eq!(row, format!("{day},2,1,0,1,1,1\u{202f}250.50 RUB"));
     assert_eq!(daily.lines().count(), 1 + 7, "one row per day of the range");
 }

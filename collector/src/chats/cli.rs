@@ -44,8 +44,10 @@ pub fn import(source: ImportSource) -> Result<(), String> {
     let ImportSource::Chats(args) = source;
     let file: Option<ChatsFile> = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let table: toml::Table =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             match table.get("chats") {
                 Some(v) => Some(v.clone().try_into().map_err(|e| format!("[chats]: {e}"))?),
                 None => None,
@@ -53,8 +55,11 @@ pub fn import(source: ImportSource) -> Result<(), String> {
         }
         None => None,
     };
-    let settings = ChatsConfig::resolve(file, &|_| None).map_err(|e| e.to_string())?.matching;
-    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let settings = ChatsConfig::resolve(file, &|_| None)
+        .map_err(|e| e.to_string())?
+        .matching;
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
     let records = csv_records(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let now = now_ms();
     let mut valid = Vec::new();
@@ -62,7 +67,10 @@ pub fn import(source: ImportSource) -> Result<(), String> {
     for (i, rec) in records.into_iter().enumerate() {
         // Line numbers as a spreadsheet shows them: the header is line 1.
         let line = i + 2;
-        match rec.map_err(|e| e.to_string()).and_then(|r| r.validate(&settings.prefixes, now).map_err(|e| e.to_string())) {
+        match rec.map_err(|e| e.to_string()).and_then(|r| {
+            r.validate(&settings.prefixes, now)
+                .map_err(|e| e.to_string())
+        }) {
             Ok(v) => valid.push(v),
             Err(e) => {
                 invalid += 1;
@@ -71,13 +79,29 @@ pub fn import(source: ImportSource) -> Result<(), String> {
         }
     }
     if invalid > 0 && !args.skip_invalid {
-        return Err(format!("{invalid} invalid row(s); nothing imported (use --skip-invalid to import the rest)"));
+        return Err(format!(
+            "{invalid} invalid row(s); nothing imported (use --skip-invalid to import the rest)"
+        ));
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let store = Arc::new(SqliteStore::open(&SqliteOptions::new(&args.db.db), Arc::new(StoreMetrics::default())).map_err(|e| e.to_string())?);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let store = Arc::new(
+        SqliteStore::open(
+            &SqliteOptions::new(&args.db.db),
+            Arc::new(StoreMetrics::default()),
+        )
+        .map_err(|e| e.to_string())?,
+    );
     let total = valid.len();
-    let ids = rt.block_on(store_intake(&store, valid, settings, "csv")).map_err(|e| e.to_string())?;
+    let ids = rt
+        .block_on(store_intake(&store, valid, settings, "csv"))
+        .map_err(|e| e.to_string())?;
     let opened = ids.iter().filter(|(_, new)| *new).count();
-    println!("imported {total} row(s): {opened} new chat(s), {} update(s); {invalid} skipped", ids.len() - opened);
+    println!(
+        "imported {total} row(s): {opened} new chat(s), {} update(s); {invalid} skipped",
+        ids.len() - opened
+    );
     Ok(())
 }

@@ -113,13 +113,22 @@ impl std::fmt::Display for ChatsConfigError {
 impl std::error::Error for ChatsConfigError {}
 
 /// Env wins over the file for each secret: it is how containers inject them.
-fn secret(env_name: &str, env: &dyn Fn(&str) -> Option<String>, file: Option<&PathBuf>) -> Result<Option<WebhookSecret>, ChatsConfigError> {
+fn secret(
+    env_name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: Option<&PathBuf>,
+) -> Result<Option<WebhookSecret>, ChatsConfigError> {
     secret_min(env_name, env, file, 8)
 }
 
 /// `min_len`: 8 for webhook secrets (some messengers generate short ones), 16 for the intake
 /// bearer token (the same rule as the read token).
-fn secret_min(env_name: &str, env: &dyn Fn(&str) -> Option<String>, file: Option<&PathBuf>, min_len: usize) -> Result<Option<WebhookSecret>, ChatsConfigError> {
+fn secret_min(
+    env_name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: Option<&PathBuf>,
+    min_len: usize,
+) -> Result<Option<WebhookSecret>, ChatsConfigError> {
     let raw = match (env(env_name).filter(|v| !v.trim().is_empty()), file) {
         (Some(v), _) => v,
         (None, Some(path)) => std::fs::read_to_string(path)
@@ -132,26 +141,35 @@ fn secret_min(env_name: &str, env: &dyn Fn(&str) -> Option<String>, file: Option
     };
     let v = raw.trim();
     if v.len() < min_len || !v.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ChatsConfigError(format!("{env_name}: must be at least {min_len} printable characters without spaces")));
+        return Err(ChatsConfigError(format!(
+            "{env_name}: must be at least {min_len} printable characters without spaces"
+        )));
     }
     Ok(Some(WebhookSecret(v.to_string())))
 }
 
 impl ChatsConfig {
-    pub fn resolve(file: Option<ChatsFile>, env: &dyn Fn(&str) -> Option<String>) -> Result<ChatsConfig, ChatsConfigError> {
+    pub fn resolve(
+        file: Option<ChatsFile>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ChatsConfig, ChatsConfigError> {
         let file = file.unwrap_or_default();
         let prefixes = if file.prefixes.is_empty() {
             vec![Prefix::DEFAULT]
         } else {
             file.prefixes
                 .iter()
-                .map(|p| Prefix::new(p).map_err(|e| ChatsConfigError(format!("prefix {p:?}: {e:?}"))))
+                .map(|p| {
+                    Prefix::new(p).map_err(|e| ChatsConfigError(format!("prefix {p:?}: {e:?}")))
+                })
                 .collect::<Result<Vec<_>, _>>()?
         };
         let mut window = Window::default();
         if let Some(m) = file.probable_window_minutes {
             if !(1..=120).contains(&m) {
-                return Err(ChatsConfigError("probable_window_minutes must be 1..=120".into()));
+                return Err(ChatsConfigError(
+                    "probable_window_minutes must be 1..=120".into(),
+                ));
             }
             window.before_ms = i64::from(m) * 60_000;
         }
@@ -161,15 +179,40 @@ impl ChatsConfig {
         let mx = file.max.unwrap_or_default();
         Ok(ChatsConfig {
             matching: MatchSettings { prefixes, window },
-            intake_token: secret_min("CHATTAG_INTAKE_TOKEN", env, file.intake_token_file.as_ref(), 16)?,
-            telegram_secret: secret("CHATTAG_TELEGRAM_SECRET", env, tg.secret_token_file.as_ref())?,
-            telegram_bot: tg.bot_username.map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
-            whatsapp_app_secret: secret("CHATTAG_WHATSAPP_APP_SECRET", env, wa.app_secret_file.as_ref())?,
-            whatsapp_verify_token: secret("CHATTAG_WHATSAPP_VERIFY_TOKEN", env, wa.verify_token_file.as_ref())?,
-            viber_token: secret("CHATTAG_VIBER_AUTH_TOKEN", env, vb.secret_token_file.as_ref())?,
+            intake_token: secret_min(
+                "CHATTAG_INTAKE_TOKEN",
+                env,
+                file.intake_token_file.as_ref(),
+                16,
+            )?,
+            telegram_secret: secret(
+                "CHATTAG_TELEGRAM_SECRET",
+                env,
+                tg.secret_token_file.as_ref(),
+            )?,
+            telegram_bot: tg
+                .bot_username
+                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
+            whatsapp_app_secret: secret(
+                "CHATTAG_WHATSAPP_APP_SECRET",
+                env,
+                wa.app_secret_file.as_ref(),
+            )?,
+            whatsapp_verify_token: secret(
+                "CHATTAG_WHATSAPP_VERIFY_TOKEN",
+                env,
+                wa.verify_token_file.as_ref(),
+            )?,
+            viber_token: secret(
+                "CHATTAG_VIBER_AUTH_TOKEN",
+                env,
+                vb.secret_token_file.as_ref(),
+            )?,
             viber_account: vb.bot_username.map(|b| b.to_ascii_lowercase()),
             max_secret: secret("CHATTAG_MAX_SECRET", env, mx.secret_token_file.as_ref())?,
-            max_bot: mx.bot_username.map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
+            max_bot: mx
+                .bot_username
+                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
         })
     }
 }
@@ -191,7 +234,10 @@ mod tests {
         let c = ChatsConfig::resolve(Some(file), &env).unwrap();
         assert_eq!(c.matching.prefixes.len(), 2);
         assert_eq!(c.matching.window.before_ms, 300_000);
-        assert_eq!(c.telegram_secret.as_ref().map(|s| s.expose()), Some("tg-secret-123"));
+        assert_eq!(
+            c.telegram_secret.as_ref().map(|s| s.expose()),
+            Some("tg-secret-123")
+        );
         assert_eq!(c.telegram_bot.as_deref(), Some("shop_bot"));
         assert!(c.whatsapp_app_secret.is_none());
         assert!(!format!("{c:?}").contains("tg-secret-123"));

@@ -31,7 +31,10 @@ impl Platform {
             return None;
         }
         let lower = s.to_ascii_lowercase();
-        if lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        if lower
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
             Some(Platform(lower))
         } else {
             None
@@ -81,7 +84,11 @@ impl ChatUser {
             .as_deref()
             .map(|v| format!("id:{v}"))
             .or_else(|| self.phone.as_deref().map(|v| format!("phone:{v}")))
-            .or_else(|| self.username.as_deref().map(|v| format!("user:{}", v.to_ascii_lowercase())))
+            .or_else(|| {
+                self.username
+                    .as_deref()
+                    .map(|v| format!("user:{}", v.to_ascii_lowercase()))
+            })
     }
 }
 
@@ -144,7 +151,9 @@ fn is_bidi_override(c: char) -> bool {
 /// Phone numbers as international digits only (`+7 (999) 123-45-67` → `79991234567`).
 pub fn clean_phone(s: &str) -> Option<String> {
     let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-    if (5..=15).contains(&digits.len()) && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) {
+    if (5..=15).contains(&digits.len())
+        && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+    {
         Some(digits)
     } else {
         None
@@ -156,7 +165,8 @@ pub fn clean_username(s: &str) -> Option<String> {
     let s = s.trim().trim_start_matches('@');
     if !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
     {
         Some(s.to_string())
     } else {
@@ -184,15 +194,24 @@ mod tests {
     #[test]
     fn platform_names() {
         assert_eq!(Platform::parse("WhatsApp"), Some(Platform::whatsapp()));
-        assert_eq!(Platform::parse("vk_chat").map(|p| p.as_str().to_string()), Some("vk_chat".into()));
+        assert_eq!(
+            Platform::parse("vk_chat").map(|p| p.as_str().to_string()),
+            Some("vk_chat".into())
+        );
         assert_eq!(Platform::parse("<script>"), None);
         assert_eq!(Platform::parse(""), None);
-        assert_eq!(Platform::parse("vk_chat").and_then(|p| p.snippet_messenger()), None);
+        assert_eq!(
+            Platform::parse("vk_chat").and_then(|p| p.snippet_messenger()),
+            None
+        );
     }
 
     #[test]
     fn user_key_prefers_id_then_phone_then_username() {
-        let mut u = ChatUser { username: Some("Ann".into()), ..Default::default() };
+        let mut u = ChatUser {
+            username: Some("Ann".into()),
+            ..Default::default()
+        };
         assert_eq!(u.key().as_deref(), Some("user:ann"));
         u.phone = Some("79991234567".into());
         assert_eq!(u.key().as_deref(), Some("phone:79991234567"));
@@ -203,11 +222,17 @@ mod tests {
 
     #[test]
     fn cleaners() {
-        assert_eq!(clean_phone("+7 (999) 123-45-67").as_deref(), Some("79991234567"));
+        assert_eq!(
+            clean_phone("+7 (999) 123-45-67").as_deref(),
+            Some("79991234567")
+        );
         assert_eq!(clean_phone("call me"), None);
         assert_eq!(clean_username("@shop_bot").as_deref(), Some("shop_bot"));
         assert_eq!(clean_username("a b"), None);
-        assert_eq!(clean_text("hi\u{0}\u{202e}there", 100).as_deref(), Some("hithere"));
+        assert_eq!(
+            clean_text("hi\u{0}\u{202e}there", 100).as_deref(),
+            Some("hithere")
+        );
         assert_eq!(clean_text("   ", 100), None);
         assert_eq!(clean_text("абвгд", 3).as_deref(), Some("абв"));
     }

@@ -18,7 +18,10 @@
 use chattag_core::{find_chat_id, ChatId, Prefix};
 use serde::Deserialize;
 
-use super::inbound::{clean_opaque_id, clean_phone, clean_text, clean_username, ChatUser, InboundMessage, Platform, MAX_TEXT_CHARS};
+use super::inbound::{
+    clean_opaque_id, clean_phone, clean_text, clean_username, ChatUser, InboundMessage, Platform,
+    MAX_TEXT_CHARS,
+};
 use super::matching::IdEvidence;
 use super::store::LaterFacts;
 use crate::metrica::export::{is_iso_4217, normalize_revenue, MAX_TAG_CHARS};
@@ -88,7 +91,10 @@ impl std::fmt::Display for IntakeError {
 }
 
 fn err(field: &'static str, message: impl Into<String>) -> IntakeError {
-    IntakeError { field, message: message.into() }
+    IntakeError {
+        field,
+        message: message.into(),
+    }
 }
 
 /// A validated intake record, ready for [`super::store::record_message`].
@@ -115,11 +121,24 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -128,7 +147,9 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
         let f = &frac[..digits];
-        ms = format!("{:0<3}", &f[..f.len().min(3)]).parse::<i64>().ok()?;
+        ms = format!("{:0<3}", &f[..f.len().min(3)])
+            .parse::<i64>()
+            .ok()?;
         rest = &frac[digits..];
     }
     let offset_min = match rest {
@@ -159,8 +180,14 @@ fn time_ms(v: &TimeValue) -> Option<i64> {
 fn http_url(field: &'static str, v: &str) -> Result<String, IntakeError> {
     let v = v.trim();
     let lower = v.to_ascii_lowercase();
-    if v.len() > 2048 || !(lower.starts_with("https://") || lower.starts_with("http://")) || v.chars().any(char::is_control) {
-        return Err(err(field, "must be an http(s) URL of at most 2048 characters"));
+    if v.len() > 2048
+        || !(lower.starts_with("https://") || lower.starts_with("http://"))
+        || v.chars().any(char::is_control)
+    {
+        return Err(err(
+            field,
+            "must be an http(s) URL of at most 2048 characters",
+        ));
     }
     Ok(v.to_string())
 }
@@ -171,10 +198,16 @@ fn opt(v: &Option<String>) -> Option<&str> {
 
 impl IntakeChat {
     pub fn validate(&self, prefixes: &[Prefix], now_ms: i64) -> Result<ValidIntake, IntakeError> {
-        let platform = Platform::parse(&self.platform).ok_or_else(|| err("platform", "1-32 characters of a-z 0-9 _"))?;
+        let platform = Platform::parse(&self.platform)
+            .ok_or_else(|| err("platform", "1-32 characters of a-z 0-9 _"))?;
         let at_ms = match &self.started_at {
             None => now_ms,
-            Some(t) => time_ms(t).ok_or_else(|| err("started_at", "Unix seconds, milliseconds or an RFC 3339 time"))?,
+            Some(t) => time_ms(t).ok_or_else(|| {
+                err(
+                    "started_at",
+                    "Unix seconds, milliseconds or an RFC 3339 time",
+                )
+            })?,
         };
         // A start in the future cannot be exported (Metrica needs the past): refuse it early,
         // allowing 5 minutes of clock difference.
@@ -183,25 +216,40 @@ impl IntakeChat {
         }
         let user = ChatUser {
             user_id: match opt(&self.chat_user_id) {
-                Some(v) => Some(clean_opaque_id(v).ok_or_else(|| err("chat_user_id", "printable ASCII, at most 128"))?),
+                Some(v) => Some(
+                    clean_opaque_id(v)
+                        .ok_or_else(|| err("chat_user_id", "printable ASCII, at most 128"))?,
+                ),
                 None => None,
             },
             username: match opt(&self.username) {
-                Some(v) => Some(clean_username(v).ok_or_else(|| err("username", "letters, digits, _ and . (at most 64)"))?),
+                Some(v) => Some(
+                    clean_username(v)
+                        .ok_or_else(|| err("username", "letters, digits, _ and . (at most 64)"))?,
+                ),
                 None => None,
             },
             phone: match opt(&self.phone) {
-                Some(v) => Some(clean_phone(v).ok_or_else(|| err("phone", "5-15 digits (+, spaces, -, () allowed)"))?),
+                Some(v) => Some(
+                    clean_phone(v)
+                        .ok_or_else(|| err("phone", "5-15 digits (+, spaces, -, () allowed)"))?,
+                ),
                 None => None,
             },
             name: opt(&self.name).and_then(|n| clean_text(n, 128)),
         };
         let external_id = match opt(&self.external_id) {
-            Some(v) => Some(clean_opaque_id(v).ok_or_else(|| err("external_id", "printable ASCII, at most 128"))?),
+            Some(v) => Some(
+                clean_opaque_id(v)
+                    .ok_or_else(|| err("external_id", "printable ASCII, at most 128"))?,
+            ),
             None => None,
         };
         if user.key().is_none() && external_id.is_none() {
-            return Err(err("chat_user_id", "one of chat_user_id, username, phone or external_id is required"));
+            return Err(err(
+                "chat_user_id",
+                "one of chat_user_id, username, phone or external_id is required",
+            ));
         }
         let text = opt(&self.text).and_then(|t| clean_text(t, MAX_TEXT_CHARS));
         let evidence = match opt(&self.chat_id) {
@@ -209,21 +257,32 @@ impl IntakeChat {
             // what the person typed). A wrong check character is refused, not guessed.
             Some(v) => {
                 let id = ChatId::parse(v).ok().or_else(|| find_chat_id(v, prefixes));
-                Some(IdEvidence::Link(id.ok_or_else(|| err("chat_id", "not a valid chat ID (check character)"))?))
+                Some(IdEvidence::Link(id.ok_or_else(|| {
+                    err("chat_id", "not a valid chat ID (check character)")
+                })?))
             }
             None => None,
         };
         let tag = match opt(&self.tag) {
-            Some(t) if t.chars().count() > MAX_TAG_CHARS => return Err(err("tag", "at most 100 characters")),
+            Some(t) if t.chars().count() > MAX_TAG_CHARS => {
+                return Err(err("tag", "at most 100 characters"))
+            }
             Some(t) => clean_text(t, MAX_TAG_CHARS),
             None => None,
         };
-        let revenue = match &self.revenue {
-            None => None,
-            Some(NumberOrString::Number(n)) => Some(normalize_revenue(&n.to_string()).ok_or_else(|| err("revenue", "a non-negative number with at most 2 decimals"))?),
-            Some(NumberOrString::Text(t)) if t.trim().is_empty() => None,
-            Some(NumberOrString::Text(t)) => Some(normalize_revenue(t).ok_or_else(|| err("revenue", "a non-negative number with at most 2 decimals"))?),
-        };
+        let revenue =
+            match &self.revenue {
+                None => None,
+                Some(NumberOrString::Number(n)) => {
+                    Some(normalize_revenue(&n.to_string()).ok_or_else(|| {
+                        err("revenue", "a non-negative number with at most 2 decimals")
+                    })?)
+                }
+                Some(NumberOrString::Text(t)) if t.trim().is_empty() => None,
+                Some(NumberOrString::Text(t)) => Some(normalize_revenue(t).ok_or_else(|| {
+                    err("revenue", "a non-negative number with at most 2 decimals")
+                })?),
+            };
         let currency = match opt(&self.currency) {
             Some(c) => {
                 let c = c.to_ascii_uppercase();
@@ -254,8 +313,12 @@ impl IntakeChat {
                 tag,
                 revenue,
                 currency,
-                page_url: opt(&self.page_url).map(|u| http_url("page_url", u)).transpose()?,
-                chat_url: opt(&self.chat_url).map(|u| http_url("chat_url", u)).transpose()?,
+                page_url: opt(&self.page_url)
+                    .map(|u| http_url("page_url", u))
+                    .transpose()?,
+                chat_url: opt(&self.chat_url)
+                    .map(|u| http_url("chat_url", u))
+                    .transpose()?,
                 messages: self.messages,
             },
             external_id,
@@ -313,8 +376,13 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
 /// CSV rows (header first) → intake records, as JSON objects so the one validator applies.
 pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, String>>, String> {
     let rows = parse_csv(text)?;
-    let Some((header, body)) = rows.split_first() else { return Ok(Vec::new()) };
-    let header: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let Some((header, body)) = rows.split_first() else {
+        return Ok(Vec::new());
+    };
+    let header: Vec<String> = header
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
     Ok(body
         .iter()
         .map(|row| {
@@ -332,7 +400,11 @@ pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, String>>, String
                         "0" | "false" | "no" => serde_json::Value::Bool(false),
                         other => return Err(format!("answered: {other:?} is not 1/0/true/false")),
                     },
-                    "messages" => serde_json::Value::from(v.trim().parse::<u32>().map_err(|_| "messages: not a count".to_string())?),
+                    "messages" => serde_json::Value::from(
+                        v.trim()
+                            .parse::<u32>()
+                            .map_err(|_| "messages: not a count".to_string())?,
+                    ),
                     _ => serde_json::Value::String(v.clone()),
                 };
                 obj.insert(k.clone(), value);
@@ -351,11 +423,23 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_ms("2026-11-21T06:00:00Z"), Some(1_795_240_800_000));
-        assert_eq!(parse_rfc3339_ms("2026-11-21T09:00:00.5+03:00"), Some(1_795_240_800_500));
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-21T06:00:00Z"),
+            Some(1_795_240_800_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-21T09:00:00.5+03:00"),
+            Some(1_795_240_800_500)
+        );
         assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
-        assert_eq!(time_ms(&TimeValue::Number(1_763_700_000)), Some(1_763_700_000_000));
-        assert_eq!(time_ms(&TimeValue::Number(1_763_700_000_123)), Some(1_763_700_000_123));
+        assert_eq!(
+            time_ms(&TimeValue::Number(1_763_700_000)),
+            Some(1_763_700_000_000)
+        );
+        assert_eq!(
+            time_ms(&TimeValue::Number(1_763_700_000_123)),
+            Some(1_763_700_000_123)
+        );
     }
 
     #[test]
@@ -376,13 +460,29 @@ mod tests {
         for (json, field) in [
             (r#"{"platform":"vk"}"#, "chat_user_id"),
             (r#"{"platform":"vk","phone":"x"}"#, "phone"),
-            (r#"{"platform":"vk","username":"a","revenue":"10"}"#, "currency"),
-            (r#"{"platform":"vk","username":"a","revenue":"1e5","currency":"RUB"}"#, "revenue"),
-            (r#"{"platform":"vk","username":"a","started_at":"2099-01-01T00:00:00Z"}"#, "started_at"),
-            (r#"{"platform":"vk","username":"a","page_url":"javascript:alert(1)"}"#, "page_url"),
+            (
+                r#"{"platform":"vk","username":"a","revenue":"10"}"#,
+                "currency",
+            ),
+            (
+                r#"{"platform":"vk","username":"a","revenue":"1e5","currency":"RUB"}"#,
+                "revenue",
+            ),
+            (
+                r#"{"platform":"vk","username":"a","started_at":"2099-01-01T00:00:00Z"}"#,
+                "started_at",
+            ),
+            (
+                r#"{"platform":"vk","username":"a","page_url":"javascript:alert(1)"}"#,
+                "page_url",
+            ),
         ] {
             let c: IntakeChat = serde_json::from_str(json).unwrap();
-            assert_eq!(c.validate(&[Prefix::DEFAULT], NOW).unwrap_err().field, field, "{json}");
+            assert_eq!(
+                c.validate(&[Prefix::DEFAULT], NOW).unwrap_err().field,
+                field,
+                "{json}"
+            );
         }
     }
 

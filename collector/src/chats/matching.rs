@@ -33,9 +33,14 @@ impl Method {
     }
 
     pub fn parse(s: &str) -> Option<Method> {
-        [Method::ExactLink, Method::ExactText, Method::ProbableClick, Method::Unmatched]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            Method::ExactLink,
+            Method::ExactText,
+            Method::ProbableClick,
+            Method::Unmatched,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 
     pub fn is_exact(self) -> bool {
@@ -90,13 +95,19 @@ pub enum IdEvidence {
     None,
 }
 
-pub fn id_evidence(start_param: Option<&str>, text: Option<&str>, prefixes: &[Prefix]) -> IdEvidence {
+pub fn id_evidence(
+    start_param: Option<&str>,
+    text: Option<&str>,
+    prefixes: &[Prefix],
+) -> IdEvidence {
     if let Some(id) = start_param.and_then(|p| chattag_core::links::split_start_param(p).chat_id) {
         if prefixes.iter().any(|p| p.as_str() == id.prefix()) {
             return IdEvidence::Link(id);
         }
     }
-    let Some(text) = text else { return IdEvidence::None };
+    let Some(text) = text else {
+        return IdEvidence::None;
+    };
     if let Some(id) = chattag_core::find_chat_id(text, prefixes) {
         return IdEvidence::Text(id);
     }
@@ -183,7 +194,10 @@ pub struct Window {
 
 impl Default for Window {
     fn default() -> Self {
-        Window { before_ms: 10 * 60 * 1000, skew_ms: 2 * 60 * 1000 }
+        Window {
+            before_ms: 10 * 60 * 1000,
+            skew_ms: 2 * 60 * 1000,
+        }
     }
 }
 
@@ -203,34 +217,76 @@ pub struct Decision {
     pub reason: Option<Reason>,
 }
 
-pub fn decide(evidence: IdEvidence, facts: &ChatStartFacts, clicks: &[ClickCandidate], window: Window) -> Decision {
+pub fn decide(
+    evidence: IdEvidence,
+    facts: &ChatStartFacts,
+    clicks: &[ClickCandidate],
+    window: Window,
+) -> Decision {
     let damaged = match evidence {
-        IdEvidence::Link(id) => return Decision { method: Method::ExactLink, chat_id: Some(id), reason: None },
-        IdEvidence::Text(id) => return Decision { method: Method::ExactText, chat_id: Some(id), reason: None },
+        IdEvidence::Link(id) => {
+            return Decision {
+                method: Method::ExactLink,
+                chat_id: Some(id),
+                reason: None,
+            }
+        }
+        IdEvidence::Text(id) => {
+            return Decision {
+                method: Method::ExactText,
+                chat_id: Some(id),
+                reason: None,
+            }
+        }
         IdEvidence::Damaged => true,
         IdEvidence::None => false,
     };
-    let unmatched = |reason| Decision { method: Method::Unmatched, chat_id: None, reason: Some(reason) };
+    let unmatched = |reason| Decision {
+        method: Method::Unmatched,
+        chat_id: None,
+        reason: Some(reason),
+    };
     let Some(messenger) = facts.messenger else {
-        return unmatched(if damaged { Reason::DamagedId } else { Reason::UntrackedPlatform });
+        return unmatched(if damaged {
+            Reason::DamagedId
+        } else {
+            Reason::UntrackedPlatform
+        });
     };
     let mut ids: Vec<&ChatId> = clicks
         .iter()
         .filter(|c| c.messenger == messenger)
-        .filter(|c| c.ts_ms >= facts.started_ms - window.before_ms && c.ts_ms <= facts.started_ms + window.skew_ms)
-        .filter(|c| match (facts.account, c.target.as_deref().and_then(account_of_link)) {
-            (Some(ours), Some(theirs)) => ours.eq_ignore_ascii_case(&theirs),
-            // Only one side names the account: it cannot rule the click out.
-            _ => true,
+        .filter(|c| {
+            c.ts_ms >= facts.started_ms - window.before_ms
+                && c.ts_ms <= facts.started_ms + window.skew_ms
         })
+        .filter(
+            |c| match (facts.account, c.target.as_deref().and_then(account_of_link)) {
+                (Some(ours), Some(theirs)) => ours.eq_ignore_ascii_case(&theirs),
+                // Only one side names the account: it cannot rule the click out.
+                _ => true,
+            },
+        )
         .map(|c| &c.chat_id)
         .collect();
     ids.sort();
     ids.dedup();
     match ids.as_slice() {
-        [one] => Decision { method: Method::ProbableClick, chat_id: Some((*one).clone()), reason: None },
-        [] => unmatched(if damaged { Reason::DamagedId } else { Reason::NoIdNoClick }),
-        _ => unmatched(if damaged { Reason::DamagedId } else { Reason::AmbiguousClicks }),
+        [one] => Decision {
+            method: Method::ProbableClick,
+            chat_id: Some((*one).clone()),
+            reason: None,
+        },
+        [] => unmatched(if damaged {
+            Reason::DamagedId
+        } else {
+            Reason::NoIdNoClick
+        }),
+        _ => unmatched(if damaged {
+            Reason::DamagedId
+        } else {
+            Reason::AmbiguousClicks
+        }),
     }
 }
 
@@ -262,7 +318,9 @@ pub fn account_of_link(url: &str) -> Option<String> {
         ("https" | "http", "api.whatsapp.com" | "web.whatsapp.com") | ("whatsapp", "send") => {
             param("phone").as_deref().and_then(digits)
         }
-        ("https" | "http", "t.me" | "telegram.me" | "telegram.dog" | "max.ru") if !first_segment.is_empty() => {
+        ("https" | "http", "t.me" | "telegram.me" | "telegram.dog" | "max.ru")
+            if !first_segment.is_empty() =>
+        {
             Some(first_segment.to_ascii_lowercase())
         }
         ("tg", "resolve") => param("domain").map(|d| d.to_ascii_lowercase()),
@@ -282,20 +340,46 @@ mod tests {
     }
 
     fn click(chat_id: &ChatId, messenger: &str, target: &str, ts_ms: i64) -> ClickCandidate {
-        ClickCandidate { chat_id: chat_id.clone(), messenger: messenger.into(), target: Some(target.into()), ts_ms }
+        ClickCandidate {
+            chat_id: chat_id.clone(),
+            messenger: messenger.into(),
+            target: Some(target.into()),
+            ts_ms,
+        }
     }
 
     const T0: i64 = 1_763_700_000_000;
 
     #[test]
     fn account_of_links() {
-        assert_eq!(account_of_link("https://wa.me/79991234567?text=Hi").as_deref(), Some("79991234567"));
-        assert_eq!(account_of_link("https://api.whatsapp.com/send?phone=79991234567&text=x").as_deref(), Some("79991234567"));
-        assert_eq!(account_of_link("whatsapp://send?phone=%2B79991234567").as_deref(), Some("79991234567"));
-        assert_eq!(account_of_link("https://t.me/Shop_Bot?start=CT1").as_deref(), Some("shop_bot"));
-        assert_eq!(account_of_link("tg://resolve?domain=Shop_Bot&start=x").as_deref(), Some("shop_bot"));
-        assert_eq!(account_of_link("viber://pa?chatURI=ShopPA&context=x").as_deref(), Some("shoppa"));
-        assert_eq!(account_of_link("https://max.ru/shop_bot?start=x").as_deref(), Some("shop_bot"));
+        assert_eq!(
+            account_of_link("https://wa.me/79991234567?text=Hi").as_deref(),
+            Some("79991234567")
+        );
+        assert_eq!(
+            account_of_link("https://api.whatsapp.com/send?phone=79991234567&text=x").as_deref(),
+            Some("79991234567")
+        );
+        assert_eq!(
+            account_of_link("whatsapp://send?phone=%2B79991234567").as_deref(),
+            Some("79991234567")
+        );
+        assert_eq!(
+            account_of_link("https://t.me/Shop_Bot?start=CT1").as_deref(),
+            Some("shop_bot")
+        );
+        assert_eq!(
+            account_of_link("tg://resolve?domain=Shop_Bot&start=x").as_deref(),
+            Some("shop_bot")
+        );
+        assert_eq!(
+            account_of_link("viber://pa?chatURI=ShopPA&context=x").as_deref(),
+            Some("shoppa")
+        );
+        assert_eq!(
+            account_of_link("https://max.ru/shop_bot?start=x").as_deref(),
+            Some("shop_bot")
+        );
         assert_eq!(account_of_link("https://example.com/"), None);
     }
 
@@ -303,11 +387,37 @@ mod tests {
     fn exact_evidence_wins_over_clicks() {
         let a = make("CT", 1);
         let b = make("CT", 2);
-        let facts = ChatStartFacts { messenger: Some("telegram"), account: None, started_ms: T0 };
-        let clicks = [click(&b, "telegram", "https://t.me/shop_bot?start=x", T0 - 1000)];
-        let d = decide(IdEvidence::Link(a.clone()), &facts, &clicks, Window::default());
-        assert_eq!(d, Decision { method: Method::ExactLink, chat_id: Some(a.clone()), reason: None });
-        let d = decide(IdEvidence::Text(a.clone()), &facts, &clicks, Window::default());
+        let facts = ChatStartFacts {
+            messenger: Some("telegram"),
+            account: None,
+            started_ms: T0,
+        };
+        let clicks = [click(
+            &b,
+            "telegram",
+            "https://t.me/shop_bot?start=x",
+            T0 - 1000,
+        )];
+        let d = decide(
+            IdEvidence::Link(a.clone()),
+            &facts,
+            &clicks,
+            Window::default(),
+        );
+        assert_eq!(
+            d,
+            Decision {
+                method: Method::ExactLink,
+                chat_id: Some(a.clone()),
+                reason: None
+            }
+        );
+        let d = decide(
+            IdEvidence::Text(a.clone()),
+            &facts,
+            &clicks,
+            Window::default(),
+        );
         assert_eq!(d.method, Method::ExactText);
     }
 
@@ -316,25 +426,69 @@ mod tests {
         let a = make("CT", 1);
         let b = make("CT", 2);
         let w = Window::default();
-        let facts = ChatStartFacts { messenger: Some("whatsapp"), account: Some("79991234567"), started_ms: T0 };
+        let facts = ChatStartFacts {
+            messenger: Some("whatsapp"),
+            account: Some("79991234567"),
+            started_ms: T0,
+        };
         // Same visitor clicked twice: still one candidate.
         let clicks = [
-            click(&a, "whatsapp", "https://wa.me/79991234567?text=x", T0 - 60_000),
-            click(&a, "whatsapp", "https://wa.me/79991234567?text=x", T0 - 30_000),
+            click(
+                &a,
+                "whatsapp",
+                "https://wa.me/79991234567?text=x",
+                T0 - 60_000,
+            ),
+            click(
+                &a,
+                "whatsapp",
+                "https://wa.me/79991234567?text=x",
+                T0 - 30_000,
+            ),
             // Other messenger, other account, too old, too far in the future: all ruled out.
             click(&b, "telegram", "https://t.me/shop_bot", T0 - 1000),
-            click(&b, "whatsapp", "https://wa.me/70000000000?text=x", T0 - 1000),
-            click(&b, "whatsapp", "https://wa.me/79991234567?text=x", T0 - w.before_ms - 1),
-            click(&b, "whatsapp", "https://wa.me/79991234567?text=x", T0 + w.skew_ms + 1),
+            click(
+                &b,
+                "whatsapp",
+                "https://wa.me/70000000000?text=x",
+                T0 - 1000,
+            ),
+            click(
+                &b,
+                "whatsapp",
+                "https://wa.me/79991234567?text=x",
+                T0 - w.before_ms - 1,
+            ),
+            click(
+                &b,
+                "whatsapp",
+                "https://wa.me/79991234567?text=x",
+                T0 + w.skew_ms + 1,
+            ),
         ];
         let d = decide(IdEvidence::None, &facts, &clicks, w);
-        assert_eq!(d, Decision { method: Method::ProbableClick, chat_id: Some(a.clone()), reason: None });
+        assert_eq!(
+            d,
+            Decision {
+                method: Method::ProbableClick,
+                chat_id: Some(a.clone()),
+                reason: None
+            }
+        );
 
         // A second visitor in the window makes it ambiguous.
         let mut two = clicks.to_vec();
-        two.push(click(&b, "whatsapp", "https://wa.me/79991234567?text=x", T0 - 5_000));
+        two.push(click(
+            &b,
+            "whatsapp",
+            "https://wa.me/79991234567?text=x",
+            T0 - 5_000,
+        ));
         let d = decide(IdEvidence::None, &facts, &two, w);
-        assert_eq!((d.method, d.reason), (Method::Unmatched, Some(Reason::AmbiguousClicks)));
+        assert_eq!(
+            (d.method, d.reason),
+            (Method::Unmatched, Some(Reason::AmbiguousClicks))
+        );
 
         let d = decide(IdEvidence::None, &facts, &[], w);
         assert_eq!(d.reason, Some(Reason::NoIdNoClick));
@@ -343,8 +497,15 @@ mod tests {
         // A damaged code still gets a probable match when one click explains the chat.
         let d = decide(IdEvidence::Damaged, &facts, &clicks, w);
         assert_eq!(d.method, Method::ProbableClick);
-        let generic = ChatStartFacts { messenger: None, account: None, started_ms: T0 };
-        assert_eq!(decide(IdEvidence::None, &generic, &clicks, w).reason, Some(Reason::UntrackedPlatform));
+        let generic = ChatStartFacts {
+            messenger: None,
+            account: None,
+            started_ms: T0,
+        };
+        assert_eq!(
+            decide(IdEvidence::None, &generic, &clicks, w).reason,
+            Some(Reason::UntrackedPlatform)
+        );
     }
 
     #[test]
@@ -353,33 +514,53 @@ mod tests {
         let a = make("CT", 7);
         let s = a.as_str();
         assert_eq!(id_evidence(Some(s), None, &ct), IdEvidence::Link(a.clone()));
-        assert_eq!(id_evidence(Some(&format!("promo_{s}")), None, &ct), IdEvidence::Link(a.clone()));
+        assert_eq!(
+            id_evidence(Some(&format!("promo_{s}")), None, &ct),
+            IdEvidence::Link(a.clone())
+        );
         // A start value without our ID falls through to the text.
-        assert_eq!(id_evidence(Some("promo"), Some(&format!("hi {s}")), &ct), IdEvidence::Text(a.clone()));
+        assert_eq!(
+            id_evidence(Some("promo"), Some(&format!("hi {s}")), &ct),
+            IdEvidence::Text(a.clone())
+        );
         assert_eq!(id_evidence(Some(""), None, &ct), IdEvidence::None);
 
         // Retyped: lowercase, with a Crockford confusable (0 → O) and a Cyrillic С.
-        let retyped: String = s
-            .to_lowercase()
-            .replacen('0', "o", 1)
-            .replacen('c', "с", 1);
-        assert_eq!(id_evidence(None, Some(&format!("Здравствуйте! Номер: {retyped}")), &ct), IdEvidence::Text(a.clone()));
+        let retyped: String = s.to_lowercase().replacen('0', "o", 1).replacen('c', "с", 1);
+        assert_eq!(
+            id_evidence(None, Some(&format!("Здравствуйте! Номер: {retyped}")), &ct),
+            IdEvidence::Text(a.clone())
+        );
 
         // A wrong check character: never exact, reported as damaged.
         let mut wrong = s.to_string();
         let last = wrong.pop().unwrap();
         wrong.push(if last == '0' { '1' } else { '0' });
         assert!(ChatId::parse(&wrong).is_err());
-        assert_eq!(id_evidence(None, Some(&format!("код {wrong}")), &ct), IdEvidence::Damaged);
-        assert_eq!(id_evidence(None, Some("hello, do you deliver?"), &ct), IdEvidence::None);
+        assert_eq!(
+            id_evidence(None, Some(&format!("код {wrong}")), &ct),
+            IdEvidence::Damaged
+        );
+        assert_eq!(
+            id_evidence(None, Some("hello, do you deliver?"), &ct),
+            IdEvidence::None
+        );
         // Another site's prefix is not ours.
         let other = make("ZZ", 7);
-        assert_eq!(id_evidence(Some(other.as_str()), None, &ct), IdEvidence::None);
+        assert_eq!(
+            id_evidence(Some(other.as_str()), None, &ct),
+            IdEvidence::None
+        );
     }
 
     #[test]
     fn method_names_round_trip() {
-        for m in [Method::ExactLink, Method::ExactText, Method::ProbableClick, Method::Unmatched] {
+        for m in [
+            Method::ExactLink,
+            Method::ExactText,
+            Method::ProbableClick,
+            Method::Unmatched,
+        ] {
             assert_eq!(Method::parse(m.as_str()), Some(m));
         }
     }

@@ -52,7 +52,10 @@ impl User {
             (Some(f), None) => Some(f.clone()),
             _ => None,
         };
-        self.name.clone().or(joined).and_then(|n| clean_text(&n, MAX_NAME_CHARS))
+        self.name
+            .clone()
+            .or(joined)
+            .and_then(|n| clean_text(&n, MAX_NAME_CHARS))
     }
 
     fn to_chat_user(&self) -> ChatUser {
@@ -107,7 +110,10 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
     let account = account.map(|a| a.to_ascii_lowercase());
     let out = match u.update_type.as_str() {
         "bot_started" => {
-            let user = u.user.as_ref().ok_or_else(|| ParseError("bot_started without user".into()))?;
+            let user = u
+                .user
+                .as_ref()
+                .ok_or_else(|| ParseError("bot_started without user".into()))?;
             vec![Inbound::Message(InboundMessage {
                 platform: Platform::max(),
                 user: user.to_chat_user(),
@@ -123,18 +129,29 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
             let Some(msg) = u.message.as_ref() else {
                 return Err(ParseError("message_created without message".into()));
             };
-            let is_dialog = msg.recipient.as_ref().and_then(|r| r.chat_type.as_deref()) == Some("dialog");
+            let is_dialog =
+                msg.recipient.as_ref().and_then(|r| r.chat_type.as_deref()) == Some("dialog");
             match msg.sender.as_ref() {
-                Some(sender) if is_dialog && !sender.is_bot => vec![Inbound::Message(InboundMessage {
-                    platform: Platform::max(),
-                    user: sender.to_chat_user(),
-                    at_ms: msg.timestamp.unwrap_or(u.timestamp),
-                    start_param: None,
-                    text: msg.body.as_ref().and_then(|b| b.text.as_deref()).and_then(|t| clean_text(t, MAX_TEXT_CHARS)),
-                    account,
-                    ad_click_id: None,
-                    message_id: msg.body.as_ref().and_then(|b| b.mid.as_deref()).and_then(clean_opaque_id),
-                })],
+                Some(sender) if is_dialog && !sender.is_bot => {
+                    vec![Inbound::Message(InboundMessage {
+                        platform: Platform::max(),
+                        user: sender.to_chat_user(),
+                        at_ms: msg.timestamp.unwrap_or(u.timestamp),
+                        start_param: None,
+                        text: msg
+                            .body
+                            .as_ref()
+                            .and_then(|b| b.text.as_deref())
+                            .and_then(|t| clean_text(t, MAX_TEXT_CHARS)),
+                        account,
+                        ad_click_id: None,
+                        message_id: msg
+                            .body
+                            .as_ref()
+                            .and_then(|b| b.mid.as_deref())
+                            .and_then(clean_opaque_id),
+                    })]
+                }
                 _ => Vec::new(),
             }
         }
@@ -153,7 +170,9 @@ mod tests {
             "user":{"user_id":5551234,"first_name":"Ivan","last_name":"P","name":"Ivan P","username":null,"is_bot":false,"last_activity_time":1763700000000},
             "payload":"CT8F2A9KQ3","user_locale":"ru"}"#;
         let got = parse(body, Some("shop_bot")).unwrap();
-        let [Inbound::Message(m)] = got.as_slice() else { panic!("{got:?}") };
+        let [Inbound::Message(m)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
         assert_eq!(m.start_param.as_deref(), Some("CT8F2A9KQ3"));
         assert_eq!(m.user.user_id.as_deref(), Some("5551234"));
         assert_eq!(m.user.name.as_deref(), Some("Ivan P"));
@@ -168,10 +187,16 @@ mod tests {
               "timestamp":1763700000999,"body":{"mid":"mid.000000000001","seq":1,"text":"Заявка СТ8F2A9KQ3"}},
             "user_locale":"ru"}"#;
         let got = parse(body.as_bytes(), None).unwrap();
-        assert!(matches!(got.as_slice(), [Inbound::Message(m)] if m.text.as_deref() == Some("Заявка СТ8F2A9KQ3") && m.at_ms == 1_763_700_000_999));
+        assert!(
+            matches!(got.as_slice(), [Inbound::Message(m)] if m.text.as_deref() == Some("Заявка СТ8F2A9KQ3") && m.at_ms == 1_763_700_000_999)
+        );
         let chat = br#"{"update_type":"message_created","timestamp":1,"message":{"sender":{"user_id":1,"is_bot":false},
             "recipient":{"chat_id":2,"chat_type":"chat"},"body":{"mid":"m","text":"hi"}}}"#;
         assert!(parse(chat, None).unwrap().is_empty());
-        assert!(parse(br#"{"update_type":"bot_stopped","timestamp":1}"#, None).unwrap().is_empty());
+        assert!(
+            parse(br#"{"update_type":"bot_stopped","timestamp":1}"#, None)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

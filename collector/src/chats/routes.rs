@@ -62,7 +62,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let runtime = Arc::new(ChatsRuntime { config });
     Router::new()
         .route("/v1/webhooks/telegram", post(telegram_hook))
-        .route("/v1/webhooks/whatsapp", get(whatsapp_handshake).post(whatsapp_hook))
+        .route(
+            "/v1/webhooks/whatsapp",
+            get(whatsapp_handshake).post(whatsapp_hook),
+        )
         .route("/v1/webhooks/viber", post(viber_hook))
         .route("/v1/webhooks/max", post(max_hook))
         .route("/v1/chats", post(intake))
@@ -71,7 +74,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 fn not_configured(what: &str) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "webhook_disabled", format!("{what} is not configured on this collector"))
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "webhook_disabled",
+        format!("{what} is not configured on this collector"),
+    )
 }
 
 fn refused(e: SignatureError) -> ApiError {
@@ -80,18 +87,27 @@ fn refused(e: SignatureError) -> ApiError {
 }
 
 fn sqlite(state: &AppState) -> Result<Arc<SqliteStore>, ApiError> {
-    state
-        .sqlite
-        .clone()
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "no chat storage"))
+    state.sqlite.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "no chat storage",
+        )
+    })
 }
 
 fn secret_of<'a>(s: &'a Option<WebhookSecret>, what: &str) -> Result<&'a str, ApiError> {
-    s.as_ref().map(WebhookSecret::expose).ok_or_else(|| not_configured(what))
+    s.as_ref()
+        .map(WebhookSecret::expose)
+        .ok_or_else(|| not_configured(what))
 }
 
 /// Stores the parsed facts of one webhook delivery in one transaction.
-async fn store_inbound(state: &AppState, settings: MatchSettings, items: Vec<Inbound>) -> Result<Response, ApiError> {
+async fn store_inbound(
+    state: &AppState,
+    settings: MatchSettings,
+    items: Vec<Inbound>,
+) -> Result<Response, ApiError> {
     let store = sqlite(state)?;
     let counts = store
         .write(move |conn| {
@@ -99,11 +115,14 @@ async fn store_inbound(state: &AppState, settings: MatchSettings, items: Vec<Inb
             let (mut opened, mut continued, mut duplicates, mut answered) = (0, 0, 0, 0);
             for item in &items {
                 match item {
-                    Inbound::Message(m) => match store::record_message(conn, m, Provenance::webhook(), &settings, now)? {
-                        Recorded::Opened(_) => opened += 1,
-                        Recorded::Continued(_) => continued += 1,
-                        Recorded::Duplicate => duplicates += 1,
-                    },
+                    Inbound::Message(m) => {
+                        match store::record_message(conn, m, Provenance::webhook(), &settings, now)?
+                        {
+                            Recorded::Opened(_) => opened += 1,
+                            Recorded::Continued(_) => continued += 1,
+                            Recorded::Duplicate => duplicates += 1,
+                        }
+                    }
                     Inbound::Answered(a) => {
                         if store::record_answered(conn, a, now)?.is_some() {
                             answered += 1;
@@ -128,8 +147,12 @@ async fn telegram_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let secret = secret_of(&rt.config.telegram_secret, "the Telegram webhook (CHATTAG_TELEGRAM_SECRET)")?;
-    signature::verify_shared_secret(header(&headers, "x-telegram-bot-api-secret-token"), secret).map_err(refused)?;
+    let secret = secret_of(
+        &rt.config.telegram_secret,
+        "the Telegram webhook (CHATTAG_TELEGRAM_SECRET)",
+    )?;
+    signature::verify_shared_secret(header(&headers, "x-telegram-bot-api-secret-token"), secret)
+        .map_err(refused)?;
     let items = telegram::parse(&body, rt.config.telegram_bot.as_deref())
         .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
     store_inbound(&state, rt.config.matching.clone(), items).await
@@ -145,14 +168,29 @@ struct Handshake {
     challenge: Option<String>,
 }
 
-async fn whatsapp_handshake(Extension(rt): Extension<Arc<ChatsRuntime>>, Query(q): Query<Handshake>) -> Result<Response, ApiError> {
-    let ours = secret_of(&rt.config.whatsapp_verify_token, "the WhatsApp verify token (CHATTAG_WHATSAPP_VERIFY_TOKEN)")?;
-    match whatsapp::verify_handshake(q.mode.as_deref(), q.token.as_deref(), q.challenge.as_deref(), ours) {
+async fn whatsapp_handshake(
+    Extension(rt): Extension<Arc<ChatsRuntime>>,
+    Query(q): Query<Handshake>,
+) -> Result<Response, ApiError> {
+    let ours = secret_of(
+        &rt.config.whatsapp_verify_token,
+        "the WhatsApp verify token (CHATTAG_WHATSAPP_VERIFY_TOKEN)",
+    )?;
+    match whatsapp::verify_handshake(
+        q.mode.as_deref(),
+        q.token.as_deref(),
+        q.challenge.as_deref(),
+        ours,
+    ) {
         Ok(challenge) => Ok((StatusCode::OK, challenge.to_string()).into_response()),
-        Err(whatsapp::HandshakeError::Forbidden) => Err(ApiError::forbidden("bad_verify_token", "hub.verify_token does not match")),
-        Err(whatsapp::HandshakeError::BadRequest) => {
-            Err(ApiError::bad_request("bad_handshake", "expected hub.mode=subscribe, hub.verify_token and a numeric hub.challenge"))
-        }
+        Err(whatsapp::HandshakeError::Forbidden) => Err(ApiError::forbidden(
+            "bad_verify_token",
+            "hub.verify_token does not match",
+        )),
+        Err(whatsapp::HandshakeError::BadRequest) => Err(ApiError::bad_request(
+            "bad_handshake",
+            "expected hub.mode=subscribe, hub.verify_token and a numeric hub.challenge",
+        )),
     }
 }
 
@@ -162,9 +200,14 @@ async fn whatsapp_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let secret = secret_of(&rt.config.whatsapp_app_secret, "the WhatsApp app secret (CHATTAG_WHATSAPP_APP_SECRET)")?;
-    signature::verify_hub_signature_256(header(&headers, "x-hub-signature-256"), &body, secret).map_err(refused)?;
-    let items = whatsapp::parse(&body).map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
+    let secret = secret_of(
+        &rt.config.whatsapp_app_secret,
+        "the WhatsApp app secret (CHATTAG_WHATSAPP_APP_SECRET)",
+    )?;
+    signature::verify_hub_signature_256(header(&headers, "x-hub-signature-256"), &body, secret)
+        .map_err(refused)?;
+    let items = whatsapp::parse(&body)
+        .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
     store_inbound(&state, rt.config.matching.clone(), items).await
 }
 
@@ -174,8 +217,12 @@ async fn viber_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let secret = secret_of(&rt.config.viber_token, "the Viber auth token (CHATTAG_VIBER_AUTH_TOKEN)")?;
-    signature::verify_viber_signature(header(&headers, "x-viber-content-signature"), &body, secret).map_err(refused)?;
+    let secret = secret_of(
+        &rt.config.viber_token,
+        "the Viber auth token (CHATTAG_VIBER_AUTH_TOKEN)",
+    )?;
+    signature::verify_viber_signature(header(&headers, "x-viber-content-signature"), &body, secret)
+        .map_err(refused)?;
     let items = viber::parse(&body, rt.config.viber_account.as_deref())
         .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
     store_inbound(&state, rt.config.matching.clone(), items).await
@@ -187,32 +234,58 @@ async fn max_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let secret = secret_of(&rt.config.max_secret, "the MAX webhook secret (CHATTAG_MAX_SECRET)")?;
-    signature::verify_shared_secret(header(&headers, "x-max-bot-api-secret"), secret).map_err(refused)?;
-    let items = max::parse(&body, rt.config.max_bot.as_deref()).map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
+    let secret = secret_of(
+        &rt.config.max_secret,
+        "the MAX webhook secret (CHATTAG_MAX_SECRET)",
+    )?;
+    signature::verify_shared_secret(header(&headers, "x-max-bot-api-secret"), secret)
+        .map_err(refused)?;
+    let items = max::parse(&body, rt.config.max_bot.as_deref())
+        .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
     store_inbound(&state, rt.config.matching.clone(), items).await
 }
 
 /// Validates every record first; stores all of them in one transaction or none.
-pub fn validate_batch(records: Vec<IntakeChat>, settings: &MatchSettings, now: i64) -> Result<Vec<ValidIntake>, ApiError> {
+pub fn validate_batch(
+    records: Vec<IntakeChat>,
+    settings: &MatchSettings,
+    now: i64,
+) -> Result<Vec<ValidIntake>, ApiError> {
     records
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            r.validate(&settings.prefixes, now)
-                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_chat", e.message.clone()).at(i).field(e.field))
+            r.validate(&settings.prefixes, now).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_chat",
+                    e.message.clone(),
+                )
+                .at(i)
+                .field(e.field)
+            })
         })
         .collect()
 }
 
 /// Writes validated intake records; returns each conversation ID and whether it was new.
-pub async fn store_intake(store: &SqliteStore, valid: Vec<ValidIntake>, settings: MatchSettings, source: &'static str) -> Result<Vec<(i64, bool)>, StoreError> {
+pub async fn store_intake(
+    store: &SqliteStore,
+    valid: Vec<ValidIntake>,
+    settings: MatchSettings,
+    source: &'static str,
+) -> Result<Vec<(i64, bool)>, StoreError> {
     store
         .write(move |conn| {
             let now = now_ms();
             let mut out = Vec::with_capacity(valid.len());
             for v in &valid {
-                let origin = Provenance { source, external_id: v.external_id.as_deref(), evidence: v.evidence.clone(), facts: &v.facts };
+                let origin = Provenance {
+                    source,
+                    external_id: v.external_id.as_deref(),
+                    evidence: v.evidence.clone(),
+                    facts: &v.facts,
+                };
                 let r = store::record_message(conn, &v.message, origin, &settings, now)?;
                 match r {
                     Recorded::Opened(id) => out.push((id, true)),
@@ -231,36 +304,63 @@ async fn intake(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let token = rt.config.intake_token.as_ref().map(|t| t.expose().to_string());
+    let token = rt
+        .config
+        .intake_token
+        .as_ref()
+        .map(|t| t.expose().to_string());
     match token {
         Some(t) => {
-            let secret = crate::secret::Secret::new(&t).map_err(|_| not_configured("a usable intake token (16+ characters)"))?;
+            let secret = crate::secret::Secret::new(&t)
+                .map_err(|_| not_configured("a usable intake token (16+ characters)"))?;
             crate::auth::require_bearer(&headers, Some(&secret))?
         }
         None => crate::auth::require_bearer(&headers, state.config.read_token.as_ref())?,
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
     let (records, single) = match value {
         serde_json::Value::Array(items) => (items, false),
         obj @ serde_json::Value::Object(_) => (vec![obj], true),
-        _ => return Err(ApiError::bad_request("malformed_body", "expected a JSON object or an array of objects")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "malformed_body",
+                "expected a JSON object or an array of objects",
+            ))
+        }
     };
     if records.is_empty() || records.len() > MAX_INTAKE_BATCH {
-        return Err(ApiError::bad_request("bad_batch_size", format!("1..={MAX_INTAKE_BATCH} chats per request")));
+        return Err(ApiError::bad_request(
+            "bad_batch_size",
+            format!("1..={MAX_INTAKE_BATCH} chats per request"),
+        ));
     }
     let parsed = records
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
-            serde_json::from_value::<IntakeChat>(v)
-                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_chat", e.to_string()).at(i))
+            serde_json::from_value::<IntakeChat>(v).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_chat",
+                    e.to_string(),
+                )
+                .at(i)
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let settings = rt.config.matching.clone();
     let valid = validate_batch(parsed, &settings, now_ms())?;
     let store = sqlite(&state)?;
     let ids = store_intake(&store, valid, settings, "api").await?;
-    let chats: Vec<_> = ids.iter().map(|(id, new)| json!({"id": id, "status": if *new { "opened" } else { "updated" }})).collect();
-    Ok(Json(if single && chats.len() == 1 { chats[0].clone() } else { json!({ "chats": chats }) }).into_response())
+    let chats: Vec<_> = ids
+        .iter()
+        .map(|(id, new)| json!({"id": id, "status": if *new { "opened" } else { "updated" }}))
+        .collect();
+    Ok(Json(if single && chats.len() == 1 {
+        chats[0].clone()
+    } else {
+        json!({ "chats": chats })
+    })
+    .into_response())
 }

@@ -61,7 +61,9 @@ pub fn verify_hub_signature_256(
     app_secret: &str,
 ) -> Result<(), SignatureError> {
     let got = header.ok_or(SignatureError::Missing)?;
-    let hex_part = got.strip_prefix(b"sha256=").ok_or(SignatureError::Malformed)?;
+    let hex_part = got
+        .strip_prefix(b"sha256=")
+        .ok_or(SignatureError::Malformed)?;
     verify_hex_hmac(hex_part, body, app_secret)
 }
 
@@ -80,7 +82,8 @@ fn verify_hex_hmac(hex_sig: &[u8], body: &[u8], key: &str) -> Result<(), Signatu
         return Err(SignatureError::Mismatch);
     }
     let sig = hex::decode(hex_sig.trim_ascii()).map_err(|_| SignatureError::Malformed)?;
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).map_err(|_| SignatureError::Mismatch)?;
+    let mut mac =
+        HmacSha256::new_from_slice(key.as_bytes()).map_err(|_| SignatureError::Mismatch)?;
     mac.update(body);
     // `verify_slice` is constant-time and also rejects a truncated signature.
     mac.verify_slice(&sig).map_err(|_| SignatureError::Mismatch)
@@ -105,7 +108,10 @@ mod tests {
     fn hub_signature_valid_and_forged() {
         let body = br#"{"object":"whatsapp_business_account"}"#;
         let sig = format!("sha256={}", hmac_sha256_hex("app-secret", body));
-        assert_eq!(verify_hub_signature_256(Some(sig.as_bytes()), body, "app-secret"), Ok(()));
+        assert_eq!(
+            verify_hub_signature_256(Some(sig.as_bytes()), body, "app-secret"),
+            Ok(())
+        );
         // Same signature, body changed by one byte.
         let forged = br#"{"object":"whatsapp_business_accounT"}"#;
         assert_eq!(
@@ -123,7 +129,10 @@ mod tests {
             verify_hub_signature_256(Some(bare.as_bytes()), body, "app-secret"),
             Err(SignatureError::Malformed)
         );
-        assert_eq!(verify_hub_signature_256(None, body, "app-secret"), Err(SignatureError::Missing));
+        assert_eq!(
+            verify_hub_signature_256(None, body, "app-secret"),
+            Err(SignatureError::Missing)
+        );
         // Truncated signature.
         assert_eq!(
             verify_hub_signature_256(Some(&sig.as_bytes()[..21]), body, "app-secret"),
@@ -135,9 +144,16 @@ mod tests {
     fn viber_signature_valid_and_forged() {
         let body = br#"{"event":"webhook"}"#;
         let sig = hmac_sha256_hex("viber-token", body);
-        assert_eq!(verify_viber_signature(Some(sig.as_bytes()), body, "viber-token"), Ok(()));
         assert_eq!(
-            verify_viber_signature(Some(sig.as_bytes()), b"{\"event\":\"webhooK\"}", "viber-token"),
+            verify_viber_signature(Some(sig.as_bytes()), body, "viber-token"),
+            Ok(())
+        );
+        assert_eq!(
+            verify_viber_signature(
+                Some(sig.as_bytes()),
+                b"{\"event\":\"webhooK\"}",
+                "viber-token"
+            ),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
@@ -149,8 +165,17 @@ mod tests {
     #[test]
     fn shared_secret() {
         assert_eq!(verify_shared_secret(Some(b"s3cret"), "s3cret"), Ok(()));
-        assert_eq!(verify_shared_secret(Some(b"s3cre"), "s3cret"), Err(SignatureError::Mismatch));
-        assert_eq!(verify_shared_secret(Some(b""), ""), Err(SignatureError::Mismatch));
-        assert_eq!(verify_shared_secret(None, "s3cret"), Err(SignatureError::Missing));
+        assert_eq!(
+            verify_shared_secret(Some(b"s3cre"), "s3cret"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_shared_secret(Some(b""), ""),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_shared_secret(None, "s3cret"),
+            Err(SignatureError::Missing)
+        );
     }
 }

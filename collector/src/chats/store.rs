@@ -18,9 +18,10 @@ use crate::store::StoreError;
 /// silence starts a new conversation.
 pub const CONVERSATION_GAP_MS: i64 = 21 * 24 * 3600 * 1000;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "chats_0001_conversations",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "chats_0001_conversations",
+        sql: r#"
 CREATE TABLE conversations (
     id              INTEGER PRIMARY KEY,
     platform        TEXT NOT NULL,
@@ -64,7 +65,18 @@ CREATE TABLE inbound_seen (
     PRIMARY KEY (platform, message_id)
 ) WITHOUT ROWID;
 "#,
-}];
+    },
+    // Lookups this module makes on the event side's tables: a chat ID without its site (a
+    // messenger does not know the site), and clicks by messenger and visitor time for the
+    // probable match. Without these both are full scans.
+    Migration {
+        name: "chats_0002_lookup_indexes",
+        sql: r#"
+CREATE INDEX IF NOT EXISTS chats_by_chat_id ON chats(chat_id);
+CREATE INDEX IF NOT EXISTS clicks_by_messenger_ts ON clicks(messenger, ts);
+"#,
+    },
+];
 
 /// Matching settings, from the `[chats]` config table.
 #[derive(Clone, Debug)]
@@ -75,7 +87,10 @@ pub struct MatchSettings {
 
 impl Default for MatchSettings {
     fn default() -> Self {
-        MatchSettings { prefixes: vec![Prefix::DEFAULT], window: Window::default() }
+        MatchSettings {
+            prefixes: vec![Prefix::DEFAULT],
+            window: Window::default(),
+        }
     }
 }
 
@@ -117,41 +132,74 @@ struct Open {
     method: Method,
 }
 
-fn open_conversation(conn: &Connection, platform: &str, user_key: &str, at_ms: i64) -> Result<Option<Open>, StoreError> {
+fn open_conversation(
+    conn: &Connection,
+    platform: &str,
+    user_key: &str,
+    at_ms: i64,
+) -> Result<Option<Open>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT id, chat_id, method FROM conversations
              WHERE platform = ?1 AND user_key = ?2 AND last_message_at >= ?3
              ORDER BY started_at DESC LIMIT 1",
         )?
-        .query_row(params![platform, user_key, at_ms - CONVERSATION_GAP_MS], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
-        })
+        .query_row(
+            params![platform, user_key, at_ms - CONVERSATION_GAP_MS],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )
         .optional()?;
-    Ok(row.map(|(id, chat_id, method)| Open { id, chat_id, method: Method::parse(&method).unwrap_or(Method::Unmatched) }))
+    Ok(row.map(|(id, chat_id, method)| Open {
+        id,
+        chat_id,
+        method: Method::parse(&method).unwrap_or(Method::Unmatched),
+    }))
 }
 
 /// The site whose mapping holds this chat ID (the most recently active, should two sites share it).
 fn site_of(conn: &Connection, chat_id: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT site FROM chats WHERE chat_id = ?1 ORDER BY last_seen DESC LIMIT 1")?
+        .prepare_cached(
+            "SELECT site FROM chats WHERE chat_id = ?1 ORDER BY last_seen DESC LIMIT 1",
+        )?
         .query_row([chat_id], |r| r.get(0))
         .optional()?)
 }
 
-fn click_candidates(conn: &Connection, messenger: &str, from_ms: i64, to_ms: i64) -> Result<Vec<ClickCandidate>, StoreError> {
+fn click_candidates(
+    conn: &Connection,
+    messenger: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<ClickCandidate>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT chat_id, messenger, target, ts FROM clicks WHERE messenger = ?1 AND ts BETWEEN ?2 AND ?3 LIMIT 1000",
     )?;
     let rows = stmt.query_map(params![messenger, from_ms, to_ms], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
         let (chat_id, messenger, target, ts_ms) = row?;
         // Stored IDs were validated at ingest; a row that no longer parses is skipped, not fatal.
         if let Ok(chat_id) = ChatId::parse(&chat_id) {
-            out.push(ClickCandidate { chat_id, messenger, target: Some(target), ts_ms });
+            out.push(ClickCandidate {
+                chat_id,
+                messenger,
+                target: Some(target),
+                ts_ms,
+            });
         }
     }
     Ok(out)
@@ -171,9 +219,21 @@ pub struct Provenance<'a> {
 
 impl Provenance<'static> {
     pub fn webhook() -> Provenance<'static> {
-        static NONE: LaterFacts =
-            LaterFacts { answered: None, tag: None, revenue: None, currency: None, page_url: None, chat_url: None, messages: None };
-        Provenance { source: "webhook", external_id: None, evidence: None, facts: &NONE }
+        static NONE: LaterFacts = LaterFacts {
+            answered: None,
+            tag: None,
+            revenue: None,
+            currency: None,
+            page_url: None,
+            chat_url: None,
+            messages: None,
+        };
+        Provenance {
+            source: "webhook",
+            external_id: None,
+            evidence: None,
+            facts: &NONE,
+        }
     }
 }
 
@@ -185,7 +245,12 @@ pub fn record_message(
     settings: &MatchSettings,
     now_ms: i64,
 ) -> Result<Recorded, StoreError> {
-    let Provenance { source, external_id, evidence: evidence_override, facts } = origin;
+    let Provenance {
+        source,
+        external_id,
+        evidence: evidence_override,
+        facts,
+    } = origin;
     let platform = msg.platform.as_str();
     if let Some(mid) = msg.message_id.as_deref() {
         let fresh = conn
@@ -195,11 +260,22 @@ pub fn record_message(
             return Ok(Recorded::Duplicate);
         }
     }
-    let Some(user_key) = msg.user.key().or_else(|| external_id.map(|e| format!("ext:{e}"))) else {
-        return Err(StoreError::Corrupt("a chat without any chat-partner ID or external ID".into()));
+    let Some(user_key) = msg
+        .user
+        .key()
+        .or_else(|| external_id.map(|e| format!("ext:{e}")))
+    else {
+        return Err(StoreError::Corrupt(
+            "a chat without any chat-partner ID or external ID".into(),
+        ));
     };
-    let evidence = evidence_override
-        .unwrap_or_else(|| matching::id_evidence(msg.start_param.as_deref(), msg.text.as_deref(), &settings.prefixes));
+    let evidence = evidence_override.unwrap_or_else(|| {
+        matching::id_evidence(
+            msg.start_param.as_deref(),
+            msg.text.as_deref(),
+            &settings.prefixes,
+        )
+    });
     let evidence_id = match &evidence {
         IdEvidence::Link(id) | IdEvidence::Text(id) => Some(id.as_str().to_string()),
         _ => None,
@@ -244,7 +320,9 @@ pub fn record_message(
         ])?;
         // A later message may carry the ID the first one lacked: upgrade, never downgrade.
         if !open.method.is_exact() {
-            if let (IdEvidence::Link(id) | IdEvidence::Text(id), method) = (&evidence, method_of(&evidence)) {
+            if let (IdEvidence::Link(id) | IdEvidence::Text(id), method) =
+                (&evidence, method_of(&evidence))
+            {
                 let site = site_of(conn, id.as_str())?;
                 conn.prepare_cached(
                     "UPDATE conversations SET chat_id = ?2, method = ?3, reason = NULL, site = ?4, updated_at = ?5 WHERE id = ?1",
@@ -260,11 +338,20 @@ pub fn record_message(
     let window = settings.window;
     let clicks = match (&evidence, messenger) {
         (IdEvidence::Link(_) | IdEvidence::Text(_), _) | (_, None) => Vec::new(),
-        (_, Some(m)) => click_candidates(conn, m, msg.at_ms - window.before_ms, msg.at_ms + window.skew_ms)?,
+        (_, Some(m)) => click_candidates(
+            conn,
+            m,
+            msg.at_ms - window.before_ms,
+            msg.at_ms + window.skew_ms,
+        )?,
     };
     let decision = matching::decide(
         evidence,
-        &ChatStartFacts { messenger, account: msg.account.as_deref(), started_ms: msg.at_ms },
+        &ChatStartFacts {
+            messenger,
+            account: msg.account.as_deref(),
+            started_ms: msg.at_ms,
+        },
         &clicks,
         window,
     );
@@ -313,7 +400,12 @@ fn method_of(e: &IdEvidence) -> Method {
 
 /// Later facts overwrite what was known (a CRM corrects revenue), except `answered`, which
 /// never goes back from 1 to 0 by omission.
-pub fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Result<(), StoreError> {
+pub fn apply_facts(
+    conn: &Connection,
+    id: i64,
+    f: &LaterFacts,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     if *f == LaterFacts::default() {
         return Ok(());
     }
@@ -331,7 +423,11 @@ pub fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> R
 }
 
 /// The site's side replied: the person's current conversation is answered.
-pub fn record_answered(conn: &Connection, a: &Answered, now_ms: i64) -> Result<Option<i64>, StoreError> {
+pub fn record_answered(
+    conn: &Connection,
+    a: &Answered,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
     let Some(open) = open_conversation(conn, a.platform.as_str(), &a.user_key, a.at_ms)? else {
         return Ok(None);
     };

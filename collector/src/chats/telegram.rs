@@ -125,7 +125,11 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
         },
         at_ms,
         start_param: start.map(str::to_string),
-        text: if start.is_some() { None } else { clean_text(text, MAX_TEXT_CHARS) },
+        text: if start.is_some() {
+            None
+        } else {
+            clean_text(text, MAX_TEXT_CHARS)
+        },
         account: bot_account.map(|a| a.to_ascii_lowercase()),
         ad_click_id: None,
         message_id: Some(format!("{}:{}", msg.chat.id, msg.message_id)),
@@ -140,7 +144,10 @@ mod tests {
     #[test]
     fn start_command_forms() {
         assert_eq!(start_param("/start CT8F2A9KQ3"), Some("CT8F2A9KQ3"));
-        assert_eq!(start_param("/start@shop_bot promo_CT8F2A9KQ3"), Some("promo_CT8F2A9KQ3"));
+        assert_eq!(
+            start_param("/start@shop_bot promo_CT8F2A9KQ3"),
+            Some("promo_CT8F2A9KQ3")
+        );
         assert_eq!(start_param("/start"), Some(""));
         assert_eq!(start_param("/startle"), None);
         assert_eq!(start_param("hello"), None);
@@ -154,7 +161,9 @@ mod tests {
             "date":1763700000,"text":"/start CT8F2A9KQ3",
             "entities":[{"offset":0,"length":6,"type":"bot_command"}]}}"#;
         let got = parse(body, Some("Shop_Bot")).unwrap();
-        let [Inbound::Message(m)] = got.as_slice() else { panic!("{got:?}") };
+        let [Inbound::Message(m)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
         assert_eq!(m.start_param.as_deref(), Some("CT8F2A9KQ3"));
         assert_eq!(m.user.user_id.as_deref(), Some("381920477"));
         assert_eq!(m.user.username.as_deref(), Some("anna_k"));
@@ -175,7 +184,9 @@ mod tests {
         let group = br#"{"update_id":3,"message":{"message_id":5,"from":{"id":1,"is_bot":false,"first_name":"X"},
             "chat":{"id":-100,"type":"supergroup","title":"G"},"date":1763700100,"text":"CT8F2A9KQ3"}}"#;
         assert!(parse(group, None).unwrap().is_empty());
-        assert!(parse(br#"{"update_id":4,"edited_message":{}}"#, None).unwrap().is_empty());
+        assert!(parse(br#"{"update_id":4,"edited_message":{}}"#, None)
+            .unwrap()
+            .is_empty());
         assert!(parse(b"not json", None).is_err());
     }
 }

@@ -67,7 +67,10 @@ fn user_of(u: &User) -> Result<ChatUser, ParseError> {
         user_id: Some(clean_opaque_id(&u.id).ok_or_else(|| ParseError("bad user id".into()))?),
         username: None,
         phone: None,
-        name: u.name.as_deref().and_then(|n| clean_text(n, MAX_NAME_CHARS)),
+        name: u
+            .name
+            .as_deref()
+            .and_then(|n| clean_text(n, MAX_NAME_CHARS)),
     })
 }
 
@@ -88,12 +91,22 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
     };
     let out = match cb.event.as_str() {
         "conversation_started" => {
-            let user = cb.user.as_ref().ok_or_else(|| ParseError("conversation_started without user".into()))?;
+            let user = cb
+                .user
+                .as_ref()
+                .ok_or_else(|| ParseError("conversation_started without user".into()))?;
             // Viber sends "" or omits context when the bot was opened without a deeplink.
-            vec![message(user_of(user)?, Some(cb.context.clone().unwrap_or_default()), None)]
+            vec![message(
+                user_of(user)?,
+                Some(cb.context.clone().unwrap_or_default()),
+                None,
+            )]
         }
         "message" => {
-            let sender = cb.sender.as_ref().ok_or_else(|| ParseError("message without sender".into()))?;
+            let sender = cb
+                .sender
+                .as_ref()
+                .ok_or_else(|| ParseError("message without sender".into()))?;
             let text = cb
                 .message
                 .as_ref()
@@ -126,7 +139,9 @@ mod tests {
             "user":{"id":"01234567890A=","name":"John McClane","avatar":"https://avatar.example.com","country":"UK","language":"en","api_version":8},
             "subscribed":false}"#;
         let got = parse(body, None).unwrap();
-        let [Inbound::Message(m)] = got.as_slice() else { panic!("{got:?}") };
+        let [Inbound::Message(m)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
         assert_eq!(m.start_param.as_deref(), Some("promo_CT8F2A9KQ3"));
         assert_eq!(m.user.user_id.as_deref(), Some("01234567890A="));
         assert_eq!(m.at_ms, 1_763_700_000_123);
@@ -139,10 +154,14 @@ mod tests {
             "sender":{"id":"01234567890A=","name":"John McClane","avatar":"https://a","country":"UK","language":"en","api_version":8},
             "message":{"type":"text","text":"my code ct8f2a9kq3","tracking_data":"x"},"silent":false}"#;
         let got = parse(msg, None).unwrap();
-        assert!(matches!(got.as_slice(), [Inbound::Message(m)] if m.text.as_deref() == Some("my code ct8f2a9kq3")));
+        assert!(
+            matches!(got.as_slice(), [Inbound::Message(m)] if m.text.as_deref() == Some("my code ct8f2a9kq3"))
+        );
         let seen = br#"{"event":"seen","timestamp":1763700009000,"chat_hostname":"x","message_token":1,"user_id":"01234567890A="}"#;
         let got = parse(seen, None).unwrap();
-        assert!(matches!(got.as_slice(), [Inbound::Answered(a)] if a.user_key == "id:01234567890A="));
+        assert!(
+            matches!(got.as_slice(), [Inbound::Answered(a)] if a.user_key == "id:01234567890A=")
+        );
         let hook = br#"{"event":"webhook","timestamp":1763700000000,"chat_hostname":"x","message_token":2}"#;
         assert!(parse(hook, None).unwrap().is_empty());
     }

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::inbound::{
-    clean_opaque_id, clean_phone, clean_text, Answered, ChatUser, Inbound, InboundMessage, Platform,
-    MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    clean_opaque_id, clean_phone, clean_text, Answered, ChatUser, Inbound, InboundMessage,
+    Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
 
 #[derive(Deserialize, Debug)]
@@ -142,7 +142,10 @@ pub fn verify_handshake<'a>(
     }
     // Meta sends an integer; refusing anything else keeps the echo from becoming a reflection
     // channel for arbitrary content.
-    if challenge.is_empty() || challenge.len() > 64 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if challenge.is_empty()
+        || challenge.len() > 64
+        || !challenge.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return Err(HandshakeError::BadRequest);
     }
     if our_token.is_empty() || !bool::from(token.as_bytes().ct_eq(our_token.as_bytes())) {
@@ -172,7 +175,8 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
             .and_then(|m| m.display_phone_number.as_deref())
             .and_then(clean_phone);
         for m in &v.messages {
-            let at_ms = seconds(&m.timestamp).ok_or_else(|| ParseError("bad message timestamp".into()))?;
+            let at_ms =
+                seconds(&m.timestamp).ok_or_else(|| ParseError("bad message timestamp".into()))?;
             let Some(phone) = clean_phone(&m.from) else {
                 return Err(ParseError("bad sender wa_id".into()));
             };
@@ -184,15 +188,27 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
                 .and_then(|p| p.name.as_deref())
                 .and_then(|n| clean_text(n, MAX_NAME_CHARS));
             // Only text messages can carry a typed ID; other types still start a chat.
-            let text = m.text.as_ref().and_then(|t| clean_text(&t.body, MAX_TEXT_CHARS));
+            let text = m
+                .text
+                .as_ref()
+                .and_then(|t| clean_text(&t.body, MAX_TEXT_CHARS));
             out.push(Inbound::Message(InboundMessage {
                 platform: Platform::whatsapp(),
-                user: ChatUser { user_id: None, username: None, phone: Some(phone), name },
+                user: ChatUser {
+                    user_id: None,
+                    username: None,
+                    phone: Some(phone),
+                    name,
+                },
                 at_ms,
                 start_param: None,
                 text,
                 account: account.clone(),
-                ad_click_id: m.referral.as_ref().and_then(|r| r.ctwa_clid.as_deref()).and_then(clean_opaque_id),
+                ad_click_id: m
+                    .referral
+                    .as_ref()
+                    .and_then(|r| r.ctwa_clid.as_deref())
+                    .and_then(clean_opaque_id),
                 message_id: clean_opaque_id(&m.id),
             }));
         }
@@ -201,7 +217,8 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
             if !matches!(s.status.as_str(), "sent" | "delivered" | "read") {
                 continue;
             }
-            let (Some(at_ms), Some(phone)) = (seconds(&s.timestamp), clean_phone(&s.recipient_id)) else {
+            let (Some(at_ms), Some(phone)) = (seconds(&s.timestamp), clean_phone(&s.recipient_id))
+            else {
                 continue;
             };
             out.push(Inbound::Answered(Answered {
@@ -230,13 +247,21 @@ mod tests {
     #[test]
     fn inbound_text_with_referral() {
         let got = parse(INBOUND.as_bytes()).unwrap();
-        let [Inbound::Message(m)] = got.as_slice() else { panic!("{got:?}") };
+        let [Inbound::Message(m)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
         assert_eq!(m.user.phone.as_deref(), Some("16505551234"));
         assert_eq!(m.user.name.as_deref(), Some("Sheena Nelson"));
-        assert_eq!(m.text.as_deref(), Some("Hello! Номер обращения: CT8F2A9KQ3"));
+        assert_eq!(
+            m.text.as_deref(),
+            Some("Hello! Номер обращения: CT8F2A9KQ3")
+        );
         assert_eq!(m.at_ms, 1_763_700_000_000);
         assert_eq!(m.account.as_deref(), Some("15550783881"));
-        assert!(m.ad_click_id.as_deref().is_some_and(|c| c.starts_with("ARAk")));
+        assert!(m
+            .ad_click_id
+            .as_deref()
+            .is_some_and(|c| c.starts_with("ARAk")));
     }
 
     #[test]
@@ -247,12 +272,17 @@ mod tests {
                         {"id":"wamid.B","status":"failed","timestamp":"1763700061","recipient_id":"16505550000"}]}}]}]}"#;
         let got = parse(body.as_bytes()).unwrap();
         assert_eq!(got.len(), 1);
-        assert!(matches!(&got[0], Inbound::Answered(a) if a.user_key == "phone:16505551234" && a.at_ms == 1_763_700_060_000));
+        assert!(
+            matches!(&got[0], Inbound::Answered(a) if a.user_key == "phone:16505551234" && a.at_ms == 1_763_700_060_000)
+        );
     }
 
     #[test]
     fn handshake() {
-        assert_eq!(verify_handshake(Some("subscribe"), Some("tok"), Some("1158201444"), "tok"), Ok("1158201444"));
+        assert_eq!(
+            verify_handshake(Some("subscribe"), Some("tok"), Some("1158201444"), "tok"),
+            Ok("1158201444")
+        );
         assert_eq!(
             verify_handshake(Some("subscribe"), Some("bad"), Some("1158201444"), "tok"),
             Err(HandshakeError::Forbidden)
@@ -261,7 +291,10 @@ mod tests {
             verify_handshake(Some("subscribe"), Some("tok"), Some("<script>"), "tok"),
             Err(HandshakeError::BadRequest)
         );
-        assert_eq!(verify_handshake(None, Some("tok"), Some("1"), "tok"), Err(HandshakeError::BadRequest));
+        assert_eq!(
+            verify_handshake(None, Some("tok"), Some("1"), "tok"),
+            Err(HandshakeError::BadRequest)
+        );
     }
 
     #[test]

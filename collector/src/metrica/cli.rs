@@ -121,10 +121,15 @@ pub struct UploadArgs {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Some(ms) = s.strip_suffix("ms") {
-        return ms.parse::<u64>().map(Duration::from_millis).map_err(|_| format!("{s:?}: bad duration"));
+        return ms
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("{s:?}: bad duration"));
     }
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected e.g. 5s, 2m, 1h"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected e.g. 5s, 2m, 1h"))?;
     let mult = match unit {
         "s" => 1,
         "m" => 60,
@@ -139,7 +144,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 fn parse_bound(s: &str, end: bool) -> Result<i64, String> {
     let s = s.trim();
     if s.len() == 10 {
-        let ms = parse_rfc3339_ms(&format!("{s}T00:00:00Z")).ok_or_else(|| format!("{s:?}: expected YYYY-MM-DD"))?;
+        let ms = parse_rfc3339_ms(&format!("{s}T00:00:00Z"))
+            .ok_or_else(|| format!("{s:?}: expected YYYY-MM-DD"))?;
         return Ok(if end { ms + 86_400_000 } else { ms });
     }
     parse_rfc3339_ms(s).ok_or_else(|| format!("{s:?}: expected YYYY-MM-DD or an RFC 3339 time"))
@@ -164,7 +170,8 @@ fn range(sel: &Selection, now: i64) -> Result<(i64, i64), String> {
 fn counters(sel: &Selection) -> Result<Vec<CounterRules>, String> {
     let file = match &sel.counters_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             parse_counters(&text).map_err(|e| e.to_string())?
         }
         None => Vec::new(),
@@ -174,11 +181,18 @@ fn counters(sel: &Selection) -> Result<Vec<CounterRules>, String> {
     } else {
         sel.counters
             .iter()
-            .map(|id| file.iter().find(|c| c.id == *id).cloned().unwrap_or_else(|| CounterRules::for_counter(*id)))
+            .map(|id| {
+                file.iter()
+                    .find(|c| c.id == *id)
+                    .cloned()
+                    .unwrap_or_else(|| CounterRules::for_counter(*id))
+            })
             .collect()
     };
     if out.is_empty() {
-        return Err("name a counter: --counter N, or a --counters-file with [[counter]] tables".into());
+        return Err(
+            "name a counter: --counter N, or a --counters-file with [[counter]] tables".into(),
+        );
     }
     for c in &mut out {
         c.include_unattributed |= sel.include_unattributed;
@@ -190,23 +204,54 @@ fn counters(sel: &Selection) -> Result<Vec<CounterRules>, String> {
 }
 
 fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<SqliteStore>), String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(&SqliteOptions::new(&db.db), Arc::new(StoreMetrics::default())).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(
+        &SqliteOptions::new(&db.db),
+        Arc::new(StoreMetrics::default()),
+    )
+    .map_err(|e| e.to_string())?;
     Ok((rt, Arc::new(store)))
 }
 
 /// The file, the chats admitted by the send rules, and how many each rule excluded.
-type Built = (export::Export, Vec<export::ExportChat>, Vec<(&'static str, usize)>);
+type Built = (
+    export::Export,
+    Vec<export::ExportChat>,
+    Vec<(&'static str, usize)>,
+);
 
-fn build_export(rt: &tokio::runtime::Runtime, store: &SqliteStore, rules: &CounterRules, from: i64, to: i64, include_sent: bool) -> Result<Built, String> {
+fn build_export(
+    rt: &tokio::runtime::Runtime,
+    store: &SqliteStore,
+    rules: &CounterRules,
+    from: i64,
+    to: i64,
+    include_sent: bool,
+) -> Result<Built, String> {
     let counter = rules.id;
     let (all, taken) = rt
-        .block_on(store.read(move |conn| Ok((store::candidates(conn, counter, from, to, include_sent)?, store::taken_seconds(conn, counter)?))))
+        .block_on(store.read(move |conn| {
+            Ok((
+                store::candidates(conn, counter, from, to, include_sent)?,
+                store::taken_seconds(conn, counter)?,
+            ))
+        }))
         .map_err(|e| e.to_string())?;
     let (admitted, excluded) = store::apply_rules(rules, all);
-    let opts = ExportOptions { include_unattributed: rules.include_unattributed, allow_max: rules.allows_max(), now_s: now_ms() / 1000 };
+    let opts = ExportOptions {
+        include_unattributed: rules.include_unattributed,
+        allow_max: rules.allows_max(),
+        now_s: now_ms() / 1000,
+    };
     // With --all / --force the earlier seconds of these very chats are not "taken".
-    let taken = if include_sent { Default::default() } else { taken };
+    let taken = if include_sent {
+        Default::default()
+    } else {
+        taken
+    };
     Ok((export::build(&admitted, &opts, &taken), admitted, excluded))
 }
 
@@ -233,8 +278,11 @@ pub fn export(target: ExportTarget) -> Result<(), String> {
     let (e, _, excluded) = build_export(&rt, &store, rules, from, to, args.all)?;
     explain(rules.id, &e, &excluded);
     match &args.out {
-        Some(path) => std::fs::write(path, &e.csv).map_err(|err| format!("cannot write {}: {err}", path.display()))?,
-        None => std::io::stdout().write_all(e.csv.as_bytes()).map_err(|err| err.to_string())?,
+        Some(path) => std::fs::write(path, &e.csv)
+            .map_err(|err| format!("cannot write {}: {err}", path.display()))?,
+        None => std::io::stdout()
+            .write_all(e.csv.as_bytes())
+            .map_err(|err| err.to_string())?,
     }
     eprintln!("counter {}: {} row(s) written", rules.id, e.rows.len());
     Ok(())
@@ -250,7 +298,11 @@ struct Settings {
 pub fn upload(target: UploadTarget) -> Result<(), String> {
     let UploadTarget::Metrica(args) = target;
     let rules = counters(&args.select)?;
-    let token = OAuthToken::load(args.metrica_token_file.as_deref(), std::env::var("CHATTAG_METRICA_TOKEN").ok()).map_err(|e| e.to_string())?;
+    let token = OAuthToken::load(
+        args.metrica_token_file.as_deref(),
+        std::env::var("CHATTAG_METRICA_TOKEN").ok(),
+    )
+    .map_err(|e| e.to_string())?;
     let settings = Settings {
         attempts: args.attempts.max(1),
         retry_delay: parse_duration(&args.retry_delay)?,
@@ -271,7 +323,11 @@ pub fn upload(target: UploadTarget) -> Result<(), String> {
         }
         match every {
             None if failures.is_empty() => return Ok(()),
-            None => return Err(format!("upload failed for counter(s) {failures:?}; the next run retries the same file")),
+            None => {
+                return Err(format!(
+                    "upload failed for counter(s) {failures:?}; the next run retries the same file"
+                ))
+            }
             Some(every) => {
                 eprintln!("next upload run in {}s", every.as_secs());
                 std::thread::sleep(every);
@@ -294,12 +350,18 @@ fn upload_counter(
     let counter = rules.id;
 
     // Statuses of earlier uploads that were still being processed.
-    let unfinished = rt.block_on(store.read(move |c| store::unfinished(c, counter))).map_err(|e| e.to_string())?;
+    let unfinished = rt
+        .block_on(store.read(move |c| store::unfinished(c, counter)))
+        .map_err(|e| e.to_string())?;
     for (upload, _, metrica_id) in unfinished {
         match client.status(counter, metrica_id) {
             Ok(u) => {
-                println!("counter {counter}: upload #{upload} (Metrica {metrica_id}) is {}", u.status);
-                rt.block_on(store.write(move |c| store::mark_status(c, upload, &u, now_ms()))).map_err(|e| e.to_string())?;
+                println!(
+                    "counter {counter}: upload #{upload} (Metrica {metrica_id}) is {}",
+                    u.status
+                );
+                rt.block_on(store.write(move |c| store::mark_status(c, upload, &u, now_ms())))
+                    .map_err(|e| e.to_string())?;
             }
             Err(e) => eprintln!("counter {counter}: status of upload #{upload}: {e}"),
         }
@@ -307,9 +369,16 @@ fn upload_counter(
 
     // A failed file first, unchanged (its chats are reserved for it); a failure stops here so
     // that chats are never spread over two files in flight.
-    let pending = rt.block_on(store.read(move |c| store::retry_candidate(c, counter))).map_err(|e| e.to_string())?;
+    let pending = rt
+        .block_on(store.read(move |c| store::retry_candidate(c, counter)))
+        .map_err(|e| e.to_string())?;
     if let Some(p) = pending {
-        println!("counter {counter}: retrying upload #{} ({} chats, attempt {})", p.id, p.rows, p.attempts + 1);
+        println!(
+            "counter {counter}: retrying upload #{} ({} chats, attempt {})",
+            p.id,
+            p.rows,
+            p.attempts + 1
+        );
         send(rt, store, client, &p, args, s)?;
     }
 
@@ -321,13 +390,35 @@ fn upload_counter(
     }
     let (csv, rows, force) = (e.csv.clone(), e.rows.clone(), args.force);
     let n = rows.len() as i64;
-    let id = rt
-        .block_on(store.write(move |c| store::create_upload(c, counter, &csv, &rows, &chats, force, now_ms())))
+    let id =
+        rt.block_on(store.write(move |c| {
+            store::create_upload(c, counter, &csv, &rows, &chats, force, now_ms())
+        }))
         .map_err(|e| e.to_string())?;
-    send(rt, store, client, &store::PendingUpload { id, counter, csv: e.csv, rows: n, attempts: 0 }, args, s)
+    send(
+        rt,
+        store,
+        client,
+        &store::PendingUpload {
+            id,
+            counter,
+            csv: e.csv,
+            rows: n,
+            attempts: 0,
+        },
+        args,
+        s,
+    )
 }
 
-fn send(rt: &tokio::runtime::Runtime, store: &Arc<SqliteStore>, client: &MetricaClient, plan: &store::PendingUpload, args: &UploadArgs, s: &Settings) -> Result<(), String> {
+fn send(
+    rt: &tokio::runtime::Runtime,
+    store: &Arc<SqliteStore>,
+    client: &MetricaClient,
+    plan: &store::PendingUpload,
+    args: &UploadArgs,
+    s: &Settings,
+) -> Result<(), String> {
     let (counter, upload) = (plan.counter, plan.id);
     let mut delay = s.retry_delay;
     for attempt in 1..=s.attempts {
@@ -342,7 +433,8 @@ fn send(rt: &tokio::runtime::Runtime, store: &Arc<SqliteStore>, client: &Metrica
                     u.line_quantity.map_or("?".into(), |v| v.to_string()),
                 );
                 let first = u.clone();
-                rt.block_on(store.write(move |c| store::mark_sent(c, upload, &first, now_ms()))).map_err(|e| e.to_string())?;
+                rt.block_on(store.write(move |c| store::mark_sent(c, upload, &first, now_ms())))
+                    .map_err(|e| e.to_string())?;
                 if !s.wait.is_zero() && !u.is_final() {
                     match client.poll(counter, u.id, s.poll_interval, s.wait) {
                         Ok(last) => {
@@ -385,7 +477,10 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("2x").is_err());
         assert_eq!(parse_bound("2026-11-21", false).unwrap(), 1_795_219_200_000);
-        assert_eq!(parse_bound("2026-11-21", true).unwrap(), 1_795_219_200_000 + 86_400_000);
+        assert_eq!(
+            parse_bound("2026-11-21", true).unwrap(),
+            1_795_219_200_000 + 86_400_000
+        );
         assert!(parse_bound("21.11.2026", false).is_err());
     }
 }

@@ -49,44 +49,122 @@ pub struct Column {
 use Requirement::*;
 
 pub const COLUMNS: &[Column] = &[
-    Column { field: Field::DateTime, name: "DateTime", requirement: Always, confirmed: true,
-        note: "Unix seconds, UTC, in the past; distinct per visitor" },
-    Column { field: Field::ChatPlatform, name: "ChatPlatform", requirement: Always, confirmed: true,
-        note: "whatsapp | telegram | viber (lowercase; the only documented values)" },
-    Column { field: Field::ChatUsername, name: "ChatUsername", requirement: OneOfChatPartner, confirmed: true,
-        note: "chat partner's username" },
-    Column { field: Field::ChatUserId, name: "ChatUserID", requirement: OneOfChatPartner, confirmed: true,
-        note: "chat partner's platform user ID" },
-    Column { field: Field::PhoneNumber, name: "PhoneNumber", requirement: OneOfChatPartner, confirmed: true,
-        note: "chat partner's phone, international digits" },
+    Column {
+        field: Field::DateTime,
+        name: "DateTime",
+        requirement: Always,
+        confirmed: true,
+        note: "Unix seconds, UTC, in the past; distinct per visitor",
+    },
+    Column {
+        field: Field::ChatPlatform,
+        name: "ChatPlatform",
+        requirement: Always,
+        confirmed: true,
+        note: "whatsapp | telegram | viber (lowercase; the only documented values)",
+    },
+    Column {
+        field: Field::ChatUsername,
+        name: "ChatUsername",
+        requirement: OneOfChatPartner,
+        confirmed: true,
+        note: "chat partner's username",
+    },
+    Column {
+        field: Field::ChatUserId,
+        name: "ChatUserID",
+        requirement: OneOfChatPartner,
+        confirmed: true,
+        note: "chat partner's platform user ID",
+    },
+    Column {
+        field: Field::PhoneNumber,
+        name: "PhoneNumber",
+        requirement: OneOfChatPartner,
+        confirmed: true,
+        note: "chat partner's phone, international digits",
+    },
     // The chat pages write ClientID/UserID/PurchaseID; older offline-conversion CSVs use
     // ClientId/UserId/PurchaseId. We follow the chat pages.
-    Column { field: Field::ClientId, name: "ClientID", requirement: OneOfVisitor, confirmed: false,
-        note: "Metrica ClientID (_ym_uid), opaque digits" },
-    Column { field: Field::UserId, name: "UserID", requirement: OneOfVisitor, confirmed: false,
-        note: "the site's own user ID" },
-    Column { field: Field::Yclid, name: "Yclid", requirement: OneOfVisitor, confirmed: true,
-        note: "Yandex Direct click ID" },
-    Column { field: Field::PurchaseId, name: "PurchaseID", requirement: OneOfVisitor, confirmed: false,
-        note: "order ID" },
-    Column { field: Field::Answered, name: "Answered", requirement: Optional, confirmed: false,
-        note: "1 or 0" },
-    Column { field: Field::Tag, name: "Tag", requirement: Optional, confirmed: false,
-        note: "≤ 100 characters" },
+    Column {
+        field: Field::ClientId,
+        name: "ClientID",
+        requirement: OneOfVisitor,
+        confirmed: false,
+        note: "Metrica ClientID (_ym_uid), opaque digits",
+    },
+    Column {
+        field: Field::UserId,
+        name: "UserID",
+        requirement: OneOfVisitor,
+        confirmed: false,
+        note: "the site's own user ID",
+    },
+    Column {
+        field: Field::Yclid,
+        name: "Yclid",
+        requirement: OneOfVisitor,
+        confirmed: true,
+        note: "Yandex Direct click ID",
+    },
+    Column {
+        field: Field::PurchaseId,
+        name: "PurchaseID",
+        requirement: OneOfVisitor,
+        confirmed: false,
+        note: "order ID",
+    },
+    Column {
+        field: Field::Answered,
+        name: "Answered",
+        requirement: Optional,
+        confirmed: false,
+        note: "1 or 0",
+    },
+    Column {
+        field: Field::Tag,
+        name: "Tag",
+        requirement: Optional,
+        confirmed: false,
+        note: "≤ 100 characters",
+    },
     // The calls CSV uses Price/Currency; assumed the same for chats.
-    Column { field: Field::Revenue, name: "Price", requirement: Optional, confirmed: false,
-        note: "number with '.' as the decimal point" },
-    Column { field: Field::Currency, name: "Currency", requirement: Optional, confirmed: false,
-        note: "ISO 4217 code" },
-    Column { field: Field::PageUrl, name: "PageURL", requirement: Optional, confirmed: false,
-        note: "page where the chat began" },
-    Column { field: Field::ChatUrl, name: "ChatURL", requirement: Optional, confirmed: false,
-        note: "link to the conversation in the tracking service" },
+    Column {
+        field: Field::Revenue,
+        name: "Price",
+        requirement: Optional,
+        confirmed: false,
+        note: "number with '.' as the decimal point",
+    },
+    Column {
+        field: Field::Currency,
+        name: "Currency",
+        requirement: Optional,
+        confirmed: false,
+        note: "ISO 4217 code",
+    },
+    Column {
+        field: Field::PageUrl,
+        name: "PageURL",
+        requirement: Optional,
+        confirmed: false,
+        note: "page where the chat began",
+    },
+    Column {
+        field: Field::ChatUrl,
+        name: "ChatURL",
+        requirement: Optional,
+        confirmed: false,
+        note: "link to the conversation in the tracking service",
+    },
 ];
 
 pub fn column(field: Field) -> &'static Column {
     // COLUMNS lists every Field exactly once (checked by a test).
-    COLUMNS.iter().find(|c| c.field == field).unwrap_or(&COLUMNS[0])
+    COLUMNS
+        .iter()
+        .find(|c| c.field == field)
+        .unwrap_or(&COLUMNS[0])
 }
 
 /// Platform values Metrica documents for `ChatPlatform`.
@@ -99,15 +177,30 @@ mod tests {
     #[test]
     fn every_field_once_and_names_unique() {
         let fields = [
-            Field::DateTime, Field::ChatPlatform, Field::ChatUsername, Field::ChatUserId,
-            Field::PhoneNumber, Field::ClientId, Field::UserId, Field::Yclid, Field::PurchaseId,
-            Field::Answered, Field::Tag, Field::Revenue, Field::Currency, Field::PageUrl, Field::ChatUrl,
+            Field::DateTime,
+            Field::ChatPlatform,
+            Field::ChatUsername,
+            Field::ChatUserId,
+            Field::PhoneNumber,
+            Field::ClientId,
+            Field::UserId,
+            Field::Yclid,
+            Field::PurchaseId,
+            Field::Answered,
+            Field::Tag,
+            Field::Revenue,
+            Field::Currency,
+            Field::PageUrl,
+            Field::ChatUrl,
         ];
         for f in fields {
             assert_eq!(COLUMNS.iter().filter(|c| c.field == f).count(), 1, "{f:?}");
             assert_eq!(column(f).field, f);
         }
-        let mut names: Vec<_> = COLUMNS.iter().map(|c| c.name.to_ascii_lowercase()).collect();
+        let mut names: Vec<_> = COLUMNS
+            .iter()
+            .map(|c| c.name.to_ascii_lowercase())
+            .collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), COLUMNS.len());

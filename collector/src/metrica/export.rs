@@ -68,7 +68,9 @@ pub enum Skip {
 impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Skip::UnsupportedPlatform(p) => write!(f, "platform {p:?} is not a Metrica chat platform"),
+            Skip::UnsupportedPlatform(p) => {
+                write!(f, "platform {p:?} is not a Metrica chat platform")
+            }
             Skip::NoChatPartner => f.write_str("no chat partner ID (username, user ID or phone)"),
             Skip::NoVisitorId => f.write_str("no visitor ID (unattributed rows not requested)"),
             Skip::NoFreeSecond => f.write_str("no free DateTime second for this visitor"),
@@ -111,23 +113,34 @@ QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP 
 TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL";
 
 pub fn is_iso_4217(code: &str) -> bool {
-    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) && ISO_4217.split(' ').any(|c| c == code)
+    code.len() == 3
+        && code.bytes().all(|b| b.is_ascii_uppercase())
+        && ISO_4217.split(' ').any(|c| c == code)
 }
 
 /// Revenue as Metrica reads it: digits, optional `.` and 1–2 decimals, no sign, no grouping.
 /// Accepts a `,` decimal separator and spaces from CRMs and normalises them.
 pub fn normalize_revenue(raw: &str) -> Option<String> {
-    let s: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '\u{a0}').collect();
+    let s: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
+        .collect();
     let s = s.replace(',', ".");
     let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
     let int_ok = !int.is_empty() && int.len() <= 12 && int.bytes().all(|b| b.is_ascii_digit());
-    let frac_ok = frac.len() <= 2 && frac.bytes().all(|b| b.is_ascii_digit()) && !(s.contains('.') && frac.is_empty());
+    let frac_ok = frac.len() <= 2
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !(s.contains('.') && frac.is_empty());
     if !(int_ok && frac_ok) {
         return None;
     }
     let int = int.trim_start_matches('0');
     let int = if int.is_empty() { "0" } else { int };
-    Some(if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") })
+    Some(if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    })
 }
 
 /// RFC 4180 field quoting.
@@ -146,7 +159,11 @@ struct Row {
 }
 
 /// `taken`: (visitor ID kind, value, DateTime) already used for this counter in earlier uploads.
-pub fn build(chats: &[ExportChat], opts: &ExportOptions, taken: &HashSet<(String, String, i64)>) -> Export {
+pub fn build(
+    chats: &[ExportChat],
+    opts: &ExportOptions,
+    taken: &HashSet<(String, String, i64)>,
+) -> Export {
     let mut export = Export::default();
     let mut used: HashSet<(String, String, i64)> = taken.clone();
     let mut rows: Vec<Row> = Vec::new();
@@ -157,11 +174,15 @@ pub fn build(chats: &[ExportChat], opts: &ExportOptions, taken: &HashSet<(String
         let platform = chat.platform.to_ascii_lowercase();
         let documented = DOCUMENTED_PLATFORMS.contains(&platform.as_str());
         if !(documented || (platform == "max" && opts.allow_max)) {
-            export.skipped.push((chat.conversation, Skip::UnsupportedPlatform(platform)));
+            export
+                .skipped
+                .push((chat.conversation, Skip::UnsupportedPlatform(platform)));
             continue;
         }
         if chat.chat_user_id.is_none() && chat.username.is_none() && chat.phone.is_none() {
-            export.skipped.push((chat.conversation, Skip::NoChatPartner));
+            export
+                .skipped
+                .push((chat.conversation, Skip::NoChatPartner));
             continue;
         }
         if !chat.has_visitor_id() && !opts.include_unattributed {
@@ -172,7 +193,8 @@ pub fn build(chats: &[ExportChat], opts: &ExportOptions, taken: &HashSet<(String
         let mut ts = (chat.started_ms.div_euclid(1000)).min(opts.now_s - 1);
         let origin = ts;
         let clash = |ts: i64, used: &HashSet<(String, String, i64)>| {
-            chat.visitor_ids().any(|(k, v)| used.contains(&(k.to_string(), v.to_string(), ts)))
+            chat.visitor_ids()
+                .any(|(k, v)| used.contains(&(k.to_string(), v.to_string(), ts)))
         };
         // Several conversions with the same visitor ID and second collapse into one in Metrica:
         // step back a second at a time (never forward, which could reach the future).
@@ -187,7 +209,10 @@ pub fn build(chats: &[ExportChat], opts: &ExportOptions, taken: &HashSet<(String
             used.insert((k.to_string(), v.to_string(), ts));
         }
 
-        let mut values = vec![(Field::DateTime, ts.to_string()), (Field::ChatPlatform, platform)];
+        let mut values = vec![
+            (Field::DateTime, ts.to_string()),
+            (Field::ChatPlatform, platform),
+        ];
         let mut put = |f: Field, v: &Option<String>| {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 values.push((f, v.to_string()));
@@ -202,13 +227,23 @@ pub fn build(chats: &[ExportChat], opts: &ExportOptions, taken: &HashSet<(String
         put(Field::PurchaseId, &chat.purchase_id);
         put(Field::PageUrl, &chat.page_url);
         put(Field::ChatUrl, &chat.chat_url);
-        values.push((Field::Answered, if chat.answered { "1" } else { "0" }.to_string()));
-        let mut warn = |m: String| export.warnings.push(Warning { conversation: chat.conversation, message: m });
+        values.push((
+            Field::Answered,
+            if chat.answered { "1" } else { "0" }.to_string(),
+        ));
+        let mut warn = |m: String| {
+            export.warnings.push(Warning {
+                conversation: chat.conversation,
+                message: m,
+            })
+        };
         if let Some(tag) = chat.tag.as_deref().filter(|t| !t.is_empty()) {
             if tag.chars().count() <= MAX_TAG_CHARS {
                 values.push((Field::Tag, tag.to_string()));
             } else {
-                warn(format!("tag longer than {MAX_TAG_CHARS} characters left out"));
+                warn(format!(
+                    "tag longer than {MAX_TAG_CHARS} characters left out"
+                ));
             }
         }
         match (chat.revenue.as_deref(), chat.currency.as_deref()) {
@@ -219,18 +254,28 @@ pub fn build(chats: &[ExportChat], opts: &ExportOptions, taken: &HashSet<(String
                     values.push((Field::Currency, c.to_string()));
                 }
                 (None, _) => warn(format!("revenue {r:?} is not a plain number; left out")),
-                (_, false) => warn(format!("currency {c:?} is not an ISO 4217 code; revenue left out")),
+                (_, false) => warn(format!(
+                    "currency {c:?} is not an ISO 4217 code; revenue left out"
+                )),
             },
             (Some(_), None) => warn("revenue without a currency left out".to_string()),
         }
-        export.rows.push(WrittenRow { conversation: chat.conversation, date_time: ts });
+        export.rows.push(WrittenRow {
+            conversation: chat.conversation,
+            date_time: ts,
+        });
         rows.push(Row { values });
     }
 
     // Required columns always; optional ones only when some row has a value.
     let columns: Vec<_> = COLUMNS
         .iter()
-        .filter(|c| c.requirement == Requirement::Always || rows.iter().any(|r| r.values.iter().any(|(f, _)| *f == c.field)))
+        .filter(|c| {
+            c.requirement == Requirement::Always
+                || rows
+                    .iter()
+                    .any(|r| r.values.iter().any(|(f, _)| *f == c.field))
+        })
         .collect();
     let mut csv = String::new();
     for (i, c) in columns.iter().enumerate() {
@@ -273,16 +318,27 @@ mod tests {
     const NOW: i64 = 1_763_800_000;
 
     fn opts() -> ExportOptions {
-        ExportOptions { include_unattributed: false, allow_max: false, now_s: NOW }
+        ExportOptions {
+            include_unattributed: false,
+            allow_max: false,
+            now_s: NOW,
+        }
     }
 
     #[test]
     fn header_and_distinct_seconds_per_visitor() {
         let t = 1_763_700_000;
-        let chats = [chat(1, "telegram", t), chat(2, "WhatsApp", t), chat(3, "viber", t - 1)];
+        let chats = [
+            chat(1, "telegram", t),
+            chat(2, "WhatsApp", t),
+            chat(3, "viber", t - 1),
+        ];
         let e = build(&chats, &opts(), &HashSet::new());
         let lines: Vec<&str> = e.csv.lines().collect();
-        assert_eq!(lines[0], "DateTime,ChatPlatform,ChatUserID,ClientID,Answered");
+        assert_eq!(
+            lines[0],
+            "DateTime,ChatPlatform,ChatUserID,ClientID,Answered"
+        );
         // Same ClientID: 1 keeps t, 2 moves to t-1, which 3 wanted, so 3 moves to t-2.
         let stamps: Vec<i64> = e.rows.iter().map(|r| r.date_time).collect();
         let mut uniq = stamps.clone();
@@ -296,7 +352,12 @@ mod tests {
     #[test]
     fn earlier_uploads_and_future_stamps() {
         let t = 1_763_700_000;
-        let taken: HashSet<_> = [("client_id".to_string(), "1700000000123456789".to_string(), t)].into();
+        let taken: HashSet<_> = [(
+            "client_id".to_string(),
+            "1700000000123456789".to_string(),
+            t,
+        )]
+        .into();
         let e = build(&[chat(1, "telegram", t)], &opts(), &taken);
         assert_eq!(e.rows[0].date_time, t - 1);
         let e = build(&[chat(1, "telegram", NOW + 500)], &opts(), &HashSet::new());
@@ -310,7 +371,12 @@ mod tests {
         no_partner.chat_user_id = None;
         let mut anon = chat(3, "viber", t);
         anon.client_id = None;
-        let chats = [chat(1, "max", t), no_partner, anon.clone(), chat(4, "vk", t)];
+        let chats = [
+            chat(1, "max", t),
+            no_partner,
+            anon.clone(),
+            chat(4, "vk", t),
+        ];
         let e = build(&chats, &opts(), &HashSet::new());
         assert!(e.rows.is_empty());
         assert_eq!(
@@ -322,7 +388,15 @@ mod tests {
                 (4, Skip::UnsupportedPlatform("vk".into())),
             ]
         );
-        let e = build(&[chat(1, "max", t), anon], &ExportOptions { include_unattributed: true, allow_max: true, now_s: NOW }, &HashSet::new());
+        let e = build(
+            &[chat(1, "max", t), anon],
+            &ExportOptions {
+                include_unattributed: true,
+                allow_max: true,
+                now_s: NOW,
+            },
+            &HashSet::new(),
+        );
         assert_eq!(e.rows.len(), 2);
         assert!(e.csv.contains(",max,"));
     }
@@ -344,8 +418,16 @@ mod tests {
         c.currency = Some("RUR".into());
         let e = build(&[a, b, c], &opts(), &HashSet::new());
         let lines: Vec<&str> = e.csv.lines().collect();
-        assert_eq!(lines[0], "DateTime,ChatPlatform,ChatUserID,ClientID,Answered,Tag,Price,Currency");
-        assert!(lines.iter().any(|l| l.ends_with(",1,\"ads, \"\"spring\"\"\",1250.5,RUB")), "{lines:?}");
+        assert_eq!(
+            lines[0],
+            "DateTime,ChatPlatform,ChatUserID,ClientID,Answered,Tag,Price,Currency"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.ends_with(",1,\"ads, \"\"spring\"\"\",1250.5,RUB")),
+            "{lines:?}"
+        );
         assert_eq!(e.warnings.len(), 3, "{:?}", e.warnings);
     }
 
@@ -356,6 +438,8 @@ mod tests {
         assert_eq!(normalize_revenue("1e3"), None);
         assert_eq!(normalize_revenue("12."), None);
         assert_eq!(normalize_revenue("1.234"), None);
-        assert!(is_iso_4217("RUB") && is_iso_4217("USD") && !is_iso_4217("rub") && !is_iso_4217("RUR"));
+        assert!(
+            is_iso_4217("RUB") && is_iso_4217("USD") && !is_iso_4217("rub") && !is_iso_4217("RUR")
+        );
     }
 }

@@ -71,7 +71,9 @@ impl CounterRules {
         let platform_ok = if self.platforms.is_empty() {
             DOCUMENTED_PLATFORMS.contains(&chat.platform)
         } else {
-            self.platforms.iter().any(|p| p.eq_ignore_ascii_case(chat.platform))
+            self.platforms
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(chat.platform))
         };
         if !platform_ok {
             return Err("platform");
@@ -125,7 +127,10 @@ pub fn parse_counters(text: &str) -> Result<Vec<CounterRules>, RulesError> {
     let mut seen = std::collections::HashSet::new();
     for c in &file.counter {
         if c.id == 0 || c.id > i32::MAX as u64 {
-            return Err(RulesError(format!("counter id {} is not a Metrica counter number", c.id)));
+            return Err(RulesError(format!(
+                "counter id {} is not a Metrica counter number",
+                c.id
+            )));
         }
         if !seen.insert(c.id) {
             return Err(RulesError(format!("counter {} is listed twice", c.id)));
@@ -139,7 +144,9 @@ pub fn parse_counters(text: &str) -> Result<Vec<CounterRules>, RulesError> {
 pub fn parse_every(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 1h"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 1h"))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60,
@@ -158,7 +165,14 @@ mod tests {
     use super::*;
 
     fn facts<'a>(platform: &'a str) -> RuleFacts<'a> {
-        RuleFacts { site: Some("shop.example"), platform, answered: false, tag: None, messages: 1, method: "exact-link" }
+        RuleFacts {
+            site: Some("shop.example"),
+            platform,
+            answered: false,
+            tag: None,
+            messages: 1,
+            method: "exact-link",
+        }
     }
 
     #[test]
@@ -193,7 +207,10 @@ mod tests {
         assert_eq!(loose.admits(&facts("max")), Ok(()));
         assert!(loose.allows_max() && !strict.allows_max());
         assert_eq!(loose.admits(&facts("whatsapp")), Err("platform"));
-        assert_eq!(CounterRules::for_counter(1).admits(&facts("vk")), Err("platform"));
+        assert_eq!(
+            CounterRules::for_counter(1).admits(&facts("vk")),
+            Err("platform")
+        );
     }
 
     #[test]

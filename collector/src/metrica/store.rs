@@ -63,7 +63,13 @@ pub struct Candidate {
 
 /// Conversations started in `[from_ms, to_ms)`, joined with the visitor IDs of their chat ID.
 /// Without `force`, chats already sent to `counter` are left out.
-pub fn candidates(conn: &Connection, counter: u64, from_ms: i64, to_ms: i64, force: bool) -> Result<Vec<Candidate>, StoreError> {
+pub fn candidates(
+    conn: &Connection,
+    counter: u64,
+    from_ms: i64,
+    to_ms: i64,
+    force: bool,
+) -> Result<Vec<Candidate>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT c.id, c.platform, c.started_at, c.chat_user_id, c.username, c.phone, c.answered, c.tag,
                 c.revenue, c.currency, c.page_url, c.chat_url, c.method, c.messages,
@@ -110,7 +116,10 @@ pub fn candidates(conn: &Connection, counter: u64, from_ms: i64, to_ms: i64, for
 }
 
 /// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
-pub fn apply_rules(rules: &CounterRules, all: Vec<Candidate>) -> (Vec<ExportChat>, Vec<(&'static str, usize)>) {
+pub fn apply_rules(
+    rules: &CounterRules,
+    all: Vec<Candidate>,
+) -> (Vec<ExportChat>, Vec<(&'static str, usize)>) {
     let mut excluded: Vec<(&'static str, usize)> = Vec::new();
     let mut admitted = Vec::new();
     for c in all {
@@ -134,15 +143,29 @@ pub fn apply_rules(rules: &CounterRules, all: Vec<Candidate>) -> (Vec<ExportChat
 }
 
 /// (visitor ID kind, value, DateTime) already used for this counter.
-pub fn taken_seconds(conn: &Connection, counter: u64) -> Result<HashSet<(String, String, i64)>, StoreError> {
+pub fn taken_seconds(
+    conn: &Connection,
+    counter: u64,
+) -> Result<HashSet<(String, String, i64)>, StoreError> {
     let mut stmt = conn.prepare("SELECT date_time, client_id, user_id, yclid, purchase_id FROM metrica_sent WHERE counter = ?1")?;
     let mut out = HashSet::new();
     let rows = stmt.query_map([counter as i64], |r| {
-        Ok((r.get::<_, i64>(0)?, [r.get::<_, Option<String>>(1)?, r.get(2)?, r.get(3)?, r.get(4)?]))
+        Ok((
+            r.get::<_, i64>(0)?,
+            [
+                r.get::<_, Option<String>>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ],
+        ))
     })?;
     for row in rows {
         let (ts, ids) = row?;
-        for (kind, v) in ["client_id", "user_id", "yclid", "purchase_id"].into_iter().zip(ids) {
+        for (kind, v) in ["client_id", "user_id", "yclid", "purchase_id"]
+            .into_iter()
+            .zip(ids)
+        {
             if let Some(v) = v {
                 out.insert((kind.to_string(), v, ts));
             }
@@ -161,19 +184,38 @@ pub struct PendingUpload {
 }
 
 /// A failed (or interrupted) upload of this counter that should be tried again before anything new.
-pub fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
+pub fn retry_candidate(
+    conn: &Connection,
+    counter: u64,
+) -> Result<Option<PendingUpload>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT id, csv, rows, attempts FROM metrica_uploads
              WHERE counter = ?1 AND state IN ('pending', 'failed') ORDER BY id LIMIT 1",
             [counter as i64],
-            |r| Ok(PendingUpload { id: r.get(0)?, counter, csv: r.get(1)?, rows: r.get(2)?, attempts: r.get(3)? }),
+            |r| {
+                Ok(PendingUpload {
+                    id: r.get(0)?,
+                    counter,
+                    csv: r.get(1)?,
+                    rows: r.get(2)?,
+                    attempts: r.get(3)?,
+                })
+            },
         )
         .optional()?)
 }
 
 /// Records a new file and reserves its chats for this counter, in one transaction.
-pub fn create_upload(conn: &Connection, counter: u64, csv: &str, rows: &[WrittenRow], chats: &[ExportChat], forced: bool, now_ms: i64) -> Result<i64, StoreError> {
+pub fn create_upload(
+    conn: &Connection,
+    counter: u64,
+    csv: &str,
+    rows: &[WrittenRow],
+    chats: &[ExportChat],
+    forced: bool,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO metrica_uploads (counter, created_at, updated_at, rows, state, forced, csv) VALUES (?1, ?2, ?2, ?3, 'pending', ?4, ?5)",
         params![counter as i64, now_ms, rows.len() as i64, forced, csv],
@@ -187,7 +229,10 @@ pub fn create_upload(conn: &Connection, counter: u64, csv: &str, rows: &[Written
     )?;
     for row in rows {
         let Some(chat) = chats.iter().find(|c| c.conversation == row.conversation) else {
-            return Err(StoreError::Corrupt(format!("exported row for unknown conversation {}", row.conversation)));
+            return Err(StoreError::Corrupt(format!(
+                "exported row for unknown conversation {}",
+                row.conversation
+            )));
         };
         stmt.execute(params![
             counter as i64,
@@ -203,7 +248,12 @@ pub fn create_upload(conn: &Connection, counter: u64, csv: &str, rows: &[Written
     Ok(upload)
 }
 
-pub fn mark_sent(conn: &Connection, upload: i64, u: &Uploading, now_ms: i64) -> Result<(), StoreError> {
+pub fn mark_sent(
+    conn: &Connection,
+    upload: i64,
+    u: &Uploading,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE metrica_uploads SET state = 'sent', attempts = attempts + 1, metrica_id = ?2, status = ?3,
              source_quantity = ?4, line_quantity = ?5, error = NULL, updated_at = ?6 WHERE id = ?1",
@@ -212,24 +262,43 @@ pub fn mark_sent(conn: &Connection, upload: i64, u: &Uploading, now_ms: i64) -> 
     Ok(())
 }
 
-pub fn mark_status(conn: &Connection, upload: i64, u: &Uploading, now_ms: i64) -> Result<(), StoreError> {
+pub fn mark_status(
+    conn: &Connection,
+    upload: i64,
+    u: &Uploading,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE metrica_uploads SET status = ?2, source_quantity = coalesce(?3, source_quantity),
              line_quantity = coalesce(?4, line_quantity), updated_at = ?5 WHERE id = ?1",
-        params![upload, u.status, u.source_quantity.map(|v| v as i64), u.line_quantity.map(|v| v as i64), now_ms],
+        params![
+            upload,
+            u.status,
+            u.source_quantity.map(|v| v as i64),
+            u.line_quantity.map(|v| v as i64),
+            now_ms
+        ],
     )?;
     Ok(())
 }
 
 /// Returns the new state: `failed` (to retry) or `abandoned` (its chats released).
-pub fn mark_failed(conn: &Connection, upload: i64, error: &str, now_ms: i64) -> Result<&'static str, StoreError> {
+pub fn mark_failed(
+    conn: &Connection,
+    upload: i64,
+    error: &str,
+    now_ms: i64,
+) -> Result<&'static str, StoreError> {
     let attempts: i64 = conn.query_row(
         "UPDATE metrica_uploads SET attempts = attempts + 1, error = ?2, updated_at = ?3, state = 'failed' WHERE id = ?1 RETURNING attempts",
         params![upload, error, now_ms],
         |r| r.get(0),
     )?;
     if attempts >= MAX_ATTEMPTS {
-        conn.execute("UPDATE metrica_uploads SET state = 'abandoned' WHERE id = ?1", [upload])?;
+        conn.execute(
+            "UPDATE metrica_uploads SET state = 'abandoned' WHERE id = ?1",
+            [upload],
+        )?;
         conn.execute("DELETE FROM metrica_sent WHERE upload = ?1", [upload])?;
         return Ok("abandoned");
     }
@@ -243,7 +312,9 @@ pub fn unfinished(conn: &Connection, counter: u64) -> Result<Vec<(i64, u64, u64)
          WHERE counter = ?1 AND state = 'sent' AND metrica_id IS NOT NULL
            AND coalesce(status, '') NOT IN ('PROCESSED', 'LINKAGE_FAILURE')",
     )?;
-    let rows = stmt.query_map([counter as i64], |r| Ok((r.get::<_, i64>(0)?, counter, r.get::<_, i64>(1)? as u64)))?;
+    let rows = stmt.query_map([counter as i64], |r| {
+        Ok((r.get::<_, i64>(0)?, counter, r.get::<_, i64>(1)? as u64))
+    })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 

@@ -48,9 +48,13 @@ impl OAuthToken {
     }
 
     /// The file wins over the environment when both are given (a file is the deliberate choice).
-    pub fn load(file: Option<&std::path::Path>, env_value: Option<String>) -> Result<OAuthToken, TokenError> {
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env_value: Option<String>,
+    ) -> Result<OAuthToken, TokenError> {
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| TokenError::Read(path.display().to_string(), e))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| TokenError::Read(path.display().to_string(), e))?;
             return OAuthToken::new(text.lines().next().unwrap_or(""));
         }
         match env_value {
@@ -130,7 +134,9 @@ impl std::fmt::Display for UploadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UploadError::Transport(e) => write!(f, "cannot reach the Metrica API: {e}"),
-            UploadError::Status { status, body } => write!(f, "Metrica API answered {status}: {body}"),
+            UploadError::Status { status, body } => {
+                write!(f, "Metrica API answered {status}: {body}")
+            }
             UploadError::Response(e) => write!(f, "unexpected Metrica API response: {e}"),
         }
     }
@@ -139,10 +145,13 @@ impl std::fmt::Display for UploadError {
 impl std::error::Error for UploadError {}
 
 pub fn parse_uploading(body: &str) -> Result<Uploading, UploadError> {
-    let env: Envelope = serde_json::from_str(body).map_err(|e| UploadError::Response(e.to_string()))?;
+    let env: Envelope =
+        serde_json::from_str(body).map_err(|e| UploadError::Response(e.to_string()))?;
     env.uploading
         .or_else(|| env.uploadings.and_then(|v| v.into_iter().next()))
-        .ok_or_else(|| UploadError::Response("neither \"uploading\" nor \"uploadings\" in the body".into()))
+        .ok_or_else(|| {
+            UploadError::Response("neither \"uploading\" nor \"uploadings\" in the body".into())
+        })
 }
 
 pub const DEFAULT_BASE: &str = "https://api-metrika.yandex.net";
@@ -170,7 +179,10 @@ fn encode_query(v: &str) -> String {
 fn multipart_body(csv: &str, filename: &str) -> (String, Vec<u8>) {
     let mut n = 0u32;
     let boundary = loop {
-        let b = format!("----chattag-{:016x}-{n}", csv.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+        let b = format!(
+            "----chattag-{:016x}-{n}",
+            csv.len() as u64 ^ 0x9e37_79b9_7f4a_7c15
+        );
         if !csv.contains(&b) {
             break b;
         }
@@ -198,10 +210,16 @@ impl MetricaClient {
             .http_status_as_error(false)
             .build()
             .into();
-        MetricaClient { base: base.trim_end_matches('/').to_string(), token, agent }
+        MetricaClient {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            agent,
+        }
     }
 
-    fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Uploading, UploadError> {
+    fn answer(
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Uploading, UploadError> {
         let mut resp = resp.map_err(|e| UploadError::Transport(e.to_string()))?;
         let status = resp.status().as_u16();
         let text = resp
@@ -211,16 +229,31 @@ impl MetricaClient {
             .read_to_string()
             .map_err(|e| UploadError::Transport(e.to_string()))?;
         if !(200..300).contains(&status) {
-            return Err(UploadError::Status { status, body: excerpt(&text) });
+            return Err(UploadError::Status {
+                status,
+                body: excerpt(&text),
+            });
         }
         parse_uploading(&text)
     }
 
-    pub fn upload(&self, counter: u64, csv: &str, comment: Option<&str>) -> Result<Uploading, UploadError> {
-        let mut url = format!("{}/management/v1/counter/{counter}/offline_conversions/upload?type=CHATS", self.base);
+    pub fn upload(
+        &self,
+        counter: u64,
+        csv: &str,
+        comment: Option<&str>,
+    ) -> Result<Uploading, UploadError> {
+        let mut url = format!(
+            "{}/management/v1/counter/{counter}/offline_conversions/upload?type=CHATS",
+            self.base
+        );
         if let Some(c) = comment {
             // Metrica allows 255 characters of digits, Latin and Cyrillic letters.
-            let c: String = c.chars().filter(|c| c.is_alphanumeric() || *c == ' ').take(255).collect();
+            let c: String = c
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ')
+                .take(255)
+                .collect();
             url.push_str("&comment=");
             url.push_str(&encode_query(&c));
         }
@@ -235,12 +268,26 @@ impl MetricaClient {
     }
 
     pub fn status(&self, counter: u64, id: u64) -> Result<Uploading, UploadError> {
-        let url = format!("{}/management/v1/counter/{counter}/offline_conversions/uploading/{id}", self.base);
-        Self::answer(self.agent.get(&url).header("Authorization", &self.token.header()).call())
+        let url = format!(
+            "{}/management/v1/counter/{counter}/offline_conversions/uploading/{id}",
+            self.base
+        );
+        Self::answer(
+            self.agent
+                .get(&url)
+                .header("Authorization", &self.token.header())
+                .call(),
+        )
     }
 
     /// Polls until a final status or `max_wait` passed; returns the last status seen.
-    pub fn poll(&self, counter: u64, id: u64, every: Duration, max_wait: Duration) -> Result<Uploading, UploadError> {
+    pub fn poll(
+        &self,
+        counter: u64,
+        id: u64,
+        every: Duration,
+        max_wait: Duration,
+    ) -> Result<Uploading, UploadError> {
         let start = Instant::now();
         loop {
             let u = self.status(counter, id)?;
@@ -261,7 +308,10 @@ mod tests {
         let one = r#"{"uploading":{"id":42,"create_time":"2026-11-21T06:00:00Z","source_quantity":3,"line_quantity":2,"comment":"x","type":"CHATS","client_id_type":"CLIENT_ID","status":"UPLOADED"}}"#;
         let many = r#"{"uploadings":[{"id":43,"create_time":"2026-11-21T06:00:00Z","source_quantity":1,"line_quantity":1,"comment":"","type":"CHATS","client_id_type":"USER_ID","status":"PROCESSED"}]}"#;
         let a = parse_uploading(one).unwrap();
-        assert_eq!((a.id, a.status.as_str(), a.line_quantity, a.is_final()), (42, "UPLOADED", Some(2), false));
+        assert_eq!(
+            (a.id, a.status.as_str(), a.line_quantity, a.is_final()),
+            (42, "UPLOADED", Some(2), false)
+        );
         let b = parse_uploading(many).unwrap();
         assert_eq!((b.id, b.is_final()), (43, true));
         assert!(parse_uploading(r#"{"uploadings":[]}"#).is_err());
@@ -273,7 +323,10 @@ mod tests {
         let t = OAuthToken::new("y0_AgAAAAAsecretsecret").unwrap();
         assert!(!format!("{t:?}").contains("secret"));
         assert!(OAuthToken::new("a b").is_err());
-        assert!(matches!(OAuthToken::load(None, None), Err(TokenError::Missing)));
+        assert!(matches!(
+            OAuthToken::load(None, None),
+            Err(TokenError::Missing)
+        ));
     }
 
     #[test]
@@ -281,16 +334,30 @@ mod tests {
         let (ct, body) = multipart_body("DateTime,ChatPlatform\r\n1,telegram\r\n", "chats.csv");
         let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8(body).unwrap();
-        assert!(text.starts_with(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"")));
+        assert!(text.starts_with(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\""
+        )));
         assert!(text.ends_with(&format!("\r\n--{boundary}--\r\n")));
         assert_eq!(encode_query("Чаты 1"), "%D0%A7%D0%B0%D1%82%D1%8B%201");
     }
 
     #[test]
     fn retry_classes() {
-        assert!(UploadError::Status { status: 503, body: String::new() }.is_retryable());
-        assert!(UploadError::Status { status: 429, body: String::new() }.is_retryable());
-        assert!(!UploadError::Status { status: 403, body: String::new() }.is_retryable());
+        assert!(UploadError::Status {
+            status: 503,
+            body: String::new()
+        }
+        .is_retryable());
+        assert!(UploadError::Status {
+            status: 429,
+            body: String::new()
+        }
+        .is_retryable());
+        assert!(!UploadError::Status {
+            status: 403,
+            body: String::new()
+        }
+        .is_retryable());
         assert!(UploadError::Transport("refused".into()).is_retryable());
     }
 }

@@ -112,7 +112,11 @@ impl ChatRow {
     /// Where the visit came from: yclid → Yandex Direct; else utm source / medium; else the
     /// referrer's host; else direct. Chats with no visit: "no visit known".
     pub fn source(&self) -> (String, String) {
-        let campaign = self.utm.as_ref().and_then(|u| u.campaign.clone()).unwrap_or_default();
+        let campaign = self
+            .utm
+            .as_ref()
+            .and_then(|u| u.campaign.clone())
+            .unwrap_or_default();
         if !self.visit_known {
             return ("no visit known".into(), campaign);
         }
@@ -120,7 +124,11 @@ impl ChatRow {
             return ("Yandex Direct (yclid)".into(), campaign);
         }
         if let Some(src) = self.utm.as_ref().and_then(|u| u.source.as_deref()) {
-            let medium = self.utm.as_ref().and_then(|u| u.medium.as_deref()).unwrap_or("—");
+            let medium = self
+                .utm
+                .as_ref()
+                .and_then(|u| u.medium.as_deref())
+                .unwrap_or("—");
             return (format!("{src} / {medium}"), campaign);
         }
         if let Some(host) = self.referrer.as_deref().and_then(referrer_host) {
@@ -196,7 +204,11 @@ pub fn money(revenue: &BTreeMap<String, f64>) -> String {
     if revenue.is_empty() {
         return "—".into();
     }
-    revenue.iter().map(|(c, v)| format!("{} {c}", amount(*v))).collect::<Vec<_>>().join(" + ")
+    revenue
+        .iter()
+        .map(|(c, v)| format!("{} {c}", amount(*v)))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 /// `641000` → `641 000`, `1250.5` → `1 250.50`: thousands grouped with a narrow no-break space,
@@ -226,7 +238,8 @@ pub fn by_source_only(rows: &[ChatRow]) -> Vec<(String, Group)> {
 
 /// Every day of the range, including days without chats (a gap is information too).
 pub fn by_day(rows: &[ChatRow], from_day: i64, to_day: i64) -> Vec<(i64, Group)> {
-    let mut days: BTreeMap<i64, Group> = (from_day..=to_day).map(|d| (d, Group::default())).collect();
+    let mut days: BTreeMap<i64, Group> =
+        (from_day..=to_day).map(|d| (d, Group::default())).collect();
     for r in rows {
         if let Some(g) = days.get_mut(&r.day()) {
             g.add(r);
@@ -264,11 +277,23 @@ pub fn attribution_breakdown(rows: &[ChatRow]) -> Vec<(String, String, i64)> {
     let mut map: BTreeMap<(u8, String, String), i64> = BTreeMap::new();
     for r in rows {
         let (order, what, detail) = match r.attribution() {
-            Attribution::Exact => (0, "attributed".to_string(), format!("{} (chat ID)", r.method)),
-            Attribution::Probable => (1, "attributed".to_string(), "probable-click (timing)".to_string()),
+            Attribution::Exact => (
+                0,
+                "attributed".to_string(),
+                format!("{} (chat ID)", r.method),
+            ),
+            Attribution::Probable => (
+                1,
+                "attributed".to_string(),
+                "probable-click (timing)".to_string(),
+            ),
             Attribution::Unattributed => {
                 let code = r.unattributed_reason().unwrap_or("other");
-                (2, "unattributed".to_string(), format!("{code}: {}", Reason::describe(code)))
+                (
+                    2,
+                    "unattributed".to_string(),
+                    format!("{code}: {}", Reason::describe(code)),
+                )
             }
         };
         *map.entry((order, what, detail)).or_default() += 1;
@@ -307,11 +332,18 @@ mod tests {
         late.answered = true;
         late.revenue = Some(10.5);
         late.currency = Some("RUB".into());
-        let rows = vec![late, row(20_413, "whatsapp", "unmatched", false), row(20_415, "viber", "probable-click", true)];
+        let rows = vec![
+            late,
+            row(20_413, "whatsapp", "unmatched", false),
+            row(20_415, "viber", "probable-click", true),
+        ];
         let days = by_day(&rows, 20_412, 20_415);
         assert_eq!(days.len(), 4);
         assert_eq!(days[1].1.chats, 2);
-        assert_eq!((days[1].1.exact, days[1].1.unattributed, days[1].1.answered), (1, 1, 1));
+        assert_eq!(
+            (days[1].1.exact, days[1].1.unattributed, days[1].1.answered),
+            (1, 1, 1)
+        );
         assert_eq!(days[2].1.chats, 0);
         assert_eq!(days[3].1.probable, 1);
         assert_eq!(money(&days[1].1.revenue), "10.50 RUB");
@@ -329,19 +361,41 @@ mod tests {
         let mut direct = row(1, "telegram", "exact-text", true);
         direct.yclid = true;
         let mut utm = row(1, "telegram", "exact-text", true);
-        utm.utm = Some(Utm { source: Some("vk".into()), medium: Some("social".into()), campaign: Some("spring".into()), ..Default::default() });
+        utm.utm = Some(Utm {
+            source: Some("vk".into()),
+            medium: Some("social".into()),
+            campaign: Some("spring".into()),
+            ..Default::default()
+        });
         let mut referral = row(1, "viber", "exact-link", true);
         referral.referrer = Some("https://www.google.com/search?q=x".into());
-        let rows = vec![no_ids.clone(), damaged.clone(), direct.clone(), utm.clone(), referral.clone()];
+        let rows = vec![
+            no_ids.clone(),
+            damaged.clone(),
+            direct.clone(),
+            utm.clone(),
+            referral.clone(),
+        ];
         assert_eq!(no_ids.unattributed_reason(), Some("no-visitor-ids"));
         assert_eq!(damaged.unattributed_reason(), Some("damaged-id"));
         assert_eq!(direct.source().0, "Yandex Direct (yclid)");
-        assert_eq!(utm.source(), ("vk / social".to_string(), "spring".to_string()));
+        assert_eq!(
+            utm.source(),
+            ("vk / social".to_string(), "spring".to_string())
+        );
         assert_eq!(referral.source().0, "google.com (referral)");
         assert_eq!(damaged.source().0, "no visit known");
         let b = attribution_breakdown(&rows);
-        assert_eq!(b.iter().filter(|(a, _, _)| a == "attributed").map(|x| x.2).sum::<i64>(), 3);
-        assert!(b.iter().any(|(_, d, n)| d.starts_with("damaged-id") && *n == 1));
+        assert_eq!(
+            b.iter()
+                .filter(|(a, _, _)| a == "attributed")
+                .map(|x| x.2)
+                .sum::<i64>(),
+            3
+        );
+        assert!(b
+            .iter()
+            .any(|(_, d, n)| d.starts_with("damaged-id") && *n == 1));
         let m = by_messenger(&rows);
         assert_eq!(m[0].0, "telegram");
         assert_eq!(m[0].1.chats, 3);

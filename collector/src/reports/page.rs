@@ -66,21 +66,46 @@ fn is_numeric(s: &str) -> bool {
 
 fn table_html(t: &Table, days: i64) -> String {
     let mut s = String::new();
-    let _ = write!(s, r#"<div class="tools"><a class="csv" href="/reports/{}.csv?days={days}" download>Download CSV</a></div>"#, t.key);
+    let _ = write!(
+        s,
+        r#"<div class="tools"><a class="csv" href="/reports/{}.csv?days={days}" download>Download CSV</a></div>"#,
+        t.key
+    );
     if t.rows.is_empty() {
         s.push_str(r#"<p class="empty">Nothing in this period.</p>"#);
         return s;
     }
-    let numeric: Vec<bool> = (0..t.header.len()).map(|i| t.rows.iter().all(|r| r.get(i).is_none_or(|c| c == "—" || c.is_empty() || is_numeric(c)))).collect();
+    let numeric: Vec<bool> = (0..t.header.len())
+        .map(|i| {
+            t.rows.iter().all(|r| {
+                r.get(i)
+                    .is_none_or(|c| c == "—" || c.is_empty() || is_numeric(c))
+            })
+        })
+        .collect();
     s.push_str(r#"<div class="scroll"><table><thead><tr>"#);
     for (i, h) in t.header.iter().enumerate() {
-        let _ = write!(s, r#"<th{}>{}</th>"#, if numeric[i] { r#" class="n""# } else { "" }, esc(h));
+        let _ = write!(
+            s,
+            r#"<th{}>{}</th>"#,
+            if numeric[i] { r#" class="n""# } else { "" },
+            esc(h)
+        );
     }
     s.push_str("</tr></thead><tbody>");
     for r in &t.rows {
         s.push_str("<tr>");
         for (i, c) in r.iter().enumerate() {
-            let _ = write!(s, r#"<td{}>{}</td>"#, if numeric.get(i).copied().unwrap_or(false) { r#" class="n""# } else { "" }, esc(c));
+            let _ = write!(
+                s,
+                r#"<td{}>{}</td>"#,
+                if numeric.get(i).copied().unwrap_or(false) {
+                    r#" class="n""#
+                } else {
+                    ""
+                },
+                esc(c)
+            );
         }
         s.push_str("</tr>");
     }
@@ -91,7 +116,11 @@ fn table_html(t: &Table, days: i64) -> String {
 fn legend(items: &[(&str, &str)]) -> String {
     let mut s = String::from(r#"<div class="legend">"#);
     for (colour, name) in items {
-        let _ = write!(s, r#"<span><i style="background:{colour}"></i>{}</span>"#, esc(name));
+        let _ = write!(
+            s,
+            r#"<span><i style="background:{colour}"></i>{}</span>"#,
+            esc(name)
+        );
     }
     s.push_str("</div>");
     s
@@ -120,22 +149,65 @@ pub fn render(input: &PageInput) -> String {
         data::date_of_day(input.to_day)
     );
     for d in [7, 30, 90, 365] {
-        let _ = write!(s, r#"<a href="/reports?days={d}"{}>{}</a>"#, if d == input.days { r#" class="on""# } else { "" }, if d == 365 { "1 year".to_string() } else { format!("{d} days") });
+        let _ = write!(
+            s,
+            r#"<a href="/reports?days={d}"{}>{}</a>"#,
+            if d == input.days {
+                r#" class="on""#
+            } else {
+                ""
+            },
+            if d == 365 {
+                "1 year".to_string()
+            } else {
+                format!("{d} days")
+            }
+        );
     }
     s.push_str("</nav></header><main>");
 
     // Headline numbers.
     s.push_str(r#"<div class="kpis">"#);
     let kpis = [
-        (total.chats.to_string(), "chats started", format!("{} exact · {} probable", total.exact, total.probable)),
-        (percent(total.attributed(), total.chats), "attributed to a visit", format!("{} of {} carry Metrica IDs", total.attributed(), total.chats)),
-        (percent(total.answered, total.chats), "answered", format!("{} still waiting", total.chats - total.answered)),
-        (money(&total.revenue), "revenue from chats", "as reported by your CRM".to_string()),
-        (sent.to_string(), "sent to Yandex Metrica", format!("{} counter(s)", input.uploads.len())),
+        (
+            total.chats.to_string(),
+            "chats started",
+            format!("{} exact · {} probable", total.exact, total.probable),
+        ),
+        (
+            percent(total.attributed(), total.chats),
+            "attributed to a visit",
+            format!(
+                "{} of {} carry Metrica IDs",
+                total.attributed(),
+                total.chats
+            ),
+        ),
+        (
+            percent(total.answered, total.chats),
+            "answered",
+            format!("{} still waiting", total.chats - total.answered),
+        ),
+        (
+            money(&total.revenue),
+            "revenue from chats",
+            "as reported by your CRM".to_string(),
+        ),
+        (
+            sent.to_string(),
+            "sent to Yandex Metrica",
+            format!("{} counter(s)", input.uploads.len()),
+        ),
     ];
     for (v, l, sub) in kpis {
         let class = if v.chars().count() > 9 { "v long" } else { "v" };
-        let _ = write!(s, r#"<div class="kpi"><div class="{class}">{}</div><div class="l">{}</div><div class="s">{}</div></div>"#, esc(&v), esc(l), esc(&sub));
+        let _ = write!(
+            s,
+            r#"<div class="kpi"><div class="{class}">{}</div><div class="l">{}</div><div class="s">{}</div></div>"#,
+            esc(&v),
+            esc(l),
+            esc(&sub)
+        );
     }
     s.push_str("</div>");
 
@@ -148,19 +220,38 @@ pub fn render(input: &PageInput) -> String {
         s,
         r#"<section><h2>Chats per day</h2><p class="hint">Exact: the chat carried the visitor's chat ID. Probable: one visitor clicked that messenger just before. Unattributed: Metrica will not tie it to a visit.</p>{}{}</section>"#,
         svg::stacked_days(&chart_days, "Chats per day by attribution"),
-        legend(&[(svg::EXACT, "exact"), (svg::PROBABLE, "probable"), (svg::UNATTRIBUTED, "unattributed")])
+        legend(&[
+            (svg::EXACT, "exact"),
+            (svg::PROBABLE, "probable"),
+            (svg::UNATTRIBUTED, "unattributed")
+        ])
     );
 
     // Messengers + answered.
     let bars: Vec<(String, i64, &str, String)> = data::by_messenger(rows)
         .iter()
-        .map(|(m, g)| (m.clone(), g.chats, svg::messenger_colour(m), format!("· {} answered", percent(g.answered, g.chats))))
+        .map(|(m, g)| {
+            (
+                m.clone(),
+                g.chats,
+                svg::messenger_colour(m),
+                format!("· {} answered", percent(g.answered, g.chats)),
+            )
+        })
         .collect();
     let _ = write!(
         s,
         r#"<section><h2>Messengers and replies</h2><p class="hint">Where people write, and how many got an answer.</p><div class="row"><div>{}</div><div>{}</div></div>{}</section>"#,
         svg::hbars(&bars, "Chats by messenger"),
-        svg::donut((total.answered, "answered", svg::ANSWERED), (total.chats - total.answered, "not answered", svg::UNANSWERED), "Answered share"),
+        svg::donut(
+            (total.answered, "answered", svg::ANSWERED),
+            (
+                total.chats - total.answered,
+                "not answered",
+                svg::UNANSWERED
+            ),
+            "Answered share"
+        ),
         table_html(&messengers, input.days)
     );
 
@@ -168,7 +259,14 @@ pub fn render(input: &PageInput) -> String {
     let src_bars: Vec<(String, i64, &str, String)> = data::by_source_only(rows)
         .iter()
         .take(8)
-        .map(|(src, g)| (src.clone(), g.chats, svg::EXACT, format!("· {} attributed", percent(g.attributed(), g.chats))))
+        .map(|(src, g)| {
+            (
+                src.clone(),
+                g.chats,
+                svg::EXACT,
+                format!("· {} attributed", percent(g.attributed(), g.chats)),
+            )
+        })
         .collect();
     let _ = write!(
         s,
@@ -184,14 +282,24 @@ pub fn render(input: &PageInput) -> String {
         table_html(&attribution, input.days)
     );
 
-    let _ = write!(s, r#"<section><h2>{}</h2>{}</section>"#, esc(days_tbl.title), table_html(&days_tbl, input.days));
+    let _ = write!(
+        s,
+        r#"<section><h2>{}</h2>{}</section>"#,
+        esc(days_tbl.title),
+        table_html(&days_tbl, input.days)
+    );
     let _ = write!(
         s,
         r#"<section><h2>{}</h2><p class="hint">Uploads to the chat import of each counter (the automatic goal “Chat”).</p>{}</section>"#,
         esc(uploads.title),
         table_html(&uploads, input.days)
     );
-    let _ = write!(s, r#"<section><h2>{}</h2>{}</section>"#, esc(latest.title), table_html(&latest, input.days));
+    let _ = write!(
+        s,
+        r#"<section><h2>{}</h2>{}</section>"#,
+        esc(latest.title),
+        table_html(&latest, input.days)
+    );
     s.push_str("<footer>chattag collector · this page loads no scripts and no external resources</footer></main></body></html>");
     s
 }
@@ -205,7 +313,9 @@ button{{background:var(--accent);color:#fff;border:0;border-radius:8px;padding:8
 .err{{color:#b91c1c;font-size:13px}}</style></head><body>
 <form method="post" action="/reports/login"><h2>Chats report</h2><p class="hint">Enter the collector's read token.</p>{}
 <input type="password" name="token" autocomplete="current-password" required autofocus><button type="submit">Open the report</button></form></body></html>"#,
-        message.map(|m| format!(r#"<p class="err">{}</p>"#, esc(m))).unwrap_or_default()
+        message
+            .map(|m| format!(r#"<p class="err">{}</p>"#, esc(m)))
+            .unwrap_or_default()
     )
 }
 
@@ -224,12 +334,21 @@ mod tests {
             visit_known: true,
             ..Default::default()
         }];
-        let html = render(&PageInput { rows: &rows, uploads: &[], days: 7, from_day: 20_407, to_day: 20_413 });
+        let html = render(&PageInput {
+            rows: &rows,
+            uploads: &[],
+            days: 7,
+            from_day: 20_407,
+            to_day: 20_413,
+        });
         assert!(!html.contains("<script") && !html.contains("<img"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(!html.contains("src=\"http"));
         for key in tables::KEYS {
-            assert!(html.contains(&format!("/reports/{key}.csv?days=7")), "{key}");
+            assert!(
+                html.contains(&format!("/reports/{key}.csv?days=7")),
+                "{key}"
+            );
         }
     }
 }

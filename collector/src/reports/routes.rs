@@ -36,13 +36,25 @@ pub struct RangeQuery {
 }
 
 fn session_value(token: &Secret, expires_s: i64) -> String {
-    format!("{expires_s}.{}", hmac_sha256_hex(token.expose(), format!("chattag-report-session:{expires_s}").as_bytes()))
+    format!(
+        "{expires_s}.{}",
+        hmac_sha256_hex(
+            token.expose(),
+            format!("chattag-report-session:{expires_s}").as_bytes()
+        )
+    )
 }
 
 fn session_valid(token: &Secret, value: &str, now_s: i64) -> bool {
-    let Some((exp, _)) = value.split_once('.') else { return false };
-    let Ok(exp) = exp.parse::<i64>() else { return false };
-    exp > now_s && exp <= now_s + SESSION_S && Secret::new(&session_value(token, exp)).is_ok_and(|s| s.matches(value))
+    let Some((exp, _)) = value.split_once('.') else {
+        return false;
+    };
+    let Ok(exp) = exp.parse::<i64>() else {
+        return false;
+    };
+    exp > now_s
+        && exp <= now_s + SESSION_S
+        && Secret::new(&session_value(token, exp)).is_ok_and(|s| s.matches(value))
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -64,7 +76,11 @@ enum Access {
 
 fn access(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
     let Some(token) = state.config.read_token.as_ref() else {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "read_api_disabled", "no read token is configured (CHATTAG_READ_TOKEN or --read-token-file)"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "read_api_disabled",
+            "no read token is configured (CHATTAG_READ_TOKEN or --read-token-file)",
+        ));
     };
     if headers.contains_key(header::AUTHORIZATION) {
         crate::auth::require_bearer(headers, Some(token))?;
@@ -79,15 +95,27 @@ fn access(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
 fn html(status: StatusCode, body: String) -> Response {
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     secure_headers(h);
     res
 }
 
 fn secure_headers(h: &mut HeaderMap) {
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
@@ -96,36 +124,80 @@ fn secure_headers(h: &mut HeaderMap) {
 fn range(q: &RangeQuery) -> Result<(i64, i64, i64, i64, i64), ApiError> {
     let days = q.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
-        return Err(ApiError::bad_request("invalid_days", "days must be 1..=366"));
+        return Err(ApiError::bad_request(
+            "invalid_days",
+            "days must be 1..=366",
+        ));
     }
     let now = now_ms();
     let to_day = now.div_euclid(86_400_000);
     let from_day = to_day - days + 1;
-    Ok((days, from_day, to_day, from_day * 86_400_000, (to_day + 1) * 86_400_000))
+    Ok((
+        days,
+        from_day,
+        to_day,
+        from_day * 86_400_000,
+        (to_day + 1) * 86_400_000,
+    ))
 }
 
-async fn load(state: &AppState, from_ms: i64, to_ms: i64) -> Result<(Vec<data::ChatRow>, Vec<crate::metrica::store::CounterSummary>), ApiError> {
-    let store = state
-        .sqlite
-        .clone()
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "no report storage"))?;
+async fn load(
+    state: &AppState,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<
+    (
+        Vec<data::ChatRow>,
+        Vec<crate::metrica::store::CounterSummary>,
+    ),
+    ApiError,
+> {
+    let store = state.sqlite.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "no report storage",
+        )
+    })?;
     Ok(store
-        .read(move |conn| Ok((data::load(conn, from_ms, to_ms)?, crate::metrica::store::summaries(conn)?)))
+        .read(move |conn| {
+            Ok((
+                data::load(conn, from_ms, to_ms)?,
+                crate::metrica::store::summaries(conn)?,
+            ))
+        })
         .await?)
 }
 
-async fn report(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<RangeQuery>) -> Result<Response, ApiError> {
+async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<RangeQuery>,
+) -> Result<Response, ApiError> {
     if let Access::Login = access(&state, &headers)? {
         return Ok(html(StatusCode::UNAUTHORIZED, page::login(None)));
     }
     let (days, from_day, to_day, from_ms, to_ms) = range(&q)?;
     let (rows, uploads) = load(&state, from_ms, to_ms).await?;
-    Ok(html(StatusCode::OK, page::render(&page::PageInput { rows: &rows, uploads: &uploads, days, from_day, to_day })))
+    Ok(html(
+        StatusCode::OK,
+        page::render(&page::PageInput {
+            rows: &rows,
+            uploads: &uploads,
+            days,
+            from_day,
+            to_day,
+        }),
+    ))
 }
 
 fn form_value(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
-    let raw = text.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name)?.1;
+    let raw = text
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)?
+        .1;
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -143,18 +215,33 @@ fn form_value(body: &[u8], name: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let Some(token) = state.config.read_token.as_ref() else {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "read_api_disabled", "no read token is configured"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "read_api_disabled",
+            "no read token is configured",
+        ));
     };
     let given = form_value(&body, "token").unwrap_or_default();
     if !token.matches(given.trim()) {
-        return Ok(html(StatusCode::UNAUTHORIZED, page::login(Some("That token is not right."))));
+        return Ok(html(
+            StatusCode::UNAUTHORIZED,
+            page::login(Some("That token is not right.")),
+        ));
     }
     let expires = now_ms() / 1000 + SESSION_S;
     // `Secure` except on loopback, where the demo runs over plain http.
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let loopback = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let loopback =
+        host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
     let cookie = format!(
         "{COOKIE}={}; Path=/reports; Max-Age={SESSION_S}; HttpOnly; SameSite=Strict{}",
         session_value(token, expires),
@@ -170,12 +257,22 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     Ok(res)
 }
 
-async fn csv(State(state): State<AppState>, headers: HeaderMap, Path(file): Path<String>, Query(q): Query<RangeQuery>) -> Result<Response, ApiError> {
-    let Some(key) = file.strip_suffix(".csv").and_then(|k| tables::KEYS.iter().find(|x| **x == k)) else {
+async fn csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+    Query(q): Query<RangeQuery>,
+) -> Result<Response, ApiError> {
+    let Some(key) = file
+        .strip_suffix(".csv")
+        .and_then(|k| tables::KEYS.iter().find(|x| **x == k))
+    else {
         return Err(ApiError::not_found("no such report table"));
     };
     if let Access::Login = access(&state, &headers)? {
-        return Err(ApiError::unauthorized("sign in at /reports or send a bearer token"));
+        return Err(ApiError::unauthorized(
+            "sign in at /reports or send a bearer token",
+        ));
     }
     let (_, from_day, to_day, from_ms, to_ms) = range(&q)?;
     let (rows, uploads) = load(&state, from_ms, to_ms).await?;
@@ -189,8 +286,16 @@ async fn csv(State(state): State<AppState>, headers: HeaderMap, Path(file): Path
     };
     let mut res = (StatusCode::OK, tables::to_csv(&table)).into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    let disposition = format!("attachment; filename=\"chattag-{}-{}-{}.csv\"", key, data::date_of_day(from_day), data::date_of_day(to_day));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    let disposition = format!(
+        "attachment; filename=\"chattag-{}-{}-{}.csv\"",
+        key,
+        data::date_of_day(from_day),
+        data::date_of_day(to_day)
+    );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -218,7 +323,10 @@ mod tests {
 
     #[test]
     fn form_decoding() {
-        assert_eq!(form_value(b"token=a%2Bb+c&x=1", "token").as_deref(), Some("a+b c"));
+        assert_eq!(
+            form_value(b"token=a%2Bb+c&x=1", "token").as_deref(),
+            Some("a+b c")
+        );
         assert_eq!(form_value(b"x=1", "token"), None);
     }
 }

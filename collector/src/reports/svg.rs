@@ -57,7 +57,12 @@ pub fn stacked_days(days: &[(String, [i64; 3])], title: &str) -> String {
     let (left, right, top, bottom) = (36.0, 8.0, 12.0, 34.0);
     let plot_w = w - left - right;
     let plot_h = h - top - bottom;
-    let max = nice_max(days.iter().map(|(_, v)| v.iter().sum::<i64>()).max().unwrap_or(0));
+    let max = nice_max(
+        days.iter()
+            .map(|(_, v)| v.iter().sum::<i64>())
+            .max()
+            .unwrap_or(0),
+    );
     let n = days.len().max(1) as f64;
     let slot = plot_w / n;
     let bar = (slot * 0.7).clamp(2.0, 28.0);
@@ -85,7 +90,11 @@ pub fn stacked_days(days: &[(String, [i64; 3])], title: &str) -> String {
         let x = left + slot * i as f64 + (slot - bar) / 2.0;
         let mut y = top + plot_h;
         let names = ["exact", "probable", "unattributed"];
-        for (k, (&v, colour)) in values.iter().zip([EXACT, PROBABLE, UNATTRIBUTED]).enumerate() {
+        for (k, (&v, colour)) in values
+            .iter()
+            .zip([EXACT, PROBABLE, UNATTRIBUTED])
+            .enumerate()
+        {
             if v == 0 {
                 continue;
             }
@@ -101,7 +110,13 @@ pub fn stacked_days(days: &[(String, [i64; 3])], title: &str) -> String {
         if i % label_every == 0 {
             // Labels are YYYY-MM-DD; the axis shows MM-DD.
             let short = label.get(5..).unwrap_or(label);
-            let _ = write!(s, r#"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">{}</text>"#, x + bar / 2.0, h - bottom + 16.0, esc(short));
+            let _ = write!(
+                s,
+                r#"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">{}</text>"#,
+                x + bar / 2.0,
+                h - bottom + 16.0,
+                esc(short)
+            );
         }
     }
     s.push_str("</svg>");
@@ -122,7 +137,10 @@ pub fn hbars(items: &[(String, i64, &str, String)], title: &str) -> String {
         esc(title)
     );
     if items.is_empty() {
-        let _ = write!(s, r#"<text x="0" y="20" class="axis">No chats in this period</text>"#);
+        let _ = write!(
+            s,
+            r#"<text x="0" y="20" class="axis">No chats in this period</text>"#
+        );
     }
     for (i, (label, value, colour, note)) in items.iter().enumerate() {
         let y = 4.0 + i as f64 * row_h;
@@ -149,7 +167,11 @@ pub fn donut(first: (i64, &str, &str), second: (i64, &str, &str), title: &str) -
     let total = first.0 + second.0;
     let (cx, cy, r, sw) = (70.0_f64, 70.0_f64, 52.0_f64, 18.0_f64);
     let circ = 2.0 * std::f64::consts::PI * r;
-    let frac = if total == 0 { 0.0 } else { first.0 as f64 / total as f64 };
+    let frac = if total == 0 {
+        0.0
+    } else {
+        first.0 as f64 / total as f64
+    };
     let mut s = String::new();
     let _ = write!(
         s,
@@ -161,7 +183,11 @@ pub fn donut(first: (i64, &str, &str), second: (i64, &str, &str), title: &str) -
         esc(second.1),
         esc(title)
     );
-    let _ = write!(s, r#"<circle cx="{cx}" cy="{cy}" r="{r}" fill="none" stroke="{}" stroke-width="{sw}"/>"#, if total == 0 { UNATTRIBUTED } else { second.2 });
+    let _ = write!(
+        s,
+        r#"<circle cx="{cx}" cy="{cy}" r="{r}" fill="none" stroke="{}" stroke-width="{sw}"/>"#,
+        if total == 0 { UNATTRIBUTED } else { second.2 }
+    );
     if frac > 0.0 {
         let _ = write!(
             s,
@@ -171,8 +197,16 @@ pub fn donut(first: (i64, &str, &str), second: (i64, &str, &str), title: &str) -
             circ
         );
     }
-    let pct = if total == 0 { "—".to_string() } else { format!("{:.0}%", frac * 100.0) };
-    let _ = write!(s, r#"<text x="{cx}" y="{}" class="big" text-anchor="middle">{pct}</text>"#, cy + 8.0);
+    let pct = if total == 0 {
+        "—".to_string()
+    } else {
+        format!("{:.0}%", frac * 100.0)
+    };
+    let _ = write!(
+        s,
+        r#"<text x="{cx}" y="{}" class="big" text-anchor="middle">{pct}</text>"#,
+        cy + 8.0
+    );
     for (i, (v, name, colour)) in [first, second].iter().enumerate() {
         let y = 50.0 + i as f64 * 30.0;
         let _ = write!(
@@ -193,18 +227,31 @@ mod tests {
 
     #[test]
     fn labels_escaped_and_scales() {
-        let days = vec![("2026-11-20".to_string(), [3, 1, 2]), ("<script>".to_string(), [1, 0, 0])];
+        let days = vec![
+            ("2026-11-20".to_string(), [3, 1, 2]),
+            ("<script>".to_string(), [1, 0, 0]),
+        ];
         let svg = stacked_days(&days, "Chats per day");
         assert!(svg.contains("&lt;script&gt;") && !svg.contains("<script>"));
         assert_eq!(svg.matches("<rect").count(), 4);
         assert!(svg.contains(">11-20<"));
-        let bars = hbars(&[("telegram".into(), 5, "#229ed9", "60% answered".into()), ("x\"y".into(), 1, "#000", String::new())], "By messenger");
+        let bars = hbars(
+            &[
+                ("telegram".into(), 5, "#229ed9", "60% answered".into()),
+                ("x\"y".into(), 1, "#000", String::new()),
+            ],
+            "By messenger",
+        );
         assert!(bars.contains("x&quot;y"));
         assert_eq!(nice_max(0), 4);
         assert_eq!(nice_max(7), 8);
         assert_eq!(nice_max(37), 40);
         assert_eq!(nice_max(130), 200);
-        let d = donut((3, "answered", ANSWERED), (1, "not answered", UNANSWERED), "Answered");
+        let d = donut(
+            (3, "answered", ANSWERED),
+            (1, "not answered", UNANSWERED),
+            "Answered",
+        );
         assert!(d.contains(">75%<"));
         assert!(donut((0, "a", ANSWERED), (0, "b", UNANSWERED), "t").contains(">—<"));
     }

@@ -12,7 +12,14 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-pub const KEYS: &[&str] = &["daily", "messengers", "attribution", "sources", "uploads", "chats"];
+pub const KEYS: &[&str] = &[
+    "daily",
+    "messengers",
+    "attribution",
+    "sources",
+    "uploads",
+    "chats",
+];
 
 fn group_cells(g: &Group) -> Vec<String> {
     vec![
@@ -29,7 +36,15 @@ pub fn daily(rows: &[ChatRow], from_day: i64, to_day: i64) -> Table {
     Table {
         key: "daily",
         title: "Chats per day (UTC)",
-        header: vec!["day", "chats", "exact", "probable", "unattributed", "answered", "revenue"],
+        header: vec![
+            "day",
+            "chats",
+            "exact",
+            "probable",
+            "unattributed",
+            "answered",
+            "revenue",
+        ],
         rows: data::by_day(rows, from_day, to_day)
             .iter()
             .rev()
@@ -52,7 +67,15 @@ pub fn messengers(rows: &[ChatRow]) -> Table {
     Table {
         key: "messengers",
         title: "By messenger",
-        header: vec!["messenger", "chats", "answered", "answered share", "attributed", "attributed share", "revenue"],
+        header: vec![
+            "messenger",
+            "chats",
+            "answered",
+            "answered share",
+            "attributed",
+            "attributed share",
+            "revenue",
+        ],
         rows: data::by_messenger(rows)
             .iter()
             .map(|(m, g)| {
@@ -81,7 +104,16 @@ pub fn sources(rows: &[ChatRow]) -> Table {
     Table {
         key: "sources",
         title: "By traffic source",
-        header: vec!["source", "campaign", "chats", "answered", "answered share", "attributed", "attributed share", "revenue"],
+        header: vec![
+            "source",
+            "campaign",
+            "chats",
+            "answered",
+            "answered share",
+            "attributed",
+            "attributed share",
+            "revenue",
+        ],
         rows: data::by_source(rows)
             .iter()
             .map(|((src, campaign), g)| {
@@ -97,7 +129,14 @@ pub fn uploads(summaries: &[CounterSummary]) -> Table {
     Table {
         key: "uploads",
         title: "Sent to Yandex Metrica",
-        header: vec!["counter", "chats sent", "uploads", "failed", "last status", "last activity (UTC)"],
+        header: vec![
+            "counter",
+            "chats sent",
+            "uploads",
+            "failed",
+            "last status",
+            "last activity (UTC)",
+        ],
         rows: summaries
             .iter()
             .map(|s| {
@@ -118,20 +157,38 @@ pub fn datetime(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let day = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    format!("{} {:02}:{:02}", data::date_of_day(day), rem / 3600, rem % 3600 / 60)
+    format!(
+        "{} {:02}:{:02}",
+        data::date_of_day(day),
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
     Table {
         key: "chats",
         title: "Latest chats",
-        header: vec!["started (UTC)", "messenger", "person", "matched", "source", "answered", "messages", "tag", "revenue"],
+        header: vec![
+            "started (UTC)",
+            "messenger",
+            "person",
+            "matched",
+            "source",
+            "answered",
+            "messages",
+            "tag",
+            "revenue",
+        ],
         rows: rows
             .iter()
             .take(limit)
             .map(|r| {
                 let matched = match r.unattributed_reason() {
-                    Some(reason) => format!("unattributed: {}", crate::chats::matching::Reason::describe(reason)),
+                    Some(reason) => format!(
+                        "unattributed: {}",
+                        crate::chats::matching::Reason::describe(reason)
+                    ),
                     None => r.method.clone(),
                 };
                 vec![
@@ -164,7 +221,12 @@ pub fn to_csv(t: &Table) -> String {
                 out.push(',');
             }
             first = false;
-            let c = if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err() { format!("'{c}") } else { c };
+            let c = if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err()
+            {
+                format!("'{c}")
+            } else {
+                c
+            };
             crate::metrica::export::csv_field(out, &c);
         }
         out.push_str("\r\n");
@@ -186,10 +248,17 @@ mod tests {
             key: "chats",
             title: "x",
             header: vec!["a", "b"],
-            rows: vec![vec!["=HYPERLINK(\"http://x\")".into(), "-5".into()], vec!["a,b".into(), "@x".into()]],
+            rows: vec![
+                vec!["=HYPERLINK(\"http://x\")".into(), "-5".into()],
+                vec!["a,b".into(), "@x".into()],
+            ],
         };
         let csv = to_csv(&t);
-        assert_eq!(csv, "\u{feff}a,b\r\n\"'=HYPERLINK(\"\"http://x\"\")\",-5\r\na,b,'@x\r\n".replace("a,b,'@x", "\"a,b\",'@x"));
+        assert_eq!(
+            csv,
+            "\u{feff}a,b\r\n\"'=HYPERLINK(\"\"http://x\"\")\",-5\r\na,b,'@x\r\n"
+                .replace("a,b,'@x", "\"a,b\",'@x")
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl Standin {
     pub fn start(token: &str) -> Standin {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = Arc::new(Mutex::new(State { token: token.to_string(), ..State::default() }));
+        let state = Arc::new(Mutex::new(State {
+            token: token.to_string(),
+            ..State::default()
+        }));
         let shared = state.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -95,7 +98,10 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -119,11 +125,22 @@ fn read_request(stream: &mut TcpStream) -> std::io::Result<Request> {
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    let mut req = Request { method, target, headers, body: Vec::new() };
-    if let Some(len) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    let mut req = Request {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    };
+    if let Some(len) = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         req.body = vec![0; len];
         reader.read_exact(&mut req.body)?;
-    } else if req.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    } else if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
         loop {
             let mut size = String::new();
             reader.read_line(&mut size)?;
@@ -159,7 +176,11 @@ fn error_body(status: u16, kind: &str, message: &str) -> String {
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| percent_decode(v))
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode(v))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -182,11 +203,17 @@ fn percent_decode(s: &str) -> String {
 
 /// The `file` part of a multipart body.
 fn multipart_file(content_type: &str, body: &[u8]) -> Option<String> {
-    let boundary = content_type.split(';').map(str::trim).find_map(|p| p.strip_prefix("boundary="))?.trim_matches('"');
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))?
+        .trim_matches('"');
     let text = String::from_utf8(body.to_vec()).ok()?;
     let delim = format!("--{boundary}");
     for part in text.split(&delim) {
-        let Some((head, content)) = part.split_once("\r\n\r\n") else { continue };
+        let Some((head, content)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
         if head.contains("name=\"file\"") {
             return Some(content.strip_suffix("\r\n").unwrap_or(content).to_string());
         }
@@ -202,23 +229,42 @@ fn validate_csv(csv: &str) -> Result<(u64, u64, u64), String> {
     let (Some(dt), Some(pl)) = (col("DateTime"), col("ChatPlatform")) else {
         return Err("DateTime and ChatPlatform columns are required".into());
     };
-    let partner: Vec<usize> = ["ChatUsername", "ChatUserID", "PhoneNumber"].iter().filter_map(|c| col(c)).collect();
+    let partner: Vec<usize> = ["ChatUsername", "ChatUserID", "PhoneNumber"]
+        .iter()
+        .filter_map(|c| col(c))
+        .collect();
     if partner.is_empty() {
         return Err("a chat partner column is required".into());
     }
-    let visitor: Vec<usize> = ["ClientID", "UserID", "Yclid", "PurchaseID"].iter().filter_map(|c| col(c)).collect();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let visitor: Vec<usize> = ["ClientID", "UserID", "Yclid", "PurchaseID"]
+        .iter()
+        .filter_map(|c| col(c))
+        .collect();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (mut rows, mut valid, mut attributed) = (0, 0, 0);
     for line in lines.filter(|l| !l.is_empty()) {
         rows += 1;
         // The test data has no quoted commas in these columns; a simple split is enough here.
         let cells: Vec<&str> = line.split(',').collect();
-        let ok_time = cells.get(dt).and_then(|v| v.parse::<u64>().ok()).is_some_and(|t| t < now);
-        let ok_platform = cells.get(pl).is_some_and(|p| ["whatsapp", "telegram", "viber"].contains(p));
-        let ok_partner = partner.iter().any(|&i| cells.get(i).is_some_and(|v| !v.is_empty()));
+        let ok_time = cells
+            .get(dt)
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|t| t < now);
+        let ok_platform = cells
+            .get(pl)
+            .is_some_and(|p| ["whatsapp", "telegram", "viber"].contains(p));
+        let ok_partner = partner
+            .iter()
+            .any(|&i| cells.get(i).is_some_and(|v| !v.is_empty()));
         if ok_time && ok_platform && ok_partner {
             valid += 1;
-            if visitor.iter().any(|&i| cells.get(i).is_some_and(|v| !v.is_empty())) {
+            if visitor
+                .iter()
+                .any(|&i| cells.get(i).is_some_and(|v| !v.is_empty()))
+            {
                 attributed += 1;
             }
         }
@@ -241,22 +287,51 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         ("POST", ["management", "v1", "counter", counter, "offline_conversions", "upload"]) => {
             let counter: u64 = counter.parse().unwrap_or(0);
             let comment = query_param(query, "comment");
-            let csv = req.header("content-type").and_then(|ct| multipart_file(ct, &req.body));
-            let mut record = Received { counter, authorized, comment: comment.clone(), csv: csv.clone(), status: 200 };
+            let csv = req
+                .header("content-type")
+                .and_then(|ct| multipart_file(ct, &req.body));
+            let mut record = Received {
+                counter,
+                authorized,
+                comment: comment.clone(),
+                csv: csv.clone(),
+                status: 200,
+            };
             let (status, body) = if !authorized {
                 (403, error_body(403, "invalid_token", "Invalid oauth_token"))
             } else if query_param(query, "type").as_deref() != Some("CHATS") {
-                (400, error_body(400, "invalid_parameter", "type must be CHATS"))
+                (
+                    400,
+                    error_body(400, "invalid_parameter", "type must be CHATS"),
+                )
             } else if st.fail_next > 0 {
                 st.fail_next -= 1;
-                (503, error_body(503, "backend_error", "Service temporarily unavailable"))
+                (
+                    503,
+                    error_body(503, "backend_error", "Service temporarily unavailable"),
+                )
             } else {
                 match csv.as_deref().map(validate_csv) {
-                    None => (400, error_body(400, "invalid_parameter", "multipart field 'file' is required")),
+                    None => (
+                        400,
+                        error_body(
+                            400,
+                            "invalid_parameter",
+                            "multipart field 'file' is required",
+                        ),
+                    ),
                     Some(Err(e)) => (400, error_body(400, "invalid_uploading", &e)),
                     Some(Ok((rows, valid, attributed))) => {
                         let id = 1000 + st.uploads.len() as u64;
-                        let u = Stored { id, counter, csv: csv.clone().unwrap_or_default(), source_quantity: rows, line_quantity: valid, attributed, polls: 0 };
+                        let u = Stored {
+                            id,
+                            counter,
+                            csv: csv.clone().unwrap_or_default(),
+                            source_quantity: rows,
+                            line_quantity: valid,
+                            attributed,
+                            polls: 0,
+                        };
                         let obj = uploading_json(&u, "UPLOADED", comment.as_deref().unwrap_or(""));
                         // Both documented shapes, alternately.
                         let body = if st.uploads.len().is_multiple_of(2) {
@@ -274,16 +349,27 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             drop(st);
             respond(&mut stream, status, &body)
         }
-        ("GET", ["management", "v1", "counter", _counter, "offline_conversions", "uploading", id]) => {
+        (
+            "GET",
+            ["management", "v1", "counter", _counter, "offline_conversions", "uploading", id],
+        ) => {
             st.status_requests += 1;
             if !authorized {
                 drop(st);
-                return respond(&mut stream, 403, &error_body(403, "invalid_token", "Invalid oauth_token"));
+                return respond(
+                    &mut stream,
+                    403,
+                    &error_body(403, "invalid_token", "Invalid oauth_token"),
+                );
             }
             let id: u64 = id.parse().unwrap_or(0);
             let Some(u) = st.uploads.iter_mut().find(|u| u.id == id) else {
                 drop(st);
-                return respond(&mut stream, 404, &error_body(404, "not_found", "upload not found"));
+                return respond(
+                    &mut stream,
+                    404,
+                    &error_body(404, "not_found", "upload not found"),
+                );
             };
             u.polls += 1;
             let status = match (u.polls, u.attributed) {
@@ -297,7 +383,11 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         }
         _ => {
             drop(st);
-            respond(&mut stream, 404, &error_body(404, "not_found", "no such method"))
+            respond(
+                &mut stream,
+                404,
+                &error_body(404, "not_found", "no such method"),
+            )
         }
     }
 }
