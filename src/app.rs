@@ -14,7 +14,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Window};
 
 use crate::delivery::{backoff_ms, outcome, Outcome};
-use crate::dom::{Pass, LINK};
+use crate::dom::{Names, Pass, LINK};
 use crate::outbox;
 use crate::ports::Ports;
 use crate::reported::Reported;
@@ -54,6 +54,7 @@ pub struct App {
     attempt: u32,
     retry_pending: bool,
     next_token: u32,
+    names: Names,
 }
 
 /// The active visitor: present only while the snippet may run and has an ID.
@@ -110,6 +111,7 @@ impl App {
             attempt: 0,
             retry_pending: false,
             next_token: 0,
+            names: Names::new(),
         })
     }
 
@@ -325,6 +327,8 @@ impl App {
             page_title: self.document.title(),
             protocol: loc.protocol().unwrap_or_default(),
             on_skip: if self.settings.debug { Some(&log) } else { None },
+            names: &self.names,
+            ports: &self.ports,
         };
         Some(f(&pass))
     }

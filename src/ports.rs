@@ -31,6 +31,17 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn setting(this: &Ports, attr: &str, key: &str) -> Option<String>;
 
+    /// The raw `href` of each element of `list`, joined by "\n" ("" for an href that itself
+    /// contains a newline: such a link is left to interaction time). One crossing for a whole
+    /// pass instead of one per link: the bulk pass is DOM-bound, and per-call glue dominated it.
+    #[wasm_bindgen(method)]
+    pub fn hrefs(this: &Ports, list: &web_sys::NodeList) -> String;
+
+    /// Sets the `href` of each element of `list` to the matching "\n"-separated entry of
+    /// `hrefs`; empty entries are left alone.
+    #[wasm_bindgen(method, js_name = setHrefs)]
+    pub fn set_hrefs(this: &Ports, list: &web_sys::NodeList, hrefs: &str);
+
     /// `console.warn`, only ever called with `debug` on.
     #[wasm_bindgen(method)]
     pub fn warn(this: &Ports, message: &str, detail: &str);

@@ -6,7 +6,8 @@
 //
 // Callbacks reach the wasm asynchronously (timers, promises) so a page handler can never call
 // back into the snippet while it is running.
-import init, * as w from 'chattag:glue';
+import { initSync } from 'chattag:glue';
+import * as w from 'chattag:glue';
 import loadWasm from 'chattag:wasm';
 
 (() => {
@@ -99,6 +100,24 @@ import loadWasm from 'chattag:wasm';
       } catch (e) {}
     },
     warn: guard((message, detail) => warn(message, detail)),
+    // The bulk pass's DOM side (see ports.rs). These return/accept plain strings and must
+    // never throw: a throw would unwind through the wasm mid-pass.
+    hrefs: (list) => {
+      const out = [];
+      try {
+        for (let i = 0; i < list.length; i++) {
+          const h = list[i].getAttribute('href') || '';
+          out.push(h.includes('\n') ? '' : h);
+        }
+      } catch (e) {}
+      return out.join('\n');
+    },
+    setHrefs: (list, hrefs) => {
+      try {
+        const v = hrefs.split('\n');
+        for (let i = 0; i < list.length && i < v.length; i++) if (v[i]) list[i].setAttribute('href', v[i]);
+      } catch (e) {}
+    },
   };
 
   const listen = () => {
@@ -141,7 +160,10 @@ import loadWasm from 'chattag:wasm';
   };
 
   (async () => {
-    await init({ module_or_path: await loadWasm(script) });
+    // Synchronous compile + instantiate of a small module (a few ms of main thread, measured)
+    // beats waiting for the async path's background compile and task hops (~100 ms on a busy
+    // page). Under a CSP without 'wasm-unsafe-eval' this throws a CompileError: caught below.
+    initSync({ module: await loadWasm(script) });
     debug = w.boot(W, D, ports) || debug;
     live = true;
     for (const [name, ...args] of queue.splice(0)) {
