@@ -59,6 +59,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             ChatsConfig::default()
         }
     };
+    let c = &config;
+    tracing::info!(
+        telegram = c.telegram_secret.is_some(),
+        whatsapp = c.whatsapp_app_secret.is_some() && c.whatsapp_verify_token.is_some(),
+        viber = c.viber_token.is_some(),
+        max = c.max_secret.is_some(),
+        intake_token = c.intake_token.is_some(),
+        "chat webhooks (a messenger without its secret is refused with 503)"
+    );
     let runtime = Arc::new(ChatsRuntime { config });
     Router::new()
         .route("/v1/webhooks/telegram", post(telegram_hook))
