@@ -377,3 +377,44 @@ fn token_from_file_and_refused_token_never_printed() {
     assert!(!o.status.success());
     assert!(text(&o).1.contains("CHATTAG_METRICA_TOKEN"));
 }
+
+#[test]
+fn scheduled_mode_uploads_then_waits_for_the_next_run() {
+    let server = start();
+    let standin = Standin::start(OAUTH);
+    seed(&server);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
+    cmd.args([
+        "upload",
+        "metrica",
+        "--counter",
+        COUNTER,
+        "--from",
+        "2025-01-01",
+        "--metrica-api",
+        &standin.base,
+        "--wait",
+        "0s",
+        "--every",
+        "1h",
+    ])
+    .arg("--db")
+    .arg(&server.db)
+    .env("CHATTAG_METRICA_TOKEN", OAUTH)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn scheduled upload");
+    let uploaded = common::wait_until(std::time::Duration::from_secs(10), || {
+        standin.uploads().len() == 1
+    });
+    // Still running after the first run: it sleeps until the next one instead of exiting.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(uploaded, "{err}");
+    assert!(still_running, "the scheduled mode exited: {err}");
+    assert!(err.contains("next upload run in 3600s"), "{err}");
+    assert_eq!(uploads_table(&server).len(), 1);
+}
