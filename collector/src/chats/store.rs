@@ -66,14 +66,14 @@ CREATE TABLE inbound_seen (
 ) WITHOUT ROWID;
 "#,
     },
-    // Lookups this module makes on the event side's tables: a chat ID without its site (a
-    // messenger does not know the site), and clicks by messenger and visitor time for the
-    // probable match. Without these both are full scans.
+    // A messenger does not know the site, so this module looks chat IDs up without one; the
+    // event side's primary key is (site, chat_id). One index entry per new chat ID; updates of
+    // a chat row do not touch it. (Clicks by messenger and time use the event side's own
+    // `clicks_by_time`.)
     Migration {
         name: "chats_0002_lookup_indexes",
         sql: r#"
 CREATE INDEX IF NOT EXISTS chats_by_chat_id ON chats(chat_id);
-CREATE INDEX IF NOT EXISTS clicks_by_messenger_ts ON clicks(messenger, ts);
 "#,
     },
 ];
