@@ -40,11 +40,16 @@ fn store_event(conn: &Connection, site: &str, ev: &Event, received_at: i64) -> R
         return Ok(false);
     }
 
-    let known_client_id: Option<Option<String>> = conn
-        .prepare_cached("SELECT client_id FROM chats WHERE site = ?1 AND chat_id = ?2")?
-        .query_row(params![site, ev.chat_id], |r| r.get(0))
-        .optional()?;
-    let collision = match (ev.kind, known_client_id.flatten(), ev.ids.client_id.as_deref()) {
+    // Only an `issue` can reveal a collision, so only then is the known ClientID looked up.
+    let known_client_id: Option<String> = match (ev.kind, &ev.ids.client_id) {
+        (EventType::Issue, Some(_)) => conn
+            .prepare_cached("SELECT client_id FROM chats WHERE site = ?1 AND chat_id = ?2")?
+            .query_row(params![site, ev.chat_id], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten(),
+        _ => None,
+    };
+    let collision = match (ev.kind, known_client_id, ev.ids.client_id.as_deref()) {
         (EventType::Issue, Some(known), Some(new)) if known != new => {
             conn.prepare_cached(
                 "INSERT INTO chat_conflicts (event_id, site, chat_id, known_client_id, new_client_id, received_at)
@@ -196,14 +201,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("chattag-ingest-cost-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let mut conn = Connection::open(dir.join("t.db")).unwrap();
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;").unwrap();
+        conn.execute_batch(&std::env::var("INGEST_COST_PRAGMAS").unwrap_or_default()).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;").unwrap();
         crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
         let evs = events(20_000);
         let t = std::time::Instant::now();
         let cpu0 = thread_cpu();
-        for chunk in evs.chunks(200) {
+        // Like the server under load: 20 requests of 10 events per transaction, each in a savepoint.
+        for txn in evs.chunks(200) {
             conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-            apply(&conn, "shop", chunk, 1).unwrap();
+            for request in txn.chunks(10) {
+                conn.execute_batch("SAVEPOINT job").unwrap();
+                apply(&conn, "shop", request, 1).unwrap();
+                conn.execute_batch("RELEASE job").unwrap();
+            }
             conn.execute_batch("COMMIT").unwrap();
         }
         let took = t.elapsed();

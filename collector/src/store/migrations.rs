@@ -59,8 +59,11 @@ CREATE TABLE chats (
 CREATE INDEX chats_by_last_seen ON chats(last_seen);
 CREATE INDEX chats_by_prev ON chats(site, prev_chat_id) WHERE prev_chat_id IS NOT NULL;
 
+-- event_id is unique through `events` (a click row is written only for a newly stored event),
+-- so no second random-key index here.
 CREATE TABLE clicks (
-    event_id    TEXT PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
+    event_id    TEXT NOT NULL,
     site        TEXT NOT NULL,
     chat_id     TEXT NOT NULL,
     messenger   TEXT NOT NULL,
@@ -69,7 +72,7 @@ CREATE TABLE clicks (
     page        TEXT,
     ts          INTEGER NOT NULL,
     received_at INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX clicks_by_chat ON clicks(site, chat_id, ts);
 -- Probable-click matching looks up clicks on one messenger in a time window.
 CREATE INDEX clicks_by_time ON clicks(messenger, ts);

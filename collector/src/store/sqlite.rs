@@ -61,6 +61,9 @@ impl SqliteStore {
         // The writer touches random B-tree pages (keys are random IDs); keep them in memory
         // instead of re-reading them from the OS at every transaction.
         conn.execute_batch("PRAGMA cache_size = -65536;")?;
+        // Each request runs in a SAVEPOINT; its sub-journal (pages to restore on rollback)
+        // would otherwise be a temp file written on every request.
+        conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
         conn.set_prepared_statement_cache_capacity(64);
         let applied = migrations::apply(&mut conn, &migrations::all())?;
         if applied > 0 {
