@@ -200,7 +200,7 @@ fn export_columns_and_distinct_datetime() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "DateTime,ChatPlatform,ChatUsername,ChatUserID,ClientID,Yclid,Answered,PageURL"
+        "DateTime,ChatPlatform,ChatUsername,ChatUserID,ClientID,Yclid,PageURL"
     );
     assert_eq!(lines.len(), 3, "{out}");
     let stamps: Vec<u64> = lines[1..]
@@ -215,7 +215,7 @@ fn export_columns_and_distinct_datetime() {
         lines[1..]
             .iter()
             .all(|l| l
-                .contains(",1700000000123456789,5123456789012345678,0,https://shop.example/p/1")),
+                .contains(",1700000000123456789,5123456789012345678,https://shop.example/p/1")),
         "{out}"
     );
     assert!(lines

@@ -59,6 +59,11 @@ pub struct Selection {
     /// Also write rows without any visitor ID (unattributed in Metrica).
     #[arg(long)]
     pub include_unattributed: bool,
+
+    /// Leave out optional columns whose header names Metrica's documentation does not confirm
+    /// (Answered, Tag, Price, Currency, PageURL, ChatURL).
+    #[arg(long)]
+    pub only_confirmed_columns: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -230,6 +235,7 @@ fn build_export(
     from: i64,
     to: i64,
     include_sent: bool,
+    only_confirmed: bool,
 ) -> Result<Built, String> {
     let counter = rules.id;
     let (all, taken) = rt
@@ -245,6 +251,7 @@ fn build_export(
         include_unattributed: rules.include_unattributed,
         allow_max: rules.allows_max(),
         now_s: now_ms() / 1000,
+        only_confirmed,
     };
     // With --all / --force the earlier seconds of these very chats are not "taken".
     let taken = if include_sent {
@@ -275,7 +282,15 @@ pub fn export(target: ExportTarget) -> Result<(), String> {
     };
     let (from, to) = range(&args.select, now_ms())?;
     let (rt, store) = open(&args.select.db)?;
-    let (e, _, excluded) = build_export(&rt, &store, rules, from, to, args.all)?;
+    let (e, _, excluded) = build_export(
+        &rt,
+        &store,
+        rules,
+        from,
+        to,
+        args.all,
+        args.select.only_confirmed_columns,
+    )?;
     explain(rules.id, &e, &excluded);
     match &args.out {
         Some(path) => std::fs::write(path, &e.csv)
@@ -382,7 +397,15 @@ fn upload_counter(
         send(rt, store, client, &p, args, s)?;
     }
 
-    let (e, chats, excluded) = build_export(rt, store, rules, from, to, args.force)?;
+    let (e, chats, excluded) = build_export(
+        rt,
+        store,
+        rules,
+        from,
+        to,
+        args.force,
+        args.select.only_confirmed_columns,
+    )?;
     explain(counter, &e, &excluded);
     if e.rows.is_empty() {
         println!("counter {counter}: nothing new to upload");

@@ -53,6 +53,9 @@ pub struct ExportOptions {
     pub allow_max: bool,
     /// Seconds since the epoch; every `DateTime` must be strictly before it.
     pub now_s: i64,
+    /// Leave out the optional columns whose header Metrica's documentation does not confirm
+    /// (answered flag, tag, revenue, page URL, chat URL), should Metrica refuse unknown headers.
+    pub only_confirmed: bool,
 }
 
 /// Why a chat is not in the file.
@@ -267,14 +270,24 @@ pub fn build(
         rows.push(Row { values });
     }
 
-    // Required columns always; optional ones only when some row has a value.
+    // Required columns always; optional ones only when some row has a value — for the answered
+    // flag, a 1 (an all-zero column says nothing the absence would not). Unconfirmed optional
+    // headers only when allowed.
+    let carries = |c: &super::columns::Column| {
+        rows.iter().any(|r| {
+            r.values
+                .iter()
+                .any(|(f, v)| *f == c.field && (c.field != Field::Answered || v == "1"))
+        })
+    };
     let columns: Vec<_> = COLUMNS
         .iter()
         .filter(|c| {
             c.requirement == Requirement::Always
-                || rows
-                    .iter()
-                    .any(|r| r.values.iter().any(|(f, _)| *f == c.field))
+                || (carries(c)
+                    && !(opts.only_confirmed
+                        && c.requirement == Requirement::Optional
+                        && !c.confirmed))
         })
         .collect();
     let mut csv = String::new();
@@ -322,6 +335,7 @@ mod tests {
             include_unattributed: false,
             allow_max: false,
             now_s: NOW,
+            only_confirmed: false,
         }
     }
 
@@ -337,7 +351,7 @@ mod tests {
         let lines: Vec<&str> = e.csv.lines().collect();
         assert_eq!(
             lines[0],
-            "DateTime,ChatPlatform,ChatUserID,ClientID,Answered"
+            "DateTime,ChatPlatform,ChatUserID,ClientID"
         );
         // Same ClientID: 1 keeps t, 2 moves to t-1, which 3 wanted, so 3 moves to t-2.
         let stamps: Vec<i64> = e.rows.iter().map(|r| r.date_time).collect();
@@ -394,6 +408,7 @@ mod tests {
                 include_unattributed: true,
                 allow_max: true,
                 now_s: NOW,
+                only_confirmed: false,
             },
             &HashSet::new(),
         );
@@ -429,6 +444,35 @@ mod tests {
             "{lines:?}"
         );
         assert_eq!(e.warnings.len(), 3, "{:?}", e.warnings);
+    }
+
+    #[test]
+    fn answered_column_and_only_confirmed() {
+        let t = 1_763_700_000;
+        let mut a = chat(1, "telegram", t);
+        a.answered = true;
+        a.tag = Some("sale".into());
+        let b = chat(2, "telegram", t - 100);
+        let e = build(&[a.clone(), b.clone()], &opts(), &HashSet::new());
+        assert_eq!(
+            e.csv.lines().next(),
+            Some("DateTime,ChatPlatform,ChatUserID,ClientID,Answered,Tag")
+        );
+        assert!(
+            e.csv.contains(",u2,1700000000123456789,0,\r\n"),
+            "{}",
+            e.csv
+        );
+        let strict = ExportOptions {
+            only_confirmed: true,
+            ..opts()
+        };
+        let e = build(&[a, b], &strict, &HashSet::new());
+        // Visitor-ID columns stay (they carry the attribution); unconfirmed extras go.
+        assert_eq!(
+            e.csv.lines().next(),
+            Some("DateTime,ChatPlatform,ChatUserID,ClientID")
+        );
     }
 
     #[test]
