@@ -80,6 +80,7 @@ impl Reason {
             "ambiguous-clicks" => "no code, several visitors clicked",
             "untracked-platform" => "platform not tagged by the snippet",
             "no-visitor-ids" => "code known, but no Metrica IDs recorded for it",
+            "id-collision" => "code issued to two visitors; their Metrica IDs withheld",
             _ => "other",
         }
     }

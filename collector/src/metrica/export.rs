@@ -25,9 +25,27 @@ pub struct ExportChat {
     pub currency: Option<String>,
     pub page_url: Option<String>,
     pub chat_url: Option<String>,
+    /// The chat ID was issued to two different visitors (the ingest's `chat_conflicts`): which
+    /// of them wrote is unknown, so the visitor IDs above are already cleared (see
+    /// [`ExportChat::without_colliding_ids`]) and the chat can only go out unattributed.
+    pub id_collision: bool,
 }
 
 impl ExportChat {
+    /// Applies the collision rule: a chat whose ID two visitors share keeps no visitor IDs, so
+    /// Metrica never credits it to a visit that may not be the one that produced it.
+    pub fn without_colliding_ids(mut self) -> ExportChat {
+        if self.id_collision {
+            self.client_id = None;
+            self.user_id = None;
+            self.yclid = None;
+            self.purchase_id = None;
+        }
+        self
+    }
+
+    /// The visitor IDs to send: none for a colliding chat ID, whether or not the caller
+    /// cleared them with [`ExportChat::without_colliding_ids`].
     pub fn visitor_ids(&self) -> impl Iterator<Item = (&'static str, &str)> {
         [
             ("client_id", self.client_id.as_deref()),
@@ -36,6 +54,7 @@ impl ExportChat {
             ("purchase_id", self.purchase_id.as_deref()),
         ]
         .into_iter()
+        .filter(|_| !self.id_collision)
         .filter_map(|(k, v)| v.map(|v| (k, v)))
     }
 
@@ -64,6 +83,8 @@ pub enum Skip {
     UnsupportedPlatform(String),
     NoChatPartner,
     NoVisitorId,
+    /// The chat ID was issued to two visitors; without unattributed rows there is nothing to send.
+    IdCollision,
     /// Could not find a free second for this visitor within a minute before the chat.
     NoFreeSecond,
 }
@@ -76,6 +97,9 @@ impl std::fmt::Display for Skip {
             }
             Skip::NoChatPartner => f.write_str("no chat partner ID (username, user ID or phone)"),
             Skip::NoVisitorId => f.write_str("no visitor ID (unattributed rows not requested)"),
+            Skip::IdCollision => f.write_str(
+                "id-collision: its chat ID was issued to two visitors, so it is unattributed (unattributed rows not requested)",
+            ),
             Skip::NoFreeSecond => f.write_str("no free DateTime second for this visitor"),
         }
     }
@@ -189,7 +213,12 @@ pub fn build(
             continue;
         }
         if !chat.has_visitor_id() && !opts.include_unattributed {
-            export.skipped.push((chat.conversation, Skip::NoVisitorId));
+            let why = if chat.id_collision {
+                Skip::IdCollision
+            } else {
+                Skip::NoVisitorId
+            };
+            export.skipped.push((chat.conversation, why));
             continue;
         }
         // In the past: a chat stamped "now" or later (clock skew) moves to one second ago.
@@ -224,10 +253,16 @@ pub fn build(
         put(Field::ChatUsername, &chat.username);
         put(Field::ChatUserId, &chat.chat_user_id);
         put(Field::PhoneNumber, &chat.phone);
-        put(Field::ClientId, &chat.client_id);
-        put(Field::UserId, &chat.user_id);
-        put(Field::Yclid, &chat.yclid);
-        put(Field::PurchaseId, &chat.purchase_id);
+        for (kind, v) in chat.visitor_ids() {
+            let field = match kind {
+                "client_id" => Field::ClientId,
+                "user_id" => Field::UserId,
+                "yclid" => Field::Yclid,
+                "purchase_id" => Field::PurchaseId,
+                _ => continue,
+            };
+            put(field, &Some(v.to_string()));
+        }
         put(Field::PageUrl, &chat.page_url);
         put(Field::ChatUrl, &chat.chat_url);
         values.push((
@@ -349,10 +384,7 @@ mod tests {
         ];
         let e = build(&chats, &opts(), &HashSet::new());
         let lines: Vec<&str> = e.csv.lines().collect();
-        assert_eq!(
-            lines[0],
-            "DateTime,ChatPlatform,ChatUserID,ClientID"
-        );
+        assert_eq!(lines[0], "DateTime,ChatPlatform,ChatUserID,ClientID");
         // Same ClientID: 1 keeps t, 2 moves to t-1, which 3 wanted, so 3 moves to t-2.
         let stamps: Vec<i64> = e.rows.iter().map(|r| r.date_time).collect();
         let mut uniq = stamps.clone();
@@ -473,6 +505,37 @@ mod tests {
             e.csv.lines().next(),
             Some("DateTime,ChatPlatform,ChatUserID,ClientID")
         );
+    }
+
+    #[test]
+    fn colliding_ids_are_never_sent() {
+        let t = 1_763_700_000;
+        let mut shared = chat(1, "telegram", t);
+        shared.yclid = Some("5100000000000000001".into());
+        shared.id_collision = true;
+        let clean = chat(2, "whatsapp", t - 10);
+        let e = build(&[shared.clone(), clean.clone()], &opts(), &HashSet::new());
+        assert_eq!(e.skipped, vec![(1, Skip::IdCollision)]);
+        assert_eq!(e.rows.len(), 1);
+        assert!(!e.csv.contains("5100000000000000001"), "{}", e.csv);
+
+        // With unattributed rows the chat goes out, but with none of the visitor IDs.
+        let loose = ExportOptions {
+            include_unattributed: true,
+            ..opts()
+        };
+        let e = build(&[shared, clean], &loose, &HashSet::new());
+        assert_eq!(e.rows.len(), 2);
+        let lines: Vec<&str> = e.csv.lines().collect();
+        assert_eq!(lines[0], "DateTime,ChatPlatform,ChatUserID,ClientID");
+        assert!(
+            lines.contains(&format!("{t},telegram,u1,").as_str()),
+            "{lines:?}"
+        );
+        assert!(!e.csv.contains("5100000000000000001"));
+        assert!(lines
+            .iter()
+            .any(|l| l.ends_with(",whatsapp,u2,1700000000123456789")));
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub struct Candidate {
 }
 
 /// Conversations started in `[from_ms, to_ms)`, joined with the visitor IDs of their chat ID.
-/// Without `force`, chats already sent to `counter` are left out.
+/// Without `force`, chats already sent to `counter` are left out. A chat ID flagged as a
+/// collision (issued to two ClientIDs) yields no visitor IDs: see `ExportChat::id_collision`.
 pub fn candidates(
     conn: &Connection,
     counter: u64,
@@ -75,7 +76,8 @@ pub fn candidates(
                 c.revenue, c.currency, c.page_url, c.chat_url, c.method, c.messages,
                 m.site, m.client_id, m.user_id, m.yclid, m.purchase_id, m.landing_page,
                 (SELECT k.page FROM clicks k WHERE k.site = m.site AND k.chat_id = c.chat_id AND k.page IS NOT NULL
-                    AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC LIMIT 1)
+                    AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC LIMIT 1),
+                coalesce(m.collision, 0)
          FROM conversations c
          LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
               (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
@@ -87,6 +89,14 @@ pub fn candidates(
         let click_page: Option<String> = r.get(20)?;
         let landing: Option<String> = r.get(19)?;
         let page_url: Option<String> = r.get(10)?;
+        let id_collision = r.get::<_, i64>(21)? != 0;
+        // The visit's pages may belong to the other visitor (and a landing URL can carry its
+        // yclid): with a collision only the CRM's own page is used.
+        let visit_page = if id_collision {
+            None
+        } else {
+            click_page.or(landing)
+        };
         Ok(Candidate {
             chat: ExportChat {
                 conversation: r.get(0)?,
@@ -100,13 +110,15 @@ pub fn candidates(
                 revenue: r.get(8)?,
                 currency: r.get(9)?,
                 // The CRM's page if it sent one, else the page of the click, else the landing page.
-                page_url: page_url.or(click_page).or(landing),
+                page_url: page_url.or(visit_page),
                 chat_url: r.get(11)?,
                 client_id: r.get(15)?,
                 user_id: r.get(16)?,
                 yclid: r.get(17)?,
                 purchase_id: r.get(18)?,
-            },
+                id_collision,
+            }
+            .without_colliding_ids(),
             site: r.get(14)?,
             method: r.get(12)?,
             messages: u32::try_from(r.get::<_, i64>(13)?).unwrap_or(u32::MAX),

@@ -32,6 +32,8 @@ pub struct ChatRow {
     pub utm: Option<Utm>,
     pub referrer: Option<String>,
     pub visit_known: bool,
+    /// The chat ID was issued to two visitors (see `metrica::export::ExportChat::id_collision`).
+    pub id_collision: bool,
 }
 
 pub fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {
@@ -40,7 +42,7 @@ pub fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>,
                 c.method, c.reason, c.answered, c.revenue, c.currency, c.tag, c.messages, c.chat_id,
                 m.chat_id IS NOT NULL,
                 coalesce(m.client_id, m.yclid, m.user_id, m.purchase_id) IS NOT NULL,
-                m.yclid IS NOT NULL, m.utm, m.referrer
+                m.yclid IS NOT NULL, m.utm, m.referrer, coalesce(m.collision, 0)
          FROM conversations c
          LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
               (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
@@ -50,6 +52,7 @@ pub fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>,
     let rows = stmt.query_map(params![from_ms, to_ms], |r| {
         let utm: Option<String> = r.get(15)?;
         let revenue: Option<String> = r.get(7)?;
+        let id_collision = r.get::<_, i64>(17)? != 0;
         Ok(ChatRow {
             id: r.get(0)?,
             platform: r.get(1)?,
@@ -64,7 +67,9 @@ pub fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>,
             messages: r.get(10)?,
             chat_id: r.get(11)?,
             visit_known: r.get(12)?,
-            has_visitor_ids: r.get(13)?,
+            // The export sends no visitor IDs for a colliding chat ID; the report agrees.
+            has_visitor_ids: r.get::<_, bool>(13)? && !id_collision,
+            id_collision,
             yclid: r.get(14)?,
             utm: utm.and_then(|u| serde_json::from_str(&u).ok()),
             referrer: r.get(16)?,
@@ -98,10 +103,12 @@ impl ChatRow {
         if self.attribution() != Attribution::Unattributed {
             return None;
         }
-        Some(match self.reason.as_deref() {
-            Some(r) => r,
+        Some(match (self.reason.as_deref(), self.id_collision) {
+            (Some(r), _) => r,
+            // Matched to an ID that two visitors got: its Metrica IDs are withheld.
+            (None, true) => "id-collision",
             // Matched to an ID, but that ID's visit carried no Metrica IDs (or never arrived).
-            None => "no-visitor-ids",
+            (None, false) => "no-visitor-ids",
         })
     }
 
@@ -377,6 +384,19 @@ mod tests {
             referral.clone(),
         ];
         assert_eq!(no_ids.unattributed_reason(), Some("no-visitor-ids"));
+        let mut shared = row(1, "telegram", "exact-link", false);
+        shared.visit_known = true;
+        shared.id_collision = true;
+        assert_eq!(shared.attribution(), Attribution::Unattributed);
+        assert_eq!(shared.unattributed_reason(), Some("id-collision"));
+        assert_eq!(
+            attribution_breakdown(&[shared]),
+            vec![(
+                "unattributed".to_string(),
+                format!("id-collision: {}", Reason::describe("id-collision")),
+                1
+            )]
+        );
         assert_eq!(damaged.unattributed_reason(), Some("damaged-id"));
         assert_eq!(direct.source().0, "Yandex Direct (yclid)");
         assert_eq!(
