@@ -54,6 +54,7 @@ impl AppState {
         let store_metrics = Arc::new(StoreMetrics::register(&mut registry));
         let sqlite = Arc::new(SqliteStore::open(&SqliteOptions::new(&config.db), store_metrics)?);
         let metrics = Metrics::register(&mut registry);
+        crate::metrica::upload_metrics::register(&mut registry, sqlite.path());
         Ok(AppState(Arc::new(AppInner {
             limiter: RateLimiter::new(config.rate_limit),
             config,

@@ -40,6 +40,7 @@ pub struct Metrics {
     pub events_accepted: Counter,
     pub events_duplicate: Counter,
     pub requests_rejected: Family<CodeLabels, Counter>,
+    pub chats: ChatMetrics,
 }
 
 impl Metrics {
@@ -50,6 +51,7 @@ impl Metrics {
             events_accepted: Counter::default(),
             events_duplicate: Counter::default(),
             requests_rejected: Family::default(),
+            chats: ChatMetrics::register(registry),
         };
         registry.register("chattag_http_requests", "HTTP requests by route, method and status", m.http_requests.clone());
         registry.register("chattag_http_request_seconds", "HTTP request latency by route", m.http_seconds.clone());
@@ -61,6 +63,84 @@ impl Metrics {
 
     pub fn rejected(&self, code: &str) {
         self.requests_rejected.get_or_create(&CodeLabels { code: code.to_owned() }).inc();
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `telegram` | `whatsapp` | `viber` | `max` | `intake` (POST /v1/chats).
+    pub messenger: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MatchLabels {
+    /// `exact-link` | `exact-text` | `probable-click` | `unmatched`.
+    pub method: String,
+}
+
+/// What became of one webhook delivery (or one intake request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// Verified and stored (also a delivery with nothing to store, e.g. an ignored update kind).
+    Accepted,
+    /// Verified, but every message in it had been delivered before (a messenger retry).
+    Duplicate,
+    /// Failed sender verification (signature, secret token, intake bearer token).
+    Refused,
+    /// Verified, but the payload could not be parsed or validated.
+    Invalid,
+    /// The messenger's secret is not configured on this collector (503).
+    Disabled,
+    /// Storage failed; the messenger will retry.
+    Failed,
+}
+
+impl WebhookOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookOutcome::Accepted => "accepted",
+            WebhookOutcome::Duplicate => "duplicate",
+            WebhookOutcome::Refused => "refused",
+            WebhookOutcome::Invalid => "invalid",
+            WebhookOutcome::Disabled => "disabled",
+            WebhookOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// Chats in: webhook deliveries by messenger and outcome, and how new conversations were matched.
+/// (Metrica uploads run in the `upload metrica` process; the server reports them from the
+/// database, see `metrica::upload_metrics`.)
+pub struct ChatMetrics {
+    pub webhooks: Family<WebhookLabels, Counter>,
+    pub matches: Family<MatchLabels, Counter>,
+}
+
+impl ChatMetrics {
+    pub fn register(registry: &mut Registry) -> ChatMetrics {
+        let m = ChatMetrics { webhooks: Family::default(), matches: Family::default() };
+        registry.register(
+            "chattag_chat_webhooks",
+            "Chat webhook deliveries and intake requests, by messenger and outcome",
+            m.webhooks.clone(),
+        );
+        registry.register(
+            "chattag_chat_matches",
+            "New conversations, by how they were tied to a visit",
+            m.matches.clone(),
+        );
+        m
+    }
+
+    pub fn webhook(&self, messenger: &str, outcome: WebhookOutcome) {
+        self.webhooks
+            .get_or_create(&WebhookLabels { messenger: messenger.to_owned(), outcome: outcome.as_str().to_owned() })
+            .inc();
+    }
+
+    pub fn matched(&self, method: &str) {
+        self.matches.get_or_create(&MatchLabels { method: method.to_owned() }).inc();
     }
 }
 

@@ -98,7 +98,7 @@ pub fn import(source: ImportSource) -> Result<(), String> {
     let ids = rt
         .block_on(store_intake(&store, valid, settings, "csv"))
         .map_err(|e| e.to_string())?;
-    let opened = ids.iter().filter(|(_, new)| *new).count();
+    let opened = ids.iter().filter(|(_, method)| method.is_some()).count();
     println!(
         "imported {total} row(s): {opened} new chat(s), {} update(s); {invalid} skipped",
         ids.len() - opened

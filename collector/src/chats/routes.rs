@@ -25,12 +25,14 @@ use serde_json::json;
 use super::config::{ChatsConfig, WebhookSecret};
 use super::inbound::Inbound;
 use super::intake::{IntakeChat, ValidIntake};
+use super::matching::Method;
 use super::signature::{self, SignatureError};
 use super::store::{self, MatchSettings, Provenance, Recorded};
 use super::{max, telegram, viber, whatsapp};
 use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::metrics::WebhookOutcome;
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreError;
 
@@ -111,39 +113,109 @@ fn secret_of<'a>(s: &'a Option<WebhookSecret>, what: &str) -> Result<&'a str, Ap
         .ok_or_else(|| not_configured(what))
 }
 
+/// What one delivery stored.
+#[derive(Debug, Default)]
+struct Stored {
+    opened: u32,
+    continued: u32,
+    duplicates: u32,
+    answered: u32,
+    /// How each opened conversation was matched.
+    methods: Vec<Method>,
+}
+
+impl Stored {
+    fn outcome(&self) -> WebhookOutcome {
+        if self.duplicates > 0 && self.opened + self.continued + self.answered == 0 {
+            WebhookOutcome::Duplicate
+        } else {
+            WebhookOutcome::Accepted
+        }
+    }
+}
+
+fn outcome_of(e: &ApiError) -> WebhookOutcome {
+    match (e.status, e.code) {
+        (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => WebhookOutcome::Refused,
+        (_, "webhook_disabled" | "read_api_disabled") => WebhookOutcome::Disabled,
+        (s, _) if s.is_client_error() => WebhookOutcome::Invalid,
+        _ => WebhookOutcome::Failed,
+    }
+}
+
+/// Counts the delivery by messenger and outcome, and each new conversation by match method.
+fn observed<T>(
+    state: &AppState,
+    messenger: &str,
+    result: Result<(T, WebhookOutcome, Vec<Method>), ApiError>,
+) -> Result<T, ApiError> {
+    let m = &state.metrics.chats;
+    match result {
+        Ok((value, outcome, methods)) => {
+            m.webhook(messenger, outcome);
+            for method in methods {
+                m.matched(method.as_str());
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            m.webhook(messenger, outcome_of(&e));
+            Err(e)
+        }
+    }
+}
+
+fn stored_response(
+    state: &AppState,
+    messenger: &str,
+    result: Result<Stored, ApiError>,
+) -> Result<Response, ApiError> {
+    observed(
+        state,
+        messenger,
+        result.map(|s| {
+            let outcome = s.outcome();
+            let body = json!({"ok": true, "opened": s.opened, "continued": s.continued, "duplicates": s.duplicates, "answered": s.answered});
+            (Json(body).into_response(), outcome, s.methods)
+        }),
+    )
+}
+
 /// Stores the parsed facts of one webhook delivery in one transaction.
 async fn store_inbound(
     state: &AppState,
     settings: MatchSettings,
     items: Vec<Inbound>,
-) -> Result<Response, ApiError> {
+) -> Result<Stored, ApiError> {
     let store = sqlite(state)?;
-    let counts = store
+    let stored = store
         .write(move |conn| {
             let now = now_ms();
-            let (mut opened, mut continued, mut duplicates, mut answered) = (0, 0, 0, 0);
+            let mut s = Stored::default();
             for item in &items {
                 match item {
                     Inbound::Message(m) => {
                         match store::record_message(conn, m, Provenance::webhook(), &settings, now)?
                         {
-                            Recorded::Opened(_) => opened += 1,
-                            Recorded::Continued(_) => continued += 1,
-                            Recorded::Duplicate => duplicates += 1,
+                            Recorded::Opened(_, method) => {
+                                s.opened += 1;
+                                s.methods.push(method);
+                            }
+                            Recorded::Continued(_) => s.continued += 1,
+                            Recorded::Duplicate => s.duplicates += 1,
                         }
                     }
                     Inbound::Answered(a) => {
                         if store::record_answered(conn, a, now)?.is_some() {
-                            answered += 1;
+                            s.answered += 1;
                         }
                     }
                 }
             }
-            Ok::<_, StoreError>((opened, continued, duplicates, answered))
+            Ok::<_, StoreError>(s)
         })
         .await?;
-    let (opened, continued, duplicates, answered) = counts;
-    Ok(Json(json!({"ok": true, "opened": opened, "continued": continued, "duplicates": duplicates, "answered": answered})).into_response())
+    Ok(stored)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {
@@ -156,15 +228,22 @@ async fn telegram_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let secret = secret_of(
-        &rt.config.telegram_secret,
-        "the Telegram webhook (CHATTAG_TELEGRAM_SECRET)",
-    )?;
-    signature::verify_shared_secret(header(&headers, "x-telegram-bot-api-secret-token"), secret)
+    let result = async {
+        let secret = secret_of(
+            &rt.config.telegram_secret,
+            "the Telegram webhook (CHATTAG_TELEGRAM_SECRET)",
+        )?;
+        signature::verify_shared_secret(
+            header(&headers, "x-telegram-bot-api-secret-token"),
+            secret,
+        )
         .map_err(refused)?;
-    let items = telegram::parse(&body, rt.config.telegram_bot.as_deref())
-        .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-    store_inbound(&state, rt.config.matching.clone(), items).await
+        let items = telegram::parse(&body, rt.config.telegram_bot.as_deref())
+            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
+        store_inbound(&state, rt.config.matching.clone(), items).await
+    }
+    .await;
+    stored_response(&state, "telegram", result)
 }
 
 #[derive(serde::Deserialize)]
@@ -209,15 +288,19 @@ async fn whatsapp_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let secret = secret_of(
-        &rt.config.whatsapp_app_secret,
-        "the WhatsApp app secret (CHATTAG_WHATSAPP_APP_SECRET)",
-    )?;
-    signature::verify_hub_signature_256(header(&headers, "x-hub-signature-256"), &body, secret)
-        .map_err(refused)?;
-    let items = whatsapp::parse(&body)
-        .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-    store_inbound(&state, rt.config.matching.clone(), items).await
+    let result = async {
+        let secret = secret_of(
+            &rt.config.whatsapp_app_secret,
+            "the WhatsApp app secret (CHATTAG_WHATSAPP_APP_SECRET)",
+        )?;
+        signature::verify_hub_signature_256(header(&headers, "x-hub-signature-256"), &body, secret)
+            .map_err(refused)?;
+        let items = whatsapp::parse(&body)
+            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
+        store_inbound(&state, rt.config.matching.clone(), items).await
+    }
+    .await;
+    stored_response(&state, "whatsapp", result)
 }
 
 async fn viber_hook(
@@ -226,15 +309,23 @@ async fn viber_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let secret = secret_of(
-        &rt.config.viber_token,
-        "the Viber auth token (CHATTAG_VIBER_AUTH_TOKEN)",
-    )?;
-    signature::verify_viber_signature(header(&headers, "x-viber-content-signature"), &body, secret)
+    let result = async {
+        let secret = secret_of(
+            &rt.config.viber_token,
+            "the Viber auth token (CHATTAG_VIBER_AUTH_TOKEN)",
+        )?;
+        signature::verify_viber_signature(
+            header(&headers, "x-viber-content-signature"),
+            &body,
+            secret,
+        )
         .map_err(refused)?;
-    let items = viber::parse(&body, rt.config.viber_account.as_deref())
-        .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-    store_inbound(&state, rt.config.matching.clone(), items).await
+        let items = viber::parse(&body, rt.config.viber_account.as_deref())
+            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
+        store_inbound(&state, rt.config.matching.clone(), items).await
+    }
+    .await;
+    stored_response(&state, "viber", result)
 }
 
 async fn max_hook(
@@ -243,15 +334,19 @@ async fn max_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let secret = secret_of(
-        &rt.config.max_secret,
-        "the MAX webhook secret (CHATTAG_MAX_SECRET)",
-    )?;
-    signature::verify_shared_secret(header(&headers, "x-max-bot-api-secret"), secret)
-        .map_err(refused)?;
-    let items = max::parse(&body, rt.config.max_bot.as_deref())
-        .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-    store_inbound(&state, rt.config.matching.clone(), items).await
+    let result = async {
+        let secret = secret_of(
+            &rt.config.max_secret,
+            "the MAX webhook secret (CHATTAG_MAX_SECRET)",
+        )?;
+        signature::verify_shared_secret(header(&headers, "x-max-bot-api-secret"), secret)
+            .map_err(refused)?;
+        let items = max::parse(&body, rt.config.max_bot.as_deref())
+            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
+        store_inbound(&state, rt.config.matching.clone(), items).await
+    }
+    .await;
+    stored_response(&state, "max", result)
 }
 
 /// Validates every record first; stores all of them in one transaction or none.
@@ -277,13 +372,14 @@ pub fn validate_batch(
         .collect()
 }
 
-/// Writes validated intake records; returns each conversation ID and whether it was new.
+/// Writes validated intake records; returns each conversation ID and, when it was new, how it
+/// was matched.
 pub async fn store_intake(
     store: &SqliteStore,
     valid: Vec<ValidIntake>,
     settings: MatchSettings,
     source: &'static str,
-) -> Result<Vec<(i64, bool)>, StoreError> {
+) -> Result<Vec<(i64, Option<Method>)>, StoreError> {
     store
         .write(move |conn| {
             let now = now_ms();
@@ -297,8 +393,8 @@ pub async fn store_intake(
                 };
                 let r = store::record_message(conn, &v.message, origin, &settings, now)?;
                 match r {
-                    Recorded::Opened(id) => out.push((id, true)),
-                    Recorded::Continued(id) => out.push((id, false)),
+                    Recorded::Opened(id, method) => out.push((id, Some(method))),
+                    Recorded::Continued(id) => out.push((id, None)),
                     Recorded::Duplicate => {}
                 }
             }
@@ -313,6 +409,16 @@ async fn intake(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let result = intake_inner(&state, &rt, &headers, &body).await;
+    observed(&state, "intake", result)
+}
+
+async fn intake_inner(
+    state: &AppState,
+    rt: &ChatsRuntime,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Response, WebhookOutcome, Vec<Method>), ApiError> {
     let token = rt
         .config
         .intake_token
@@ -322,11 +428,11 @@ async fn intake(
         Some(t) => {
             let secret = crate::secret::Secret::new(&t)
                 .map_err(|_| not_configured("a usable intake token (16+ characters)"))?;
-            crate::auth::require_bearer(&headers, Some(&secret))?
+            crate::auth::require_bearer(headers, Some(&secret))?
         }
-        None => crate::auth::require_bearer(&headers, state.config.read_token.as_ref())?,
+        None => crate::auth::require_bearer(headers, state.config.read_token.as_ref())?,
     }
-    let value: serde_json::Value = serde_json::from_slice(&body)
+    let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
     let (records, single) = match value {
         serde_json::Value::Array(items) => (items, false),
@@ -360,16 +466,23 @@ async fn intake(
         .collect::<Result<Vec<_>, _>>()?;
     let settings = rt.config.matching.clone();
     let valid = validate_batch(parsed, &settings, now_ms())?;
-    let store = sqlite(&state)?;
+    let store = sqlite(state)?;
     let ids = store_intake(&store, valid, settings, "api").await?;
     let chats: Vec<_> = ids
         .iter()
-        .map(|(id, new)| json!({"id": id, "status": if *new { "opened" } else { "updated" }}))
+        .map(|(id, opened)| json!({"id": id, "status": if opened.is_some() { "opened" } else { "updated" }}))
         .collect();
-    Ok(Json(if single && chats.len() == 1 {
+    let methods: Vec<Method> = ids.iter().filter_map(|(_, m)| *m).collect();
+    // A batch whose records were all known messages changes nothing new.
+    let outcome = if ids.is_empty() {
+        WebhookOutcome::Duplicate
+    } else {
+        WebhookOutcome::Accepted
+    };
+    let body = Json(if single && chats.len() == 1 {
         chats[0].clone()
     } else {
         json!({ "chats": chats })
-    })
-    .into_response())
+    });
+    Ok((body.into_response(), outcome, methods))
 }

@@ -109,8 +109,8 @@ pub struct LaterFacts {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recorded {
-    /// A new conversation row.
-    Opened(i64),
+    /// A new conversation row, and how it was matched.
+    Opened(i64, Method),
     /// An existing conversation got the message (and maybe a better match).
     Continued(i64),
     /// The platform delivered this message before (webhook retry).
@@ -120,7 +120,7 @@ pub enum Recorded {
 impl Recorded {
     pub fn conversation(self) -> Option<i64> {
         match self {
-            Recorded::Opened(id) | Recorded::Continued(id) => Some(id),
+            Recorded::Opened(id, _) | Recorded::Continued(id) => Some(id),
             Recorded::Duplicate => None,
         }
     }
@@ -387,7 +387,7 @@ pub fn record_message(
     ])?;
     let id = conn.last_insert_rowid();
     apply_facts(conn, id, facts, now_ms)?;
-    Ok(Recorded::Opened(id))
+    Ok(Recorded::Opened(id, decision.method))
 }
 
 fn method_of(e: &IdEvidence) -> Method {

@@ -1,6 +1,7 @@
 //! Chats out: the Metrica chat-import CSV ([`columns`], [`export`]), the upload client
 //! ([`upload`]), the per-counter send rules and schedule ([`rules`]), what was sent ([`store`]),
-//! and the `export metrica` / `upload metrica` commands ([`cli`]).
+//! the `export metrica` / `upload metrica` commands ([`cli`]), and their totals on `/metrics`
+//! ([`upload_metrics`]).
 
 pub mod cli;
 pub mod columns;
@@ -8,3 +9,4 @@ pub mod export;
 pub mod rules;
 pub mod store;
 pub mod upload;
+pub mod upload_metrics;

@@ -1,0 +1,196 @@
+//! Chat metrics on `/metrics` against the real binary: webhook deliveries by messenger and
+//! outcome (accepted, duplicate, refused, invalid, disabled), new conversations by match method,
+//! and Metrica uploads by state/status with the chats sent — the latter recorded by a separate
+//! `upload metrica` process and read from the database by the server.
+
+mod common;
+#[path = "support/metrica_standin.rs"]
+mod metrica_standin;
+
+use std::process::Command;
+
+use chattag_collector::chats::signature::hmac_sha256_hex;
+use common::{new_chat_id, Server, ORIGIN, TOKEN, TS};
+use metrica_standin::Standin;
+use serde_json::json;
+
+const TG_SECRET: &str = "tg-secret-0123456789";
+const WA_SECRET: &str = "wa-app-secret-0123456789";
+const OAUTH: &str = "y0_AgAAAAAtestOAuthToken0123456789";
+
+/// The value of one sample line, e.g. `chattag_chat_matches_total{method="unmatched"}`; 0 when the
+/// series is absent (a counter never incremented is not exposed).
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| {
+            v.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value for {series}: {v}"))
+        })
+        .unwrap_or(0.0)
+}
+
+fn metrics(server: &Server) -> String {
+    let r = server.request("GET", "/metrics", &[], b"");
+    assert_eq!(r.status, 200);
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+fn telegram(server: &Server, secret: &str, body: &[u8]) -> u16 {
+    server
+        .request(
+            "POST",
+            "/v1/webhooks/telegram",
+            &[("X-Telegram-Bot-Api-Secret-Token", secret)],
+            body,
+        )
+        .status
+}
+
+fn upload(server: &Server, standin: &Standin) -> bool {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
+    cmd.args([
+        "upload",
+        "metrica",
+        "--counter",
+        "12345",
+        "--from",
+        "2025-01-01",
+    ])
+    .args([
+        "--metrica-api",
+        &standin.base,
+        "--attempts",
+        "1",
+        "--wait",
+        "3s",
+    ])
+    .args(["--poll-interval", "50ms"])
+    .arg("--db")
+    .arg(&server.db);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHATTAG_")) {
+        cmd.env_remove(k);
+    }
+    cmd.env("CHATTAG_METRICA_TOKEN", OAUTH);
+    cmd.output().expect("run upload").status.success()
+}
+
+#[test]
+fn webhook_match_and_upload_metrics() {
+    let server = Server::start_raw(
+        &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
+        &[
+            ("CHATTAG_READ_TOKEN", TOKEN),
+            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
+            ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET),
+        ],
+    );
+    let before = metrics(&server);
+    assert_eq!(
+        sample(
+            &before,
+            r#"chattag_chat_webhooks_total{messenger="telegram",outcome="accepted"}"#
+        ),
+        0.0
+    );
+
+    let id = new_chat_id();
+    assert_eq!(server.post_events(&json!([common::issue(&id)])).status, 200);
+    let update = serde_json::to_vec(&json!({"update_id": 9, "message": {"message_id": 9,
+        "from": {"id": 381920477, "is_bot": false, "first_name": "Anna"},
+        "chat": {"id": 381920477, "type": "private"}, "date": TS / 1000 + 60, "text": format!("/start {id}")}}))
+    .unwrap();
+    assert_eq!(telegram(&server, TG_SECRET, &update), 200);
+    // Telegram retries a delivery it did not see acknowledged: the same message again.
+    assert_eq!(telegram(&server, TG_SECRET, &update), 200);
+    assert_eq!(telegram(&server, "forged-secret-000", &update), 401);
+    assert_eq!(telegram(&server, TG_SECRET, b"{not json"), 400);
+    // Viber has no auth token on this collector.
+    let viber = server.request(
+        "POST",
+        "/v1/webhooks/viber",
+        &[("X-Viber-Content-Signature", "00")],
+        b"{}",
+    );
+    assert_eq!(viber.status, 503);
+    // A WhatsApp chat with neither an ID nor a click: unmatched.
+    let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+        "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
+            "contacts": [{"profile": {"name": "S"}, "wa_id": "16505551234"}],
+            "messages": [{"from": "16505551234", "id": "wamid.M", "timestamp": (TS / 1000 + 900).to_string(), "type": "text", "text": {"body": "hello"}}]}}]}]}))
+    .unwrap();
+    let sig = format!("sha256={}", hmac_sha256_hex(WA_SECRET, &wa));
+    let r = server.request(
+        "POST",
+        "/v1/webhooks/whatsapp",
+        &[("X-Hub-Signature-256", &sig)],
+        &wa,
+    );
+    assert_eq!(r.status, 200);
+
+    let m = metrics(&server);
+    let webhooks = |messenger: &str, outcome: &str| {
+        sample(
+            &m,
+            &format!(
+                r#"chattag_chat_webhooks_total{{messenger="{messenger}",outcome="{outcome}"}}"#
+            ),
+        )
+    };
+    assert_eq!(webhooks("telegram", "accepted"), 1.0, "{m}");
+    assert_eq!(webhooks("telegram", "duplicate"), 1.0);
+    assert_eq!(webhooks("telegram", "refused"), 1.0);
+    assert_eq!(webhooks("telegram", "invalid"), 1.0);
+    assert_eq!(webhooks("viber", "disabled"), 1.0);
+    assert_eq!(webhooks("whatsapp", "accepted"), 1.0);
+    assert_eq!(
+        sample(&m, r#"chattag_chat_matches_total{method="exact-link"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(&m, r#"chattag_chat_matches_total{method="unmatched"}"#),
+        1.0
+    );
+    assert!(
+        !m.contains("chattag_metrica_uploads{"),
+        "no uploads yet: {m}"
+    );
+
+    // Uploads run in their own process; the server reports them from the database.
+    let standin = Standin::start(OAUTH);
+    standin.fail_next(1);
+    assert!(!upload(&server, &standin), "the first upload fails (503)");
+    let m = metrics(&server);
+    assert_eq!(
+        sample(
+            &m,
+            r#"chattag_metrica_uploads{counter="12345",state="failed",status=""}"#
+        ),
+        1.0,
+        "{m}"
+    );
+    assert!(upload(&server, &standin), "the retry succeeds");
+    let m = metrics(&server);
+    assert_eq!(
+        sample(
+            &m,
+            r#"chattag_metrica_uploads{counter="12345",state="sent",status="PROCESSED"}"#
+        ),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"chattag_metrica_uploads{counter="12345",state="failed",status=""}"#
+        ),
+        0.0
+    );
+    // The Telegram chat has visitor IDs; the WhatsApp one is unattributed and not sent.
+    assert_eq!(
+        sample(&m, r#"chattag_metrica_chats_sent{counter="12345"}"#),
+        1.0
+    );
+}
