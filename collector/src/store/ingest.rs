@@ -14,10 +14,26 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::model::IngestOutcome;
 use super::StoreError;
 
-pub fn apply(conn: &Connection, site: &str, events: &[Event], received_at: i64) -> Result<IngestOutcome, StoreError> {
+/// An event with its stored JSON form, serialised before it reaches the writer thread.
+pub struct Prepared {
+    event: Event,
+    body: String,
+}
+
+pub fn prepare(events: Vec<Event>) -> Result<Vec<Prepared>, StoreError> {
+    events
+        .into_iter()
+        .map(|event| {
+            let body = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(Prepared { event, body })
+        })
+        .collect()
+}
+
+pub fn apply(conn: &Connection, site: &str, events: &[Prepared], received_at: i64) -> Result<IngestOutcome, StoreError> {
     let mut outcome = IngestOutcome::default();
-    for event in events {
-        if store_event(conn, site, event, received_at)? {
+    for p in events {
+        if store_event(conn, site, &p.event, &p.body, received_at)? {
             outcome.accepted += 1;
         } else {
             outcome.duplicates += 1;
@@ -27,8 +43,7 @@ pub fn apply(conn: &Connection, site: &str, events: &[Event], received_at: i64) 
 }
 
 /// Returns false when the event was already stored (a resend).
-fn store_event(conn: &Connection, site: &str, ev: &Event, received_at: i64) -> Result<bool, StoreError> {
-    let body = serde_json::to_string(ev).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+fn store_event(conn: &Connection, site: &str, ev: &Event, body: &str, received_at: i64) -> Result<bool, StoreError> {
     let ts = ts_of(ev);
     let inserted = conn
         .prepare_cached(
@@ -204,7 +219,7 @@ mod tests {
         conn.execute_batch(&std::env::var("INGEST_COST_PRAGMAS").unwrap_or_default()).unwrap();
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;").unwrap();
         crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
-        let evs = events(20_000);
+        let evs = prepare(events(20_000)).unwrap();
         let t = std::time::Instant::now();
         let cpu0 = thread_cpu();
         // Like the server under load: 20 requests of 10 events per transaction, each in a savepoint.

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+// Collector ingest benchmark: builds the release binaries, starts chattag-collector on a
+// temporary SQLite database (loopback only), and measures sustained ingest with
+// chattag-loadgen against the real POST /v1/events and, in alternating rounds of the same run,
+// against a bare handler on the same server stack (hidden --bench-bare route: same middleware,
+// reads the body, answers without parsing or storing). Prints a markdown table with PASS/MISS
+// against the targets and writes it to docs/benchmarks-collector.md.
+//
+//   node scripts/bench_collector.mjs [--rounds 2] [--duration 5] [--connections 32] [--no-build] [--no-write]
+//
+// Bounded: rounds × scenarios × (warmup + duration) seconds of load, then the server is stopped.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const TARGETS = { eventsPerSec: 20_000, p99Ms: 25, ratioToBare: 0.5 };
+const ORIGIN = 'https://bench.example';
+
+function parseArgs(argv) {
+  const opts = { rounds: 2, duration: 5, warmup: 1, connections: 32, build: true, write: true, batches: [10, 1] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = () => {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
+      return v;
+    };
+    if (a === '--rounds') opts.rounds = Math.min(num(), 10);
+    else if (a === '--duration') opts.duration = Math.min(num(), 60);
+    else if (a === '--connections') opts.connections = Math.min(num(), 256);
+    else if (a === '--batches') opts.batches = argv[++i].split(',').map(Number).filter((n) => n >= 1 && n <= 100);
+    else if (a === '--no-build') opts.build = false;
+    else if (a === '--no-write') opts.write = false;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+function build() {
+  const r = spawnSync('cargo', ['build', '--release', '-p', 'chattag-collector', '--bins'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('cargo build --release -p chattag-collector failed');
+}
+
+function targetDir() {
+  return process.env.CARGO_TARGET_DIR ? process.env.CARGO_TARGET_DIR : join(ROOT, 'target');
+}
+
+/** Starts the collector on port 0 and resolves with { child, addr } once it prints its address. */
+function startCollector(dbPath) {
+  const bin = join(targetDir(), 'release', 'chattag-collector');
+  const child = spawn(
+    bin,
+    ['--listen', '127.0.0.1:0', '--db', dbPath, '--allowed-origin', ORIGIN, '--rate-limit', '0', '--bench-bare', '--log', 'warn'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CHATTAG_READ_TOKEN: '' } },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('collector did not start within 15 s')), 15_000);
+    child.once('exit', (code) => reject(new Error(`collector exited early (${code})`)));
+    const rl = createInterface({ input: child.stdout });
+    rl.once('line', (line) => {
+      clearTimeout(timer);
+      const m = /listening on http:\/\/(\S+)/.exec(line);
+      if (!m) reject(new Error(`unexpected collector output: ${line}`));
+      else resolve({ child, addr: m[1] });
+    });
+  });
+}
+
+function loadgen(addr, path, batch, opts) {
+  const bin = join(targetDir(), 'release', 'chattag-loadgen');
+  const args = ['--url', `http://${addr}${path}`, '--origin', ORIGIN, '--connections', String(opts.connections),
+    '--batch', String(batch), '--duration', String(opts.duration), '--warmup', String(opts.warmup)];
+  const r = spawnSync(bin, args, { encoding: 'utf8', timeout: (opts.duration + opts.warmup + 30) * 1000 });
+  if (r.status !== 0) throw new Error(`loadgen failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim());
+}
+
+async function metricValue(addr, name) {
+  const res = await fetch(`http://${addr}/metrics`);
+  const text = await res.text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
+
+/** Sum rates over rounds; latency = worst round (percentiles cannot be averaged honestly). */
+function combine(rounds) {
+  const secs = rounds.reduce((s, r) => s + r.duration_s, 0);
+  return {
+    events: rounds.reduce((s, r) => s + r.events, 0),
+    eventsPerSec: rounds.reduce((s, r) => s + r.events, 0) / secs,
+    requestsPerSec: rounds.reduce((s, r) => s + r.requests_ok, 0) / secs,
+    p50: Math.max(...rounds.map((r) => r.p50_ms)),
+    p99: Math.max(...rounds.map((r) => r.p99_ms)),
+    failures: rounds.reduce((s, r) => s + r.non_2xx + r.errors, 0),
+    perRound: rounds.map((r) => Math.round(r.events_per_s)),
+  };
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const mark = (ok) => (ok ? 'PASS' : 'MISS');
+
+export async function runCollectorBench(argv = []) {
+  const opts = parseArgs(argv);
+  if (opts.build) build();
+  const dir = mkdtempSync(join(tmpdir(), 'chattag-bench-'));
+  const loadBefore = loadavg();
+  const { child, addr } = await startCollector(join(dir, 'bench.db'));
+  const rows = [];
+  try {
+    for (const batch of opts.batches) {
+      const bare = [];
+      const ingest = [];
+      // Alternate so that both see the same machine conditions (the 2 cores are shared).
+      for (let i = 0; i < opts.rounds; i++) {
+        bare.push(loadgen(addr, '/bench/bare', batch, opts));
+        ingest.push(loadgen(addr, '/v1/events', batch, opts));
+      }
+      rows.push({ batch, bare: combine(bare), ingest: combine(ingest) });
+    }
+    const acceptedTotal = await metricValue(addr, 'chattag_events_accepted_total');
+    const measuredIngest = rows.reduce((s, r) => s + r.ingest.events, 0);
+    // Warmup events are accepted too, so the server count must be at least the measured acks.
+    if (!(acceptedTotal >= measuredIngest)) {
+      throw new Error(`server accepted ${acceptedTotal} events but the load generator counted ${measuredIngest} acknowledged`);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const loadAfter = loadavg();
+
+  const lines = [];
+  lines.push('| batch (events/request) | handler | events/s | requests/s | p50 ms | p99 ms | failed | vs bare | target check |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---|');
+  let allPass = true;
+  for (const { batch, bare, ingest } of rows) {
+    const ratio = ingest.eventsPerSec / bare.eventsPerSec;
+    const checks = [
+      `${fmt(ingest.eventsPerSec)} ≥ 20,000 ev/s ${mark(ingest.eventsPerSec >= TARGETS.eventsPerSec)}`,
+      `p99 ≤ 25 ms ${mark(ingest.p99 <= TARGETS.p99Ms)}`,
+      `≥ 0.5× bare ${mark(ratio >= TARGETS.ratioToBare)}`,
+    ];
+    allPass &&= ingest.eventsPerSec >= TARGETS.eventsPerSec && ingest.p99 <= TARGETS.p99Ms && ratio >= TARGETS.ratioToBare && ingest.failures === 0;
+    lines.push(`| ${batch} | bare (same stack, no parse/store) | ${fmt(bare.eventsPerSec)} | ${fmt(bare.requestsPerSec)} | ${bare.p50.toFixed(2)} | ${bare.p99.toFixed(2)} | ${bare.failures} | 1.00× | |`);
+    lines.push(`| ${batch} | **ingest** (validate + SQLite commit) | **${fmt(ingest.eventsPerSec)}** | ${fmt(ingest.requestsPerSec)} | ${ingest.p50.toFixed(2)} | ${ingest.p99.toFixed(2)} | ${ingest.failures} | ${ratio.toFixed(2)}× | ${checks.join('; ')} |`);
+  }
+  const table = lines.join('\n');
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const context = [
+    `- run: ${new Date().toISOString()}, commit ${commit || 'unknown'}, ${cpus().length} × ${cpu}`,
+    `- load average before / after: ${loadBefore.map((x) => x.toFixed(2)).join(' ')} / ${loadAfter.map((x) => x.toFixed(2)).join(' ')} (the machine is shared; a load above ${cpus().length} means other work competed for the CPUs)`,
+    `- ${opts.connections} keep-alive connections (closed loop), ${opts.rounds} rounds × ${opts.duration} s per handler after ${opts.warmup} s warmup, bare and ingest rounds alternating; events/s summed over rounds, p50/p99 = worst round`,
+    `- ingest = text/plain JSON batches shaped like the snippet's (issue with ClientID, yclid, UTM; click on a Telegram bot link), every event new; answered only after the group commit (WAL, synchronous=FULL)`,
+    `- events/s per round (ingest): ${rows.map((r) => `batch ${r.batch}: ${r.ingest.perRound.join(', ')}`).join('; ')}`,
+  ].join('\n');
+  return { table, context, allPass, rows };
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const { table, context, allPass } = await runCollectorBench(argv);
+  const out = `## Collector ingest\n\n${table}\n\n${context}\n\nOverall: ${allPass ? 'PASS' : 'MISS'}\n`;
+  console.log(out);
+  if (!argv.includes('--no-write')) {
+    const file = join(ROOT, 'docs', 'benchmarks-collector.md');
+    mkdirSync(dirname(file), { recursive: true });
+    let history = '';
+    try {
+      const prev = readFileSync(file, 'utf8');
+      const idx = prev.indexOf('## Collector ingest');
+      history = idx >= 0 ? '' : prev;
+    } catch {
+      /* first run */
+    }
+    writeFileSync(
+      file,
+      `# Collector benchmark\n\nProduced by \`node scripts/bench_collector.mjs\` (also part of \`npm run bench\` once wired). Targets on the 2-core machines: ≥ 20,000 events/s, p99 ≤ 25 ms, ≥ 0.5× the bare handler.\n\n${out}${history}`,
+    );
+    console.log(`written: docs/benchmarks-collector.md`);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e) => {
+    console.error(`bench_collector: ${e.message}`);
+    process.exit(1);
+  });
+}
