@@ -532,20 +532,21 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     let (t, id, url, title) = (input.template, input.chat_id, input.page_url, input.page_title);
     // Bytes, not a string: a site's stray `%FF` must not hide our earlier tag after it.
     let decoded = decode_bytes(raw, false);
-    let olds: Vec<(usize, usize, ChatId)> = canonical_ids(&decoded, prefixes).collect();
-    if olds.is_empty() {
+    // The scan is repeated rather than collected: a `Vec` of matches costs more wasm than
+    // rescanning a short text.
+    if canonical_ids(&decoded, prefixes).next().is_none() {
         return t.render_encoded(raw, !decoded.is_empty(), id, url, title);
     }
-    for (_, _, old) in &olds {
-        if let Some(site_raw) = t.strip_rendered(raw, old, url, title) {
+    for (_, _, old) in canonical_ids(&decoded, prefixes) {
+        if let Some(site_raw) = t.strip_rendered(raw, &old, url, title) {
             return t.render_encoded(site_raw, !site_raw.is_empty(), id, url, title);
         }
     }
     // Replace each earlier ID where it stands, in the raw text, so the site's encoding survives.
     let mut out = String::with_capacity(raw.len() + 8);
     let mut copied = 0;
-    for (start, end, _) in &olds {
-        let (rs, re) = (raw_index(raw, *start), raw_index(raw, *end));
+    for (start, end, _) in canonical_ids(&decoded, prefixes) {
+        let (rs, re) = (raw_index(raw, start), raw_index(raw, end));
         out.push_str(raw.get(copied..rs).unwrap_or(""));
         out.push_str(id.as_str());
         copied = re;
