@@ -14,7 +14,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Window};
 
 use crate::delivery::{backoff_ms, outcome, Outcome};
-use crate::dom::{Names, Pass, LINK};
+use crate::dom::{Names, Pass, Seq, LINK};
 use crate::outbox;
 use crate::ports::Ports;
 use crate::reported::Reported;
@@ -26,6 +26,7 @@ use crate::wire;
 pub const TIMER_CLIENT_ID: u32 = 1;
 pub const TIMER_RETRY: u32 = 2;
 pub const TIMER_CONFIRM: u32 = 3;
+pub const TIMER_PASS: u32 = 4;
 
 /// When to look for a late ClientID again, in ms after start: Metrica's tag often sets
 /// `_ym_uid` after we ran. Interactions check too.
@@ -55,6 +56,8 @@ pub struct App {
     retry_pending: bool,
     next_token: u32,
     names: Names,
+    /// A document pass in progress: the candidate list and where its next slice starts.
+    pass: Option<(Seq, u32)>,
 }
 
 /// The active visitor: present only while the snippet may run and has an ID.
@@ -112,6 +115,7 @@ impl App {
             retry_pending: false,
             next_token: 0,
             names: Names::new(),
+            pass: None,
         })
     }
 
@@ -180,6 +184,7 @@ impl App {
         } else {
             self.consent = false;
             self.live = None;
+            self.pass = None;
             self.in_flight = None;
             self.retry_pending = false;
             self.store().clear();
@@ -211,7 +216,7 @@ impl App {
         self.live = Some(Live { record: res.record.clone(), template, prefixes });
         self.apply(res);
 
-        self.with_pass(|p| p.subtree(&self.document));
+        self.pass_document();
         self.client_id_check = 0;
         self.ports.later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
         if let Some(c) = &self.settings.counter {
@@ -333,8 +338,29 @@ impl App {
         Some(f(&pass))
     }
 
-    pub fn mutations(&self, records: &js_sys::Array) {
-        self.with_pass(|p| p.mutations(records));
+    /// Tags every candidate link of the document, in slices of a few ms each (the first one
+    /// right after this task), so that a page with thousands of links stays responsive.
+    fn pass_document(&mut self) {
+        let list = self.with_pass(|p| p.begin(&self.document)).flatten();
+        if let Some(list) = list {
+            let restart = self.pass.is_none();
+            self.pass = Some((list, 0));
+            if restart {
+                self.ports.later(0, TIMER_PASS);
+            }
+        }
+    }
+
+    fn next_slice(&mut self) {
+        let Some((list, from)) = self.pass.take() else { return };
+        if let Some(next) = self.with_pass(|p| p.slice(&list, from)).flatten() {
+            self.pass = Some((list, next));
+            self.ports.later(0, TIMER_PASS);
+        }
+    }
+
+    pub fn links(&self, plain: JsValue, hinted: JsValue) {
+        self.with_pass(|p| p.links(plain.unchecked_ref(), hinted.unchecked_ref()));
     }
 
     /// A pointer or click on the page: re-tag the link under it (a framework may have set its
@@ -380,7 +406,7 @@ impl App {
         if let Some(res) = self.resolve(Landing::default()) {
             self.apply(res);
         }
-        self.with_pass(|p| p.subtree(&self.document));
+        self.pass_document();
         self.report_news();
         self.flush();
     }
@@ -510,6 +536,7 @@ impl App {
                 self.flush();
             }
             TIMER_CONFIRM => self.flush(),
+            TIMER_PASS => self.next_slice(),
             TIMER_CLIENT_ID if self.live.is_some() => {
                 if self.report_news() {
                     self.flush();

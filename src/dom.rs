@@ -5,7 +5,7 @@ use chattag_core::links::{tag, Hint, Skip, TagInput, Tagged};
 use chattag_core::template::Template;
 use chattag_core::{ChatId, Prefix};
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, MutationRecord, Node, NodeList};
+use web_sys::Element;
 
 use crate::ports::Ports;
 
@@ -14,44 +14,44 @@ use crate::ports::Ports;
 // 10,000-link pass. None of these throw for the constant, valid names and selectors used here.
 #[wasm_bindgen]
 extern "C" {
-    /// An element, seen through the three calls below.
+    /// A `NodeList` or an array of elements.
+    pub type Seq;
+    #[wasm_bindgen(method, getter)]
+    fn length(this: &Seq) -> u32;
+    #[wasm_bindgen(method, indexing_getter)]
+    fn at(this: &Seq, i: u32) -> Option<Element>;
+
+    /// An element, seen through the two calls below.
     type El;
     #[wasm_bindgen(method, js_name = getAttribute)]
     fn attr(this: &El, name: &JsValue) -> Option<String>;
     #[wasm_bindgen(method, js_name = setAttribute)]
     fn set_attr(this: &El, name: &JsValue, value: &str);
-    #[wasm_bindgen(method, js_name = matches)]
-    fn is(this: &El, selector: &JsValue) -> bool;
 }
 
 /// JS strings for the names and selectors used per link, made once per page view.
 pub struct Names {
     href: JsValue,
     hint: JsValue,
-    link: JsValue,
 }
 
 impl Names {
     pub fn new() -> Names {
-        Names { href: JsValue::from_str("href"), hint: JsValue::from_str("data-chattag"), link: JsValue::from_str(LINK) }
+        Names { href: JsValue::from_str("href"), hint: JsValue::from_str("data-chattag") }
     }
 }
 
-/// Links that can be messenger links, prefiltered natively by the browser (substring of the raw
-/// `href`): the core still classifies every hit. Links with a `data-chattag` hint are left to
-/// [`HINTED`], so the bulk pass never reads another attribute.
-///
-/// Lower- and upper-case spellings, not the `i` flag: case-insensitive attribute matching made
-/// this query ~2–3× slower on a 10,000-link page (Chromium). A mixed-case host (`Wa.me`) is
-/// still tagged at interaction time (pointerdown/click), where every link is looked at.
-pub const CANDIDATES: &str = concat!(
-    ":is(a,area)[href]:not([data-chattag]):is(",
-    "[href*=\"wa.me\"],[href*=\"whatsapp\"],[href*=\"t.me\"],[href*=\"telegram\"],",
-    "[href*=\"tg:\"],[href*=\"viber\"],[href*=\"max.ru\"],",
-    "[href*=\"WA.ME\"],[href*=\"WHATSAPP\"],[href*=\"T.ME\"],[href*=\"TELEGRAM\"],",
-    "[href*=\"TG:\"],[href*=\"VIBER\"],[href*=\"MAX.RU\"])"
-);
+/// Links the bulk pass looks at: every link without a `data-chattag` hint (those go through
+/// [`HINTED`]). The loader's `hrefs` port skips hrefs that cannot be messenger links with one
+/// case-insensitive regex test (the core still classifies every one it passes). A CSS substring
+/// prefilter was tried: with the `i` flag it made this query 2–3× slower on a 10,000-link page,
+/// and without it it missed hosts written in mixed case (`http://www.WA.me/…`).
+pub const CANDIDATES: &str = ":is(a,area)[href]:not([data-chattag])";
 pub const HINTED: &str = ":is(a,area)[href][data-chattag]";
+/// Links per slice of a long pass: ~20 ms of work on a 2-core machine, so that a 10,000-link
+/// page never sees a task anywhere near 50 ms from us.
+pub const SLICE: u32 = 2000;
+/// A link, for `closest` at interaction time (the loader's observer uses the same selector).
 pub const LINK: &str = ":is(a,area)[href]";
 
 /// What tagging a page needs, gathered once per pass (not once per link).
@@ -110,25 +110,25 @@ impl Pass<'_> {
     }
 
     /// Links with a `data-chattag` hint (rare): one at a time, reading the hint.
-    fn hinted(&self, list: NodeList) -> u32 {
-        let mut n = 0;
+    fn hinted(&self, list: &Seq) {
         for i in 0..list.length() {
-            if let Some(node) = list.item(i) {
-                n += self.element(node.unchecked_ref(), None).is_some_and(|t| t.changed) as u32;
+            if let Some(el) = list.at(i) {
+                self.element(&el, None);
             }
         }
-        n
     }
 
-    /// The bulk of a pass: all hrefs read in one call, tagged here, changed ones written back
-    /// in one call.
-    fn plain(&self, list: NodeList) -> u32 {
-        if list.length() == 0 {
-            return 0;
+    /// Tags `list[from..from + SLICE]`: hrefs read in one call, tagged here, changed ones
+    /// written back in one call. Returns where the next slice starts, `None` when done.
+    pub fn slice(&self, list: &Seq, from: u32) -> Option<u32> {
+        let len = list.length();
+        let to = len.min(from.saturating_add(SLICE));
+        if from >= to {
+            return None;
         }
-        let hrefs = self.ports.hrefs(&list);
+        let hrefs = self.ports.hrefs(list, from, to);
         let mut out = String::with_capacity(hrefs.len() + hrefs.len() / 2);
-        let mut n = 0;
+        let mut changed = false;
         for (i, href) in hrefs.split('\n').enumerate() {
             if i > 0 {
                 out.push('\n');
@@ -139,58 +139,33 @@ impl Pass<'_> {
             if let Ok(t) = self.url(href, Hint::Auto) {
                 if t.changed {
                     out.push_str(&t.href);
-                    n += 1;
+                    changed = true;
                 }
             }
         }
-        if n > 0 {
-            self.ports.set_hrefs(&list, &out);
+        if changed {
+            self.ports.set_hrefs(list, from, &out);
         }
-        n
+        (to < len).then_some(to)
     }
 
-    /// Tags every candidate link under `root` (a document or an element). Returns how many
-    /// links changed.
-    pub fn subtree(&self, root: &Node) -> u32 {
-        let (plain, hinted) = if root.node_type() == Node::DOCUMENT_NODE {
-            let d: &web_sys::Document = root.unchecked_ref();
-            (d.query_selector_all(CANDIDATES), d.query_selector_all(HINTED))
-        } else {
-            let e: &Element = root.unchecked_ref();
-            (e.query_selector_all(CANDIDATES), e.query_selector_all(HINTED))
-        };
-        plain.map_or(0, |l| self.plain(l)) + hinted.map_or(0, |l| self.hinted(l))
+    /// Starts a pass over the document: tags the hinted links (rare) at once and returns the
+    /// candidate list for [`Pass::slice`].
+    pub fn begin(&self, doc: &web_sys::Document) -> Option<Seq> {
+        if let Ok(h) = doc.query_selector_all(HINTED) {
+            self.hinted(h.unchecked_ref());
+        }
+        doc.query_selector_all(CANDIDATES).ok().map(JsCast::unchecked_into)
     }
 
-    /// Links added to the page or whose `href` changed. Our own writes come back here too and
-    /// are no-ops: tagging a tagged link changes nothing, so nothing is written again.
-    pub fn mutations(&self, records: &js_sys::Array) {
-        for r in records.iter() {
-            let r: MutationRecord = r.unchecked_into();
-            let added = r.added_nodes();
-            if added.length() == 0 {
-                // An `href` change (the observer filters attributes to it) — or a removal, whose
-                // target is the parent: re-tagging that is a no-op.
-                if let Some(t) = r.target() {
-                    if t.node_type() == Node::ELEMENT_NODE {
-                        self.element(t.unchecked_ref(), None);
-                    }
-                }
-                continue;
-            }
-            for i in 0..added.length() {
-                let Some(node) = added.item(i) else { continue };
-                if node.node_type() != Node::ELEMENT_NODE {
-                    continue;
-                }
-                let el: &Element = node.unchecked_ref();
-                if el.unchecked_ref::<El>().is(&self.names.link) {
-                    self.element(el, None);
-                }
-                if el.first_element_child().is_some() {
-                    self.subtree(&node);
-                }
-            }
+    /// Links the page added or whose `href` it changed, collected by the loader's
+    /// MutationObserver (`hinted`: those with a `data-chattag`). Our own writes are mostly
+    /// filtered out there; any that come back are no-ops (tagging a tagged link changes nothing).
+    pub fn links(&self, plain: &Seq, hinted: &Seq) {
+        let mut from = Some(0);
+        while let Some(i) = from {
+            from = self.slice(plain, i);
         }
+        self.hinted(hinted);
     }
 }

@@ -113,9 +113,11 @@ mod exports {
         with(|a| a.interaction(target, used));
     }
 
+    /// Links the page added or changed (the loader's MutationObserver), split by whether
+    /// they carry a `data-chattag` hint.
     #[wasm_bindgen]
-    pub fn on_mutations(records: js_sys::Array) {
-        with(|a| a.mutations(&records));
+    pub fn on_links(plain: JsValue, hinted: JsValue) {
+        with(|a| a.links(plain, hinted));
     }
 
     /// `window.open` wrapper: returns the URL to open.

@@ -15,7 +15,8 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn post(this: &Ports, url: &str, body: &str, token: u32);
 
-    /// `setTimeout` → `on_timer(what)`.
+    /// `setTimeout` → `on_timer(what)`; `ms == 0` yields to the browser without the timer
+    /// clamp (`scheduler.postTask` where available).
     #[wasm_bindgen(method)]
     pub fn later(this: &Ports, ms: u32, what: u32);
 
@@ -31,16 +32,17 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn setting(this: &Ports, attr: &str, key: &str) -> Option<String>;
 
-    /// The raw `href` of each element of `list`, joined by "\n" ("" for an href that itself
-    /// contains a newline: such a link is left to interaction time). One crossing for a whole
-    /// pass instead of one per link: the bulk pass is DOM-bound, and per-call glue dominated it.
+    /// The raw `href` of `list[from..to]`, joined by "\n" ("" for an href that cannot be a
+    /// messenger link, and for one that itself contains a newline: such a link is left to
+    /// interaction time). One crossing per slice instead of
+    /// one per link: the bulk pass is DOM-bound, and per-call glue dominated it.
     #[wasm_bindgen(method)]
-    pub fn hrefs(this: &Ports, list: &web_sys::NodeList) -> String;
+    pub fn hrefs(this: &Ports, list: &JsValue, from: u32, to: u32) -> String;
 
-    /// Sets the `href` of each element of `list` to the matching "\n"-separated entry of
-    /// `hrefs`; empty entries are left alone.
+    /// Sets the `href` of `list[from..]` to the matching "\n"-separated entries of `hrefs`;
+    /// empty entries are left alone.
     #[wasm_bindgen(method, js_name = setHrefs)]
-    pub fn set_hrefs(this: &Ports, list: &web_sys::NodeList, hrefs: &str);
+    pub fn set_hrefs(this: &Ports, list: &JsValue, from: u32, hrefs: &str);
 
     /// `console.warn`, only ever called with `debug` on.
     #[wasm_bindgen(method)]

@@ -22,7 +22,8 @@ import loadWasm from 'chattag:wasm';
   // Calls that change state wait here until the wasm runs; the stub's queue goes first.
   const queue = previous && previous.q ? Array.from(previous.q, (args) => Array.from(args)) : [];
   let live = false;
-  let observer;
+  // href values the bulk pass wrote, so the observer can skip its own writes cheaply.
+  const ours = new WeakMap();
 
   // The same "is it on" rule the wasm applies to data-debug (settings.rs), needed here for
   // failures that happen before the wasm can read its settings.
@@ -68,14 +69,12 @@ import loadWasm from 'chattag:wasm';
   const text = (v) => (v == null ? undefined : typeof v === 'string' || Number.isFinite(v) ? String(v) : '');
   api.setUserId = setter('setUserId', (v) => w.set_user_id(text(v)));
   api.setPurchaseId = setter('setPurchaseId', (v) => w.set_purchase_id(text(v)));
-  api.consent = setter('consent', (granted) => {
-    w.consent(!!granted);
-    // Granting runs a full pass over the document: the records of its own href writes (and of
-    // anything the page changed before it) need no second look.
-    if (observer) observer.takeRecords();
-  });
+  api.consent = setter('consent', (granted) => w.consent(!!granted));
   W.chattag = api;
 
+  // The bulk pass's prefilter: an href without any of these cannot be a messenger link, so the
+  // wasm never sees it (the core classifies every href that passes).
+  const MAYBE = /wa\.me|whatsapp|t\.me|telegram|tg:|viber|max\.ru/i;
   const ports = {
     post: guard((url, body, token) => {
       let sent;
@@ -86,7 +85,12 @@ import loadWasm from 'chattag:wasm';
       }
       sent.then((r) => r.status, () => 0).then(guard((status) => w.on_settled(token, status)));
     }),
-    later: guard((ms, what) => setTimeout(guard(() => w.on_timer(what)), ms)),
+    later: guard((ms, what) => {
+      const run = guard(() => w.on_timer(what));
+      // A zero delay is a yield between slices of a long pass: postTask has no 4 ms clamp.
+      if (!ms && W.scheduler && W.scheduler.postTask) W.scheduler.postTask(run).catch(() => {});
+      else setTimeout(run, ms);
+    }),
     ready: guard((id) => setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))))),
     ym: guard((counter) => {
       if (typeof W.ym === 'function') W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.on_client_id(String(v)))));
@@ -102,20 +106,24 @@ import loadWasm from 'chattag:wasm';
     warn: guard((message, detail) => warn(message, detail)),
     // The bulk pass's DOM side (see ports.rs). These return/accept plain strings and must
     // never throw: a throw would unwind through the wasm mid-pass.
-    hrefs: (list) => {
+    hrefs: (list, from, to) => {
       const out = [];
       try {
-        for (let i = 0; i < list.length; i++) {
+        for (let i = from; i < to; i++) {
           const h = list[i].getAttribute('href') || '';
-          out.push(h.includes('\n') ? '' : h);
+          out.push(MAYBE.test(h) && !h.includes('\n') ? h : '');
         }
       } catch (e) {}
       return out.join('\n');
     },
-    setHrefs: (list, hrefs) => {
+    setHrefs: (list, from, hrefs) => {
       try {
         const v = hrefs.split('\n');
-        for (let i = 0; i < list.length && i < v.length; i++) if (v[i]) list[i].setAttribute('href', v[i]);
+        for (let i = 0; i < v.length && from + i < list.length; i++) {
+          if (!v[i]) continue;
+          list[from + i].setAttribute('href', v[i]);
+          ours.set(list[from + i], v[i]);
+        }
       } catch (e) {}
     },
   };
@@ -137,13 +145,30 @@ import loadWasm from 'chattag:wasm';
     });
     W.addEventListener('pagehide', hide, opts);
     D.addEventListener('visibilitychange', () => D.visibilityState === 'hidden' && hide(), opts);
-    W.addEventListener('pageshow', guard((e) => {
-      if (!e.persisted) return;
-      w.on_show();
-      observer.takeRecords();
-    }), opts);
+    W.addEventListener('pageshow', guard((e) => e.persisted && w.on_show()), opts);
 
-    observer = new MutationObserver(guard((records) => w.on_mutations(records)));
+    // Links added or re-pointed by the page, gathered here (walking records is DOM plumbing
+    // that JS does cheaply) and tagged by the wasm in one bulk call. Attribute records of our
+    // own bulk writes are dropped; the rest are re-tagged, which is a no-op for tagged links.
+    const LINK = ':is(a,area)[href]';
+    const observer = new MutationObserver(guard((records) => {
+      const plain = [];
+      const hinted = [];
+      const add = (el) => (el.hasAttribute('data-chattag') ? hinted : plain).push(el);
+      for (const r of records) {
+        const t = r.target;
+        if (r.type === 'attributes') {
+          if (ours.get(t) !== t.getAttribute('href')) add(t);
+          continue;
+        }
+        for (const n of r.addedNodes) {
+          if (n.nodeType !== 1) continue;
+          if (n.matches(LINK)) add(n);
+          if (n.firstElementChild) for (const el of n.querySelectorAll(LINK)) add(el);
+        }
+      }
+      if (plain.length || hinted.length) w.on_links(plain, hinted);
+    }));
     observer.observe(D.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ['href'] });
 
     const open = W.open;
@@ -171,8 +196,5 @@ import loadWasm from 'chattag:wasm';
     }
     listen();
     w.start();
-    // The first pass wrote hrefs before the observer existed; nothing to take, but keep the
-    // invariant "after a full pass, pending records are our own".
-    observer.takeRecords();
   })().catch((e) => warn('not running:', e));
 })();
