@@ -331,16 +331,21 @@ const TELEGRAM_RESERVED: &[&str] = &[
 ];
 
 /// Query parameters that make a t.me / tg://resolve link something other than a chat start.
+/// One pass over the query (a mini-app key wins over the others wherever it stands).
 fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
-    if has_param(parts, "startapp") || has_param(parts, "startattach") || has_param(parts, "appname") {
-        return Err(Skip::MiniApp);
-    }
-    for key in ["startgroup", "startchannel", "voicechat", "videochat", "livestream", "post", "thread", "comment", "boost"] {
-        if has_param(parts, key) {
-            return Err(Skip::NotAChat);
+    const MINI_APP: &[&str] = &["startapp", "startattach", "appname"];
+    const NOT_A_CHAT: &[&str] =
+        &["startgroup", "startchannel", "voicechat", "videochat", "livestream", "post", "thread", "comment", "boost"];
+    let mut verdict = Ok(());
+    for p in params(parts.query.unwrap_or("")) {
+        if MINI_APP.contains(&p.key) {
+            return Err(Skip::MiniApp);
+        }
+        if NOT_A_CHAT.contains(&p.key) {
+            verdict = Err(Skip::NotAChat);
         }
     }
-    Ok(())
+    verdict
 }
 
 /// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.
