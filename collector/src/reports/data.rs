@@ -117,7 +117,8 @@ impl ChatRow {
     }
 
     /// Where the visit came from: yclid → Yandex Direct; else utm source / medium; else the
-    /// referrer's host; else direct. Chats with no visit: "no visit known".
+    /// referrer's host; else direct. Chats with no visit: "no visit known"; with a colliding
+    /// chat ID: "unknown (ID collision)".
     pub fn source(&self) -> (String, String) {
         let campaign = self
             .utm
@@ -126,6 +127,10 @@ impl ChatRow {
             .unwrap_or_default();
         if !self.visit_known {
             return ("no visit known".into(), campaign);
+        }
+        // Two visits share the ID: their sources may differ, so neither is claimed.
+        if self.id_collision {
+            return ("unknown (ID collision)".into(), String::new());
         }
         if self.yclid {
             return ("Yandex Direct (yclid)".into(), campaign);
@@ -387,7 +392,9 @@ mod tests {
         let mut shared = row(1, "telegram", "exact-link", false);
         shared.visit_known = true;
         shared.id_collision = true;
+        shared.yclid = true;
         assert_eq!(shared.attribution(), Attribution::Unattributed);
+        assert_eq!(shared.source().0, "unknown (ID collision)");
         assert_eq!(shared.unattributed_reason(), Some("id-collision"));
         assert_eq!(
             attribution_breakdown(&[shared]),
