@@ -323,25 +323,33 @@ fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Sk
     }
 }
 
+// The name lists below are single space-separated strings, not arrays of `&str`: an array costs
+// 8 bytes of pointer and length per name in the wasm data, a separator one.
+
 /// First path segments of t.me that are Telegram features, not usernames.
-const TELEGRAM_RESERVED: &[&str] = &[
-    "joinchat", "addstickers", "addemoji", "addlist", "addtheme", "setlanguage", "proxy", "socks",
-    "login", "invoice", "boost", "confirmphone", "bg", "c", "m", "s", "iv", "contact", "giftcode",
-    "nft", "share", "msg", "msg_url",
-];
+const TELEGRAM_RESERVED: &str = "joinchat addstickers addemoji addlist addtheme setlanguage proxy socks \
+    login invoice boost confirmphone bg c m s iv contact giftcode nft share msg msg_url";
+
+/// Whether `name` is one of the space-separated `list` (`same` decides what equal means).
+fn listed(list: &str, name: &str, same: fn(&str, &str) -> bool) -> bool {
+    split_byte(list, b' ').any(|item| !item.is_empty() && same(name, item))
+}
+
+fn eq_exact(a: &str, b: &str) -> bool {
+    a == b
+}
 
 /// Query parameters that make a t.me / tg://resolve link something other than a chat start.
 /// One pass over the query (a mini-app key wins over the others wherever it stands).
 fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
-    const MINI_APP: &[&str] = &["startapp", "startattach", "appname"];
-    const NOT_A_CHAT: &[&str] =
-        &["startgroup", "startchannel", "voicechat", "videochat", "livestream", "post", "thread", "comment", "boost"];
+    const MINI_APP: &str = "startapp startattach appname";
+    const NOT_A_CHAT: &str = "startgroup startchannel voicechat videochat livestream post thread comment boost";
     let mut verdict = Ok(());
     for p in params(parts.query.unwrap_or("")) {
-        if MINI_APP.contains(&p.key) {
+        if listed(MINI_APP, p.key, eq_exact) {
             return Err(Skip::MiniApp);
         }
-        if NOT_A_CHAT.contains(&p.key) {
+        if listed(NOT_A_CHAT, p.key, eq_exact) {
             verdict = Err(Skip::NotAChat);
         }
     }
@@ -373,7 +381,7 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     if eq_ci(first, "share") {
         return Err(Skip::Share);
     }
-    if TELEGRAM_RESERVED.iter().any(|r| eq_ci(first, r)) {
+    if listed(TELEGRAM_RESERVED, first, eq_ci) {
         return Err(Skip::NotAChat);
     }
     if let Some(rest) = first.strip_prefix('+').or_else(|| first.strip_prefix("%2B")) {
