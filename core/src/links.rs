@@ -218,9 +218,9 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
         let is = |h: &str| eq_ci(host, h);
         if is("wa.me") {
             wa_me(&parts)?
-        } else if is("api.whatsapp.com") || is("web.whatsapp.com") || is("whatsapp.com") {
+        } else if listed("api.whatsapp.com web.whatsapp.com whatsapp.com", host, eq_ci) {
             whatsapp_send(path_segments(parts.path).next(), &parts)?
-        } else if is("t.me") || is("telegram.me") || is("telegram.dog") {
+        } else if listed("t.me telegram.me telegram.dog", host, eq_ci) {
             telegram_web(&parts, hint)?
         } else if ends_with_ci(host, ".t.me") {
             // username.t.me: a Telegram profile preview page, not a chat start link.
@@ -294,7 +294,7 @@ fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
         return Err(Skip::Share);
     };
     let more = segs.next().is_some();
-    if eq_ci(first, "message") || eq_ci(first, "qr") {
+    if listed("message qr", first, eq_ci) {
         Err(Skip::FixedText)
     } else if eq_ci(first, "c") {
         Err(Skip::Catalogue)
@@ -317,8 +317,8 @@ fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Sk
                 Err(Skip::Share)
             }
         }
-        Some(a) if eq_ci(a, "message") || eq_ci(a, "qr") => Err(Skip::FixedText),
-        Some(a) if eq_ci(a, "catalog") || eq_ci(a, "c") => Err(Skip::Catalogue),
+        Some(a) if listed("message qr", a, eq_ci) => Err(Skip::FixedText),
+        Some(a) if listed("catalog c", a, eq_ci) => Err(Skip::Catalogue),
         _ => Err(Skip::NotAChat),
     }
 }
@@ -410,7 +410,7 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
 fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     let action = app_action(parts).ok_or(Skip::NotAChat)?;
     let is = |a: &str| eq_ci(action, a);
-    if is("msg_url") || is("msg") || is("share") {
+    if listed("msg_url msg share", action, eq_ci) {
         return Err(Skip::Share);
     }
     if !is("resolve") {
@@ -453,7 +453,7 @@ fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
 fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     let mut segs = path_segments(parts.path);
     let first = segs.next().ok_or(Skip::NotAChat)?;
-    if eq_ci(first, ":share") || eq_ci(first, "%3Ashare") {
+    if listed(":share %3Ashare", first, eq_ci) {
         return Err(Skip::Share);
     }
     if segs.next().is_some() {
