@@ -52,7 +52,10 @@ impl AppState {
     pub fn open(config: Config) -> Result<AppState, StoreError> {
         let mut registry = Registry::default();
         let store_metrics = Arc::new(StoreMetrics::register(&mut registry));
-        let sqlite = Arc::new(SqliteStore::open(&SqliteOptions::new(&config.db), store_metrics)?);
+        let sqlite = Arc::new(SqliteStore::open(
+            &SqliteOptions::new(&config.db),
+            store_metrics,
+        )?);
         let metrics = Metrics::register(&mut registry);
         crate::metrica::upload_metrics::register(&mut registry, sqlite.path());
         Ok(AppState(Arc::new(AppInner {
@@ -72,8 +75,13 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ingest::routes(&state))
         .merge(crate::read_api::routes())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::cors::layer));
-    let ops = Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cors::layer,
+        ));
+    let ops = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics));
     Router::new()
         .merge(browser_facing)
         .merge(crate::chats::routes(&state))
@@ -100,7 +108,11 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
     let ip = client_ip(&req, state.config.trust_forwarded_for).map(masked);
     let res = next.run(req).await;
     let took = started.elapsed();
@@ -108,9 +120,19 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     state
         .metrics
         .http_requests
-        .get_or_create(&HttpLabels { route: route.clone(), method: method.clone(), status: status.as_u16().to_string() })
+        .get_or_create(&HttpLabels {
+            route: route.clone(),
+            method: method.clone(),
+            status: status.as_u16().to_string(),
+        })
         .inc();
-    state.metrics.http_seconds.get_or_create(&RouteLabels { route: route.clone() }).observe(took.as_secs_f64());
+    state
+        .metrics
+        .http_seconds
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(took.as_secs_f64());
     let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
     if let Some(code) = code {
         state.metrics.rejected(code);
@@ -132,7 +154,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable"})),
+            )
+                .into_response()
         }
     }
 }
@@ -140,11 +166,21 @@ async fn healthz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     match crate::metrics::render(&state.registry) {
         Ok(text) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            )],
             text,
         )
             .into_response(),
-        Err(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cannot render metrics").into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "cannot render metrics",
+        )
+        .into_response(),
     }
 }
 
@@ -153,7 +189,10 @@ pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -170,9 +209,17 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         tracing::warn!("no read token configured: the read API is disabled (CHATTAG_READ_TOKEN or --read-token-file)");
     }
     let state = AppState::open(config)?;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener.local_addr()?;
-    let sites: Vec<&str> = state.config.sites.sites.iter().map(|s| s.id.as_str()).collect();
+    let sites: Vec<&str> = state
+        .config
+        .sites
+        .sites
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
     tracing::info!(addr = %local, db = %state.config.db.display(), sites = ?sites, "collector started");
     println!("chattag-collector listening on http://{local}");
     let listener = listener.tap_io(|tcp| {
@@ -180,9 +227,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let _ = tcp.set_nodelay(true);
     });
     let app = router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("collector stopped");
     Ok(())
 }

@@ -18,7 +18,10 @@ pub fn require_bearer(headers: &HeaderMap, expected: Option<&Secret>) -> Result<
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     match given {
         None => Err(ApiError::unauthorized("missing bearer token")),

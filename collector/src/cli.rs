@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "chattag-collector", version, about = "chattag collector: stores the snippet's chat-ID mappings; matches chats; exports to Yandex Metrica")]
+#[command(
+    name = "chattag-collector",
+    version,
+    about = "chattag collector: stores the snippet's chat-ID mappings; matches chats; exports to Yandex Metrica"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -59,7 +63,11 @@ pub struct ServeArgs {
 
     /// A site origin allowed to send events, e.g. https://shop.example (repeatable; the env
     /// variable takes a comma-separated list). The site ID is the host without "www.".
-    #[arg(long = "allowed-origin", env = "CHATTAG_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-origin",
+        env = "CHATTAG_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
 
     /// File holding the bearer token of the read API. The token itself may be given only as

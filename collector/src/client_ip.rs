@@ -16,12 +16,14 @@ pub fn client_ip<B>(req: &Request<B>, trust_forwarded_for: bool) -> Option<IpAdd
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-            .last();
+            .next_back();
         if forwarded.is_some() {
             return forwarded;
         }
     }
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// A log-safe form: IPv4 keeps its /24, IPv6 its /48 — enough to spot a noisy network, not
@@ -46,6 +48,9 @@ mod tests {
     #[test]
     fn masks_host_part() {
         assert_eq!(masked("203.0.113.77".parse().unwrap()), "203.0.113.x");
-        assert_eq!(masked("2001:db8:abcd:12::1".parse().unwrap()), "2001:db8:abcd::/48");
+        assert_eq!(
+            masked("2001:db8:abcd:12::1".parse().unwrap()),
+            "2001:db8:abcd::/48"
+        );
     }
 }

@@ -26,15 +26,31 @@ use crate::secret::{Secret, SecretError};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {source}")]
-    Parse { path: String, source: toml::de::Error },
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
     #[error("config section [{section}]: {source}")]
-    Section { section: String, source: toml::de::Error },
+    Section {
+        section: String,
+        source: toml::de::Error,
+    },
     #[error("allowed origin {origin:?}: {reason}")]
-    Origin { origin: String, reason: &'static str },
+    Origin {
+        origin: String,
+        reason: &'static str,
+    },
     #[error("origin {origin} is listed for two sites ({first} and {second})")]
-    OriginTwice { origin: String, first: String, second: String },
+    OriginTwice {
+        origin: String,
+        first: String,
+        second: String,
+    },
     #[error("site id {0:?} must be 1-64 characters of a-z 0-9 . _ : -")]
     SiteId(String),
     #[error("read token: {0}")]
@@ -65,7 +81,11 @@ impl Sites {
                 if let Some(&j) = by_origin.get(origin) {
                     let first: &Site = &sites[j];
                     if j != i {
-                        return Err(ConfigError::OriginTwice { origin: origin.clone(), first: first.id.clone(), second: site.id.clone() });
+                        return Err(ConfigError::OriginTwice {
+                            origin: origin.clone(),
+                            first: first.id.clone(),
+                            second: site.id.clone(),
+                        });
                     }
                 }
                 by_origin.insert(origin.clone(), i);
@@ -86,21 +106,31 @@ impl Sites {
 }
 
 fn valid_site_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-_:".contains(&b))
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-_:".contains(&b))
 }
 
 /// Canonical origin: `scheme://host[:port]` as a browser sends it in `Origin`.
 pub fn normalize_origin(raw: &str) -> Result<String, ConfigError> {
-    let err = |reason| ConfigError::Origin { origin: raw.to_owned(), reason };
+    let err = |reason| ConfigError::Origin {
+        origin: raw.to_owned(),
+        reason,
+    };
     let s = raw.trim().trim_end_matches('/').to_ascii_lowercase();
-    let (scheme, rest) = s.split_once("://").ok_or_else(|| err("must start with http:// or https://"))?;
+    let (scheme, rest) = s
+        .split_once("://")
+        .ok_or_else(|| err("must start with http:// or https://"))?;
     let default_port = match scheme {
         "http" => ":80",
         "https" => ":443",
         _ => return Err(err("must start with http:// or https://")),
     };
     if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
-        return Err(err("must be scheme://host[:port] with no path, query or credentials"));
+        return Err(err(
+            "must be scheme://host[:port] with no path, query or credentials",
+        ));
     }
     let host_port = rest.strip_suffix(default_port).unwrap_or(rest);
     Ok(format!("{scheme}://{host_port}"))
@@ -143,19 +173,31 @@ impl Config {
     pub fn resolve(args: &ServeArgs, env_token: Option<String>) -> Result<Config, ConfigError> {
         let file: toml::Table = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    source,
+                })?
             }
             None => toml::Table::new(),
         };
         let parsed: FileConfig = toml::Value::Table(file.clone())
             .try_into()
-            .map_err(|source| ConfigError::Section { section: "sites".into(), source })?;
+            .map_err(|source| ConfigError::Section {
+                section: "sites".into(),
+                source,
+            })?;
 
         let mut sites = Vec::new();
         for s in parsed.sites {
-            let origins = s.origins.iter().map(|o| normalize_origin(o)).collect::<Result<Vec<_>, _>>()?;
+            let origins = s
+                .origins
+                .iter()
+                .map(|o| normalize_origin(o))
+                .collect::<Result<Vec<_>, _>>()?;
             sites.push(Site { id: s.id, origins });
         }
         for raw in args.allowed_origins.iter().filter(|o| !o.trim().is_empty()) {
@@ -166,11 +208,17 @@ impl Config {
             let id = site_id_for(&origin);
             match sites.iter_mut().find(|s| s.id == id) {
                 Some(site) => site.origins.push(origin),
-                None => sites.push(Site { id, origins: vec![origin] }),
+                None => sites.push(Site {
+                    id,
+                    origins: vec![origin],
+                }),
             }
         }
 
-        let read_token = match (env_token.filter(|t| !t.trim().is_empty()), &args.read_token_file) {
+        let read_token = match (
+            env_token.filter(|t| !t.trim().is_empty()),
+            &args.read_token_file,
+        ) {
             (Some(token), _) => Some(Secret::new(&token)?),
             (None, Some(path)) => Some(Secret::from_file(path)?),
             (None, None) => None,
@@ -182,7 +230,10 @@ impl Config {
             db: args.db.db.clone(),
             sites: Sites::new(sites)?,
             read_token,
-            rate_limit: RateLimit { per_second, burst: args.rate_burst.unwrap_or(per_second.saturating_mul(3)) },
+            rate_limit: RateLimit {
+                per_second,
+                burst: args.rate_burst.unwrap_or(per_second.saturating_mul(3)),
+            },
             trust_forwarded_for: args.trust_forwarded_for,
             bench_bare: args.bench_bare,
             file,
@@ -198,7 +249,10 @@ impl Config {
                 .clone()
                 .try_into()
                 .map(Some)
-                .map_err(|source| ConfigError::Section { section: name.to_owned(), source }),
+                .map_err(|source| ConfigError::Section {
+                    section: name.to_owned(),
+                    source,
+                }),
         }
     }
 }
@@ -209,9 +263,18 @@ mod tests {
 
     #[test]
     fn origins_normalised_like_browsers_send_them() {
-        assert_eq!(normalize_origin("https://Shop.Example/").unwrap(), "https://shop.example");
-        assert_eq!(normalize_origin("https://shop.example:443").unwrap(), "https://shop.example");
-        assert_eq!(normalize_origin("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(
+            normalize_origin("https://Shop.Example/").unwrap(),
+            "https://shop.example"
+        );
+        assert_eq!(
+            normalize_origin("https://shop.example:443").unwrap(),
+            "https://shop.example"
+        );
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
         assert!(normalize_origin("shop.example").is_err());
         assert!(normalize_origin("https://shop.example/path").is_err());
         assert!(normalize_origin("ftp://shop.example").is_err());

@@ -21,22 +21,44 @@ const PREFLIGHT_MAX_AGE: &str = "86400";
 pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
         if req.method() == Method::OPTIONS {
-            return ApiError::bad_request("origin_missing", "a preflight request needs an Origin header").into_response();
+            return ApiError::bad_request(
+                "origin_missing",
+                "a preflight request needs an Origin header",
+            )
+            .into_response();
         }
         let mut res = next.run(req).await;
-        res.headers_mut().append(header::VARY, HeaderValue::from_static("Origin"));
+        res.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Origin"));
         return res;
     };
-    let site = origin.to_str().ok().and_then(|o| state.config.sites.by_origin(o)).map(|s| s.id.clone());
+    let site = origin
+        .to_str()
+        .ok()
+        .and_then(|o| state.config.sites.by_origin(o))
+        .map(|s| s.id.clone());
     let Some(site) = site else {
-        return ApiError::forbidden("origin_not_allowed", "this origin is not an allowed site of this collector").into_response();
+        return ApiError::forbidden(
+            "origin_not_allowed",
+            "this origin is not an allowed site of this collector",
+        )
+        .into_response();
     };
     let mut res = if req.method() == Method::OPTIONS {
         let mut res = StatusCode::NO_CONTENT.into_response();
         let h = res.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type, authorization"));
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, authorization"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static(PREFLIGHT_MAX_AGE),
+        );
         res
     } else {
         req.extensions_mut().insert(RequestSite(site));
@@ -44,7 +66,10 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     };
     let h = res.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("retry-after"),
+    );
     h.append(header::VARY, HeaderValue::from_static("Origin"));
     res
 }

@@ -34,7 +34,14 @@ struct Detail<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), index: None, field: None, retry_after_secs: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            index: None,
+            field: None,
+            retry_after_secs: None,
+        }
     }
 
     pub fn at(mut self, index: usize) -> ApiError {
@@ -67,7 +74,11 @@ impl ApiError {
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> ApiError {
-        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests from this address; retry later");
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests from this address; retry later",
+        );
         e.retry_after_secs = Some(retry_after_secs.max(1));
         e
     }
@@ -76,7 +87,11 @@ impl ApiError {
     /// events and resends), and their details stay in the log.
     pub fn storage(err: &StoreError) -> ApiError {
         tracing::error!(error = %err, "storage error");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the collector cannot store data right now; retry later")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the collector cannot store data right now; retry later",
+        )
     }
 }
 
@@ -89,12 +104,27 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body {
-            error: Detail { code: self.code, message: &self.message, index: self.index, field: self.field.as_deref() },
+            error: Detail {
+                code: self.code,
+                message: &self.message,
+                index: self.index,
+                field: self.field.as_deref(),
+            },
         };
-        let json = serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"error":{"code":"internal","message":""}}"#.to_vec());
-        let mut res = (self.status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
+        let json = serde_json::to_vec(&body)
+            .unwrap_or_else(|_| br#"{"error":{"code":"internal","message":""}}"#.to_vec());
+        let mut res = (
+            self.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response();
         if let Some(secs) = self.retry_after_secs {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         // Lets middleware count refusals by code without parsing the body.
         res.extensions_mut().insert(ErrorCode(self.code));

@@ -53,16 +53,40 @@ impl Metrics {
             requests_rejected: Family::default(),
             chats: ChatMetrics::register(registry),
         };
-        registry.register("chattag_http_requests", "HTTP requests by route, method and status", m.http_requests.clone());
-        registry.register("chattag_http_request_seconds", "HTTP request latency by route", m.http_seconds.clone());
-        registry.register("chattag_events_accepted", "Events newly stored", m.events_accepted.clone());
-        registry.register("chattag_events_duplicate", "Events received again and not stored twice", m.events_duplicate.clone());
-        registry.register("chattag_requests_rejected", "Requests refused, by error code", m.requests_rejected.clone());
+        registry.register(
+            "chattag_http_requests",
+            "HTTP requests by route, method and status",
+            m.http_requests.clone(),
+        );
+        registry.register(
+            "chattag_http_request_seconds",
+            "HTTP request latency by route",
+            m.http_seconds.clone(),
+        );
+        registry.register(
+            "chattag_events_accepted",
+            "Events newly stored",
+            m.events_accepted.clone(),
+        );
+        registry.register(
+            "chattag_events_duplicate",
+            "Events received again and not stored twice",
+            m.events_duplicate.clone(),
+        );
+        registry.register(
+            "chattag_requests_rejected",
+            "Requests refused, by error code",
+            m.requests_rejected.clone(),
+        );
         m
     }
 
     pub fn rejected(&self, code: &str) {
-        self.requests_rejected.get_or_create(&CodeLabels { code: code.to_owned() }).inc();
+        self.requests_rejected
+            .get_or_create(&CodeLabels {
+                code: code.to_owned(),
+            })
+            .inc();
     }
 }
 
@@ -119,7 +143,10 @@ pub struct ChatMetrics {
 
 impl ChatMetrics {
     pub fn register(registry: &mut Registry) -> ChatMetrics {
-        let m = ChatMetrics { webhooks: Family::default(), matches: Family::default() };
+        let m = ChatMetrics {
+            webhooks: Family::default(),
+            matches: Family::default(),
+        };
         registry.register(
             "chattag_chat_webhooks",
             "Chat webhook deliveries and intake requests, by messenger and outcome",
@@ -135,12 +162,19 @@ impl ChatMetrics {
 
     pub fn webhook(&self, messenger: &str, outcome: WebhookOutcome) {
         self.webhooks
-            .get_or_create(&WebhookLabels { messenger: messenger.to_owned(), outcome: outcome.as_str().to_owned() })
+            .get_or_create(&WebhookLabels {
+                messenger: messenger.to_owned(),
+                outcome: outcome.as_str().to_owned(),
+            })
             .inc();
     }
 
     pub fn matched(&self, method: &str) {
-        self.matches.get_or_create(&MatchLabels { method: method.to_owned() }).inc();
+        self.matches
+            .get_or_create(&MatchLabels {
+                method: method.to_owned(),
+            })
+            .inc();
     }
 }
 
@@ -161,13 +195,29 @@ impl StoreMetrics {
             jobs_per_commit: Some(Histogram::new(exponential_buckets(1.0, 2.0, 11))),
             commit_seconds: Some(latency_histogram()),
         };
-        registry.register("chattag_store_commits", "Group-commit transactions", m.commits.clone());
-        registry.register("chattag_store_commit_failures", "Group-commit transactions that failed", m.commit_failures.clone());
+        registry.register(
+            "chattag_store_commits",
+            "Group-commit transactions",
+            m.commits.clone(),
+        );
+        registry.register(
+            "chattag_store_commit_failures",
+            "Group-commit transactions that failed",
+            m.commit_failures.clone(),
+        );
         if let Some(h) = &m.jobs_per_commit {
-            registry.register("chattag_store_jobs_per_commit", "Write requests per transaction", h.clone());
+            registry.register(
+                "chattag_store_jobs_per_commit",
+                "Write requests per transaction",
+                h.clone(),
+            );
         }
         if let Some(h) = &m.commit_seconds {
-            registry.register("chattag_store_commit_seconds", "Time to run and commit one transaction", h.clone());
+            registry.register(
+                "chattag_store_commit_seconds",
+                "Time to run and commit one transaction",
+                h.clone(),
+            );
         }
         m
     }

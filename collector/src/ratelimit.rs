@@ -62,7 +62,10 @@ impl RateLimiter {
                 map.clear();
             }
         }
-        let bucket = map.entry(ip).or_insert(Bucket { tokens: burst, last: now });
+        let bucket = map.entry(ip).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
         let refill = now.duration_since(bucket.last).as_secs_f64() * rate;
         bucket.tokens = (bucket.tokens + refill).min(burst);
         bucket.last = now;
@@ -82,7 +85,10 @@ mod tests {
 
     #[test]
     fn burst_then_refill() {
-        let rl = RateLimiter::new(RateLimit { per_second: 2, burst: 3 });
+        let rl = RateLimiter::new(RateLimit {
+            per_second: 2,
+            burst: 3,
+        });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let t0 = Instant::now();
         for _ in 0..3 {
@@ -97,7 +103,10 @@ mod tests {
 
     #[test]
     fn zero_disables() {
-        let rl = RateLimiter::new(RateLimit { per_second: 0, burst: 0 });
+        let rl = RateLimiter::new(RateLimit {
+            per_second: 0,
+            burst: 0,
+        });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         assert!((0..10_000).all(|_| rl.check(ip).is_ok()));
     }

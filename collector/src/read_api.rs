@@ -17,7 +17,9 @@ const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/chats/{chat_id}", get(get_chat)).route("/v1/mappings", get(get_mappings))
+    Router::new()
+        .route("/v1/chats/{chat_id}", get(get_chat))
+        .route("/v1/mappings", get(get_mappings))
 }
 
 #[derive(Deserialize)]
@@ -43,7 +45,10 @@ async fn get_chat(
             Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "ambiguous_site",
-                format!("chat ID {id} exists on several sites ({}); add ?site=", sites.join(", ")),
+                format!(
+                    "chat ID {id} exists on several sites ({}); add ?site=",
+                    sites.join(", ")
+                ),
             ))
         }
     }
@@ -76,16 +81,36 @@ async fn get_mappings(
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::bad_request("invalid_limit", format!("limit must be 1..={MAX_LIMIT}")).field("limit"))?,
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_limit", format!("limit must be 1..={MAX_LIMIT}"))
+                    .field("limit")
+            })?,
     };
     let before = match params.before.as_deref() {
         None => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::bad_request("invalid_before", "before must be milliseconds since the epoch").field("before"))?,
-        ),
+        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_before",
+                "before must be milliseconds since the epoch",
+            )
+            .field("before")
+        })?),
     };
-    let mappings = state.store.mappings(MappingQuery { site: params.site, limit, before }).await?;
-    let next_before = if mappings.len() == limit as usize { mappings.last().map(|m| m.last_seen) } else { None };
-    Ok(Json(MappingList { mappings, next_before }))
+    let mappings = state
+        .store
+        .mappings(MappingQuery {
+            site: params.site,
+            limit,
+            before,
+        })
+        .await?;
+    let next_before = if mappings.len() == limit as usize {
+        mappings.last().map(|m| m.last_seen)
+    } else {
+        None
+    };
+    Ok(Json(MappingList {
+        mappings,
+        next_before,
+    }))
 }

@@ -8,7 +8,10 @@ pub struct Secret(String);
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("cannot read the token file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the token in {0} is empty")]
     Empty(String),
     #[error("the token is shorter than 16 characters; use a long random token")]
@@ -26,8 +29,10 @@ impl Secret {
 
     /// First line of the file, trimmed.
     pub fn from_file(path: &Path) -> Result<Secret, SecretError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SecretError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SecretError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         let line = text.lines().next().unwrap_or("").trim();
         if line.is_empty() {
             return Err(SecretError::Empty(path.display().to_string()));

@@ -28,15 +28,32 @@ fn every_acknowledged_event_survives_kill_9_under_load() {
             std::thread::spawn(move || {
                 let mut failed_in_flight = 0usize;
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    let batch: Vec<Value> = (0..BATCH / 2).flat_map(|_| {
-                        let id = new_chat_id();
-                        [issue(&id), click(&id)]
-                    }).collect();
-                    let ids: Vec<String> = batch.iter().map(|e| e["event_id"].as_str().unwrap_or_default().to_owned()).collect();
+                    let batch: Vec<Value> = (0..BATCH / 2)
+                        .flat_map(|_| {
+                            let id = new_chat_id();
+                            [issue(&id), click(&id)]
+                        })
+                        .collect();
+                    let ids: Vec<String> = batch
+                        .iter()
+                        .map(|e| e["event_id"].as_str().unwrap_or_default().to_owned())
+                        .collect();
                     let body = serde_json::to_vec(&batch).unwrap_or_default();
-                    match try_request(&addr, "POST", "/v1/events", &[("Origin", ORIGIN), ("Content-Type", "text/plain")], &body) {
-                        Ok(res) if res.status == 200 => acked.lock().unwrap_or_else(|p| p.into_inner()).extend(ids),
-                        Ok(res) => panic!("unexpected status {} before the kill: {}", res.status, String::from_utf8_lossy(&res.body)),
+                    match try_request(
+                        &addr,
+                        "POST",
+                        "/v1/events",
+                        &[("Origin", ORIGIN), ("Content-Type", "text/plain")],
+                        &body,
+                    ) {
+                        Ok(res) if res.status == 200 => {
+                            acked.lock().unwrap_or_else(|p| p.into_inner()).extend(ids)
+                        }
+                        Ok(res) => panic!(
+                            "unexpected status {} before the kill: {}",
+                            res.status,
+                            String::from_utf8_lossy(&res.body)
+                        ),
                         // The server is gone: this request was in flight or refused at connect.
                         Err(_) => {
                             failed_in_flight += 1;
@@ -51,21 +68,37 @@ fn every_acknowledged_event_survives_kill_9_under_load() {
 
     // Let load build up, then kill while the clients are still sending.
     assert!(
-        wait_until(Duration::from_secs(15), || acked.lock().map(|a| a.len() >= 3_000).unwrap_or(false)),
+        wait_until(Duration::from_secs(15), || acked
+            .lock()
+            .map(|a| a.len() >= 3_000)
+            .unwrap_or(false)),
         "the load did not reach 3000 acknowledged events"
     );
     server.kill9();
     let kill_time = Instant::now();
-    let failures: usize = clients.into_iter().map(|c| c.join().expect("client thread")).sum();
+    let failures: usize = clients
+        .into_iter()
+        .map(|c| c.join().expect("client thread"))
+        .sum();
     stop.store(true, Ordering::Relaxed);
-    assert_eq!(failures, CLIENTS, "every client must have been cut off by the kill (load was running)");
-    assert!(kill_time < deadline, "kill happened after the clients stopped");
+    assert_eq!(
+        failures, CLIENTS,
+        "every client must have been cut off by the kill (load was running)"
+    );
+    assert!(
+        kill_time < deadline,
+        "kill happened after the clients stopped"
+    );
 
     let acked = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
     server.restart();
     assert_eq!(server.request("GET", "/healthz", &[], b"").status, 200);
 
-    let conn = rusqlite::Connection::open_with_flags(&server.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn = rusqlite::Connection::open_with_flags(
+        &server.db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
     let stored: HashSet<String> = conn
         .prepare("SELECT event_id FROM events")
         .unwrap()
@@ -74,11 +107,29 @@ fn every_acknowledged_event_survives_kill_9_under_load() {
         .collect::<Result<_, _>>()
         .unwrap();
     let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
-    eprintln!("acknowledged {} events before SIGKILL; {} stored after restart; {} missing", acked.len(), stored.len(), missing.len());
-    assert!(missing.is_empty(), "{} acknowledged events lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    eprintln!(
+        "acknowledged {} events before SIGKILL; {} stored after restart; {} missing",
+        acked.len(),
+        stored.len(),
+        missing.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     // Whole requests are atomic: clicks and chats match the stored events exactly.
-    let clicks: i64 = conn.query_row("SELECT count(*) FROM clicks", [], |r| r.get(0)).unwrap();
-    let issues: i64 = conn.query_row("SELECT count(*) FROM events WHERE kind = 'issue'", [], |r| r.get(0)).unwrap();
+    let clicks: i64 = conn
+        .query_row("SELECT count(*) FROM clicks", [], |r| r.get(0))
+        .unwrap();
+    let issues: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'issue'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(clicks, issues, "a request was half-stored");
 
     // The restarted server accepts more.
@@ -99,5 +150,8 @@ fn restart_keeps_everything() {
     assert_eq!(before, after);
     assert_eq!(list_before, server.get_authed("/v1/mappings").json());
     // Dedupe survives restarts too: the snippet may resend after the collector came back.
-    assert_eq!(server.post_events(&events).json(), json!({"accepted": 0, "duplicates": 2}));
+    assert_eq!(
+        server.post_events(&events).json(),
+        json!({"accepted": 0, "duplicates": 2})
+    );
 }

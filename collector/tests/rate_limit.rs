@@ -13,7 +13,10 @@ fn requests_over_the_limit_get_429_and_are_not_stored() {
         let res = server.post_events(&issue(&new_chat_id()));
         if res.status == 429 {
             assert_eq!(res.error().0, "rate_limited");
-            assert!(res.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s >= 1));
+            assert!(res
+                .header("retry-after")
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|s| s >= 1));
             assert_eq!(res.header("access-control-allow-origin"), Some(ORIGIN));
         }
         statuses.push(res.status);

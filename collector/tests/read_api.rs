@@ -12,13 +12,22 @@ fn token_is_required() {
     let id = new_chat_id();
     assert_eq!(server.post_events(&issue(&id)).status, 200);
     let path = format!("/v1/chats/{id}");
-    for auth in [None, Some("Bearer wrong-token-0123456789"), Some(&*format!("Basic {TOKEN}")), Some("Bearer ")] {
-        let headers: Vec<(&str, &str)> = auth.map(|a| vec![("Authorization", a)]).unwrap_or_default();
+    for auth in [
+        None,
+        Some("Bearer wrong-token-0123456789"),
+        Some(&*format!("Basic {TOKEN}")),
+        Some("Bearer "),
+    ] {
+        let headers: Vec<(&str, &str)> =
+            auth.map(|a| vec![("Authorization", a)]).unwrap_or_default();
         for p in [path.as_str(), "/v1/mappings"] {
             let res = server.request("GET", p, &headers, b"");
             assert_eq!(res.status, 401, "{p} with {auth:?}");
             assert_eq!(res.error().0, "unauthorized");
-            assert!(!String::from_utf8_lossy(&res.body).contains(&id), "leaked data without a token");
+            assert!(
+                !String::from_utf8_lossy(&res.body).contains(&id),
+                "leaked data without a token"
+            );
         }
     }
     assert_eq!(server.get_authed(&path).status, 200);
@@ -27,7 +36,12 @@ fn token_is_required() {
 #[test]
 fn without_a_configured_token_the_read_api_is_disabled() {
     let server = Server::start_raw(&["--allowed-origin", ORIGIN], &[]);
-    let res = server.request("GET", "/v1/mappings", &[("Authorization", "Bearer anything-at-all-123")], b"");
+    let res = server.request(
+        "GET",
+        "/v1/mappings",
+        &[("Authorization", "Bearer anything-at-all-123")],
+        b"",
+    );
     assert_eq!(res.status, 503);
     assert_eq!(res.error().0, "read_api_disabled");
 }
@@ -37,7 +51,15 @@ fn token_from_file_works_and_a_short_token_is_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
-    let server = Server::start_raw(&["--allowed-origin", ORIGIN, "--read-token-file", file.to_str().unwrap()], &[]);
+    let server = Server::start_raw(
+        &[
+            "--allowed-origin",
+            ORIGIN,
+            "--read-token-file",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(server.get_authed("/v1/mappings").status, 200);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chattag-collector"))
@@ -82,7 +104,10 @@ fn a_chat_record_has_everything_known_and_old_ids_stay_resolvable() {
     assert_eq!(rec["site"], "shop.example");
     assert_eq!(rec["chat_id"], old);
     assert_eq!(rec["events"], 4);
-    assert_eq!(rec["identifiers"]["client_id"], "1700000000999999999", "latest value wins: {rec}");
+    assert_eq!(
+        rec["identifiers"]["client_id"], "1700000000999999999",
+        "latest value wins: {rec}"
+    );
     assert_eq!(rec["identifiers"]["yclid"], "5123456789012345678");
     assert_eq!(rec["identifiers"]["utm"]["source"], "yandex");
     let history: Vec<(String, String)> = rec["identifier_history"]
@@ -90,7 +115,12 @@ fn a_chat_record_has_everything_known_and_old_ids_stay_resolvable() {
         .unwrap()
         .iter()
         .filter(|h| h["field"] == "client_id")
-        .map(|h| (h["value"].as_str().unwrap().to_owned(), h["first_ts"].to_string()))
+        .map(|h| {
+            (
+                h["value"].as_str().unwrap().to_owned(),
+                h["first_ts"].to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         history,
@@ -100,15 +130,33 @@ fn a_chat_record_has_everything_known_and_old_ids_stay_resolvable() {
         ],
         "{rec}"
     );
-    assert_eq!(rec["landing_page"], "https://shop.example/p/1?utm_source=yandex");
+    assert_eq!(
+        rec["landing_page"],
+        "https://shop.example/p/1?utm_source=yandex"
+    );
     assert_eq!(rec["referrer"], "https://yandex.ru/");
-    let pages: Vec<&str> = rec["pages"].as_array().unwrap().iter().map(|p| p["url"].as_str().unwrap()).collect();
-    assert_eq!(pages, ["https://shop.example/p/1?utm_source=yandex", "https://shop.example/p/1", "https://shop.example/cart"]);
+    let pages: Vec<&str> = rec["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            "https://shop.example/p/1?utm_source=yandex",
+            "https://shop.example/p/1",
+            "https://shop.example/cart"
+        ]
+    );
     let clicks = rec["clicks"].as_array().unwrap();
     assert_eq!(clicks.len(), 1);
     assert_eq!(clicks[0]["messenger"], "telegram");
     assert_eq!(clicks[0]["link_kind"], "telegram_bot");
-    assert_eq!(clicks[0]["target"], format!("https://t.me/shop_bot?start={old}"));
+    assert_eq!(
+        clicks[0]["target"],
+        format!("https://t.me/shop_bot?start={old}")
+    );
     assert_eq!(rec["collision"], false);
     assert_eq!(rec["next_chat_ids"], json!([new]));
 
@@ -119,12 +167,21 @@ fn a_chat_record_has_everything_known_and_old_ids_stay_resolvable() {
 
     // Mappings: newest first.
     let list = server.get_authed("/v1/mappings?limit=10").json();
-    let ids: Vec<&str> = list["mappings"].as_array().unwrap().iter().map(|m| m["chat_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["chat_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [new.as_str(), old.as_str()]);
     let one = server.get_authed("/v1/mappings?limit=1").json();
     assert_eq!(one["mappings"].as_array().unwrap().len(), 1);
     assert!(one["next_before"].is_i64());
-    for bad in ["/v1/mappings?limit=0", "/v1/mappings?limit=abc", "/v1/mappings?limit=5000"] {
+    for bad in [
+        "/v1/mappings?limit=0",
+        "/v1/mappings?limit=abc",
+        "/v1/mappings?limit=5000",
+    ] {
         let res = server.get_authed(bad);
         assert_eq!(res.status, 400, "{bad}");
         assert_eq!(res.error().0, "invalid_limit");
@@ -141,7 +198,10 @@ fn an_issue_for_a_known_id_with_another_client_id_is_flagged_as_a_collision() {
     assert_eq!(server.post_events(&other).status, 200);
     let rec = server.get_authed(&format!("/v1/chats/{id}")).json();
     assert_eq!(rec["collision"], true, "{rec}");
-    assert_eq!(rec["conflicts"][0]["known_client_id"], "1700000000123456789");
+    assert_eq!(
+        rec["conflicts"][0]["known_client_id"],
+        "1700000000123456789"
+    );
     assert_eq!(rec["conflicts"][0]["new_client_id"], "1699999999000000001");
     let list = server.get_authed("/v1/mappings").json();
     assert_eq!(list["mappings"][0]["collision"], true);

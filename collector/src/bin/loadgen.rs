@@ -45,7 +45,10 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let num = |v: String| v.parse::<u64>().map_err(|_| format!("{flag}: not a number: {v}"));
+        let num = |v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
         match flag.as_str() {
             "--url" => url = Some(value()?),
             "--origin" => a.origin = value()?,
@@ -58,9 +61,15 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     let url = url.ok_or("--url is required")?;
-    let rest = url.strip_prefix("http://").ok_or("--url must be http://127.0.0.1:PORT/path")?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    a.addr = host.parse().map_err(|_| format!("--url host must be an IP:port, got {host}"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("--url must be http://127.0.0.1:PORT/path")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    a.addr = host
+        .parse()
+        .map_err(|_| format!("--url host must be an IP:port, got {host}"))?;
     if !a.addr.ip().is_loopback() {
         return Err("refusing a non-loopback target".into());
     }
@@ -94,7 +103,8 @@ fn batch_body(rng: &mut Rng, batch: usize, ts: u64) -> String {
         }
         let chat = ChatId::generate(&Prefix::DEFAULT, rng.bytes::<5>());
         let event_id = chattag_core::event::event_id(rng.bytes::<17>());
-        let client_id = 1_700_000_000_000_000_000u64 + u64::from(u32::from_le_bytes(rng.bytes::<4>()));
+        let client_id =
+            1_700_000_000_000_000_000u64 + u64::from(u32::from_le_bytes(rng.bytes::<4>()));
         if i % 2 == 0 {
             body.push_str(&format!(
                 r#"{{"event_id":"{event_id}","type":"issue","chat_id":"{chat}","ts":{ts},"page":"https://shop.example/catalog/item-42?utm_source=yandex&utm_medium=cpc","referrer":"https://yandex.ru/","client_id":"{client_id}","yclid":"5123456789012345678","utm":{{"source":"yandex","medium":"cpc","campaign":"spring"}}}}"#
@@ -130,9 +140,16 @@ async fn one_request(
     stream.get_mut().write_all(req.as_bytes()).await?;
     let mut line = String::new();
     stream.read_line(&mut line).await?;
-    let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad status line {line:?}"))
-    })?;
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("bad status line {line:?}"),
+            )
+        })?;
     let mut len = 0usize;
     loop {
         line.clear();
@@ -193,7 +210,9 @@ async fn connection(args: Arc<Args>, seed: u64, started: Instant, budget: Arc<At
                 if measured {
                     tally.ok += 1;
                     tally.events += args.batch as u64;
-                    tally.latencies_us.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+                    tally
+                        .latencies_us
+                        .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
                 }
             }
             Ok(_) => {
@@ -228,7 +247,11 @@ fn main() -> ExitCode {
     };
     // One worker thread: the generator should take about one core, leaving the rest to the
     // server, like an external load tool would.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("chattag-loadgen: {e}");
@@ -238,9 +261,18 @@ fn main() -> ExitCode {
     let total = runtime.block_on(async {
         let started = Instant::now();
         let budget = Arc::new(AtomicU64::new(args.max_requests));
-        let seed0 = started.elapsed().as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(29) ^ 0x9E37_79B9_7F4A_7C15;
+        let seed0 = started.elapsed().as_nanos() as u64
+            ^ u64::from(std::process::id()).rotate_left(29)
+            ^ 0x9E37_79B9_7F4A_7C15;
         let tasks: Vec<_> = (0..args.connections)
-            .map(|i| tokio::spawn(connection(Arc::clone(&args), seed0.wrapping_add((i as u64 + 1) * 0x2545_F491_4F6C_DD1D), started, Arc::clone(&budget))))
+            .map(|i| {
+                tokio::spawn(connection(
+                    Arc::clone(&args),
+                    seed0.wrapping_add((i as u64 + 1) * 0x2545_F491_4F6C_DD1D),
+                    started,
+                    Arc::clone(&budget),
+                ))
+            })
             .collect();
         let mut total = Tally::default();
         for t in tasks {

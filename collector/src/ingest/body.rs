@@ -10,8 +10,16 @@ use crate::error::ApiError;
 /// `text/plain` is what the snippet sends (no CORS preflight); `application/json` is accepted
 /// for other clients. Parameters such as `charset=UTF-8` are ignored.
 pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let value = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let value = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence == "text/plain" || essence == "application/json" {
         Ok(())
     } else {
@@ -36,24 +44,39 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(too_large());
     }
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("malformed_body", "the body is not UTF-8"))?;
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("malformed_body", "the body is not UTF-8"))?;
     let raws: Vec<&RawValue> = match text.trim_start().as_bytes().first() {
         Some(b'[') => serde_json::from_str(text).map_err(malformed)?,
         Some(b'{') => vec![serde_json::from_str(text).map_err(malformed)?],
-        Some(_) => return Err(ApiError::bad_request("malformed_json", "the body must be a JSON object or an array of objects")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "malformed_json",
+                "the body must be a JSON object or an array of objects",
+            ))
+        }
         None => return Err(ApiError::bad_request("empty_body", "the body is empty")),
     };
     if raws.is_empty() {
-        return Err(ApiError::bad_request("empty_batch", "the batch holds no events"));
+        return Err(ApiError::bad_request(
+            "empty_batch",
+            "the batch holds no events",
+        ));
     }
     if raws.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_events",
-            format!("a batch holds at most {MAX_BATCH} events, got {}", raws.len()),
+            format!(
+                "a batch holds at most {MAX_BATCH} events, got {}",
+                raws.len()
+            ),
         ));
     }
-    raws.iter().enumerate().map(|(i, raw)| parse_one(i, raw)).collect()
+    raws.iter()
+        .enumerate()
+        .map(|(i, raw)| parse_one(i, raw))
+        .collect()
 }
 
 fn malformed(e: serde_json::Error) -> ApiError {
@@ -71,12 +94,18 @@ fn parse_one(index: usize, raw: &RawValue) -> Result<Event, ApiError> {
         } else {
             format!("event {index}, field {field}: {inner}")
         };
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", message).at(index).field(field)
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", message)
+            .at(index)
+            .field(field)
     })?;
     event.validate().map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", format!("event {index}: {e}"))
-            .at(index)
-            .field(field_of(&e))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+            format!("event {index}: {e}"),
+        )
+        .at(index)
+        .field(field_of(&e))
     })?;
     Ok(event)
 }

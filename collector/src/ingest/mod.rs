@@ -26,7 +26,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 /// Reached only when the CORS layer did not answer the preflight itself (never for a valid
 /// one); kept so that the method is routed and OPTIONS never falls through to 405.
 async fn preflight_only() -> ApiError {
-    ApiError::bad_request("origin_missing", "a preflight request needs an allowed Origin")
+    ApiError::bad_request(
+        "origin_missing",
+        "a preflight request needs an allowed Origin",
+    )
 }
 
 async fn post_events(
@@ -36,20 +39,35 @@ async fn post_events(
     body: Body,
 ) -> Result<Json<IngestOutcome>, ApiError> {
     let Some(Extension(RequestSite(site))) = site else {
-        return Err(ApiError::forbidden("origin_missing", "events are accepted only from an allowed site's pages (Origin header)"));
+        return Err(ApiError::forbidden(
+            "origin_missing",
+            "events are accepted only from an allowed site's pages (Origin header)",
+        ));
     };
     let bytes = read_body(&headers, body).await?;
     let events = body::parse_events(&bytes)?;
-    let outcome = state.store.ingest(&site, events, crate::clock::now_ms()).await?;
-    state.metrics.events_accepted.inc_by(outcome.accepted as u64);
-    state.metrics.events_duplicate.inc_by(outcome.duplicates as u64);
+    let outcome = state
+        .store
+        .ingest(&site, events, crate::clock::now_ms())
+        .await?;
+    state
+        .metrics
+        .events_accepted
+        .inc_by(outcome.accepted as u64);
+    state
+        .metrics
+        .events_duplicate
+        .inc_by(outcome.duplicates as u64);
     Ok(Json(outcome))
 }
 
 /// The HTTP work of ingest without parsing or storing: the baseline of the benchmark.
 async fn bench_bare(headers: HeaderMap, body: Body) -> Result<Json<IngestOutcome>, ApiError> {
     let bytes = read_body(&headers, body).await?;
-    Ok(Json(IngestOutcome { accepted: usize::from(!bytes.is_empty()), duplicates: 0 }))
+    Ok(Json(IngestOutcome {
+        accepted: usize::from(!bytes.is_empty()),
+        duplicates: 0,
+    }))
 }
 
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
@@ -61,13 +79,15 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(body::too_large());
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
-        let over_limit = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if over_limit {
-            body::too_large()
-        } else {
-            ApiError::bad_request("body_unreadable", "the request body could not be read")
-        }
-    })
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            let over_limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                body::too_large()
+            } else {
+                ApiError::bad_request("body_unreadable", "the request body could not be read")
+            }
+        })
 }

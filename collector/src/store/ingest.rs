@@ -24,13 +24,19 @@ pub fn prepare(events: Vec<Event>) -> Result<Vec<Prepared>, StoreError> {
     events
         .into_iter()
         .map(|event| {
-            let body = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let body =
+                serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             Ok(Prepared { event, body })
         })
         .collect()
 }
 
-pub fn apply(conn: &Connection, site: &str, events: &[Prepared], received_at: i64) -> Result<IngestOutcome, StoreError> {
+pub fn apply(
+    conn: &Connection,
+    site: &str,
+    events: &[Prepared],
+    received_at: i64,
+) -> Result<IngestOutcome, StoreError> {
     let mut outcome = IngestOutcome::default();
     for p in events {
         if store_event(conn, site, &p.event, &p.body, received_at)? {
@@ -43,14 +49,28 @@ pub fn apply(conn: &Connection, site: &str, events: &[Prepared], received_at: i6
 }
 
 /// Returns false when the event was already stored (a resend).
-fn store_event(conn: &Connection, site: &str, ev: &Event, body: &str, received_at: i64) -> Result<bool, StoreError> {
+fn store_event(
+    conn: &Connection,
+    site: &str,
+    ev: &Event,
+    body: &str,
+    received_at: i64,
+) -> Result<bool, StoreError> {
     let ts = ts_of(ev);
     let inserted = conn
         .prepare_cached(
             "INSERT INTO events (event_id, site, kind, chat_id, ts, received_at, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id) DO NOTHING",
         )?
-        .execute(params![ev.event_id, site, kind_name(ev.kind), ev.chat_id, ts, received_at, body])?;
+        .execute(params![
+            ev.event_id,
+            site,
+            kind_name(ev.kind),
+            ev.chat_id,
+            ts,
+            received_at,
+            body
+        ])?;
     if inserted == 0 {
         return Ok(false);
     }
@@ -98,10 +118,19 @@ fn store_event(conn: &Connection, site: &str, ev: &Event, body: &str, received_a
     Ok(true)
 }
 
-fn upsert_chat(conn: &Connection, site: &str, ev: &Event, ts: i64, received_at: i64, collision: bool) -> Result<(), StoreError> {
+fn upsert_chat(
+    conn: &Connection,
+    site: &str,
+    ev: &Event,
+    ts: i64,
+    received_at: i64,
+    collision: bool,
+) -> Result<(), StoreError> {
     let ids = &ev.ids;
     let utm = match &ids.utm {
-        Some(utm) => Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        Some(utm) => {
+            Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        }
         None => None,
     };
     let is_click = ev.kind == EventType::Click;
@@ -177,12 +206,17 @@ mod tests {
         (0..n)
             .map(|i| {
                 let b = (i as u64).to_le_bytes();
-                let chat = ChatId::generate(&Prefix::DEFAULT, [b[0], b[1], b[2], b[3], 7]).into_string();
+                let chat =
+                    ChatId::generate(&Prefix::DEFAULT, [b[0], b[1], b[2], b[3], 7]).into_string();
                 let mut rnd = [0u8; 17];
                 rnd[..8].copy_from_slice(&b);
                 Event {
                     event_id: chattag_core::event::event_id(rnd),
-                    kind: if i % 2 == 0 { EventType::Issue } else { EventType::Click },
+                    kind: if i % 2 == 0 {
+                        EventType::Issue
+                    } else {
+                        EventType::Click
+                    },
                     chat_id: chat.clone(),
                     ts: 1_763_700_000_000,
                     page: Some("https://shop.example/p/1".into()),
@@ -190,7 +224,10 @@ mod tests {
                     ids: Identifiers {
                         client_id: Some("1700000000123456789".into()),
                         yclid: Some("5123456789".into()),
-                        utm: Some(Utm { source: Some("yandex".into()), ..Utm::default() }),
+                        utm: Some(Utm {
+                            source: Some("yandex".into()),
+                            ..Utm::default()
+                        }),
                         ..Identifiers::default()
                     },
                     prev_chat_id: None,
@@ -203,7 +240,10 @@ mod tests {
     }
 
     fn thread_cpu() -> std::time::Duration {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes into the timespec we own.
         unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
         std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -216,8 +256,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("chattag-ingest-cost-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let mut conn = Connection::open(dir.join("t.db")).unwrap();
-        conn.execute_batch(&std::env::var("INGEST_COST_PRAGMAS").unwrap_or_default()).unwrap();
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;").unwrap();
+        conn.execute_batch(&std::env::var("INGEST_COST_PRAGMAS").unwrap_or_default())
+            .unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+        )
+        .unwrap();
         crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
         let evs = prepare(events(20_000)).unwrap();
         let t = std::time::Instant::now();

@@ -91,11 +91,18 @@ CREATE INDEX chat_conflicts_by_chat ON chat_conflicts(site, chat_id);
 
 /// Every migration in the order it is applied.
 pub fn all() -> Vec<&'static Migration> {
-    EVENTS.iter().chain(crate::chats::store::MIGRATIONS).chain(crate::metrica::store::MIGRATIONS).collect()
+    EVENTS
+        .iter()
+        .chain(crate::chats::store::MIGRATIONS)
+        .chain(crate::metrica::store::MIGRATIONS)
+        .collect()
 }
 
 /// Applies the migrations not yet recorded, each in its own transaction.
-pub fn apply(conn: &mut Connection, migrations: &[&'static Migration]) -> Result<usize, StoreError> {
+pub fn apply(
+    conn: &mut Connection,
+    migrations: &[&'static Migration],
+) -> Result<usize, StoreError> {
     let mut seen = std::collections::HashSet::new();
     for m in migrations {
         if !seen.insert(m.name) {
@@ -120,7 +127,10 @@ pub fn apply(conn: &mut Connection, migrations: &[&'static Migration]) -> Result
         }
         let tx = conn.transaction()?;
         tx.execute_batch(m.sql)
-            .map_err(|source| StoreError::Migration { name: m.name, source })?;
+            .map_err(|source| StoreError::Migration {
+                name: m.name,
+                source,
+            })?;
         tx.execute(
             "INSERT INTO schema_migrations (name, applied_at) VALUES (?1, ?2)",
             rusqlite::params![m.name, crate::clock::now_ms()],

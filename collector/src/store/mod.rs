@@ -32,9 +32,15 @@ pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot create the database directory {path}: {source}")]
-    CreateDir { path: String, source: std::io::Error },
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("migration {name} failed: {source}")]
-    Migration { name: &'static str, source: rusqlite::Error },
+    Migration {
+        name: &'static str,
+        source: rusqlite::Error,
+    },
     #[error("migration name {0} is listed twice")]
     DuplicateMigration(&'static str),
     #[error("commit failed: {0}")]
@@ -63,7 +69,11 @@ pub trait EventStore: Send + Sync {
     ) -> Result<IngestOutcome, StoreError>;
 
     /// Everything known about one chat ID: one record per site that has it (or only `site`'s).
-    async fn chat(&self, site: Option<&str>, chat_id: &ChatId) -> Result<Vec<ChatRecord>, StoreError>;
+    async fn chat(
+        &self,
+        site: Option<&str>,
+        chat_id: &ChatId,
+    ) -> Result<Vec<ChatRecord>, StoreError>;
 
     /// Most recently seen chat IDs first.
     async fn mappings(&self, query: MappingQuery) -> Result<Vec<MappingSummary>, StoreError>;

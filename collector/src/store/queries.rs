@@ -4,7 +4,9 @@ use chattag_core::event::Event;
 use chattag_core::identifiers::{Identifiers, Utm};
 use rusqlite::{params, Connection, Row};
 
-use super::model::{ChatRecord, Click, Conflict, IdentifierValue, MappingQuery, MappingSummary, PageVisit};
+use super::model::{
+    ChatRecord, Click, Conflict, IdentifierValue, MappingQuery, MappingSummary, PageVisit,
+};
 use super::StoreError;
 
 /// How far `previous_chat_ids` follows `prev_chat_id` links: a visitor gets a new ID per ad
@@ -58,14 +60,22 @@ fn chat_row(r: &Row<'_>) -> rusqlite::Result<ChatRow> {
     })
 }
 
-pub fn chat(conn: &Connection, site: Option<&str>, chat_id: &str) -> Result<Vec<ChatRecord>, StoreError> {
+pub fn chat(
+    conn: &Connection,
+    site: Option<&str>,
+    chat_id: &str,
+) -> Result<Vec<ChatRecord>, StoreError> {
     let rows: Vec<ChatRow> = match site {
         Some(site) => conn
-            .prepare_cached(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE site = ?1 AND chat_id = ?2"))?
+            .prepare_cached(&format!(
+                "SELECT {CHAT_COLUMNS} FROM chats WHERE site = ?1 AND chat_id = ?2"
+            ))?
             .query_map(params![site, chat_id], chat_row)?
             .collect::<Result<_, _>>()?,
         None => conn
-            .prepare_cached(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE chat_id = ?1 ORDER BY site"))?
+            .prepare_cached(&format!(
+                "SELECT {CHAT_COLUMNS} FROM chats WHERE chat_id = ?1 ORDER BY site"
+            ))?
             .query_map(params![chat_id], chat_row)?
             .collect::<Result<_, _>>()?,
     };
@@ -102,7 +112,12 @@ fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError
              WHERE site = ?1 AND chat_id = ?2 ORDER BY received_at",
         )?
         .query_map(params![site, id], |r| {
-            Ok(Conflict { event_id: r.get(0)?, known_client_id: r.get(1)?, new_client_id: r.get(2)?, received_at: r.get(3)? })
+            Ok(Conflict {
+                event_id: r.get(0)?,
+                known_client_id: r.get(1)?,
+                new_client_id: r.get(2)?,
+                received_at: r.get(3)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
 
@@ -137,19 +152,29 @@ fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError
 
 /// The identifier values and pages of one chat, from its stored events (the source of truth;
 /// see `ingest.rs` for why these are not kept as tables).
-fn history_from_events(conn: &Connection, site: &str, chat_id: &str) -> Result<(Vec<IdentifierValue>, Vec<PageVisit>), StoreError> {
+fn history_from_events(
+    conn: &Connection,
+    site: &str,
+    chat_id: &str,
+) -> Result<(Vec<IdentifierValue>, Vec<PageVisit>), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT body, received_at FROM events WHERE site = ?1 AND chat_id = ?2 ORDER BY ts, id LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![site, chat_id, MAX_EVENTS_READ], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = stmt.query_map(params![site, chat_id, MAX_EVENTS_READ], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
     let mut values: Vec<IdentifierValue> = Vec::new();
     let mut pages: Vec<PageVisit> = Vec::new();
     for row in rows {
         let (body, received_at) = row?;
-        let ev: Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
+        let ev: Event = serde_json::from_str(&body)
+            .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
         let ts = i64::try_from(ev.ts).unwrap_or(i64::MAX);
         for (field, value) in identifier_values(&ev.ids) {
-            match values.iter_mut().find(|v| v.field == field && v.value == value) {
+            match values
+                .iter_mut()
+                .find(|v| v.field == field && v.value == value)
+            {
                 Some(v) => {
                     v.first_seen = v.first_seen.min(received_at);
                     v.last_seen = v.last_seen.max(received_at);
@@ -174,7 +199,12 @@ fn history_from_events(conn: &Connection, site: &str, chat_id: &str) -> Result<(
                 p.last_ts = p.last_ts.max(ts);
                 p.events += 1;
             } else if pages.len() < MAX_PAGES {
-                pages.push(PageVisit { url, first_ts: ts, last_ts: ts, events: 1 });
+                pages.push(PageVisit {
+                    url,
+                    first_ts: ts,
+                    last_ts: ts,
+                    events: 1,
+                });
             }
         }
     }
@@ -206,7 +236,12 @@ fn identifier_values(ids: &Identifiers) -> Vec<(&'static str, String)> {
 /// Follows `prev_chat_id` from `start`; stops at a cycle (IDs come from visitors' browsers, so
 /// a forged loop is possible) or after [`MAX_CHAIN`] steps. The previous ID itself is listed
 /// even if the collector never received an event for it.
-fn previous_chain(conn: &Connection, site: &str, start: Option<&str>, own: &str) -> Result<Vec<String>, StoreError> {
+fn previous_chain(
+    conn: &Connection,
+    site: &str,
+    start: Option<&str>,
+    own: &str,
+) -> Result<Vec<String>, StoreError> {
     let mut chain: Vec<String> = Vec::new();
     let mut next = start.map(str::to_owned);
     while let Some(id) = next.take() {
@@ -216,7 +251,13 @@ fn previous_chain(conn: &Connection, site: &str, start: Option<&str>, own: &str)
         next = conn
             .prepare_cached("SELECT prev_chat_id FROM chats WHERE site = ?1 AND chat_id = ?2")?
             .query_row(params![site, id], |r| r.get::<_, Option<String>>(0))
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+            .or_else(|e| {
+                if e == rusqlite::Error::QueryReturnedNoRows {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })?;
         chain.push(id);
     }
     Ok(chain)
@@ -233,7 +274,9 @@ pub fn mappings(conn: &Connection, q: &MappingQuery) -> Result<Vec<MappingSummar
             .query_map(params![site, before, limit], chat_row)?
             .collect::<Result<_, _>>()?,
         None => conn
-            .prepare_cached(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE last_seen < ?1 ORDER BY last_seen DESC LIMIT ?2"))?
+            .prepare_cached(&format!(
+                "SELECT {CHAT_COLUMNS} FROM chats WHERE last_seen < ?1 ORDER BY last_seen DESC LIMIT ?2"
+            ))?
             .query_map(params![before, limit], chat_row)?
             .collect::<Result<_, _>>()?,
     };

@@ -31,7 +31,12 @@ pub struct SqliteOptions {
 
 impl SqliteOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SqliteOptions { path: path.into(), max_jobs_per_commit: 512, queue_len: 4096, readers: 4 }
+        SqliteOptions {
+            path: path.into(),
+            max_jobs_per_commit: 512,
+            queue_len: 4096,
+            readers: 4,
+        }
     }
 }
 
@@ -43,17 +48,24 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Creates the database file (and its directory) if missing, migrates it, starts the writer.
-    pub fn open(options: &SqliteOptions, metrics: Arc<StoreMetrics>) -> Result<SqliteStore, StoreError> {
+    pub fn open(
+        options: &SqliteOptions,
+        metrics: Arc<StoreMetrics>,
+    ) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         let mut conn = Connection::open(&options.path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // journal_mode answers with a row; the others are plain settings.
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!("cannot switch the database to WAL (got {mode})")));
+            return Err(StoreError::Corrupt(format!(
+                "cannot switch the database to WAL (got {mode})"
+            )));
         }
         // FULL: the WAL is fsynced at every COMMIT, so an acknowledged event survives power loss,
         // not only a killed process.
@@ -68,13 +80,20 @@ impl SqliteStore {
         // again between checkpoints are copied into the database once per checkpoint, and the
         // checkpoint (run by the writer at COMMIT) interrupts ingest less often. The WAL file
         // is cut back to 64 MB after a checkpoint.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 67108864;")?;
+        conn.execute_batch(
+            "PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 67108864;",
+        )?;
         conn.set_prepared_statement_cache_capacity(64);
         let applied = migrations::apply(&mut conn, &migrations::all())?;
         if applied > 0 {
             tracing::info!(applied, "database migrated");
         }
-        let writer = writer::start(conn, options.max_jobs_per_commit, options.queue_len, metrics)?;
+        let writer = writer::start(
+            conn,
+            options.max_jobs_per_commit,
+            options.queue_len,
+            metrics,
+        )?;
         Ok(SqliteStore {
             writer: writer.handle,
             readers: Arc::new(ReadPool::new(options.path.clone(), options.readers)),
@@ -108,18 +127,29 @@ impl SqliteStore {
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    async fn ingest(&self, site: &str, events: Vec<Event>, received_at_ms: i64) -> Result<IngestOutcome, StoreError> {
+    async fn ingest(
+        &self,
+        site: &str,
+        events: Vec<Event>,
+        received_at_ms: i64,
+    ) -> Result<IngestOutcome, StoreError> {
         let site = site.to_owned();
         // Serialised here, on the request's thread, to keep the single writer thread's work
         // (the throughput limit) to SQL alone.
         let prepared = ingest::prepare(events)?;
-        self.write(move |conn| ingest::apply(conn, &site, &prepared, received_at_ms)).await
+        self.write(move |conn| ingest::apply(conn, &site, &prepared, received_at_ms))
+            .await
     }
 
-    async fn chat(&self, site: Option<&str>, chat_id: &ChatId) -> Result<Vec<ChatRecord>, StoreError> {
+    async fn chat(
+        &self,
+        site: Option<&str>,
+        chat_id: &ChatId,
+    ) -> Result<Vec<ChatRecord>, StoreError> {
         let site = site.map(str::to_owned);
         let id = chat_id.as_str().to_owned();
-        self.read(move |conn| queries::chat(conn, site.as_deref(), &id)).await
+        self.read(move |conn| queries::chat(conn, site.as_deref(), &id))
+            .await
     }
 
     async fn mappings(&self, query: MappingQuery) -> Result<Vec<MappingSummary>, StoreError> {
@@ -130,9 +160,15 @@ impl EventStore for SqliteStore {
         if !self.writer.is_running() {
             return Err(StoreError::WriterGone);
         }
-        self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get::<_, i64>(0))?))
-            .await
-            .map(|_| ())
+        self.read(|conn| {
+            Ok(
+                conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| {
+                    r.get::<_, i64>(0)
+                })?,
+            )
+        })
+        .await
+        .map(|_| ())
     }
 }
 
@@ -145,7 +181,11 @@ struct ReadPool {
 
 impl ReadPool {
     fn new(path: PathBuf, size: usize) -> ReadPool {
-        ReadPool { path, idle: Mutex::new(Vec::new()), permits: Semaphore::new(size.max(1)) }
+        ReadPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(size.max(1)),
+        }
     }
 
     async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, StoreError>
@@ -153,7 +193,11 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let _permit = self.permits.acquire().await.map_err(|_| StoreError::ReadPoolClosed)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::ReadPoolClosed)?;
         let pool = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;
@@ -171,7 +215,9 @@ impl ReadPool {
         }
         let conn = Connection::open_with_flags(
             &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(32);

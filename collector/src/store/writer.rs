@@ -37,7 +37,8 @@ where
         let Some(work) = self.work.take() else {
             return false;
         };
-        let result = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or(Err(StoreError::JobPanicked));
+        let result =
+            catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or(Err(StoreError::JobPanicked));
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -72,8 +73,15 @@ impl WriterHandle {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(TypedJob { work: Some(work), result: None, reply });
-        self.queue.send(job).await.map_err(|_| StoreError::WriterGone)?;
+        let job: Box<dyn Job> = Box::new(TypedJob {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        self.queue
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -83,16 +91,29 @@ impl WriterHandle {
 }
 
 /// Starts the writer thread. It stops when every handle is dropped, after the last commit.
-pub fn start(conn: Connection, max_jobs: usize, queue_len: usize, metrics: Arc<StoreMetrics>) -> Result<Writer, StoreError> {
+pub fn start(
+    conn: Connection,
+    max_jobs: usize,
+    queue_len: usize,
+    metrics: Arc<StoreMetrics>,
+) -> Result<Writer, StoreError> {
     let (queue, jobs) = mpsc::channel(queue_len);
     let thread = std::thread::Builder::new()
         .name("sqlite-writer".into())
         .spawn(move || run(conn, jobs, max_jobs.max(1), &metrics))
         .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
-    Ok(Writer { handle: WriterHandle { queue }, thread })
+    Ok(Writer {
+        handle: WriterHandle { queue },
+        thread,
+    })
 }
 
-fn run(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>, max_jobs: usize, metrics: &StoreMetrics) {
+fn run(
+    conn: Connection,
+    mut jobs: mpsc::Receiver<Box<dyn Job>>,
+    max_jobs: usize,
+    metrics: &StoreMetrics,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_jobs);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);

@@ -35,7 +35,13 @@ impl Server {
         args.extend(extra.iter().map(|s| s.to_string()));
         // Limiting off through the env twin, so that a test may still pass --rate-limit.
         let (child, addr) = spawn(&db, &args, &DEFAULT_ENV);
-        Server { child, addr, dir, db, args }
+        Server {
+            child,
+            addr,
+            dir,
+            db,
+            args,
+        }
     }
 
     /// Like `start` but with exactly `args` and `env` (no defaults added).
@@ -44,7 +50,13 @@ impl Server {
         let db = dir.path().join("chattag.db");
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let (child, addr) = spawn(&db, &args, env);
-        Server { child, addr, dir, db, args }
+        Server {
+            child,
+            addr,
+            dir,
+            db,
+            args,
+        }
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -61,7 +73,13 @@ impl Server {
         self.addr = addr;
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         request(&self.addr, method, path, headers, body)
     }
 
@@ -71,7 +89,15 @@ impl Server {
     }
 
     pub fn post_raw(&self, body: &[u8]) -> Response {
-        self.request("POST", "/v1/events", &[("Origin", ORIGIN), ("Content-Type", "text/plain;charset=UTF-8")], body)
+        self.request(
+            "POST",
+            "/v1/events",
+            &[
+                ("Origin", ORIGIN),
+                ("Content-Type", "text/plain;charset=UTF-8"),
+            ],
+            body,
+        )
     }
 
     pub fn get_authed(&self, path: &str) -> Response {
@@ -81,7 +107,11 @@ impl Server {
 
     /// Direct read of the database file (the server may be running: WAL readers are fine).
     pub fn db_count(&self, sql: &str) -> i64 {
-        let conn = rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open db");
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.db,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open db");
         conn.query_row(sql, [], |r| r.get(0)).expect("count query")
     }
 }
@@ -95,18 +125,35 @@ impl Drop for Server {
 
 fn spawn(db: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
-    cmd.arg("--listen").arg("127.0.0.1:0").arg("--db").arg(db).args(args);
-    for var in ["CHATTAG_READ_TOKEN", "CHATTAG_ALLOWED_ORIGINS", "CHATTAG_RATE_LIMIT", "CHATTAG_CONFIG", "CHATTAG_LISTEN", "CHATTAG_DB"] {
+    cmd.arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--db")
+        .arg(db)
+        .args(args);
+    for var in [
+        "CHATTAG_READ_TOKEN",
+        "CHATTAG_ALLOWED_ORIGINS",
+        "CHATTAG_RATE_LIMIT",
+        "CHATTAG_CONFIG",
+        "CHATTAG_LISTEN",
+        "CHATTAG_DB",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("CHATTAG_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn collector");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn collector");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read listening line");
     let addr = line
         .trim()
         .strip_prefix("chattag-collector listening on http://")
@@ -124,18 +171,25 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// `(code, index, field)` of an error body.
     pub fn error(&self) -> (String, Option<u64>, Option<String>) {
         let v = self.json();
         let e = &v["error"];
-        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "error without message: {v}");
+        assert!(
+            e["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "error without message: {v}"
+        );
         (
             e["code"].as_str().unwrap_or_default().to_owned(),
             e["index"].as_u64(),
@@ -145,14 +199,30 @@ impl Response {
 }
 
 /// One request on its own connection (`Connection: close`).
-pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    try_request(addr, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-pub fn try_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+pub fn try_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -167,27 +237,42 @@ pub fn try_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)
 
 fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no header end"))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no header end"))?;
     let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad("head not utf-8"))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad status"))?;
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status"))?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
         body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).ok()?.trim(), 16).ok()?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).ok()?.trim(), 16).ok()?;
         data = &data[line_end + 2..];
         if size == 0 {
             return Some(out);
@@ -202,8 +287,15 @@ static SEQ: AtomicU64 = AtomicU64::new(1);
 /// Pseudo-random bytes, distinct per call within a test process (tests need unique IDs, not
 /// unpredictable ones).
 pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    let mut x = nanos ^ SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id()) << 32;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut x = nanos
+        ^ SEQ
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ u64::from(std::process::id()) << 32;
     let mut out = [0u8; N];
     for b in out.iter_mut() {
         x ^= x << 13;
