@@ -4,15 +4,9 @@ pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// Value of a canonical (uppercase, exact) alphabet character.
 pub fn value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'A'..=b'H' => Some(c - b'A' + 10),
-        b'J' | b'K' => Some(c - b'J' + 18),
-        b'M' | b'N' => Some(c - b'M' + 20),
-        b'P'..=b'T' => Some(c - b'P' + 22),
-        b'V'..=b'Z' => Some(c - b'V' + 27),
-        _ => None,
-    }
+    // A search of the 32-byte alphabet the encoder needs anyway: smaller in wasm than the
+    // range match it replaces.
+    ALPHABET.iter().position(|&a| a == c).map(|v| v as u8)
 }
 
 /// Value of a character as a person may have typed it: any case, with Crockford's
@@ -27,4 +21,32 @@ pub fn value_tolerant(c: u8) -> Option<u8> {
 
 pub fn char_of(v: u8) -> u8 {
     ALPHABET[(v & 31) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The alphabet's values spelled out as ranges (Crockford: no I, L, O, U).
+    fn value_by_ranges(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'A'..=b'H' => Some(c - b'A' + 10),
+            b'J' | b'K' => Some(c - b'J' + 18),
+            b'M' | b'N' => Some(c - b'M' + 20),
+            b'P'..=b'T' => Some(c - b'P' + 22),
+            b'V'..=b'Z' => Some(c - b'V' + 27),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn value_of_every_byte() {
+        for c in 0..=255u8 {
+            assert_eq!(value(c), value_by_ranges(c), "byte {c}");
+        }
+        for v in 0..32u8 {
+            assert_eq!(value(char_of(v)), Some(v));
+        }
+    }
 }
