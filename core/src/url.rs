@@ -157,7 +157,6 @@ pub fn encode_component_into(out: &mut String, s: &str) {
 /// [`encode_component_into`] for bytes that may not be valid UTF-8 (a site's text with a bad
 /// escape, decoded): every non-ASCII byte is escaped, so the output is always valid.
 pub fn encode_bytes_into(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')') {
             out.push(b as char);
@@ -225,13 +224,13 @@ pub fn raw_index(raw: &str, pos: usize) -> usize {
     i
 }
 
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Value of a hex digit, either case: a search of the digits the encoder needs anyway (smaller
+/// in wasm than a range match).
 fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    let upper = c.to_ascii_uppercase();
+    HEX.iter().position(|&h| h == upper).map(|v| v as u8)
 }
 
 // The helpers below stand in for `str::find` / `split` / `eq_ignore_ascii_case`: those are
@@ -344,6 +343,19 @@ mod tests {
         assert_eq!(strip_prefix_ci("WWW.wa.me", "www."), Some("wa.me"));
         assert_eq!(strip_prefix_ci("ЖЖ", "w"), None);
         assert_eq!(rfind_byte("a_b_c", b'_'), Some(3));
+    }
+
+    #[test]
+    fn hex_of_every_byte() {
+        for c in 0..=255u8 {
+            let expected = match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                b'A'..=b'F' => Some(c - b'A' + 10),
+                _ => None,
+            };
+            assert_eq!(hex(c), expected, "byte {c}");
+        }
     }
 
     #[test]
