@@ -171,17 +171,19 @@ async function main() {
   if (!argv.includes('--no-write')) {
     const file = join(ROOT, 'docs', 'benchmarks-collector.md');
     mkdirSync(dirname(file), { recursive: true });
-    let history = '';
+    // Hand-written notes below the marker survive re-runs; the generated part is replaced.
+    const MARKER = '<!-- notes: kept across runs -->';
+    let notes = '';
     try {
       const prev = readFileSync(file, 'utf8');
-      const idx = prev.indexOf('## Collector ingest');
-      history = idx >= 0 ? '' : prev;
+      const idx = prev.indexOf(MARKER);
+      if (idx >= 0) notes = `\n${prev.slice(idx)}`;
     } catch {
       /* first run */
     }
     writeFileSync(
       file,
-      `# Collector benchmark\n\nProduced by \`node scripts/bench_collector.mjs\` (also part of \`npm run bench\` once wired). Targets on the 2-core machines: ≥ 20,000 events/s, p99 ≤ 25 ms, ≥ 0.5× the bare handler.\n\n${out}${history}`,
+      `# Collector benchmark\n\nProduced by \`node scripts/bench_collector.mjs\` (also part of \`npm run bench\` once wired). Targets on the 2-core machines: ≥ 20,000 events/s, p99 ≤ 25 ms, ≥ 0.5× the bare handler.\n\n${out}${notes}`,
     );
     console.log(`written: docs/benchmarks-collector.md`);
   }
