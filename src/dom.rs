@@ -54,6 +54,9 @@ pub const SLICE: u32 = 2000;
 /// A link, for `closest` at interaction time (the loader's observer uses the same selector).
 pub const LINK: &str = ":is(a,area)[href]";
 
+/// Receives a messenger link that was left alone, and why (debug only).
+pub type SkipLog<'a> = &'a dyn Fn(Skip, &str);
+
 /// What tagging a page needs, gathered once per pass (not once per link).
 pub struct Pass<'a> {
     pub chat_id: &'a ChatId,
@@ -64,7 +67,7 @@ pub struct Pass<'a> {
     /// `https:` / `http:`, for protocol-relative links (`//wa.me/…`).
     pub protocol: String,
     /// Called for messenger links that were left alone, with the reason (debug only).
-    pub on_skip: Option<&'a dyn Fn(Skip, &str)>,
+    pub on_skip: Option<SkipLog<'a>>,
     pub names: &'a Names,
     pub ports: &'a Ports,
 }
