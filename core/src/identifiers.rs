@@ -127,8 +127,7 @@ pub fn clean_fbclid(v: &str) -> Option<String> {
 
 /// `<digits>.<digits>`, the part of `_ga` that identifies the browser.
 pub fn clean_ga_client_id(v: &str) -> Option<String> {
-    let dot = crate::url::find_byte(v, b'.')?;
-    let (a, b) = (&v[..dot], &v[dot + 1..]);
+    let (a, b) = crate::url::split_once_byte(v, b'.')?;
     let digits = |s: &str| !s.is_empty() && s.len() <= MAX_GA_PART_LEN && s.bytes().all(|c| c.is_ascii_digit());
     if digits(a) && digits(b) {
         Some(v.to_owned())
@@ -192,9 +191,9 @@ pub fn clean_utm_value(v: &str) -> Option<String> {
 /// browsers list the most specific path first.
 pub fn cookie_value<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
     crate::url::split_byte(cookie_header, b';').find_map(|pair| {
-        let eq = crate::url::find_byte(pair, b'=')?;
-        if pair[..eq].trim_ascii() == name {
-            Some(pair[eq + 1..].trim_ascii())
+        let (key, value) = crate::url::split_once_byte(pair, b'=')?;
+        if key.trim_ascii() == name {
+            Some(value.trim_ascii())
         } else {
             None
         }
@@ -222,10 +221,8 @@ pub fn client_id_from_storage(raw: &str) -> Option<String> {
 pub fn ga_client_id_from_cookies(cookies: &str) -> Option<String> {
     let v = cookie_value(cookies, "_ga")?;
     let rest = v.strip_prefix("GA")?;
-    let d1 = crate::url::find_byte(rest, b'.')?;
-    let (version, rest) = (&rest[..d1], &rest[d1 + 1..]);
-    let d2 = crate::url::find_byte(rest, b'.')?;
-    let (depth, id) = (&rest[..d2], &rest[d2 + 1..]);
+    let (version, rest) = crate::url::split_once_byte(rest, b'.')?;
+    let (depth, id) = crate::url::split_once_byte(rest, b'.')?;
     if version.is_empty() || !version.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }

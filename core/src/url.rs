@@ -88,8 +88,8 @@ pub struct Param<'a> {
 
 /// The `&`-separated pairs of a raw query, empty segments skipped.
 pub fn params(query: &str) -> impl Iterator<Item = Param<'_>> {
-    split_byte(query, b'&').filter(|s| !s.is_empty()).map(|s| match find_byte(s, b'=') {
-        Some(i) => Param { key: &s[..i], value: &s[i + 1..], has_eq: true },
+    split_byte(query, b'&').filter(|s| !s.is_empty()).map(|s| match split_once_byte(s, b'=') {
+        Some((key, value)) => Param { key, value, has_eq: true },
         None => Param { key: s, value: "", has_eq: false },
     })
 }
@@ -265,6 +265,13 @@ pub fn find_byte(s: &str, b: u8) -> Option<usize> {
 #[inline(never)]
 pub fn rfind_byte(s: &str, b: u8) -> Option<usize> {
     s.bytes().rposition(|c| c == b)
+}
+
+/// `s.split_once(b as char)` for an ASCII byte.
+#[inline(never)]
+pub fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = find_byte(s, b)?;
+    Some((&s[..i], &s[i + 1..]))
 }
 
 /// `s.split(b as char)` for an ASCII byte.
