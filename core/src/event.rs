@@ -125,7 +125,7 @@ pub fn is_clean_url(v: &str) -> bool {
 /// `location.href` / `document.referrer` → the value for `page` / `referrer`: fragment removed;
 /// `None` when the result is not a clean URL (e.g. longer than [`MAX_URL_LEN`], `file:`, empty).
 pub fn clean_url(v: &str) -> Option<String> {
-    let v = &v[..crate::url::find_byte(v, b'#').unwrap_or(v.len())];
+    let v = crate::url::before_byte(v, b'#');
     if is_clean_url(v) {
         Some(v.to_owned())
     } else {

@@ -245,7 +245,7 @@ pub struct Landing {
 /// (`+` is a space) and keeping only clean ones. For a repeated key the first clean value wins.
 pub fn from_query(query: &str) -> Landing {
     let query = query.strip_prefix('?').unwrap_or(query);
-    let query = &query[..crate::url::find_byte(query, b'#').unwrap_or(query.len())];
+    let query = crate::url::before_byte(query, b'#');
     let mut landing = Landing::default();
     let mut utm = Utm::default();
     for p in crate::url::params(query) {

@@ -110,7 +110,7 @@ pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> 
             let mut offset = 0;
             let mut found = None;
             for seg in split_byte(q, b'&') {
-                let k = find_byte(seg, b'=').map_or(seg, |i| &seg[..i]);
+                let k = before_byte(seg, b'=');
                 if !seg.is_empty() && k == key {
                     found = Some((base + offset, base + offset + seg.len()));
                     break;
@@ -265,6 +265,12 @@ pub fn find_byte(s: &str, b: u8) -> Option<usize> {
 #[inline(never)]
 pub fn rfind_byte(s: &str, b: u8) -> Option<usize> {
     s.bytes().rposition(|c| c == b)
+}
+
+/// `s` up to the first `b` (all of `s` when there is none).
+#[inline(never)]
+pub fn before_byte(s: &str, b: u8) -> &str {
+    &s[..find_byte(s, b).unwrap_or(s.len())]
 }
 
 /// `s.split_once(b as char)` for an ASCII byte.
