@@ -265,7 +265,7 @@ pub fn from_query(query: &str) -> Landing {
             *slot = crate::url::decode(p.value, true).and_then(|v| clean(&v));
         }
     }
-    if utm != Utm::default() {
+    if !utm.is_empty() {
         landing.utm = Some(utm);
     }
     landing
@@ -283,6 +283,11 @@ fn keep(v: Option<String>, clean: Cleaner) -> Option<String> {
 }
 
 impl Utm {
+    /// No field set (cheaper in wasm than comparing with `Utm::default()`).
+    fn is_empty(&self) -> bool {
+        [&self.source, &self.medium, &self.campaign, &self.term, &self.content].iter().all(|v| v.is_none())
+    }
+
     fn is_clean(&self) -> bool {
         [&self.source, &self.medium, &self.campaign, &self.term, &self.content]
             .iter()
@@ -297,7 +302,7 @@ impl Utm {
             term: keep(self.term, clean_utm_value),
             content: keep(self.content, clean_utm_value),
         };
-        if u == Utm::default() {
+        if u.is_empty() {
             None
         } else {
             Some(u)
