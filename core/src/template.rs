@@ -91,11 +91,9 @@ impl Template {
             return Err(TemplateError::TooLong);
         }
         let mut compiled = String::with_capacity(s.len() + 2);
-        compiled.push_str("\u{1}\u{2}");
         let mut rest = s;
-        while let Some(open) = crate::url::find_byte(rest, b'{') {
-            push_literal(&mut compiled, &rest[..open]);
-            let after = &rest[open + 1..];
+        while let Some((literal, after)) = crate::url::split_once_byte(rest, b'{') {
+            push_literal(&mut compiled, literal);
             let name_len = after.bytes().take_while(u8::is_ascii_lowercase).count();
             if name_len == 0 || after.as_bytes().get(name_len) != Some(&b'}') {
                 compiled.push('{');
@@ -113,12 +111,12 @@ impl Template {
             rest = &after[name_len + 1..];
         }
         push_literal(&mut compiled, rest);
-        let body = &compiled[2..];
-        if crate::url::find_byte(body, ID).is_none() {
+        if crate::url::find_byte(&compiled, ID).is_none() {
             return Err(TemplateError::MissingId);
         }
-        if crate::url::find_byte(body, TEXT).is_some() {
-            compiled.drain(..2);
+        if crate::url::find_byte(&compiled, TEXT).is_none() {
+            // The site's text first, then a blank line, as in the default template.
+            compiled.insert_str(0, "\u{1}\u{2}");
         }
         Ok(Template { compiled })
     }
