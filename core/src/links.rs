@@ -194,7 +194,18 @@ enum Carrier {
 struct Recognised<'a> {
     kind: LinkKind,
     parts: Parts<'a>,
-    carrier: Carrier,
+}
+
+impl LinkKind {
+    /// Where this kind of link carries the ID.
+    fn carrier(self) -> Carrier {
+        match self {
+            LinkKind::TelegramBot => Carrier::Hidden { key: "start", max: TELEGRAM_START_MAX },
+            LinkKind::MaxBot => Carrier::Hidden { key: "start", max: MAX_START_MAX },
+            LinkKind::ViberBot => Carrier::Hidden { key: "context", max: VIBER_URL_MAX },
+            LinkKind::WhatsApp | LinkKind::TelegramPersonal | LinkKind::ViberPersonal => Carrier::Text,
+        }
+    }
 }
 
 /// Which messenger link form `href` is (see `messenger-links.md`), or why it is left alone.
@@ -242,13 +253,7 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
     if href.len() > MAX_HREF_LEN {
         return Err(Skip::TooLong);
     }
-    let carrier = match kind {
-        LinkKind::TelegramBot => Carrier::Hidden { key: "start", max: TELEGRAM_START_MAX },
-        LinkKind::MaxBot => Carrier::Hidden { key: "start", max: MAX_START_MAX },
-        LinkKind::ViberBot => Carrier::Hidden { key: "context", max: VIBER_URL_MAX },
-        LinkKind::WhatsApp | LinkKind::TelegramPersonal | LinkKind::ViberPersonal => Carrier::Text,
-    };
-    Ok(Recognised { kind, parts, carrier })
+    Ok(Recognised { kind, parts })
 }
 
 /// Non-empty `/`-separated path segments (`/a//b/` → `a`, `b`).
@@ -509,7 +514,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
     let r = recognise(href, input.hint)?;
     let mut prefixes: Vec<&str> = input.prefixes.iter().map(Prefix::as_str).collect();
     prefixes.push(input.chat_id.prefix());
-    let (key, new_raw) = match r.carrier {
+    let (key, new_raw) = match r.kind.carrier() {
         Carrier::Text => {
             let raw = param(r.parts.query, "text").unwrap_or("");
             ("text", tag_text(raw, input, &prefixes))
