@@ -512,8 +512,11 @@ pub struct Tagged {
 /// only). A site that needs its whole value back should keep it short.
 pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
     let r = recognise(href, input.hint)?;
-    let mut prefixes: Vec<&str> = input.prefixes.iter().map(Prefix::as_str).collect();
+    let mut prefixes: Vec<&str> = Vec::with_capacity(input.prefixes.len() + 1);
     prefixes.push(input.chat_id.prefix());
+    for p in input.prefixes {
+        prefixes.push(p.as_str());
+    }
     let (key, new_raw) = match r.kind.carrier() {
         Carrier::Text => {
             let raw = param(r.parts.query, "text").unwrap_or("");
