@@ -103,43 +103,32 @@ pub fn param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
 /// the parameter appended when absent. Every other byte — other parameters, their order and
 /// encoding, the fragment — is kept.
 pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> String {
-    let mut out = String::with_capacity(href.len() + key.len() + raw_value.len() + 2);
-    match parts.query {
+    // One splice for every case: `href[..start]`, a separator, `key=value`, `href[end..]`.
+    let (start, end, sep) = match parts.query {
         Some(q) => {
             let base = parts.query_start;
             let mut offset = 0;
             let mut found = None;
             for seg in split_byte(q, b'&') {
-                let k = before_byte(seg, b'=');
-                if !seg.is_empty() && k == key {
+                if !seg.is_empty() && before_byte(seg, b'=') == key {
                     found = Some((base + offset, base + offset + seg.len()));
                     break;
                 }
                 offset += seg.len() + 1;
             }
             match found {
-                Some((start, end)) => {
-                    out.push_str(&href[..start]);
-                    push_pair(&mut out, key, raw_value);
-                    out.push_str(&href[end..]);
-                }
-                None => {
-                    out.push_str(&href[..parts.query_end]);
-                    if !q.is_empty() && !q.ends_with('&') {
-                        out.push('&');
-                    }
-                    push_pair(&mut out, key, raw_value);
-                    out.push_str(&href[parts.query_end..]);
-                }
+                Some((start, end)) => (start, end, ""),
+                None if q.is_empty() || q.ends_with('&') => (parts.query_end, parts.query_end, ""),
+                None => (parts.query_end, parts.query_end, "&"),
             }
         }
-        None => {
-            out.push_str(&href[..parts.query_start]);
-            out.push('?');
-            push_pair(&mut out, key, raw_value);
-            out.push_str(&href[parts.query_start..]);
-        }
-    }
+        None => (parts.query_start, parts.query_start, "?"),
+    };
+    let mut out = String::with_capacity(href.len() + key.len() + raw_value.len() + 2);
+    out.push_str(&href[..start]);
+    out.push_str(sep);
+    push_pair(&mut out, key, raw_value);
+    out.push_str(&href[end..]);
     out
 }
 
