@@ -209,8 +209,8 @@ pub fn client_id_from_cookies(cookies: &str) -> Option<String> {
 /// (`"1700000000123456789"`); a bare number is accepted too.
 pub fn client_id_from_storage(raw: &str) -> Option<String> {
     let v = raw.trim_ascii();
-    let v = match v.strip_prefix('"') {
-        Some(inner) => inner.strip_suffix('"')?,
+    let v = match v.strip_prefix("\"") {
+        Some(inner) => inner.strip_suffix("\"")?,
         None => v,
     };
     clean_client_id(v)
@@ -244,7 +244,8 @@ pub struct Landing {
 /// Reads `location.search` (with or without the leading `?`), form-decoding each value
 /// (`+` is a space) and keeping only clean ones. For a repeated key the first clean value wins.
 pub fn from_query(query: &str) -> Landing {
-    let query = query.strip_prefix('?').unwrap_or(query);
+    // `&str` pattern, not `char`: shares the std instance the other callers use.
+    let query = query.strip_prefix("?").unwrap_or(query);
     let query = crate::url::before_byte(query, b'#');
     let mut landing = Landing::default();
     let mut utm = Utm::default();

@@ -289,7 +289,8 @@ fn has_value(parts: &Parts<'_>, key: &str) -> bool {
 }
 
 fn is_phone_path(seg: &str) -> bool {
-    let digits = seg.strip_prefix('+').unwrap_or(seg);
+    // `&str` patterns throughout, not `char`: one std instance for all of them in the wasm.
+    let digits = seg.strip_prefix("+").unwrap_or(seg);
     !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit())
 }
 
@@ -389,7 +390,7 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     if listed(TELEGRAM_RESERVED, first, eq_ci) {
         return Err(Skip::NotAChat);
     }
-    if let Some(rest) = first.strip_prefix('+').or_else(|| first.strip_prefix("%2B")) {
+    if let Some(rest) = first.strip_prefix("+").or_else(|| first.strip_prefix("%2B")) {
         // t.me/+<digits> opens a chat with a phone number; t.me/+<hash> is an invite.
         return if second.is_none() && !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_digit()) {
             Ok(LinkKind::TelegramPersonal)
