@@ -118,7 +118,7 @@ pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> 
             }
             match found {
                 Some((start, end)) => (start, end, ""),
-                None if q.is_empty() || q.ends_with('&') => (parts.query_end, parts.query_end, ""),
+                None if q.is_empty() || q.ends_with("&") => (parts.query_end, parts.query_end, ""),
                 None => (parts.query_end, parts.query_end, "&"),
             }
         }
