@@ -128,7 +128,7 @@ pub fn clean_fbclid(v: &str) -> Option<String> {
 /// `<digits>.<digits>`, the part of `_ga` that identifies the browser.
 pub fn clean_ga_client_id(v: &str) -> Option<String> {
     let (a, b) = crate::url::split_once_byte(v, b'.')?;
-    let digits = |s: &str| !s.is_empty() && s.len() <= MAX_GA_PART_LEN && s.bytes().all(|c| c.is_ascii_digit());
+    let digits = |s: &str| !s.is_empty() && s.len() <= MAX_GA_PART_LEN && crate::url::all_digits(s);
     if digits(a) && digits(b) {
         Some(v.to_owned())
     } else {
@@ -223,7 +223,7 @@ pub fn ga_client_id_from_cookies(cookies: &str) -> Option<String> {
     let rest = v.strip_prefix("GA")?;
     let (version, rest) = crate::url::split_once_byte(rest, b'.')?;
     let (depth, id) = crate::url::split_once_byte(rest, b'.')?;
-    if version.is_empty() || !version.bytes().all(|c| c.is_ascii_digit()) {
+    if version.is_empty() || !crate::url::all_digits(version) {
         return None;
     }
     if depth.is_empty() || !depth.bytes().all(|c| c.is_ascii_digit() || c == b'-') {

@@ -9,7 +9,7 @@ use crate::chat_id::{ChatId, Prefix};
 use crate::find::canonical_ids;
 use crate::template::Template;
 use crate::url::{
-    decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split, split_byte, strip_prefix_ci,
+    all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split, split_byte, strip_prefix_ci,
     with_param, Parts,
 };
 
@@ -291,7 +291,7 @@ fn has_value(parts: &Parts<'_>, key: &str) -> bool {
 fn is_phone_path(seg: &str) -> bool {
     // `&str` patterns throughout, not `char`: one std instance for all of them in the wasm.
     let digits = seg.strip_prefix("+").unwrap_or(seg);
-    !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit())
+    !digits.is_empty() && all_digits(digits)
 }
 
 fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
@@ -392,7 +392,7 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     }
     if let Some(rest) = first.strip_prefix("+").or_else(|| first.strip_prefix("%2B")) {
         // t.me/+<digits> opens a chat with a phone number; t.me/+<hash> is an invite.
-        return if second.is_none() && !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_digit()) {
+        return if second.is_none() && !rest.is_empty() && all_digits(rest) {
             Ok(LinkKind::TelegramPersonal)
         } else {
             Err(Skip::NotAChat)
@@ -400,7 +400,7 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     }
     if let Some(second) = second {
         // t.me/<channel>/<post id> is a post; t.me/<bot>/<app> a mini app.
-        return if second.bytes().all(|c| c.is_ascii_digit()) {
+        return if all_digits(second) {
             Err(Skip::NotAChat)
         } else {
             Err(Skip::MiniApp)

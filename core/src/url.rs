@@ -59,7 +59,7 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
             None => authority,
         };
         let host = match rfind_byte(host_port, b':') {
-            Some(i) if host_port[i + 1..].bytes().all(|c| c.is_ascii_digit()) => &host_port[..i],
+            Some(i) if all_digits(&host_port[i + 1..]) => &host_port[..i],
             _ => host_port,
         };
         (Some(host), &after[end..])
@@ -243,6 +243,12 @@ pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 /// ASCII-case-insensitive `ends_with`.
 pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
     s.len() >= suffix.len() && s.get(s.len() - suffix.len()..).is_some_and(|tail| eq_ci(tail, suffix))
+}
+
+/// Every byte is an ASCII digit (true for ""). One out-of-line copy for all callers.
+#[inline(never)]
+pub fn all_digits(s: &str) -> bool {
+    s.bytes().all(|c| c.is_ascii_digit())
 }
 
 /// Position of an ASCII byte.
