@@ -362,12 +362,18 @@ fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
     verdict
 }
 
+/// Only `A-Z a-z 0-9 _` (the name characters of Telegram and MAX).
+#[inline(never)]
+fn is_word(s: &str) -> bool {
+    s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
 /// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.
 fn is_username(s: &str) -> bool {
     let b = s.as_bytes();
     (4..=32).contains(&b.len())
         && b[0].is_ascii_alphabetic()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && is_word(s)
 }
 
 /// Bot or person: the site's hint first; else a name ending in `bot`, or a `start` parameter the
@@ -465,7 +471,7 @@ fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     if segs.next().is_some() {
         return Err(Skip::NotAChat);
     }
-    if first.is_empty() || first.len() > 64 || !first.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+    if first.is_empty() || first.len() > 64 || !is_word(first) {
         return Err(Skip::Malformed);
     }
     if has_param(parts, "startapp") {
