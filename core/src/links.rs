@@ -560,15 +560,18 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     let (t, id, url, title) = (input.template, input.chat_id, input.page_url, input.page_title);
     // Bytes, not a string: a site's stray `%FF` must not hide our earlier tag after it.
     let decoded = decode_bytes(raw, false);
-    // The scan is repeated rather than collected: a `Vec` of matches costs more wasm than
-    // rescanning a short text.
-    if canonical_ids(&decoded, prefixes).next().is_none() {
-        return t.render_encoded(raw, !decoded.is_empty(), id, url, title);
-    }
+    // The site's text to render the template around: all of it when it has none of our IDs,
+    // else what is left after stripping our earlier rendering, if it is one. (The scan is
+    // repeated below rather than collected: a `Vec` of matches costs more wasm.)
+    let mut site = Some((raw, !decoded.is_empty()));
     for (_, _, old) in canonical_ids(&decoded, prefixes) {
-        if let Some(site_raw) = t.strip_rendered(raw, &old, url, title) {
-            return t.render_encoded(site_raw, !site_raw.is_empty(), id, url, title);
+        site = t.strip_rendered(raw, &old, url, title).map(|s| (s, !s.is_empty()));
+        if site.is_some() {
+            break;
         }
+    }
+    if let Some((site_raw, has_text)) = site {
+        return t.render_encoded(site_raw, has_text, id, url, title);
     }
     // Replace each earlier ID where it stands, in the raw text, so the site's encoding survives.
     let mut out = String::with_capacity(raw.len() + 8);
