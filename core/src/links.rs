@@ -223,7 +223,7 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
     }
     let parts = split(href).ok_or(Skip::NotMessenger)?;
     let scheme = parts.scheme;
-    let kind = if eq_ci(scheme, "https") || eq_ci(scheme, "http") {
+    let kind = if listed("https http", scheme, eq_ci) {
         let host = parts.host.ok_or(Skip::NotMessenger)?;
         let host = strip_prefix_ci(host, "www.").unwrap_or(host);
         let is = |h: &str| eq_ci(host, h);
