@@ -64,6 +64,13 @@ function onPath(exe, envPath) {
   return envPath.split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, exe)));
 }
 
+// The strict-CSP fallback is this same wasm turned into JavaScript by wasm2js, driven by the same
+// wasm-bindgen glue. wasm2js handles neither an externref table nor multi-value returns, so
+// wasm-bindgen must not emit them: with these features off it keeps JS objects in the glue's heap
+// array and returns strings through a return pointer (measured: the wasm gets smaller, the glue
+// a little larger).
+const MVP_ABI = '-Ctarget-feature=-reference-types,-multivalue';
+
 // ---- 1. toolchain ----------------------------------------------------------------------------
 
 function detectToolchain() {
@@ -82,7 +89,7 @@ function detectToolchain() {
         // /usr/bin first: cargo, rustc and rustdoc must all be Debian's 1.96.
         PATH: ['/usr/bin', basePath].join(path.delimiter),
         RUSTC_BOOTSTRAP: '1',
-        RUSTFLAGS: '--cfg getrandom_backend="wasm_js" -Zunstable-options -Cpanic=immediate-abort',
+        RUSTFLAGS: `--cfg getrandom_backend="wasm_js" -Zunstable-options -Cpanic=immediate-abort ${MVP_ABI}`,
       },
     };
   };
@@ -96,7 +103,7 @@ function detectToolchain() {
       // A separate dir: the two compilers' artifacts must never mix.
       targetDir: path.join(ROOT, 'target', 'wasm-rustup'),
       cargoArgs: [],
-      env: { PATH: basePath, RUSTFLAGS: '--cfg getrandom_backend="wasm_js"' },
+      env: { PATH: basePath, RUSTFLAGS: `--cfg getrandom_backend="wasm_js" ${MVP_ABI}` },
     };
   };
   const order = forced === 'rustup' ? [rustup] : forced === 'build-std' ? [buildStd] : [buildStd, rustup];
@@ -145,6 +152,10 @@ function buildWasm(tc) {
 
 // ---- 3. wasm-opt -----------------------------------------------------------------------------
 
+// The features rustc leaves on for wasm32-unknown-unknown once MVP_ABI turned off reference types
+// and multi-value; wasm-opt must not reintroduce either (wasm2js could not translate them).
+const WASM_FEATURES = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals'];
+
 function optimize(outDir) {
   const input = path.join(outDir, 'chattag_bg.wasm');
   const output = path.join(outDir, 'chattag_bg.opt.wasm');
@@ -152,13 +163,61 @@ function optimize(outDir) {
   if (!fs.existsSync(wasmOpt)) fail('node_modules/.bin/wasm-opt missing: run `npm ci`');
   run(wasmOpt, [
     '-Oz', '--converge',
-    // The features rustc enables by default for wasm32-unknown-unknown.
-    '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
-    '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+    ...WASM_FEATURES,
     '--strip-debug', '--strip-producers', '--strip-target-features',
     input, '-o', output,
   ]);
   return { before: fs.statSync(input).size, path: output };
+}
+
+// ---- 3b. the strict-CSP fallback ------------------------------------------------------------
+//
+// The optimised wasm → JavaScript with Binaryen's wasm2js: the same machine code, so no rule
+// exists twice. wasm2js wants an MVP module, so two lowerings run first (saturating float→int
+// and sign-extension ops become MVP sequences). Its output is an ES module that imports the
+// glue by name and instantiates itself; the build turns it into `export default asmFunc`
+// (imports object → exports object), which the loader feeds with the glue's own import object.
+
+function fallbackJs(optPath) {
+  const lowered = optPath.replace(/\.wasm$/, '.mvp.wasm');
+  const out = optPath.replace(/\.wasm$/, '.wasm2js.mjs');
+  run(path.join(BIN, 'wasm-opt'), [...WASM_FEATURES, '--llvm-nontrapping-fptoint-lowering', '--signext-lowering', optPath, '-o', lowered]);
+  run(path.join(BIN, 'wasm2js'), ['--enable-bulk-memory', '--enable-mutable-globals', '-Oz', lowered, '-o', out]);
+  let js = fs.readFileSync(out, 'utf8');
+  const patch = (re, to, what) => {
+    if (!re.test(js)) fail(`wasm2js output changed shape (${what}); update fallbackJs in scripts/build.mjs`);
+    js = js.replace(re, to);
+  };
+  patch(/^import \* as \S+ from '[^']+';\n/gm, '', 'import lines');
+  patch(/\nvar retasmFunc = asmFunc\([\s\S]*$/, '\nexport default asmFunc;\n', 'self-instantiation tail');
+  // A grown wasm memory detaches its old ArrayBuffer, and the glue relies on that (an empty view
+  // means "re-read memory.buffer"). wasm2js copies into a new buffer instead: detach the old one.
+  patch(
+    /newHEAP8\.set\(HEAP8\);/,
+    'newHEAP8.set(HEAP8); try { buffer.transfer ? buffer.transfer() : structuredClone(buffer, { transfer: [buffer] }); } catch (e) {}',
+    'memory grow',
+  );
+  return js;
+}
+
+async function buildFallback(optPath) {
+  const r = await esbuild.build({
+    stdin: { contents: fallbackJs(optPath), loader: 'js', sourcefile: 'chattag-fallback.js' },
+    bundle: true, format: 'esm', minify: true, target: ['es2020'], legalComments: 'none', write: false, logLevel: 'silent',
+  });
+  const js = Buffer.from(r.outputFiles[0].contents);
+  return { name: 'fallback', file: `chattag-fallback.${crypto.createHash('sha256').update(js).digest('hex').slice(0, 10)}.js`, js };
+}
+
+// The wasm-bindgen glue, plus two of its internals the fallback path needs: the import object it
+// builds and the step that adopts an instance (`initSync` does both, but only for real wasm).
+function glueSource(outDir) {
+  const file = path.join(outDir, 'chattag.js');
+  const js = fs.readFileSync(file, 'utf8');
+  for (const f of ['__wbg_get_imports', '__wbg_finalize_init']) {
+    if (!js.includes(`function ${f}(`)) fail(`the wasm-bindgen glue has no ${f}(); the fallback path needs it`);
+  }
+  return `${js}\nexport { __wbg_get_imports as wasmImports, __wbg_finalize_init as finalize };\n`;
 }
 
 // ---- 4. bundle -------------------------------------------------------------------------------
@@ -166,14 +225,15 @@ function optimize(outDir) {
 const gzipSize = (buf) => zlib.gzipSync(buf, { level: 9 }).length;
 const brotliSize = (buf) => zlib.brotliCompressSync(buf, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
-// Lazy chunks (issue 5: QR dialog, debug overlay): ES modules the loader import()s only when a
-// page uses them, so they are not part of the page-download budget.
-const CHUNKS = ['qr', 'debug'];
+// Lazy chunks (issue 5): ES modules the loader import()s only when a page uses them, so they are
+// not part of the page-download budget — the QR dialog, the debug overlay, and "inspect" (the
+// overlay's model and the QR click, which both need; kept out of the main script).
+const CHUNKS = { qr: 'qr.js', debug: 'debug.js', inspect: 'wasm-inspect.js' };
 
 async function buildChunks() {
   const out = [];
-  for (const name of CHUNKS) {
-    const entry = path.join(ROOT, 'www', 'loader', `${name}.js`);
+  for (const [name, source] of Object.entries(CHUNKS)) {
+    const entry = path.join(ROOT, 'www', 'loader', source);
     if (!fs.existsSync(entry)) continue;
     const r = await esbuild.build({
       entryPoints: [entry], bundle: true, format: 'esm', minify: true, target: ['es2020'],
@@ -201,7 +261,8 @@ async function bundle(outDir, wasmBytes, mode, chunks) {
         contents: `export default ${JSON.stringify(a.path === 'chattag:wasm-base64' ? wasmBytes.toString('base64') : wasmName)};`,
         loader: 'js',
       }));
-      build.onResolve({ filter: /^chattag:glue$/ }, () => ({ path: path.join(outDir, 'chattag.js') }));
+      build.onResolve({ filter: /^chattag:glue$/ }, () => ({ path: 'glue', namespace: 'chattag-glue' }));
+      build.onLoad({ filter: /.*/, namespace: 'chattag-glue' }, () => ({ contents: glueSource(outDir), loader: 'js', resolveDir: outDir }));
       build.onResolve({ filter: /^chattag:chunks$/ }, () => ({ path: 'chunks', namespace: 'chattag-chunks' }));
       build.onLoad({ filter: /.*/, namespace: 'chattag-chunks' }, () => ({
         contents: `export default ${JSON.stringify(Object.fromEntries(chunks.map((c) => [c.name, c.file])))};`,
@@ -256,7 +317,7 @@ async function main() {
   const wasm = fs.readFileSync(opt.path);
   say(`wasm-opt -Oz: ${fmt(opt.before)} B → ${fmt(wasm.length)} B`);
 
-  const chunks = await buildChunks();
+  const chunks = [...(await buildChunks()), await buildFallback(opt.path)];
   const variants = {};
   for (const mode of ['inline', 'file']) variants[mode] = await bundle(outDir, wasm, mode, chunks);
 
@@ -283,7 +344,7 @@ async function main() {
 
   if (chunks.length) {
     console.log('');
-    console.log('lazy chunks (loaded only on pages that use them; not in the budget):');
+    console.log('lazy chunks (loaded only on pages that use them; not in the budget; fallback = strict CSP only):');
     table(chunks.map((c) => sizes(`dist/${c.file}`, c.js)));
   }
 

@@ -41,6 +41,8 @@ pub struct App {
     settings: Settings,
     /// Reading, storing, tagging and sending are allowed (`consent` not required, or granted).
     consent: bool,
+    /// `consent(false)` was called (the debug overlay tells it from "waiting for consent").
+    denied: bool,
     /// The loader has replayed the page's queued calls; activation may happen.
     started: bool,
     live: Option<Live>,
@@ -98,6 +100,7 @@ impl App {
         }
         Some(App {
             consent: !settings.consent_required,
+            denied: false,
             ports,
             window,
             document,
@@ -176,6 +179,7 @@ impl App {
     }
 
     pub fn consent(&mut self, granted: bool) {
+        self.denied = !granted;
         if granted {
             self.consent = true;
             if self.started {
@@ -319,10 +323,15 @@ impl App {
     // ---- tagging -----------------------------------------------------------------------------
 
     fn with_pass<R>(&self, f: impl FnOnce(&Pass<'_>) -> R) -> Option<R> {
+        self.pass_logged(self.settings.debug, f)
+    }
+
+    /// `log`: send each skipped messenger link's reason to the console (debug mode).
+    fn pass_logged<R>(&self, log: bool, f: impl FnOnce(&Pass<'_>) -> R) -> Option<R> {
         let live = self.live.as_ref()?;
         let loc = self.window.location();
         let ports = &self.ports;
-        let log = move |skip: Skip, href: &str| ports.warn(skip.reason(), href);
+        let log_skip = move |skip: Skip, href: &str| ports.warn(skip.reason(), href);
         let href = loc.href().unwrap_or_default();
         let pass = Pass {
             chat_id: &live.record.chat_id,
@@ -331,7 +340,7 @@ impl App {
             page_url: href.split('#').next().unwrap_or("").to_owned(),
             page_title: self.document.title(),
             protocol: loc.protocol().unwrap_or_default(),
-            on_skip: if self.settings.debug { Some(&log) } else { None },
+            on_skip: if log { Some(&log_skip) } else { None },
             names: &self.names,
             ports: &self.ports,
         };
@@ -409,6 +418,35 @@ impl App {
         self.pass_document();
         self.report_news();
         self.flush();
+    }
+
+    // ---- debug overlay and QR dialog ------------------------------------------------------
+
+    /// What the core makes of a link element now, for the loader's debug overlay and QR dialog
+    /// (space-separated, so the loader needs no JSON parse): `t <messenger> <kind>` tagged with
+    /// the current ID, `u <messenger> <kind>` a messenger link not tagged (yet), `s <skip>
+    /// <reason>` left alone, "" not a messenger link or not running. Never logs, never writes.
+    pub fn inspect_link(&self, el: &JsValue) -> String {
+        self.pass_logged(false, |p| match p.peek(el.unchecked_ref(), None)? {
+            Ok(t) => Some([if t.changed { "u " } else { "t " }, t.messenger.as_str(), " ", t.kind.as_str()].concat()),
+            Err(Skip::NotMessenger) => None,
+            Err(s) => Some(["s ", s.as_str(), " ", s.reason()].concat()),
+        })
+        .flatten()
+        .unwrap_or_default()
+    }
+
+    /// `<consent> <endpoint>` for the debug overlay: `granted` / `required` (waiting for
+    /// `consent(true)`) / `denied`; the endpoint (never containing a space) or nothing.
+    pub fn inspect_state(&self) -> String {
+        let consent = if self.consent {
+            "granted"
+        } else if self.denied {
+            "denied"
+        } else {
+            "required"
+        };
+        [consent, " ", self.settings.endpoint.as_deref().unwrap_or("")].concat()
     }
 
     // ---- events and delivery -------------------------------------------------------------
@@ -504,12 +542,14 @@ impl App {
         self.ports.post(&endpoint, &b.body, self.next_token);
     }
 
-    pub fn settled(&mut self, token: u32, status: u16) {
+    /// Returns what became of the batch, for the debug overlay: `None` for a stale answer.
+    pub fn settled(&mut self, token: u32, status: u16) -> Option<Outcome> {
         if self.in_flight.as_ref().is_none_or(|f| f.token != token) {
-            return; // consent withdrawn meanwhile, or a stale answer
+            return None; // consent withdrawn meanwhile, or a stale answer
         }
-        let Some(sent) = self.in_flight.take() else { return };
-        match outcome(status) {
+        let sent = self.in_flight.take()?;
+        let result = outcome(status);
+        match result {
             Outcome::Delivered | Outcome::Refused => {
                 if outcome(status) == Outcome::Refused {
                     self.warn("the collector refused a batch (4xx); dropped", &self.settings.endpoint.clone().unwrap_or_default());
@@ -527,6 +567,7 @@ impl App {
                 self.ports.later(backoff_ms(self.attempt, jitter), TIMER_RETRY);
             }
         }
+        Some(result)
     }
 
     pub fn timer(&mut self, what: u32) {

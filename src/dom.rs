@@ -102,14 +102,19 @@ impl Pass<'_> {
 
     /// Tags one element in place. `hint: None` reads its `data-chattag`.
     pub fn element(&self, el: &Element, hint: Option<Hint>) -> Option<Tagged> {
+        let tagged = self.peek(el, hint)?.ok()?;
+        if tagged.changed {
+            el.unchecked_ref::<El>().set_attr(&self.names.href, &tagged.href);
+        }
+        Some(tagged)
+    }
+
+    /// What tagging makes of one element's `href` now, writing nothing (`None`: no href).
+    pub fn peek(&self, el: &Element, hint: Option<Hint>) -> Option<Result<Tagged, Skip>> {
         let el: &El = el.unchecked_ref();
         let href = el.attr(&self.names.href)?;
         let hint = hint.unwrap_or_else(|| el.attr(&self.names.hint).map_or(Hint::Auto, |h| Hint::parse(&h)));
-        let tagged = self.url(&href, hint).ok()?;
-        if tagged.changed {
-            el.set_attr(&self.names.href, &tagged.href);
-        }
-        Some(tagged)
+        Some(self.url(&href, hint))
     }
 
     /// Links with a `data-chattag` hint (rare): one at a time, reading the hint.

@@ -36,6 +36,7 @@ mod exports {
     use wasm_bindgen::prelude::*;
 
     use crate::app::App;
+    use crate::delivery::Outcome;
     use crate::ports::Ports;
 
     thread_local! {
@@ -147,9 +148,28 @@ mod exports {
         with(|a| a.timer(what));
     }
 
+    /// What became of the batch (for the debug overlay): 0 a stale answer, 1 delivered,
+    /// 2 refused and dropped, 3 kept for a retry.
     #[wasm_bindgen]
-    pub fn on_settled(token: u32, status: u16) {
-        with(|a| a.settled(token, status));
+    pub fn on_settled(token: u32, status: u16) -> u32 {
+        match with(|a| a.settled(token, status)).flatten() {
+            None => 0,
+            Some(Outcome::Delivered) => 1,
+            Some(Outcome::Refused) => 2,
+            Some(Outcome::Retry) => 3,
+        }
+    }
+
+    /// Debug overlay and QR dialog (see `App::inspect_link` / `App::inspect_state`): for a link
+    /// element, what the core makes of it now; for anything else, the consent state and endpoint.
+    #[wasm_bindgen]
+    pub fn inspect(el: JsValue) -> String {
+        APP.with(|cell| {
+            let guard = cell.try_borrow().ok()?;
+            let app = guard.as_ref()?;
+            Some(if el.is_object() { app.inspect_link(&el) } else { app.inspect_state() })
+        })
+        .unwrap_or_default()
     }
 
     #[wasm_bindgen]

@@ -6,9 +6,14 @@
 //
 // Callbacks reach the wasm asynchronously (timers, promises) so a page handler can never call
 // back into the snippet while it is running.
-import { initSync } from 'chattag:glue';
+//
+// Lazy chunks (issue 5, docs/integration-issue5.md), each loaded only when used: the debug
+// overlay (debug mode), the QR dialog (data-qr on a desktop), and the strict-CSP fallback — the
+// same wasm turned into JavaScript by wasm2js, driven by the same glue — when wasm cannot compile.
+import { initSync, wasmImports, finalize } from 'chattag:glue';
 import * as w from 'chattag:glue';
 import loadWasm from 'chattag:wasm';
+import CHUNKS from 'chattag:chunks';
 
 (() => {
   const W = window;
@@ -29,20 +34,35 @@ import loadWasm from 'chattag:wasm';
   // failures that happen before the wasm can read its settings.
   const on = (v) => v != null && v !== false && !/^\s*(0|false|off|no)\s*$/i.test(String(v));
   const config = W.chattagConfig;
-  let debug = on(script && script.getAttribute('data-debug')) || on(config && config.debug);
+  const setting = (attr, key) => on(script && script.getAttribute(attr)) || on(config && config[key]);
+  // `?chattag_debug=1` switches debug mode on like data-debug (the wasm reads it through `setting`).
+  const urlDebug = /[?&]chattag_debug=1(&|$)/.test(location.search);
+  let debug = urlDebug || setting('data-debug', 'debug');
   const warn = (...args) => {
     try {
       if (debug) console.warn('chattag:', ...args);
     } catch (e) {}
   };
+  // The debug overlay, once loaded, and a pending refresh of it.
+  let overlay, refreshing;
   const guard = (f) =>
     function () {
       try {
         return f.apply(this, arguments);
       } catch (e) {
         warn(e);
+      } finally {
+        refresh();
       }
     };
+  // npm's bundle supplies its own importer; a script tag loads chunks from beside chattag.js.
+  // A promise always: a blocked or missing chunk is a rejection, never a throw.
+  const loadChunk = (name) =>
+    Promise.resolve(name).then((n) =>
+      config && typeof config.importChunk === 'function'
+        ? config.importChunk(n)
+        : import(new URL(CHUNKS[n], (script && script.src) || D.baseURI).href),
+    );
 
   const api = function (name, ...args) {
     if (METHODS.includes(name)) return api[name](...args);
@@ -83,7 +103,11 @@ import loadWasm from 'chattag:wasm';
       } catch (e) {
         sent = Promise.reject(e);
       }
-      sent.then((r) => r.status, () => 0).then(guard((status) => w.on_settled(token, status)));
+      track(body, 'sending');
+      sent.then((r) => r.status, () => 0).then(guard((status) => {
+        const r = w.on_settled(token, status);
+        if (r) track(body, ['', 'sent', 'dropped', 'retrying'][r], r > 1 ? (status ? `HTTP ${status}` : 'network error') : '');
+      }));
     }),
     later: guard((ms, what) => {
       const run = guard(() => w.on_timer(what));
@@ -97,6 +121,7 @@ import loadWasm from 'chattag:wasm';
     }),
     setting: (attr, key) => {
       try {
+        if (urlDebug && key == 'debug') return '1';
         const v = script && script.getAttribute(attr);
         if (v != null) return v;
         const c = config && config[key];
@@ -128,6 +153,24 @@ import loadWasm from 'chattag:wasm';
     },
   };
 
+  // ---- debug overlay and QR dialog: idle unless debug mode / data-qr is on -------------------
+  // `sent`: [body, status, detail] per POST and per answer (debug only). The overlay's model and
+  // the QR click live in the lazily loaded "inspect" chunk (www/loader/wasm-inspect.js).
+  const sent = [];
+  const track = (...entry) => debug && sent.push(entry);
+  const state = { inspect: w.inspect, api, sent, maybe: MAYBE };
+  let inspector, qr;
+  // Called after every entry into the wasm (see `guard`); the model is rebuilt at most every 100 ms.
+  function refresh() {
+    if (!overlay || refreshing) return;
+    refreshing = setTimeout(() => {
+      refreshing = 0;
+      try {
+        overlay.update(inspector.model(state));
+      } catch (e) {}
+    }, 100);
+  }
+
   const listen = () => {
     const opts = { capture: true, passive: true };
     const pointer = guard((e) => {
@@ -135,6 +178,18 @@ import loadWasm from 'chattag:wasm';
       w.on_interaction(target, e.type === 'click' || (e.type === 'auxclick' && e.button === 1));
     });
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
+    // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
+    if (setting('data-qr', 'qr') && W.matchMedia && matchMedia('(pointer: fine)').matches && !matchMedia('(pointer: coarse)').matches) {
+      // Both fetched now, so that a click never waits on the network.
+      Promise.all([loadChunk('qr'), loadChunk('inspect')]).then(([q, i]) => ((qr = q), (inspector = i)), (e) => warn('qr:', e));
+      W.addEventListener('click', (e) => {
+        try {
+          if (qr) inspector.qrClick(e, qr, state);
+        } catch (err) {
+          warn('qr:', err); // e.g. a RangeError: too long for a QR code; the click navigates
+        }
+      }, true);
+    }
 
     let hiddenAt = 0;
     const hide = guard(() => {
@@ -188,7 +243,14 @@ import loadWasm from 'chattag:wasm';
     // Synchronous compile + instantiate of a small module (a few ms of main thread, measured)
     // beats waiting for the async path's background compile and task hops (~100 ms on a busy
     // page). Under a CSP without 'wasm-unsafe-eval' this throws a CompileError: caught below.
-    initSync({ module: await loadWasm(script) });
+    try {
+      initSync({ module: await loadWasm(script) });
+    } catch (e) {
+      // No wasm here (a CSP without 'wasm-unsafe-eval' throws a CompileError): the same code as
+      // JavaScript, fed the same glue's imports and adopted as if it were the wasm instance.
+      warn('wasm unavailable, using the JavaScript build:', e);
+      finalize({ exports: (await loadChunk('fallback')).default(wasmImports()) });
+    }
     debug = w.boot(W, D, ports) || debug;
     live = true;
     for (const [name, ...args] of queue.splice(0)) {
@@ -196,5 +258,13 @@ import loadWasm from 'chattag:wasm';
     }
     listen();
     w.start();
+    if (debug) {
+      Promise.all([loadChunk('debug'), loadChunk('inspect')])
+        .then(([m, i]) => {
+          inspector = i;
+          overlay = m.showDebug(i.model(state));
+        })
+        .catch((e) => warn('debug overlay:', e));
+    }
   })().catch((e) => warn('not running:', e));
 })();

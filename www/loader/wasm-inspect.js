@@ -1,0 +1,49 @@
+// The "inspect" chunk: what the debug overlay and the QR dialog need from the running snippet,
+// kept out of chattag.js (every byte of the main script counts) and loaded with them only. Every
+// verdict is the wasm's: `inspect(element)` answers "t|u <messenger> <kind>" (tagged / not yet),
+// "s <skip> <reason>" (left alone) or "" (not a messenger link); `inspect()` answers
+// "<consent> <endpoint>".
+//
+// `s` is the loader's state: { inspect, api, sent, maybe } — `sent` holds [body, status, detail]
+// for each POST and answer, `maybe` is the loader's messenger-link prefilter.
+
+const LINK = ':is(a,area)[href]';
+
+/** The debug overlay's model (shape: docs/integration-issue5.md). */
+export function model(s) {
+  const [consent, endpoint] = s.inspect().split(' ');
+  const links = [];
+  for (const element of document.querySelectorAll(LINK)) {
+    const href = element.getAttribute('href');
+    if (!s.maybe.test(href)) continue;
+    const [st, a, ...b] = s.inspect(element).split(' ');
+    if (st == 's') links.push({ href, tagged: false, skip: a, reason: b.join(' '), element });
+    else if (st) links.push({ href, tagged: st == 't', messenger: a, kind: b[0], reason: st == 't' ? undefined : 'not tagged yet', element });
+  }
+  // Latest status per event, in the order the events were first sent.
+  const events = new Map();
+  for (const [body, status, detail] of s.sent) {
+    try {
+      for (const e of JSON.parse(body)) events.set(e.event_id, { event_id: e.event_id, type: e.type, ts: e.ts, status, detail });
+    } catch (e) {}
+  }
+  return { id: s.api.id() || null, consent, endpoint: endpoint || null, identifiers: s.api.identifiers(), links, events: [...events.values()] };
+}
+
+/**
+ * A plain primary click on a WhatsApp / Telegram / Viber link the snippet tagged: shows the QR
+ * dialog and only then cancels the navigation (docs/integration-issue5.md, section 4). A link too
+ * long for a QR code makes `showQr` throw, and the click navigates as usual.
+ */
+export function qrClick(e, qr, s) {
+  if (e.button || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || e.defaultPrevented) return;
+  const path = e.composedPath();
+  // Not inside data-chattag="off" — which includes the dialog's own "Open on this computer".
+  if (path.some((n) => n.getAttribute && n.getAttribute('data-chattag') == 'off')) return;
+  const a = path[0].closest && path[0].closest(LINK);
+  const [st, messenger] = a ? s.inspect(a).split(' ') : [];
+  // MAX is left out: the issue asks for WhatsApp, Telegram and Viber.
+  if (st != 't' || messenger == 'max') return;
+  qr.showQr(a.href, { lang: document.documentElement.lang });
+  e.preventDefault();
+}
