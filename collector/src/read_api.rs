@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::auth::require_bearer;
 use crate::error::ApiError;
-use crate::store::{ChatRecord, MappingQuery, MappingSummary};
+use crate::store::{ChatRecord, MappingCursor, MappingQuery, MappingSummary};
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
@@ -59,12 +59,17 @@ struct MappingParams {
     limit: Option<String>,
     site: Option<String>,
     before: Option<String>,
+    cursor: Option<String>,
 }
 
 #[derive(Serialize)]
 struct MappingList {
     mappings: Vec<MappingSummary>,
-    /// Pass as `before` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+    /// The last row's `last_seen`, for clients paging with `before=`: those skip the other
+    /// chats of that millisecond, so `next_cursor` is the one to follow.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_before: Option<i64>,
 }
@@ -86,31 +91,41 @@ async fn get_mappings(
                     .field("limit")
             })?,
     };
-    let before = match params.before.as_deref() {
-        None => None,
-        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+    let after = match (params.before.as_deref(), params.cursor.as_deref()) {
+        (None, None) => None,
+        (Some(v), None) => Some(MappingCursor::before_ms(v.parse::<i64>().map_err(|_| {
             ApiError::bad_request(
                 "invalid_before",
                 "before must be milliseconds since the epoch",
             )
             .field("before")
+        })?)),
+        (None, Some(v)) => Some(MappingCursor::decode(v).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "cursor must be a next_cursor value from an earlier page",
+            )
+            .field("cursor")
         })?),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_cursor",
+                "give either cursor or before, not both",
+            )
+            .field("cursor"))
+        }
     };
-    let mappings = state
+    let page = state
         .store
         .mappings(MappingQuery {
             site: params.site,
             limit,
-            before,
+            after,
         })
         .await?;
-    let next_before = if mappings.len() == limit as usize {
-        mappings.last().map(|m| m.last_seen)
-    } else {
-        None
-    };
     Ok(Json(MappingList {
-        mappings,
-        next_before,
+        mappings: page.mappings,
+        next_cursor: page.next.map(MappingCursor::encode),
+        next_before: page.next.map(|c| c.last_seen),
     }))
 }

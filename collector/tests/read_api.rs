@@ -217,3 +217,61 @@ fn unknown_and_malformed_ids() {
     assert_eq!(res.status, 400);
     assert_eq!(res.error().0, "invalid_chat_id");
 }
+
+/// One batch stores all its chats with the same `last_seen` millisecond; paging through them one
+/// at a time must return each exactly once (paging by `before=<ms>` alone skipped the rest of
+/// the tie).
+#[test]
+fn mappings_cursor_pages_through_chats_of_the_same_millisecond() {
+    let server = Server::start(&[]);
+    let older = new_chat_id();
+    assert_eq!(server.post_events(&issue(&older)).status, 200);
+    // The server clock must move on so the older chat has a smaller last_seen.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let tied: Vec<String> = (0..5).map(|_| new_chat_id()).collect();
+    let batch: Vec<serde_json::Value> = tied.iter().map(|id| issue(id)).collect();
+    assert_eq!(server.post_events(&json!(batch)).status, 200);
+
+    let mut seen: Vec<String> = Vec::new();
+    let mut path = "/v1/mappings?limit=2".to_owned();
+    for _ in 0..10 {
+        let page = server.get_authed(&path).json();
+        for m in page["mappings"].as_array().unwrap() {
+            seen.push(m["chat_id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => {
+                assert!(page["next_before"].is_i64(), "{page}");
+                path = format!("/v1/mappings?limit=2&cursor={cursor}");
+            }
+            None => break,
+        }
+    }
+    let mut expected = tied.clone();
+    expected.sort();
+    let mut first_five = seen[..seen.len().min(5)].to_vec();
+    first_five.sort();
+    assert_eq!(first_five, expected, "the tied batch first, each once: {seen:?}");
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert_eq!(seen[5], older);
+
+    // The documented `before=<ms>` keeps its meaning: chats last seen strictly before it.
+    let tie_ms = server.get_authed("/v1/mappings?limit=1").json()["mappings"][0]["last_seen"]
+        .as_i64()
+        .unwrap();
+    let before = server
+        .get_authed(&format!("/v1/mappings?before={tie_ms}"))
+        .json();
+    assert_eq!(before["mappings"].as_array().unwrap().len(), 1, "{before}");
+    assert_eq!(before["mappings"][0]["chat_id"], older);
+
+    for (bad, code) in [
+        ("/v1/mappings?cursor=nonsense", "invalid_cursor"),
+        ("/v1/mappings?cursor=1.2&before=3", "invalid_cursor"),
+        ("/v1/mappings?before=yesterday", "invalid_before"),
+    ] {
+        let res = server.get_authed(bad);
+        assert_eq!(res.status, 400, "{bad}");
+        assert_eq!(res.error().0, code, "{bad}");
+    }
+}

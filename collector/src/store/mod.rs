@@ -25,7 +25,9 @@ use async_trait::async_trait;
 use chattag_core::event::Event;
 use chattag_core::ChatId;
 
-pub use model::{ChatRecord, IngestOutcome, MappingQuery, MappingSummary};
+pub use model::{
+    ChatRecord, IngestOutcome, MappingCursor, MappingPage, MappingQuery, MappingSummary,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,8 +77,8 @@ pub trait EventStore: Send + Sync {
         chat_id: &ChatId,
     ) -> Result<Vec<ChatRecord>, StoreError>;
 
-    /// Most recently seen chat IDs first.
-    async fn mappings(&self, query: MappingQuery) -> Result<Vec<MappingSummary>, StoreError>;
+    /// Most recently seen chat IDs first, one page of them.
+    async fn mappings(&self, query: MappingQuery) -> Result<MappingPage, StoreError>;
 
     /// Fails when the store cannot serve reads or the writer has stopped.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -97,6 +97,48 @@ pub struct MappingSummary {
 pub struct MappingQuery {
     pub site: Option<String>,
     pub limit: u32,
-    /// Only chats last seen strictly before this server time (ms): paging.
-    pub before: Option<i64>,
+    /// Only chats after this position in the newest-first order: paging.
+    pub after: Option<MappingCursor>,
+}
+
+/// A position in the newest-first mappings order. `last_seen` alone is not one: a batch stores
+/// all its chats with the same millisecond, and paging by time alone skipped the rest of such a
+/// tie at a page boundary. The rowid breaks the tie (the chat upsert keeps a row's rowid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MappingCursor {
+    pub last_seen: i64,
+    pub rowid: i64,
+}
+
+impl MappingCursor {
+    /// The position just past every chat last seen at `ms` or later: the documented
+    /// `before=<ms>` parameter (rowids are positive, so no row is at or below `i64::MIN`).
+    pub fn before_ms(ms: i64) -> MappingCursor {
+        MappingCursor {
+            last_seen: ms,
+            rowid: i64::MIN,
+        }
+    }
+
+    /// The `cursor` value handed to clients; opaque to them, only [`MappingCursor::decode`]
+    /// reads it.
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.last_seen, self.rowid)
+    }
+
+    pub fn decode(text: &str) -> Option<MappingCursor> {
+        let (last_seen, rowid) = text.split_once('.')?;
+        Some(MappingCursor {
+            last_seen: last_seen.parse().ok()?,
+            rowid: rowid.parse().ok()?,
+        })
+    }
+}
+
+/// One page of `GET /v1/mappings`.
+#[derive(Clone, Debug, Default)]
+pub struct MappingPage {
+    pub mappings: Vec<MappingSummary>,
+    /// Where the next page starts; `None` when this page was not full (no more rows).
+    pub next: Option<MappingCursor>,
 }

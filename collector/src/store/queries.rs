@@ -5,7 +5,8 @@ use chattag_core::identifiers::{Identifiers, Utm};
 use rusqlite::{params, Connection, Row};
 
 use super::model::{
-    ChatRecord, Click, Conflict, IdentifierValue, MappingQuery, MappingSummary, PageVisit,
+    ChatRecord, Click, Conflict, IdentifierValue, MappingCursor, MappingPage, MappingQuery,
+    MappingSummary, PageVisit,
 };
 use super::StoreError;
 
@@ -263,22 +264,33 @@ fn previous_chain(
     Ok(chain)
 }
 
-pub fn mappings(conn: &Connection, q: &MappingQuery) -> Result<Vec<MappingSummary>, StoreError> {
-    let before = q.before.unwrap_or(i64::MAX);
-    let limit = i64::from(q.limit);
-    let rows: Vec<ChatRow> = match &q.site {
-        Some(site) => conn
-            .prepare_cached(&format!(
-                "SELECT {CHAT_COLUMNS} FROM chats WHERE site = ?1 AND last_seen < ?2 ORDER BY last_seen DESC LIMIT ?3"
-            ))?
-            .query_map(params![site, before, limit], chat_row)?
-            .collect::<Result<_, _>>()?,
-        None => conn
-            .prepare_cached(&format!(
-                "SELECT {CHAT_COLUMNS} FROM chats WHERE last_seen < ?1 ORDER BY last_seen DESC LIMIT ?2"
-            ))?
-            .query_map(params![before, limit], chat_row)?
-            .collect::<Result<_, _>>()?,
+pub fn mappings(conn: &Connection, q: &MappingQuery) -> Result<MappingPage, StoreError> {
+    let after = q.after.unwrap_or(MappingCursor {
+        last_seen: i64::MAX,
+        rowid: i64::MAX,
+    });
+    // The row-value comparison walks `chats_by_last_seen` (last_seen, rowid) backwards from the
+    // cursor, so a page costs its own rows, not the rows before it.
+    let rows: Vec<(ChatRow, i64)> = conn
+        .prepare_cached(&format!(
+            "SELECT {CHAT_COLUMNS}, rowid FROM chats
+             WHERE (?1 IS NULL OR site = ?1) AND (last_seen, rowid) < (?2, ?3)
+             ORDER BY last_seen DESC, rowid DESC LIMIT ?4"
+        ))?
+        .query_map(
+            params![q.site, after.last_seen, after.rowid, i64::from(q.limit)],
+            |r| Ok((chat_row(r)?, r.get(20)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    let next = match rows.last() {
+        Some((row, rowid)) if rows.len() == q.limit as usize => Some(MappingCursor {
+            last_seen: row.summary.last_seen,
+            rowid: *rowid,
+        }),
+        _ => None,
     };
-    Ok(rows.into_iter().map(|r| r.summary).collect())
+    Ok(MappingPage {
+        mappings: rows.into_iter().map(|(r, _)| r.summary).collect(),
+        next,
+    })
 }

@@ -11,7 +11,7 @@ use chattag_core::ChatId;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::model::{ChatRecord, IngestOutcome, MappingQuery, MappingSummary};
+use super::model::{ChatRecord, IngestOutcome, MappingPage, MappingQuery};
 use super::writer::{self, WriterHandle};
 use super::{ingest, migrations, queries, EventStore, StoreError};
 use crate::metrics::StoreMetrics;
@@ -152,7 +152,7 @@ impl EventStore for SqliteStore {
             .await
     }
 
-    async fn mappings(&self, query: MappingQuery) -> Result<Vec<MappingSummary>, StoreError> {
+    async fn mappings(&self, query: MappingQuery) -> Result<MappingPage, StoreError> {
         self.read(move |conn| queries::mappings(conn, &query)).await
     }
 
