@@ -7,9 +7,15 @@
 // `window.chattag`, the snippet's API.
 import run from './chattag.mjs';
 
-// Optional chunks, resolved by the bundler: the QR dialog and the debug overlay are only fetched
-// when the snippet asks for them (data-qr / debug).
-const CHUNKS = { qr: () => import('./qr.js'), debug: () => import('./debug.js') };
+// Optional chunks, resolved by the bundler and fetched only when the snippet asks for them: the
+// QR dialog (data-qr), the debug overlay and its inspector (debug), and the wasm2js fallback
+// (only where a Content-Security-Policy forbids compiling wasm).
+const CHUNKS = {
+  qr: () => import('./qr.js'),
+  debug: () => import('./debug.js'),
+  inspect: () => import('./inspect.js'),
+  fallback: () => import('./fallback.js'),
+};
 
 const browser = () => typeof window !== 'undefined' && typeof document !== 'undefined';
 

@@ -6,7 +6,9 @@
 //                                                        inlined), wrapped in `export default
 //                                                        function run(){…}` so it starts on
 //                                                        start(), not on import
-//   www/loader/qr.js, debug.js  →  qr.js, debug.js       the lazy chunks, minified ES modules
+//   dist/chattag-<name>.<hash>.js  →  <name>.js          the lazy chunks exactly as the script
+//                                                        tag ships them (qr, debug, inspect, and
+//                                                        the strict-CSP wasm2js fallback)
 //
 // into dist/npm/, checks that what is staged is exactly package.json's `files`, prints sizes,
 // and with --pack runs `npm pack` there (tarball in dist/). Run `npm run build` first: the
@@ -16,7 +18,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = path.join(ROOT, 'npm');
@@ -41,18 +42,17 @@ function snippetSource() {
   return js;
 }
 
-async function chunk(name) {
-  const out = await esbuild.build({
-    entryPoints: [path.join(ROOT, 'www', 'loader', `${name}.js`)],
-    bundle: true,
-    format: 'esm',
-    minify: true,
-    target: ['es2020'],
-    legalComments: 'none',
-    write: false,
-    logLevel: 'silent',
-  });
-  return Buffer.from(out.outputFiles[0].contents);
+// The chunk names the loader asks `importChunk` for (www/loader/index.js, scripts/build.mjs).
+const CHUNK_NAMES = ['qr', 'debug', 'inspect', 'fallback'];
+
+/** The built chunk `dist/chattag-<name>.<hash>.js`: the package ships the same bytes. */
+function chunk(name) {
+  const re = new RegExp(`^chattag-${name}\\.[0-9a-f]+\\.js$`);
+  const found = fs.readdirSync(DIST).filter((f) => re.test(f));
+  if (found.length !== 1) {
+    throw new BuildError(`expected one dist/chattag-${name}.<hash>.js, found ${found.length}: run \`npm run build\` (a clean dist/) first`);
+  }
+  return fs.readFileSync(path.join(DIST, found[0]));
 }
 
 /** Every file under `dir`, relative, sorted. */
@@ -82,10 +82,7 @@ async function main() {
     `export default function run() {\n${snippetSource()}\n}\n`,
   );
   fs.writeFileSync(path.join(OUT, 'chattag.mjs'), wrapped);
-  const qr = await chunk('qr');
-  const debug = await chunk('debug');
-  fs.writeFileSync(path.join(OUT, 'qr.js'), qr);
-  fs.writeFileSync(path.join(OUT, 'debug.js'), debug);
+  for (const name of CHUNK_NAMES) fs.writeFileSync(path.join(OUT, `${name}.js`), chunk(name));
 
   // npm always adds package.json and README; everything else must be listed, and nothing extra.
   const expected = [...pkg.files, 'package.json', 'README.md'].sort();

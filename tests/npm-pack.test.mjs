@@ -41,8 +41,9 @@ after(async () => {
 test('the tarball holds exactly what the package needs', { skip }, () => {
   const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).trim().split('\n').sort();
   assert.deepEqual(files, [
-    'package/README.md', 'package/chattag.mjs', 'package/debug.js', 'package/index.d.ts',
-    'package/index.js', 'package/package.json', 'package/qr.js',
+    'package/README.md', 'package/chattag.mjs', 'package/debug.js', 'package/fallback.js',
+    'package/index.d.ts', 'package/index.js', 'package/inspect.js', 'package/package.json',
+    'package/qr.js',
   ]);
   const pkg = JSON.parse(execFileSync('tar', ['xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }));
   assert.equal(pkg.name, 'chattag');
