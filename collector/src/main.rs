@@ -27,13 +27,23 @@ fn main() -> ExitCode {
 
 fn serve(args: &ServeArgs) -> Result<(), String> {
     chattag_collector::logging::init(args.log_format, &args.log);
-    let config = Config::resolve(args, std::env::var("CHATTAG_READ_TOKEN").ok()).map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(chattag_collector::app::serve(config)).map_err(|e| e.to_string())
+    let config = Config::resolve(args, std::env::var("CHATTAG_READ_TOKEN").ok())
+        .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(chattag_collector::app::serve(config))
+        .map_err(|e| e.to_string())
 }
 
 fn migrate(db: &std::path::Path) -> Result<(), String> {
-    let store = SqliteStore::open(&SqliteOptions::new(db), std::sync::Arc::new(StoreMetrics::default())).map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(
+        &SqliteOptions::new(db),
+        std::sync::Arc::new(StoreMetrics::default()),
+    )
+    .map_err(|e| e.to_string())?;
     println!("database ready: {}", store.path().display());
     Ok(())
 }

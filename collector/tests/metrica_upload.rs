@@ -212,10 +212,9 @@ fn export_columns_and_distinct_datetime() {
     sorted.sort();
     assert_eq!(sorted, vec![TS / 1000 + 59, TS / 1000 + 60]);
     assert!(
-        lines[1..]
-            .iter()
-            .all(|l| l
-                .contains(",1700000000123456789,5123456789012345678,https://shop.example/p/1")),
+        lines[1..].iter().all(
+            |l| l.contains(",1700000000123456789,5123456789012345678,https://shop.example/p/1")
+        ),
         "{out}"
     );
     assert!(lines
