@@ -58,6 +58,31 @@ impl Platform {
     }
 }
 
+/// Why a messenger's webhook payload could not be read; one type for all of them, named by
+/// what the payload should have been ("Telegram update", "Viber callback"…).
+#[derive(Debug)]
+pub struct ParseError {
+    payload: &'static str,
+    detail: String,
+}
+
+impl ParseError {
+    pub fn new(payload: &'static str, detail: impl Into<String>) -> ParseError {
+        ParseError {
+            payload,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.payload, self.detail)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -12,8 +12,8 @@
 use serde::Deserialize;
 
 use super::inbound::{
-    clean_opaque_id, clean_text, clean_username, ChatUser, Inbound, InboundMessage, Platform,
-    MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    clean_opaque_id, clean_text, clean_username, ChatUser, Inbound, InboundMessage, ParseError,
+    Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
 
 #[derive(Deserialize, Debug)]
@@ -96,24 +96,19 @@ pub struct Body {
     pub text: Option<String>,
 }
 
-#[derive(Debug)]
-pub struct ParseError(pub String);
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid MAX update: {}", self.0)
-    }
+fn invalid(detail: impl Into<String>) -> ParseError {
+    ParseError::new("MAX update", detail)
 }
 
 pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseError> {
-    let u: Update = serde_json::from_slice(body).map_err(|e| ParseError(e.to_string()))?;
+    let u: Update = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
     let account = account.map(|a| a.to_ascii_lowercase());
     let out = match u.update_type.as_str() {
         "bot_started" => {
             let user = u
                 .user
                 .as_ref()
-                .ok_or_else(|| ParseError("bot_started without user".into()))?;
+                .ok_or_else(|| invalid("bot_started without user"))?;
             vec![Inbound::Message(InboundMessage {
                 platform: Platform::max(),
                 user: user.to_chat_user(),
@@ -127,7 +122,7 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
         }
         "message_created" => {
             let Some(msg) = u.message.as_ref() else {
-                return Err(ParseError("message_created without message".into()));
+                return Err(invalid("message_created without message"));
             };
             let is_dialog =
                 msg.recipient.as_ref().and_then(|r| r.chat_type.as_deref()) == Some("dialog");

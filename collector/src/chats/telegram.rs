@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::inbound::{
     clean_opaque_id, clean_text, clean_username, Answered, ChatUser, Inbound, InboundMessage,
-    Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
 
 #[derive(Deserialize, Debug)]
@@ -59,13 +59,8 @@ pub struct Chat {
     pub kind: String,
 }
 
-#[derive(Debug)]
-pub struct ParseError(pub String);
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid Telegram update: {}", self.0)
-    }
+fn invalid(detail: impl Into<String>) -> ParseError {
+    ParseError::new("Telegram update", detail)
 }
 
 /// `/start CT8F2A9KQ3` → `CT8F2A9KQ3`; `/start@shop_bot x` → `x`. A bare `/start` (no deeplink
@@ -84,7 +79,7 @@ pub fn start_param(text: &str) -> Option<&str> {
 /// `bot_account`: the bot's username when configured, recorded as the chat's account so that a
 /// probable match only considers clicks on links to that bot.
 pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, ParseError> {
-    let update: Update = serde_json::from_slice(body).map_err(|e| ParseError(e.to_string()))?;
+    let update: Update = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
     let mut out = Vec::new();
     let (msg, business) = match (update.message, update.business_message) {
         (Some(m), _) => (m, false),

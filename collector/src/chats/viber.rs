@@ -13,7 +13,7 @@
 use serde::Deserialize;
 
 use super::inbound::{
-    clean_opaque_id, clean_text, Answered, ChatUser, Inbound, InboundMessage, Platform,
+    clean_opaque_id, clean_text, Answered, ChatUser, Inbound, InboundMessage, ParseError, Platform,
     MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
 
@@ -53,18 +53,13 @@ pub struct Message {
     pub text: Option<String>,
 }
 
-#[derive(Debug)]
-pub struct ParseError(pub String);
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid Viber callback: {}", self.0)
-    }
+fn invalid(detail: impl Into<String>) -> ParseError {
+    ParseError::new("Viber callback", detail)
 }
 
 fn user_of(u: &User) -> Result<ChatUser, ParseError> {
     Ok(ChatUser {
-        user_id: Some(clean_opaque_id(&u.id).ok_or_else(|| ParseError("bad user id".into()))?),
+        user_id: Some(clean_opaque_id(&u.id).ok_or_else(|| invalid("bad user id"))?),
         username: None,
         phone: None,
         name: u
@@ -75,7 +70,7 @@ fn user_of(u: &User) -> Result<ChatUser, ParseError> {
 }
 
 pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseError> {
-    let cb: Callback = serde_json::from_slice(body).map_err(|e| ParseError(e.to_string()))?;
+    let cb: Callback = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
     let token = cb.message_token.as_ref().map(|t| t.to_string());
     let message = |user: ChatUser, start_param: Option<String>, text: Option<String>| {
         Inbound::Message(InboundMessage {
@@ -94,7 +89,7 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
             let user = cb
                 .user
                 .as_ref()
-                .ok_or_else(|| ParseError("conversation_started without user".into()))?;
+                .ok_or_else(|| invalid("conversation_started without user"))?;
             // Viber sends "" or omits context when the bot was opened without a deeplink.
             vec![message(
                 user_of(user)?,
@@ -106,7 +101,7 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
             let sender = cb
                 .sender
                 .as_ref()
-                .ok_or_else(|| ParseError("message without sender".into()))?;
+                .ok_or_else(|| invalid("message without sender"))?;
             let text = cb
                 .message
                 .as_ref()

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::inbound::{
     clean_opaque_id, clean_phone, clean_text, Answered, ChatUser, Inbound, InboundMessage,
-    Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
 
 #[derive(Deserialize, Debug)]
@@ -110,13 +110,8 @@ pub struct Status {
     pub recipient_id: String,
 }
 
-#[derive(Debug)]
-pub struct ParseError(pub String);
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid WhatsApp notification: {}", self.0)
-    }
+fn invalid(detail: impl Into<String>) -> ParseError {
+    ParseError::new("WhatsApp notification", detail)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -159,9 +154,9 @@ fn seconds(ts: &str) -> Option<i64> {
 }
 
 pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
-    let n: Notification = serde_json::from_slice(body).map_err(|e| ParseError(e.to_string()))?;
+    let n: Notification = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
     if n.object != "whatsapp_business_account" {
-        return Err(ParseError(format!("unexpected object {:?}", n.object)));
+        return Err(invalid(format!("unexpected object {:?}", n.object)));
     }
     let mut out = Vec::new();
     for change in n.entry.iter().flat_map(|e| e.changes.iter()) {
@@ -175,10 +170,9 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
             .and_then(|m| m.display_phone_number.as_deref())
             .and_then(clean_phone);
         for m in &v.messages {
-            let at_ms =
-                seconds(&m.timestamp).ok_or_else(|| ParseError("bad message timestamp".into()))?;
+            let at_ms = seconds(&m.timestamp).ok_or_else(|| invalid("bad message timestamp"))?;
             let Some(phone) = clean_phone(&m.from) else {
-                return Err(ParseError("bad sender wa_id".into()));
+                return Err(invalid("bad sender wa_id"));
             };
             let name = v
                 .contacts
