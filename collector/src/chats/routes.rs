@@ -23,7 +23,7 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 
 use super::config::{ChatsConfig, WebhookSecret};
-use super::inbound::Inbound;
+use super::inbound::{Inbound, ParseError};
 use super::intake::{IntakeChat, ValidIntake};
 use super::matching::Method;
 use super::signature::{self, SignatureError};
@@ -222,28 +222,51 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {
     headers.get(name).map(|v| v.as_bytes())
 }
 
+/// The steps every messenger webhook takes, in this order: its secret must be configured, the
+/// request must prove it knows the secret, and the body must parse, before anything is stored.
+/// Each step's refusal is counted under `messenger` like a stored delivery is.
+async fn receive(
+    state: &AppState,
+    rt: &ChatsRuntime,
+    messenger: &'static str,
+    secret: Result<&str, ApiError>,
+    verify: impl FnOnce(&str) -> Result<(), SignatureError>,
+    parse: impl FnOnce() -> Result<Vec<Inbound>, ParseError>,
+) -> Result<Response, ApiError> {
+    let result = async {
+        verify(secret?).map_err(refused)?;
+        let items =
+            parse().map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
+        store_inbound(state, rt.config.matching.clone(), items).await
+    }
+    .await;
+    stored_response(state, messenger, result)
+}
+
 async fn telegram_hook(
     State(state): State<AppState>,
     Extension(rt): Extension<Arc<ChatsRuntime>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        let secret = secret_of(
-            &rt.config.telegram_secret,
+    let c = &rt.config;
+    receive(
+        &state,
+        &rt,
+        "telegram",
+        secret_of(
+            &c.telegram_secret,
             "the Telegram webhook (CHATTAG_TELEGRAM_SECRET)",
-        )?;
-        signature::verify_shared_secret(
-            header(&headers, "x-telegram-bot-api-secret-token"),
-            secret,
-        )
-        .map_err(refused)?;
-        let items = telegram::parse(&body, rt.config.telegram_bot.as_deref())
-            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-        store_inbound(&state, rt.config.matching.clone(), items).await
-    }
-    .await;
-    stored_response(&state, "telegram", result)
+        ),
+        |secret| {
+            signature::verify_shared_secret(
+                header(&headers, "x-telegram-bot-api-secret-token"),
+                secret,
+            )
+        },
+        || telegram::parse(&body, c.telegram_bot.as_deref()),
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -288,19 +311,24 @@ async fn whatsapp_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        let secret = secret_of(
+    receive(
+        &state,
+        &rt,
+        "whatsapp",
+        secret_of(
             &rt.config.whatsapp_app_secret,
             "the WhatsApp app secret (CHATTAG_WHATSAPP_APP_SECRET)",
-        )?;
-        signature::verify_hub_signature_256(header(&headers, "x-hub-signature-256"), &body, secret)
-            .map_err(refused)?;
-        let items = whatsapp::parse(&body)
-            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-        store_inbound(&state, rt.config.matching.clone(), items).await
-    }
-    .await;
-    stored_response(&state, "whatsapp", result)
+        ),
+        |secret| {
+            signature::verify_hub_signature_256(
+                header(&headers, "x-hub-signature-256"),
+                &body,
+                secret,
+            )
+        },
+        || whatsapp::parse(&body),
+    )
+    .await
 }
 
 async fn viber_hook(
@@ -309,23 +337,25 @@ async fn viber_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        let secret = secret_of(
-            &rt.config.viber_token,
+    let c = &rt.config;
+    receive(
+        &state,
+        &rt,
+        "viber",
+        secret_of(
+            &c.viber_token,
             "the Viber auth token (CHATTAG_VIBER_AUTH_TOKEN)",
-        )?;
-        signature::verify_viber_signature(
-            header(&headers, "x-viber-content-signature"),
-            &body,
-            secret,
-        )
-        .map_err(refused)?;
-        let items = viber::parse(&body, rt.config.viber_account.as_deref())
-            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-        store_inbound(&state, rt.config.matching.clone(), items).await
-    }
-    .await;
-    stored_response(&state, "viber", result)
+        ),
+        |secret| {
+            signature::verify_viber_signature(
+                header(&headers, "x-viber-content-signature"),
+                &body,
+                secret,
+            )
+        },
+        || viber::parse(&body, c.viber_account.as_deref()),
+    )
+    .await
 }
 
 async fn max_hook(
@@ -334,19 +364,16 @@ async fn max_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        let secret = secret_of(
-            &rt.config.max_secret,
-            "the MAX webhook secret (CHATTAG_MAX_SECRET)",
-        )?;
-        signature::verify_shared_secret(header(&headers, "x-max-bot-api-secret"), secret)
-            .map_err(refused)?;
-        let items = max::parse(&body, rt.config.max_bot.as_deref())
-            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-        store_inbound(&state, rt.config.matching.clone(), items).await
-    }
-    .await;
-    stored_response(&state, "max", result)
+    let c = &rt.config;
+    receive(
+        &state,
+        &rt,
+        "max",
+        secret_of(&c.max_secret, "the MAX webhook secret (CHATTAG_MAX_SECRET)"),
+        |secret| signature::verify_shared_secret(header(&headers, "x-max-bot-api-secret"), secret),
+        || max::parse(&body, c.max_bot.as_deref()),
+    )
+    .await
 }
 
 /// Validates every record first; stores all of them in one transaction or none.
