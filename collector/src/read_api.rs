@@ -93,13 +93,15 @@ async fn get_mappings(
     };
     let after = match (params.before.as_deref(), params.cursor.as_deref()) {
         (None, None) => None,
-        (Some(v), None) => Some(MappingCursor::before_ms(v.parse::<i64>().map_err(|_| {
-            ApiError::bad_request(
-                "invalid_before",
-                "before must be milliseconds since the epoch",
-            )
-            .field("before")
-        })?)),
+        (Some(v), None) => Some(MappingCursor::before_ms(v.parse::<i64>().map_err(
+            |_| {
+                ApiError::bad_request(
+                    "invalid_before",
+                    "before must be milliseconds since the epoch",
+                )
+                .field("before")
+            },
+        )?)),
         (None, Some(v)) => Some(MappingCursor::decode(v).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_cursor",

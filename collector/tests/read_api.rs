@@ -251,7 +251,10 @@ fn mappings_cursor_pages_through_chats_of_the_same_millisecond() {
     expected.sort();
     let mut first_five = seen[..seen.len().min(5)].to_vec();
     first_five.sort();
-    assert_eq!(first_five, expected, "the tied batch first, each once: {seen:?}");
+    assert_eq!(
+        first_five, expected,
+        "the tied batch first, each once: {seen:?}"
+    );
     assert_eq!(seen.len(), 6, "{seen:?}");
     assert_eq!(seen[5], older);
 
