@@ -6,12 +6,9 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{new_chat_id, new_event_id, Server, ORIGIN, TOKEN};
+use common::webhooks::Messenger;
+use common::{new_chat_id, new_event_id, Server};
 use serde_json::json;
-
-const TG_SECRET: &str = "tg-secret-0123456789";
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -30,25 +27,14 @@ fn telegram_start(server: &Server, user: i64, id: &str, date_s: u64) {
         "from": {"id": user, "is_bot": false, "first_name": "A"},
         "chat": {"id": user, "type": "private"}, "date": date_s, "text": format!("/start {id}")}}))
     .unwrap();
-    let r = server.request(
-        "POST",
-        "/v1/webhooks/telegram",
-        &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)],
-        &update,
-    );
+    let r = server.telegram(&update);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
 fn export(server: &Server, extra: &[&str]) -> (String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
-    cmd.args(["export", "metrica", "--counter", "12345"])
-        .args(extra)
-        .arg("--db")
-        .arg(&server.db);
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHATTAG_")) {
-        cmd.env_remove(k);
-    }
-    let o = cmd.output().expect("run collector");
+    let mut args = vec!["export", "metrica", "--counter", "12345"];
+    args.extend_from_slice(extra);
+    let o = server.cli(&args, &[]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "{err}");
     (String::from_utf8_lossy(&o.stdout).into_owned(), err)
@@ -56,13 +42,7 @@ fn export(server: &Server, extra: &[&str]) -> (String, String) {
 
 #[test]
 fn a_chat_on_a_colliding_id_goes_out_without_visitor_ids() {
-    let server = Server::start_raw(
-        &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
-        &[
-            ("CHATTAG_READ_TOKEN", TOKEN),
-            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
-        ],
-    );
+    let server = Server::start_with_webhooks(&[Messenger::Telegram], &[]);
     let t = now_ms() - 600_000;
     let (shared, clean) = (new_chat_id(), new_chat_id());
     // Two visitors got the same ID; the second issue is flagged as a collision.

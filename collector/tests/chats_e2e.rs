@@ -6,24 +6,12 @@
 
 mod common;
 
-use std::process::Command;
-
-use chattag_collector::chats::signature::hmac_sha256_hex;
-use common::{new_chat_id, new_event_id, Server, ORIGIN, TOKEN, TS};
+use common::webhooks::Messenger;
+use common::{new_chat_id, new_event_id, Server, TS};
 use serde_json::json;
 
-const TG_SECRET: &str = "tg-secret-0123456789";
-const WA_SECRET: &str = "wa-app-secret-0123456789";
-
 fn start() -> Server {
-    Server::start_raw(
-        &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
-        &[
-            ("CHATTAG_READ_TOKEN", TOKEN),
-            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
-            ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET),
-        ],
-    )
+    Server::start_with_webhooks(&[Messenger::Telegram, Messenger::WhatsApp], &[])
 }
 
 /// The snippet's three events for one visitor: landing from an ad (yclid, no ClientID yet — the
@@ -52,12 +40,7 @@ fn visit(
 }
 
 fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
-    cmd.args(args).arg("--db").arg(&server.db);
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHATTAG_")) {
-        cmd.env_remove(k);
-    }
-    let o = cmd.output().expect("run collector");
+    let o = server.cli(args, &[]);
     (
         o.status.success(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -100,17 +83,7 @@ fn demo_visits_to_metrica_rows() {
         "from": {"id": 381920477, "is_bot": false, "first_name": "Anna", "username": "anna_k"},
         "chat": {"id": 381920477, "type": "private"}, "date": TS / 1000 + 40, "text": format!("/start {tg_id}")}}))
     .unwrap();
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/v1/webhooks/telegram",
-                &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)],
-                &tg
-            )
-            .status,
-        200
-    );
+    assert_eq!(server.telegram(&tg).status, 200);
 
     // WhatsApp: the person sends the prefilled draft (lowercased by a phone keyboard).
     let body = format!("Hello!\n\nrequest number: {}", wa_id.to_lowercase());
@@ -119,18 +92,7 @@ fn demo_visits_to_metrica_rows() {
             "contacts": [{"profile": {"name": "Sheena"}, "wa_id": "16505551234"}],
             "messages": [{"from": "16505551234", "id": "wamid.E2E", "timestamp": (TS / 1000 + 45).to_string(), "type": "text", "text": {"body": body}}]}}]}]}))
     .unwrap();
-    let sig = format!("sha256={}", hmac_sha256_hex(WA_SECRET, &wa));
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/v1/webhooks/whatsapp",
-                &[("X-Hub-Signature-256", &sig)],
-                &wa
-            )
-            .status,
-        200
-    );
+    assert_eq!(server.whatsapp(&wa).status, 200);
 
     let (ok, csv, err) = cli(
         &server,

@@ -7,15 +7,11 @@ mod common;
 #[path = "support/metrica_standin.rs"]
 mod metrica_standin;
 
-use std::process::Command;
-
-use chattag_collector::chats::signature::hmac_sha256_hex;
-use common::{new_chat_id, Server, ORIGIN, TOKEN, TS};
+use common::webhooks::{Messenger, TG_SECRET};
+use common::{new_chat_id, Server, TS};
 use metrica_standin::Standin;
 use serde_json::json;
 
-const TG_SECRET: &str = "tg-secret-0123456789";
-const WA_SECRET: &str = "wa-app-secret-0123456789";
 const OAUTH: &str = "y0_AgAAAAAtestOAuthToken0123456789";
 
 /// The value of one sample line, e.g. `chattag_chat_matches_total{method="unmatched"}`; 0 when the
@@ -38,6 +34,7 @@ fn metrics(server: &Server) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
 
+/// A Telegram update with `secret` in the secret-token header (forged ones included).
 fn telegram(server: &Server, secret: &str, body: &[u8]) -> u16 {
     server
         .request(
@@ -50,43 +47,34 @@ fn telegram(server: &Server, secret: &str, body: &[u8]) -> u16 {
 }
 
 fn upload(server: &Server, standin: &Standin) -> bool {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
-    cmd.args([
-        "upload",
-        "metrica",
-        "--counter",
-        "12345",
-        "--from",
-        "2025-01-01",
-    ])
-    .args([
-        "--metrica-api",
-        &standin.base,
-        "--attempts",
-        "1",
-        "--wait",
-        "3s",
-    ])
-    .args(["--poll-interval", "50ms"])
-    .arg("--db")
-    .arg(&server.db);
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHATTAG_")) {
-        cmd.env_remove(k);
-    }
-    cmd.env("CHATTAG_METRICA_TOKEN", OAUTH);
-    cmd.output().expect("run upload").status.success()
+    server
+        .cli(
+            &[
+                "upload",
+                "metrica",
+                "--counter",
+                "12345",
+                "--from",
+                "2025-01-01",
+                "--metrica-api",
+                &standin.base,
+                "--attempts",
+                "1",
+                "--wait",
+                "3s",
+                "--poll-interval",
+                "50ms",
+            ],
+            &[("CHATTAG_METRICA_TOKEN", OAUTH)],
+        )
+        .status
+        .success()
 }
 
 #[test]
 fn webhook_match_and_upload_metrics() {
-    let server = Server::start_raw(
-        &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
-        &[
-            ("CHATTAG_READ_TOKEN", TOKEN),
-            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
-            ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET),
-        ],
-    );
+    // Viber stays unconfigured: its webhook is counted as disabled.
+    let server = Server::start_with_webhooks(&[Messenger::Telegram, Messenger::WhatsApp], &[]);
     let before = metrics(&server);
     assert_eq!(
         sample(
@@ -121,13 +109,7 @@ fn webhook_match_and_upload_metrics() {
             "contacts": [{"profile": {"name": "S"}, "wa_id": "16505551234"}],
             "messages": [{"from": "16505551234", "id": "wamid.M", "timestamp": (TS / 1000 + 900).to_string(), "type": "text", "text": {"body": "hello"}}]}}]}]}))
     .unwrap();
-    let sig = format!("sha256={}", hmac_sha256_hex(WA_SECRET, &wa));
-    let r = server.request(
-        "POST",
-        "/v1/webhooks/whatsapp",
-        &[("X-Hub-Signature-256", &sig)],
-        &wa,
-    );
+    let r = server.whatsapp(&wa);
     assert_eq!(r.status, 200);
 
     let m = metrics(&server);

@@ -4,28 +4,21 @@
 mod common;
 
 use chattag_collector::chats::signature::hmac_sha256_hex;
-use common::{new_chat_id, new_event_id, Server, ORIGIN, TOKEN, TS};
+use common::webhooks::{
+    Messenger, INTAKE_TOKEN, MAX_SECRET, TG_SECRET, VIBER_TOKEN, WA_SECRET, WA_VERIFY,
+};
+use common::{new_chat_id, new_event_id, Server, TS};
 use serde_json::json;
 
-const TG_SECRET: &str = "tg-secret-0123456789";
-const WA_APP_SECRET: &str = "wa-app-secret-0123456789";
-const WA_VERIFY: &str = "wa-verify-token-0123";
-const VIBER_TOKEN: &str = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9";
-const MAX_SECRET: &str = "max-secret-0123456789";
-const INTAKE_TOKEN: &str = "intake-token-0123456789";
-
 fn start() -> Server {
-    Server::start_raw(
-        &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
+    Server::start_with_webhooks(
         &[
-            ("CHATTAG_READ_TOKEN", TOKEN),
-            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
-            ("CHATTAG_WHATSAPP_APP_SECRET", WA_APP_SECRET),
-            ("CHATTAG_WHATSAPP_VERIFY_TOKEN", WA_VERIFY),
-            ("CHATTAG_VIBER_AUTH_TOKEN", VIBER_TOKEN),
-            ("CHATTAG_MAX_SECRET", MAX_SECRET),
-            ("CHATTAG_INTAKE_TOKEN", INTAKE_TOKEN),
+            Messenger::Telegram,
+            Messenger::WhatsApp,
+            Messenger::Viber,
+            Messenger::Max,
         ],
+        &[("CHATTAG_INTAKE_TOKEN", INTAKE_TOKEN)],
     )
 }
 
@@ -230,7 +223,7 @@ fn whatsapp_handshake_signature_text_probable_and_answered() {
     );
     assert_eq!(unsigned.status, 401);
     assert!(conversations(&server).is_empty());
-    assert_eq!(wa_post(&server, &body, WA_APP_SECRET).status, 200);
+    assert_eq!(wa_post(&server, &body, WA_SECRET).status, 200);
 
     // Wrong check character: never exact; no click on WhatsApp around that time → damaged-id.
     let b = new_chat_id();
@@ -240,7 +233,7 @@ fn whatsapp_handshake_signature_text_probable_and_answered() {
         TS / 1000 + 5000,
         "wamid.B1",
     );
-    assert_eq!(wa_post(&server, &body, WA_APP_SECRET).status, 200);
+    assert_eq!(wa_post(&server, &body, WA_SECRET).status, 200);
 
     // No ID, but exactly one visitor clicked a link to this business number a minute before.
     let c = new_chat_id();
@@ -270,17 +263,14 @@ fn whatsapp_handshake_signature_text_probable_and_answered() {
         t / 1000 + 60,
         "wamid.C1",
     );
-    assert_eq!(wa_post(&server, &body, WA_APP_SECRET).status, 200);
+    assert_eq!(wa_post(&server, &body, WA_SECRET).status, 200);
 
     // The business replied to the first person: a delivered status marks the chat answered.
     let status = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
         "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
             "statuses": [{"id": "wamid.R1", "status": "delivered", "timestamp": (TS / 1000 + 200).to_string(), "recipient_id": "16505551234"}]}}]}]}))
     .unwrap();
-    assert_eq!(
-        wa_post(&server, &status, WA_APP_SECRET).json()["answered"],
-        1
-    );
+    assert_eq!(wa_post(&server, &status, WA_SECRET).json()["answered"], 1);
 
     let convs = conversations(&server);
     assert_eq!(convs.len(), 3, "{convs:?}");

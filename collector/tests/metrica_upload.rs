@@ -9,28 +9,23 @@ mod metrica_standin;
 
 use std::process::{Command, Output};
 
-use chattag_collector::chats::signature::hmac_sha256_hex;
-use common::{new_chat_id, Server, ORIGIN, TOKEN, TS};
+use common::webhooks::Messenger;
+use common::{new_chat_id, Server, TS};
 use metrica_standin::Standin;
 use serde_json::json;
 
-const TG_SECRET: &str = "tg-secret-0123456789";
-const VIBER_TOKEN: &str = "viber-auth-token-0123456789";
-const WA_SECRET: &str = "wa-app-secret-0123456789";
-const MAX_SECRET: &str = "max-secret-0123456789";
 const OAUTH: &str = "y0_AgAAAAAtestOAuthToken0123456789";
 const COUNTER: &str = "12345";
 
 fn start() -> Server {
-    Server::start_raw(
-        &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
+    Server::start_with_webhooks(
         &[
-            ("CHATTAG_READ_TOKEN", TOKEN),
-            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
-            ("CHATTAG_VIBER_AUTH_TOKEN", VIBER_TOKEN),
-            ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET),
-            ("CHATTAG_MAX_SECRET", MAX_SECRET),
+            Messenger::Telegram,
+            Messenger::Viber,
+            Messenger::WhatsApp,
+            Messenger::Max,
         ],
+        &[],
     )
 }
 
@@ -43,12 +38,7 @@ fn telegram_start(server: &Server, update_id: i64, user: i64, id: &str, date_s: 
         "from": {"id": user, "is_bot": false, "first_name": "Anna", "username": format!("user{user}")},
         "chat": {"id": user, "type": "private"}, "date": date_s, "text": format!("/start {id}")}}))
     .unwrap();
-    let r = server.request(
-        "POST",
-        "/v1/webhooks/telegram",
-        &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)],
-        &body,
-    );
+    let r = server.telegram(&body);
     assert_eq!(r.json()["opened"], 1);
 }
 
@@ -62,36 +52,14 @@ fn seed(server: &Server) -> (String, String) {
     let viber = serde_json::to_vec(&json!({"event": "conversation_started", "timestamp": TS + 60_400, "message_token": 77,
         "type": "open", "context": b, "user": {"id": "01234567890A=", "name": "John"}, "subscribed": false}))
     .unwrap();
-    let sig = hmac_sha256_hex(VIBER_TOKEN, &viber);
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/v1/webhooks/viber",
-                &[("X-Viber-Content-Signature", &sig)],
-                &viber
-            )
-            .status,
-        200
-    );
+    assert_eq!(server.viber(&viber).status, 200);
     // A WhatsApp chat without any ID: unattributed.
     let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
         "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
             "contacts": [{"profile": {"name": "S"}, "wa_id": "16505551234"}],
             "messages": [{"from": "16505551234", "id": "wamid.X", "timestamp": (TS / 1000 + 900).to_string(), "type": "text", "text": {"body": "hello"}}]}}]}]}))
     .unwrap();
-    let sig = format!("sha256={}", hmac_sha256_hex(WA_SECRET, &wa));
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/v1/webhooks/whatsapp",
-                &[("X-Hub-Signature-256", &sig)],
-                &wa
-            )
-            .status,
-        200
-    );
+    assert_eq!(server.whatsapp(&wa).status, 200);
     // A MAX chat: not a documented Metrica platform, left out by default.
     let c = new_chat_id();
     issue(server, &c);
@@ -100,30 +68,8 @@ fn seed(server: &Server) -> (String, String) {
         "user": {"user_id": 42, "name": "Ivan", "is_bot": false}, "payload": c}),
     )
     .unwrap();
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/v1/webhooks/max",
-                &[("X-Max-Bot-Api-Secret", MAX_SECRET)],
-                &max
-            )
-            .status,
-        200
-    );
+    assert_eq!(server.max(&max).status, 200);
     (a, b)
-}
-
-fn cli(server: &Server, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
-    cmd.args(args).arg("--db").arg(&server.db);
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHATTAG_")) {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run chattag-collector")
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -155,7 +101,7 @@ fn upload(server: &Server, standin: &Standin, extra: &[&str]) -> Output {
         }
     }
     args.extend_from_slice(extra);
-    let o = cli(server, &args, &[("CHATTAG_METRICA_TOKEN", OAUTH)]);
+    let o = server.cli(&args, &[("CHATTAG_METRICA_TOKEN", OAUTH)]);
     let (out, err) = text(&o);
     assert!(
         !out.contains(OAUTH) && !err.contains(OAUTH),
@@ -183,8 +129,7 @@ fn uploads_table(server: &Server) -> Vec<(String, i64, Option<String>, i64)> {
 fn export_columns_and_distinct_datetime() {
     let server = start();
     seed(&server);
-    let o = cli(
-        &server,
+    let o = server.cli(
         &[
             "export",
             "metrica",
@@ -225,8 +170,7 @@ fn export_columns_and_distinct_datetime() {
         "{err}"
     );
 
-    let o = cli(
-        &server,
+    let o = server.cli(
         &[
             "export",
             "metrica",
@@ -354,7 +298,7 @@ fn token_from_file_and_refused_token_never_printed() {
     ];
     let mut with_file = args.to_vec();
     with_file.extend(["--metrica-token-file", wrong.to_str().unwrap()]);
-    let o = cli(&server, &with_file, &[]);
+    let o = server.cli(&with_file, &[]);
     let (out, err) = text(&o);
     assert!(!o.status.success());
     assert!(err.contains("403"), "{err}");
@@ -367,12 +311,12 @@ fn token_from_file_and_refused_token_never_printed() {
     std::fs::write(&right, format!("{OAUTH}\n")).unwrap();
     let mut with_file = args.to_vec();
     with_file.extend(["--metrica-token-file", right.to_str().unwrap()]);
-    let o = cli(&server, &with_file, &[]);
+    let o = server.cli(&with_file, &[]);
     assert!(o.status.success(), "{:?}", text(&o));
     assert_eq!(standin.uploads().len(), 1);
 
     // No token at all: refused before anything is sent.
-    let o = cli(&server, &args, &[]);
+    let o = server.cli(&args, &[]);
     assert!(!o.status.success());
     assert!(text(&o).1.contains("CHATTAG_METRICA_TOKEN"));
 }

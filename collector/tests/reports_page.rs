@@ -5,11 +5,9 @@
 mod common;
 
 use chattag_collector::reports::data::date_of_day;
-use common::{new_chat_id, new_event_id, Server, ORIGIN, TOKEN};
+use common::webhooks::Messenger;
+use common::{new_chat_id, new_event_id, Server, TOKEN};
 use serde_json::json;
-
-const TG_SECRET: &str = "tg-secret-0123456789";
-const WA_SECRET: &str = "wa-app-secret-0123456789";
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -19,14 +17,7 @@ fn now_ms() -> i64 {
 }
 
 fn start() -> Server {
-    Server::start_raw(
-        &["--allowed-origin", ORIGIN, "--rate-limit", "0"],
-        &[
-            ("CHATTAG_READ_TOKEN", TOKEN),
-            ("CHATTAG_TELEGRAM_SECRET", TG_SECRET),
-            ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET),
-        ],
-    )
+    Server::start_with_webhooks(&[Messenger::Telegram, Messenger::WhatsApp], &[])
 }
 
 /// Two chats started at `t`: a Telegram deeplink from a Yandex Direct visit, and a WhatsApp chat
@@ -40,37 +31,13 @@ fn seed(server: &Server, t: i64) -> String {
     let tg = serde_json::to_vec(&json!({"update_id": 1, "message": {"message_id": 1, "from": {"id": 77, "is_bot": false, "first_name": "Анна <b>"},
         "chat": {"id": 77, "type": "private"}, "date": t / 1000, "text": format!("/start {id}")}}))
     .unwrap();
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/v1/webhooks/telegram",
-                &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)],
-                &tg
-            )
-            .status,
-        200
-    );
+    assert_eq!(server.telegram(&tg).status, 200);
     let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
         "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
             "contacts": [{"profile": {"name": "=HYPERLINK(\"http://evil\")"}, "wa_id": "16505551234"}],
             "messages": [{"from": "16505551234", "id": "wamid.R", "timestamp": (t / 1000).to_string(), "type": "text", "text": {"body": "hi"}}]}}]}]}))
     .unwrap();
-    let sig = format!(
-        "sha256={}",
-        chattag_collector::chats::signature::hmac_sha256_hex(WA_SECRET, &wa)
-    );
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/v1/webhooks/whatsapp",
-                &[("X-Hub-Signature-256", &sig)],
-                &wa
-            )
-            .status,
-        200
-    );
+    assert_eq!(server.whatsapp(&wa).status, 200);
     id
 }
 

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod webhooks;
+
 use chattag_core::{ChatId, Prefix};
 use serde_json::{json, Value};
 

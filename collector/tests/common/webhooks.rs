@@ -1,0 +1,104 @@
+//! Messenger webhooks in tests: the secrets a test collector is started with, and senders that
+//! authenticate each delivery the way that messenger does (shared-secret header or HMAC of the
+//! body), so a test states only the payload.
+
+use std::process::{Command, Output};
+
+use chattag_collector::chats::signature::hmac_sha256_hex;
+
+use super::{Response, Server, ORIGIN, TOKEN};
+
+pub const TG_SECRET: &str = "tg-secret-0123456789";
+pub const WA_SECRET: &str = "wa-app-secret-0123456789";
+pub const WA_VERIFY: &str = "wa-verify-token-0123";
+pub const VIBER_TOKEN: &str = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9";
+pub const MAX_SECRET: &str = "max-secret-0123456789";
+pub const INTAKE_TOKEN: &str = "intake-token-0123456789";
+
+/// A messenger whose webhook a test collector accepts; the others answer 503.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Messenger {
+    Telegram,
+    WhatsApp,
+    Viber,
+    Max,
+}
+
+impl Messenger {
+    fn env(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Messenger::Telegram => &[("CHATTAG_TELEGRAM_SECRET", TG_SECRET)],
+            Messenger::WhatsApp => &[
+                ("CHATTAG_WHATSAPP_APP_SECRET", WA_SECRET),
+                ("CHATTAG_WHATSAPP_VERIFY_TOKEN", WA_VERIFY),
+            ],
+            Messenger::Viber => &[("CHATTAG_VIBER_AUTH_TOKEN", VIBER_TOKEN)],
+            Messenger::Max => &[("CHATTAG_MAX_SECRET", MAX_SECRET)],
+        }
+    }
+}
+
+impl Server {
+    /// `ORIGIN` allowed, rate limiting off, `TOKEN` as read token, the webhook secrets of
+    /// `messengers`, and `extra_env` (e.g. an intake token).
+    pub fn start_with_webhooks(messengers: &[Messenger], extra_env: &[(&str, &str)]) -> Server {
+        let mut env: Vec<(&str, &str)> = vec![("CHATTAG_READ_TOKEN", TOKEN)];
+        env.extend(messengers.iter().flat_map(|m| m.env().iter().copied()));
+        env.extend_from_slice(extra_env);
+        Server::start_raw(&["--allowed-origin", ORIGIN, "--rate-limit", "0"], &env)
+    }
+
+    /// A Telegram update with the secret-token header Telegram sends.
+    pub fn telegram(&self, update: &[u8]) -> Response {
+        self.request(
+            "POST",
+            "/v1/webhooks/telegram",
+            &[("X-Telegram-Bot-Api-Secret-Token", TG_SECRET)],
+            update,
+        )
+    }
+
+    /// A WhatsApp notification signed as Meta signs it (`sha256=` + HMAC of the body).
+    pub fn whatsapp(&self, notification: &[u8]) -> Response {
+        let sig = format!("sha256={}", hmac_sha256_hex(WA_SECRET, notification));
+        self.request(
+            "POST",
+            "/v1/webhooks/whatsapp",
+            &[("X-Hub-Signature-256", &sig)],
+            notification,
+        )
+    }
+
+    /// A Viber callback signed as Viber signs it (hex HMAC of the body with the auth token).
+    pub fn viber(&self, callback: &[u8]) -> Response {
+        let sig = hmac_sha256_hex(VIBER_TOKEN, callback);
+        self.request(
+            "POST",
+            "/v1/webhooks/viber",
+            &[("X-Viber-Content-Signature", &sig)],
+            callback,
+        )
+    }
+
+    /// A MAX update with the secret header MAX sends.
+    pub fn max(&self, update: &[u8]) -> Response {
+        self.request(
+            "POST",
+            "/v1/webhooks/max",
+            &[("X-Max-Bot-Api-Secret", MAX_SECRET)],
+            update,
+        )
+    }
+
+    /// Runs a `chattag-collector` subcommand on this server's database with only `env` from the
+    /// `CHATTAG_*` variables (the test runner's own must not leak into the command).
+    pub fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
+        cmd.args(args).arg("--db").arg(&self.db);
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHATTAG_")) {
+            cmd.env_remove(k);
+        }
+        cmd.envs(env.iter().copied());
+        cmd.output().expect("run chattag-collector")
+    }
+}
