@@ -30,9 +30,11 @@ use super::signature::{self, SignatureError};
 use super::store::{self, MatchSettings, Provenance, Recorded};
 use super::{max, telegram, viber, whatsapp};
 use crate::app::AppState;
+use crate::auth::require_bearer;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::metrics::WebhookOutcome;
+use crate::secret::Secret;
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreError;
 
@@ -42,6 +44,31 @@ const MAX_INTAKE_BATCH: usize = 100;
 
 pub struct ChatsRuntime {
     pub config: ChatsConfig,
+    intake_auth: IntakeAuth,
+}
+
+/// Who may call `POST /v1/chats`, settled once at startup rather than per request.
+enum IntakeAuth {
+    /// No intake token configured: the read token's holder.
+    ReadToken,
+    Own(Secret),
+    /// A configured intake token that is not a usable bearer token: every request is refused.
+    Unusable,
+}
+
+impl IntakeAuth {
+    fn of(config: &ChatsConfig) -> IntakeAuth {
+        match &config.intake_token {
+            None => IntakeAuth::ReadToken,
+            Some(t) => match Secret::new(t.expose()) {
+                Ok(secret) => IntakeAuth::Own(secret),
+                Err(e) => {
+                    tracing::error!(error = %e, "intake token unusable: POST /v1/chats disabled");
+                    IntakeAuth::Unusable
+                }
+            },
+        }
+    }
 }
 
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -70,7 +97,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         intake_token = c.intake_token.is_some(),
         "chat webhooks (a messenger without its secret is refused with 503)"
     );
-    let runtime = Arc::new(ChatsRuntime { config });
+    let runtime = Arc::new(ChatsRuntime {
+        intake_auth: IntakeAuth::of(&config),
+        config,
+    });
     Router::new()
         .route("/v1/webhooks/telegram", post(telegram_hook))
         .route(
@@ -446,18 +476,12 @@ async fn intake_inner(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Response, WebhookOutcome, Vec<Method>), ApiError> {
-    let token = rt
-        .config
-        .intake_token
-        .as_ref()
-        .map(|t| t.expose().to_string());
-    match token {
-        Some(t) => {
-            let secret = crate::secret::Secret::new(&t)
-                .map_err(|_| not_configured("a usable intake token (16+ characters)"))?;
-            crate::auth::require_bearer(headers, Some(&secret))?
+    match &rt.intake_auth {
+        IntakeAuth::ReadToken => require_bearer(headers, state.config.read_token.as_ref())?,
+        IntakeAuth::Own(secret) => require_bearer(headers, Some(secret))?,
+        IntakeAuth::Unusable => {
+            return Err(not_configured("a usable intake token (16+ characters)"))
         }
-        None => crate::auth::require_bearer(headers, state.config.read_token.as_ref())?,
     }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
