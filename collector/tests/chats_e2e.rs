@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::webhooks::Messenger;
+use common::webhooks::{whatsapp_text, Messenger};
 use common::{new_chat_id, new_event_id, Server, TS};
 use serde_json::json;
 
@@ -87,11 +87,7 @@ fn demo_visits_to_metrica_rows() {
 
     // WhatsApp: the person sends the prefilled draft (lowercased by a phone keyboard).
     let body = format!("Hello!\n\nrequest number: {}", wa_id.to_lowercase());
-    let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
-        "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
-            "contacts": [{"profile": {"name": "Sheena"}, "wa_id": "16505551234"}],
-            "messages": [{"from": "16505551234", "id": "wamid.E2E", "timestamp": (TS / 1000 + 45).to_string(), "type": "text", "text": {"body": body}}]}}]}]}))
-    .unwrap();
+    let wa = whatsapp_text("16505551234", "Sheena", &body, TS / 1000 + 45, "wamid.E2E");
     assert_eq!(server.whatsapp(&wa).status, 200);
 
     let (ok, csv, err) = cli(

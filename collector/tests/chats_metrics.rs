@@ -7,7 +7,7 @@ mod common;
 #[path = "support/metrica_standin.rs"]
 mod metrica_standin;
 
-use common::webhooks::{Messenger, TG_SECRET};
+use common::webhooks::{whatsapp_text, Messenger, TG_SECRET};
 use common::{new_chat_id, Server, TS};
 use metrica_standin::Standin;
 use serde_json::json;
@@ -104,11 +104,7 @@ fn webhook_match_and_upload_metrics() {
     );
     assert_eq!(viber.status, 503);
     // A WhatsApp chat with neither an ID nor a click: unmatched.
-    let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
-        "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
-            "contacts": [{"profile": {"name": "S"}, "wa_id": "16505551234"}],
-            "messages": [{"from": "16505551234", "id": "wamid.M", "timestamp": (TS / 1000 + 900).to_string(), "type": "text", "text": {"body": "hello"}}]}}]}]}))
-    .unwrap();
+    let wa = whatsapp_text("16505551234", "S", "hello", TS / 1000 + 900, "wamid.M");
     let r = server.whatsapp(&wa);
     assert_eq!(r.status, 200);
 

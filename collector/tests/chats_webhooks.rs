@@ -5,7 +5,8 @@ mod common;
 
 use chattag_collector::chats::signature::hmac_sha256_hex;
 use common::webhooks::{
-    Messenger, INTAKE_TOKEN, MAX_SECRET, TG_SECRET, VIBER_TOKEN, WA_SECRET, WA_VERIFY,
+    whatsapp_text, Messenger, INTAKE_TOKEN, MAX_SECRET, TG_SECRET, VIBER_TOKEN, WA_SECRET,
+    WA_VERIFY,
 };
 use common::{new_chat_id, new_event_id, Server, TS};
 use serde_json::json;
@@ -81,13 +82,7 @@ fn tg_update(update_id: i64, user: i64, text: &str, date_s: u64) -> Vec<u8> {
 }
 
 fn wa_message(from: &str, text: &str, ts_s: u64, wamid: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
-        "value": {"messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": from}],
-            "messages": [{"from": from, "id": wamid, "timestamp": ts_s.to_string(), "type": "text", "text": {"body": text}}]},
-        "field": "messages"}]}]}))
-    .unwrap()
+    whatsapp_text(from, "Sheena Nelson", text, ts_s, wamid)
 }
 
 fn wa_post(server: &Server, body: &[u8], secret: &str) -> common::Response {

@@ -9,7 +9,7 @@ mod metrica_standin;
 
 use std::process::{Command, Output};
 
-use common::webhooks::Messenger;
+use common::webhooks::{whatsapp_text, Messenger};
 use common::{new_chat_id, Server, TS};
 use metrica_standin::Standin;
 use serde_json::json;
@@ -54,11 +54,7 @@ fn seed(server: &Server) -> (String, String) {
     .unwrap();
     assert_eq!(server.viber(&viber).status, 200);
     // A WhatsApp chat without any ID: unattributed.
-    let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
-        "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
-            "contacts": [{"profile": {"name": "S"}, "wa_id": "16505551234"}],
-            "messages": [{"from": "16505551234", "id": "wamid.X", "timestamp": (TS / 1000 + 900).to_string(), "type": "text", "text": {"body": "hello"}}]}}]}]}))
-    .unwrap();
+    let wa = whatsapp_text("16505551234", "S", "hello", TS / 1000 + 900, "wamid.X");
     assert_eq!(server.whatsapp(&wa).status, 200);
     // A MAX chat: not a documented Metrica platform, left out by default.
     let c = new_chat_id();

@@ -5,7 +5,7 @@
 mod common;
 
 use chattag_collector::reports::data::date_of_day;
-use common::webhooks::Messenger;
+use common::webhooks::{whatsapp_text, Messenger};
 use common::{new_chat_id, new_event_id, Server, TOKEN};
 use serde_json::json;
 
@@ -32,11 +32,13 @@ fn seed(server: &Server, t: i64) -> String {
         "chat": {"id": 77, "type": "private"}, "date": t / 1000, "text": format!("/start {id}")}}))
     .unwrap();
     assert_eq!(server.telegram(&tg).status, 200);
-    let wa = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
-        "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
-            "contacts": [{"profile": {"name": "=HYPERLINK(\"http://evil\")"}, "wa_id": "16505551234"}],
-            "messages": [{"from": "16505551234", "id": "wamid.R", "timestamp": (t / 1000).to_string(), "type": "text", "text": {"body": "hi"}}]}}]}]}))
-    .unwrap();
+    let wa = whatsapp_text(
+        "16505551234",
+        "=HYPERLINK(\"http://evil\")",
+        "hi",
+        t / 1000,
+        "wamid.R",
+    );
     assert_eq!(server.whatsapp(&wa).status, 200);
     id
 }

@@ -102,3 +102,21 @@ impl Server {
         cmd.output().expect("run chattag-collector")
     }
 }
+
+/// A WhatsApp Cloud API notification carrying one text message from `wa_id` (profile `name`),
+/// sent at `ts_s` (Unix seconds; WhatsApp sends them as a string).
+pub fn whatsapp_text(
+    wa_id: &str,
+    name: &str,
+    text: &str,
+    ts_s: impl std::fmt::Display,
+    wamid: &str,
+) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": wamid, "timestamp": ts_s.to_string(), "type": "text", "text": {"body": text}}]},
+        "field": "messages"}]}]}))
+    .expect("json")
+}
