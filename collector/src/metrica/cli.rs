@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::export::{self, ExportOptions};
-use super::rules::{parse_counters, parse_every, CounterRules};
+use super::rules::{is_counter_number, parse_counters, parse_every, CounterRules};
 use super::store;
 use super::upload::{MetricaClient, OAuthToken, DEFAULT_BASE};
 use crate::chats::intake::parse_rfc3339_ms;
@@ -201,7 +201,7 @@ fn counters(sel: &Selection) -> Result<Vec<CounterRules>, String> {
     }
     for c in &mut out {
         c.include_unattributed |= sel.include_unattributed;
-        if c.id == 0 || c.id > i32::MAX as u64 {
+        if !is_counter_number(c.id) {
             return Err(format!("{} is not a Metrica counter number", c.id));
         }
     }

@@ -122,11 +122,17 @@ impl std::fmt::Display for RulesError {
 
 impl std::error::Error for RulesError {}
 
+/// Metrica counter numbers are positive and fit a signed 32-bit integer; anything else is a typo
+/// that would only fail later, at Metrica.
+pub fn is_counter_number(id: u64) -> bool {
+    (1..=i32::MAX as u64).contains(&id)
+}
+
 pub fn parse_counters(text: &str) -> Result<Vec<CounterRules>, RulesError> {
     let file: CountersFile = toml::from_str(text).map_err(|e| RulesError(e.to_string()))?;
     let mut seen = std::collections::HashSet::new();
     for c in &file.counter {
-        if c.id == 0 || c.id > i32::MAX as u64 {
+        if !is_counter_number(c.id) {
             return Err(RulesError(format!(
                 "counter id {} is not a Metrica counter number",
                 c.id
@@ -163,6 +169,18 @@ pub fn parse_every(s: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counter_numbers_are_positive_i32() {
+        assert!(!is_counter_number(0));
+        assert!(is_counter_number(1));
+        assert!(is_counter_number(2_147_483_647));
+        assert!(!is_counter_number(2_147_483_648));
+        let err = parse_counters("[[counter]]\nid = 0\n").unwrap_err();
+        assert!(err.to_string().contains("counter id 0 is not"), "{err}");
+        let err = parse_counters("[[counter]]\nid = 5\n[[counter]]\nid = 5\n").unwrap_err();
+        assert!(err.to_string().contains("listed twice"), "{err}");
+    }
 
     fn facts<'a>(platform: &'a str) -> RuleFacts<'a> {
         RuleFacts {
