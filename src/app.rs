@@ -93,10 +93,8 @@ impl App {
         }
         let (window, document): (Window, Document) = (window.unchecked_into(), document.unchecked_into());
         let (settings, warnings) = settings::parse(&mut |k: &Key| ports.setting(k.attr, k.config));
-        if settings.debug {
-            for w in warnings {
-                ports.warn(w, "");
-            }
+        for w in warnings {
+            ports.misconfigured(w);
         }
         Some(App {
             consent: !settings.consent_required,

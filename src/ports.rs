@@ -47,4 +47,9 @@ extern "C" {
     /// `console.warn`, only ever called with `debug` on.
     #[wasm_bindgen(method)]
     pub fn warn(this: &Ports, message: &str, detail: &str);
+
+    /// `console.warn` whatever `debug` says: only for a bad setting, which the site owner must
+    /// see to fix (the snippet then runs with the safe default).
+    #[wasm_bindgen(method)]
+    pub fn misconfigured(this: &Ports, message: &str);
 }

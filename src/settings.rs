@@ -40,7 +40,8 @@ pub const CONSENT: Key = Key { attr: "data-consent", config: "consent" };
 pub const DEBUG: Key = Key { attr: "data-debug", config: "debug" };
 
 /// Parses settings from raw values (`get` returns the attribute's, else the config's, string).
-/// Returns the settings and the warnings for the console (shown only with `debug`).
+/// Returns the settings and one console warning per bad value (always shown: a site owner must
+/// see a misconfiguration, and the snippet runs with the safe default meanwhile).
 pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'static str>) {
     let mut warnings = Vec::new();
     let mut warn = |w: &'static str| warnings.push(w);

@@ -89,7 +89,7 @@ test('no globals other than chattag, and no console output without data-debug', 
   });
 });
 
-test('a bad setting falls back to a safe default; with data-debug the console says why', async () => {
+test('a bad setting falls back to a safe default, and the console says why even without data-debug', async () => {
   const links = anchors([['wa', 'https://wa.me/79991234567']]);
   const bad = { prefix: 'not-a-prefix', lifetime: 'forever' };
   await h.run(async (s) => {
@@ -97,6 +97,9 @@ test('a bad setting falls back to a safe default; with data-debug the console sa
     const id = await s.ready();
     assert.ok(isChatId(id, ['CT']), `the default prefix is used: ${id}`);
     await s.page.waitForFunction((id) => document.getElementById('wa').getAttribute('href').includes(id), id, { timeout: 5000 });
+    const warnings = s.console.filter((m) => m.type === 'warning').map((m) => m.text);
+    assert.equal(warnings.length, 2, `one warning per bad setting, nothing else: ${JSON.stringify(s.console)}`);
+    assert.ok(warnings.some((t) => /prefix/i.test(t)) && warnings.some((t) => /lifetime/i.test(t)), JSON.stringify(warnings));
   });
   await h.run(async (s) => {
     await s.page.goto(h.server.page(pageHtml({ snippet: { ...bad, debug: '1' }, body: links })));

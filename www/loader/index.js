@@ -129,6 +129,12 @@ import CHUNKS from 'chattag:chunks';
       } catch (e) {}
     },
     warn: guard((message, detail) => warn(message, detail)),
+    // A bad setting is the one thing said without debug: the site owner has to see it.
+    misconfigured: (message) => {
+      try {
+        console.warn('chattag: bad setting:', message);
+      } catch (e) {}
+    },
     // The bulk pass's DOM side (see ports.rs). These return/accept plain strings and must
     // never throw: a throw would unwind through the wasm mid-pass.
     hrefs: (list, from, to) => {
