@@ -14,13 +14,10 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "text/plain" || essence == "application/json" {
+    let essence = value.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("text/plain")
+        || essence.eq_ignore_ascii_case("application/json")
+    {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -126,5 +123,36 @@ fn field_of(e: &EventError) -> &'static str {
             .filter_map(|f| what.find(f).map(|pos| (pos, f)))
             .min()
             .map_or("type", |(_, f)| f),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::header::CONTENT_TYPE;
+    use axum::http::HeaderValue;
+
+    fn with_type(value: Option<&'static str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(v) = value {
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn content_type_essence_any_case_parameters_ignored() {
+        for ok in [
+            "text/plain;charset=UTF-8",
+            "Text/Plain",
+            " application/json ; charset=utf-8",
+            "APPLICATION/JSON",
+        ] {
+            assert!(check_content_type(&with_type(Some(ok))).is_ok(), "{ok}");
+        }
+        for bad in [Some("text/html"), Some("application/jsonp"), Some(""), None] {
+            let err = check_content_type(&with_type(bad)).unwrap_err();
+            assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{bad:?}");
+        }
     }
 }
