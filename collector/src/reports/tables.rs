@@ -21,6 +21,21 @@ pub const KEYS: &[&str] = &[
     "chats",
 ];
 
+/// The column names of [`group_cells`], kept beside it so the two cannot drift apart.
+const GROUP_HEADER: [&str; 6] = [
+    "chats",
+    "answered",
+    "answered share",
+    "attributed",
+    "attributed share",
+    "revenue",
+];
+
+/// `leading` columns, then the [`GROUP_HEADER`] ones.
+fn group_header(leading: &[&'static str]) -> Vec<&'static str> {
+    leading.iter().chain(GROUP_HEADER.iter()).copied().collect()
+}
+
 fn group_cells(g: &Group) -> Vec<String> {
     vec![
         g.chats.to_string(),
@@ -67,15 +82,7 @@ pub fn messengers(rows: &[ChatRow]) -> Table {
     Table {
         key: "messengers",
         title: "By messenger",
-        header: vec![
-            "messenger",
-            "chats",
-            "answered",
-            "answered share",
-            "attributed",
-            "attributed share",
-            "revenue",
-        ],
+        header: group_header(&["messenger"]),
         rows: data::by_messenger(rows)
             .iter()
             .map(|(m, g)| {
@@ -104,16 +111,7 @@ pub fn sources(rows: &[ChatRow]) -> Table {
     Table {
         key: "sources",
         title: "By traffic source",
-        header: vec![
-            "source",
-            "campaign",
-            "chats",
-            "answered",
-            "answered share",
-            "attributed",
-            "attributed share",
-            "revenue",
-        ],
+        header: group_header(&["source", "campaign"]),
         rows: data::by_source(rows)
             .iter()
             .map(|((src, campaign), g)| {
@@ -241,6 +239,27 @@ pub fn to_csv(t: &Table) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_tables_name_every_group_column() {
+        let groups = [
+            "chats",
+            "answered",
+            "answered share",
+            "attributed",
+            "attributed share",
+            "revenue",
+        ];
+        let by_messenger: Vec<&str> = ["messenger"].into_iter().chain(groups).collect();
+        let by_source: Vec<&str> = ["source", "campaign"].into_iter().chain(groups).collect();
+        assert_eq!(messengers(&[]).header, by_messenger);
+        assert_eq!(sources(&[]).header, by_source);
+        assert_eq!(
+            group_cells(&Group::default()).len(),
+            GROUP_HEADER.len(),
+            "one name per cell"
+        );
+    }
 
     #[test]
     fn csv_guards_formulas_and_quotes() {
