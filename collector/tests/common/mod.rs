@@ -36,14 +36,7 @@ impl Server {
         let mut args: Vec<String> = vec!["--allowed-origin".into(), ORIGIN.into()];
         args.extend(extra.iter().map(|s| s.to_string()));
         // Limiting off through the env twin, so that a test may still pass --rate-limit.
-        let (child, addr) = spawn(&db, &args, &DEFAULT_ENV);
-        Server {
-            child,
-            addr,
-            dir,
-            db,
-            args,
-        }
+        Server::launch(dir, db, args, &DEFAULT_ENV)
     }
 
     /// Like `start` but with exactly `args` and `env` (no defaults added).
@@ -51,6 +44,15 @@ impl Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("chattag.db");
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Server::launch(dir, db, args, env)
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        args: Vec<String>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let (child, addr) = spawn(&db, &args, env);
         Server {
             child,
