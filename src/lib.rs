@@ -6,28 +6,17 @@
 //! arrives while it is borrowed (a page handler re-entering synchronously) is ignored rather
 //! than allowed to panic.
 //!
-//! Size: this compiles into a ≤10 KB-gzip page download, so no `format!`/`core::fmt`, no
-//! serde_json (see `wire`), and the web-sys feature list in Cargo.toml is kept minimal.
+//! Layers: `logic` (pure, native tests) and `browser` (web-sys, wasm32 only).
+//!
+//! Size: every byte ships to every page, so no `format!`/`core::fmt`, no serde_json (see
+//! `logic::wire`), and the web-sys feature list in Cargo.toml is kept minimal.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-mod delivery;
-mod outbox;
-mod reported;
-mod settings;
-mod visitor;
-mod wire;
+mod logic;
 
 #[cfg(target_arch = "wasm32")]
-mod alloc;
-#[cfg(target_arch = "wasm32")]
-mod app;
-#[cfg(target_arch = "wasm32")]
-mod dom;
-#[cfg(target_arch = "wasm32")]
-mod ports;
-#[cfg(target_arch = "wasm32")]
-mod storage;
+mod browser;
 
 #[cfg(target_arch = "wasm32")]
 mod exports {
@@ -35,9 +24,9 @@ mod exports {
 
     use wasm_bindgen::prelude::*;
 
-    use crate::app::App;
-    use crate::delivery::Outcome;
-    use crate::ports::Ports;
+    use crate::browser::app::App;
+    use crate::browser::ports::Ports;
+    use crate::logic::delivery::Outcome;
 
     thread_local! {
         static APP: RefCell<Option<App>> = const { RefCell::new(None) };

@@ -13,8 +13,8 @@ use chattag_core::identifiers::{from_query, Landing};
 use chattag_core::url::{encode_component_into, param};
 use chattag_core::{ChatId, Prefix};
 
-use crate::reported::Reported;
-use crate::wire::push_u64;
+use crate::logic::reported::Reported;
+use crate::logic::wire::push_u64;
 
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 pub const YCLID_LIFETIME_MS: u64 = 90 * DAY_MS;

@@ -13,15 +13,15 @@ use chattag_core::Prefix;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Window};
 
-use crate::delivery::{backoff_ms, outcome, Outcome};
-use crate::dom::{Names, Pass, Seq, LINK};
-use crate::outbox;
-use crate::ports::Ports;
-use crate::reported::Reported;
-use crate::settings::{self, Key, Settings};
-use crate::storage::{Store, OUTBOX};
-use crate::visitor::{self, Clock, Record, Resolution, DAY_MS, YCLID_LIFETIME_MS};
-use crate::wire;
+use crate::logic::delivery::{backoff_ms, outcome, Outcome};
+use crate::browser::dom::{Names, Pass, Seq, LINK};
+use crate::logic::outbox;
+use crate::browser::ports::Ports;
+use crate::logic::reported::Reported;
+use crate::logic::settings::{self, Key, Settings};
+use crate::browser::storage::{Store, OUTBOX};
+use crate::logic::visitor::{self, Clock, Record, Resolution, DAY_MS, YCLID_LIFETIME_MS};
+use crate::logic::wire;
 
 pub const TIMER_CLIENT_ID: u32 = 1;
 pub const TIMER_RETRY: u32 = 2;

@@ -7,7 +7,7 @@ use chattag_core::{ChatId, Prefix};
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
-use crate::ports::Ports;
+use crate::browser::ports::Ports;
 
 // The per-link DOM calls, taking their constant argument as a JS string made once: web-sys's
 // `&str` versions decode "href" from wasm memory on every call, a measurable share of a

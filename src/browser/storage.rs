@@ -7,7 +7,7 @@ use chattag_core::identifiers::cookie_value;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, HtmlDocument, Storage, Window};
 
-use crate::wire::push_u64;
+use crate::logic::wire::push_u64;
 
 /// The visitor record (cookie + localStorage).
 pub const RECORD: &str = "_chattag";

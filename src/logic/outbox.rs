@@ -5,7 +5,7 @@
 //! or a 4xx that resending cannot fix. Beacons do not count as confirmation: the collector
 //! dedupes by `event_id`, so an event may arrive more than once but is never lost.
 
-use crate::wire::EVENT_HEAD;
+use crate::logic::wire::EVENT_HEAD;
 use chattag_core::event::EVENT_ID_LEN;
 
 /// Oldest events are dropped beyond this (a collector down for days must not fill storage).
