@@ -3,39 +3,22 @@
 // stored mapping, and Ctrl-C stopping both processes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DIST, ROOT, launchBrowser, sleep } from './lib/harness.mjs';
-import { collectorBinary, freePort } from './lib/collector.mjs';
+import { DIST, launchBrowser, sleep } from './lib/harness.mjs';
+import { startDemo } from './lib/demo.mjs';
 
 let browser;
 let proc;
-let out = '';
+let out = () => '';
 let demoUrl;
 let collectorBase;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chattag-demo-'));
 
 before(async () => {
   if (!fs.existsSync(path.join(DIST, 'chattag.js'))) throw new Error('dist/chattag.js is missing: run `npm run build` first');
-  const env = {
-    ...process.env,
-    PORT: String(await freePort()),
-    CHATTAG_COLLECTOR_PORT: String(await freePort()),
-    CHATTAG_DEMO_DB: path.join(tmp, 'demo.db'),
-    CHATTAG_COLLECTOR_BIN: collectorBinary(),
-  };
-  proc = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.mjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout.on('data', (b) => { out += b; });
-  proc.stderr.on('data', (b) => { out += b; });
-  const deadline = Date.now() + 30000;
-  while (!/Demo shop:\s+(\S+)/.test(out) || !/Collector:\s+(\S+)/.test(out)) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`start.mjs did not come up:\n${out}`);
-    await sleep(100);
-  }
-  demoUrl = /Demo shop:\s+(\S+)/.exec(out)[1];
-  collectorBase = /Collector:\s+(\S+)/.exec(out)[1];
+  ({ proc, demoUrl, collectorBase, output: out } = await startDemo({ dbPath: path.join(tmp, 'demo.db') }));
   browser = await launchBrowser();
 });
 
@@ -88,7 +71,7 @@ test('the demo shop is tagged, loads nothing from outside, and shows what the co
 test('Ctrl-C stops the demo server and the collector', async () => {
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   proc.kill('SIGINT');
-  await Promise.race([exited, sleep(8000).then(() => assert.fail(`start.mjs did not exit on SIGINT:\n${out}`))]);
+  await Promise.race([exited, sleep(8000).then(() => assert.fail(`start.mjs did not exit on SIGINT:\n${out()}`))]);
   for (const url of [demoUrl, `${collectorBase}/healthz`]) {
     const reachable = await fetch(url).then(() => true, () => false);
     assert.equal(reachable, false, `${url} still answers after Ctrl-C`);

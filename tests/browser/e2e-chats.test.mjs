@@ -8,13 +8,13 @@
 // the visitor's ClientID and yclid.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DIST, ROOT, launchBrowser, sleep } from './lib/harness.mjs';
-import { collectorBinary, freePort } from './lib/collector.mjs';
+import { DIST, launchBrowser, sleep } from './lib/harness.mjs';
+import { startDemo } from './lib/demo.mjs';
 import { isChatId } from './lib/events.mjs';
 
 const CLIENT_ID = '1732000000135792468';
@@ -31,34 +31,18 @@ const dbPath = path.join(tmp, 'demo.db');
 let bin;
 let browser;
 let proc;
-let out = '';
+let out = () => '';
 let demoUrl;
 let collectorBase;
 
 before(async () => {
   if (!fs.existsSync(path.join(DIST, 'chattag.js'))) throw new Error('dist/chattag.js is missing: run `node scripts/build.mjs` first');
-  bin = collectorBinary();
-  const env = {
-    ...process.env,
-    PORT: String(await freePort()),
-    CHATTAG_COLLECTOR_PORT: String(await freePort()),
-    CHATTAG_DEMO_DB: dbPath,
-    CHATTAG_COLLECTOR_BIN: bin,
+  ({ proc, bin, demoUrl, collectorBase, output: out } = await startDemo({
+    dbPath,
     // start.mjs passes its environment on to the collector: this is how a deployment injects
     // webhook secrets (never on the command line).
-    CHATTAG_TELEGRAM_SECRET: TG_SECRET,
-    CHATTAG_WHATSAPP_APP_SECRET: WA_SECRET,
-  };
-  proc = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.mjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout.on('data', (b) => { out += b; });
-  proc.stderr.on('data', (b) => { out += b; });
-  const deadline = Date.now() + 30000;
-  while (!/Demo shop:\s+(\S+)/.test(out) || !/Collector:\s+(\S+)/.test(out)) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`start.mjs did not come up:\n${out}`);
-    await sleep(100);
-  }
-  demoUrl = /Demo shop:\s+(\S+)/.exec(out)[1];
-  collectorBase = /Collector:\s+(\S+)/.exec(out)[1];
+    env: { CHATTAG_TELEGRAM_SECRET: TG_SECRET, CHATTAG_WHATSAPP_APP_SECRET: WA_SECRET },
+  }));
   browser = await launchBrowser();
 });
 
@@ -84,7 +68,7 @@ async function waitFor(what, fn, timeout = 15000) {
   for (;;) {
     last = await fn();
     if (last) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${out.slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${out().slice(-3000)}`);
     await sleep(200);
   }
 }

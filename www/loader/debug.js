@@ -3,6 +3,7 @@
 // (tagged, or why not), the current chat ID and identifiers, and every event with its delivery
 // status. It only renders the model the snippet hands it (shape: docs/integration-issue5.md);
 // it decides nothing. Page-controlled strings (hrefs, identifiers) only ever go in as text.
+import { styleRoot } from './style-root.js';
 
 // Rows beyond this are counted, not drawn: a page with 10,000 links must stay responsive.
 const MAX_ROWS = 200;
@@ -98,23 +99,6 @@ export function showDebug(model) {
 /** Refreshes the overlay if it is shown; does nothing after it was closed. */
 export function update(model) {
   if (current) current.update(model);
-}
-
-/**
- * Styles for the shadow root. A constructed stylesheet is CSSOM, which a Content-Security-Policy
- * without 'unsafe-inline' in style-src still allows; a <style> element is the fallback for
- * browsers without adoptedStyleSheets.
- */
-function styleRoot(root, css) {
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    root.adoptedStyleSheets = [sheet];
-  } catch (e) {
-    const style = document.createElement('style');
-    style.textContent = css;
-    root.append(style);
-  }
 }
 
 function sections(m, h, box) {

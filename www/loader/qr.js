@@ -6,6 +6,7 @@
 // chosen by the standard penalty score (ISO/IEC 18004 §7.8.3). Dialog: a shadow root over the
 // page (position: fixed, so the page does not move), role=dialog + aria-modal, focus moved in
 // and given back, Tab kept inside, Escape / close button / a click outside close it.
+import { styleRoot } from './style-root.js';
 
 // ---- Reed–Solomon over GF(256), polynomial x^8+x^4+x^3+x^2+1 -----------------------------------
 
@@ -400,23 +401,6 @@ export function showQr(url, { lang } = {}) {
   current = handle;
   close.focus();
   return handle;
-}
-
-/**
- * Styles for the shadow root. A constructed stylesheet is CSSOM, which a Content-Security-Policy
- * without 'unsafe-inline' in style-src still allows; a <style> element is the fallback for
- * browsers without adoptedStyleSheets.
- */
-function styleRoot(root, css) {
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    root.adoptedStyleSheets = [sheet];
-  } catch (e) {
-    const style = document.createElement('style');
-    style.textContent = css;
-    root.append(style);
-  }
 }
 
 /** The symbol as SVG: one path of 1×1 squares, 4 modules of quiet zone. */
