@@ -137,7 +137,9 @@ impl EventStore for SqliteStore {
         // Serialised here, on the request's thread, to keep the single writer thread's work
         // (the throughput limit) to SQL alone.
         let prepared = ingest::prepare(events)?;
-        self.write(move |conn| ingest::apply(conn, &site, &prepared, received_at_ms))
+        // Re-runnable: apply reads only its inputs and the database.
+        self.writer
+            .write_rerunnable(move |conn| ingest::apply(conn, &site, &prepared, received_at_ms))
             .await
     }
 
