@@ -54,7 +54,9 @@ CREATE TABLE chats (
     events       INTEGER NOT NULL,
     clicks       INTEGER NOT NULL,
     collision    INTEGER NOT NULL,
-    PRIMARY KEY (site, chat_id)
+    -- chat_id first: messenger-side lookups know the chat ID but not the site, and this key
+    -- serves them without a second random-key index written on every new chat.
+    PRIMARY KEY (chat_id, site)
 );
 CREATE INDEX chats_by_last_seen ON chats(last_seen);
 CREATE INDEX chats_by_prev ON chats(site, prev_chat_id) WHERE prev_chat_id IS NOT NULL;
