@@ -75,8 +75,10 @@ pub fn candidates(
         "SELECT c.id, c.platform, c.started_at, c.chat_user_id, c.username, c.phone, c.answered, c.tag,
                 c.revenue, c.currency, c.page_url, c.chat_url, c.method, c.messages,
                 m.site, m.client_id, m.user_id, m.yclid, m.purchase_id, m.landing_page,
-                (SELECT k.page FROM clicks k WHERE k.site = m.site AND k.chat_id = c.chat_id AND k.page IS NOT NULL
-                    AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC LIMIT 1),
+                (SELECT json_extract(k.body, '$.page') FROM events k
+                    WHERE k.site = m.site AND k.chat_id = c.chat_id AND k.kind = 'click'
+                    AND json_extract(k.body, '$.page') IS NOT NULL
+                    AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
                 coalesce(m.collision, 0)
          FROM conversations c
          LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
@@ -361,4 +363,41 @@ pub fn summaries(conn: &Connection) -> Result<Vec<CounterSummary>, StoreError> {
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page of a chat's latest click up to 2 minutes after the conversation started is the
+    /// export page when the CRM sent none (read from the stored click events).
+    #[test]
+    fn candidate_page_is_the_latest_click_page_before_the_chat() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
+        conn.execute_batch(
+            r#"
+INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts, client_id,
+                   landing_page, events, clicks, collision)
+VALUES ('shop', 'CTX', 1, 1, 1000, 1000, 1000, '123', 'https://shop.example/landing', 4, 3, 0);
+INSERT INTO events (event_id, site, kind, chat_id, ts, received_at, body) VALUES
+  ('e1', 'shop', 'click', 'CTX', 1000, 1, '{"page":"https://shop.example/early"}'),
+  ('e2', 'shop', 'click', 'CTX', 2000, 1, '{"page":"https://shop.example/late"}'),
+  ('e3', 'shop', 'issue', 'CTX', 3000, 1, '{"page":"https://shop.example/issue"}'),
+  ('e4', 'shop', 'click', 'CTX', 3000, 1, '{}'),
+  ('e5', 'shop', 'click', 'CTX', 500000, 1, '{"page":"https://shop.example/after"}'),
+  ('e6', 'other', 'click', 'CTX', 2500, 1, '{"page":"https://other.example/"}');
+INSERT INTO conversations (platform, user_key, started_at, last_message_at, messages, chat_id,
+                           site, method, source, created_at, updated_at)
+VALUES ('telegram', 'u1', 10000, 10000, 1, 'CTX', 'shop', 'start_param', 'webhook', 1, 1);
+"#,
+        )
+        .unwrap();
+        let found = candidates(&conn, 1, 0, 20_000, true).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].chat.page_url.as_deref(),
+            Some("https://shop.example/late")
+        );
+    }
 }

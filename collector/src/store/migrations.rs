@@ -75,7 +75,7 @@ CREATE TABLE clicks (
     ts          INTEGER NOT NULL,
     received_at INTEGER NOT NULL
 );
-CREATE INDEX clicks_by_chat ON clicks(site, chat_id, ts);
+-- No per-chat index: a chat's clicks are read from its events (`events_by_chat`).
 -- Probable-click matching looks up clicks on one messenger in a time window.
 CREATE INDEX clicks_by_time ON clicks(messenger, ts);
 
