@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
-import { ROOT, Session, launchBrowser, startStaticServer } from './lib/harness.mjs';
+import { ROOT, launchBrowser, startStaticServer, withSession } from './lib/harness.mjs';
 
 const CDN = 'https://cdn.chattag.test';
 const CHUNK_URL = `${CDN}/chattag-debug.js`;
@@ -88,8 +88,7 @@ test('chunk size (minified ES module)', () => {
 });
 
 test('renders ID, state, identifiers, each link (tagged or why not) and events with status', async () => {
-  const s = await Session.open(browser, { contextOptions: { viewport: { width: 1280, height: 800 } } });
-  try {
+  await withSession(browser, async (s) => {
     await open(s);
     const globalsBefore = await s.page.evaluate(() => Object.keys(window).sort());
     const layoutBefore = await s.page.evaluate(() => JSON.stringify(document.getElementById('h').getBoundingClientRect()));
@@ -115,15 +114,11 @@ test('renders ID, state, identifiers, each link (tagged or why not) and events w
 
     assert.deepEqual(await s.page.evaluate(() => Object.keys(window).sort()), globalsBefore, 'no globals');
     assert.equal(await s.page.evaluate(() => JSON.stringify(document.getElementById('h').getBoundingClientRect())), layoutBefore, 'page did not move');
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  }, { contextOptions: { viewport: { width: 1280, height: 800 } } });
 });
 
 test('pointing at a link row outlines that link on the page', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     await open(s);
     await show(s);
     const row = s.page.getByRole('region', { name: 'chattag debug' }).locator('tr', { hasText: 'share link' });
@@ -135,15 +130,11 @@ test('pointing at a link row outlines that link on the page', async () => {
     });
     assert.ok(boxRect, 'outline shown');
     assert.ok(Math.abs(boxRect.left + 2 - linkRect.left) <= 1 && Math.abs(boxRect.top + 2 - linkRect.top) <= 1, JSON.stringify({ boxRect, linkRect }));
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('update() refreshes; hide collapses; close removes it and later updates do nothing', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     await open(s);
     await show(s);
     await s.page.evaluate(async (url) => {
@@ -172,15 +163,11 @@ test('update() refreshes; hide collapses; close removes it and later updates do 
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
     }, CHUNK_URL);
     assert.equal(await s.page.getByRole('region', { name: 'chattag debug' }).count(), 0, 'closed stays closed');
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('hostile page strings stay text', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     await open(s);
     await show(s, {
       identifiers: { user_id: '<script>window.__pwned=2</script>' },
@@ -196,15 +183,11 @@ test('hostile page strings stay text', async () => {
       return { img: host.shadowRoot.querySelectorAll('img, script, td b, td i').length, pwned: window.__pwned ?? null };
     });
     assert.deepEqual(counts, { img: 0, pwned: null });
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('10,000 links: rows capped, render stays under a frame budget', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     await open(s);
     const ms = await s.page.evaluate(async (url) => {
       const links = Array.from({ length: 10000 }, (_, i) => ({ href: `https://wa.me/7999000${i}`, tagged: i % 3 !== 0, kind: 'whatsapp', reason: 'share link — left as is' }));
@@ -217,15 +200,11 @@ test('10,000 links: rows capped, render stays under a frame budget', async () =>
     assert.match(t, /Messenger links: 10000 found, 6666 tagged/i);
     assert.match(t, /… and 9800 more/i);
     assert.ok(ms < 50, `first render took ${ms.toFixed(1)} ms`);
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('overlay under a strict CSP (no inline styles): styled, no violations', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     const csp = `default-src 'none'; script-src ${CDN}; style-src 'self'`;
     await s.page.route(`${CDN}/**`, (route) =>
       route.fulfill({ status: 200, body: chunk, headers: { 'content-type': 'text/javascript', 'access-control-allow-origin': '*' } }),
@@ -240,8 +219,5 @@ test('overlay under a strict CSP (no inline styles): styled, no violations', asy
       return { violations, position: getComputedStyle(host.shadowRoot.querySelector('.panel')).position };
     }, CHUNK_URL);
     assert.deepEqual(r, { violations: [], position: 'fixed' });
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
-import { ROOT, Session, launchBrowser, startStaticServer } from './lib/harness.mjs';
+import { ROOT, launchBrowser, startStaticServer, withSession } from './lib/harness.mjs';
 import { encode } from '../../www/loader/qr.js';
 
 const SRC = path.join(ROOT, 'www', 'loader', 'qr.js');
@@ -181,8 +181,7 @@ const active = (page) =>
   });
 
 test('dialog: labelled modal, focus in, Tab stays inside, Escape closes and gives focus back', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     await openPage(s);
     const globalsBefore = await s.page.evaluate(() => Object.keys(window).filter((k) => k !== '__qr').sort());
     await s.page.focus('#chat');
@@ -209,15 +208,11 @@ test('dialog: labelled modal, focus in, Tab stays inside, Escape closes and give
     assert.equal(await active(s.page), 'button#chat', 'focus returns to what opened it');
     const globalsAfter = await s.page.evaluate(() => Object.keys(window).filter((k) => k !== '__qr').sort());
     assert.deepEqual(globalsAfter, globalsBefore, 'the chunk adds no globals');
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('dialog: close button and a click outside close it; a click inside does not', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     await openPage(s);
     await s.page.click('#chat');
     await dialog(s.page).waitFor();
@@ -236,15 +231,11 @@ test('dialog: close button and a click outside close it; a click inside does not
     await dialog(s.page).waitFor();
     await s.page.evaluate(async (url) => (await import(url)).showQr('https://t.me/x_bot?start=CT8F2A9KQ3'), CHUNK_URL);
     assert.equal(await dialog(s.page).count(), 1);
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('dialog: the page does not move, and the screenshot scans to the tagged URL', async () => {
-  const s = await Session.open(browser, { contextOptions: { viewport: { width: 1280, height: 800 } } });
-  try {
+  await withSession(browser, async (s) => {
     await openPage(s);
     const layout = () =>
       s.page.evaluate(() => ({
@@ -263,29 +254,21 @@ test('dialog: the page does not move, and the screenshot scans to the tagged URL
     fs.mkdirSync(path.join(ROOT, 'tests', 'artifacts'), { recursive: true });
     fs.copyFileSync(shot, path.join(ROOT, 'tests', 'artifacts', 'ship-qr-dialog.png'));
     if (ZBAR) assert.equal(zbar(shot), TAGGED, 'the QR in the rendered dialog scans to the tagged link');
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  }, { contextOptions: { viewport: { width: 1280, height: 800 } } });
 });
 
 test('dialog speaks the page language (ru)', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     await openPage(s, PAGE.replace('lang="en"', 'lang="ru"'));
     await s.page.click('#chat');
     await dialog(s.page).waitFor();
     assert.equal(await s.page.getByRole('dialog', { name: 'Продолжите на телефоне' }).count(), 1);
     assert.equal(await s.page.getByRole('button', { name: 'Закрыть' }).count(), 1);
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('dialog under a strict CSP (no inline styles, scripts only from the CDN): styled, no violations', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     const csp = `default-src 'none'; script-src ${CDN}; style-src 'self'; img-src 'self'`;
     await s.page.route(`${CDN}/**`, (route) =>
       route.fulfill({ status: 200, body: chunk, headers: { 'content-type': 'text/javascript', 'access-control-allow-origin': '*' } }),
@@ -301,15 +284,11 @@ test('dialog under a strict CSP (no inline styles, scripts only from the CDN): s
       return { violations, position: getComputedStyle(backdrop).position };
     }, CHUNK_URL);
     assert.deepEqual(r, { violations: [], position: 'fixed' });
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('nonce + strict-dynamic CSP: a nonced script may import() the chunk, as docs/hosting.md says', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     const csp = `script-src 'nonce-n0nce' 'strict-dynamic'; style-src 'self'`;
     await s.page.route(`${CDN}/**`, (route) =>
       route.fulfill({ status: 200, body: chunk, headers: { 'content-type': 'text/javascript', 'access-control-allow-origin': '*' } }),
@@ -323,15 +302,11 @@ document.getElementById('b').addEventListener('click', function () {
     await s.page.goto(server.page(html, { headers: { 'content-security-policy': csp } }));
     await s.page.click('#b');
     await dialog(s.page).waitFor({ timeout: 5000 });
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('a link too long for a QR code: showQr throws before touching the page', async () => {
-  const s = await Session.open(browser);
-  try {
+  await withSession(browser, async (s) => {
     await openPage(s);
     await s.page.focus('#chat');
     const r = await s.page.evaluate(async (url) => {
@@ -344,8 +319,5 @@ test('a link too long for a QR code: showQr throws before touching the page', as
       }
     }, CHUNK_URL);
     assert.equal(r, 'RangeError; hosts=0; focus=chat');
-    s.assertNoPageErrors();
-  } finally {
-    await s.close();
-  }
+  });
 });

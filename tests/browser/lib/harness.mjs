@@ -142,16 +142,19 @@ export function setup({ beforeAll, afterAll } = {}) {
     await h.browser?.close();
     await h.server?.close();
   });
-  h.run = async (fn, opts = {}) => {
-    const s = await Session.open(h.browser, opts);
-    try {
-      await fn(s);
-      s.assertNoPageErrors();
-    } finally {
-      await s.close();
-    }
-  };
+  h.run = (fn, opts = {}) => withSession(h.browser, fn, opts);
   return h;
+}
+
+/** Runs `fn` with a fresh Session of `browser`, fails on any pageerror, and always closes it. */
+export async function withSession(browser, fn, opts = {}) {
+  const s = await Session.open(browser, opts);
+  try {
+    await fn(s);
+    s.assertNoPageErrors();
+  } finally {
+    await s.close();
+  }
 }
 
 export class Session {
