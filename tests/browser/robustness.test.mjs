@@ -43,19 +43,25 @@ test('cookies disabled by the browser: links are still tagged', async () => {
   });
 });
 
-test('a CSP without wasm-unsafe-eval: page unharmed, no uncaught error, links tagged by the JavaScript fallback, page scripts still run', async () => {
-  await h.run(async (s) => {
-    const links = [['wa', 'https://wa.me/79991234567?text=Hi'], ['tg', 'https://t.me/flower_shop_bot']];
-    const head = `<script>
+// A shop page under a CSP without 'wasm-unsafe-eval': two messenger links, the stub queue, a
+// button with an inline handler, and a timer — the page's own code that must keep working.
+const CSP_LINKS = [['wa', 'https://wa.me/79991234567?text=Hi'], ['tg', 'https://t.me/flower_shop_bot']];
+function cspPage() {
+  const head = `<script>
       window.chattag = window.chattag || function () { (chattag.q = chattag.q || []).push(arguments); };
       chattag('setUserId', '42');
     </script>`;
-    const body = `${anchors(links)}
+  const body = `${anchors(CSP_LINKS)}
       <button id="btn" onclick="document.getElementById('out').textContent = 'clicked'">Buy</button><p id="out"></p>
       <script>setTimeout(() => { document.body.dataset.later = 'ran'; }, 1500);</script>`;
-    const csp = "default-src 'self'; script-src 'self' 'unsafe-inline'; connect-src 'self' https://collector.test";
-    const url = h.server.page(pageHtml({ head, body }), { headers: { 'content-security-policy': csp } });
-    await s.page.goto(url);
+  const csp = "default-src 'self'; script-src 'self' 'unsafe-inline'; connect-src 'self' https://collector.test";
+  return h.server.page(pageHtml({ head, body }), { headers: { 'content-security-policy': csp } });
+}
+
+test('a CSP without wasm-unsafe-eval: page unharmed, no uncaught error, links tagged by the JavaScript fallback, page scripts still run', async () => {
+  await h.run(async (s) => {
+    const links = CSP_LINKS;
+    await s.page.goto(cspPage());
     await s.page.waitForFunction(() => document.body.dataset.later === 'ran', null, { timeout: 5000 });
     await s.page.waitForTimeout(500);
     // wasm cannot compile here; the wasm2js fallback chunk runs the same core (issue 5).
@@ -76,16 +82,8 @@ test('a CSP without wasm-unsafe-eval and the fallback unavailable: page unharmed
     // The JavaScript fallback fails to load (a CDN that lost the file, a blocked path): the
     // snippet must give up quietly and leave the page exactly as the site wrote it.
     await s.context.route('**/dist/chattag-fallback*', (route) => route.fulfill({ status: 404, body: 'gone' }));
-    const links = [['wa', 'https://wa.me/79991234567?text=Hi'], ['tg', 'https://t.me/flower_shop_bot']];
-    const head = `<script>
-      window.chattag = window.chattag || function () { (chattag.q = chattag.q || []).push(arguments); };
-      chattag('setUserId', '42');
-    </script>`;
-    const body = `${anchors(links)}
-      <button id="btn" onclick="document.getElementById('out').textContent = 'clicked'">Buy</button><p id="out"></p>
-      <script>setTimeout(() => { document.body.dataset.later = 'ran'; }, 1500);</script>`;
-    const csp = "default-src 'self'; script-src 'self' 'unsafe-inline'; connect-src 'self' https://collector.test";
-    await s.page.goto(h.server.page(pageHtml({ head, body }), { headers: { 'content-security-policy': csp } }));
+    const links = CSP_LINKS;
+    await s.page.goto(cspPage());
     await s.page.waitForFunction(() => document.body.dataset.later === 'ran', null, { timeout: 5000 });
     await s.page.waitForTimeout(800);
     const now = await s.page.evaluate((ids) => ids.map((x) => document.getElementById(x).getAttribute('href')), links.map((l) => l[0]));
