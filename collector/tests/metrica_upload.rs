@@ -75,8 +75,9 @@ fn text(o: &Output) -> (String, String) {
     )
 }
 
-fn upload(server: &Server, standin: &Standin, extra: &[&str]) -> Output {
-    let mut args = vec![
+/// `upload metrica` for the test counter and period, against the stand-in.
+fn upload_args(standin: &Standin) -> Vec<&str> {
+    vec![
         "upload",
         "metrica",
         "--counter",
@@ -85,7 +86,11 @@ fn upload(server: &Server, standin: &Standin, extra: &[&str]) -> Output {
         "2025-01-01",
         "--metrica-api",
         &standin.base,
-    ];
+    ]
+}
+
+fn upload(server: &Server, standin: &Standin, extra: &[&str]) -> Output {
+    let mut args = upload_args(standin);
     for (flag, value) in [
         ("--attempts", "3"),
         ("--retry-delay", "20ms"),
@@ -323,25 +328,13 @@ fn scheduled_mode_uploads_then_waits_for_the_next_run() {
     let standin = Standin::start(OAUTH);
     seed(&server);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
-    cmd.args([
-        "upload",
-        "metrica",
-        "--counter",
-        COUNTER,
-        "--from",
-        "2025-01-01",
-        "--metrica-api",
-        &standin.base,
-        "--wait",
-        "0s",
-        "--every",
-        "1h",
-    ])
-    .arg("--db")
-    .arg(&server.db)
-    .env("CHATTAG_METRICA_TOKEN", OAUTH)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::piped());
+    cmd.args(upload_args(&standin))
+        .args(["--wait", "0s", "--every", "1h"])
+        .arg("--db")
+        .arg(&server.db)
+        .env("CHATTAG_METRICA_TOKEN", OAUTH)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("spawn scheduled upload");
     let uploaded = common::wait_until(std::time::Duration::from_secs(10), || {
         standin.uploads().len() == 1
