@@ -211,7 +211,8 @@ import CHUNKS from 'chattag:chunks';
     // Links added or re-pointed by the page, gathered here (walking records is DOM plumbing
     // that JS does cheaply) and tagged by the wasm in one bulk call. Attribute records of our
     // own bulk writes are dropped; the rest are re-tagged, which is a no-op for tagged links.
-    const LINK = ':is(a,area)[href]';
+    // A plain selector list, not :is(): older engines throw on :is() and would lose the observer.
+    const LINK = 'a[href],area[href]';
     const observer = new MutationObserver(guard((records) => {
       const plain = [];
       const hinted = [];

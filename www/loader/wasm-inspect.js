@@ -7,7 +7,7 @@
 // `s` is the loader's state: { inspect, api, sent, maybe } — `sent` holds [body, status, detail]
 // for each POST and answer, `maybe` is the loader's messenger-link prefilter.
 
-const LINK = ':is(a,area)[href]';
+const LINK = 'a[href],area[href]';
 
 /** The debug overlay's model (shape: docs/integration-issue5.md). */
 export function model(s) {
