@@ -53,7 +53,7 @@ impl AppState {
         let mut registry = Registry::default();
         let store_metrics = Arc::new(StoreMetrics::register(&mut registry));
         let sqlite = Arc::new(SqliteStore::open(
-            &SqliteOptions::new(&config.db),
+            &SqliteOptions::serving(&config.db),
             store_metrics,
         )?);
         let metrics = Metrics::register(&mut registry);
@@ -153,7 +153,10 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Ok(()) => {
+            let backlog = state.sqlite.as_ref().map_or(0, |s| s.inbox_backlog());
+            Json(json!({"status": "ok", "inbox_backlog": backlog})).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
             (
@@ -166,6 +169,10 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(sqlite) = &state.sqlite {
+        let backlog = i64::try_from(sqlite.inbox_backlog()).unwrap_or(i64::MAX);
+        state.metrics.inbox_backlog.set(backlog);
+    }
     match crate::metrics::render(&state.registry) {
         Ok(text) => (
             [(

@@ -9,6 +9,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -40,6 +41,8 @@ pub struct Metrics {
     pub events_accepted: Counter,
     pub events_duplicate: Counter,
     pub requests_rejected: Family<CodeLabels, Counter>,
+    /// Set when scraped: events acknowledged and not yet applied to the tables.
+    pub inbox_backlog: Gauge,
     pub chats: ChatMetrics,
 }
 
@@ -51,8 +54,14 @@ impl Metrics {
             events_accepted: Counter::default(),
             events_duplicate: Counter::default(),
             requests_rejected: Family::default(),
+            inbox_backlog: Gauge::default(),
             chats: ChatMetrics::register(registry),
         };
+        registry.register(
+            "chattag_inbox_backlog_events",
+            "Events acknowledged (durable in the inbox) and not yet applied to the mapping tables",
+            m.inbox_backlog.clone(),
+        );
         registry.register(
             "chattag_http_requests",
             "HTTP requests by route, method and status",

@@ -20,6 +20,23 @@ pub struct Prepared {
     body: String,
 }
 
+impl Prepared {
+    /// An event read back from its stored form (inbox recovery).
+    pub fn from_body(body: String) -> Result<Prepared, String> {
+        let event: Event = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        Ok(Prepared { event, body })
+    }
+
+    pub fn event_id(&self) -> &str {
+        &self.event.event_id
+    }
+
+    /// The stored JSON form.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
 pub fn prepare(events: Vec<Event>) -> Result<Vec<Prepared>, StoreError> {
     events
         .into_iter()
@@ -263,12 +280,14 @@ mod tests {
         )
         .unwrap();
         crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
-        let evs = prepare(events(20_000)).unwrap();
+        let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        let per: usize = std::env::var("PER").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+        let evs = prepare(events(n)).unwrap();
         let t = std::time::Instant::now();
         let cpu0 = thread_cpu();
         // Like the server under load: 20 requests of 10 events per transaction, without
         // per-request savepoints (the writer's path while no request fails).
-        for txn in evs.chunks(200) {
+        for txn in evs.chunks(per) {
             conn.execute_batch("BEGIN IMMEDIATE").unwrap();
             for request in txn.chunks(10) {
                 apply(&conn, "shop", request, 1).unwrap();

@@ -14,6 +14,7 @@
 //! `SqliteStore` with [`sqlite::SqliteStore::write`] / [`sqlite::SqliteStore::read`], add it to
 //! the supertraits of [`Storage`] below, and append their tables to [`migrations::all`].
 
+pub mod inbox;
 pub mod ingest;
 pub mod migrations;
 pub mod model;
@@ -53,6 +54,8 @@ pub enum StoreError {
     JobPanicked,
     #[error("the read pool is closed")]
     ReadPoolClosed,
+    #[error("inbox: {0}")]
+    Inbox(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
 }

@@ -1,5 +1,6 @@
 //! The SQLite implementation of [`Storage`](super::Storage): WAL, `synchronous=FULL`, one
-//! group-committing writer thread, a small pool of read-only connections.
+//! group-committing writer thread, a small pool of read-only connections, and (in the server)
+//! the inbox that ingest answers from ([`super::inbox`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use super::model::{ChatRecord, IngestOutcome, MappingPage, MappingQuery};
+use super::inbox::{self, Inbox};
 use super::writer::{self, WriterHandle};
 use super::{ingest, migrations, queries, EventStore, StoreError};
 use crate::metrics::StoreMetrics;
@@ -27,6 +29,11 @@ pub struct SqliteOptions {
     /// Requests waiting for the writer before new ones wait to be queued (backpressure).
     pub queue_len: usize,
     pub readers: usize,
+    /// This process answers ingest and so owns the inbox (the server). Tools (export, upload,
+    /// import, migrate) do not: they apply what a stopped server left in it and let go.
+    pub owns_inbox: bool,
+    /// Events acknowledged but not yet applied before ingest waits for the database.
+    pub max_backlog: usize,
 }
 
 impl SqliteOptions {
@@ -36,12 +43,26 @@ impl SqliteOptions {
             max_jobs_per_commit: 512,
             queue_len: 4096,
             readers: 4,
+            owns_inbox: false,
+            max_backlog: 65_536,
+        }
+    }
+
+    /// Options for the server process, which answers ingest.
+    pub fn serving(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions {
+            owns_inbox: true,
+            ..SqliteOptions::new(path)
         }
     }
 }
 
+/// How long a tool waits for the previous server's leftover events to be applied.
+const DRAIN_WAIT: Duration = Duration::from_secs(120);
+
 pub struct SqliteStore {
     writer: WriterHandle,
+    inbox: Option<Inbox>,
     readers: Arc<ReadPool>,
     path: PathBuf,
 }
@@ -88,14 +109,18 @@ impl SqliteStore {
         if applied > 0 {
             tracing::info!(applied, "database migrated");
         }
+        let applied = inbox::applied_seq(&conn)?;
+        let shared = Arc::new(inbox::Shared::new(applied, options.max_backlog));
         let writer = writer::start(
             conn,
             options.max_jobs_per_commit,
             options.queue_len,
             metrics,
         )?;
+        let inbox = open_inbox(options, applied, shared, &writer.handle)?;
         Ok(SqliteStore {
             writer: writer.handle,
+            inbox,
             readers: Arc::new(ReadPool::new(options.path.clone(), options.readers)),
             path: options.path.clone(),
         })
@@ -121,8 +146,53 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        if let Some(inbox) = &self.inbox {
+            inbox.caught_up().await;
+        }
         self.readers.run(work).await
     }
+
+    /// Events acknowledged but not yet in the tables (0 outside the server).
+    pub fn inbox_backlog(&self) -> usize {
+        self.inbox
+            .as_ref()
+            .map_or(0, |i| i.shared().backlog_events())
+    }
+}
+
+/// Takes the inbox (server) or drains a stopped server's leftovers (tools).
+fn open_inbox(
+    options: &SqliteOptions,
+    applied: u64,
+    shared: Arc<inbox::Shared>,
+    writer: &WriterHandle,
+) -> Result<Option<Inbox>, StoreError> {
+    let dir = inbox::dir_for(&options.path);
+    if !options.owns_inbox && !dir.exists() {
+        return Ok(None);
+    }
+    let Some(mut opened) = inbox::open_log(&dir, applied)? else {
+        if options.owns_inbox {
+            return Err(StoreError::Inbox(format!(
+                "{} is held by another chattag-collector process; run one server per database",
+                dir.display()
+            )));
+        }
+        // A running server applies its own inbox.
+        return Ok(None);
+    };
+    let recovered = std::mem::take(&mut opened.recovered);
+    let done = inbox::replay(recovered, &shared, writer)?;
+    if options.owns_inbox {
+        return Inbox::start(opened, &options.path, shared, writer.clone(), options.queue_len).map(Some);
+    }
+    if let Some(done) = done {
+        done.recv_timeout(DRAIN_WAIT).map_err(|_| {
+            StoreError::Inbox("events left by the last server could not be applied".into())
+        })?;
+    }
+    opened.log.drop_applied(shared.applied_seq());
+    Ok(None)
 }
 
 #[async_trait]
@@ -133,14 +203,14 @@ impl EventStore for SqliteStore {
         events: Vec<Event>,
         received_at_ms: i64,
     ) -> Result<IngestOutcome, StoreError> {
-        let site = site.to_owned();
-        // Serialised here, on the request's thread, to keep the single writer thread's work
-        // (the throughput limit) to SQL alone.
+        let Some(inbox) = &self.inbox else {
+            return Err(StoreError::Inbox(
+                "this process does not answer ingest (only the server does)".into(),
+            ));
+        };
+        // Serialised here, on the request's thread: the inbox and writer threads are shared.
         let prepared = ingest::prepare(events)?;
-        // Re-runnable: apply reads only its inputs and the database.
-        self.writer
-            .write_rerunnable(move |conn| ingest::apply(conn, &site, &prepared, received_at_ms))
-            .await
+        inbox.submit(site.to_owned(), prepared, received_at_ms).await
     }
 
     async fn chat(
@@ -159,10 +229,11 @@ impl EventStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if !self.writer.is_running() {
+        if !self.writer.is_running() || self.inbox.as_ref().is_some_and(|i| !i.is_running()) {
             return Err(StoreError::WriterGone);
         }
-        self.read(|conn| {
+        // Straight to a connection: health must not wait for the inbox to be applied.
+        self.readers.run(|conn| {
             Ok(
                 conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| {
                     r.get::<_, i64>(0)

@@ -12,7 +12,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -20,12 +20,47 @@ use tokio::sync::{mpsc, oneshot};
 use super::StoreError;
 use crate::metrics::StoreMetrics;
 
+/// Events applied in one transaction at most: large enough that each random-key page written
+/// carries many events, small enough that other writes (webhooks) do not wait long behind it.
+const MAX_WEIGHT: usize = 8192;
+/// How long inbox records may wait for more before they are applied, and how many events end
+/// the wait early. Acknowledgements do not wait for this; reads wait for it (`Inbox::caught_up`).
+const LINGER: Duration = Duration::from_millis(25);
+const LINGER_WEIGHT: usize = 4096;
+const LINGER_STEP: Duration = Duration::from_millis(2);
+/// Pause before retrying a transaction that failed to commit (e.g. a full disk).
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
 /// A unit of work run inside the shared transaction.
-trait Job: Send {
+pub(crate) trait Job: Send {
     /// Runs the work; false means it failed and its savepoint must be rolled back.
     fn run(&mut self, conn: &Connection) -> bool;
+    /// Runs the work so that a failure undoes only its own changes; false means it failed.
+    /// An `Err` is a database failure that dooms the whole transaction.
+    fn run_isolated(&mut self, conn: &Connection) -> Result<bool, rusqlite::Error> {
+        conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+        let ok = self.run(conn);
+        if !ok {
+            conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+        }
+        conn.prepare_cached("RELEASE job")?.execute([])?;
+        Ok(ok)
+    }
     /// True when `run` may be called again after its changes were rolled back.
     fn rerunnable(&self) -> bool;
+    /// How much work this is (events), to bound a transaction's size.
+    fn weight(&self) -> usize {
+        1
+    }
+    /// The inbox position this job brings the database to, recorded in the same transaction.
+    fn inbox_seq(&self) -> Option<u64> {
+        None
+    }
+    /// True when a failed COMMIT must be retried instead of reported (inbox records: they are
+    /// acknowledged already and must reach the tables).
+    fn retry_on_failed_commit(&self) -> bool {
+        false
+    }
     /// Delivers the outcome once the transaction's fate is known.
     fn finish(self: Box<Self>, commit: Result<(), StoreError>);
 }
@@ -160,6 +195,19 @@ impl WriterHandle {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Queues a job from a plain thread without waiting for its outcome (it reports through
+    /// its own `finish`).
+    pub(crate) fn enqueue_blocking(&self, job: Box<dyn Job>) -> Result<(), StoreError> {
+        self.queue
+            .blocking_send(job)
+            .map_err(|_| StoreError::WriterGone)
+    }
+
+    /// Queues a job without waiting, from any context (used at start, when the queue is empty).
+    pub(crate) fn try_enqueue(&self, job: Box<dyn Job>) -> Result<(), StoreError> {
+        self.queue.try_send(job).map_err(|_| StoreError::WriterGone)
+    }
+
     pub fn is_running(&self) -> bool {
         !self.queue.is_closed()
     }
@@ -190,26 +238,59 @@ fn run(
     metrics: &StoreMetrics,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_jobs);
-    while let Some(first) = jobs.blocking_recv() {
-        batch.push(first);
-        while batch.len() < max_jobs {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    // Jobs whose transaction failed to commit and that must not be dropped.
+    let mut carry: Vec<Box<dyn Job>> = Vec::new();
+    loop {
+        if carry.is_empty() {
+            match jobs.blocking_recv() {
+                Some(first) => batch.push(first),
+                None => break,
             }
+        } else {
+            std::thread::sleep(RETRY_PAUSE);
+            batch.append(&mut carry);
+        }
+        let mut weight: usize = batch.iter().map(|j| j.weight()).sum();
+        let linger_until = Instant::now() + LINGER;
+        loop {
+            while batch.len() < max_jobs && weight < MAX_WEIGHT {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        weight += job.weight();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Only inbox records so far: nobody waits on this commit, and a few milliseconds
+            // gather many more events per transaction (each random-key page written then
+            // carries several events instead of one).
+            let only_inbox = batch.iter().all(|j| j.inbox_seq().is_some());
+            if !only_inbox || weight >= LINGER_WEIGHT || batch.len() >= max_jobs {
+                break;
+            }
+            let now = Instant::now();
+            if now >= linger_until {
+                break;
+            }
+            std::thread::sleep((linger_until - now).min(LINGER_STEP));
         }
         let started = Instant::now();
         let outcome = commit_batch(&conn, &mut batch);
         metrics.observe_commit(batch.len(), started.elapsed(), outcome.is_ok());
         if let Err(e) = &outcome {
-            tracing::error!(error = %e, jobs = batch.len(), "group commit failed; every request in it is answered with an error");
+            tracing::error!(error = %e, jobs = batch.len(), "group commit failed; its requests are answered with an error, inbox records are retried");
         }
         for job in batch.drain(..) {
-            job.finish(match &outcome {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Commit(e.to_string())),
-            });
+            match &outcome {
+                Ok(()) => job.finish(Ok(())),
+                Err(_) if job.retry_on_failed_commit() => carry.push(job),
+                Err(e) => job.finish(Err(StoreError::Commit(e.to_string()))),
+            }
         }
+    }
+    if !carry.is_empty() {
+        tracing::error!(jobs = carry.len(), "writer stopped with inbox records not applied; they are applied at the next start");
     }
 }
 
@@ -248,6 +329,7 @@ fn run_without_savepoints(
             return Ok(Pass::JobFailed);
         }
     }
+    record_inbox_position(conn, batch)?;
     conn.execute_batch("COMMIT")?;
     Ok(Pass::Committed)
 }
@@ -257,18 +339,21 @@ fn run_with_savepoints(
     batch: &mut [Box<dyn Job>],
 ) -> Result<(), rusqlite::Error> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    // Cached: these run once per request, and parsing them each time shows in profiles.
-    let mut savepoint = conn.prepare_cached("SAVEPOINT job")?;
-    let mut release = conn.prepare_cached("RELEASE job")?;
-    let mut rollback = conn.prepare_cached("ROLLBACK TO job")?;
     for job in batch.iter_mut() {
-        savepoint.execute([])?;
-        if !job.run(conn) {
-            rollback.execute([])?;
-        }
-        release.execute([])?;
+        job.run_isolated(conn)?;
     }
+    record_inbox_position(conn, batch)?;
     conn.execute_batch("COMMIT")
+}
+
+/// Moves `ingest_state.applied_seq` to the last inbox record applied in this transaction.
+fn record_inbox_position(conn: &Connection, batch: &[Box<dyn Job>]) -> Result<(), rusqlite::Error> {
+    let Some(seq) = batch.iter().filter_map(|j| j.inbox_seq()).max() else {
+        return Ok(());
+    };
+    conn.prepare_cached("UPDATE ingest_state SET applied_seq = max(applied_seq, ?1) WHERE id = 1")?
+        .execute([i64::try_from(seq).unwrap_or(i64::MAX)])?;
+    Ok(())
 }
 
 /// Leaves no half-done transaction behind for the next batch.

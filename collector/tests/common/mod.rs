@@ -109,8 +109,20 @@ impl Server {
         self.request("GET", path, &[("Authorization", &auth)], b"")
     }
 
-    /// Direct read of the database file (the server may be running: WAL readers are fine).
+    /// Waits until every acknowledged event is applied to the tables (ingest answers once an
+    /// event is durable in the inbox; the tables follow a moment later).
+    pub fn caught_up(&self) {
+        let applied = wait_until(Duration::from_secs(10), || {
+            let res = self.request("GET", "/healthz", &[], b"");
+            res.status == 200 && res.json()["inbox_backlog"] == 0
+        });
+        assert!(applied, "the collector did not apply its inbox within 10 s");
+    }
+
+    /// Direct read of the database file (the server may be running: WAL readers are fine),
+    /// once everything acknowledged is applied.
     pub fn db_count(&self, sql: &str) -> i64 {
+        self.caught_up();
         let conn = rusqlite::Connection::open_with_flags(
             &self.db,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,

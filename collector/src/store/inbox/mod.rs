@@ -1,0 +1,454 @@
+//! The inbox: where an ingest request is made durable before it is answered.
+//!
+//! Ingest does not wait for the mapping tables. One thread appends each group of requests to an
+//! append-only log (`segments`) and fsyncs it once — that is the commit a success answer
+//! stands on — then hands the group to the database writer, which applies it to the mapping
+//! tables in large transactions (`apply`). The log is cut once the database has committed what
+//! it holds; after `kill -9`, the records not yet applied are read back and applied at start.
+//!
+//! Why: every event touches random-key B-trees (event ID, chat ID); committing each small
+//! group of requests to them costs several times the CPU of applying thousands at once, and the
+//! database's checkpoints stalled the answers. Reads stay consistent: a read first waits until
+//! everything acknowledged before it has been applied ([`Inbox::caught_up`]).
+//!
+//! Dedupe answers stay exact: an event ID is a duplicate if it is in the log but not yet
+//! applied (`pending`) or in the database. The applier removes IDs from `pending` only after
+//! its COMMIT, and this thread checks `pending` before the database, so no ID slips between.
+
+mod apply;
+pub mod record;
+pub mod segments;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use apply::InboxBatch;
+use record::Record;
+use segments::SegmentLog;
+
+use super::ingest::Prepared;
+use super::model::IngestOutcome;
+use super::writer::WriterHandle;
+use super::StoreError;
+
+/// Requests taken into one append (one fsync).
+const MAX_GROUP: usize = 1024;
+/// A read waits at most this long for acknowledged events to be applied, then reads anyway.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
+
+/// The inbox directory that belongs to a database file: `<db>-inbox`, beside it.
+pub fn dir_for(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-inbox");
+    PathBuf::from(name)
+}
+
+/// State shared by the inbox thread, the database writer and readers.
+pub struct Shared {
+    /// Event IDs in the log and not yet applied (with the database, the dedupe set).
+    pending: Mutex<HashSet<String>>,
+    backlog: Backlog,
+    /// Highest sequence number acknowledged (or recovered): what reads wait for.
+    acked: AtomicU64,
+    applied: watch::Sender<u64>,
+    broken: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(applied_seq: u64, max_backlog: usize) -> Shared {
+        Shared {
+            pending: Mutex::new(HashSet::new()),
+            backlog: Backlog::new(max_backlog),
+            acked: AtomicU64::new(applied_seq),
+            applied: watch::Sender::new(applied_seq),
+            broken: AtomicBool::new(false),
+        }
+    }
+
+    pub fn applied_seq(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Called by the writer after the COMMIT holding records up to `seq`.
+    pub(crate) fn mark_applied(&self, seq: u64, ids: impl Iterator<Item = String>, events: usize) {
+        if let Ok(mut pending) = self.pending.lock() {
+            for id in ids {
+                pending.remove(&id);
+            }
+        }
+        self.backlog.release(events);
+        self.applied.send_if_modified(|applied| {
+            let moved = seq > *applied;
+            *applied = (*applied).max(seq);
+            moved
+        });
+    }
+
+    pub fn backlog_events(&self) -> usize {
+        self.backlog.current()
+    }
+}
+
+/// Events acknowledged and not yet applied. Ingest waits while it is full, so a database that
+/// falls behind slows acknowledgements down instead of growing memory and disk without bound.
+struct Backlog {
+    count: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+impl Backlog {
+    fn new(max: usize) -> Backlog {
+        Backlog {
+            count: Mutex::new(0),
+            freed: Condvar::new(),
+            max: max.max(1),
+        }
+    }
+
+    fn acquire(&self, n: usize) {
+        let Ok(mut count) = self.count.lock() else {
+            return;
+        };
+        // A group larger than the whole budget still goes through once the backlog is empty.
+        while *count > 0 && *count + n > self.max {
+            count = match self.freed.wait(count) {
+                Ok(c) => c,
+                Err(_) => return,
+            };
+        }
+        *count += n;
+    }
+
+    /// Counts recovered events without waiting (they are already on disk).
+    fn add(&self, n: usize) {
+        if let Ok(mut count) = self.count.lock() {
+            *count += n;
+        }
+    }
+
+    fn release(&self, n: usize) {
+        if let Ok(mut count) = self.count.lock() {
+            *count = count.saturating_sub(n);
+        }
+        self.freed.notify_all();
+    }
+
+    fn current(&self) -> usize {
+        self.count.lock().map(|c| *c).unwrap_or(0)
+    }
+}
+
+struct Submission {
+    site: String,
+    events: Vec<Prepared>,
+    received_at: i64,
+    reply: oneshot::Sender<Result<IngestOutcome, StoreError>>,
+}
+
+/// The handle request handlers use; the thread stops when every handle is dropped.
+#[derive(Clone)]
+pub struct Inbox {
+    queue: mpsc::Sender<Submission>,
+    shared: Arc<Shared>,
+}
+
+/// What opening the inbox found: the records to apply, and where numbering continues.
+pub struct Opened {
+    pub log: SegmentLog,
+    pub recovered: Vec<Record>,
+    pub next_seq: u64,
+}
+
+/// Reads the log back (see [`SegmentLog::open`]) after taking its lock; `None` when another
+/// process holds it.
+pub fn open_log(dir: &Path, applied_seq: u64) -> Result<Option<Opened>, StoreError> {
+    let Some(lock) = segments::try_lock(dir)? else {
+        return Ok(None);
+    };
+    let (log, recovered) = SegmentLog::open(dir, lock, applied_seq)?;
+    let last = recovered.last().map_or(applied_seq, |r| r.seq);
+    Ok(Some(Opened {
+        log,
+        recovered,
+        next_seq: last.max(applied_seq) + 1,
+    }))
+}
+
+/// The database's record of how far the log has been applied.
+pub fn applied_seq(conn: &Connection) -> Result<u64, StoreError> {
+    let seq: Option<i64> = conn
+        .query_row("SELECT applied_seq FROM ingest_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
+}
+
+/// Hands recovered records to the writer; returns the batch's completion signal.
+pub fn replay(
+    recovered: Vec<Record>,
+    shared: &Arc<Shared>,
+    writer: &WriterHandle,
+) -> Result<Option<std::sync::mpsc::Receiver<()>>, StoreError> {
+    let Some(last) = recovered.last().map(|r| r.seq) else {
+        return Ok(None);
+    };
+    let (batch, done) = InboxBatch::recovered(recovered, Arc::clone(shared));
+    tracing::info!(
+        records = batch.records(),
+        events = batch.events(),
+        "inbox: applying acknowledged events left from the last run"
+    );
+    shared.backlog.add(batch.events());
+    if let Ok(mut pending) = shared.pending.lock() {
+        pending.extend(batch.event_ids());
+    }
+    shared.acked.fetch_max(last, Ordering::SeqCst);
+    writer.try_enqueue(Box::new(batch))?;
+    Ok(Some(done))
+}
+
+impl Inbox {
+    /// Starts the inbox thread. `db` is the database file, read for dedupe.
+    pub fn start(
+        opened: Opened,
+        db: &Path,
+        shared: Arc<Shared>,
+        writer: WriterHandle,
+        queue_len: usize,
+    ) -> Result<Inbox, StoreError> {
+        let conn = Connection::open_with_flags(
+            db,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let (queue, submissions) = mpsc::channel(queue_len);
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("inbox".into())
+            .spawn(move || {
+                Appender {
+                    log: opened.log,
+                    next_seq: opened.next_seq,
+                    db: conn,
+                    writer,
+                    shared: thread_shared,
+                }
+                .run(submissions)
+            })
+            .map_err(|e| StoreError::Inbox(format!("cannot start the inbox thread: {e}")))?;
+        Ok(Inbox { queue, shared })
+    }
+
+    /// Makes the events durable and answers with what was new and what was a resend.
+    pub async fn submit(
+        &self,
+        site: String,
+        events: Vec<Prepared>,
+        received_at: i64,
+    ) -> Result<IngestOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Submission {
+                site,
+                events,
+                received_at,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Waits (bounded) until everything acknowledged so far is in the database.
+    pub async fn caught_up(&self) {
+        let target = self.shared.acked.load(Ordering::SeqCst);
+        let mut applied = self.shared.applied.subscribe();
+        if *applied.borrow() >= target {
+            return;
+        }
+        if tokio::time::timeout(CATCH_UP_WAIT, applied.wait_for(|s| *s >= target))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                target,
+                applied = self.shared.applied_seq(),
+                backlog = self.shared.backlog_events(),
+                "read served before the database caught up with acknowledged events"
+            );
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        !self.queue.is_closed() && !self.shared.broken.load(Ordering::SeqCst)
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// The inbox thread's state.
+struct Appender {
+    log: SegmentLog,
+    next_seq: u64,
+    /// Read-only connection to the database, for event IDs applied earlier.
+    db: Connection,
+    writer: WriterHandle,
+    shared: Arc<Shared>,
+}
+
+impl Appender {
+    fn run(mut self, mut submissions: mpsc::Receiver<Submission>) {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        while let Some(first) = submissions.blocking_recv() {
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match submissions.try_recv() {
+                    Ok(s) => group.push(s),
+                    Err(_) => break,
+                }
+            }
+            self.append_group(&mut group);
+        }
+    }
+
+    fn append_group(&mut self, group: &mut Vec<Submission>) {
+        let fresh = match self.split_new(group) {
+            Ok(fresh) => fresh,
+            Err(e) => return answer_all(group, &e),
+        };
+        let new_events: usize = fresh.iter().map(Vec::len).sum();
+        if new_events == 0 {
+            let outcomes = group.iter().map(|s| outcome(s.events.len(), 0));
+            return answer_each(group, outcomes.collect());
+        }
+        // Waits here while the database is too far behind (backpressure).
+        self.shared.backlog.acquire(new_events);
+
+        let mut bytes = Vec::with_capacity(new_events * 512);
+        let mut entries = Vec::with_capacity(group.len());
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut seq = self.next_seq;
+        for (sub, keep) in group.iter_mut().zip(&fresh) {
+            outcomes.push(outcome(sub.events.len(), keep.len()));
+            if keep.is_empty() {
+                continue;
+            }
+            // `keep` is ascending.
+            let events: Vec<Prepared> = std::mem::take(&mut sub.events)
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep.binary_search(i).is_ok())
+                .map(|(_, p)| p)
+                .collect();
+            let record = Record {
+                seq,
+                received_at: sub.received_at,
+                site: sub.site.clone(),
+                bodies: events.iter().map(|p| p.body().to_owned()).collect(),
+            };
+            record.encode_into(&mut bytes);
+            entries.push(apply::Entry {
+                seq,
+                site: record.site,
+                received_at: record.received_at,
+                events,
+            });
+            seq += 1;
+        }
+
+        if let Err(e) = self.log.append(&bytes) {
+            self.shared.backlog.release(new_events);
+            tracing::error!(error = %e, requests = group.len(), "inbox: append failed; every request in the group is answered with an error");
+            return answer_all(group, &StoreError::Inbox(format!("cannot append: {e}")));
+        }
+        self.next_seq = seq;
+        let last = seq - 1;
+        let batch = InboxBatch::new(entries, Arc::clone(&self.shared));
+        if let Ok(mut pending) = self.shared.pending.lock() {
+            pending.extend(batch.event_ids());
+        }
+        self.shared.acked.store(last, Ordering::SeqCst);
+        // Queued before the answers go out, so that any write a client makes after its answer
+        // (e.g. a webhook matched against this visit) is applied after these events.
+        if let Err(e) = self.writer.enqueue_blocking(Box::new(batch)) {
+            // Durable in the log; applied at the next start.
+            tracing::error!(error = %e, "inbox: the database writer has stopped");
+            self.shared.broken.store(true, Ordering::SeqCst);
+        }
+        answer_each(group, outcomes);
+
+        if let Err(e) = self.log.rotate_if_full(self.next_seq) {
+            tracing::error!(error = %e, "inbox: cannot start a new segment; appending to the current one");
+        }
+        self.log.drop_applied(self.shared.applied_seq());
+    }
+
+    /// For each submission, the indexes of its events not stored before (in the log, in the
+    /// database, or earlier in this group).
+    fn split_new(&self, group: &[Submission]) -> Result<Vec<Vec<usize>>, StoreError> {
+        let mut candidates: Vec<Vec<usize>> = {
+            let pending = self
+                .shared
+                .pending
+                .lock()
+                .map_err(|_| StoreError::Inbox("the dedupe set is poisoned".into()))?;
+            group
+                .iter()
+                .map(|s| {
+                    (0..s.events.len())
+                        .filter(|&i| !pending.contains(s.events[i].event_id()))
+                        .collect()
+                })
+                .collect()
+        };
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut stored = self
+            .db
+            .prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
+        for (sub, keep) in group.iter().zip(candidates.iter_mut()) {
+            let mut kept = Vec::with_capacity(keep.len());
+            for &i in keep.iter() {
+                let id = sub.events[i].event_id();
+                if !seen.insert(id) {
+                    continue;
+                }
+                if !stored.exists([id])? {
+                    kept.push(i);
+                }
+            }
+            *keep = kept;
+        }
+        Ok(candidates)
+    }
+}
+
+fn outcome(total: usize, new: usize) -> IngestOutcome {
+    IngestOutcome {
+        accepted: new,
+        duplicates: total - new,
+    }
+}
+
+fn answer_each(group: &mut Vec<Submission>, outcomes: Vec<IngestOutcome>) {
+    for (sub, outcome) in group.drain(..).zip(outcomes) {
+        // The client may have gone away; what it sent is stored either way.
+        let _ = sub.reply.send(Ok(outcome));
+    }
+}
+
+fn answer_all(group: &mut Vec<Submission>, error: &StoreError) {
+    let message = error.to_string();
+    for sub in group.drain(..) {
+        let _ = sub.reply.send(Err(StoreError::Inbox(message.clone())));
+    }
+}
