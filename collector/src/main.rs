@@ -6,6 +6,10 @@ use chattag_collector::metrics::StoreMetrics;
 use chattag_collector::store::sqlite::{SqliteOptions, SqliteStore};
 use clap::Parser;
 
+// malloc/free were the top user-space symbols of the request threads under ingest load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -22,11 +22,11 @@ use crate::metrics::StoreMetrics;
 
 /// Events applied in one transaction at most: large enough that each random-key page written
 /// carries many events, small enough that other writes (webhooks) do not wait long behind it.
-const MAX_WEIGHT: usize = 8192;
+const MAX_WEIGHT: usize = 2048;
 /// How long inbox records may wait for more before they are applied, and how many events end
 /// the wait early. Acknowledgements do not wait for this; reads wait for it (`Inbox::caught_up`).
-const LINGER: Duration = Duration::from_millis(25);
-const LINGER_WEIGHT: usize = 4096;
+const LINGER: Duration = Duration::from_millis(50);
+const LINGER_WEIGHT: usize = 2048;
 const LINGER_STEP: Duration = Duration::from_millis(2);
 /// Pause before retrying a transaction that failed to commit (e.g. a full disk).
 const RETRY_PAUSE: Duration = Duration::from_millis(500);

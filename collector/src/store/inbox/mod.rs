@@ -412,22 +412,27 @@ impl Appender {
                 .collect()
         };
         let mut seen: HashSet<&str> = HashSet::new();
-        let mut stored = self
-            .db
-            .prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
-        for (sub, keep) in group.iter().zip(candidates.iter_mut()) {
-            let mut kept = Vec::with_capacity(keep.len());
-            for &i in keep.iter() {
-                let id = sub.events[i].event_id();
-                if !seen.insert(id) {
-                    continue;
+        // One read transaction for the whole group (it starts at the first SELECT, after the
+        // `pending` check above): one snapshot and one lock round-trip instead of one per event.
+        self.db.execute_batch("BEGIN")?;
+        let checked = (|| -> Result<(), StoreError> {
+            let mut stored = self
+                .db
+                .prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
+            for (sub, keep) in group.iter().zip(candidates.iter_mut()) {
+                let mut kept = Vec::with_capacity(keep.len());
+                for &i in keep.iter() {
+                    let id = sub.events[i].event_id();
+                    if seen.insert(id) && !stored.exists([id])? {
+                        kept.push(i);
+                    }
                 }
-                if !stored.exists([id])? {
-                    kept.push(i);
-                }
+                *keep = kept;
             }
-            *keep = kept;
-        }
+            Ok(())
+        })();
+        self.db.execute_batch("COMMIT")?;
+        checked?;
         Ok(candidates)
     }
 }
