@@ -1,12 +1,21 @@
 #!/usr/bin/env node
 // Collector ingest benchmark: builds the release binaries, starts chattag-collector on a
-// temporary SQLite database (loopback only), and measures sustained ingest with
-// chattag-loadgen against the real POST /v1/events and, in alternating rounds of the same run,
-// against a bare handler on the same server stack (hidden --bench-bare route: same middleware,
-// reads the body, answers without parsing or storing). Prints a markdown table with PASS/MISS
-// against the targets and writes it to docs/benchmarks-collector.md.
+// temporary SQLite database (loopback only), and measures ingest with chattag-loadgen against
+// the real POST /v1/events and, in alternating rounds of the same run, against a bare handler
+// on the same server stack (hidden --bench-bare route: same middleware, reads the body, answers
+// without parsing or storing). Per batch size:
 //
-//   node scripts/bench_collector.mjs [--rounds 2] [--duration 5] [--connections 32] [--no-build] [--no-write]
+//   * closed loop (highest throughput): acknowledged events/s, and the rate at which they reach
+//     the mapping tables — ingest answers once events are durable in the inbox, and the tables
+//     follow; after each round the run waits until the backlog is applied, and "applied/s"
+//     counts that drain time in (a lower bound on the sustained rate);
+//   * open loop at the target rate (20,000 events/s): latency percentiles measured from each
+//     request's scheduled time, which is what "p99 at 20,000 events/s" means.
+//
+// Prints a markdown table with PASS/MISS against the targets and writes it to
+// docs/benchmarks-collector.md.
+//
+//   node scripts/bench_collector.mjs [--rounds 2] [--duration 5] [--connections 128] [--batches 10,1] [--no-build] [--no-write]
 //
 // Bounded: rounds × scenarios × (warmup + duration) seconds of load, then the server is stopped.
 
@@ -22,7 +31,7 @@ const TARGETS = { eventsPerSec: 20_000, p99Ms: 25, ratioToBare: 0.5 };
 const ORIGIN = 'https://bench.example';
 
 function parseArgs(argv) {
-  const opts = { rounds: 2, duration: 5, warmup: 1, connections: 32, build: true, write: true, batches: [10, 1] };
+  const opts = { rounds: 2, duration: 5, warmup: 1, connections: 128, build: true, write: true, batches: [10, 1] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -71,10 +80,11 @@ function startCollector(dbPath) {
   });
 }
 
-function loadgen(addr, path, batch, opts) {
+function loadgen(addr, path, batch, opts, rate) {
   const bin = join(targetDir(), 'release', 'chattag-loadgen');
   const args = ['--url', `http://${addr}${path}`, '--origin', ORIGIN, '--connections', String(opts.connections),
     '--batch', String(batch), '--duration', String(opts.duration), '--warmup', String(opts.warmup)];
+  if (rate) args.push('--rate', String(rate));
   const r = spawnSync(bin, args, { encoding: 'utf8', timeout: (opts.duration + opts.warmup + 30) * 1000 });
   if (r.status !== 0) throw new Error(`loadgen failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim());
@@ -87,10 +97,26 @@ async function metricValue(addr, name) {
   return line ? Number(line.split(' ')[1]) : NaN;
 }
 
+/** Waits until the collector has applied every acknowledged event; returns the seconds it took. */
+async function drain(addr) {
+  const started = Date.now();
+  for (;;) {
+    const health = await (await fetch(`http://${addr}/healthz`)).json();
+    if (health.inbox_backlog === 0) return (Date.now() - started) / 1000;
+    if (Date.now() - started > 120_000) throw new Error(`backlog of ${health.inbox_backlog} events not applied within 120 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Sum rates over rounds; latency = worst round (percentiles cannot be averaged honestly). */
 function combine(rounds) {
   const secs = rounds.reduce((s, r) => s + r.duration_s, 0);
+  const drainSecs = rounds.reduce((s, r) => s + (r.drain_s ?? 0), 0);
   return {
+    // Acknowledged during the measured windows, over those windows plus the time the tables
+    // needed afterwards to catch up: how fast events reach the tables, sustained.
+    appliedPerSec: rounds.reduce((s, r) => s + r.events, 0) / (secs + drainSecs),
+    drainSecs,
     events: rounds.reduce((s, r) => s + r.events, 0),
     eventsPerSec: rounds.reduce((s, r) => s + r.events, 0) / secs,
     requestsPerSec: rounds.reduce((s, r) => s + r.requests_ok, 0) / secs,
@@ -118,12 +144,17 @@ export async function runCollectorBench(argv = []) {
       // Alternate so that both see the same machine conditions (the 2 cores are shared).
       for (let i = 0; i < opts.rounds; i++) {
         bare.push(loadgen(addr, '/bench/bare', batch, opts));
-        ingest.push(loadgen(addr, '/v1/events', batch, opts));
+        const round = loadgen(addr, '/v1/events', batch, opts);
+        round.drain_s = await drain(addr);
+        ingest.push(round);
       }
-      rows.push({ batch, bare: combine(bare), ingest: combine(ingest) });
+      const rate = TARGETS.eventsPerSec / batch;
+      const paced = loadgen(addr, '/v1/events', batch, opts, rate);
+      paced.drain_s = await drain(addr);
+      rows.push({ batch, bare: combine(bare), ingest: combine(ingest), paced: combine([paced]) });
     }
     const acceptedTotal = await metricValue(addr, 'chattag_events_accepted_total');
-    const measuredIngest = rows.reduce((s, r) => s + r.ingest.events, 0);
+    const measuredIngest = rows.reduce((s, r) => s + r.ingest.events + r.paced.events, 0);
     // Warmup events are accepted too, so the server count must be at least the measured acks.
     if (!(acceptedTotal >= measuredIngest)) {
       throw new Error(`server accepted ${acceptedTotal} events but the load generator counted ${measuredIngest} acknowledged`);
@@ -136,19 +167,22 @@ export async function runCollectorBench(argv = []) {
   const loadAfter = loadavg();
 
   const lines = [];
-  lines.push('| batch (events/request) | handler | events/s | requests/s | p50 ms | p99 ms | failed | vs bare | target check |');
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| batch | load | handler | events/s acknowledged | events/s applied | requests/s | p50 ms | p99 ms | failed | vs bare | target check |');
+  lines.push('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   let allPass = true;
-  for (const { batch, bare, ingest } of rows) {
-    const ratio = ingest.eventsPerSec / bare.eventsPerSec;
+  for (const { batch, bare, ingest, paced } of rows) {
+    const sustained = Math.min(ingest.eventsPerSec, ingest.appliedPerSec);
+    const ratio = sustained / bare.eventsPerSec;
+    const pacedOk = paced.eventsPerSec >= 0.98 * TARGETS.eventsPerSec && paced.failures === 0;
     const checks = [
-      `${fmt(ingest.eventsPerSec)} ≥ 20,000 ev/s ${mark(ingest.eventsPerSec >= TARGETS.eventsPerSec)}`,
-      `p99 ≤ 25 ms ${mark(ingest.p99 <= TARGETS.p99Ms)}`,
+      `${fmt(sustained)} ≥ 20,000 ev/s ${mark(sustained >= TARGETS.eventsPerSec)}`,
       `≥ 0.5× bare ${mark(ratio >= TARGETS.ratioToBare)}`,
     ];
-    allPass &&= ingest.eventsPerSec >= TARGETS.eventsPerSec && ingest.p99 <= TARGETS.p99Ms && ratio >= TARGETS.ratioToBare && ingest.failures === 0;
-    lines.push(`| ${batch} | bare (same stack, no parse/store) | ${fmt(bare.eventsPerSec)} | ${fmt(bare.requestsPerSec)} | ${bare.p50.toFixed(2)} | ${bare.p99.toFixed(2)} | ${bare.failures} | 1.00× | |`);
-    lines.push(`| ${batch} | **ingest** (validate + SQLite commit) | **${fmt(ingest.eventsPerSec)}** | ${fmt(ingest.requestsPerSec)} | ${ingest.p50.toFixed(2)} | ${ingest.p99.toFixed(2)} | ${ingest.failures} | ${ratio.toFixed(2)}× | ${checks.join('; ')} |`);
+    allPass &&= sustained >= TARGETS.eventsPerSec && ratio >= TARGETS.ratioToBare && ingest.failures === 0
+      && paced.p99 <= TARGETS.p99Ms && pacedOk;
+    lines.push(`| ${batch} | closed loop | bare (same stack, no parse/store) | ${fmt(bare.eventsPerSec)} | – | ${fmt(bare.requestsPerSec)} | ${bare.p50.toFixed(2)} | ${bare.p99.toFixed(2)} | ${bare.failures} | 1.00× | |`);
+    lines.push(`| ${batch} | closed loop | **ingest** | **${fmt(ingest.eventsPerSec)}** | **${fmt(ingest.appliedPerSec)}** | ${fmt(ingest.requestsPerSec)} | ${ingest.p50.toFixed(2)} | ${ingest.p99.toFixed(2)} | ${ingest.failures} | ${ratio.toFixed(2)}× | ${checks.join('; ')} |`);
+    lines.push(`| ${batch} | open loop, ${fmt(TARGETS.eventsPerSec)} ev/s | **ingest** | ${fmt(paced.eventsPerSec)} | ${fmt(paced.appliedPerSec)} | ${fmt(paced.requestsPerSec)} | ${paced.p50.toFixed(2)} | **${paced.p99.toFixed(2)}** | ${paced.failures} | | p99 ≤ 25 ms at 20,000 ev/s ${mark(paced.p99 <= TARGETS.p99Ms && pacedOk)} |`);
   }
   const table = lines.join('\n');
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -156,9 +190,10 @@ export async function runCollectorBench(argv = []) {
   const context = [
     `- run: ${new Date().toISOString()}, commit ${commit || 'unknown'}, ${cpus().length} × ${cpu}`,
     `- load average before / after: ${loadBefore.map((x) => x.toFixed(2)).join(' ')} / ${loadAfter.map((x) => x.toFixed(2)).join(' ')} (the machine is shared; a load above ${cpus().length} means other work competed for the CPUs)`,
-    `- ${opts.connections} keep-alive connections (closed loop), ${opts.rounds} rounds × ${opts.duration} s per handler after ${opts.warmup} s warmup, bare and ingest rounds alternating; events/s summed over rounds, p50/p99 = worst round`,
-    `- ingest = text/plain JSON batches shaped like the snippet's (issue with ClientID, yclid, UTM; click on a Telegram bot link), every event new; answered only after the group commit (WAL, synchronous=FULL)`,
-    `- events/s per round (ingest): ${rows.map((r) => `batch ${r.batch}: ${r.ingest.perRound.join(', ')}`).join('; ')}`,
+    `- ${opts.connections} keep-alive connections; closed loop: ${opts.rounds} rounds × ${opts.duration} s per handler after ${opts.warmup} s warmup, bare and ingest rounds alternating, events/s summed over rounds, p50/p99 = worst round; open loop: one ${opts.duration} s run at 20,000 events/s (requests scheduled evenly, latency from the scheduled time)`,
+    `- ingest = text/plain JSON batches shaped like the snippet's (issue with ClientID, yclid, UTM; click on a Telegram bot link), every event new, validated, deduplicated; answered after the group's fsync to the inbox (append-only log); "applied" = the same events in the SQLite mapping tables (WAL, synchronous=FULL), including the time to drain the backlog after the load stopped (${rows.map((r) => `batch ${r.batch}: ${r.ingest.drainSecs.toFixed(2)} s`).join(', ')})`,
+    `- sustained = min(acknowledged, applied); "vs bare" uses it`,
+    `- events/s per round (ingest, acknowledged): ${rows.map((r) => `batch ${r.batch}: ${r.ingest.perRound.join(', ')}`).join('; ')}`,
   ].join('\n');
   return { table, context, allPass, rows };
 }

@@ -1,10 +1,15 @@
 //! chattag-loadgen: sustained ingest load on a loopback collector, for
-//! scripts/bench_collector.mjs. Closed loop: each connection sends its next request when the
-//! previous answer arrived. Bounded by time and request count; refuses non-loopback targets.
+//! scripts/bench_collector.mjs. Bounded by time and request count; refuses non-loopback targets.
+//!
+//! Closed loop by default: each connection sends its next request when the previous answer
+//! arrived (finds the highest throughput). With `--rate R` it is open loop: requests are
+//! scheduled at R per second in total, spread over the connections, and each latency is
+//! measured from the request's scheduled time, not from when a busy connection got to send it,
+//! so a stalled server shows up in the percentiles (no coordinated omission).
 //!
 //! ```text
 //! chattag-loadgen --url http://127.0.0.1:8787/v1/events --origin https://shop.example \
-//!     --connections 32 --batch 10 --duration 10 [--warmup 2] [--max-requests N]
+//!     --connections 32 --batch 10 --duration 10 [--warmup 2] [--max-requests N] [--rate R]
 //! ```
 //! Prints one JSON object on stdout: requests, events, statuses, rates and latency percentiles.
 
@@ -28,6 +33,8 @@ struct Args {
     duration: Duration,
     warmup: Duration,
     max_requests: u64,
+    /// Requests per second in total (open loop); `None`: closed loop.
+    rate: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         duration: Duration::from_secs(10),
         warmup: Duration::from_secs(2),
         max_requests: 5_000_000,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
             "--duration" => a.duration = Duration::from_secs(num(value()?)?.clamp(1, 120)),
             "--warmup" => a.warmup = Duration::from_secs(num(value()?)?.min(30)),
             "--max-requests" => a.max_requests = num(value()?)?,
+            "--rate" => a.rate = Some(num(value()?)?.clamp(1, 1_000_000)),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -171,7 +180,13 @@ async fn one_request(
     Ok(status)
 }
 
-async fn connection(args: Arc<Args>, seed: u64, started: Instant, budget: Arc<AtomicU64>) -> Tally {
+async fn connection(
+    args: Arc<Args>,
+    index: usize,
+    seed: u64,
+    started: Instant,
+    budget: Arc<AtomicU64>,
+) -> Tally {
     let mut tally = Tally::default();
     let mut rng = Rng(seed | 1);
     let head = format!(
@@ -182,6 +197,11 @@ async fn connection(args: Arc<Args>, seed: u64, started: Instant, budget: Arc<At
     let measure_from = started + args.warmup;
     let ts = 1_763_700_000_000u64;
     let mut stream = None;
+    // Open loop: this connection's slots, interleaved with the other connections' slots.
+    let interval = args
+        .rate
+        .map(|r| Duration::from_secs_f64(args.connections as f64 / r as f64));
+    let mut next_slot = started + interval.map_or(Duration::ZERO, |iv| iv * index as u32 / args.connections as u32);
     while Instant::now() < end {
         if budget.fetch_sub(1, Ordering::Relaxed) == 0 {
             break;
@@ -201,7 +221,18 @@ async fn connection(args: Arc<Args>, seed: u64, started: Instant, budget: Arc<At
         }
         let Some(s) = stream.as_mut() else { continue };
         let body = batch_body(&mut rng, args.batch, ts);
-        let t0 = Instant::now();
+        let t0 = match interval {
+            Some(iv) => {
+                let slot = next_slot;
+                next_slot += iv;
+                if slot >= end {
+                    break;
+                }
+                tokio::time::sleep_until(slot.into()).await;
+                slot
+            }
+            None => Instant::now(),
+        };
         let result = one_request(s, &head, &body).await;
         let took = t0.elapsed();
         let measured = t0 >= measure_from;
@@ -268,6 +299,7 @@ fn main() -> ExitCode {
             .map(|i| {
                 tokio::spawn(connection(
                     Arc::clone(&args),
+                    i,
                     seed0.wrapping_add((i as u64 + 1) * 0x2545_F491_4F6C_DD1D),
                     started,
                     Arc::clone(&budget),
@@ -291,6 +323,7 @@ fn main() -> ExitCode {
     let secs = args.duration.as_secs_f64();
     let out = serde_json::json!({
         "connections": args.connections,
+        "rate": args.rate,
         "batch": args.batch,
         "duration_s": secs,
         "requests_ok": total.ok,

@@ -4,9 +4,11 @@
 //! directly, so that a PostgreSQL implementation can serve deployments with several collector
 //! instances. Today there is one implementation, [`sqlite::SqliteStore`]:
 //!
-//! * one writer thread owns the only write connection and commits many requests in one
-//!   transaction (group commit, [`writer`]); a caller is answered only after COMMIT returned,
-//!   with `synchronous=FULL` in WAL mode, so an acknowledged write survives `kill -9`;
+//! * ingest is answered once its events are fsynced to the inbox, an append-only log
+//!   ([`inbox`]), and applied to the tables from there in bulk; start-up re-applies what a
+//!   killed process left, so an acknowledged event survives `kill -9`;
+//! * one writer thread owns the only write connection and commits many jobs in one transaction
+//!   (group commit, [`writer`]); other writes are answered after COMMIT (`synchronous=FULL`);
 //! * a small pool of read-only connections serves lookups concurrently (WAL readers never
 //!   block the writer).
 //!
@@ -64,8 +66,8 @@ pub enum StoreError {
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Stores the events of one request for `site` atomically: all of them, or (on error) none.
-    /// Returns after the transaction holding them is durably committed. Events whose
-    /// `event_id` is already stored count as duplicates and change nothing.
+    /// Returns once they are durable (in the inbox; the tables follow, and reads wait for
+    /// them). Events whose `event_id` is already stored count as duplicates and change nothing.
     async fn ingest(
         &self,
         site: &str,
