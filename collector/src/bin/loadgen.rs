@@ -201,7 +201,10 @@ async fn connection(
     let interval = args
         .rate
         .map(|r| Duration::from_secs_f64(args.connections as f64 / r as f64));
-    let mut next_slot = started + interval.map_or(Duration::ZERO, |iv| iv * index as u32 / args.connections as u32);
+    let mut next_slot = started
+        + interval.map_or(Duration::ZERO, |iv| {
+            iv * index as u32 / args.connections as u32
+        });
     while Instant::now() < end {
         if budget.fetch_sub(1, Ordering::Relaxed) == 0 {
             break;

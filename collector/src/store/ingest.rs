@@ -280,8 +280,14 @@ mod tests {
         )
         .unwrap();
         crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
-        let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-        let per: usize = std::env::var("PER").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+        let n: usize = std::env::var("N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        let per: usize = std::env::var("PER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
         let evs = prepare(events(n)).unwrap();
         let t = std::time::Instant::now();
         let cpu0 = thread_cpu();

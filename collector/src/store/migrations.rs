@@ -15,9 +15,9 @@ pub struct Migration {
 }
 
 pub const EVENTS: &[Migration] = &[
-Migration {
-    name: "events_0001_initial",
-    sql: r#"
+    Migration {
+        name: "events_0001_initial",
+        sql: r#"
 -- The source of truth: every event once. Append-only rowid storage keeps inserts sequential;
 -- the per-chat identifier history and pages are derived from it at read time.
 CREATE TABLE events (
@@ -90,10 +90,10 @@ CREATE TABLE chat_conflicts (
 ) WITHOUT ROWID;
 CREATE INDEX chat_conflicts_by_chat ON chat_conflicts(site, chat_id);
 "#,
-},
-Migration {
-    name: "events_0002_inbox",
-    sql: r#"
+    },
+    Migration {
+        name: "events_0002_inbox",
+        sql: r#"
 -- How far the inbox (the append-only log ingest answers from) has been applied to the tables
 -- above; moved in the same transaction as the rows it covers.
 CREATE TABLE ingest_state (
@@ -113,7 +113,8 @@ CREATE TABLE inbox_rejects (
     rejected_at INTEGER NOT NULL
 );
 "#,
-}];
+    },
+];
 
 /// Every migration in the order it is applied.
 pub fn all() -> Vec<&'static Migration> {

@@ -12,8 +12,8 @@ use chattag_core::ChatId;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::model::{ChatRecord, IngestOutcome, MappingPage, MappingQuery};
 use super::inbox::{self, Inbox};
+use super::model::{ChatRecord, IngestOutcome, MappingPage, MappingQuery};
 use super::writer::{self, WriterHandle};
 use super::{ingest, migrations, queries, EventStore, StoreError};
 use crate::metrics::StoreMetrics;
@@ -79,6 +79,20 @@ impl SqliteStore {
                 source,
             })?;
         }
+        // Taken before anything touches the database, so that a refused second server (say, a
+        // newer build started during an upgrade) changes nothing, not even the schema.
+        let inbox_dir = inbox::dir_for(&options.path);
+        let inbox_lock = if options.owns_inbox || inbox_dir.exists() {
+            inbox::lock(&inbox_dir)?
+        } else {
+            None
+        };
+        if options.owns_inbox && inbox_lock.is_none() {
+            return Err(StoreError::Inbox(format!(
+                "{} is held by another chattag-collector process; run one server per database",
+                inbox_dir.display()
+            )));
+        }
         let mut conn = Connection::open(&options.path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // journal_mode answers with a row; the others are plain settings.
@@ -117,7 +131,7 @@ impl SqliteStore {
             options.queue_len,
             metrics,
         )?;
-        let inbox = open_inbox(options, applied, shared, &writer.handle)?;
+        let inbox = open_inbox(options, inbox_lock, applied, shared, &writer.handle)?;
         Ok(SqliteStore {
             writer: writer.handle,
             inbox,
@@ -160,31 +174,31 @@ impl SqliteStore {
     }
 }
 
-/// Takes the inbox (server) or drains a stopped server's leftovers (tools).
+/// Serves ingest from the inbox (server), or applies a stopped server's leftovers (tools).
+/// `lock` is `None` for a tool while a server runs: that server applies its own inbox.
 fn open_inbox(
     options: &SqliteOptions,
+    lock: Option<std::fs::File>,
     applied: u64,
     shared: Arc<inbox::Shared>,
     writer: &WriterHandle,
 ) -> Result<Option<Inbox>, StoreError> {
-    let dir = inbox::dir_for(&options.path);
-    if !options.owns_inbox && !dir.exists() {
-        return Ok(None);
-    }
-    let Some(mut opened) = inbox::open_log(&dir, applied)? else {
-        if options.owns_inbox {
-            return Err(StoreError::Inbox(format!(
-                "{} is held by another chattag-collector process; run one server per database",
-                dir.display()
-            )));
-        }
-        // A running server applies its own inbox.
+    let Some(lock) = lock else {
         return Ok(None);
     };
+    let dir = inbox::dir_for(&options.path);
+    let mut opened = inbox::open_log(&dir, lock, applied)?;
     let recovered = std::mem::take(&mut opened.recovered);
     let done = inbox::replay(recovered, &shared, writer)?;
     if options.owns_inbox {
-        return Inbox::start(opened, &options.path, shared, writer.clone(), options.queue_len).map(Some);
+        return Inbox::start(
+            opened,
+            &options.path,
+            shared,
+            writer.clone(),
+            options.queue_len,
+        )
+        .map(Some);
     }
     if let Some(done) = done {
         done.recv_timeout(DRAIN_WAIT).map_err(|_| {
@@ -210,7 +224,9 @@ impl EventStore for SqliteStore {
         };
         // Serialised here, on the request's thread: the inbox and writer threads are shared.
         let prepared = ingest::prepare(events)?;
-        inbox.submit(site.to_owned(), prepared, received_at_ms).await
+        inbox
+            .submit(site.to_owned(), prepared, received_at_ms)
+            .await
     }
 
     async fn chat(
@@ -233,15 +249,16 @@ impl EventStore for SqliteStore {
             return Err(StoreError::WriterGone);
         }
         // Straight to a connection: health must not wait for the inbox to be applied.
-        self.readers.run(|conn| {
-            Ok(
-                conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| {
-                    r.get::<_, i64>(0)
-                })?,
-            )
-        })
-        .await
-        .map(|_| ())
+        self.readers
+            .run(|conn| {
+                Ok(
+                    conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| {
+                        r.get::<_, i64>(0)
+                    })?,
+                )
+            })
+            .await
+            .map(|_| ())
     }
 }
 

@@ -290,7 +290,10 @@ fn run(
         }
     }
     if !carry.is_empty() {
-        tracing::error!(jobs = carry.len(), "writer stopped with inbox records not applied; they are applied at the next start");
+        tracing::error!(
+            jobs = carry.len(),
+            "writer stopped with inbox records not applied; they are applied at the next start"
+        );
     }
 }
 
@@ -370,7 +373,8 @@ mod tests {
 
     fn db() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)").unwrap();
+        conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")
+            .unwrap();
         conn
     }
 

@@ -44,7 +44,10 @@ impl InboxBatch {
     }
 
     /// Records read back from the log at start; the receiver fires once they are committed.
-    pub fn recovered(records: Vec<Record>, shared: Arc<Shared>) -> (InboxBatch, mpsc::Receiver<()>) {
+    pub fn recovered(
+        records: Vec<Record>,
+        shared: Arc<Shared>,
+    ) -> (InboxBatch, mpsc::Receiver<()>) {
         let mut entries = Vec::with_capacity(records.len());
         let mut unreadable = Vec::new();
         for record in records {
@@ -94,12 +97,21 @@ impl InboxBatch {
 
     fn last_seq(&self) -> Option<u64> {
         let entries = self.entries.iter().map(|e| e.seq);
-        entries.chain(self.unreadable.iter().map(|(r, _)| r.seq)).max()
+        entries
+            .chain(self.unreadable.iter().map(|(r, _)| r.seq))
+            .max()
     }
 
     fn reject_unreadable(&self, conn: &Connection) -> Result<(), rusqlite::Error> {
         for (record, reason) in &self.unreadable {
-            reject(conn, record.seq, &record.site, record.received_at, &record.bodies, reason)?;
+            reject(
+                conn,
+                record.seq,
+                &record.site,
+                record.received_at,
+                &record.bodies,
+                reason,
+            )?;
         }
         Ok(())
     }
@@ -125,7 +137,14 @@ impl Job for InboxBatch {
                 rollback.execute([])?;
                 let bodies: Vec<String> = e.events.iter().map(|p| p.body().to_owned()).collect();
                 tracing::error!(seq = e.seq, site = %e.site, %error, "inbox: a record could not be applied; kept in inbox_rejects");
-                reject(conn, e.seq, &e.site, e.received_at, &bodies, &error.to_string())?;
+                reject(
+                    conn,
+                    e.seq,
+                    &e.site,
+                    e.received_at,
+                    &bodies,
+                    &error.to_string(),
+                )?;
             }
             release.execute([])?;
         }

@@ -166,27 +166,31 @@ pub struct Opened {
     pub next_seq: u64,
 }
 
-/// Reads the log back (see [`SegmentLog::open`]) after taking its lock; `None` when another
-/// process holds it.
-pub fn open_log(dir: &Path, applied_seq: u64) -> Result<Option<Opened>, StoreError> {
-    let Some(lock) = segments::try_lock(dir)? else {
-        return Ok(None);
-    };
+/// Takes the inbox directory's lock (creating the directory); `None` when another process
+/// holds it.
+pub fn lock(dir: &Path) -> Result<Option<std::fs::File>, StoreError> {
+    segments::try_lock(dir)
+}
+
+/// Reads the log back (see [`SegmentLog::open`]) under the lock from [`lock`].
+pub fn open_log(dir: &Path, lock: std::fs::File, applied_seq: u64) -> Result<Opened, StoreError> {
     let (log, recovered) = SegmentLog::open(dir, lock, applied_seq)?;
     let last = recovered.last().map_or(applied_seq, |r| r.seq);
-    Ok(Some(Opened {
+    Ok(Opened {
         log,
         recovered,
         next_seq: last.max(applied_seq) + 1,
-    }))
+    })
 }
 
 /// The database's record of how far the log has been applied.
 pub fn applied_seq(conn: &Connection) -> Result<u64, StoreError> {
     let seq: Option<i64> = conn
-        .query_row("SELECT applied_seq FROM ingest_state WHERE id = 1", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT applied_seq FROM ingest_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
 }
@@ -322,6 +326,12 @@ impl Appender {
     }
 
     fn append_group(&mut self, group: &mut Vec<Submission>) {
+        if self.shared.broken.load(Ordering::SeqCst) {
+            return answer_all(
+                group,
+                &StoreError::Inbox("the database writer has stopped; restart the server".into()),
+            );
+        }
         let fresh = match self.split_new(group) {
             Ok(fresh) => fresh,
             Err(e) => return answer_all(group, &e),
@@ -381,8 +391,10 @@ impl Appender {
         // Queued before the answers go out, so that any write a client makes after its answer
         // (e.g. a webhook matched against this visit) is applied after these events.
         if let Err(e) = self.writer.enqueue_blocking(Box::new(batch)) {
-            // Durable in the log; applied at the next start.
+            // Durable in the log and applied at the next start, so these answers stand; later
+            // requests are refused (see above) instead of waiting on a backlog nobody drains.
             tracing::error!(error = %e, "inbox: the database writer has stopped");
+            self.shared.backlog.release(new_events);
             self.shared.broken.store(true, Ordering::SeqCst);
         }
         answer_each(group, outcomes);

@@ -330,7 +330,10 @@ mod tests {
         let err = SegmentLog::open_with(dir.path(), lock, 0, 1)
             .err()
             .expect("refused");
-        assert!(err.to_string().contains("00000000000000000001.log"), "{err}");
+        assert!(
+            err.to_string().contains("00000000000000000001.log"),
+            "{err}"
+        );
     }
 
     #[test]
