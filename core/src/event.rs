@@ -133,15 +133,28 @@ pub fn clean_url(v: &str) -> Option<String> {
     }
 }
 
-/// A new event ID: 26 Crockford base32 characters carrying the first 130 of the caller's CSPRNG
-/// bits.
-pub fn event_id(random: [u8; 17]) -> String {
+/// A new event ID: 26 Crockford base32 characters (130 bits): the event time in ms since the
+/// epoch (48 bits, big-endian) followed by 82 of the caller's CSPRNG bits.
+///
+/// Time first so that IDs sort by creation time: the collector keeps a unique index on them,
+/// and new keys landing at its right-hand edge touch a few pages per transaction instead of
+/// one page per event (measured: about a fifth of the collector's cost of applying an event).
+/// 82 random bits per millisecond keep IDs unique across every browser sending at once.
+pub fn event_id(ms: u64, random: [u8; 11]) -> String {
+    let mut bits = [0u8; 17];
+    bits[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    bits[6..].copy_from_slice(&random);
+    encode_130(&bits)
+}
+
+/// The first 130 bits of `bits`, 5 at a time, most significant first.
+fn encode_130(bits: &[u8; 17]) -> String {
     let mut out = String::with_capacity(EVENT_ID_LEN);
     for i in 0..EVENT_ID_LEN {
         let bit = i * 5;
         let (byte, shift) = (bit / 8, bit % 8);
-        let hi = random[byte] as u16;
-        let lo = random.get(byte + 1).copied().unwrap_or(0) as u16;
+        let hi = bits[byte] as u16;
+        let lo = bits.get(byte + 1).copied().unwrap_or(0) as u16;
         let window = (hi << 8) | lo;
         let v = ((window >> (11 - shift)) & 31) as u8;
         out.push(crate::alphabet::char_of(v) as char);

@@ -5,7 +5,7 @@ use chattag_core::{event_id, ChatId, ChatIdError, Event, EventError, EventType, 
 
 fn click() -> Event {
     Event {
-        event_id: event_id([7; 17]),
+        event_id: event_id(1_763_700_000_000, [7; 11]),
         kind: EventType::Click,
         chat_id: ChatId::generate(&Prefix::DEFAULT, [1, 2, 3, 4, 5]).into_string(),
         ts: 1_763_700_000_000,
@@ -52,20 +52,34 @@ fn json_round_trip_with_wire_names() {
 
 #[test]
 fn event_ids() {
-    let a = event_id([0; 17]);
-    assert_eq!(a, "0".repeat(26));
-    let b = event_id([0xff; 17]);
-    assert_eq!(b, "Z".repeat(26));
-    // The first 130 bits, 5 at a time, most significant first.
-    let mut r = [0u8; 17];
-    r[0] = 0b0000_1000; // value 1 in the first group
-    assert_eq!(&event_id(r)[..2], "10");
-    r[16] = 0b0100_0000; // bit 129: the last bit used
-    assert!(event_id(r).ends_with('1'));
-    r[16] = 0b0010_0000; // bit 130: beyond 130 bits, unused
-    assert!(event_id(r).ends_with('0'));
-    let distinct: std::collections::HashSet<String> = (0..=255u8).map(|i| event_id([i; 17])).collect();
+    assert_eq!(event_id(0, [0; 11]), "0".repeat(26));
+    // 2^48 - 1 ms and all random bits set: every one of the 130 bits is 1.
+    assert_eq!(event_id((1 << 48) - 1, [0xff; 11]), "Z".repeat(26));
+    // The time takes the first 48 bits, most significant first: 1 ms is bit 47, and
+    // character 9 holds bits 45..49, so its value is 4.
+    assert_eq!(event_id(1, [0; 11]), format!("{}4{}", "0".repeat(9), "0".repeat(16)));
+    // Random bits follow: the last one used is bit 129 (the 26th character's lowest bit).
+    let mut r = [0u8; 11];
+    r[10] = 0b0100_0000;
+    assert!(event_id(0, r).ends_with('1'));
+    r[10] = 0b0010_0000; // beyond 130 bits: unused
+    assert!(event_id(0, r).ends_with('0'));
+    let distinct: std::collections::HashSet<String> = (0..=255u8).map(|i| event_id(1_763_700_000_000, [i; 11])).collect();
     assert_eq!(distinct.len(), 256);
+}
+
+#[test]
+fn event_ids_sort_by_time() {
+    let times = [0u64, 1, 999, 1_000, 1_763_700_000_000, 1_763_700_000_001, 2_000_000_000_000];
+    let ids: Vec<String> = times.iter().map(|&t| event_id(t, [0xff; 11])).collect();
+    for (i, &t) in times.iter().enumerate() {
+        // A later millisecond sorts after, whatever the random bits.
+        let next = event_id(t + 1, [0; 11]);
+        assert!(ids[i] < next, "{} then {next}", ids[i]);
+        if i > 0 {
+            assert!(ids[i - 1] < ids[i]);
+        }
+    }
 }
 
 #[test]

@@ -452,11 +452,12 @@ impl App {
     fn event(&mut self, kind: EventType, ids: Identifiers) -> Option<Event> {
         let chat_id = self.live.as_ref()?.record.chat_id.as_str().to_owned();
         let rnd = random()?;
+        let ts = now_ms();
         Some(Event {
-            event_id: event_id(rnd),
+            event_id: event_id(ts, rnd),
             kind,
             chat_id,
-            ts: now_ms(),
+            ts,
             page: clean_url(&self.window.location().href().unwrap_or_default()),
             referrer: clean_url(&self.document.referrer()),
             ids,

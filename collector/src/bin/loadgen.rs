@@ -101,6 +101,12 @@ impl Rng {
     }
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// A batch shaped like the snippet's: for each chat ID an `issue` with the visitor's IDs and a
 /// `click` on a Telegram bot link.
 fn batch_body(rng: &mut Rng, batch: usize, ts: u64) -> String {
@@ -111,7 +117,7 @@ fn batch_body(rng: &mut Rng, batch: usize, ts: u64) -> String {
             body.push(',');
         }
         let chat = ChatId::generate(&Prefix::DEFAULT, rng.bytes::<5>());
-        let event_id = chattag_core::event::event_id(rng.bytes::<17>());
+        let event_id = chattag_core::event::event_id(now_ms(), rng.bytes::<11>());
         let client_id =
             1_700_000_000_000_000_000u64 + u64::from(u32::from_le_bytes(rng.bytes::<4>()));
         if i % 2 == 0 {

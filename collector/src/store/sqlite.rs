@@ -95,6 +95,10 @@ impl SqliteStore {
         }
         let mut conn = Connection::open(&options.path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // 16 KB pages for a new database (an existing one keeps its own): measured on the
+        // ingest cost test with random chat IDs, 17.5 µs per applied event against 24.4 µs with
+        // 4 KB pages — fewer, shallower pages to find and write per random-key insert.
+        conn.execute_batch("PRAGMA page_size = 16384;")?;
         // journal_mode answers with a row; the others are plain settings.
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -111,12 +115,11 @@ impl SqliteStore {
         // Each request runs in a SAVEPOINT; its sub-journal (pages to restore on rollback)
         // would otherwise be a temp file written on every request.
         conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
-        // Checkpoint every ~40 MB of WAL instead of 4 MB: random-key pages dirtied again and
-        // again between checkpoints are copied into the database once per checkpoint, and the
-        // checkpoint (run by the writer at COMMIT) interrupts ingest less often. The WAL file
-        // is cut back to 64 MB after a checkpoint.
+        // Checkpoint every ~40 MB of WAL (2,500 pages of 16 KB) instead of 4 MB: random-key
+        // pages dirtied again and again between checkpoints are copied into the database once
+        // per checkpoint. The WAL file is cut back to 64 MB after a checkpoint.
         conn.execute_batch(
-            "PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 67108864;",
+            "PRAGMA wal_autocheckpoint = 2500; PRAGMA journal_size_limit = 67108864;",
         )?;
         conn.set_prepared_statement_cache_capacity(64);
         let applied = migrations::apply(&mut conn, &migrations::all())?;

@@ -327,7 +327,10 @@ pub fn new_chat_id() -> String {
 }
 
 pub fn new_event_id() -> String {
-    chattag_core::event::event_id(random_bytes::<17>())
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    chattag_core::event::event_id(now, random_bytes::<11>())
 }
 
 pub const TS: u64 = 1_763_700_000_000;

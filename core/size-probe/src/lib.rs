@@ -57,7 +57,7 @@ pub extern "C" fn identifiers(len: usize) -> usize {
     .cleaned();
     let id = ChatId::generate(&Prefix::DEFAULT, [1, 2, 3, 4, 5]);
     output(ids.client_id.as_deref().unwrap_or(""))
-        + output(&chattag_core::event_id([len as u8; 17]))
+        + output(&chattag_core::event_id(len as u64, [len as u8; 11]))
         + Template::custom(s).map_or(0, |t| output(&t.render("", &id, "", "")))
         + chattag_core::event::clean_url(s).map_or(0, |u| u.len())
         + ChatId::parse(s).map_or(0, |_| 1)
