@@ -76,7 +76,7 @@ pub fn candidates(
                 c.revenue, c.currency, c.page_url, c.chat_url, c.method, c.messages,
                 m.site, m.client_id, m.user_id, m.yclid, m.purchase_id, m.landing_page,
                 (SELECT json_extract(k.body, '$.page') FROM events k
-                    WHERE k.site = m.site AND k.chat_id = c.chat_id AND k.kind = 'click'
+                    WHERE k.id IN (SELECT value FROM json_each('[' || m.event_rowids || ']')) AND k.kind = 'click'
                     AND json_extract(k.body, '$.page') IS NOT NULL
                     AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
                 coalesce(m.collision, 0)
@@ -378,8 +378,8 @@ mod tests {
         conn.execute_batch(
             r#"
 INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts, client_id,
-                   landing_page, events, clicks, collision)
-VALUES ('shop', 'CTX', 1, 1, 1000, 1000, 1000, '123', 'https://shop.example/landing', 4, 3, 0);
+                   landing_page, events, clicks, collision, event_rowids)
+VALUES ('shop', 'CTX', 1, 1, 1000, 1000, 1000, '123', 'https://shop.example/landing', 5, 4, 0, '1,2,3,4,5');
 INSERT INTO events (event_id, site, kind, chat_id, ts, received_at, body) VALUES
   ('e1', 'shop', 'click', 'CTX', 1000, 1, '{"page":"https://shop.example/early"}'),
   ('e2', 'shop', 'click', 'CTX', 2000, 1, '{"page":"https://shop.example/late"}'),

@@ -91,6 +91,7 @@ fn store_event(
     if inserted == 0 {
         return Ok(false);
     }
+    let rowid = conn.last_insert_rowid();
 
     // Only an `issue` can reveal a collision, so only then is the known ClientID looked up.
     let known_client_id: Option<String> = match (ev.kind, &ev.ids.client_id) {
@@ -114,7 +115,7 @@ fn store_event(
         _ => false,
     };
 
-    upsert_chat(conn, site, ev, ts, received_at, collision)?;
+    upsert_chat(conn, site, ev, rowid, ts, received_at, collision)?;
     if ev.kind == EventType::Click {
         conn.prepare_cached(
             "INSERT INTO clicks (event_id, site, chat_id, messenger, link_kind, target, page, ts, received_at)
@@ -135,10 +136,15 @@ fn store_event(
     Ok(true)
 }
 
+/// The most event row IDs a chat keeps (its history shows these; a real visitor sends a
+/// handful of events per chat ID).
+const MAX_EVENT_ROWIDS: i64 = 1000;
+
 fn upsert_chat(
     conn: &Connection,
     site: &str,
     ev: &Event,
+    rowid: i64,
     ts: i64,
     received_at: i64,
     collision: bool,
@@ -156,8 +162,8 @@ fn upsert_chat(
     conn.prepare_cached(
         "INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
                             client_id, yclid, user_id, purchase_id, gclid, fbclid, ga_client_id, utm,
-                            landing_page, referrer, prev_chat_id, events, clicks, collision)
-         VALUES (?1, ?2, ?3, ?3, ?4, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?17)
+                            landing_page, referrer, prev_chat_id, events, clicks, collision, event_rowids)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?17, ?18)
          ON CONFLICT (site, chat_id) DO UPDATE SET
            last_seen = max(last_seen, excluded.last_seen),
            first_ts = min(first_ts, excluded.first_ts),
@@ -174,6 +180,7 @@ fn upsert_chat(
            landing_page = CASE WHEN excluded.first_ts < first_ts THEN coalesce(excluded.landing_page, landing_page) ELSE coalesce(landing_page, excluded.landing_page) END,
            referrer = CASE WHEN excluded.first_ts < first_ts THEN coalesce(excluded.referrer, referrer) ELSE coalesce(referrer, excluded.referrer) END,
            prev_chat_id = coalesce(prev_chat_id, excluded.prev_chat_id),
+           event_rowids = CASE WHEN events < ?19 THEN event_rowids || ',' || excluded.event_rowids ELSE event_rowids END,
            events = events + 1,
            clicks = clicks + excluded.clicks,
            collision = max(collision, excluded.collision)",
@@ -196,6 +203,8 @@ fn upsert_chat(
         ev.prev_chat_id,
         i64::from(is_click),
         i64::from(collision),
+        rowid.to_string(),
+        MAX_EVENT_ROWIDS,
     ])?;
     Ok(())
 }
@@ -267,6 +276,28 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn a_chat_lists_its_first_event_rowids_up_to_the_cap() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
+        let mut evs = events(MAX_EVENT_ROWIDS as usize + 5);
+        let chat = evs[0].chat_id.clone();
+        for ev in &mut evs {
+            ev.chat_id = chat.clone();
+        }
+        apply(&conn, "shop", &prepare(evs).unwrap(), 1).unwrap();
+        let (list, count): (String, i64) = conn
+            .query_row(
+                "SELECT event_rowids, events FROM chats WHERE site = 'shop' AND chat_id = ?1",
+                [&chat],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(count, MAX_EVENT_ROWIDS + 5);
+        let ids: Vec<i64> = list.split(',').map(|v| v.parse().unwrap()).collect();
+        assert_eq!(ids, (1..=MAX_EVENT_ROWIDS).collect::<Vec<_>>());
     }
 
     fn thread_cpu() -> std::time::Duration {

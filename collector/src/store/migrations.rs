@@ -114,6 +114,20 @@ CREATE TABLE inbox_rejects (
 );
 "#,
     },
+    Migration {
+        name: "events_0003_chat_event_list",
+        sql: r#"
+-- A chat's events are found through the list of their row IDs kept in its `chats` row (the
+-- first 1,000), not through an index on (site, chat_id): that index took a random-key page
+-- write per event, and the `chats` row is written anyway.
+ALTER TABLE chats ADD COLUMN event_rowids TEXT NOT NULL DEFAULT '';
+UPDATE chats SET event_rowids = coalesce((
+    SELECT group_concat(id) FROM (
+        SELECT e.id FROM events e WHERE e.site = chats.site AND e.chat_id = chats.chat_id
+        ORDER BY e.id LIMIT 1000)), '');
+DROP INDEX events_by_chat;
+"#,
+    },
 ];
 
 /// Every migration in the order it is applied.
@@ -166,4 +180,57 @@ pub fn apply(
         applied += 1;
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from before `events_0003_chat_event_list` gets each chat's event list from
+    /// its stored events (only its own site's, in insert order), and loses the index.
+    #[test]
+    fn chat_event_lists_are_backfilled_from_stored_events() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before: Vec<&'static Migration> = EVENTS.iter().take(2).collect();
+        apply(&mut conn, &before).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (event_id, site, kind, chat_id, ts, received_at, body) VALUES
+               ('e1', 'shop', 'issue', 'CTA', 1, 1, '{}'),
+               ('e2', 'other', 'issue', 'CTA', 2, 2, '{}'),
+               ('e3', 'shop', 'click', 'CTA', 3, 3, '{}'),
+               ('e4', 'shop', 'issue', 'CTB', 4, 4, '{}');
+             INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
+                                events, clicks, collision) VALUES
+               ('shop', 'CTA', 1, 3, 1, 3, 1, 2, 1, 0),
+               ('other', 'CTA', 2, 2, 2, 2, 2, 1, 0, 0),
+               ('shop', 'CTB', 4, 4, 4, 4, 4, 1, 0, 0),
+               ('shop', 'CTC', 5, 5, 5, 5, 5, 0, 0, 0);",
+        )
+        .unwrap();
+        apply(&mut conn, &all()).unwrap();
+        let list = |site: &str, chat: &str| -> String {
+            conn.query_row(
+                "SELECT event_rowids FROM chats WHERE site = ?1 AND chat_id = ?2",
+                [site, chat],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(list("shop", "CTA"), "1,3");
+        assert_eq!(list("other", "CTA"), "2");
+        assert_eq!(list("shop", "CTB"), "4");
+        assert_eq!(
+            list("shop", "CTC"),
+            "",
+            "a chat without events gets an empty list"
+        );
+        let index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'events_by_chat'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 0);
+    }
 }

@@ -135,18 +135,21 @@ fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError
     })
 }
 
-/// The clicks of one chat, from its stored `click` events: reached through `events_by_chat`,
-/// so the `clicks` table needs no per-chat index of its own (one fewer random-key B-tree
-/// written per click).
+/// The row IDs of one chat's events, listed in its `chats` row: no per-chat index is written
+/// at ingest (see migration `events_0003_chat_event_list`).
+const CHAT_EVENTS: &str = "SELECT value FROM json_each((SELECT '[' || event_rowids || ']' FROM chats WHERE site = ?1 AND chat_id = ?2))";
+
+/// The clicks of one chat, from its stored `click` events, so the `clicks` table needs no
+/// per-chat index of its own.
 fn clicks_from_events(
     conn: &Connection,
     site: &str,
     chat_id: &str,
 ) -> Result<Vec<Click>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT body, received_at FROM events WHERE site = ?1 AND chat_id = ?2 AND kind = 'click'
-         ORDER BY ts, id LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT body, received_at FROM events WHERE id IN ({CHAT_EVENTS}) AND kind = 'click'
+         ORDER BY ts, id LIMIT ?3"
+    ))?;
     let rows = stmt.query_map(params![site, chat_id, MAX_CLICKS], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
     })?;
@@ -176,9 +179,9 @@ fn history_from_events(
     site: &str,
     chat_id: &str,
 ) -> Result<(Vec<IdentifierValue>, Vec<PageVisit>), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT body, received_at FROM events WHERE site = ?1 AND chat_id = ?2 ORDER BY ts, id LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT body, received_at FROM events WHERE id IN ({CHAT_EVENTS}) ORDER BY ts, id LIMIT ?3"
+    ))?;
     let rows = stmt.query_map(params![site, chat_id, MAX_EVENTS_READ], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
     })?;
