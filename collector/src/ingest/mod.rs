@@ -1,6 +1,7 @@
 //! `POST /v1/events`: the snippet's events in, stored once each, answered after commit.
 
 pub mod body;
+mod wire;
 
 use axum::body::Body;
 use axum::extract::State;
