@@ -133,6 +133,7 @@ impl SqliteStore {
             options.max_jobs_per_commit,
             options.queue_len,
             metrics,
+            shared.hurry(),
         )?;
         let inbox = open_inbox(options, inbox_lock, applied, shared, &writer.handle)?;
         Ok(SqliteStore {

@@ -58,6 +58,8 @@ pub struct Shared {
     acked: AtomicU64,
     applied: watch::Sender<u64>,
     broken: AtomicBool,
+    /// Set by a read waiting for the tables: the writer stops gathering and commits.
+    hurry: Arc<AtomicBool>,
 }
 
 impl Shared {
@@ -68,7 +70,13 @@ impl Shared {
             acked: AtomicU64::new(applied_seq),
             applied: watch::Sender::new(applied_seq),
             broken: AtomicBool::new(false),
+            hurry: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The flag the writer checks while it gathers inbox records.
+    pub fn hurry(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.hurry)
     }
 
     pub fn applied_seq(&self) -> u64 {
@@ -278,6 +286,7 @@ impl Inbox {
         if *applied.borrow() >= target {
             return;
         }
+        self.shared.hurry.store(true, Ordering::SeqCst);
         if tokio::time::timeout(CATCH_UP_WAIT, applied.wait_for(|s| *s >= target))
             .await
             .is_err()

@@ -49,7 +49,7 @@ impl Record {
 pub enum Decoded {
     /// A whole, intact record and the number of bytes it took.
     Record(Record, usize),
-    /// No bytes left: the clean end of the file.
+    /// No bytes left, or only zeros: the clean end of the data.
     End,
     /// A frame that is cut short or fails its checksum: a torn write (at the tail) or damage.
     Torn,
@@ -57,7 +57,9 @@ pub enum Decoded {
 
 /// Reads the frame at the start of `buf`.
 pub fn decode(buf: &[u8]) -> Decoded {
-    if buf.is_empty() {
+    // Nothing left, or the zero-filled space after the last record (a real frame never
+    // starts with zeros: its payload is at least 22 bytes long).
+    if buf.iter().take(HEADER).all(|&b| b == 0) {
         return Decoded::End;
     }
     let Some(header) = buf.get(..HEADER) else {
