@@ -38,7 +38,7 @@ pub enum EventType {
 
 #[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct Event {
-    /// Unique per event, 26 Crockford base32 characters (130 bits from a CSPRNG);
+    /// Unique per event, 26 Crockford base32 characters (the time in ms, then CSPRNG bits);
     /// resends carry the same value and the collector stores the event once.
     pub event_id: String,
     #[serde(rename = "type")]
