@@ -93,7 +93,12 @@ fn store_event(
     }
     let rowid = conn.last_insert_rowid();
 
-    // Only an `issue` can reveal a collision, so only then is the known ClientID looked up.
+    // An `issue` normally names a new chat ID: create its row outright, and only when the ID
+    // is already known look up its ClientID (a collision check) and merge (a lookup before
+    // every issue cost about a sixth of the writer's time).
+    if ev.kind == EventType::Issue && insert_new_chat(conn, site, ev, rowid, ts, received_at)? {
+        return Ok(true);
+    }
     let known_client_id: Option<String> = match (ev.kind, &ev.ids.client_id) {
         (EventType::Issue, Some(_)) => conn
             .prepare_cached("SELECT client_id FROM chats WHERE site = ?1 AND chat_id = ?2")?
@@ -140,6 +145,90 @@ fn store_event(
 /// handful of events per chat ID).
 const MAX_EVENT_ROWIDS: i64 = 1000;
 
+/// The columns of a new `chats` row, `?1`..`?18` (see [`chat_values`]).
+macro_rules! insert_chat {
+    () => {
+        "INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
+                            client_id, yclid, user_id, purchase_id, gclid, fbclid, ga_client_id, utm,
+                            landing_page, referrer, prev_chat_id, events, clicks, collision, event_rowids)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?17, ?18)"
+    };
+}
+
+/// Owned values the row parameters borrow.
+struct ChatValues {
+    utm: Option<String>,
+    rowid: String,
+}
+
+impl ChatValues {
+    fn new(ev: &Event, rowid: i64) -> Result<ChatValues, StoreError> {
+        let utm = match &ev.ids.utm {
+            Some(utm) => {
+                Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(ChatValues {
+            utm,
+            rowid: rowid.to_string(),
+        })
+    }
+}
+
+/// `?1`..`?18` of [`insert_chat!`].
+fn chat_values<'a>(
+    site: &'a &'a str,
+    ev: &'a Event,
+    owned: &'a ChatValues,
+    ts: &'a i64,
+    received_at: &'a i64,
+    flags: &'a [i64; 2],
+) -> [&'a dyn rusqlite::ToSql; 18] {
+    let ids = &ev.ids;
+    [
+        site,
+        &ev.chat_id,
+        received_at,
+        ts,
+        &ids.client_id,
+        &ids.yclid,
+        &ids.user_id,
+        &ids.purchase_id,
+        &ids.gclid,
+        &ids.fbclid,
+        &ids.ga_client_id,
+        &owned.utm,
+        &ev.page,
+        &ev.referrer,
+        &ev.prev_chat_id,
+        &flags[0],
+        &flags[1],
+        &owned.rowid,
+    ]
+}
+
+/// Creates the row of a chat ID not seen before; false when it exists already.
+fn insert_new_chat(
+    conn: &Connection,
+    site: &str,
+    ev: &Event,
+    rowid: i64,
+    ts: i64,
+    received_at: i64,
+) -> Result<bool, StoreError> {
+    let owned = ChatValues::new(ev, rowid)?;
+    let flags = [i64::from(ev.kind == EventType::Click), 0];
+    let values = chat_values(&site, ev, &owned, &ts, &received_at, &flags);
+    let inserted = conn
+        .prepare_cached(concat!(
+            insert_chat!(),
+            " ON CONFLICT (site, chat_id) DO NOTHING"
+        ))?
+        .execute(&values[..])?;
+    Ok(inserted == 1)
+}
+
 fn upsert_chat(
     conn: &Connection,
     site: &str,
@@ -149,21 +238,16 @@ fn upsert_chat(
     received_at: i64,
     collision: bool,
 ) -> Result<(), StoreError> {
-    let ids = &ev.ids;
-    let utm = match &ids.utm {
-        Some(utm) => {
-            Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-        }
-        None => None,
-    };
-    let is_click = ev.kind == EventType::Click;
+    let owned = ChatValues::new(ev, rowid)?;
+    let flags = [i64::from(ev.kind == EventType::Click), i64::from(collision)];
+    let values = chat_values(&site, ev, &owned, &ts, &received_at, &flags);
+    let mut params: Vec<&dyn rusqlite::ToSql> = values.to_vec();
+    params.push(&MAX_EVENT_ROWIDS);
     // A present value replaces the current one only if this event is not older than the one
     // that set the current values; an absent value never erases a known one.
-    conn.prepare_cached(
-        "INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
-                            client_id, yclid, user_id, purchase_id, gclid, fbclid, ga_client_id, utm,
-                            landing_page, referrer, prev_chat_id, events, clicks, collision, event_rowids)
-         VALUES (?1, ?2, ?3, ?3, ?4, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?17, ?18)
+    conn.prepare_cached(concat!(
+        insert_chat!(),
+        "
          ON CONFLICT (site, chat_id) DO UPDATE SET
            last_seen = max(last_seen, excluded.last_seen),
            first_ts = min(first_ts, excluded.first_ts),
@@ -183,29 +267,9 @@ fn upsert_chat(
            event_rowids = CASE WHEN events < ?19 THEN event_rowids || ',' || excluded.event_rowids ELSE event_rowids END,
            events = events + 1,
            clicks = clicks + excluded.clicks,
-           collision = max(collision, excluded.collision)",
-    )?
-    .execute(params![
-        site,
-        ev.chat_id,
-        received_at,
-        ts,
-        ids.client_id,
-        ids.yclid,
-        ids.user_id,
-        ids.purchase_id,
-        ids.gclid,
-        ids.fbclid,
-        ids.ga_client_id,
-        utm,
-        ev.page,
-        ev.referrer,
-        ev.prev_chat_id,
-        i64::from(is_click),
-        i64::from(collision),
-        rowid.to_string(),
-        MAX_EVENT_ROWIDS,
-    ])?;
+           collision = max(collision, excluded.collision)"
+    ))?
+    .execute(&params[..])?;
     Ok(())
 }
 
