@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chattag_core::event::{Event, EventError, MAX_BATCH, MAX_BODY_BYTES};
 use serde_json::value::RawValue;
 
-use super::wire::WireEvent;
+use super::wire::EventObject;
 use crate::error::ApiError;
 
 /// `text/plain` is what the snippet sends (no CORS preflight); `application/json` is accepted
@@ -46,7 +46,7 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, ApiError> {
         .map_err(|_| ApiError::bad_request("malformed_body", "the body is not UTF-8"))?;
     // Fast path: a valid body in one pass (see `wire`). Anything it refuses is parsed again
     // below, which words the error exactly (index, field) the way it always has.
-    let fast: Option<Vec<WireEvent>> = match text.trim_start().as_bytes().first() {
+    let fast: Option<Vec<EventObject>> = match text.trim_start().as_bytes().first() {
         Some(b'[') => serde_json::from_str(text).ok(),
         Some(b'{') => serde_json::from_str(text).ok().map(|e| vec![e]),
         _ => None,
@@ -55,7 +55,7 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, ApiError> {
         return wire
             .into_iter()
             .enumerate()
-            .map(|(index, w)| validated(index, Event::from(w)))
+            .map(|(index, w)| validated(index, Event::from(w.0)))
             .collect();
     }
     let raws: Vec<&RawValue> = match text.trim_start().as_bytes().first() {

@@ -6,9 +6,32 @@
 //! pass. Errors still come from deserialising `Event` itself (see `body::parse_events`), so
 //! their wording does not depend on this mirror; a test holds the two to the same result.
 
+use std::fmt;
+
 use chattag_core::event::{Event, EventType};
 use chattag_core::identifiers::{Identifiers, Utm};
-use serde::Deserialize;
+use serde::de::{value::MapAccessDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// A [`WireEvent`] read from a JSON object only. A derived struct also accepts an array
+/// filled by position, which `Event` (flattened, so a map) refuses.
+pub struct EventObject(pub WireEvent);
+
+impl<'de> Deserialize<'de> for EventObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = EventObject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an event object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<EventObject, A::Error> {
+                WireEvent::deserialize(MapAccessDeserializer::new(map)).map(EventObject)
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly)
+    }
+}
 
 #[derive(Deserialize)]
 pub struct WireEvent {
@@ -88,7 +111,7 @@ mod tests {
         ];
         for body in bodies {
             let via_event: Event = serde_json::from_str(body).unwrap();
-            let via_wire: Event = serde_json::from_str::<WireEvent>(body).unwrap().into();
+            let via_wire: Event = serde_json::from_str::<EventObject>(body).unwrap().0.into();
             assert_eq!(via_wire, via_event, "{body}");
         }
     }
@@ -103,6 +126,8 @@ mod tests {
             r#"{"event_id":"e","type":"issue","chat_id":"c","ts":1,"client_id":5}"#,
             r#"{"event_id":"e","type":"issue","chat_id":"c","ts":1,"utm":"x"}"#,
             r#"{"event_id":"e","type":"issue","chat_id":"c","ts":-1}"#,
+            // Fields by position: a derived struct would take it, `Event` does not.
+            r#"["01ARZ3NDEKTSV4RRFFQ69G5FAV","issue","CT8F2A9KQ3",1763700000000]"#,
         ];
         for body in bodies {
             assert!(
@@ -110,7 +135,7 @@ mod tests {
                 "Event accepts {body}"
             );
             assert!(
-                serde_json::from_str::<WireEvent>(body).is_err(),
+                serde_json::from_str::<EventObject>(body).is_err(),
                 "mirror accepts {body}"
             );
         }

@@ -264,7 +264,9 @@ fn upsert_chat(
            landing_page = CASE WHEN excluded.first_ts < first_ts THEN coalesce(excluded.landing_page, landing_page) ELSE coalesce(landing_page, excluded.landing_page) END,
            referrer = CASE WHEN excluded.first_ts < first_ts THEN coalesce(excluded.referrer, referrer) ELSE coalesce(referrer, excluded.referrer) END,
            prev_chat_id = coalesce(prev_chat_id, excluded.prev_chat_id),
-           event_rowids = CASE WHEN events < ?19 THEN event_rowids || ',' || excluded.event_rowids ELSE event_rowids END,
+           event_rowids = CASE WHEN events >= ?19 THEN event_rowids
+                               WHEN event_rowids = '' THEN excluded.event_rowids
+                               ELSE event_rowids || ',' || excluded.event_rowids END,
            events = events + 1,
            clicks = clicks + excluded.clicks,
            collision = max(collision, excluded.collision)"
@@ -362,6 +364,40 @@ mod tests {
         assert_eq!(count, MAX_EVENT_ROWIDS + 5);
         let ids: Vec<i64> = list.split(',').map(|v| v.parse().unwrap()).collect();
         assert_eq!(ids, (1..=MAX_EVENT_ROWIDS).collect::<Vec<_>>());
+    }
+
+    /// A row with an empty list (a chat backfilled without events, or written by an older
+    /// binary) gets a plain list, not ",<id>" (which json_each refuses).
+    #[test]
+    fn the_first_listed_event_of_an_existing_row_has_no_leading_comma() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
+        let mut ev = events(1).remove(0);
+        ev.kind = EventType::Update;
+        conn.execute(
+            "INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
+                                events, clicks, collision, event_rowids)
+             VALUES ('shop', ?1, 1, 1, 1, 1, 1, 0, 0, 0, '')",
+            [&ev.chat_id],
+        )
+        .unwrap();
+        apply(&conn, "shop", &prepare(vec![ev.clone()]).unwrap(), 2).unwrap();
+        let list: String = conn
+            .query_row(
+                "SELECT event_rowids FROM chats WHERE chat_id = ?1",
+                [&ev.chat_id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(list, "1");
+        let listed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM json_each('[' || ?1 || ']')",
+                [&list],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(listed, 1);
     }
 
     fn thread_cpu() -> std::time::Duration {
