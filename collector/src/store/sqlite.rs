@@ -79,8 +79,9 @@ impl SqliteStore {
                 source,
             })?;
         }
-        // Taken before anything touches the database, so that a refused second server (say, a
-        // newer build started during an upgrade) changes nothing, not even the schema.
+        // Taken before anything touches the database, so that a refused second server changes
+        // nothing, not even the schema. Builds from before the inbox take no lock: stop such a
+        // server before starting this one on its database.
         let inbox_dir = inbox::dir_for(&options.path);
         let inbox_lock = if options.owns_inbox || inbox_dir.exists() {
             inbox::lock(&inbox_dir)?
@@ -191,7 +192,10 @@ fn open_inbox(
         return Ok(None);
     };
     let dir = inbox::dir_for(&options.path);
-    let mut opened = inbox::open_log(&dir, lock, applied)?;
+    if !options.owns_inbox && !inbox::segments::SegmentLog::exists_in(&dir) {
+        return Ok(None);
+    }
+    let mut opened = inbox::open_log(&dir, lock, applied, options.owns_inbox)?;
     let recovered = std::mem::take(&mut opened.recovered);
     let done = inbox::replay(recovered, &shared, writer)?;
     if options.owns_inbox {

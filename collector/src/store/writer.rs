@@ -268,12 +268,21 @@ fn run(
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_jobs);
     // Jobs whose transaction failed to commit and that must not be dropped.
     let mut carry: Vec<Box<dyn Job>> = Vec::new();
+    let mut failed_in_a_row = 0u32;
     loop {
         if carry.is_empty() {
             match jobs.blocking_recv() {
                 Some(first) => batch.push(first),
                 None => break,
             }
+        } else if jobs.is_closed() && failed_in_a_row >= 3 {
+            // Shutting down with a database that keeps failing: the records stay in the inbox
+            // and are applied at the next start.
+            tracing::error!(
+                jobs = carry.len(),
+                "writer stopped with inbox records not applied; they are applied at the next start"
+            );
+            break;
         } else {
             std::thread::sleep(RETRY_PAUSE);
             batch.append(&mut carry);
@@ -297,7 +306,7 @@ fn run(
             if !only_inbox
                 || weight >= LINGER_WEIGHT
                 || batch.len() >= max_jobs
-                || hurry.swap(false, Ordering::SeqCst)
+                || hurry.load(Ordering::SeqCst)
             {
                 break;
             }
@@ -309,6 +318,11 @@ fn run(
         }
         let started = Instant::now();
         let outcome = commit_batch(&conn, &mut batch);
+        failed_in_a_row = if outcome.is_ok() {
+            0
+        } else {
+            failed_in_a_row + 1
+        };
         metrics.observe_commit(batch.len(), started.elapsed(), outcome.is_ok());
         if let Err(e) = &outcome {
             tracing::error!(error = %e, jobs = batch.len(), "group commit failed; its requests are answered with an error, inbox records are retried");
@@ -320,12 +334,6 @@ fn run(
                 Err(e) => job.finish(Err(StoreError::Commit(e.to_string()))),
             }
         }
-    }
-    if !carry.is_empty() {
-        tracing::error!(
-            jobs = carry.len(),
-            "writer stopped with inbox records not applied; they are applied at the next start"
-        );
     }
 }
 

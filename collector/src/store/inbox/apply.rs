@@ -6,6 +6,7 @@
 //! never bad input: it was validated before it was acknowledged) is kept whole in
 //! `inbox_rejects` with the reason instead of blocking the ones behind it.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ pub struct Entry {
 }
 
 pub struct InboxBatch {
+    /// Set once the batch's outcome is delivered; until then, dropping it frees its backlog.
+    finished: bool,
     entries: Vec<Entry>,
     /// Recovered records whose events no longer parse; they go to `inbox_rejects`.
     unreadable: Vec<(Record, String)>,
@@ -36,6 +39,7 @@ pub struct InboxBatch {
 impl InboxBatch {
     pub fn new(entries: Vec<Entry>, shared: Arc<Shared>) -> InboxBatch {
         InboxBatch {
+            finished: false,
             entries,
             unreadable: Vec::new(),
             shared,
@@ -68,6 +72,7 @@ impl InboxBatch {
         }
         let (tx, rx) = mpsc::channel();
         let batch = InboxBatch {
+            finished: false,
             entries,
             unreadable,
             shared,
@@ -120,7 +125,7 @@ impl InboxBatch {
 impl Job for InboxBatch {
     fn run(&mut self, conn: &Connection) -> bool {
         for e in &self.entries {
-            if ingest::apply(conn, &e.site, &e.events, e.received_at).is_err() {
+            if apply_guarded(conn, e).is_err() {
                 return false;
             }
         }
@@ -133,18 +138,26 @@ impl Job for InboxBatch {
         let mut rollback = conn.prepare_cached("ROLLBACK TO record")?;
         for e in &self.entries {
             savepoint.execute([])?;
-            if let Err(error) = ingest::apply(conn, &e.site, &e.events, e.received_at) {
-                rollback.execute([])?;
-                let bodies: Vec<String> = e.events.iter().map(|p| p.body().to_owned()).collect();
-                tracing::error!(seq = e.seq, site = %e.site, %error, "inbox: a record could not be applied; kept in inbox_rejects");
-                reject(
-                    conn,
-                    e.seq,
-                    &e.site,
-                    e.received_at,
-                    &bodies,
-                    &error.to_string(),
-                )?;
+            match apply_guarded(conn, e) {
+                Ok(()) => {}
+                // The database itself failed (disk full, I/O, locks): abandon the transaction
+                // so that the whole batch is retried, instead of setting acknowledged events
+                // aside.
+                Err(StoreError::Sqlite(error)) if !is_about_the_data(&error) => return Err(error),
+                Err(error) => {
+                    rollback.execute([])?;
+                    let bodies: Vec<String> =
+                        e.events.iter().map(|p| p.body().to_owned()).collect();
+                    tracing::error!(seq = e.seq, site = %e.site, %error, "inbox: a record could not be applied; kept in inbox_rejects");
+                    reject(
+                        conn,
+                        e.seq,
+                        &e.site,
+                        e.received_at,
+                        &bodies,
+                        &error.to_string(),
+                    )?;
+                }
             }
             release.execute([])?;
         }
@@ -168,9 +181,12 @@ impl Job for InboxBatch {
         true
     }
 
-    fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
+    fn finish(mut self: Box<Self>, commit: Result<(), StoreError>) {
+        // Either way the outcome is settled here: applied, or still in the log for the next
+        // start. Drop must not release the backlog a second time.
+        self.finished = true;
         if commit.is_err() {
-            // Still in the log; applied at the next start.
+            self.shared.backlog.release(self.events());
             return;
         }
         if let Some(seq) = self.last_seq() {
@@ -180,6 +196,41 @@ impl Job for InboxBatch {
         if let Some(done) = &self.done {
             let _ = done.send(());
         }
+    }
+}
+
+/// A batch dropped without an outcome (the writer stopped with it queued) is still in the log;
+/// freeing its backlog keeps ingest from waiting on events nobody will apply in this run.
+impl Drop for InboxBatch {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.backlog.release(self.events());
+        }
+    }
+}
+
+/// `ingest::apply` with a panic turned into an error, so one bad record cannot take the writer
+/// thread (and with it every later write) down.
+fn apply_guarded(conn: &Connection, e: &Entry) -> Result<(), StoreError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        ingest::apply(conn, &e.site, &e.events, e.received_at)
+    }))
+    .unwrap_or(Err(StoreError::JobPanicked))
+    .map(|_| ())
+}
+
+/// True for SQLite failures caused by the record itself (a constraint, an oversized value);
+/// false for the database failing (I/O, full disk, locks), which a retry can fix.
+fn is_about_the_data(error: &rusqlite::Error) -> bool {
+    match error {
+        rusqlite::Error::SqliteFailure(e, _) => matches!(
+            e.code,
+            rusqlite::ErrorCode::ConstraintViolation
+                | rusqlite::ErrorCode::TooBig
+                | rusqlite::ErrorCode::TypeMismatch
+        ),
+        // Conversions and the like: about the values, not the disk.
+        _ => true,
     }
 }
 

@@ -41,6 +41,11 @@ use super::StoreError;
 const MAX_GROUP: usize = 1024;
 /// A read waits at most this long for acknowledged events to be applied, then reads anyway.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
+/// Ingest waits at most this long for room in the backlog, then answers 503 (the snippet
+/// retries later) instead of holding requests while the database is stuck.
+const BACKLOG_WAIT: Duration = Duration::from_secs(20);
+/// With a backlog and no progress for this long, health reports the store as unavailable.
+const STALL: Duration = Duration::from_secs(60);
 
 /// The inbox directory that belongs to a database file: `<db>-inbox`, beside it.
 pub fn dir_for(db: &Path) -> PathBuf {
@@ -58,8 +63,11 @@ pub struct Shared {
     acked: AtomicU64,
     applied: watch::Sender<u64>,
     broken: AtomicBool,
-    /// Set by a read waiting for the tables: the writer stops gathering and commits.
+    /// Set by a read waiting for the tables: the writer stops gathering and commits, until it
+    /// has applied everything acknowledged.
     hurry: Arc<AtomicBool>,
+    /// When the applied position last moved (or the backlog was last empty), ms since epoch.
+    progress_ms: AtomicU64,
 }
 
 impl Shared {
@@ -71,7 +79,18 @@ impl Shared {
             applied: watch::Sender::new(applied_seq),
             broken: AtomicBool::new(false),
             hurry: Arc::new(AtomicBool::new(false)),
+            progress_ms: AtomicU64::new(now_ms()),
         }
+    }
+
+    /// False when events wait to be applied and nothing has been applied for [`STALL`]: the
+    /// writer is stuck (e.g. a full disk), and health checks should say so.
+    pub fn is_progressing(&self) -> bool {
+        if self.backlog.current() == 0 {
+            self.progress_ms.store(now_ms(), Ordering::Relaxed);
+            return true;
+        }
+        now_ms().saturating_sub(self.progress_ms.load(Ordering::Relaxed)) < STALL.as_millis() as u64
     }
 
     /// The flag the writer checks while it gathers inbox records.
@@ -91,6 +110,11 @@ impl Shared {
             }
         }
         self.backlog.release(events);
+        self.progress_ms.store(now_ms(), Ordering::Relaxed);
+        // Reads that asked the writer to hurry are served once it has caught up.
+        if seq >= self.acked.load(Ordering::SeqCst) {
+            self.hurry.store(false, Ordering::SeqCst);
+        }
         self.applied.send_if_modified(|applied| {
             let moved = seq > *applied;
             *applied = (*applied).max(seq);
@@ -120,18 +144,25 @@ impl Backlog {
         }
     }
 
-    fn acquire(&self, n: usize) {
+    /// False when there was no room within `wait`.
+    fn acquire(&self, n: usize, wait: Duration) -> bool {
         let Ok(mut count) = self.count.lock() else {
-            return;
+            return false;
         };
+        let deadline = std::time::Instant::now() + wait;
         // A group larger than the whole budget still goes through once the backlog is empty.
         while *count > 0 && *count + n > self.max {
-            count = match self.freed.wait(count) {
-                Ok(c) => c,
-                Err(_) => return,
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            count = match self.freed.wait_timeout(count, left) {
+                Ok((c, _)) => c,
+                Err(_) => return false,
             };
         }
         *count += n;
+        true
     }
 
     /// Counts recovered events without waiting (they are already on disk).
@@ -181,8 +212,13 @@ pub fn lock(dir: &Path) -> Result<Option<std::fs::File>, StoreError> {
 }
 
 /// Reads the log back (see [`SegmentLog::open`]) under the lock from [`lock`].
-pub fn open_log(dir: &Path, lock: std::fs::File, applied_seq: u64) -> Result<Opened, StoreError> {
-    let (log, recovered) = SegmentLog::open(dir, lock, applied_seq)?;
+pub fn open_log(
+    dir: &Path,
+    lock: std::fs::File,
+    applied_seq: u64,
+    serving: bool,
+) -> Result<Opened, StoreError> {
+    let (log, recovered) = SegmentLog::open(dir, lock, applied_seq, serving)?;
     let last = recovered.last().map_or(applied_seq, |r| r.seq);
     Ok(Opened {
         log,
@@ -301,7 +337,9 @@ impl Inbox {
     }
 
     pub fn is_running(&self) -> bool {
-        !self.queue.is_closed() && !self.shared.broken.load(Ordering::SeqCst)
+        !self.queue.is_closed()
+            && !self.shared.broken.load(Ordering::SeqCst)
+            && self.shared.is_progressing()
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -351,7 +389,16 @@ impl Appender {
             return answer_each(group, outcomes.collect());
         }
         // Waits here while the database is too far behind (backpressure).
-        self.shared.backlog.acquire(new_events);
+        if !self.shared.backlog.acquire(new_events, BACKLOG_WAIT) {
+            tracing::error!(
+                backlog = self.shared.backlog_events(),
+                "inbox: the database is not applying events; answering 503"
+            );
+            return answer_all(
+                group,
+                &StoreError::Inbox("the database is not keeping up; retry later".into()),
+            );
+        }
 
         let mut bytes = Vec::with_capacity(new_events * 512);
         let mut entries = Vec::with_capacity(group.len());
@@ -387,7 +434,10 @@ impl Appender {
 
         if let Err(e) = self.log.append(&bytes) {
             self.shared.backlog.release(new_events);
-            tracing::error!(error = %e, requests = group.len(), "inbox: append failed; every request in the group is answered with an error");
+            // A disk that fails a write is not trusted with the next one: ingest answers 503
+            // until a restart (health says so), and nothing acknowledged is at risk.
+            self.shared.broken.store(true, Ordering::SeqCst);
+            tracing::error!(error = %e, requests = group.len(), "inbox: append failed; this group and all later ingest are refused until restart");
             return answer_all(group, &StoreError::Inbox(format!("cannot append: {e}")));
         }
         self.next_seq = seq;
@@ -452,10 +502,18 @@ impl Appender {
             }
             Ok(())
         })();
-        self.db.execute_batch("COMMIT")?;
+        if let Err(e) = self.db.execute_batch("COMMIT") {
+            // Never leave this connection inside a transaction: every later BEGIN would fail.
+            let _ = self.db.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
         checked?;
         Ok(candidates)
     }
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(crate::clock::now_ms()).unwrap_or(0)
 }
 
 fn outcome(total: usize, new: usize) -> IngestOutcome {
@@ -476,5 +534,45 @@ fn answer_all(group: &mut Vec<Submission>, error: &StoreError) {
     let message = error.to_string();
     for sub in group.drain(..) {
         let _ = sub.reply.send(Err(StoreError::Inbox(message.clone())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_backlog_refuses_after_the_wait_and_takes_work_once_freed() {
+        let backlog = Backlog::new(10);
+        assert!(backlog.acquire(10, Duration::ZERO));
+        let started = std::time::Instant::now();
+        assert!(
+            !backlog.acquire(1, Duration::from_millis(50)),
+            "full: refused"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        backlog.release(4);
+        assert!(backlog.acquire(4, Duration::ZERO));
+        assert_eq!(backlog.current(), 10);
+        // Larger than the whole budget: admitted only once the backlog is empty.
+        backlog.release(10);
+        assert!(backlog.acquire(25, Duration::ZERO));
+    }
+
+    #[test]
+    fn health_reports_a_backlog_that_stopped_moving() {
+        let shared = Shared::new(0, 100);
+        assert!(shared.is_progressing(), "nothing waiting");
+        assert!(shared.backlog.acquire(5, Duration::ZERO));
+        assert!(shared.is_progressing(), "just started waiting");
+        shared
+            .progress_ms
+            .store(now_ms() - STALL.as_millis() as u64 - 1, Ordering::Relaxed);
+        assert!(
+            !shared.is_progressing(),
+            "no progress for longer than STALL"
+        );
+        shared.mark_applied(1, std::iter::empty(), 5);
+        assert!(shared.is_progressing());
     }
 }

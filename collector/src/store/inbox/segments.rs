@@ -64,12 +64,25 @@ pub fn try_lock(dir: &Path) -> Result<Option<File>, StoreError> {
 impl SegmentLog {
     /// Reads every segment, cuts a torn tail off the newest one, and returns the records not
     /// yet applied (`seq > applied_seq`) in order, with the log ready for appending.
+    /// `serving`: this process appends (the server), so it keeps a spare segment prepared.
+    /// A tool draining leftovers must not: a spare still being zero-filled after it let go of
+    /// the lock could be taken over by a server starting meanwhile.
     pub fn open(
         dir: &Path,
         lock: File,
         applied_seq: u64,
+        serving: bool,
     ) -> Result<(SegmentLog, Vec<Record>), StoreError> {
-        Self::open_with(dir, lock, applied_seq, SEGMENT_BYTES)
+        let (mut log, pending) = Self::open_with(dir, lock, applied_seq, SEGMENT_BYTES)?;
+        if serving {
+            log.prepare_next();
+        }
+        Ok((log, pending))
+    }
+
+    /// True when the directory holds any segment.
+    pub fn exists_in(dir: &Path) -> bool {
+        list_segments(dir).is_ok_and(|s| !s.is_empty())
     }
 
     fn open_with(
@@ -151,7 +164,7 @@ impl SegmentLog {
             .write(true)
             .open(&path)
             .map_err(|e| io_error("open", &path, e))?;
-        let mut log = SegmentLog {
+        let log = SegmentLog {
             dir: dir.to_owned(),
             _lock: lock,
             segments,
@@ -160,7 +173,6 @@ impl SegmentLog {
             segment_bytes,
             spare: None,
         };
-        log.prepare_next();
         Ok((log, pending))
     }
 
@@ -178,8 +190,8 @@ impl SegmentLog {
             }
             Err(e) => {
                 // Zero what may have been written, so that no partial frame is left behind if
-                // this segment stops being the newest. If that fails too, report it: the
-                // caller stops appending.
+                // this segment stops being the newest. The caller refuses further ingest
+                // either way (a disk that failed a write is not trusted with the next).
                 let zeros = vec![0u8; bytes.len()];
                 self.file
                     .write_all_at(&zeros, self.len)
@@ -208,10 +220,14 @@ impl SegmentLog {
             Some(spare) => install(&self.dir, &spare, next_seq)?,
             None => create_segment(&self.dir, next_seq)?,
         };
-        self.file = OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_error("open", &path, e))?;
+        self.file = match OpenOptions::new().write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                // Not left behind as an empty segment between older and newer records.
+                let _ = std::fs::remove_file(&path);
+                return Err(io_error("open", &path, e));
+            }
+        };
         self.len = 0;
         self.segments.push_back(next_seq);
         self.prepare_next();
@@ -296,9 +312,10 @@ fn prepare_spare(dir: &Path, size: u64) -> Result<PathBuf, StoreError> {
 fn install(dir: &Path, spare: &Path, first: u64) -> Result<PathBuf, StoreError> {
     let path = segment_path(dir, first);
     std::fs::rename(spare, &path).map_err(|e| io_error("rename", spare, e))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_error("sync", dir, e))?;
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        let _ = std::fs::remove_file(&path);
+        return Err(io_error("sync", dir, e));
+    }
     Ok(path)
 }
 
@@ -345,7 +362,9 @@ mod tests {
 
     fn open(dir: &Path, applied: u64, segment_bytes: u64) -> (SegmentLog, Vec<Record>) {
         let lock = try_lock(dir).unwrap().expect("lock is free");
-        SegmentLog::open_with(dir, lock, applied, segment_bytes).unwrap()
+        let (mut log, pending) = SegmentLog::open_with(dir, lock, applied, segment_bytes).unwrap();
+        log.prepare_next();
+        (log, pending)
     }
 
     fn seqs(records: &[Record]) -> Vec<u64> {
