@@ -125,8 +125,11 @@ impl SegmentLog {
                         break;
                     }
                     Decoded::Torn if i + 1 == count => {
-                        // The write that was under way when the process died: never answered.
-                        tracing::warn!(file = %path.display(), offset = at, cut = buf.len() - at, "inbox: cutting a torn write off the newest segment");
+                        // Normally the write that was under way when the process died, never
+                        // answered. Damage to written data would look the same, so the bytes
+                        // cut are kept aside rather than lost.
+                        let kept = keep_aside(&path, at, &buf[at..])?;
+                        tracing::warn!(file = %path.display(), offset = at, kept = %kept.as_deref().map_or("nothing (zeros)".into(), |p| p.display().to_string()), "inbox: cutting a torn write off the newest segment");
                         let f = OpenOptions::new()
                             .write(true)
                             .open(&path)
@@ -287,6 +290,20 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.log"))
 }
 
+/// Saves the non-zero part of a cut tail as `<segment>.torn-<offset>` (ignored by recovery).
+fn keep_aside(segment: &Path, offset: usize, tail: &[u8]) -> Result<Option<PathBuf>, StoreError> {
+    let Some(last) = tail.iter().rposition(|&b| b != 0) else {
+        return Ok(None);
+    };
+    let mut name = segment.as_os_str().to_owned();
+    name.push(format!(".torn-{offset}"));
+    let path = PathBuf::from(name);
+    std::fs::write(&path, &tail[..=last])
+        .and_then(|()| File::open(&path)?.sync_all())
+        .map_err(|e| io_error("keep", &path, e))?;
+    Ok(Some(path))
+}
+
 /// Writes a zero-filled spare file of `size` bytes and makes it durable.
 fn prepare_spare(dir: &Path, size: u64) -> Result<PathBuf, StoreError> {
     let path = dir.join(SPARE);
@@ -406,6 +423,17 @@ mod tests {
         drop(log);
         let (mut log, pending) = open(dir.path(), 0, SEGMENT_BYTES);
         assert_eq!(seqs(&pending), vec![1, 2]);
+        // The cut bytes are kept beside the segment, not lost.
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".torn-"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            std::fs::read(kept[0].path()).unwrap(),
+            torn[..torn.len() - 5].to_vec()
+        );
         log.append(&frames(3..=4)).unwrap();
         drop(log);
         let (_, pending) = open(dir.path(), 0, SEGMENT_BYTES);
