@@ -134,7 +134,10 @@ impl SqliteStore {
             options.max_jobs_per_commit,
             options.queue_len,
             metrics,
-            shared.hurry(),
+            {
+                let shared = Arc::clone(&shared);
+                Arc::new(move || shared.in_a_hurry())
+            },
         )?;
         let inbox = open_inbox(options, inbox_lock, applied, shared, &writer.handle)?;
         Ok(SqliteStore {

@@ -10,7 +10,6 @@
 //! savepoint per job, so the outcome per job is the same as always using savepoints.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -210,7 +209,12 @@ impl WriterHandle {
 
     /// Queues a job without waiting, from any context (used at start, when the queue is empty).
     pub(crate) fn try_enqueue(&self, job: Box<dyn Job>) -> Result<(), StoreError> {
-        self.queue.try_send(job).map_err(|_| StoreError::WriterGone)
+        self.queue.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                StoreError::Commit("the writer's queue is full".into())
+            }
+            mpsc::error::TrySendError::Closed(_) => StoreError::WriterGone,
+        })
     }
 
     pub fn is_running(&self) -> bool {
@@ -224,14 +228,14 @@ pub fn start(
     max_jobs: usize,
     queue_len: usize,
     metrics: Arc<StoreMetrics>,
-    hurry: Arc<AtomicBool>,
+    hurry: Arc<dyn Fn() -> bool + Send + Sync>,
 ) -> Result<Writer, StoreError> {
     let (queue, jobs) = mpsc::channel(queue_len);
     let thread = std::thread::Builder::new()
         .name("sqlite-writer".into())
         .spawn(move || {
             yield_to_requests();
-            run(conn, jobs, max_jobs.max(1), &metrics, &hurry)
+            run(conn, jobs, max_jobs.max(1), &metrics, hurry.as_ref())
         })
         .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
     Ok(Writer {
@@ -263,7 +267,7 @@ fn run(
     mut jobs: mpsc::Receiver<Box<dyn Job>>,
     max_jobs: usize,
     metrics: &StoreMetrics,
-    hurry: &AtomicBool,
+    hurry: &(dyn Fn() -> bool + Send + Sync),
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_jobs);
     // Jobs whose transaction failed to commit and that must not be dropped.
@@ -303,11 +307,7 @@ fn run(
             // gather many more events per transaction (each random-key page written then
             // carries several events instead of one).
             let only_inbox = batch.iter().all(|j| j.inbox_seq().is_some());
-            if !only_inbox
-                || weight >= LINGER_WEIGHT
-                || batch.len() >= max_jobs
-                || hurry.load(Ordering::SeqCst)
-            {
+            if !only_inbox || weight >= LINGER_WEIGHT || batch.len() >= max_jobs || hurry() {
                 break;
             }
             let now = Instant::now();

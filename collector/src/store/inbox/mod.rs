@@ -63,9 +63,9 @@ pub struct Shared {
     acked: AtomicU64,
     applied: watch::Sender<u64>,
     broken: AtomicBool,
-    /// Set by a read waiting for the tables: the writer stops gathering and commits, until it
-    /// has applied everything acknowledged.
-    hurry: Arc<AtomicBool>,
+    /// The position a waiting read needs applied: until the writer gets there, it stops
+    /// gathering records and commits what it has ([`Shared::in_a_hurry`]).
+    hurry_until: AtomicU64,
     /// When the applied position last moved (or the backlog was last empty), ms since epoch.
     progress_ms: AtomicU64,
 }
@@ -78,7 +78,7 @@ impl Shared {
             acked: AtomicU64::new(applied_seq),
             applied: watch::Sender::new(applied_seq),
             broken: AtomicBool::new(false),
-            hurry: Arc::new(AtomicBool::new(false)),
+            hurry_until: AtomicU64::new(0),
             progress_ms: AtomicU64::new(now_ms()),
         }
     }
@@ -93,9 +93,10 @@ impl Shared {
         now_ms().saturating_sub(self.progress_ms.load(Ordering::Relaxed)) < STALL.as_millis() as u64
     }
 
-    /// The flag the writer checks while it gathers inbox records.
-    pub fn hurry(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.hurry)
+    /// True while a read waits for a position not yet applied; checked by the writer while
+    /// it gathers inbox records.
+    pub fn in_a_hurry(&self) -> bool {
+        self.hurry_until.load(Ordering::SeqCst) > self.applied_seq()
     }
 
     pub fn applied_seq(&self) -> u64 {
@@ -111,10 +112,6 @@ impl Shared {
         }
         self.backlog.release(events);
         self.progress_ms.store(now_ms(), Ordering::Relaxed);
-        // Reads that asked the writer to hurry are served once it has caught up.
-        if seq >= self.acked.load(Ordering::SeqCst) {
-            self.hurry.store(false, Ordering::SeqCst);
-        }
         self.applied.send_if_modified(|applied| {
             let moved = seq > *applied;
             *applied = (*applied).max(seq);
@@ -322,7 +319,7 @@ impl Inbox {
         if *applied.borrow() >= target {
             return;
         }
-        self.shared.hurry.store(true, Ordering::SeqCst);
+        self.shared.hurry_until.fetch_max(target, Ordering::SeqCst);
         if tokio::time::timeout(CATCH_UP_WAIT, applied.wait_for(|s| *s >= target))
             .await
             .is_err()
@@ -557,6 +554,37 @@ mod tests {
         // Larger than the whole budget: admitted only once the backlog is empty.
         backlog.release(10);
         assert!(backlog.acquire(25, Duration::ZERO));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_read_hurries_the_writer_until_its_position_is_applied() {
+        let shared = Arc::new(Shared::new(3, 100));
+        assert!(!shared.in_a_hurry());
+        shared.acked.store(7, Ordering::SeqCst);
+        let inbox = Inbox {
+            queue: mpsc::channel(1).0,
+            shared: Arc::clone(&shared),
+        };
+        let read = tokio::spawn(async move { inbox.caught_up().await });
+        assert!(
+            wait_for(|| shared.in_a_hurry()).await,
+            "a read waiting for 7 hurries the writer"
+        );
+        shared.mark_applied(5, std::iter::empty(), 0);
+        assert!(shared.in_a_hurry(), "5 is not 7 yet");
+        shared.mark_applied(7, std::iter::empty(), 0);
+        assert!(!shared.in_a_hurry());
+        read.await.unwrap();
+    }
+
+    async fn wait_for(f: impl Fn() -> bool) -> bool {
+        for _ in 0..200 {
+            if f() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        false
     }
 
     #[test]
