@@ -101,12 +101,6 @@ impl Rng {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// A batch shaped like the snippet's: for each chat ID an `issue` with the visitor's IDs and a
 /// `click` on a Telegram bot link.
 fn batch_body(rng: &mut Rng, batch: usize, ts: u64) -> String {
@@ -117,7 +111,10 @@ fn batch_body(rng: &mut Rng, batch: usize, ts: u64) -> String {
             body.push(',');
         }
         let chat = ChatId::generate(&Prefix::DEFAULT, rng.bytes::<5>());
-        let event_id = chattag_core::event::event_id(now_ms(), rng.bytes::<11>());
+        let event_id = chattag_core::event::event_id(
+            u64::try_from(chattag_collector::clock::now_ms()).unwrap_or(0),
+            rng.bytes::<11>(),
+        );
         let client_id =
             1_700_000_000_000_000_000u64 + u64::from(u32::from_le_bytes(rng.bytes::<4>()));
         if i % 2 == 0 {

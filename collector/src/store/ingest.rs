@@ -96,7 +96,9 @@ fn store_event(
     // An `issue` normally names a new chat ID: create its row outright, and only when the ID
     // is already known look up its ClientID (a collision check) and merge (a lookup before
     // every issue cost about a sixth of the writer's time).
-    if ev.kind == EventType::Issue && insert_new_chat(conn, site, ev, rowid, ts, received_at)? {
+    if ev.kind == EventType::Issue
+        && write_chat(conn, site, ev, rowid, ts, received_at, ChatWrite::IfNew)?
+    {
         return Ok(true);
     }
     let known_client_id: Option<String> = match (ev.kind, &ev.ids.client_id) {
@@ -120,7 +122,15 @@ fn store_event(
         _ => false,
     };
 
-    upsert_chat(conn, site, ev, rowid, ts, received_at, collision)?;
+    write_chat(
+        conn,
+        site,
+        ev,
+        rowid,
+        ts,
+        received_at,
+        ChatWrite::Merge { collision },
+    )?;
     if ev.kind == EventType::Click {
         conn.prepare_cached(
             "INSERT INTO clicks (event_id, site, chat_id, messenger, link_kind, target, page, ts, received_at)
@@ -145,7 +155,7 @@ fn store_event(
 /// handful of events per chat ID).
 const MAX_EVENT_ROWIDS: i64 = 1000;
 
-/// The columns of a new `chats` row, `?1`..`?18` (see [`chat_values`]).
+/// The columns of a new `chats` row, `?1`..`?18` (bound in [`write_chat`]).
 macro_rules! insert_chat {
     () => {
         "INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
@@ -155,42 +165,39 @@ macro_rules! insert_chat {
     };
 }
 
-/// Owned values the row parameters borrow.
-struct ChatValues {
-    utm: Option<String>,
-    rowid: String,
+/// How [`write_chat`] treats a row that exists already.
+enum ChatWrite {
+    /// Leave it: only a new chat ID gets a row.
+    IfNew,
+    /// Merge this event into it.
+    Merge { collision: bool },
 }
 
-impl ChatValues {
-    fn new(ev: &Event, rowid: i64) -> Result<ChatValues, StoreError> {
-        let utm = match &ev.ids.utm {
-            Some(utm) => {
-                Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            }
-            None => None,
-        };
-        Ok(ChatValues {
-            utm,
-            rowid: rowid.to_string(),
-        })
-    }
-}
-
-/// `?1`..`?18` of [`insert_chat!`].
-fn chat_values<'a>(
-    site: &'a &'a str,
-    ev: &'a Event,
-    owned: &'a ChatValues,
-    ts: &'a i64,
-    received_at: &'a i64,
-    flags: &'a [i64; 2],
-) -> [&'a dyn rusqlite::ToSql; 18] {
+/// Writes the `chats` row of `ev`'s chat ID; true when a row was inserted or merged.
+fn write_chat(
+    conn: &Connection,
+    site: &str,
+    ev: &Event,
+    rowid: i64,
+    ts: i64,
+    received_at: i64,
+    how: ChatWrite,
+) -> Result<bool, StoreError> {
     let ids = &ev.ids;
-    [
-        site,
+    let utm = match &ids.utm {
+        Some(utm) => {
+            Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        }
+        None => None,
+    };
+    let is_click = i64::from(ev.kind == EventType::Click);
+    let collision = i64::from(matches!(how, ChatWrite::Merge { collision: true }));
+    let rowid = rowid.to_string();
+    let values: [&dyn rusqlite::ToSql; 19] = [
+        &site,
         &ev.chat_id,
-        received_at,
-        ts,
+        &received_at,
+        &ts,
         &ids.client_id,
         &ids.yclid,
         &ids.user_id,
@@ -198,56 +205,25 @@ fn chat_values<'a>(
         &ids.gclid,
         &ids.fbclid,
         &ids.ga_client_id,
-        &owned.utm,
+        &utm,
         &ev.page,
         &ev.referrer,
         &ev.prev_chat_id,
-        &flags[0],
-        &flags[1],
-        &owned.rowid,
-    ]
-}
-
-/// Creates the row of a chat ID not seen before; false when it exists already.
-fn insert_new_chat(
-    conn: &Connection,
-    site: &str,
-    ev: &Event,
-    rowid: i64,
-    ts: i64,
-    received_at: i64,
-) -> Result<bool, StoreError> {
-    let owned = ChatValues::new(ev, rowid)?;
-    let flags = [i64::from(ev.kind == EventType::Click), 0];
-    let values = chat_values(&site, ev, &owned, &ts, &received_at, &flags);
-    let inserted = conn
-        .prepare_cached(concat!(
-            insert_chat!(),
-            " ON CONFLICT (site, chat_id) DO NOTHING"
-        ))?
-        .execute(&values[..])?;
-    Ok(inserted == 1)
-}
-
-fn upsert_chat(
-    conn: &Connection,
-    site: &str,
-    ev: &Event,
-    rowid: i64,
-    ts: i64,
-    received_at: i64,
-    collision: bool,
-) -> Result<(), StoreError> {
-    let owned = ChatValues::new(ev, rowid)?;
-    let flags = [i64::from(ev.kind == EventType::Click), i64::from(collision)];
-    let values = chat_values(&site, ev, &owned, &ts, &received_at, &flags);
-    let mut params: Vec<&dyn rusqlite::ToSql> = values.to_vec();
-    params.push(&MAX_EVENT_ROWIDS);
-    // A present value replaces the current one only if this event is not older than the one
-    // that set the current values; an absent value never erases a known one.
-    conn.prepare_cached(concat!(
-        insert_chat!(),
-        "
+        &is_click,
+        &collision,
+        &rowid,
+        &MAX_EVENT_ROWIDS,
+    ];
+    let written = match how {
+        ChatWrite::IfNew => conn
+            .prepare_cached(concat!(insert_chat!(), " ON CONFLICT (site, chat_id) DO NOTHING"))?
+            .execute(&values[..18])?,
+        // A present value replaces the current one only if this event is not older than the
+        // one that set the current values; an absent value never erases a known one.
+        ChatWrite::Merge { .. } => conn
+            .prepare_cached(concat!(
+                insert_chat!(),
+                "
          ON CONFLICT (site, chat_id) DO UPDATE SET
            last_seen = max(last_seen, excluded.last_seen),
            first_ts = min(first_ts, excluded.first_ts),
@@ -270,9 +246,10 @@ fn upsert_chat(
            events = events + 1,
            clicks = clicks + excluded.clicks,
            collision = max(collision, excluded.collision)"
-    ))?
-    .execute(&params[..])?;
-    Ok(())
+            ))?
+            .execute(&values[..])?,
+    };
+    Ok(written == 1)
 }
 
 pub fn kind_name(kind: EventType) -> &'static str {

@@ -139,7 +139,14 @@ impl SqliteStore {
                 Arc::new(move || shared.in_a_hurry())
             },
         )?;
-        let inbox = open_inbox(options, inbox_lock, applied, shared, &writer.handle)?;
+        let inbox = open_inbox(
+            options,
+            &inbox_dir,
+            inbox_lock,
+            applied,
+            shared,
+            &writer.handle,
+        )?;
         Ok(SqliteStore {
             writer: writer.handle,
             inbox,
@@ -186,6 +193,7 @@ impl SqliteStore {
 /// `lock` is `None` for a tool while a server runs: that server applies its own inbox.
 fn open_inbox(
     options: &SqliteOptions,
+    dir: &Path,
     lock: Option<std::fs::File>,
     applied: u64,
     shared: Arc<inbox::Shared>,
@@ -194,11 +202,10 @@ fn open_inbox(
     let Some(lock) = lock else {
         return Ok(None);
     };
-    let dir = inbox::dir_for(&options.path);
-    if !options.owns_inbox && !inbox::segments::SegmentLog::exists_in(&dir) {
+    if !options.owns_inbox && !inbox::segments::SegmentLog::exists_in(dir) {
         return Ok(None);
     }
-    let mut opened = inbox::open_log(&dir, lock, applied, options.owns_inbox)?;
+    let mut opened = inbox::open_log(dir, lock, applied, options.owns_inbox)?;
     let recovered = std::mem::take(&mut opened.recovered);
     let done = inbox::replay(recovered, &shared, writer)?;
     if options.owns_inbox {

@@ -94,10 +94,10 @@ impl InboxBatch {
                 .sum::<usize>()
     }
 
-    pub fn event_ids(&self) -> impl Iterator<Item = String> + '_ {
+    pub fn event_ids(&self) -> impl Iterator<Item = &str> + '_ {
         self.entries
             .iter()
-            .flat_map(|e| e.events.iter().map(|p| p.event_id().to_owned()))
+            .flat_map(|e| e.events.iter().map(Prepared::event_id))
     }
 
     fn last_seq(&self) -> Option<u64> {

@@ -104,10 +104,15 @@ impl Shared {
     }
 
     /// Called by the writer after the COMMIT holding records up to `seq`.
-    pub(crate) fn mark_applied(&self, seq: u64, ids: impl Iterator<Item = String>, events: usize) {
+    pub(crate) fn mark_applied<'a>(
+        &self,
+        seq: u64,
+        ids: impl Iterator<Item = &'a str>,
+        events: usize,
+    ) {
         if let Ok(mut pending) = self.pending.lock() {
             for id in ids {
-                pending.remove(&id);
+                pending.remove(id);
             }
         }
         self.backlog.release(events);
@@ -253,7 +258,7 @@ pub fn replay(
     );
     shared.backlog.add(batch.events());
     if let Ok(mut pending) = shared.pending.lock() {
-        pending.extend(batch.event_ids());
+        pending.extend(batch.event_ids().map(str::to_owned));
     }
     shared.acked.fetch_max(last, Ordering::SeqCst);
     writer.try_enqueue(Box::new(batch))?;
@@ -413,17 +418,19 @@ impl Appender {
                 .filter(|(i, _)| keep.binary_search(i).is_ok())
                 .map(|(_, p)| p)
                 .collect();
-            let record = Record {
+            let bodies = events.iter().map(Prepared::body);
+            record::encode(
+                &mut bytes,
                 seq,
-                received_at: sub.received_at,
-                site: sub.site.clone(),
-                bodies: events.iter().map(|p| p.body().to_owned()).collect(),
-            };
-            record.encode_into(&mut bytes);
+                sub.received_at,
+                &sub.site,
+                events.len(),
+                bodies,
+            );
             entries.push(apply::Entry {
                 seq,
-                site: record.site,
-                received_at: record.received_at,
+                site: std::mem::take(&mut sub.site),
+                received_at: sub.received_at,
                 events,
             });
             seq += 1;
@@ -441,7 +448,7 @@ impl Appender {
         let last = seq - 1;
         let batch = InboxBatch::new(entries, Arc::clone(&self.shared));
         if let Ok(mut pending) = self.shared.pending.lock() {
-            pending.extend(batch.event_ids());
+            pending.extend(batch.event_ids().map(str::to_owned));
         }
         self.shared.acked.store(last, Ordering::SeqCst);
         // Queued before the answers go out, so that any write a client makes after its answer

@@ -24,25 +24,46 @@ pub struct Record {
 impl Record {
     /// Appends the framed record to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&[0; HEADER]);
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.received_at.to_le_bytes());
-        // Sites are configured hostnames (bounded far below 64 KB); truncation cannot happen
-        // for a valid configuration, and a clamp keeps the frame self-consistent regardless.
-        let site = &self.site.as_bytes()[..self.site.len().min(u16::MAX as usize)];
-        out.extend_from_slice(&(site.len() as u16).to_le_bytes());
-        out.extend_from_slice(site);
-        out.extend_from_slice(&(self.bodies.len() as u32).to_le_bytes());
-        for body in &self.bodies {
-            out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-            out.extend_from_slice(body.as_bytes());
-        }
-        let payload_len = out.len() - start - HEADER;
-        let crc = crc32fast::hash(&out[start + HEADER..]);
-        out[start..start + 4].copy_from_slice(&(payload_len as u32).to_le_bytes());
-        out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        let bodies = self.bodies.iter().map(String::as_str);
+        encode(
+            out,
+            self.seq,
+            self.received_at,
+            &self.site,
+            bodies.len(),
+            bodies,
+        );
     }
+}
+
+/// Appends one framed record to `out`, reading the bodies where they are (the inbox thread
+/// encodes straight from the request's events, without building a [`Record`]).
+pub fn encode<'a>(
+    out: &mut Vec<u8>,
+    seq: u64,
+    received_at: i64,
+    site: &str,
+    count: usize,
+    bodies: impl Iterator<Item = &'a str>,
+) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&received_at.to_le_bytes());
+    // Sites are configured hostnames (bounded far below 64 KB); truncation cannot happen for a
+    // valid configuration, and a clamp keeps the frame self-consistent regardless.
+    let site = &site.as_bytes()[..site.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(site.len() as u16).to_le_bytes());
+    out.extend_from_slice(site);
+    out.extend_from_slice(&(count as u32).to_le_bytes());
+    for body in bodies {
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(body.as_bytes());
+    }
+    let payload_len = out.len() - start - HEADER;
+    let crc = crc32fast::hash(&out[start + HEADER..]);
+    out[start..start + 4].copy_from_slice(&(payload_len as u32).to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 #[derive(Debug, PartialEq, Eq)]
