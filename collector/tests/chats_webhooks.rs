@@ -48,11 +48,7 @@ struct Conv {
 }
 
 fn conversations(server: &Server) -> Vec<Conv> {
-    let conn = rusqlite::Connection::open_with_flags(
-        &server.db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn = common::read_only(&server.db);
     let mut stmt = conn
         .prepare("SELECT platform, method, chat_id, reason, site, answered, messages FROM conversations ORDER BY id")
         .unwrap();

@@ -78,11 +78,6 @@ fn run_bounded(args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: Duratio
     }
 }
 
-fn read_only(db: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open db read-only")
-}
-
 fn stored_event_ids(db: &Path) -> HashSet<String> {
     let conn = read_only(db);
     let mut stmt = conn

@@ -96,11 +96,7 @@ fn every_acknowledged_event_survives_kill_9_under_load() {
     // Acknowledged events still in the inbox at the kill are applied after the restart.
     server.caught_up();
 
-    let conn = rusqlite::Connection::open_with_flags(
-        &server.db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn = common::read_only(&server.db);
     let stored: HashSet<String> = conn
         .prepare("SELECT event_id FROM events")
         .unwrap()

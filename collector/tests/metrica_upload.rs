@@ -112,11 +112,7 @@ fn upload(server: &Server, standin: &Standin, extra: &[&str]) -> Output {
 }
 
 fn uploads_table(server: &Server) -> Vec<(String, i64, Option<String>, i64)> {
-    let conn = rusqlite::Connection::open_with_flags(
-        &server.db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn = common::read_only(&server.db);
     let mut st = conn
         .prepare("SELECT state, attempts, status, rows FROM metrica_uploads ORDER BY id")
         .unwrap();

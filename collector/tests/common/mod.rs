@@ -123,12 +123,9 @@ impl Server {
     /// once everything acknowledged is applied.
     pub fn db_count(&self, sql: &str) -> i64 {
         self.caught_up();
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.db,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("open db");
-        conn.query_row(sql, [], |r| r.get(0)).expect("count query")
+        read_only(&self.db)
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count query")
     }
 }
 
@@ -137,6 +134,14 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A read-only connection to a test database (a running server's too: WAL readers are fine).
+/// It reads what is in the tables now; `Server::caught_up` first when that must include every
+/// acknowledged event.
+pub fn read_only(db: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open db read-only")
 }
 
 fn spawn(db: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> (Child, String) {
