@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DIST, launchBrowser, sleep } from './lib/harness.mjs';
-import { startDemo } from './lib/demo.mjs';
+import { keepLocal, startDemo } from './lib/demo.mjs';
 
 let browser;
 let proc;
@@ -30,14 +30,8 @@ after(async () => {
 
 test('the demo shop is tagged, loads nothing from outside, and shows what the collector stored', async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const outside = [];
+  const outside = await keepLocal(context);
   const errors = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('http://127.0.0.1:')) return route.continue();
-    outside.push(url);
-    return route.fulfill({ status: 200, contentType: 'text/html', body: 'outside' });
-  });
   try {
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DIST, launchBrowser, sleep } from './lib/harness.mjs';
-import { startDemo } from './lib/demo.mjs';
+import { keepLocal, startDemo } from './lib/demo.mjs';
 import { isChatId } from './lib/events.mjs';
 
 const CLIENT_ID = '1732000000135792468';
@@ -110,14 +110,8 @@ function exportMetrica() {
 test('demo page → Telegram /start + WhatsApp first message → two Metrica CSV rows with the ClientID and yclid', async () => {
   const context = await browser.newContext();
   const errors = [];
-  const outside = [];
   // Nothing may leave the machine: the demo loads everything from 127.0.0.1.
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('http://127.0.0.1:')) return route.continue();
-    outside.push(url);
-    return route.fulfill({ status: 200, contentType: 'text/html', body: 'outside' });
-  });
+  const outside = await keepLocal(context);
   try {
     // Metrica's tag has run on an earlier visit: its ClientID cookie is there before the snippet.
     await context.addCookies([{ name: '_ym_uid', value: CLIENT_ID, url: demoUrl }]);

@@ -43,3 +43,18 @@ export async function startDemo({ dbPath, env = {} }) {
     output: () => out,
   };
 }
+
+/**
+ * Keeps `context` on this machine: requests to 127.0.0.1 go through, anything else is answered
+ * locally and recorded. Returns the list of outside URLs the page tried (expected empty).
+ */
+export async function keepLocal(context) {
+  const outside = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('http://127.0.0.1:')) return route.continue();
+    outside.push(url);
+    return route.fulfill({ status: 200, contentType: 'text/html', body: 'outside' });
+  });
+  return outside;
+}
