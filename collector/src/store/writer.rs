@@ -26,11 +26,10 @@ use crate::metrics::StoreMetrics;
 /// (measured at 1M events: 16.2 µs per event at 2,048, 12.0 µs at 8,192). Small enough that
 /// other writes (webhooks) wait at most about a tenth of a second behind one.
 const MAX_WEIGHT: usize = 8192;
-/// How long inbox records may wait for more before they are applied, and how many events end
-/// the wait early. Acknowledgements never wait for this; a read that has to wait for the
+/// How long inbox records may wait for more before they are applied (a full transaction ends
+/// the wait early). Acknowledgements never wait for this; a read that has to wait for the
 /// tables cuts it short (`hurry`), and so does any other write.
 const LINGER: Duration = Duration::from_millis(200);
-const LINGER_WEIGHT: usize = 8192;
 const LINGER_STEP: Duration = Duration::from_millis(2);
 /// Pause before retrying a transaction that failed to commit (e.g. a full disk).
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -307,7 +306,7 @@ fn run(
             // gather many more events per transaction (each random-key page written then
             // carries several events instead of one).
             let only_inbox = batch.iter().all(|j| j.inbox_seq().is_some());
-            if !only_inbox || weight >= LINGER_WEIGHT || batch.len() >= max_jobs || hurry() {
+            if !only_inbox || weight >= MAX_WEIGHT || batch.len() >= max_jobs || hurry() {
                 break;
             }
             let now = Instant::now();
