@@ -42,7 +42,9 @@ mod exports {
     /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
     #[wasm_bindgen]
     pub fn boot(window: JsValue, document: JsValue, ports: Ports) -> bool {
-        let Some(app) = App::boot(window, document, ports) else { return false };
+        let Some(app) = App::boot(window, document, ports) else {
+            return false;
+        };
         let debug = app.debug();
         APP.with(|cell| {
             if let Ok(mut slot) = cell.try_borrow_mut() {
@@ -156,7 +158,11 @@ mod exports {
         APP.with(|cell| {
             let guard = cell.try_borrow().ok()?;
             let app = guard.as_ref()?;
-            Some(if el.is_object() { app.inspect_link(&el) } else { app.inspect_state() })
+            Some(if el.is_object() {
+                app.inspect_link(&el)
+            } else {
+                app.inspect_state()
+            })
         })
         .unwrap_or_default()
     }

@@ -29,7 +29,10 @@ pub enum PrefixError {
 }
 
 impl Prefix {
-    pub const DEFAULT: Prefix = Prefix { buf: *b"CT\0\0", len: 2 };
+    pub const DEFAULT: Prefix = Prefix {
+        buf: *b"CT\0\0",
+        len: 2,
+    };
 
     pub fn new(s: &str) -> Result<Prefix, PrefixError> {
         let b = s.as_bytes();
@@ -44,7 +47,10 @@ impl Prefix {
         }
         let mut buf = [0; MAX_PREFIX_LEN];
         buf[..b.len()].copy_from_slice(b);
-        Ok(Prefix { buf, len: b.len() as u8 })
+        Ok(Prefix {
+            buf,
+            len: b.len() as u8,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -182,7 +188,10 @@ mod tests {
     #[test]
     fn generated_ids_parse_back() {
         for seed in 0u8..=255 {
-            let id = ChatId::generate(&Prefix::DEFAULT, [seed, seed ^ 0x5a, 7, seed.wrapping_mul(31), 1]);
+            let id = ChatId::generate(
+                &Prefix::DEFAULT,
+                [seed, seed ^ 0x5a, 7, seed.wrapping_mul(31), 1],
+            );
             assert_eq!(id.as_str().len(), 10);
             assert_eq!(ChatId::parse(id.as_str()), Ok(id.clone()));
             assert_eq!(id.prefix(), "CT");

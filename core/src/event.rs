@@ -66,7 +66,6 @@ pub struct Event {
     pub target: Option<String>,
 }
 
-
 /// Earliest plausible `ts`: 2020-01-01T00:00:00Z (ms). Older means a broken clock or forgery.
 pub const MIN_TS: u64 = 1_577_836_800_000;
 /// Latest plausible `ts`: 2100-01-01T00:00:00Z (ms). The core has no clock, so "not in the
@@ -95,10 +94,16 @@ impl core::fmt::Display for EventError {
             EventError::EventId => f.write_str("event_id must be 26 Crockford base32 characters"),
             EventError::ChatId(e) => write!(f, "invalid chat_id: {e}"),
             EventError::Ts => f.write_str("ts must be milliseconds between 2020 and 2100"),
-            EventError::Page => f.write_str("page must be an http(s) URL without fragment, at most 2048 characters"),
-            EventError::Referrer => f.write_str("referrer must be an http(s) URL without fragment, at most 2048 characters"),
+            EventError::Page => {
+                f.write_str("page must be an http(s) URL without fragment, at most 2048 characters")
+            }
+            EventError::Referrer => f.write_str(
+                "referrer must be an http(s) URL without fragment, at most 2048 characters",
+            ),
             EventError::Identifier(e) => e.fmt(f),
-            EventError::PrevChatId => f.write_str("prev_chat_id must be a valid chat ID, on issue events only"),
+            EventError::PrevChatId => {
+                f.write_str("prev_chat_id must be a valid chat ID, on issue events only")
+            }
             EventError::Click(what) => f.write_str(what),
         }
     }
@@ -115,7 +120,8 @@ impl From<IdentifierError> for EventError {
 /// A page or referrer URL as events carry it: `http(s)`, no fragment (it may hold tokens and
 /// never matters for attribution), no whitespace or control characters, ≤ [`MAX_URL_LEN`].
 pub fn is_clean_url(v: &str) -> bool {
-    let lower_ok = crate::url::strip_prefix_ci(v, "https://").or_else(|| crate::url::strip_prefix_ci(v, "http://"));
+    let lower_ok = crate::url::strip_prefix_ci(v, "https://")
+        .or_else(|| crate::url::strip_prefix_ci(v, "http://"));
     matches!(lower_ok, Some(rest) if !rest.is_empty())
         && v.len() <= MAX_URL_LEN
         && crate::url::find_byte(v, b'#').is_none()
@@ -192,21 +198,33 @@ impl Event {
         if self.kind == EventType::Click {
             self.validate_click()
         } else if self.messenger.is_some() || self.link_kind.is_some() || self.target.is_some() {
-            Err(EventError::Click("messenger, link_kind and target belong to click events only"))
+            Err(EventError::Click(
+                "messenger, link_kind and target belong to click events only",
+            ))
         } else {
             Ok(())
         }
     }
 
     fn validate_click(&self) -> Result<(), EventError> {
-        let messenger = self.messenger.as_deref().ok_or(EventError::Click("click without messenger"))?;
-        let messenger = Messenger::from_name(messenger).ok_or(EventError::Click("unknown messenger"))?;
-        let kind = self.link_kind.as_deref().ok_or(EventError::Click("click without link_kind"))?;
+        let messenger = self
+            .messenger
+            .as_deref()
+            .ok_or(EventError::Click("click without messenger"))?;
+        let messenger =
+            Messenger::from_name(messenger).ok_or(EventError::Click("unknown messenger"))?;
+        let kind = self
+            .link_kind
+            .as_deref()
+            .ok_or(EventError::Click("click without link_kind"))?;
         let kind = LinkKind::from_name(kind).ok_or(EventError::Click("unknown link_kind"))?;
         if kind.messenger() != messenger {
             return Err(EventError::Click("link_kind does not belong to messenger"));
         }
-        let target = self.target.as_deref().ok_or(EventError::Click("click without target"))?;
+        let target = self
+            .target
+            .as_deref()
+            .ok_or(EventError::Click("click without target"))?;
         let scheme_ok = ["https:", "http:", "tg:", "viber:", "whatsapp:"]
             .iter()
             .any(|s| crate::url::strip_prefix_ci(target, s).is_some());
@@ -214,7 +232,9 @@ impl Event {
             || target.len() > MAX_TARGET_LEN
             || target.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            return Err(EventError::Click("target must be a messenger link of at most 8192 characters"));
+            return Err(EventError::Click(
+                "target must be a messenger link of at most 8192 characters",
+            ));
         }
         Ok(())
     }

@@ -101,7 +101,9 @@ fn match_word(units: &[Unit], start: usize, end: usize, prefixes: &[Prefix]) -> 
             let body_start = end + 1;
             let body_end = body_start + BODY_LEN + 1;
             let whole = body_end <= units.len()
-                && units[body_start..body_end].iter().all(|u| matches!(u, Unit::Ascii(_)))
+                && units[body_start..body_end]
+                    .iter()
+                    .all(|u| matches!(u, Unit::Ascii(_)))
                 && units.get(body_end).is_none_or(|u| !is_word(*u));
             if whole {
                 if let Some(id) = verify(prefix, &units[body_start..body_end]) {
@@ -177,7 +179,12 @@ mod tests {
     #[test]
     fn finds_in_plain_text() {
         let id = ChatId::generate(&Prefix::DEFAULT, [9, 8, 7, 6, 5]);
-        let msg = ["Здравствуйте! Номер обращения: ", id.as_str(), ". Хочу заказать"].concat();
+        let msg = [
+            "Здравствуйте! Номер обращения: ",
+            id.as_str(),
+            ". Хочу заказать",
+        ]
+        .concat();
         assert_eq!(find_chat_id(&msg, &ct()), Some(id.clone()));
         assert_eq!(find_chat_id("no id", &ct()), None);
     }

@@ -118,11 +118,15 @@ pub fn clean_yclid(v: &str) -> Option<String> {
 }
 
 pub fn clean_gclid(v: &str) -> Option<String> {
-    ascii_token(v, MAX_GCLID_LEN, |c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+    ascii_token(v, MAX_GCLID_LEN, |c| {
+        c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+    })
 }
 
 pub fn clean_fbclid(v: &str) -> Option<String> {
-    ascii_token(v, MAX_FBCLID_LEN, |c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    ascii_token(v, MAX_FBCLID_LEN, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+    })
 }
 
 /// `<digits>.<digits>`, the part of `_ga` that identifies the browser.
@@ -286,13 +290,27 @@ fn keep(v: Option<String>, clean: Cleaner) -> Option<String> {
 impl Utm {
     /// No field set (cheaper in wasm than comparing with `Utm::default()`).
     fn is_empty(&self) -> bool {
-        [&self.source, &self.medium, &self.campaign, &self.term, &self.content].iter().all(|v| v.is_none())
+        [
+            &self.source,
+            &self.medium,
+            &self.campaign,
+            &self.term,
+            &self.content,
+        ]
+        .iter()
+        .all(|v| v.is_none())
     }
 
     fn is_clean(&self) -> bool {
-        [&self.source, &self.medium, &self.campaign, &self.term, &self.content]
-            .iter()
-            .all(|v| v.as_deref().is_none_or(|s| clean_utm_value(s).is_some()))
+        [
+            &self.source,
+            &self.medium,
+            &self.campaign,
+            &self.term,
+            &self.content,
+        ]
+        .iter()
+        .all(|v| v.as_deref().is_none_or(|s| clean_utm_value(s).is_some()))
     }
 
     fn cleaned(self) -> Option<Utm> {

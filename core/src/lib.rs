@@ -19,5 +19,8 @@ pub use chat_id::{ChatId, ChatIdError, Prefix, PrefixError};
 pub use event::{event_id, Event, EventError, EventType};
 pub use find::find_chat_id;
 pub use identifiers::{Field, IdentifierError, Identifiers, Landing, Utm};
-pub use links::{classify, split_start_param, tag, Classified, Hint, LinkKind, Messenger, Skip, StartParam, TagInput, Tagged};
+pub use links::{
+    classify, split_start_param, tag, Classified, Hint, LinkKind, Messenger, Skip, StartParam,
+    TagInput, Tagged,
+};
 pub use template::{Template, TemplateError};

@@ -9,8 +9,8 @@ use crate::chat_id::{ChatId, Prefix};
 use crate::find::canonical_ids;
 use crate::template::Template;
 use crate::url::{
-    all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split, split_byte, strip_prefix_ci,
-    with_param, Parts,
+    all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split,
+    split_byte, strip_prefix_ci, with_param, Parts,
 };
 
 /// Links longer than this are neither tagged nor produced: a tag must never push a link past
@@ -97,7 +97,10 @@ impl LinkKind {
 
     /// The ID travels hidden (bot start parameter / context) rather than in visible draft text.
     pub fn is_bot(self) -> bool {
-        matches!(self, LinkKind::TelegramBot | LinkKind::ViberBot | LinkKind::MaxBot)
+        matches!(
+            self,
+            LinkKind::TelegramBot | LinkKind::ViberBot | LinkKind::MaxBot
+        )
     }
 }
 
@@ -200,10 +203,21 @@ impl LinkKind {
     /// Where this kind of link carries the ID.
     fn carrier(self) -> Carrier {
         match self {
-            LinkKind::TelegramBot => Carrier::Hidden { key: "start", max: TELEGRAM_START_MAX },
-            LinkKind::MaxBot => Carrier::Hidden { key: "start", max: MAX_START_MAX },
-            LinkKind::ViberBot => Carrier::Hidden { key: "context", max: VIBER_URL_MAX },
-            LinkKind::WhatsApp | LinkKind::TelegramPersonal | LinkKind::ViberPersonal => Carrier::Text,
+            LinkKind::TelegramBot => Carrier::Hidden {
+                key: "start",
+                max: TELEGRAM_START_MAX,
+            },
+            LinkKind::MaxBot => Carrier::Hidden {
+                key: "start",
+                max: MAX_START_MAX,
+            },
+            LinkKind::ViberBot => Carrier::Hidden {
+                key: "context",
+                max: VIBER_URL_MAX,
+            },
+            LinkKind::WhatsApp | LinkKind::TelegramPersonal | LinkKind::ViberPersonal => {
+                Carrier::Text
+            }
         }
     }
 }
@@ -214,7 +228,10 @@ impl LinkKind {
 /// links, `javascript:` — is [`Skip::NotMessenger`].
 pub fn classify(href: &str, hint: Hint) -> Result<Classified, Skip> {
     let r = recognise(href, hint)?;
-    Ok(Classified { messenger: r.kind.messenger(), kind: r.kind })
+    Ok(Classified {
+        messenger: r.kind.messenger(),
+        kind: r.kind,
+    })
 }
 
 fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
@@ -229,7 +246,11 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
         let is = |h: &str| eq_ci(host, h);
         if is("wa.me") {
             wa_me(&parts)?
-        } else if listed("api.whatsapp.com web.whatsapp.com whatsapp.com", host, eq_ci) {
+        } else if listed(
+            "api.whatsapp.com web.whatsapp.com whatsapp.com",
+            host,
+            eq_ci,
+        ) {
             whatsapp_send(path_segments(parts.path).next(), &parts)?
         } else if listed("t.me telegram.me telegram.dog", host, eq_ci) {
             telegram_web(&parts, hint)?
@@ -285,7 +306,11 @@ fn has_param(parts: &Parts<'_>, key: &str) -> bool {
 
 /// A parameter's decoded value has something besides spaces.
 fn has_value(parts: &Parts<'_>, key: &str) -> bool {
-    param(parts.query, key).is_some_and(|v| decode_bytes(v, true).iter().any(|c| !c.is_ascii_whitespace()))
+    param(parts.query, key).is_some_and(|v| {
+        decode_bytes(v, true)
+            .iter()
+            .any(|c| !c.is_ascii_whitespace())
+    })
 }
 
 fn is_phone_path(seg: &str) -> bool {
@@ -333,7 +358,8 @@ fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Sk
 // 8 bytes of pointer and length per name in the wasm data, a separator one.
 
 /// First path segments of t.me that are Telegram features, not usernames.
-const TELEGRAM_RESERVED: &str = "joinchat addstickers addemoji addlist addtheme setlanguage proxy socks \
+const TELEGRAM_RESERVED: &str =
+    "joinchat addstickers addemoji addlist addtheme setlanguage proxy socks \
     login invoice boost confirmphone bg c m s iv contact giftcode nft share msg msg_url";
 
 /// Whether `name` is one of the space-separated `list` (`same` decides what equal means).
@@ -349,7 +375,8 @@ fn eq_exact(a: &str, b: &str) -> bool {
 /// One pass over the query (a mini-app key wins over the others wherever it stands).
 fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
     const MINI_APP: &str = "startapp startattach appname";
-    const NOT_A_CHAT: &str = "startgroup startchannel voicechat videochat livestream post thread comment boost";
+    const NOT_A_CHAT: &str =
+        "startgroup startchannel voicechat videochat livestream post thread comment boost";
     let mut verdict = Ok(());
     for p in params(parts.query.unwrap_or("")) {
         if listed(MINI_APP, p.key, eq_exact) {
@@ -371,9 +398,7 @@ fn is_word(s: &str) -> bool {
 /// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.
 fn is_username(s: &str) -> bool {
     let b = s.as_bytes();
-    (4..=32).contains(&b.len())
-        && b[0].is_ascii_alphabetic()
-        && is_word(s)
+    (4..=32).contains(&b.len()) && b[0].is_ascii_alphabetic() && is_word(s)
 }
 
 /// Bot or person: the site's hint first; else a name ending in `bot`, or a `start` parameter the
@@ -396,7 +421,10 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     if listed(TELEGRAM_RESERVED, first, eq_ci) {
         return Err(Skip::NotAChat);
     }
-    if let Some(rest) = first.strip_prefix("+").or_else(|| first.strip_prefix("%2B")) {
+    if let Some(rest) = first
+        .strip_prefix("+")
+        .or_else(|| first.strip_prefix("%2B"))
+    {
         // t.me/+<digits> opens a chat with a phone number; t.me/+<hash> is an invite.
         return if second.is_none() && !rest.is_empty() && all_digits(rest) {
             Ok(LinkKind::TelegramPersonal)
@@ -416,7 +444,11 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
         return Err(Skip::Malformed);
     }
     telegram_non_chat(parts)?;
-    Ok(if is_bot(first, parts, hint) { LinkKind::TelegramBot } else { LinkKind::TelegramPersonal })
+    Ok(if is_bot(first, parts, hint) {
+        LinkKind::TelegramBot
+    } else {
+        LinkKind::TelegramPersonal
+    })
 }
 
 fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
@@ -433,7 +465,11 @@ fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
         if !is_username(domain) {
             return Err(Skip::Malformed);
         }
-        return Ok(if is_bot(domain, parts, hint) { LinkKind::TelegramBot } else { LinkKind::TelegramPersonal });
+        return Ok(if is_bot(domain, parts, hint) {
+            LinkKind::TelegramBot
+        } else {
+            LinkKind::TelegramPersonal
+        });
     }
     if has_value(parts, "phone") {
         return Ok(LinkKind::TelegramPersonal);
@@ -549,7 +585,12 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
         return Err(Skip::TooLong);
     }
     let changed = out != href;
-    Ok(Tagged { href: out, messenger: r.kind.messenger(), kind: r.kind, changed })
+    Ok(Tagged {
+        href: out,
+        messenger: r.kind.messenger(),
+        kind: r.kind,
+        changed,
+    })
 }
 
 /// The new raw (percent-encoded) `text`: the site's text, encoded as the site encoded it, with
@@ -557,7 +598,12 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
 /// (compared in our own encoding), else its ID is replaced where it stands (the visitor's or the
 /// site's edits around it are kept, in the site's encoding).
 fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
-    let (t, id, url, title) = (input.template, input.chat_id, input.page_url, input.page_title);
+    let (t, id, url, title) = (
+        input.template,
+        input.chat_id,
+        input.page_url,
+        input.page_title,
+    );
     // Bytes, not a string: a site's stray `%FF` must not hide our earlier tag after it.
     let decoded = decode_bytes(raw, false);
     // The site's text to render the template around: all of it when it has none of our IDs,
@@ -565,7 +611,9 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     // repeated below rather than collected: a `Vec` of matches costs more wasm.)
     let mut site = Some((raw, !decoded.is_empty()));
     for (_, _, old) in canonical_ids(&decoded, prefixes) {
-        site = t.strip_rendered(raw, &old, url, title).map(|s| (s, !s.is_empty()));
+        site = t
+            .strip_rendered(raw, &old, url, title)
+            .map(|s| (s, !s.is_empty()));
         if site.is_some() {
             break;
         }
@@ -643,14 +691,27 @@ pub fn split_start_param(param: &str) -> StartParam {
         return StartParam::default();
     }
     if let Ok(id) = ChatId::parse(param) {
-        return StartParam { site: None, chat_id: Some(id) };
+        return StartParam {
+            site: None,
+            chat_id: Some(id),
+        };
     }
     if let Some(i) = rfind_byte(param, b'_') {
         let (site, tail) = (&param[..i], &param[i + 1..]);
         if let Ok(id) = ChatId::parse(tail) {
-            let site = if site.is_empty() { None } else { Some(site.to_owned()) };
-            return StartParam { site, chat_id: Some(id) };
+            let site = if site.is_empty() {
+                None
+            } else {
+                Some(site.to_owned())
+            };
+            return StartParam {
+                site,
+                chat_id: Some(id),
+            };
         }
     }
-    StartParam { site: Some(param.to_owned()), chat_id: None }
+    StartParam {
+        site: Some(param.to_owned()),
+        chat_id: None,
+    }
 }

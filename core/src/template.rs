@@ -42,7 +42,9 @@ impl core::fmt::Display for TemplateError {
         f.write_str(match self {
             TemplateError::MissingId => "template must contain {id}",
             TemplateError::TooLong => "template is longer than 500 characters",
-            TemplateError::UnknownPlaceholder => "template has a placeholder other than {id} {text} {url} {title}",
+            TemplateError::UnknownPlaceholder => {
+                "template has a placeholder other than {id} {text} {url} {title}"
+            }
         })
     }
 }
@@ -52,7 +54,10 @@ impl std::error::Error for TemplateError {}
 /// "Request number" in each supported language (primary subtag of `<html lang>`).
 fn label(lang: &str) -> &'static str {
     let lang = lang.trim_ascii();
-    let end = lang.bytes().position(|c| c == b'-' || c == b'_').unwrap_or(lang.len());
+    let end = lang
+        .bytes()
+        .position(|c| c == b'-' || c == b'_')
+        .unwrap_or(lang.len());
     let primary = &lang[..end];
     let is = |code: &str| crate::url::eq_ci(primary, code);
     if is("ru") {
@@ -124,23 +129,53 @@ impl Template {
     /// The whole prefilled message: the site's existing text kept, the tag added (never replaced).
     pub fn render(&self, text: &str, id: &ChatId, url: &str, title: &str) -> String {
         let mut out = String::with_capacity(text.len() + 64);
-        let ctx = Context { id, url, title, has_text: !text.is_empty(), encode: false };
+        let ctx = Context {
+            id,
+            url,
+            title,
+            has_text: !text.is_empty(),
+            encode: false,
+        };
         write(&mut out, &self.compiled, text, &ctx);
         out
     }
 
     /// Like [`Template::render`] but percent-encoded for a query value, with the site's text
     /// copied as `raw_text` exactly as it was encoded in the link.
-    pub(crate) fn render_encoded(&self, raw_text: &str, has_text: bool, id: &ChatId, url: &str, title: &str) -> String {
+    pub(crate) fn render_encoded(
+        &self,
+        raw_text: &str,
+        has_text: bool,
+        id: &ChatId,
+        url: &str,
+        title: &str,
+    ) -> String {
         let mut out = String::with_capacity(raw_text.len() + 96);
-        write(&mut out, &self.compiled, raw_text, &Context { id, url, title, has_text, encode: true });
+        write(
+            &mut out,
+            &self.compiled,
+            raw_text,
+            &Context {
+                id,
+                url,
+                title,
+                has_text,
+                encode: true,
+            },
+        );
         out
     }
 
     /// If `raw` (a link's encoded text) is exactly this template rendered by
     /// [`Template::render_encoded`] around some site text with the ID `old`, that site text.
     /// Only for templates with a single `{text}`; for others the caller replaces the ID in place.
-    pub(crate) fn strip_rendered<'s>(&self, raw: &'s str, old: &ChatId, url: &str, title: &str) -> Option<&'s str> {
+    pub(crate) fn strip_rendered<'s>(
+        &self,
+        raw: &'s str,
+        old: &ChatId,
+        url: &str,
+        title: &str,
+    ) -> Option<&'s str> {
         let c = &self.compiled;
         let text_at = crate::url::find_byte(c, TEXT)?;
         let (lead, trail) = (&c[..text_at], &c[text_at + 1..]);
@@ -148,7 +183,13 @@ impl Template {
             return None;
         }
         for has_text in [true, false] {
-            let ctx = Context { id: old, url, title, has_text, encode: true };
+            let ctx = Context {
+                id: old,
+                url,
+                title,
+                has_text,
+                encode: true,
+            };
             let mut l = String::new();
             write(&mut l, lead, "", &ctx);
             let mut t = String::new();
@@ -156,7 +197,10 @@ impl Template {
             if raw.len() < l.len() + t.len() {
                 continue;
             }
-            if let Some(middle) = raw.strip_prefix(l.as_str()).and_then(|m| m.strip_suffix(t.as_str())) {
+            if let Some(middle) = raw
+                .strip_prefix(l.as_str())
+                .and_then(|m| m.strip_suffix(t.as_str()))
+            {
                 if middle.is_empty() != has_text {
                     return Some(middle);
                 }
@@ -205,7 +249,9 @@ fn write(out: &mut String, compiled: &str, text: &str, ctx: &Context<'_>) {
     while !rest.is_empty() {
         let at = rest.bytes().position(is_marker).unwrap_or(rest.len());
         put(out, &rest[..at]);
-        let Some(&marker) = rest.as_bytes().get(at) else { break };
+        let Some(&marker) = rest.as_bytes().get(at) else {
+            break;
+        };
         match marker {
             TEXT => out.push_str(text),
             SEP if ctx.has_text => put(out, "\n\n"),
@@ -233,8 +279,14 @@ mod tests {
         assert_eq!(tag("en"), ["Request number: ", id.as_str()].concat());
         assert_eq!(tag("ru-RU"), ["Номер обращения: ", id.as_str()].concat());
         assert_eq!(tag("RU"), ["Номер обращения: ", id.as_str()].concat());
-        assert_eq!(tag("pt-BR"), ["Número da solicitação: ", id.as_str()].concat());
-        assert_eq!(tag("es_419"), ["Número de solicitud: ", id.as_str()].concat());
+        assert_eq!(
+            tag("pt-BR"),
+            ["Número da solicitação: ", id.as_str()].concat()
+        );
+        assert_eq!(
+            tag("es_419"),
+            ["Número de solicitud: ", id.as_str()].concat()
+        );
         assert_eq!(tag("uk"), ["Номер звернення: ", id.as_str()].concat());
         assert_eq!(tag("kk"), ["Өтініш нөмірі: ", id.as_str()].concat());
         assert_eq!(tag("tr"), ["Talep numarası: ", id.as_str()].concat());
@@ -248,30 +300,56 @@ mod tests {
     fn keeps_existing_text() {
         let id = id();
         let t = Template::for_lang("en");
-        assert_eq!(t.render("Hi, I want the red one", &id, "", ""), ["Hi, I want the red one\n\nRequest number: ", id.as_str()].concat());
+        assert_eq!(
+            t.render("Hi, I want the red one", &id, "", ""),
+            ["Hi, I want the red one\n\nRequest number: ", id.as_str()].concat()
+        );
     }
 
     #[test]
     fn custom_placeholders() {
         let id = id();
         let t = Template::custom("{text} [ref:{id}] from {title} {url}").unwrap();
-        assert_eq!(t.render("Hello", &id, "https://s.example/p", "Shop"), ["Hello [ref:", id.as_str(), "] from Shop https://s.example/p"].concat());
+        assert_eq!(
+            t.render("Hello", &id, "https://s.example/p", "Shop"),
+            [
+                "Hello [ref:",
+                id.as_str(),
+                "] from Shop https://s.example/p"
+            ]
+            .concat()
+        );
         let t = Template::custom("Order {id}").unwrap();
-        assert_eq!(t.render("Hello", &id, "", ""), ["Hello\n\nOrder ", id.as_str()].concat());
+        assert_eq!(
+            t.render("Hello", &id, "", ""),
+            ["Hello\n\nOrder ", id.as_str()].concat()
+        );
         assert_eq!(t.render("", &id, "", ""), ["Order ", id.as_str()].concat());
         let t = Template::custom("{id} {x y} {").unwrap();
-        assert_eq!(t.render("", &id, "", ""), [id.as_str(), " {x y} {"].concat());
+        assert_eq!(
+            t.render("", &id, "", ""),
+            [id.as_str(), " {x y} {"].concat()
+        );
         // Control characters that the compiled form uses internally cannot inject placeholders.
         let t = Template::custom("\u{1}\u{3}{id}\u{2}\u{4}\u{5}!").unwrap();
-        assert_eq!(t.render("Hi", &id, "U", "T"), ["Hi\n\n", id.as_str(), "!"].concat());
+        assert_eq!(
+            t.render("Hi", &id, "U", "T"),
+            ["Hi\n\n", id.as_str(), "!"].concat()
+        );
         assert_eq!(Template::custom("\u{3}"), Err(TemplateError::MissingId));
     }
 
     #[test]
     fn custom_errors() {
-        assert_eq!(Template::custom("no id here {text}"), Err(TemplateError::MissingId));
+        assert_eq!(
+            Template::custom("no id here {text}"),
+            Err(TemplateError::MissingId)
+        );
         assert_eq!(Template::custom(""), Err(TemplateError::MissingId));
-        assert_eq!(Template::custom("{id} {name}"), Err(TemplateError::UnknownPlaceholder));
+        assert_eq!(
+            Template::custom("{id} {name}"),
+            Err(TemplateError::UnknownPlaceholder)
+        );
         assert_eq!(Template::custom("{ID}"), Err(TemplateError::MissingId));
         let long = ["{id}", &"я".repeat(497)].concat();
         assert_eq!(Template::custom(&long), Err(TemplateError::TooLong));
@@ -281,7 +359,13 @@ mod tests {
 
     #[test]
     fn char_count_matches_std() {
-        for s in ["", "a", "я", "{id} Өтініш 🙂 x", "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}"] {
+        for s in [
+            "",
+            "a",
+            "я",
+            "{id} Өтініш 🙂 x",
+            "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}",
+        ] {
             assert_eq!(char_count(s), s.chars().count(), "{s:?}");
         }
     }

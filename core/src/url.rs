@@ -33,7 +33,9 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     let sb = scheme.as_bytes();
     if sb.is_empty()
         || !sb[0].is_ascii_alphabetic()
-        || !sb.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        || !sb
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
     {
         return None;
     }
@@ -44,7 +46,10 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     };
     let before_frag = &href[rest_start..frag_at];
     let (qmark, query) = match find_byte(before_frag, b'?') {
-        Some(i) => (Some(rest_start + i), Some(&href[rest_start + i + 1..frag_at])),
+        Some(i) => (
+            Some(rest_start + i),
+            Some(&href[rest_start + i + 1..frag_at]),
+        ),
         None => (None, None),
     };
     let hier_end = qmark.unwrap_or(frag_at);
@@ -52,7 +57,10 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     let (host, path) = if let Some(after) = hier.strip_prefix("//") {
         // Browsers end the authority at `\` too for http(s); treating it the same means a
         // `https://evil.example\@wa.me` trick is seen as evil.example, as the browser sees it.
-        let end = after.bytes().position(|c| c == b'/' || c == b'\\').unwrap_or(after.len());
+        let end = after
+            .bytes()
+            .position(|c| c == b'/' || c == b'\\')
+            .unwrap_or(after.len());
         let authority = &after[..end];
         let host_port = match rfind_byte(authority, b'@') {
             Some(i) => &authority[i + 1..],
@@ -88,10 +96,20 @@ pub struct Param<'a> {
 
 /// The `&`-separated pairs of a raw query, empty segments skipped.
 pub fn params(query: &str) -> impl Iterator<Item = Param<'_>> {
-    split_byte(query, b'&').filter(|s| !s.is_empty()).map(|s| match split_once_byte(s, b'=') {
-        Some((key, value)) => Param { key, value, has_eq: true },
-        None => Param { key: s, value: "", has_eq: false },
-    })
+    split_byte(query, b'&')
+        .filter(|s| !s.is_empty())
+        .map(|s| match split_once_byte(s, b'=') {
+            Some((key, value)) => Param {
+                key,
+                value,
+                has_eq: true,
+            },
+            None => Param {
+                key: s,
+                value: "",
+                has_eq: false,
+            },
+        })
 }
 
 /// The raw value of the first parameter named `key` (exact, case-sensitive, as messengers read it).
@@ -147,7 +165,12 @@ pub fn encode_component_into(out: &mut String, s: &str) {
 /// escape, decoded): every non-ASCII byte is escaped, so the output is always valid.
 pub fn encode_bytes_into(out: &mut String, bytes: &[u8]) {
     for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')') {
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            )
+        {
             out.push(b as char);
         } else {
             out.push('%');
@@ -206,7 +229,8 @@ pub fn raw_index(raw: &str, pos: usize) -> usize {
     let b = raw.as_bytes();
     let (mut i, mut n) = (0, 0);
     while i < b.len() && n < pos {
-        let escaped = b[i] == b'%' && b.len() > i + 2 && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some();
+        let escaped =
+            b[i] == b'%' && b.len() > i + 2 && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some();
         i += if escaped { 3 } else { 1 };
         n += 1;
     }
@@ -242,7 +266,9 @@ pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// ASCII-case-insensitive `ends_with`.
 pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
-    s.len() >= suffix.len() && s.get(s.len() - suffix.len()..).is_some_and(|tail| eq_ci(tail, suffix))
+    s.len() >= suffix.len()
+        && s.get(s.len() - suffix.len()..)
+            .is_some_and(|tail| eq_ci(tail, suffix))
 }
 
 /// Every byte is an ASCII digit (true for ""). One out-of-line copy for all callers.
@@ -310,37 +336,67 @@ mod tests {
         assert_eq!(p.path, "resolve");
         assert_eq!(split("/relative?x"), None);
         assert_eq!(split("#frag"), None);
-        assert_eq!(split("https://evil.example\\@wa.me/1").unwrap().host, Some("evil.example"));
+        assert_eq!(
+            split("https://evil.example\\@wa.me/1").unwrap().host,
+            Some("evil.example")
+        );
     }
 
     #[test]
     fn edits_one_param_keeping_the_rest() {
         let h = "https://x.y/p?a=1&text=old&b=%20#f";
         let p = split(h).unwrap();
-        assert_eq!(with_param(h, &p, "text", "new"), "https://x.y/p?a=1&text=new&b=%20#f");
-        assert_eq!(with_param(h, &p, "start", "S"), "https://x.y/p?a=1&text=old&b=%20&start=S#f");
+        assert_eq!(
+            with_param(h, &p, "text", "new"),
+            "https://x.y/p?a=1&text=new&b=%20#f"
+        );
+        assert_eq!(
+            with_param(h, &p, "start", "S"),
+            "https://x.y/p?a=1&text=old&b=%20&start=S#f"
+        );
         let h = "https://x.y/p#f";
-        assert_eq!(with_param(h, &split(h).unwrap(), "k", "v"), "https://x.y/p?k=v#f");
+        assert_eq!(
+            with_param(h, &split(h).unwrap(), "k", "v"),
+            "https://x.y/p?k=v#f"
+        );
         let h = "https://x.y/p?";
-        assert_eq!(with_param(h, &split(h).unwrap(), "k", "v"), "https://x.y/p?k=v");
+        assert_eq!(
+            with_param(h, &split(h).unwrap(), "k", "v"),
+            "https://x.y/p?k=v"
+        );
         let h = "https://x.y/p?a&";
-        assert_eq!(with_param(h, &split(h).unwrap(), "k", "v"), "https://x.y/p?a&k=v");
+        assert_eq!(
+            with_param(h, &split(h).unwrap(), "k", "v"),
+            "https://x.y/p?a&k=v"
+        );
         let h = "https://x.y/p?start&a=1";
-        assert_eq!(with_param(h, &split(h).unwrap(), "start", "v"), "https://x.y/p?start=v&a=1");
+        assert_eq!(
+            with_param(h, &split(h).unwrap(), "start", "v"),
+            "https://x.y/p?start=v&a=1"
+        );
         // A key that merely starts with the name is a different parameter.
         let h = "https://x.y/p?startapp=1";
-        assert_eq!(with_param(h, &split(h).unwrap(), "start", "v"), "https://x.y/p?startapp=1&start=v");
+        assert_eq!(
+            with_param(h, &split(h).unwrap(), "start", "v"),
+            "https://x.y/p?startapp=1&start=v"
+        );
     }
 
     #[test]
     fn encodes_like_encode_uri_component() {
-        assert_eq!(encode_component("a b\n\nНомер: X-1_(ok)!~*'."), "a%20b%0A%0A%D0%9D%D0%BE%D0%BC%D0%B5%D1%80%3A%20X-1_(ok)!~*'.");
+        assert_eq!(
+            encode_component("a b\n\nНомер: X-1_(ok)!~*'."),
+            "a%20b%0A%0A%D0%9D%D0%BE%D0%BC%D0%B5%D1%80%3A%20X-1_(ok)!~*'."
+        );
         assert_eq!(encode_component("&=?#+/%"), "%26%3D%3F%23%2B%2F%25");
     }
 
     #[test]
     fn byte_helpers() {
-        assert_eq!(split_byte("a&&b&", b'&').collect::<Vec<_>>(), vec!["a", "", "b", ""]);
+        assert_eq!(
+            split_byte("a&&b&", b'&').collect::<Vec<_>>(),
+            vec!["a", "", "b", ""]
+        );
         assert_eq!(split_byte("", b'&').collect::<Vec<_>>(), vec![""]);
         assert!(eq_ci("WA.me", "wa.ME"));
         assert!(!eq_ci("wa.me", "wa.m"));

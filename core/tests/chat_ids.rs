@@ -99,9 +99,15 @@ fn transposition_detection_rate() {
         }
     }
     let rate = caught as f64 / total as f64;
-    println!("adjacent transpositions caught: {caught}/{total} = {:.2}%", rate * 100.0);
+    println!(
+        "adjacent transpositions caught: {caught}/{total} = {:.2}%",
+        rate * 100.0
+    );
     assert!(rate > 0.9, "rate {rate}");
-    assert!(rate < 1.0, "Luhn mod 32 cannot catch every transposition; a 100% rate means the test is broken");
+    assert!(
+        rate < 1.0,
+        "Luhn mod 32 cannot catch every transposition; a 100% rate means the test is broken"
+    );
 }
 
 #[test]
@@ -113,7 +119,10 @@ fn parse_errors() {
     assert_eq!(ChatId::parse("CTO0000000"), Err(ChatIdError::Body));
     assert_eq!(ChatId::parse("CTU0000000"), Err(ChatIdError::Body));
     assert_eq!(ChatId::parse("CTl0000000"), Err(ChatIdError::Body));
-    assert_eq!(ChatId::parse("CT00000000").map(|i| i.into_string()), Ok("CT00000000".to_owned()));
+    assert_eq!(
+        ChatId::parse("CT00000000").map(|i| i.into_string()),
+        Ok("CT00000000".to_owned())
+    );
     assert_eq!(ChatId::parse("CT00000001"), Err(ChatIdError::Check));
     // Multi-byte input of the right byte length is refused, not sliced mid-character.
     assert!(ChatId::parse("CTЖ000000").is_err());
@@ -146,9 +155,33 @@ fn finds_ids_in_realistic_messages() {
         ["СТ", body, " вот"].concat(),
         ["ст", &body.to_lowercase()].concat(),
         // Cyrillic look-alikes inside the body (Е, К, Н, Т, Х …).
-        ["CT", &mangle(body, |c| match c { 'E' => 'Е', 'K' => 'К', 'H' => 'Н', 'T' => 'Т', 'X' => 'Х', 'M' => 'М', 'A' => 'А', 'B' => 'В', 'C' => 'С', 'P' => 'Р', c => c })].concat(),
+        [
+            "CT",
+            &mangle(body, |c| match c {
+                'E' => 'Е',
+                'K' => 'К',
+                'H' => 'Н',
+                'T' => 'Т',
+                'X' => 'Х',
+                'M' => 'М',
+                'A' => 'А',
+                'B' => 'В',
+                'C' => 'С',
+                'P' => 'Р',
+                c => c,
+            }),
+        ]
+        .concat(),
         // Crockford confusables.
-        ["CT", &mangle(body, |c| match c { '0' => 'O', '1' => 'l', c => c })].concat(),
+        [
+            "CT",
+            &mangle(body, |c| match c {
+                '0' => 'O',
+                '1' => 'l',
+                c => c,
+            }),
+        ]
+        .concat(),
         ["(", s, ")"].concat(),
         ["https://t.me/shop_bot?start=promo_", s].concat(),
         ["«", s, "»"].concat(),
@@ -156,7 +189,11 @@ fn finds_ids_in_realistic_messages() {
         ["🙂", s, "🙂"].concat(),
     ];
     for text in &cases {
-        assert_eq!(find_chat_id(text, &[Prefix::DEFAULT]), Some(id.clone()), "{text:?}");
+        assert_eq!(
+            find_chat_id(text, &[Prefix::DEFAULT]),
+            Some(id.clone()),
+            "{text:?}"
+        );
     }
 }
 
@@ -192,16 +229,30 @@ fn first_of_two_ids_and_only_known_prefixes() {
     let text = ["codes ", a.as_str(), " and ", b.as_str()].concat();
     assert_eq!(find_chat_id(&text, &ct()), Some(a.clone()));
     // A mistyped first ID does not hide a correct second one.
-    let bad = [&a.as_str()[..9], if a.as_str().ends_with('Z') { "Y" } else { "Z" }].concat();
+    let bad = [
+        &a.as_str()[..9],
+        if a.as_str().ends_with('Z') { "Y" } else { "Z" },
+    ]
+    .concat();
     let text = [bad.as_str(), " sorry, ", b.as_str()].concat();
     assert_eq!(find_chat_id(&text, &ct()), Some(b.clone()));
     let shop = ChatId::generate(&Prefix::new("SHOP").unwrap(), [1, 2, 3, 4, 5]);
     assert_eq!(find_chat_id(shop.as_str(), &ct()), None);
-    assert_eq!(find_chat_id(shop.as_str(), &[Prefix::DEFAULT, Prefix::new("SHOP").unwrap()]), Some(shop.clone()));
+    assert_eq!(
+        find_chat_id(
+            shop.as_str(),
+            &[Prefix::DEFAULT, Prefix::new("SHOP").unwrap()]
+        ),
+        Some(shop.clone())
+    );
     assert_eq!(find_chat_id(a.as_str(), &[]), None);
     // Canonical form comes back whatever was typed.
     let typed = ["с т-", &a.as_str()[2..].to_lowercase()].concat();
-    assert_eq!(find_chat_id(&typed, &ct()), None, "two gaps are not tolerated");
+    assert_eq!(
+        find_chat_id(&typed, &ct()),
+        None,
+        "two gaps are not tolerated"
+    );
 }
 
 #[test]

@@ -58,57 +58,101 @@ fn every_cleaner_drops_the_hostile_corpus() {
             assert_eq!(clean(&value), None, "{name} accepted {value:?}");
         }
     }
-    assert_eq!(clean_utm_value("'; DROP TABLE chats; --"), None, "; is refused in utm");
+    assert_eq!(
+        clean_utm_value("'; DROP TABLE chats; --"),
+        None,
+        "; is refused in utm"
+    );
 }
 
 #[test]
 fn valid_values_are_kept_exactly() {
-    assert_eq!(clean_client_id("1700000000123456789").as_deref(), Some("1700000000123456789"));
-    assert_eq!(clean_client_id(&"9".repeat(32)).as_deref(), Some("9".repeat(32).as_str()));
+    assert_eq!(
+        clean_client_id("1700000000123456789").as_deref(),
+        Some("1700000000123456789")
+    );
+    assert_eq!(
+        clean_client_id(&"9".repeat(32)).as_deref(),
+        Some("9".repeat(32).as_str())
+    );
     assert_eq!(clean_client_id(&"9".repeat(33)), None);
     assert_eq!(clean_client_id("0"), Some("0".into()));
     assert_eq!(clean_client_id(" 123"), None);
     assert_eq!(clean_client_id("-123"), None);
     assert_eq!(clean_client_id("12.3"), None);
     assert_eq!(clean_client_id("１２３"), None, "full-width digits");
-    assert_eq!(clean_yclid("5123456789012345678").as_deref(), Some("5123456789012345678"));
+    assert_eq!(
+        clean_yclid("5123456789012345678").as_deref(),
+        Some("5123456789012345678")
+    );
     assert_eq!(clean_yclid("abc"), None);
-    assert_eq!(clean_gclid("EAIaIQobChMI-_x").as_deref(), Some("EAIaIQobChMI-_x"));
+    assert_eq!(
+        clean_gclid("EAIaIQobChMI-_x").as_deref(),
+        Some("EAIaIQobChMI-_x")
+    );
     assert_eq!(clean_gclid(&"a".repeat(256)).map(|s| s.len()), Some(256));
     assert_eq!(clean_gclid(&"a".repeat(257)), None);
     assert_eq!(clean_gclid("a.b"), None);
     assert_eq!(clean_fbclid("IwAR2.x_y-z").as_deref(), Some("IwAR2.x_y-z"));
     assert_eq!(clean_fbclid(&"a".repeat(513)), None);
-    assert_eq!(clean_ga_client_id("123456789.1700000000").as_deref(), Some("123456789.1700000000"));
+    assert_eq!(
+        clean_ga_client_id("123456789.1700000000").as_deref(),
+        Some("123456789.1700000000")
+    );
     for bad in ["123", "123.", ".123", "1.2.3", "a.1", "1.1 "] {
         assert_eq!(clean_ga_client_id(bad), None, "{bad}");
     }
-    assert_eq!(clean_user_id("user-42@shop").as_deref(), Some("user-42@shop"));
+    assert_eq!(
+        clean_user_id("user-42@shop").as_deref(),
+        Some("user-42@shop")
+    );
     assert_eq!(clean_user_id("Иван Петров").as_deref(), Some("Иван Петров"));
-    assert_eq!(clean_user_id(&"я".repeat(128)).map(|s| s.chars().count()), Some(128));
+    assert_eq!(
+        clean_user_id(&"я".repeat(128)).map(|s| s.chars().count()),
+        Some(128)
+    );
     assert_eq!(clean_user_id(&"я".repeat(129)), None);
     assert_eq!(clean_user_id("O'Brien"), None, "' is refused in site ids");
-    assert_eq!(clean_purchase_id("ORDER-2026-0001").as_deref(), Some("ORDER-2026-0001"));
-    assert_eq!(clean_utm_value("women's shoes").as_deref(), Some("women's shoes"));
+    assert_eq!(
+        clean_purchase_id("ORDER-2026-0001").as_deref(),
+        Some("ORDER-2026-0001")
+    );
+    assert_eq!(
+        clean_utm_value("women's shoes").as_deref(),
+        Some("women's shoes")
+    );
     assert_eq!(clean_utm_value("весна_2026").as_deref(), Some("весна_2026"));
-    assert_eq!(clean_utm_value(&"x".repeat(200)).map(|s| s.len()), Some(200));
+    assert_eq!(
+        clean_utm_value(&"x".repeat(200)).map(|s| s.len()),
+        Some(200)
+    );
     assert_eq!(clean_utm_value(&"x".repeat(201)), None);
 }
 
 #[test]
 fn cookies() {
-    let c = "_ga=GA1.1.123456789.1700000000; _ym_uid=1700000000123456789; _ym_d=1700000000; other=x=y";
+    let c =
+        "_ga=GA1.1.123456789.1700000000; _ym_uid=1700000000123456789; _ym_d=1700000000; other=x=y";
     assert_eq!(cookie_value(c, "_ym_uid"), Some("1700000000123456789"));
     assert_eq!(cookie_value(c, "other"), Some("x=y"));
     assert_eq!(cookie_value(c, "_ym"), None);
     assert_eq!(cookie_value("", "_ym_uid"), None);
     assert_eq!(cookie_value("a_ym_uid=1", "_ym_uid"), None);
     assert_eq!(cookie_value("_ym_uid=1; _ym_uid=2", "_ym_uid"), Some("1"));
-    assert_eq!(client_id_from_cookies(c).as_deref(), Some("1700000000123456789"));
+    assert_eq!(
+        client_id_from_cookies(c).as_deref(),
+        Some("1700000000123456789")
+    );
     assert_eq!(client_id_from_cookies("_ym_uid=\"><script>"), None);
     assert_eq!(client_id_from_cookies("_ym_uid="), None);
-    assert_eq!(ga_client_id_from_cookies(c).as_deref(), Some("123456789.1700000000"));
-    assert_eq!(ga_client_id_from_cookies("_ga=GA1.2.123.456").as_deref(), Some("123.456"));
+    assert_eq!(
+        ga_client_id_from_cookies(c).as_deref(),
+        Some("123456789.1700000000")
+    );
+    assert_eq!(
+        ga_client_id_from_cookies("_ga=GA1.2.123.456").as_deref(),
+        Some("123.456")
+    );
     assert_eq!(ga_client_id_from_cookies("_ga=GA1.1.123"), None);
     assert_eq!(ga_client_id_from_cookies("_ga=XX1.1.123.456"), None);
     assert_eq!(ga_client_id_from_cookies("_ga_ABC=GS1.1.123.456"), None);
@@ -116,8 +160,14 @@ fn cookies() {
 
 #[test]
 fn storage() {
-    assert_eq!(client_id_from_storage("\"1700000000123456789\"").as_deref(), Some("1700000000123456789"));
-    assert_eq!(client_id_from_storage("1700000000123456789").as_deref(), Some("1700000000123456789"));
+    assert_eq!(
+        client_id_from_storage("\"1700000000123456789\"").as_deref(),
+        Some("1700000000123456789")
+    );
+    assert_eq!(
+        client_id_from_storage("1700000000123456789").as_deref(),
+        Some("1700000000123456789")
+    );
     assert_eq!(client_id_from_storage(" \"17\" ").as_deref(), Some("17"));
     assert_eq!(client_id_from_storage("\"17"), None);
     assert_eq!(client_id_from_storage("{\"v\":17}"), None);
@@ -144,7 +194,10 @@ fn landing_query() {
     let l = from_query("?yclid=1%3Cscript%3E&utm_source=%22%3E%3Cscript%3E&utm_medium=a%00b&utm_campaign=%E2%80%AEevil&gclid=a%20b&fbclid=%FF");
     assert_eq!(l, Landing::default());
     // The first clean value of a repeated key wins.
-    assert_eq!(from_query("yclid=bad&yclid=2&yclid=3").yclid.as_deref(), Some("2"));
+    assert_eq!(
+        from_query("yclid=bad&yclid=2&yclid=3").yclid.as_deref(),
+        Some("2")
+    );
     let big = ["yclid=", &"1".repeat(10_000)].concat();
     assert_eq!(from_query(&big).yclid, None);
 }
@@ -159,7 +212,10 @@ fn validate_and_clean() {
         gclid: Some("g".into()),
         fbclid: Some("f".into()),
         ga_client_id: Some("1.2".into()),
-        utm: Some(Utm { source: Some("yandex".into()), ..Utm::default() }),
+        utm: Some(Utm {
+            source: Some("yandex".into()),
+            ..Utm::default()
+        }),
     };
     assert_eq!(good.validate(), Ok(()));
     assert_eq!(good.clone().cleaned(), good);
@@ -169,11 +225,20 @@ fn validate_and_clean() {
         (Field::ClientId, |i| i.client_id = Some("12a".into())),
         (Field::Yclid, |i| i.yclid = Some("".into())),
         (Field::UserId, |i| i.user_id = Some("<b>".into())),
-        (Field::PurchaseId, |i| i.purchase_id = Some("x\u{202e}".into())),
+        (Field::PurchaseId, |i| {
+            i.purchase_id = Some("x\u{202e}".into())
+        }),
         (Field::Gclid, |i| i.gclid = Some("a b".into())),
         (Field::Fbclid, |i| i.fbclid = Some("a;b".into())),
-        (Field::GaClientId, |i| i.ga_client_id = Some("GA1.1.1.2".into())),
-        (Field::Utm, |i| i.utm = Some(Utm { term: Some("a\nb".into()), ..Utm::default() })),
+        (Field::GaClientId, |i| {
+            i.ga_client_id = Some("GA1.1.1.2".into())
+        }),
+        (Field::Utm, |i| {
+            i.utm = Some(Utm {
+                term: Some("a\nb".into()),
+                ..Utm::default()
+            })
+        }),
     ];
     for (field, spoil) in cases {
         let mut bad = good.clone();
@@ -183,10 +248,28 @@ fn validate_and_clean() {
         assert_eq!(cleaned.validate(), Ok(()));
         assert_ne!(cleaned, good, "{field:?} must have been dropped");
     }
-    assert_eq!(IdentifierError { field: Field::Yclid }.to_string(), "invalid yclid");
-    assert_eq!(IdentifierError { field: Field::GaClientId }.to_string(), "invalid ga_client_id");
+    assert_eq!(
+        IdentifierError {
+            field: Field::Yclid
+        }
+        .to_string(),
+        "invalid yclid"
+    );
+    assert_eq!(
+        IdentifierError {
+            field: Field::GaClientId
+        }
+        .to_string(),
+        "invalid ga_client_id"
+    );
     // A UTM object with only invalid values disappears entirely.
-    let i = Identifiers { utm: Some(Utm { source: Some("<".into()), ..Utm::default() }), ..Identifiers::default() };
+    let i = Identifiers {
+        utm: Some(Utm {
+            source: Some("<".into()),
+            ..Utm::default()
+        }),
+        ..Identifiers::default()
+    };
     assert_eq!(i.cleaned().utm, None);
 }
 

@@ -2,8 +2,8 @@
 //! that must stay untouched, plus idempotency (including links tagged with an older ID).
 
 use chattag_core::{
-    classify, split_start_param, tag, ChatId, Hint, LinkKind, Messenger, Prefix, Skip, StartParam, TagInput, Tagged,
-    Template,
+    classify, split_start_param, tag, ChatId, Hint, LinkKind, Messenger, Prefix, Skip, StartParam,
+    TagInput, Tagged, Template,
 };
 use proptest::prelude::*;
 
@@ -23,7 +23,17 @@ const PAGE: &str = "https://shop.example/p/1";
 
 fn run(href: &str, id: &ChatId, template: &Template, hint: Hint) -> Result<Tagged, Skip> {
     let prefixes = [Prefix::DEFAULT, Prefix::new("OLD").unwrap()];
-    tag(href, &TagInput { chat_id: id, prefixes: &prefixes, template, page_url: PAGE, page_title: "Shop", hint })
+    tag(
+        href,
+        &TagInput {
+            chat_id: id,
+            prefixes: &prefixes,
+            template,
+            page_url: PAGE,
+            page_title: "Shop",
+            hint,
+        },
+    )
 }
 
 fn tag_en(href: &str, hint: Hint) -> Result<Tagged, Skip> {
@@ -32,7 +42,8 @@ fn tag_en(href: &str, hint: Hint) -> Result<Tagged, Skip> {
 
 /// `{ID}` in an expected link stands for the current ID; `{TAG}` for the encoded English tag.
 fn expand(s: &str) -> String {
-    s.replace("{TAG}", "Request%20number%3A%20{ID}").replace("{ID}", id().as_str())
+    s.replace("{TAG}", "Request%20number%3A%20{ID}")
+        .replace("{ID}", id().as_str())
 }
 
 const NL2: &str = "%0A%0A";
@@ -102,13 +113,21 @@ fn untouched_forms() {
         ("https://wa.me/?text=Look", Hint::Auto, Share),
         ("https://wa.me/", Hint::Auto, Share),
         ("https://api.whatsapp.com/send?text=Look", Hint::Auto, Share),
-        ("https://api.whatsapp.com/send?phone=&text=Look", Hint::Auto, Share),
+        (
+            "https://api.whatsapp.com/send?phone=&text=Look",
+            Hint::Auto,
+            Share,
+        ),
         ("whatsapp://send?text=Look", Hint::Auto, Share),
         ("https://wa.me/message/ABCDEF123", Hint::Auto, FixedText),
         ("https://wa.me/qr/ABCDEF123", Hint::Auto, FixedText),
         ("https://wa.me/c/79991234567", Hint::Auto, Catalogue),
         ("https://wa.me/shop", Hint::Auto, Malformed),
-        ("https://t.me/share/url?url=https%3A%2F%2Fshop.example", Hint::Auto, Share),
+        (
+            "https://t.me/share/url?url=https%3A%2F%2Fshop.example",
+            Hint::Auto,
+            Share,
+        ),
         ("https://t.me/share?url=x", Hint::Auto, Share),
         ("tg://msg_url?url=x", Hint::Auto, Share),
         ("https://t.me/+AbCdEf123", Hint::Auto, NotAChat),
@@ -123,7 +142,11 @@ fn untouched_forms() {
         ("https://t.me/", Hint::Auto, NotAChat),
         ("https://shop.t.me/", Hint::Auto, NotAChat),
         ("https://t.me/ab", Hint::Auto, Malformed),
-        ("tg://resolve?domain=shop_bot&appname=app", Hint::Auto, MiniApp),
+        (
+            "tg://resolve?domain=shop_bot&appname=app",
+            Hint::Auto,
+            MiniApp,
+        ),
         ("tg://resolve?domain=news&post=5", Hint::Auto, NotAChat),
         ("tg://resolve", Hint::Auto, NoRecipient),
         ("tg://join?invite=abc", Hint::Auto, NotAChat),
@@ -137,14 +160,38 @@ fn untouched_forms() {
         ("https://max.ru/u/abc", Hint::Auto, NotAChat),
         ("https://max.ru/shop_bot", Hint::Personal, NotAChat),
         // Never ours.
-        ("https://wa.me.example.com/79991234567", Hint::Auto, NotMessenger),
-        ("https://example.com/?u=https://wa.me/1", Hint::Auto, NotMessenger),
+        (
+            "https://wa.me.example.com/79991234567",
+            Hint::Auto,
+            NotMessenger,
+        ),
+        (
+            "https://example.com/?u=https://wa.me/1",
+            Hint::Auto,
+            NotMessenger,
+        ),
         ("https://example.com/wa.me/1", Hint::Auto, NotMessenger),
-        ("https://evil.example\\@wa.me/79991234567", Hint::Auto, NotMessenger),
-        ("https://wa.me@evil.example/79991234567", Hint::Auto, NotMessenger),
-        ("https://t.me.evil.example/shop_bot", Hint::Auto, NotMessenger),
+        (
+            "https://evil.example\\@wa.me/79991234567",
+            Hint::Auto,
+            NotMessenger,
+        ),
+        (
+            "https://wa.me@evil.example/79991234567",
+            Hint::Auto,
+            NotMessenger,
+        ),
+        (
+            "https://t.me.evil.example/shop_bot",
+            Hint::Auto,
+            NotMessenger,
+        ),
         ("https://nott.me/shop_bot", Hint::Auto, NotMessenger),
-        ("javascript:location='https://wa.me/1'", Hint::Auto, NotMessenger),
+        (
+            "javascript:location='https://wa.me/1'",
+            Hint::Auto,
+            NotMessenger,
+        ),
         ("data:text/html,https://wa.me/1", Hint::Auto, NotMessenger),
         ("mailto:shop@example.com", Hint::Auto, NotMessenger),
         ("tel:+79991234567", Hint::Auto, NotMessenger),
@@ -172,23 +219,48 @@ fn skip_names_and_reasons() {
     assert_eq!(Hint::parse("Personal"), Hint::Personal);
     assert_eq!(Hint::parse("of"), Hint::Auto);
     assert_eq!(Hint::parse(""), Hint::Auto);
-    for kind in [LinkKind::WhatsApp, LinkKind::TelegramBot, LinkKind::TelegramPersonal, LinkKind::ViberBot, LinkKind::ViberPersonal, LinkKind::MaxBot] {
+    for kind in [
+        LinkKind::WhatsApp,
+        LinkKind::TelegramBot,
+        LinkKind::TelegramPersonal,
+        LinkKind::ViberBot,
+        LinkKind::ViberPersonal,
+        LinkKind::MaxBot,
+    ] {
         assert_eq!(LinkKind::from_name(kind.as_str()), Some(kind));
-        assert_eq!(Messenger::from_name(kind.messenger().as_str()), Some(kind.messenger()));
+        assert_eq!(
+            Messenger::from_name(kind.messenger().as_str()),
+            Some(kind.messenger())
+        );
     }
     assert_eq!(LinkKind::from_name("telegram"), None);
 }
 
 #[test]
 fn localised_and_custom_text() {
-    let ru = run("https://wa.me/79991234567?text=Здравствуйте", &id(), &Template::for_lang("ru"), Hint::Auto).unwrap();
+    let ru = run(
+        "https://wa.me/79991234567?text=Здравствуйте",
+        &id(),
+        &Template::for_lang("ru"),
+        Hint::Auto,
+    )
+    .unwrap();
     // Unencoded site text is kept as written; our part is encoded.
     let expected = ["https://wa.me/79991234567?text=Здравствуйте", NL2,
         "%D0%9D%D0%BE%D0%BC%D0%B5%D1%80%20%D0%BE%D0%B1%D1%80%D0%B0%D1%89%D0%B5%D0%BD%D0%B8%D1%8F%3A%20", id().as_str()].concat();
     assert_eq!(ru.href, expected);
     let custom = Template::custom("[ref:{id}] {title}: {text}").unwrap();
-    let t = run("https://wa.me/79991234567?text=Hi", &id(), &custom, Hint::Auto).unwrap();
-    assert_eq!(t.href, expand("https://wa.me/79991234567?text=%5Bref%3A{ID}%5D%20Shop%3A%20Hi"));
+    let t = run(
+        "https://wa.me/79991234567?text=Hi",
+        &id(),
+        &custom,
+        Hint::Auto,
+    )
+    .unwrap();
+    assert_eq!(
+        t.href,
+        expand("https://wa.me/79991234567?text=%5Bref%3A{ID}%5D%20Shop%3A%20Hi")
+    );
     let again = run(&t.href, &id(), &custom, Hint::Auto).unwrap();
     assert_eq!(again.href, t.href);
     assert!(!again.changed);
@@ -222,11 +294,17 @@ fn retagging_replaces_older_ids() {
     // An ID with another configured prefix is recognised too.
     let other = other_prefix_id();
     let with_other = ["https://t.me/shop_bot?start=promo_", other.as_str()].concat();
-    assert_eq!(run(&with_other, &id(), &en, Hint::Auto).unwrap().href, expand("https://t.me/shop_bot?start=promo_{ID}"));
+    assert_eq!(
+        run(&with_other, &id(), &en, Hint::Auto).unwrap().href,
+        expand("https://t.me/shop_bot?start=promo_{ID}")
+    );
     // An ID with an unknown prefix is the site's text, not ours.
     let foreign = ChatId::generate(&Prefix::new("ZZ").unwrap(), [1, 2, 3, 4, 5]);
     let with_foreign = ["https://t.me/shop_bot?start=", foreign.as_str()].concat();
-    assert_eq!(run(&with_foreign, &id(), &en, Hint::Auto).unwrap().href, [with_foreign.as_str(), "_", id().as_str()].concat());
+    assert_eq!(
+        run(&with_foreign, &id(), &en, Hint::Auto).unwrap().href,
+        [with_foreign.as_str(), "_", id().as_str()].concat()
+    );
 }
 
 #[test]
@@ -234,16 +312,35 @@ fn edited_text_gets_its_id_replaced_in_place() {
     let en = Template::for_lang("en");
     let old = old_id();
     // The visitor's draft no longer ends with our tag as rendered: replace the ID where it is.
-    let href = ["https://wa.me/1?text=Hi%2C%20my%20code%20is%20", old.as_str(), "%2C%20thanks"].concat();
+    let href = [
+        "https://wa.me/1?text=Hi%2C%20my%20code%20is%20",
+        old.as_str(),
+        "%2C%20thanks",
+    ]
+    .concat();
     let t = run(&href, &id(), &en, Hint::Auto).unwrap();
-    assert_eq!(t.href, expand("https://wa.me/1?text=Hi%2C%20my%20code%20is%20{ID}%2C%20thanks"));
+    assert_eq!(
+        t.href,
+        expand("https://wa.me/1?text=Hi%2C%20my%20code%20is%20{ID}%2C%20thanks")
+    );
     // A language change between visits: one ID, never two tags.
-    let ru = run("https://wa.me/1?text=Hi", &old, &Template::for_lang("ru"), Hint::Auto).unwrap().href;
+    let ru = run(
+        "https://wa.me/1?text=Hi",
+        &old,
+        &Template::for_lang("ru"),
+        Hint::Auto,
+    )
+    .unwrap()
+    .href;
     let en_now = run(&ru, &id(), &en, Hint::Auto).unwrap().href;
     assert_eq!(en_now, ru.replace(old.as_str(), id().as_str()));
     // A site that encoded our tag its own way (e.g. a CMS re-encoding spaces as +) still gets
     // exactly one tag.
-    let plus = ["https://wa.me/1?text=Hi%0A%0ARequest+number%3A+", old.as_str()].concat();
+    let plus = [
+        "https://wa.me/1?text=Hi%0A%0ARequest+number%3A+",
+        old.as_str(),
+    ]
+    .concat();
     let t = run(&plus, &id(), &en, Hint::Auto).unwrap().href;
     assert_eq!(t.matches(id().as_str()).count(), 1);
     assert!(!t.contains(old.as_str()));
@@ -259,10 +356,19 @@ fn telegram_start_keeps_the_site_part_within_64() {
     // Room is kept for the longest ID (12): 64 - 13 = 51 characters of the site's value.
     assert_eq!(start, [&site[..51], "_", id().as_str()].concat());
     let split = split_start_param(start);
-    assert_eq!(split, StartParam { site: Some(site[..51].to_owned()), chat_id: Some(id()) });
+    assert_eq!(
+        split,
+        StartParam {
+            site: Some(site[..51].to_owned()),
+            chat_id: Some(id())
+        }
+    );
     let site = "a".repeat(51);
     let href = ["https://t.me/shop_bot?start=", &site].concat();
-    assert_eq!(run(&href, &id(), &en, Hint::Auto).unwrap().href, [href.as_str(), "_", id().as_str()].concat());
+    assert_eq!(
+        run(&href, &id(), &en, Hint::Auto).unwrap().href,
+        [href.as_str(), "_", id().as_str()].concat()
+    );
     assert_eq!(run(&t.href, &id(), &en, Hint::Auto).unwrap().href, t.href);
     // MAX allows 128.
     let href = ["https://max.ru/shop_bot?start=", &"b".repeat(200)].concat();
@@ -280,13 +386,47 @@ fn telegram_start_keeps_the_site_part_within_64() {
 fn split_start_param_cases() {
     let i = id();
     assert_eq!(split_start_param(""), StartParam::default());
-    assert_eq!(split_start_param(i.as_str()), StartParam { site: None, chat_id: Some(i.clone()) });
-    assert_eq!(split_start_param(&["promo_", i.as_str()].concat()), StartParam { site: Some("promo".into()), chat_id: Some(i.clone()) });
-    assert_eq!(split_start_param(&["a_b_", i.as_str()].concat()), StartParam { site: Some("a_b".into()), chat_id: Some(i.clone()) });
-    assert_eq!(split_start_param(&["_", i.as_str()].concat()), StartParam { site: None, chat_id: Some(i.clone()) });
-    assert_eq!(split_start_param("promo"), StartParam { site: Some("promo".into()), chat_id: None });
+    assert_eq!(
+        split_start_param(i.as_str()),
+        StartParam {
+            site: None,
+            chat_id: Some(i.clone())
+        }
+    );
+    assert_eq!(
+        split_start_param(&["promo_", i.as_str()].concat()),
+        StartParam {
+            site: Some("promo".into()),
+            chat_id: Some(i.clone())
+        }
+    );
+    assert_eq!(
+        split_start_param(&["a_b_", i.as_str()].concat()),
+        StartParam {
+            site: Some("a_b".into()),
+            chat_id: Some(i.clone())
+        }
+    );
+    assert_eq!(
+        split_start_param(&["_", i.as_str()].concat()),
+        StartParam {
+            site: None,
+            chat_id: Some(i.clone())
+        }
+    );
+    assert_eq!(
+        split_start_param("promo"),
+        StartParam {
+            site: Some("promo".into()),
+            chat_id: None
+        }
+    );
     // A mistyped ID is the site's value, not ours.
-    let bad = [&i.as_str()[..9], if i.as_str().ends_with('0') { "1" } else { "0" }].concat();
+    let bad = [
+        &i.as_str()[..9],
+        if i.as_str().ends_with('0') { "1" } else { "0" },
+    ]
+    .concat();
     assert_eq!(split_start_param(&bad).chat_id, None);
 }
 
@@ -332,7 +472,11 @@ fn taggable_link() -> impl Strategy<Value = String> {
         }
         if let Some(s) = start {
             h.push(sep);
-            h.push_str(if h.starts_with("viber://pa") { "context=" } else { "start=" });
+            h.push_str(if h.starts_with("viber://pa") {
+                "context="
+            } else {
+                "start="
+            });
             h.push_str(&s);
         }
         if let Some(f) = frag {
@@ -344,7 +488,8 @@ fn taggable_link() -> impl Strategy<Value = String> {
 }
 
 fn any_id() -> impl Strategy<Value = ChatId> {
-    (prop::sample::select(vec!["CT", "OLD"]), any::<[u8; 5]>()).prop_map(|(p, r)| ChatId::generate(&Prefix::new(p).unwrap(), r))
+    (prop::sample::select(vec!["CT", "OLD"]), any::<[u8; 5]>())
+        .prop_map(|(p, r)| ChatId::generate(&Prefix::new(p).unwrap(), r))
 }
 
 proptest! {

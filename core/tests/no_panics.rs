@@ -2,13 +2,26 @@
 //! Arbitrary and link-shaped strings go through every entry point the snippet and collector use.
 
 use chattag_core::identifiers::*;
-use chattag_core::{classify, find_chat_id, split_start_param, tag, ChatId, Hint, Prefix, TagInput, Template};
+use chattag_core::{
+    classify, find_chat_id, split_start_param, tag, ChatId, Hint, Prefix, TagInput, Template,
+};
 use proptest::prelude::*;
 
 fn linkish() -> impl Strategy<Value = String> {
     let head = prop::sample::select(vec![
-        "https://wa.me/", "https://api.whatsapp.com/send", "whatsapp://send", "https://t.me/", "tg://resolve",
-        "tg:resolve", "viber://pa", "viber://chat", "https://max.ru/", "HTTPS://WWW.T.ME/", "https://", "tg:", "",
+        "https://wa.me/",
+        "https://api.whatsapp.com/send",
+        "whatsapp://send",
+        "https://t.me/",
+        "tg://resolve",
+        "tg:resolve",
+        "viber://pa",
+        "viber://chat",
+        "https://max.ru/",
+        "HTTPS://WWW.T.ME/",
+        "https://",
+        "tg:",
+        "",
     ]);
     let tail = "([a-zA-Z0-9_/?&=#%+.:@\\\\-]|[ЖжСТ€😀\u{202e}\u{0}]|%[0-9A-Fa-f]{0,2}|CT[0-9A-Z]{8}){0,40}";
     (head, tail).prop_map(|(h, t)| [h, t.as_str()].concat())
@@ -17,9 +30,14 @@ fn linkish() -> impl Strategy<Value = String> {
 /// Links that are taggable, with arbitrary bytes in the parameter we edit and around it.
 fn taggable_with_noise() -> impl Strategy<Value = String> {
     let base = prop::sample::select(vec![
-        "https://wa.me/79991234567?text=", "https://api.whatsapp.com/send?phone=7999&text=", "https://t.me/shop_bot?start=",
-        "https://t.me/manager?text=", "tg://resolve?domain=shop_bot&start=", "viber://pa?chatURI=s&context=",
-        "viber://chat?number=7&text=", "https://max.ru/shop_bot?start=",
+        "https://wa.me/79991234567?text=",
+        "https://api.whatsapp.com/send?phone=7999&text=",
+        "https://t.me/shop_bot?start=",
+        "https://t.me/manager?text=",
+        "tg://resolve?domain=shop_bot&start=",
+        "viber://pa?chatURI=s&context=",
+        "viber://chat?number=7&text=",
+        "https://max.ru/shop_bot?start=",
     ]);
     let noise = "([a-zA-Z0-9_/?&=#%+.:@ -]|[ЖжСТ€😀\u{202e}\u{0}]|%[0-9A-Fa-f]{0,2}|CT[0-9A-Z]{8}|_CT[0-9A-Z]{8}){0,30}";
     (base, noise).prop_map(|(b, n)| [b, n.as_str()].concat())

@@ -28,7 +28,11 @@ struct Classes(UnsafeCell<Heap>);
 unsafe impl Sync for Classes {}
 
 #[global_allocator]
-static HEAP: Classes = Classes(UnsafeCell::new(Heap { free: [0; CLASSES], next: 0, end: 0 }));
+static HEAP: Classes = Classes(UnsafeCell::new(Heap {
+    free: [0; CLASSES],
+    next: 0,
+    end: 0,
+}));
 
 /// The class of a layout: blocks are `1 << class` bytes and aligned to their size, which
 /// satisfies any alignment up to the size.
@@ -58,7 +62,9 @@ unsafe impl GlobalAlloc for Classes {
             heap.end = heap.next;
         }
         let start = (heap.next + size - 1) & !(size - 1);
-        let Some(stop) = start.checked_add(size) else { return core::ptr::null_mut() };
+        let Some(stop) = start.checked_add(size) else {
+            return core::ptr::null_mut();
+        };
         if stop > heap.end {
             let pages = (stop - heap.end).div_ceil(PAGE);
             if memory_grow(0, pages) == usize::MAX {

@@ -4,8 +4,8 @@
 
 use chattag_core::event::{clean_url, event_id, Event, EventType};
 use chattag_core::identifiers::{
-    clean_client_id, clean_purchase_id, clean_user_id, client_id_from_cookies, client_id_from_storage,
-    from_query, ga_client_id_from_cookies, Identifiers, Landing,
+    clean_client_id, clean_purchase_id, clean_user_id, client_id_from_cookies,
+    client_id_from_storage, from_query, ga_client_id_from_cookies, Identifiers, Landing,
 };
 use chattag_core::links::{Hint, Skip, Tagged};
 use chattag_core::template::Template;
@@ -13,13 +13,13 @@ use chattag_core::Prefix;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Window};
 
-use crate::logic::delivery::{backoff_ms, outcome, Outcome};
 use crate::browser::dom::{Names, Pass, Seq, LINK};
-use crate::logic::outbox;
 use crate::browser::ports::Ports;
+use crate::browser::storage::{Store, OUTBOX};
+use crate::logic::delivery::{backoff_ms, outcome, Outcome};
+use crate::logic::outbox;
 use crate::logic::reported::Reported;
 use crate::logic::settings::{self, Key, Settings};
-use crate::browser::storage::{Store, OUTBOX};
 use crate::logic::visitor::{self, Clock, Record, Resolution, DAY_MS, YCLID_LIFETIME_MS};
 use crate::logic::wire;
 
@@ -91,7 +91,8 @@ impl App {
         if !window.is_object() || !document.is_object() {
             return None;
         }
-        let (window, document): (Window, Document) = (window.unchecked_into(), document.unchecked_into());
+        let (window, document): (Window, Document) =
+            (window.unchecked_into(), document.unchecked_into());
         let (settings, warnings) = settings::parse(&mut |k: &Key| ports.setting(k.attr, k.config));
         for w in warnings {
             ports.misconfigured(w);
@@ -141,11 +142,15 @@ impl App {
     // ---- public API ------------------------------------------------------------------------
 
     pub fn id(&self) -> Option<String> {
-        self.live.as_ref().map(|l| l.record.chat_id.as_str().to_owned())
+        self.live
+            .as_ref()
+            .map(|l| l.record.chat_id.as_str().to_owned())
     }
 
     pub fn rewrite(&self, url: String) -> String {
-        self.with_pass(|p| p.url(&url, Hint::Auto).ok().map(|t| t.href)).flatten().unwrap_or(url)
+        self.with_pass(|p| p.url(&url, Hint::Auto).ok().map(|t| t.href))
+            .flatten()
+            .unwrap_or(url)
     }
 
     pub fn identifiers_json(&mut self) -> String {
@@ -158,13 +163,21 @@ impl App {
     /// `setUserId` / `setPurchaseId`: `None` clears; the loader turns numbers into strings and
     /// anything else into "" (invalid).
     pub fn set_user_id(&mut self, v: Option<String>, purchase: bool) {
-        let (clean, name): (fn(&str) -> Option<String>, _) =
-            if purchase { (clean_purchase_id, "setPurchaseId") } else { (clean_user_id, "setUserId") };
+        let (clean, name): (fn(&str) -> Option<String>, _) = if purchase {
+            (clean_purchase_id, "setPurchaseId")
+        } else {
+            (clean_user_id, "setUserId")
+        };
         let value = match v {
             None => None,
             Some(s) => match clean(&s) {
                 Some(c) => Some(c),
-                None => return self.warn(name, "invalid value ignored (1-128 printable characters, no < > \" ' ` \\)"),
+                None => {
+                    return self.warn(
+                        name,
+                        "invalid value ignored (1-128 printable characters, no < > \" ' ` \\)",
+                    )
+                }
             },
         };
         if purchase {
@@ -205,9 +218,14 @@ impl App {
             return;
         }
         let landing = from_query(&self.window.location().search().unwrap_or_default());
-        let Some(res) = self.resolve(landing) else { return };
+        let Some(res) = self.resolve(landing) else {
+            return;
+        };
         let template = self.settings.template.clone().unwrap_or_else(|| {
-            let lang = self.document.document_element().and_then(|e| e.get_attribute("lang"));
+            let lang = self
+                .document
+                .document_element()
+                .and_then(|e| e.get_attribute("lang"));
             Template::for_lang(lang.as_deref().unwrap_or(""))
         });
         let mut prefixes = vec![self.settings.prefix.clone()];
@@ -215,7 +233,11 @@ impl App {
             prefixes.push(Prefix::DEFAULT);
         }
         let chat_id = res.record.chat_id.as_str().to_owned();
-        self.live = Some(Live { record: res.record.clone(), template, prefixes });
+        self.live = Some(Live {
+            record: res.record.clone(),
+            template,
+            prefixes,
+        });
         self.apply(res);
 
         self.pass_document();
@@ -235,8 +257,17 @@ impl App {
             return None;
         };
         let stored = self.store().record().and_then(|s| Record::decode(&s));
-        let clock = Clock { now: now_ms(), lifetime_ms: self.settings.lifetime_days as u64 * DAY_MS };
-        Some(visitor::resolve(stored, landing, &clock, &self.settings.prefix, rnd))
+        let clock = Clock {
+            now: now_ms(),
+            lifetime_ms: self.settings.lifetime_days as u64 * DAY_MS,
+        };
+        Some(visitor::resolve(
+            stored,
+            landing,
+            &clock,
+            &self.settings.prefix,
+            rnd,
+        ))
     }
 
     /// Makes `res` the live record and tells the collector what is new about it.
@@ -279,11 +310,19 @@ impl App {
         let store = self.store();
         let cookies = store.cookies();
         let client_id = client_id_from_cookies(&cookies)
-            .or_else(|| store.foreign("_ym_uid").and_then(|raw| client_id_from_storage(&raw)))
+            .or_else(|| {
+                store
+                    .foreign("_ym_uid")
+                    .and_then(|raw| client_id_from_storage(&raw))
+            })
             .or(ym);
         let ga_client_id = ga_client_id_from_cookies(&cookies);
         self.client_id_known = client_id.is_some();
-        let landing = self.live.as_ref().map(|l| l.record.landing.clone()).unwrap_or_default();
+        let landing = self
+            .live
+            .as_ref()
+            .map(|l| l.record.landing.clone())
+            .unwrap_or_default();
         Identifiers {
             client_id,
             yclid: landing.yclid,
@@ -304,7 +343,10 @@ impl App {
             return false;
         }
         let ids = self.identifiers();
-        let news = self.live.as_ref().is_some_and(|l| l.record.reported.has_news(&ids));
+        let news = self
+            .live
+            .as_ref()
+            .is_some_and(|l| l.record.reported.has_news(&ids));
         if !news {
             return false;
         }
@@ -359,7 +401,9 @@ impl App {
     }
 
     fn next_slice(&mut self) {
-        let Some((list, from)) = self.pass.take() else { return };
+        let Some((list, from)) = self.pass.take() else {
+            return;
+        };
         if let Some(next) = self.with_pass(|p| p.slice(&list, from)).flatten() {
             self.pass = Some((list, next));
             self.ports.later(0, TIMER_PASS);
@@ -384,7 +428,9 @@ impl App {
         }
         // `closest` throws (→ Err) on anything that is not an element.
         let el: &Element = target.unchecked_ref();
-        let Some(link) = el.closest(LINK).ok().flatten() else { return };
+        let Some(link) = el.closest(LINK).ok().flatten() else {
+            return;
+        };
         let tagged = self.with_pass(|p| p.element(&link, None)).flatten();
         if let (true, Some(t)) = (used, tagged) {
             self.click(t);
@@ -426,7 +472,15 @@ impl App {
     /// <reason>` left alone, "" not a messenger link or not running. Never logs, never writes.
     pub fn inspect_link(&self, el: &JsValue) -> String {
         self.pass_logged(false, |p| match p.peek(el.unchecked_ref(), None)? {
-            Ok(t) => Some([if t.changed { "u " } else { "t " }, t.messenger.as_str(), " ", t.kind.as_str()].concat()),
+            Ok(t) => Some(
+                [
+                    if t.changed { "u " } else { "t " },
+                    t.messenger.as_str(),
+                    " ",
+                    t.kind.as_str(),
+                ]
+                .concat(),
+            ),
             Err(Skip::NotMessenger) => None,
             Err(s) => Some(["s ", s.as_str(), " ", s.reason()].concat()),
         })
@@ -444,7 +498,12 @@ impl App {
         } else {
             "required"
         };
-        [consent, " ", self.settings.endpoint.as_deref().unwrap_or("")].concat()
+        [
+            consent,
+            " ",
+            self.settings.endpoint.as_deref().unwrap_or(""),
+        ]
+        .concat()
     }
 
     // ---- events and delivery -------------------------------------------------------------
@@ -466,7 +525,10 @@ impl App {
     }
 
     fn outbox(&mut self) -> Vec<String> {
-        self.store().get(OUTBOX).map(|s| outbox::parse(&s)).unwrap_or_default()
+        self.store()
+            .get(OUTBOX)
+            .map(|s| outbox::parse(&s))
+            .unwrap_or_default()
     }
 
     fn save_outbox(&mut self, lines: &[String]) {
@@ -494,7 +556,9 @@ impl App {
 
     fn click(&mut self, t: Tagged) {
         let ids = self.identifiers();
-        let Some(mut ev) = self.event(EventType::Click, ids) else { return };
+        let Some(mut ev) = self.event(EventType::Click, ids) else {
+            return;
+        };
         ev.messenger = Some(t.messenger.as_str().into());
         ev.link_kind = Some(t.kind.as_str().into());
         ev.target = Some(t.href);
@@ -508,7 +572,9 @@ impl App {
 
     /// Page hidden or a messenger click: everything pending, fire-and-forget.
     pub fn beacon(&mut self) {
-        let Some(endpoint) = self.settings.endpoint.clone() else { return };
+        let Some(endpoint) = self.settings.endpoint.clone() else {
+            return;
+        };
         if !self.consent {
             return;
         }
@@ -516,7 +582,11 @@ impl App {
         if b.ids.is_empty() {
             return;
         }
-        let queued = self.window.navigator().send_beacon_with_opt_str(&endpoint, Some(&b.body)).unwrap_or(false);
+        let queued = self
+            .window
+            .navigator()
+            .send_beacon_with_opt_str(&endpoint, Some(&b.body))
+            .unwrap_or(false);
         if !queued {
             self.warn("sendBeacon refused the batch; it stays in the outbox", "");
         }
@@ -526,7 +596,9 @@ impl App {
         if self.in_flight.is_some() || self.retry_pending || !self.consent {
             return;
         }
-        let Some(endpoint) = self.settings.endpoint.clone() else { return };
+        let Some(endpoint) = self.settings.endpoint.clone() else {
+            return;
+        };
         let mut lines = self.outbox();
         let b = outbox::batch(&lines);
         if !b.oversized.is_empty() {
@@ -537,7 +609,10 @@ impl App {
             return;
         }
         self.next_token = self.next_token.wrapping_add(1);
-        self.in_flight = Some(InFlight { token: self.next_token, ids: b.ids });
+        self.in_flight = Some(InFlight {
+            token: self.next_token,
+            ids: b.ids,
+        });
         self.ports.post(&endpoint, &b.body, self.next_token);
     }
 
@@ -551,7 +626,10 @@ impl App {
         match result {
             Outcome::Delivered | Outcome::Refused => {
                 if outcome(status) == Outcome::Refused {
-                    self.warn("the collector refused a batch (4xx); dropped", &self.settings.endpoint.clone().unwrap_or_default());
+                    self.warn(
+                        "the collector refused a batch (4xx); dropped",
+                        &self.settings.endpoint.clone().unwrap_or_default(),
+                    );
                 }
                 let mut lines = self.outbox();
                 outbox::remove(&mut lines, &sent.ids);
@@ -563,7 +641,8 @@ impl App {
                 self.attempt = self.attempt.saturating_add(1);
                 self.retry_pending = true;
                 let jitter = random::<1>().map_or(128, |b| b[0]);
-                self.ports.later(backoff_ms(self.attempt, jitter), TIMER_RETRY);
+                self.ports
+                    .later(backoff_ms(self.attempt, jitter), TIMER_RETRY);
             }
         }
         Some(result)
@@ -585,9 +664,10 @@ impl App {
                     self.ports.ym(c);
                 }
                 self.client_id_check += 1;
-                if let (Some(next), Some(prev)) =
-                    (CLIENT_ID_CHECKS_MS.get(self.client_id_check), CLIENT_ID_CHECKS_MS.get(self.client_id_check - 1))
-                {
+                if let (Some(next), Some(prev)) = (
+                    CLIENT_ID_CHECKS_MS.get(self.client_id_check),
+                    CLIENT_ID_CHECKS_MS.get(self.client_id_check - 1),
+                ) {
                     self.ports.later(next - prev, TIMER_CLIENT_ID);
                 }
             }

@@ -37,7 +37,10 @@ pub struct Names {
 
 impl Names {
     pub fn new() -> Names {
-        Names { href: JsValue::from_str("href"), hint: JsValue::from_str("data-chattag") }
+        Names {
+            href: JsValue::from_str("href"),
+            hint: JsValue::from_str("data-chattag"),
+        }
     }
 }
 
@@ -106,7 +109,8 @@ impl Pass<'_> {
     pub fn element(&self, el: &Element, hint: Option<Hint>) -> Option<Tagged> {
         let tagged = self.peek(el, hint)?.ok()?;
         if tagged.changed {
-            el.unchecked_ref::<El>().set_attr(&self.names.href, &tagged.href);
+            el.unchecked_ref::<El>()
+                .set_attr(&self.names.href, &tagged.href);
         }
         Some(tagged)
     }
@@ -115,7 +119,10 @@ impl Pass<'_> {
     pub fn peek(&self, el: &Element, hint: Option<Hint>) -> Option<Result<Tagged, Skip>> {
         let el: &El = el.unchecked_ref();
         let href = el.attr(&self.names.href)?;
-        let hint = hint.unwrap_or_else(|| el.attr(&self.names.hint).map_or(Hint::Auto, |h| Hint::parse(&h)));
+        let hint = hint.unwrap_or_else(|| {
+            el.attr(&self.names.hint)
+                .map_or(Hint::Auto, |h| Hint::parse(&h))
+        });
         Some(self.url(&href, hint))
     }
 
@@ -165,7 +172,9 @@ impl Pass<'_> {
         if let Ok(h) = doc.query_selector_all(HINTED) {
             self.hinted(h.unchecked_ref());
         }
-        doc.query_selector_all(CANDIDATES).ok().map(JsCast::unchecked_into)
+        doc.query_selector_all(CANDIDATES)
+            .ok()
+            .map(JsCast::unchecked_into)
     }
 
     /// Links the page added or whose `href` it changed, collected by the loader's

@@ -34,7 +34,10 @@ impl Store {
     }
 
     fn mem_get(&self, key: &str) -> Option<String> {
-        self.mem.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        self.mem
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
     }
 
     fn mem_set(&mut self, key: &'static str, value: Option<&str>) {
@@ -101,7 +104,9 @@ impl Store {
 
     /// The visitor record: localStorage's, else the cookie's, else this page's memory.
     pub fn record(&mut self) -> Option<String> {
-        self.get(RECORD).or_else(|| self.cookie(RECORD)).or_else(|| self.mem_get(RECORD))
+        self.get(RECORD)
+            .or_else(|| self.cookie(RECORD))
+            .or_else(|| self.mem_get(RECORD))
     }
 
     pub fn set_record(&mut self, value: &str, max_age_s: u64) {

@@ -24,7 +24,11 @@ pub fn event_id_of(line: &str) -> Option<&str> {
 
 /// Parses the stored text, skipping anything that is not an event line of ours.
 pub fn parse(stored: &str) -> Vec<String> {
-    stored.split('\n').filter(|l| event_id_of(l).is_some()).map(String::from).collect()
+    stored
+        .split('\n')
+        .filter(|l| event_id_of(l).is_some())
+        .map(String::from)
+        .collect()
 }
 
 pub fn serialize(lines: &[String]) -> String {
@@ -61,7 +65,9 @@ pub fn batch(lines: &[String]) -> Batch {
     let mut ids = Vec::new();
     let mut oversized = Vec::new();
     for line in lines {
-        let Some(id) = event_id_of(line) else { continue };
+        let Some(id) = event_id_of(line) else {
+            continue;
+        };
         if line.len() + 2 > MAX_BATCH_BYTES {
             oversized.push(id.into());
             continue;
@@ -76,7 +82,11 @@ pub fn batch(lines: &[String]) -> Batch {
         ids.push(id.into());
     }
     body.push(']');
-    Batch { body, ids, oversized }
+    Batch {
+        body,
+        ids,
+        oversized,
+    }
 }
 
 #[cfg(test)]
@@ -85,7 +95,10 @@ mod tests {
 
     fn ev(n: usize, pad: usize) -> String {
         let id = format!("{n:026}");
-        format!("{EVENT_HEAD}{id}\",\"type\":\"click\",\"x\":\"{}\"}}", "a".repeat(pad))
+        format!(
+            "{EVENT_HEAD}{id}\",\"type\":\"click\",\"x\":\"{}\"}}",
+            "a".repeat(pad)
+        )
     }
 
     #[test]

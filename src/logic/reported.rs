@@ -36,7 +36,13 @@ fn utm_hash(u: &Option<Utm>) -> u32 {
         fn p(v: &Option<String>) -> &str {
             v.as_deref().unwrap_or("")
         }
-        fnv1a(&[p(&u.source), p(&u.medium), p(&u.campaign), p(&u.term), p(&u.content)])
+        fnv1a(&[
+            p(&u.source),
+            p(&u.medium),
+            p(&u.campaign),
+            p(&u.term),
+            p(&u.content),
+        ])
     })
 }
 
@@ -61,7 +67,10 @@ impl Reported {
 
     /// Whether `ids` carry a present value the collector has not been told.
     pub fn has_news(&self, ids: &Identifiers) -> bool {
-        hashes(ids).iter().zip(self.0.iter()).any(|(&now, &told)| now != 0 && now != told)
+        hashes(ids)
+            .iter()
+            .zip(self.0.iter())
+            .any(|(&now, &told)| now != 0 && now != told)
     }
 
     /// The state after `ids` were reported in an `update` (present fields overwrite).
@@ -115,7 +124,10 @@ mod tests {
         let told = Reported::of(&ids(None, Some("u1")));
         assert!(!told.has_news(&ids(None, Some("u1"))));
         assert!(!told.has_news(&ids(None, None)), "absent is not news");
-        assert!(told.has_news(&ids(Some("123"), Some("u1"))), "late ClientID");
+        assert!(
+            told.has_news(&ids(Some("123"), Some("u1"))),
+            "late ClientID"
+        );
         assert!(told.has_news(&ids(None, Some("u2"))), "changed user ID");
         let mut merged = told;
         merged.merge(&ids(Some("123"), None));
@@ -124,8 +136,20 @@ mod tests {
 
     #[test]
     fn utm_fields_are_told_apart() {
-        let a = Identifiers { utm: Some(Utm { source: Some("ab".into()), ..Utm::default() }), ..Identifiers::default() };
-        let b = Identifiers { utm: Some(Utm { medium: Some("ab".into()), ..Utm::default() }), ..Identifiers::default() };
+        let a = Identifiers {
+            utm: Some(Utm {
+                source: Some("ab".into()),
+                ..Utm::default()
+            }),
+            ..Identifiers::default()
+        };
+        let b = Identifiers {
+            utm: Some(Utm {
+                medium: Some("ab".into()),
+                ..Utm::default()
+            }),
+            ..Identifiers::default()
+        };
         assert!(Reported::of(&a).has_news(&b));
     }
 
@@ -137,6 +161,9 @@ mod tests {
         assert_eq!(s.len(), 64);
         assert_eq!(Reported::decode(&s), Some(r));
         assert_eq!(Reported::decode(&s[1..]), None);
-        assert_eq!(Reported::decode(&s.replace('0', "g")), if s.contains('0') { None } else { Some(r) });
+        assert_eq!(
+            Reported::decode(&s.replace('0', "g")),
+            if s.contains('0') { None } else { Some(r) }
+        );
     }
 }

@@ -31,13 +31,34 @@ pub struct Key {
     pub config: &'static str,
 }
 
-pub const ENDPOINT: Key = Key { attr: "data-endpoint", config: "endpoint" };
-pub const PREFIX: Key = Key { attr: "data-prefix", config: "prefix" };
-pub const TEMPLATE: Key = Key { attr: "data-template", config: "template" };
-pub const LIFETIME: Key = Key { attr: "data-lifetime", config: "lifetimeDays" };
-pub const COUNTER: Key = Key { attr: "data-counter", config: "counter" };
-pub const CONSENT: Key = Key { attr: "data-consent", config: "consent" };
-pub const DEBUG: Key = Key { attr: "data-debug", config: "debug" };
+pub const ENDPOINT: Key = Key {
+    attr: "data-endpoint",
+    config: "endpoint",
+};
+pub const PREFIX: Key = Key {
+    attr: "data-prefix",
+    config: "prefix",
+};
+pub const TEMPLATE: Key = Key {
+    attr: "data-template",
+    config: "template",
+};
+pub const LIFETIME: Key = Key {
+    attr: "data-lifetime",
+    config: "lifetimeDays",
+};
+pub const COUNTER: Key = Key {
+    attr: "data-counter",
+    config: "counter",
+};
+pub const CONSENT: Key = Key {
+    attr: "data-consent",
+    config: "consent",
+};
+pub const DEBUG: Key = Key {
+    attr: "data-debug",
+    config: "debug",
+};
 
 /// Parses settings from raw values (`get` returns the attribute's, else the config's, string).
 /// Returns the settings and one console warning per bad value (always shown: a site owner must
@@ -48,7 +69,8 @@ pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'st
 
     let endpoint = get(&ENDPOINT).and_then(|v| {
         let v = v.trim_ascii();
-        let ok = (strip_prefix_ci(v, "https://").is_some() || strip_prefix_ci(v, "http://").is_some())
+        let ok = (strip_prefix_ci(v, "https://").is_some()
+            || strip_prefix_ci(v, "http://").is_some())
             && v.len() <= 2048
             && !v.bytes().any(|c| c <= b' ' || c == 0x7f);
         if ok {
@@ -71,11 +93,13 @@ pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'st
             None
         }
     });
-    let lifetime_days = get(&LIFETIME).map_or(DEFAULT_LIFETIME_DAYS, |v| match whole_number(v.trim_ascii()) {
-        Some(d) if (1..=MAX_LIFETIME_DAYS).contains(&d) => d,
-        _ => {
-            warn("lifetime: whole days 1-400 — using 21");
-            DEFAULT_LIFETIME_DAYS
+    let lifetime_days = get(&LIFETIME).map_or(DEFAULT_LIFETIME_DAYS, |v| {
+        match whole_number(v.trim_ascii()) {
+            Some(d) if (1..=MAX_LIFETIME_DAYS).contains(&d) => d,
+            _ => {
+                warn("lifetime: whole days 1-400 — using 21");
+                DEFAULT_LIFETIME_DAYS
+            }
         }
     });
     let counter = get(&COUNTER).and_then(|v| {
@@ -101,7 +125,18 @@ pub fn parse(get: &mut dyn FnMut(&Key) -> Option<String>) -> (Settings, Vec<&'st
     });
     let debug = get(&DEBUG).is_some_and(|v| is_on(&v));
 
-    (Settings { endpoint, prefix, template, lifetime_days, counter, consent_required, debug }, warnings)
+    (
+        Settings {
+            endpoint,
+            prefix,
+            template,
+            lifetime_days,
+            counter,
+            consent_required,
+            debug,
+        },
+        warnings,
+    )
 }
 
 /// Decimal digits only (no sign, no spaces), small enough for a day count.
@@ -109,14 +144,18 @@ fn whole_number(v: &str) -> Option<u32> {
     if v.is_empty() || v.len() > 6 {
         return None;
     }
-    v.bytes().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32))
+    v.bytes().try_fold(0u32, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32)
+    })
 }
 
 /// `data-debug` (present, empty) / `"1"` / `"true"` / `"on"` / `"yes"` → on; `"0"` / `"false"` /
 /// `"off"` / `"no"` → off.
 pub fn is_on(v: &str) -> bool {
     let v = v.trim_ascii();
-    !["0", "false", "off", "no"].iter().any(|off| v.eq_ignore_ascii_case(off))
+    !["0", "false", "off", "no"]
+        .iter()
+        .any(|off| v.eq_ignore_ascii_case(off))
 }
 
 #[cfg(test)]
@@ -124,7 +163,12 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> (Settings, Vec<&'static str>) {
-        parse(&mut |k: &Key| pairs.iter().find(|(n, _)| *n == k.config).map(|(_, v)| v.to_string()))
+        parse(&mut |k: &Key| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k.config)
+                .map(|(_, v)| v.to_string())
+        })
     }
 
     #[test]
@@ -151,7 +195,10 @@ mod tests {
             ("debug", ""),
         ]);
         assert!(w.is_empty(), "{w:?}");
-        assert_eq!(s.endpoint.as_deref(), Some("https://collector.example/v1/events"));
+        assert_eq!(
+            s.endpoint.as_deref(),
+            Some("https://collector.example/v1/events")
+        );
         assert_eq!(s.prefix.as_str(), "FL");
         assert!(s.template.is_some());
         assert_eq!(s.lifetime_days, 30);
@@ -176,7 +223,10 @@ mod tests {
         assert!(s.template.is_none());
         assert_eq!(s.lifetime_days, 21);
         assert_eq!(s.counter, None);
-        assert!(s.consent_required, "an unreadable consent setting must not mean 'granted'");
+        assert!(
+            s.consent_required,
+            "an unreadable consent setting must not mean 'granted'"
+        );
         assert!(!s.debug);
         let (s, _) = with(&[("lifetimeDays", "2100"), ("endpoint", "https://a b/")]);
         assert_eq!(s.lifetime_days, 21);

@@ -88,7 +88,9 @@ fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {
         return None;
     }
-    s.bytes().try_fold(0u64, |n, c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u64))
+    s.bytes().try_fold(0u64, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u64)
+    })
 }
 
 /// How this page view starts.
@@ -125,9 +127,13 @@ pub fn resolve(
     random: [u8; RANDOM_BYTES],
 ) -> Resolution {
     let now = clock.now;
-    let unexpired = |r: &Record| r.issued <= now + CLOCK_SKEW_MS && now < r.issued.saturating_add(clock.lifetime_ms);
+    let unexpired = |r: &Record| {
+        r.issued <= now + CLOCK_SKEW_MS && now < r.issued.saturating_add(clock.lifetime_ms)
+    };
     let live = |r: &Record| unexpired(r) && r.chat_id.prefix() == prefix.as_str();
-    let yclid_live = |r: &Record| r.yclid_at <= now + CLOCK_SKEW_MS && now < r.yclid_at.saturating_add(YCLID_LIFETIME_MS);
+    let yclid_live = |r: &Record| {
+        r.yclid_at <= now + CLOCK_SKEW_MS && now < r.yclid_at.saturating_add(YCLID_LIFETIME_MS)
+    };
     let new_click = |r: &Record| {
         differs(&landing.yclid, &r.landing.yclid)
             || differs(&landing.gclid, &r.landing.gclid)
@@ -144,12 +150,22 @@ pub fn resolve(
                 record.landing.yclid = None;
             }
             let changed = record != old;
-            Resolution { record, issued: false, prev: None, changed }
+            Resolution {
+                record,
+                issued: false,
+                prev: None,
+                changed,
+            }
         }
         old => {
-            let prev = old.as_ref().filter(|r| unexpired(r)).map(|r| r.chat_id.clone());
+            let prev = old
+                .as_ref()
+                .filter(|r| unexpired(r))
+                .map(|r| r.chat_id.clone());
             // The stored yclid outlives the ID unless this click brings its own.
-            let kept_yclid = old.filter(|r| yclid_live(r)).and_then(|r| r.landing.yclid.map(|y| (y, r.yclid_at)));
+            let kept_yclid = old
+                .filter(|r| yclid_live(r))
+                .and_then(|r| r.landing.yclid.map(|y| (y, r.yclid_at)));
             let (yclid, yclid_at) = match (landing.yclid, kept_yclid) {
                 (Some(y), _) => (Some(y), now),
                 (None, Some((y, at))) => (Some(y), at),
@@ -162,7 +178,12 @@ pub fn resolve(
                 landing: Landing { yclid, ..landing },
                 reported: Reported::default(),
             };
-            Resolution { record, issued: true, prev, changed: true }
+            Resolution {
+                record,
+                issued: true,
+                prev,
+                changed: true,
+            }
         }
     }
 }
@@ -181,7 +202,10 @@ mod tests {
     const LIFE: u64 = 21 * DAY_MS;
 
     fn clock(now: u64) -> Clock {
-        Clock { now, lifetime_ms: LIFE }
+        Clock {
+            now,
+            lifetime_ms: LIFE,
+        }
     }
 
     fn landing(q: &str) -> Landing {
@@ -189,7 +213,13 @@ mod tests {
     }
 
     fn first_visit(q: &str) -> Record {
-        let r = resolve(None, landing(q), &clock(NOW), &Prefix::DEFAULT, [1, 2, 3, 4, 5]);
+        let r = resolve(
+            None,
+            landing(q),
+            &clock(NOW),
+            &Prefix::DEFAULT,
+            [1, 2, 3, 4, 5],
+        );
         assert!(r.issued && r.prev.is_none() && r.changed);
         r.record
     }
@@ -200,7 +230,10 @@ mod tests {
         rec.reported = Reported::default();
         let text = rec.encode();
         assert_eq!(Record::decode(&text), Some(rec.clone()));
-        assert_eq!(rec.landing.utm.as_ref().and_then(|u| u.campaign.as_deref()), Some("лето & x"));
+        assert_eq!(
+            rec.landing.utm.as_ref().and_then(|u| u.campaign.as_deref()),
+            Some("лето & x")
+        );
     }
 
     #[test]
@@ -221,11 +254,23 @@ mod tests {
     #[test]
     fn same_visitor_keeps_the_id_within_its_lifetime() {
         let rec = first_visit("?yclid=123");
-        let r = resolve(Some(rec.clone()), landing(""), &clock(NOW + LIFE - 1), &Prefix::DEFAULT, [9; 5]);
+        let r = resolve(
+            Some(rec.clone()),
+            landing(""),
+            &clock(NOW + LIFE - 1),
+            &Prefix::DEFAULT,
+            [9; 5],
+        );
         assert!(!r.issued && !r.changed);
         assert_eq!(r.record, rec);
         // A reload of the landing URL is not a new click.
-        let r = resolve(Some(rec.clone()), landing("?yclid=123"), &clock(NOW + 1000), &Prefix::DEFAULT, [9; 5]);
+        let r = resolve(
+            Some(rec.clone()),
+            landing("?yclid=123"),
+            &clock(NOW + 1000),
+            &Prefix::DEFAULT,
+            [9; 5],
+        );
         assert!(!r.issued);
     }
 
@@ -233,7 +278,13 @@ mod tests {
     fn a_new_ad_click_renews_the_id_and_names_the_previous_one() {
         let rec = first_visit("?yclid=123&utm_source=ya");
         for q in ["?yclid=456", "?gclid=abc", "?fbclid=x.y"] {
-            let r = resolve(Some(rec.clone()), landing(q), &clock(NOW + DAY_MS), &Prefix::DEFAULT, [9; 5]);
+            let r = resolve(
+                Some(rec.clone()),
+                landing(q),
+                &clock(NOW + DAY_MS),
+                &Prefix::DEFAULT,
+                [9; 5],
+            );
             assert!(r.issued, "{q}");
             assert_eq!(r.prev.as_ref(), Some(&rec.chat_id));
             assert_ne!(r.record.chat_id, rec.chat_id);
@@ -241,23 +292,48 @@ mod tests {
             // The old click's UTM does not carry over to the new click.
             assert_eq!(r.record.landing.utm, None);
         }
-        let r = resolve(Some(rec.clone()), landing("?gclid=abc"), &clock(NOW + DAY_MS), &Prefix::DEFAULT, [9; 5]);
-        assert_eq!(r.record.landing.yclid.as_deref(), Some("123"), "yclid kept for its 90 days");
+        let r = resolve(
+            Some(rec.clone()),
+            landing("?gclid=abc"),
+            &clock(NOW + DAY_MS),
+            &Prefix::DEFAULT,
+            [9; 5],
+        );
+        assert_eq!(
+            r.record.landing.yclid.as_deref(),
+            Some("123"),
+            "yclid kept for its 90 days"
+        );
         assert_eq!(r.record.yclid_at, NOW);
     }
 
     #[test]
     fn an_expired_id_is_replaced_but_the_yclid_lives_90_days() {
         let rec = first_visit("?yclid=123&gclid=g");
-        let r = resolve(Some(rec.clone()), landing(""), &clock(NOW + LIFE), &Prefix::DEFAULT, [9; 5]);
+        let r = resolve(
+            Some(rec.clone()),
+            landing(""),
+            &clock(NOW + LIFE),
+            &Prefix::DEFAULT,
+            [9; 5],
+        );
         assert!(r.issued);
         assert_eq!(r.prev, None, "an expired ID is not 'replaced'");
         assert_eq!(r.record.landing.yclid.as_deref(), Some("123"));
         assert_eq!(r.record.landing.gclid, None);
-        let r = resolve(Some(rec.clone()), landing(""), &clock(NOW + YCLID_LIFETIME_MS), &Prefix::DEFAULT, [9; 5]);
+        let r = resolve(
+            Some(rec.clone()),
+            landing(""),
+            &clock(NOW + YCLID_LIFETIME_MS),
+            &Prefix::DEFAULT,
+            [9; 5],
+        );
         assert_eq!(r.record.landing.yclid, None);
         // Within the ID's lifetime, a yclid past 90 days is dropped too (lifetime set longer).
-        let long = Clock { now: NOW + YCLID_LIFETIME_MS, lifetime_ms: 365 * DAY_MS };
+        let long = Clock {
+            now: NOW + YCLID_LIFETIME_MS,
+            lifetime_ms: 365 * DAY_MS,
+        };
         let r = resolve(Some(rec), landing(""), &long, &Prefix::DEFAULT, [9; 5]);
         assert!(!r.issued && r.changed);
         assert_eq!(r.record.landing.yclid, None);
@@ -266,16 +342,37 @@ mod tests {
     #[test]
     fn utm_without_a_click_refreshes_the_stored_utm() {
         let rec = first_visit("?utm_source=a");
-        let r = resolve(Some(rec.clone()), landing("?utm_source=b"), &clock(NOW + 5), &Prefix::DEFAULT, [9; 5]);
+        let r = resolve(
+            Some(rec.clone()),
+            landing("?utm_source=b"),
+            &clock(NOW + 5),
+            &Prefix::DEFAULT,
+            [9; 5],
+        );
         assert!(!r.issued && r.changed);
-        assert_eq!(r.record.landing.utm, Some(Utm { source: Some("b".into()), ..Utm::default() }));
+        assert_eq!(
+            r.record.landing.utm,
+            Some(Utm {
+                source: Some("b".into()),
+                ..Utm::default()
+            })
+        );
     }
 
     #[test]
     fn future_dated_records_and_other_prefixes_start_over() {
         let mut rec = first_visit("");
         rec.issued = NOW + 2 * DAY_MS;
-        assert!(resolve(Some(rec.clone()), landing(""), &clock(NOW), &Prefix::DEFAULT, [9; 5]).issued);
+        assert!(
+            resolve(
+                Some(rec.clone()),
+                landing(""),
+                &clock(NOW),
+                &Prefix::DEFAULT,
+                [9; 5]
+            )
+            .issued
+        );
         let rec = first_visit("");
         let xy = Prefix::new("XY").unwrap();
         let r = resolve(Some(rec.clone()), landing(""), &clock(NOW), &xy, [9; 5]);

@@ -198,10 +198,19 @@ mod tests {
     #[test]
     fn matches_serde_json_with_fields_absent() {
         for kind in [EventType::Issue, EventType::Update, EventType::Click] {
-            let e = Event { event_id: "X".into(), kind, chat_id: "CT8F2A9KQ3".into(), ts: 0, ..Event::default() };
+            let e = Event {
+                event_id: "X".into(),
+                kind,
+                chat_id: "CT8F2A9KQ3".into(),
+                ts: 0,
+                ..Event::default()
+            };
             assert_eq!(event_json(&e), serde_json::to_string(&e).unwrap());
         }
-        let ids = Identifiers { utm: Some(Utm::default()), ..Identifiers::default() };
+        let ids = Identifiers {
+            utm: Some(Utm::default()),
+            ..Identifiers::default()
+        };
         assert_eq!(identifiers_json(&ids), serde_json::to_string(&ids).unwrap());
         assert_eq!(identifiers_json(&Identifiers::default()), "{}");
     }
