@@ -3,7 +3,6 @@ use std::process::ExitCode;
 use chattag_collector::cli::{Cli, Command, ServeArgs};
 use chattag_collector::config::Config;
 use chattag_collector::metrics::StoreMetrics;
-use chattag_collector::store::sqlite::{SqliteOptions, SqliteStore};
 use clap::Parser;
 
 // malloc/free were the top user-space symbols of the request threads under ingest load.
@@ -43,11 +42,8 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
 }
 
 fn migrate(db: &std::path::Path) -> Result<(), String> {
-    let store = SqliteStore::open(
-        &SqliteOptions::new(db),
-        std::sync::Arc::new(StoreMetrics::default()),
-    )
-    .map_err(|e| e.to_string())?;
-    println!("database ready: {}", store.path().display());
+    chattag_collector::store::open(db, false, std::sync::Arc::new(StoreMetrics::default()))
+        .map_err(|e| e.to_string())?;
+    println!("database ready: {}", db.display());
     Ok(())
 }

@@ -10,11 +10,10 @@ use clap::{Args, Subcommand};
 
 use super::config::{ChatsConfig, ChatsFile};
 use super::intake::csv_records;
-use super::routes::store_intake;
+use super::model::IntakeSource;
 use crate::cli::DbArgs;
 use crate::clock::now_ms;
 use crate::metrics::StoreMetrics;
-use crate::store::sqlite::{SqliteOptions, SqliteStore};
 
 #[derive(Debug, Subcommand)]
 pub enum ImportSource {
@@ -87,18 +86,13 @@ pub fn import(source: ImportSource) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let store = Arc::new(
-        SqliteStore::open(
-            &SqliteOptions::new(&args.db.db),
-            Arc::new(StoreMetrics::default()),
-        )
-        .map_err(|e| e.to_string())?,
-    );
+    let store = crate::store::open(&args.db.db, false, Arc::new(StoreMetrics::default()))
+        .map_err(|e| e.to_string())?;
     let total = valid.len();
     let ids = rt
-        .block_on(store_intake(&store, valid, settings, "csv"))
+        .block_on(store.record_intake(valid, settings, IntakeSource::Csv))
         .map_err(|e| e.to_string())?;
-    let opened = ids.iter().filter(|(_, method)| method.is_some()).count();
+    let opened = ids.iter().filter(|w| w.opened.is_some()).count();
     println!(
         "imported {total} row(s): {opened} new chat(s), {} update(s); {invalid} skipped",
         ids.len() - opened

@@ -31,8 +31,7 @@ use std::path::PathBuf;
 use chattag_core::Prefix;
 use serde::Deserialize;
 
-use super::matching::Window;
-use super::store::MatchSettings;
+use super::matching::{MatchSettings, Window};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

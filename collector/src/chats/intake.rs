@@ -23,7 +23,7 @@ use super::inbound::{
     MAX_TEXT_CHARS,
 };
 use super::matching::IdEvidence;
-use super::store::LaterFacts;
+use super::model::LaterFacts;
 use crate::metrica::export::{is_iso_4217, normalize_revenue, MAX_TAG_CHARS};
 
 #[derive(Debug, Default, Deserialize)]

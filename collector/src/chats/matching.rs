@@ -144,6 +144,22 @@ impl Default for Window {
     }
 }
 
+/// Matching settings, from the `[chats]` config table.
+#[derive(Clone, Debug)]
+pub struct MatchSettings {
+    pub prefixes: Vec<Prefix>,
+    pub window: Window,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            prefixes: vec![Prefix::DEFAULT],
+            window: Window::default(),
+        }
+    }
+}
+
 /// The chat's side of a probable match.
 pub struct ChatStartFacts<'a> {
     /// Snippet messenger name for the platform, None for platforms the snippet does not tag.

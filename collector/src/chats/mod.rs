@@ -2,8 +2,8 @@
 //! for other platforms and CRMs, and matching each chat to the visit that produced it.
 //!
 //! Flow: a webhook route ([`routes`]) verifies the sender ([`signature`]), its platform module
-//! parses the payload into [`inbound::Inbound`] facts, and [`store`] records the conversation,
-//! deciding in the same transaction how it ties to a chat ID ([`matching`]).
+//! parses the payload into [`inbound::Inbound`] facts, and storage ([`crate::store::ChatStore`]) records
+//! the conversation, deciding in the same transaction how it ties to a chat ID ([`matching`]).
 
 pub mod cli;
 pub mod config;
@@ -11,9 +11,9 @@ pub mod inbound;
 pub mod intake;
 pub mod matching;
 pub mod max;
+pub mod model;
 pub mod routes;
 pub mod signature;
-pub mod store;
 pub mod telegram;
 pub mod viber;
 pub mod whatsapp;

@@ -25,9 +25,9 @@ use serde_json::json;
 use super::config::{ChatsConfig, WebhookSecret};
 use super::inbound::{Inbound, ParseError};
 use super::intake::{IntakeChat, ValidIntake};
-use super::matching::Method;
+use super::matching::{MatchSettings, Method};
+use super::model::{Delivery, IntakeSource};
 use super::signature::{self, SignatureError};
-use super::store::{self, MatchSettings, Provenance, Recorded};
 use super::{max, telegram, viber, whatsapp};
 use crate::app::AppState;
 use crate::auth::require_bearer;
@@ -35,8 +35,6 @@ use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::metrics::WebhookOutcome;
 use crate::secret::Secret;
-use crate::store::sqlite::SqliteStore;
-use crate::store::StoreError;
 
 /// Webhook bodies are small JSON documents; a CRM batch of 100 chats fits easily.
 const BODY_LIMIT: usize = 256 * 1024;
@@ -127,40 +125,17 @@ fn refused(e: SignatureError) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
 }
 
-fn sqlite(state: &AppState) -> Result<Arc<SqliteStore>, ApiError> {
-    state.sqlite.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            "no chat storage",
-        )
-    })
-}
-
 fn secret_of<'a>(s: &'a Option<WebhookSecret>, what: &str) -> Result<&'a str, ApiError> {
     s.as_ref()
         .map(WebhookSecret::expose)
         .ok_or_else(|| not_configured(what))
 }
 
-/// What one delivery stored.
-#[derive(Debug, Default)]
-struct Stored {
-    opened: u32,
-    continued: u32,
-    duplicates: u32,
-    answered: u32,
-    /// How each opened conversation was matched.
-    methods: Vec<Method>,
-}
-
-impl Stored {
-    fn outcome(&self) -> WebhookOutcome {
-        if self.duplicates > 0 && self.opened + self.continued + self.answered == 0 {
-            WebhookOutcome::Duplicate
-        } else {
-            WebhookOutcome::Accepted
-        }
+fn delivery_outcome(d: &Delivery) -> WebhookOutcome {
+    if d.duplicates > 0 && d.opened + d.continued + d.answered == 0 {
+        WebhookOutcome::Duplicate
+    } else {
+        WebhookOutcome::Accepted
     }
 }
 
@@ -198,54 +173,17 @@ fn observed<T>(
 fn stored_response(
     state: &AppState,
     messenger: &str,
-    result: Result<Stored, ApiError>,
+    result: Result<Delivery, ApiError>,
 ) -> Result<Response, ApiError> {
     observed(
         state,
         messenger,
         result.map(|s| {
-            let outcome = s.outcome();
+            let outcome = delivery_outcome(&s);
             let body = json!({"ok": true, "opened": s.opened, "continued": s.continued, "duplicates": s.duplicates, "answered": s.answered});
             (Json(body).into_response(), outcome, s.methods)
         }),
     )
-}
-
-/// Stores the parsed facts of one webhook delivery in one transaction.
-async fn store_inbound(
-    state: &AppState,
-    settings: MatchSettings,
-    items: Vec<Inbound>,
-) -> Result<Stored, ApiError> {
-    let store = sqlite(state)?;
-    let stored = store
-        .write(move |conn| {
-            let now = now_ms();
-            let mut s = Stored::default();
-            for item in &items {
-                match item {
-                    Inbound::Message(m) => {
-                        match store::record_message(conn, m, Provenance::webhook(), &settings, now)?
-                        {
-                            Recorded::Opened(_, method) => {
-                                s.opened += 1;
-                                s.methods.push(method);
-                            }
-                            Recorded::Continued(_) => s.continued += 1,
-                            Recorded::Duplicate => s.duplicates += 1,
-                        }
-                    }
-                    Inbound::Answered(a) => {
-                        if store::record_answered(conn, a, now)?.is_some() {
-                            s.answered += 1;
-                        }
-                    }
-                }
-            }
-            Ok::<_, StoreError>(s)
-        })
-        .await?;
-    Ok(stored)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {
@@ -267,7 +205,10 @@ async fn receive(
         verify(secret?).map_err(refused)?;
         let items =
             parse().map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-        store_inbound(state, rt.config.matching.clone(), items).await
+        Ok(state
+            .store
+            .record_delivery(items, rt.config.matching.clone())
+            .await?)
     }
     .await;
     stored_response(state, messenger, result)
@@ -429,37 +370,6 @@ pub fn validate_batch(
         .collect()
 }
 
-/// Writes validated intake records; returns each conversation ID and, when it was new, how it
-/// was matched.
-pub async fn store_intake(
-    store: &SqliteStore,
-    valid: Vec<ValidIntake>,
-    settings: MatchSettings,
-    source: &'static str,
-) -> Result<Vec<(i64, Option<Method>)>, StoreError> {
-    store
-        .write(move |conn| {
-            let now = now_ms();
-            let mut out = Vec::with_capacity(valid.len());
-            for v in &valid {
-                let origin = Provenance {
-                    source,
-                    external_id: v.external_id.as_deref(),
-                    evidence: v.evidence.clone(),
-                    facts: &v.facts,
-                };
-                let r = store::record_message(conn, &v.message, origin, &settings, now)?;
-                match r {
-                    Recorded::Opened(id, method) => out.push((id, Some(method))),
-                    Recorded::Continued(id) => out.push((id, None)),
-                    Recorded::Duplicate => {}
-                }
-            }
-            Ok(out)
-        })
-        .await
-}
-
 async fn intake(
     State(state): State<AppState>,
     Extension(rt): Extension<Arc<ChatsRuntime>>,
@@ -517,13 +427,15 @@ async fn intake_inner(
         .collect::<Result<Vec<_>, _>>()?;
     let settings = rt.config.matching.clone();
     let valid = validate_batch(parsed, &settings, now_ms())?;
-    let store = sqlite(state)?;
-    let ids = store_intake(&store, valid, settings, "api").await?;
+    let ids = state
+        .store
+        .record_intake(valid, settings, IntakeSource::Api)
+        .await?;
     let chats: Vec<_> = ids
         .iter()
-        .map(|(id, opened)| json!({"id": id, "status": if opened.is_some() { "opened" } else { "updated" }}))
+        .map(|w| json!({"id": w.conversation, "status": if w.opened.is_some() { "opened" } else { "updated" }}))
         .collect();
-    let methods: Vec<Method> = ids.iter().filter_map(|(_, m)| *m).collect();
+    let methods: Vec<Method> = ids.iter().filter_map(|w| w.opened).collect();
     // A batch whose records were all known messages changes nothing new.
     let outcome = if ids.is_empty() {
         WebhookOutcome::Duplicate

@@ -14,14 +14,15 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::export::{self, ExportOptions};
+use super::rules::apply_rules;
 use super::rules::{is_counter_number, parse_counters, parse_every, CounterRules};
-use super::store;
 use super::upload::{MetricaClient, OAuthToken, DEFAULT_BASE};
+use super::uploads::{PendingUpload, UploadState, MAX_ATTEMPTS};
 use crate::chats::intake::parse_rfc3339_ms;
 use crate::cli::DbArgs;
 use crate::clock::now_ms;
 use crate::metrics::StoreMetrics;
-use crate::store::sqlite::{SqliteOptions, SqliteStore};
+use crate::store::Storage;
 
 #[derive(Debug, Subcommand)]
 pub enum ExportTarget {
@@ -208,17 +209,14 @@ fn counters(sel: &Selection) -> Result<Vec<CounterRules>, String> {
     Ok(out)
 }
 
-fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<SqliteStore>), String> {
+fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<dyn Storage>), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(
-        &SqliteOptions::new(&db.db),
-        Arc::new(StoreMetrics::default()),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok((rt, Arc::new(store)))
+    let store = crate::store::open(&db.db, false, Arc::new(StoreMetrics::default()))
+        .map_err(|e| e.to_string())?;
+    Ok((rt, store))
 }
 
 /// The file, the chats admitted by the send rules, and how many each rule excluded.
@@ -230,7 +228,7 @@ type Built = (
 
 fn build_export(
     rt: &tokio::runtime::Runtime,
-    store: &SqliteStore,
+    store: &dyn Storage,
     rules: &CounterRules,
     from: i64,
     to: i64,
@@ -239,14 +237,9 @@ fn build_export(
 ) -> Result<Built, String> {
     let counter = rules.id;
     let (all, taken) = rt
-        .block_on(store.read(move |conn| {
-            Ok((
-                store::candidates(conn, counter, from, to, include_sent)?,
-                store::taken_seconds(conn, counter)?,
-            ))
-        }))
+        .block_on(store.export_candidates(counter, from, to, include_sent))
         .map_err(|e| e.to_string())?;
-    let (admitted, excluded) = store::apply_rules(rules, all);
+    let (admitted, excluded) = apply_rules(rules, all);
     let opts = ExportOptions {
         include_unattributed: rules.include_unattributed,
         allow_max: rules.allows_max(),
@@ -284,7 +277,7 @@ pub fn export(target: ExportTarget) -> Result<(), String> {
     let (rt, store) = open(&args.select.db)?;
     let (e, _, excluded) = build_export(
         &rt,
-        &store,
+        &*store,
         rules,
         from,
         to,
@@ -331,7 +324,7 @@ pub fn upload(target: UploadTarget) -> Result<(), String> {
         let (from, to) = range(&args.select, now_ms())?;
         let mut failures = Vec::new();
         for r in &rules {
-            if let Err(e) = upload_counter(&rt, &store, &client, r, from, to, &args, &settings) {
+            if let Err(e) = upload_counter(&rt, &*store, &client, r, from, to, &args, &settings) {
                 eprintln!("counter {}: {e}", r.id);
                 failures.push(r.id);
             }
@@ -354,7 +347,7 @@ pub fn upload(target: UploadTarget) -> Result<(), String> {
 #[allow(clippy::too_many_arguments)]
 fn upload_counter(
     rt: &tokio::runtime::Runtime,
-    store: &Arc<SqliteStore>,
+    store: &dyn Storage,
     client: &MetricaClient,
     rules: &CounterRules,
     from: i64,
@@ -366,7 +359,7 @@ fn upload_counter(
 
     // Statuses of earlier uploads that were still being processed.
     let unfinished = rt
-        .block_on(store.read(move |c| store::unfinished(c, counter)))
+        .block_on(store.unfinished(counter))
         .map_err(|e| e.to_string())?;
     for (upload, _, metrica_id) in unfinished {
         match client.status(counter, metrica_id) {
@@ -375,7 +368,7 @@ fn upload_counter(
                     "counter {counter}: upload #{upload} (Metrica {metrica_id}) is {}",
                     u.status
                 );
-                rt.block_on(store.write(move |c| store::mark_status(c, upload, &u, now_ms())))
+                rt.block_on(store.mark_status(upload, u))
                     .map_err(|e| e.to_string())?;
             }
             Err(e) => eprintln!("counter {counter}: status of upload #{upload}: {e}"),
@@ -385,7 +378,7 @@ fn upload_counter(
     // A failed file first, unchanged (its chats are reserved for it); a failure stops here so
     // that chats are never spread over two files in flight.
     let pending = rt
-        .block_on(store.read(move |c| store::retry_candidate(c, counter)))
+        .block_on(store.retry_candidate(counter))
         .map_err(|e| e.to_string())?;
     if let Some(p) = pending {
         println!(
@@ -413,16 +406,14 @@ fn upload_counter(
     }
     let (csv, rows, force) = (e.csv.clone(), e.rows.clone(), args.force);
     let n = rows.len() as i64;
-    let id =
-        rt.block_on(store.write(move |c| {
-            store::create_upload(c, counter, &csv, &rows, &chats, force, now_ms())
-        }))
+    let id = rt
+        .block_on(store.create_upload(counter, csv, rows, chats, force))
         .map_err(|e| e.to_string())?;
     send(
         rt,
         store,
         client,
-        &store::PendingUpload {
+        &PendingUpload {
             id,
             counter,
             csv: e.csv,
@@ -436,9 +427,9 @@ fn upload_counter(
 
 fn send(
     rt: &tokio::runtime::Runtime,
-    store: &Arc<SqliteStore>,
+    store: &dyn Storage,
     client: &MetricaClient,
-    plan: &store::PendingUpload,
+    plan: &PendingUpload,
     args: &UploadArgs,
     s: &Settings,
 ) -> Result<(), String> {
@@ -456,13 +447,13 @@ fn send(
                     u.line_quantity.map_or("?".into(), |v| v.to_string()),
                 );
                 let first = u.clone();
-                rt.block_on(store.write(move |c| store::mark_sent(c, upload, &first, now_ms())))
+                rt.block_on(store.mark_sent(upload, first))
                     .map_err(|e| e.to_string())?;
                 if !s.wait.is_zero() && !u.is_final() {
                     match client.poll(counter, u.id, s.poll_interval, s.wait) {
                         Ok(last) => {
                             println!("counter {counter}: upload #{upload} is {}", last.status);
-                            rt.block_on(store.write(move |c| store::mark_status(c, upload, &last, now_ms()))).map_err(|e| e.to_string())?;
+                            rt.block_on(store.mark_status(upload, last)).map_err(|e| e.to_string())?;
                         }
                         Err(e) => eprintln!("counter {counter}: polling upload #{upload}: {e} (the next run checks again)"),
                     }
@@ -472,11 +463,11 @@ fn send(
             Err(e) => {
                 let msg = e.to_string();
                 let state = rt
-                    .block_on(store.write(move |c| store::mark_failed(c, upload, &msg, now_ms())))
+                    .block_on(store.mark_failed(upload, msg))
                     .map_err(|e| e.to_string())?;
                 eprintln!("counter {counter}: upload #{upload} attempt {attempt} failed: {e}");
-                if state == "abandoned" {
-                    return Err(format!("upload #{upload} abandoned after {} attempts; its chats go into the next file", store::MAX_ATTEMPTS));
+                if state == UploadState::Abandoned {
+                    return Err(format!("upload #{upload} abandoned after {} attempts; its chats go into the next file", MAX_ATTEMPTS));
                 }
                 if !e.is_retryable() || attempt == s.attempts {
                     return Err(format!("upload #{upload} failed: {e}"));

@@ -16,6 +16,7 @@
 use serde::Deserialize;
 
 use super::columns::DOCUMENTED_PLATFORMS;
+use super::export::ExportChat;
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +93,42 @@ impl CounterRules {
         }
         Ok(())
     }
+}
+
+/// A chat with what the send rules look at.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub chat: ExportChat,
+    pub site: Option<String>,
+    pub method: String,
+    pub messages: u32,
+}
+
+/// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
+pub fn apply_rules(
+    rules: &CounterRules,
+    all: Vec<Candidate>,
+) -> (Vec<ExportChat>, Vec<(&'static str, usize)>) {
+    let mut excluded: Vec<(&'static str, usize)> = Vec::new();
+    let mut admitted = Vec::new();
+    for c in all {
+        let facts = RuleFacts {
+            site: c.site.as_deref(),
+            platform: &c.chat.platform,
+            answered: c.chat.answered,
+            tag: c.chat.tag.as_deref(),
+            messages: c.messages,
+            method: &c.method,
+        };
+        match rules.admits(&facts) {
+            Ok(()) => admitted.push(c.chat),
+            Err(rule) => match excluded.iter_mut().find(|(r, _)| *r == rule) {
+                Some((_, n)) => *n += 1,
+                None => excluded.push((rule, 1)),
+            },
+        }
+    }
+    (admitted, excluded)
 }
 
 /// What the rules look at.

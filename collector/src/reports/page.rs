@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::data::{self, money, percent, ChatRow};
 use super::svg::{self, esc};
 use super::tables::{self, Table};
-use crate::metrica::store::CounterSummary;
+use crate::metrica::uploads::CounterSummary;
 
 pub struct PageInput<'a> {
     pub rows: &'a [ChatRow],

@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::chats::signature::hmac_sha256_hex;
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::metrica::uploads::CounterSummary;
 use crate::secret::Secret;
 
 const COOKIE: &str = "chattag_report";
@@ -145,28 +146,11 @@ async fn load(
     state: &AppState,
     from_ms: i64,
     to_ms: i64,
-) -> Result<
-    (
-        Vec<data::ChatRow>,
-        Vec<crate::metrica::store::CounterSummary>,
-    ),
-    ApiError,
-> {
-    let store = state.sqlite.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            "no report storage",
-        )
-    })?;
-    Ok(store
-        .read(move |conn| {
-            Ok((
-                data::load(conn, from_ms, to_ms)?,
-                crate::metrica::store::summaries(conn)?,
-            ))
-        })
-        .await?)
+) -> Result<(Vec<data::ChatRow>, Vec<CounterSummary>), ApiError> {
+    Ok((
+        state.store.report_rows(from_ms, to_ms).await?,
+        state.store.upload_summaries().await?,
+    ))
 }
 
 async fn report(

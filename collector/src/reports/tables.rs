@@ -1,7 +1,7 @@
 //! The report's tables: one definition used for the HTML page and for its CSV download.
 
 use super::data::{self, money, percent, ChatRow, Group};
-use crate::metrica::store::CounterSummary;
+use crate::metrica::uploads::CounterSummary;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {

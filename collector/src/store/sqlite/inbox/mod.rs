@@ -33,9 +33,9 @@ use record::Record;
 use segments::SegmentLog;
 
 use super::ingest::Prepared;
-use super::model::IngestOutcome;
 use super::writer::WriterHandle;
-use super::StoreError;
+use crate::store::model::IngestOutcome;
+use crate::store::StoreError;
 
 /// Requests taken into one append (one fsync).
 const MAX_GROUP: usize = 1024;

@@ -1,6 +1,16 @@
 //! The SQLite implementation of [`Storage`](super::Storage): WAL, `synchronous=FULL`, one
 //! group-committing writer thread, a small pool of read-only connections, and (in the server)
-//! the inbox that ingest answers from ([`super::inbox`]).
+//! the inbox that ingest answers from ([`inbox`]). Each feature's storage trait is implemented
+//! in the module of its name.
+
+mod chats;
+pub mod inbox;
+pub mod ingest;
+mod metrica;
+pub mod migrations;
+pub mod queries;
+mod reports;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,11 +22,11 @@ use chattag_core::ChatId;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::inbox::{self, Inbox};
-use super::model::{ChatRecord, IngestOutcome, MappingPage, MappingQuery};
-use super::writer::{self, WriterHandle};
-use super::{ingest, migrations, queries, EventStore, StoreError};
 use crate::metrics::StoreMetrics;
+use crate::store::model::{ChatRecord, IngestOutcome, MappingPage, MappingQuery};
+use crate::store::{EventStore, StoreError};
+use inbox::Inbox;
+use writer::WriterHandle;
 
 /// Readers wait this long for a lock (only schema changes and checkpoints take one in WAL).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -277,6 +287,10 @@ impl EventStore for SqliteStore {
             })
             .await
             .map(|_| ())
+    }
+
+    fn backlog(&self) -> usize {
+        self.inbox_backlog()
     }
 }
 

@@ -4,11 +4,11 @@ use chattag_core::event::Event;
 use chattag_core::identifiers::{Identifiers, Utm};
 use rusqlite::{params, Connection, Row};
 
-use super::model::{
+use crate::store::model::{
     ChatRecord, Click, Conflict, IdentifierValue, MappingCursor, MappingPage, MappingQuery,
     MappingSummary, PageVisit,
 };
-use super::StoreError;
+use crate::store::StoreError;
 
 /// How far `previous_chat_ids` follows `prev_chat_id` links: a visitor gets a new ID per ad
 /// click, so a long chain is possible but unbounded walks are not.

@@ -14,8 +14,8 @@ use rusqlite::{params, Connection};
 
 use super::record::Record;
 use super::Shared;
-use crate::store::ingest::{self, Prepared};
-use crate::store::writer::Job;
+use crate::store::sqlite::ingest::{self, Prepared};
+use crate::store::sqlite::writer::Job;
 use crate::store::StoreError;
 
 /// One acknowledged request: the events that were new when it was appended.

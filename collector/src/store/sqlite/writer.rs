@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
 use crate::metrics::StoreMetrics;
+use crate::store::StoreError;
 
 /// Events applied in one transaction at most. Random chat IDs put each new event on its own
 /// page of the `chats` key; the pages of a transaction are written once however many events
