@@ -11,11 +11,7 @@
 //! value was right. HMACs are computed over the raw body bytes exactly as received: re-serialising
 //! parsed JSON would change whitespace and key order and break the signature.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::signing::{same_secret, verify_hex_hmac, Refused};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureError {
@@ -42,12 +38,8 @@ impl std::error::Error for SignatureError {}
 /// Shared-secret header (Telegram, MAX): the header must equal the configured secret.
 pub fn verify_shared_secret(header: Option<&[u8]>, secret: &str) -> Result<(), SignatureError> {
     let got = header.ok_or(SignatureError::Missing)?;
-    // An empty configured secret would accept an empty header: treat it as a configuration error
-    // upstream; here it simply never matches.
-    if secret.is_empty() {
-        return Err(SignatureError::Mismatch);
-    }
-    if bool::from(got.ct_eq(secret.as_bytes())) {
+    // An empty configured secret would accept an empty header: it never matches.
+    if same_secret(got, secret) {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)
@@ -64,7 +56,7 @@ pub fn verify_hub_signature_256(
     let hex_part = got
         .strip_prefix(b"sha256=")
         .ok_or(SignatureError::Malformed)?;
-    verify_hex_hmac(hex_part, body, app_secret)
+    Ok(verify_hex_hmac(hex_part, body, app_secret)?)
 }
 
 /// Viber: `X-Viber-Content-Signature: <hex>` (no prefix).
@@ -74,35 +66,22 @@ pub fn verify_viber_signature(
     auth_token: &str,
 ) -> Result<(), SignatureError> {
     let got = header.ok_or(SignatureError::Missing)?;
-    verify_hex_hmac(got, body, auth_token)
+    Ok(verify_hex_hmac(got, body, auth_token)?)
 }
 
-fn verify_hex_hmac(hex_sig: &[u8], body: &[u8], key: &str) -> Result<(), SignatureError> {
-    if key.is_empty() {
-        return Err(SignatureError::Mismatch);
+impl From<Refused> for SignatureError {
+    fn from(r: Refused) -> SignatureError {
+        match r {
+            Refused::Malformed => SignatureError::Malformed,
+            Refused::Mismatch => SignatureError::Mismatch,
+        }
     }
-    let sig = hex::decode(hex_sig.trim_ascii()).map_err(|_| SignatureError::Malformed)?;
-    let mut mac =
-        HmacSha256::new_from_slice(key.as_bytes()).map_err(|_| SignatureError::Mismatch)?;
-    mac.update(body);
-    // `verify_slice` is constant-time and also rejects a truncated signature.
-    mac.verify_slice(&sig).map_err(|_| SignatureError::Mismatch)
-}
-
-/// Hex HMAC-SHA256, for tests and for tools that sign requests to the collector.
-pub fn hmac_sha256_hex(key: &str, body: &[u8]) -> String {
-    let mut mac = match HmacSha256::new_from_slice(key.as_bytes()) {
-        Ok(m) => m,
-        // HMAC accepts keys of any length; this arm is unreachable but must not panic.
-        Err(_) => return String::new(),
-    };
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::hmac_sha256_hex;
 
     #[test]
     fn hub_signature_valid_and_forged() {

@@ -15,12 +15,13 @@ use clap::{Args, Subcommand};
 
 use super::export::{self, ExportOptions};
 use super::rules::apply_rules;
-use super::rules::{is_counter_number, parse_counters, parse_every, CounterRules};
+use super::rules::{is_counter_number, parse_counters, CounterRules};
 use super::upload::{MetricaClient, OAuthToken, DEFAULT_BASE};
 use super::uploads::{PendingUpload, UploadState, MAX_ATTEMPTS};
-use crate::chats::intake::parse_rfc3339_ms;
 use crate::cli::DbArgs;
 use crate::clock::now_ms;
+use crate::dates::parse_rfc3339_ms;
+use crate::durations::{parse_duration, parse_every};
 use crate::metrics::StoreMetrics;
 use crate::store::Storage;
 
@@ -121,29 +122,6 @@ pub struct UploadArgs {
     /// Comment stored with the upload in Metrica.
     #[arg(long, default_value = "chattag")]
     pub comment: String,
-}
-
-/// `500ms`, `5s`, `2m`, `1h`, `0s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if let Some(ms) = s.strip_suffix("ms") {
-        return ms
-            .parse::<u64>()
-            .map(Duration::from_millis)
-            .map_err(|_| format!("{s:?}: bad duration"));
-    }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected e.g. 5s, 2m, 1h"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?}: unit must be ms, s, m, h or d")),
-    };
-    Ok(Duration::from_secs(n * mult))
 }
 
 /// `YYYY-MM-DD` (a UTC day; `end` = the day after) or an RFC 3339 time.
@@ -313,11 +291,18 @@ pub fn upload(target: UploadTarget) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let settings = Settings {
         attempts: args.attempts.max(1),
-        retry_delay: parse_duration(&args.retry_delay)?,
-        wait: parse_duration(&args.wait)?,
-        poll_interval: parse_duration(&args.poll_interval)?.max(Duration::from_millis(50)),
+        retry_delay: parse_duration(&args.retry_delay).map_err(|e| e.to_string())?,
+        wait: parse_duration(&args.wait).map_err(|e| e.to_string())?,
+        poll_interval: parse_duration(&args.poll_interval)
+            .map_err(|e| e.to_string())?
+            .max(Duration::from_millis(50)),
     };
-    let every = args.every.as_deref().map(parse_every).transpose()?;
+    let every = args
+        .every
+        .as_deref()
+        .map(parse_every)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let client = MetricaClient::new(&args.metrica_api, token, Duration::from_secs(120));
     let (rt, store) = open(&args.select.db)?;
     loop {
@@ -485,11 +470,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_bounds() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("2x").is_err());
+    fn bounds() {
         assert_eq!(parse_bound("2026-11-21", false).unwrap(), 1_795_219_200_000);
         assert_eq!(
             parse_bound("2026-11-21", true).unwrap(),

@@ -182,27 +182,6 @@ pub fn parse_counters(text: &str) -> Result<Vec<CounterRules>, RulesError> {
     Ok(file.counter)
 }
 
-/// `--every 1h`: `<n>s|m|h|d`, at least a minute (Metrica needs up to 2 hours to process a file;
-/// polling more often only spends quota).
-pub fn parse_every(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 1h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
-    };
-    if secs < 60 {
-        return Err(format!("{s:?}: the interval must be at least 1m"));
-    }
-    Ok(std::time::Duration::from_secs(secs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,14 +253,5 @@ mod tests {
         assert!(parse_counters("[[counter]]\nid = 1\n[[counter]]\nid = 1").is_err());
         assert!(parse_counters("[[counter]]\nid = 1\ncolour = 1").is_err());
         assert!(parse_counters("[[counter]]\nid = 0").is_err());
-    }
-
-    #[test]
-    fn every() {
-        assert_eq!(parse_every("1h").unwrap().as_secs(), 3600);
-        assert_eq!(parse_every("90m").unwrap().as_secs(), 5400);
-        assert!(parse_every("30s").is_err());
-        assert!(parse_every("1w").is_err());
-        assert!(parse_every("h").is_err());
     }
 }

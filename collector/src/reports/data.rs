@@ -113,21 +113,6 @@ fn referrer_host(url: &str) -> Option<String> {
     (!host.is_empty()).then_some(host)
 }
 
-/// Civil date of a day number (days since 1970-01-01), as YYYY-MM-DD.
-pub fn date_of_day(day: i64) -> String {
-    // H. Hinnant's civil_from_days.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!("{:04}-{:02}-{:02}", if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Group {
     pub chats: i64,
@@ -293,9 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn days_and_dates() {
-        assert_eq!(date_of_day(0), "1970-01-01");
-        assert_eq!(date_of_day(20_413), "2025-11-21");
+    fn a_chat_counts_on_the_day_it_started() {
         let mut late = row(20_413, "telegram", "exact-link", true);
         late.answered = true;
         late.revenue = Some(10.5);

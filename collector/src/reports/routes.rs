@@ -14,11 +14,11 @@ use axum::Router;
 
 use super::{data, page, tables};
 use crate::app::AppState;
-use crate::chats::signature::hmac_sha256_hex;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::metrica::uploads::CounterSummary;
 use crate::secret::Secret;
+use crate::signing::hmac_sha256_hex;
 
 const COOKIE: &str = "chattag_report";
 const SESSION_S: i64 = 12 * 3600;
@@ -175,28 +175,19 @@ async fn report(
     ))
 }
 
+/// One field of an `application/x-www-form-urlencoded` body.
 fn form_value(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     let raw = text
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == name)?
-        .1;
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                out.push(u8::from_str_radix(raw.get(i + 1..i + 3)?, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+        .1
+        .replace('+', " ");
+    percent_encoding::percent_decode_str(&raw)
+        .decode_utf8()
+        .ok()
+        .map(|v| v.into_owned())
 }
 
 async fn login(
@@ -277,8 +268,8 @@ async fn csv(
     let disposition = format!(
         "attachment; filename=\"chattag-{}-{}-{}.csv\"",
         key,
-        data::date_of_day(from_day),
-        data::date_of_day(to_day)
+        crate::dates::date_of_day(from_day),
+        crate::dates::date_of_day(to_day)
     );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
