@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use super::config::{ChatsConfig, ChatsFile};
 use super::intake::csv_records;
 use super::model::IntakeSource;
-use crate::cli::DbArgs;
+use crate::cli::db::DbArgs;
 use crate::clock::now_ms;
 use crate::metrics::StoreMetrics;
 

@@ -18,7 +18,7 @@ use super::rules::apply_rules;
 use super::rules::{is_counter_number, parse_counters, CounterRules};
 use super::upload::{MetricaClient, OAuthToken, DEFAULT_BASE};
 use super::uploads::{PendingUpload, UploadState, MAX_ATTEMPTS};
-use crate::cli::DbArgs;
+use crate::cli::db::DbArgs;
 use crate::clock::now_ms;
 use crate::dates::parse_rfc3339_ms;
 use crate::durations::{parse_duration, parse_every};

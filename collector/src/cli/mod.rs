@@ -9,6 +9,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod db;
+pub use db::DbArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "chattag-collector",
@@ -39,13 +42,6 @@ pub enum Command {
     /// Import data: `import chats FILE.csv` from a CRM or chat platform.
     #[command(subcommand)]
     Import(crate::chats::cli::ImportSource),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DbArgs {
-    /// SQLite database file; created with its directory on first start.
-    #[arg(long, env = "CHATTAG_DB", default_value = "./data/chattag.db")]
-    pub db: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
