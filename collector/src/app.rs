@@ -129,7 +129,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
             route: route.clone(),
         })
         .observe(took.as_secs_f64());
-    let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
+    let code = res.extensions().get::<ErrorCode>().map(|c| c.as_str());
     if let Some(code) = code {
         state.metrics.rejected(code);
     }
@@ -188,7 +188,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             .into_response(),
         Err(_) => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "cannot render metrics",
         )
         .into_response(),

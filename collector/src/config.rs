@@ -19,8 +19,9 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::chats::config::{ChatsConfig, ChatsConfigError, ChatsFile};
-use crate::cli::ServeArgs;
+use crate::chats::config::{ChatsConfig, ChatsFile};
+use crate::chats::settings::ChatsConfigError;
+use crate::cli::serve::ServeArgs;
 use crate::ratelimit::RateLimit;
 use crate::secret::{Secret, SecretError};
 
@@ -183,7 +184,7 @@ impl Config {
     pub fn resolve_with_env(
         args: &ServeArgs,
         env_token: Option<String>,
-        env: crate::chats::messengers::Env,
+        env: crate::chats::settings::Env,
     ) -> Result<Config, ConfigError> {
         let file: toml::Table = match &args.config {
             Some(path) => {

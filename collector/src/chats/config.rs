@@ -29,11 +29,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use chattag_core::{Prefix, PrefixError};
+use chattag_core::Prefix;
 use serde::Deserialize;
 
 use super::matching::{MatchSettings, Window};
-use super::messengers::{Env, Messengers};
+use super::messengers::Messengers;
+pub use super::settings::WebhookSecret;
+use super::settings::{secret_min, ChatsConfigError, Env};
 use crate::secret::Secret;
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,90 +51,12 @@ pub struct ChatsFile {
     pub messengers: BTreeMap<String, toml::Table>,
 }
 
-/// A webhook secret; `Debug` never shows it.
-#[derive(Clone)]
-pub struct WebhookSecret(String);
-
-impl WebhookSecret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSecret(***)")
-    }
-}
-
 #[derive(Clone, Debug, Default)]
 pub struct ChatsConfig {
     pub matching: MatchSettings,
     /// The bearer token of `POST /v1/chats`; without one, the read token's.
     pub intake_token: Option<Secret>,
     pub messengers: Messengers,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChatsConfigError {
-    #[error("[chats] settings: cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(
-        "[chats] settings: {env}: must be at least {min_len} printable characters without spaces"
-    )]
-    Secret { env: &'static str, min_len: usize },
-    #[error("[chats] settings: prefix {prefix:?}: {error:?}")]
-    Prefix { prefix: String, error: PrefixError },
-    #[error("[chats] settings: probable_window_minutes must be 1..=120")]
-    Window,
-    #[error("[chats.{table}]: {detail}")]
-    Table { table: &'static str, detail: String },
-    #[error("[chats]: unknown key or table {0:?} (messengers: telegram, whatsapp, viber, max)")]
-    UnknownTable(String),
-}
-
-/// A webhook secret (at least 8 characters: some messengers generate short ones) from the
-/// environment, else from its file; env wins, as containers inject secrets that way.
-pub fn secret(
-    env_name: &'static str,
-    env: Env,
-    file: Option<&PathBuf>,
-) -> Result<Option<WebhookSecret>, ChatsConfigError> {
-    secret_min(env_name, env, file, 8)
-}
-
-/// `min_len`: 8 for webhook secrets, 16 for the intake bearer token (the same rule as the read
-/// token).
-fn secret_min(
-    env_name: &'static str,
-    env: Env,
-    file: Option<&PathBuf>,
-    min_len: usize,
-) -> Result<Option<WebhookSecret>, ChatsConfigError> {
-    let raw = match (env(env_name).filter(|v| !v.trim().is_empty()), file) {
-        (Some(v), _) => v,
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|source| ChatsConfigError::Read {
-                path: path.display().to_string(),
-                source,
-            })?
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string(),
-        (None, None) => return Ok(None),
-    };
-    let v = raw.trim();
-    if v.len() < min_len || !v.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ChatsConfigError::Secret {
-            env: env_name,
-            min_len,
-        });
-    }
-    Ok(Some(WebhookSecret(v.to_string())))
 }
 
 impl ChatsConfig {

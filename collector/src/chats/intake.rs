@@ -271,8 +271,21 @@ impl IntakeChat {
     }
 }
 
+/// Why one CSV row is not an intake record.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvRowError {
+    #[error("{fields} fields, header has {header}")]
+    FieldCount { fields: usize, header: usize },
+    #[error("answered: {0:?} is not 1/0/true/false")]
+    Answered(String),
+    #[error("messages: not a count")]
+    Messages,
+    #[error("{0}")]
+    Record(#[from] serde_json::Error),
+}
+
 /// CSV rows (header first) → intake records, as JSON objects so the one validator applies.
-pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, String>>, CsvError> {
+pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, CsvRowError>>, CsvError> {
     let rows = read_rows(text)?;
     let Some((header, body)) = rows.split_first() else {
         return Ok(Vec::new());
@@ -285,7 +298,10 @@ pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, String>>, CsvErr
         .iter()
         .map(|row| {
             if row.len() != header.len() {
-                return Err(format!("{} fields, header has {}", row.len(), header.len()));
+                return Err(CsvRowError::FieldCount {
+                    fields: row.len(),
+                    header: header.len(),
+                });
             }
             let mut obj = serde_json::Map::new();
             for (k, v) in header.iter().zip(row) {
@@ -296,18 +312,16 @@ pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, String>>, CsvErr
                     "answered" => match v.trim().to_ascii_lowercase().as_str() {
                         "1" | "true" | "yes" => serde_json::Value::Bool(true),
                         "0" | "false" | "no" => serde_json::Value::Bool(false),
-                        other => return Err(format!("answered: {other:?} is not 1/0/true/false")),
+                        other => return Err(CsvRowError::Answered(other.to_owned())),
                     },
                     "messages" => serde_json::Value::from(
-                        v.trim()
-                            .parse::<u32>()
-                            .map_err(|_| "messages: not a count".to_string())?,
+                        v.trim().parse::<u32>().map_err(|_| CsvRowError::Messages)?,
                     ),
                     _ => serde_json::Value::String(v.clone()),
                 };
                 obj.insert(k.clone(), value);
             }
-            serde_json::from_value(serde_json::Value::Object(obj)).map_err(|e| e.to_string())
+            Ok(serde_json::from_value(serde_json::Value::Object(obj))?)
         })
         .collect())
 }

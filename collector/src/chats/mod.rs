@@ -13,6 +13,7 @@ pub mod matching;
 pub mod messengers;
 pub mod model;
 pub mod routes;
+pub mod settings;
 pub mod signature;
 
 pub use routes::routes;

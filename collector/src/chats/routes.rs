@@ -28,7 +28,7 @@ use super::signature::SignatureError;
 use crate::app::AppState;
 use crate::auth::require_bearer;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::WebhookOutcome;
 
 /// Webhook bodies are small JSON documents; a CRM batch of 100 chats fits easily.
@@ -63,14 +63,18 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 fn not_configured(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "webhook_disabled",
+        ErrorCode::WebhookDisabled,
         format!("{what} is not configured on this collector"),
     )
 }
 
 fn refused(e: SignatureError) -> ApiError {
     tracing::info!(reason = %e, "webhook refused");
-    ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::BadSignature,
+        e.to_string(),
+    )
 }
 
 fn delivery_outcome(d: &Delivery) -> WebhookOutcome {
@@ -84,7 +88,7 @@ fn delivery_outcome(d: &Delivery) -> WebhookOutcome {
 fn outcome_of(e: &ApiError) -> WebhookOutcome {
     match (e.status, e.code) {
         (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => WebhookOutcome::Refused,
-        (_, "webhook_disabled" | "read_api_disabled") => WebhookOutcome::Disabled,
+        (_, ErrorCode::WebhookDisabled | ErrorCode::ReadApiDisabled) => WebhookOutcome::Disabled,
         (s, _) if s.is_client_error() => WebhookOutcome::Invalid,
         _ => WebhookOutcome::Failed,
     }
@@ -144,7 +148,7 @@ async fn webhook<M: Messenger>(
         })?;
         let items = m
             .parse(&body)
-            .map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
+            .map_err(|e| ApiError::bad_request(ErrorCode::MalformedUpdate, e.to_string()))?;
         Ok(state
             .store
             .record_delivery(items, state.config.chats.matching.clone())
@@ -163,16 +167,16 @@ async fn handshake<M: Messenger>(
         Ok(challenge) => Ok((StatusCode::OK, challenge).into_response()),
         Err(HandshakeRefusal::NotConfigured(what)) => Err(not_configured(what)),
         Err(HandshakeRefusal::Forbidden) => Err(ApiError::forbidden(
-            "bad_verify_token",
+            ErrorCode::BadVerifyToken,
             "hub.verify_token does not match",
         )),
         Err(HandshakeRefusal::BadRequest) => Err(ApiError::bad_request(
-            "bad_handshake",
+            ErrorCode::BadHandshake,
             "expected hub.mode=subscribe, hub.verify_token and a numeric hub.challenge",
         )),
         Err(HandshakeRefusal::Unsupported) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this webhook takes POST only",
         )),
     }
@@ -201,7 +205,7 @@ pub fn validate_batch(
             r.validate(&settings.prefixes, now).map_err(|e| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_chat",
+                    ErrorCode::InvalidChat,
                     e.message.clone(),
                 )
                 .at(i)
@@ -231,20 +235,20 @@ async fn intake_inner(
         None => require_bearer(headers, state.config.read_token.as_ref())?,
     }
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::MalformedJson, e.to_string()))?;
     let (records, single) = match value {
         serde_json::Value::Array(items) => (items, false),
         obj @ serde_json::Value::Object(_) => (vec![obj], true),
         _ => {
             return Err(ApiError::bad_request(
-                "malformed_body",
+                ErrorCode::MalformedBody,
                 "expected a JSON object or an array of objects",
             ))
         }
     };
     if records.is_empty() || records.len() > MAX_INTAKE_BATCH {
         return Err(ApiError::bad_request(
-            "bad_batch_size",
+            ErrorCode::BadBatchSize,
             format!("1..={MAX_INTAKE_BATCH} chats per request"),
         ));
     }
@@ -255,7 +259,7 @@ async fn intake_inner(
             serde_json::from_value::<IntakeChat>(v).map_err(|e| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_chat",
+                    ErrorCode::InvalidChat,
                     e.to_string(),
                 )
                 .at(i)

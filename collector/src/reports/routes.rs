@@ -15,7 +15,7 @@ use axum::Router;
 use super::{data, page, tables};
 use crate::app::AppState;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrica::uploads::CounterSummary;
 use crate::secret::Secret;
 use crate::signing::hmac_sha256_hex;
@@ -79,7 +79,7 @@ fn access(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
     let Some(token) = state.config.read_token.as_ref() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "read_api_disabled",
+            ErrorCode::ReadApiDisabled,
             "no read token is configured (CHATTAG_READ_TOKEN or --read-token-file)",
         ));
     };
@@ -126,7 +126,7 @@ fn range(q: &RangeQuery) -> Result<(i64, i64, i64, i64, i64), ApiError> {
     let days = q.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
         return Err(ApiError::bad_request(
-            "invalid_days",
+            ErrorCode::InvalidDays,
             "days must be 1..=366",
         ));
     }
@@ -198,7 +198,7 @@ async fn login(
     let Some(token) = state.config.read_token.as_ref() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "read_api_disabled",
+            ErrorCode::ReadApiDisabled,
             "no read token is configured",
         ));
     };

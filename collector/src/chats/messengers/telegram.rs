@@ -11,12 +11,12 @@
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::{header, BotTable, Env, Messenger, Refusal};
-use crate::chats::config::{secret, ChatsConfigError, WebhookSecret};
+use super::webhook::{header, BotTable, Messenger, Refusal};
 use crate::chats::inbound::{
     clean_opaque_id, clean_text, clean_username, Answered, ChatUser, Inbound, InboundMessage,
     ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
+use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
 use crate::chats::signature::verify_shared_secret;
 
 #[derive(Deserialize, Debug)]

@@ -15,12 +15,12 @@ use std::path::PathBuf;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::{header, Env, Handshake, HandshakeRefusal, Messenger, Refusal};
-use crate::chats::config::{secret, ChatsConfigError, WebhookSecret};
+use super::webhook::{header, Handshake, HandshakeRefusal, Messenger, Refusal};
 use crate::chats::inbound::{
     clean_opaque_id, clean_phone, clean_text, Answered, ChatUser, Inbound, InboundMessage,
     ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
+use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
 use crate::chats::signature::SignatureError;
 
 #[derive(Deserialize, Debug)]

@@ -22,8 +22,8 @@ pub struct Prepared {
 
 impl Prepared {
     /// An event read back from its stored form (inbox recovery).
-    pub fn from_body(body: String) -> Result<Prepared, String> {
-        let event: Event = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    pub fn from_body(body: String) -> Result<Prepared, serde_json::Error> {
+        let event: Event = serde_json::from_str(&body)?;
         Ok(Prepared { event, body })
     }
 

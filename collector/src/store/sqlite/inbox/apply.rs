@@ -58,7 +58,7 @@ impl InboxBatch {
             let parsed: Result<Vec<Prepared>, String> = record
                 .bodies
                 .iter()
-                .map(|b| Prepared::from_body(b.clone()))
+                .map(|b| Prepared::from_body(b.clone()).map_err(|e| e.to_string()))
                 .collect();
             match parsed {
                 Ok(events) => entries.push(Entry {
