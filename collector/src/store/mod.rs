@@ -22,7 +22,7 @@ pub mod model;
 pub mod sqlite;
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -60,18 +60,65 @@ pub enum StoreError {
     },
     #[error("migration name {0} is listed twice")]
     DuplicateMigration(&'static str),
+    #[error("cannot switch the database to WAL (got {0})")]
+    NotWal(String),
+    #[error("cannot start the {thread} thread: {source}")]
+    Thread {
+        thread: &'static str,
+        source: std::io::Error,
+    },
     #[error("commit failed: {0}")]
-    Commit(String),
+    CommitFailed(String),
+    #[error("the writer's queue is full")]
+    QueueFull,
     #[error("the database writer has stopped")]
     WriterGone,
     #[error("a write job panicked; its changes were rolled back")]
     JobPanicked,
     #[error("the read pool is closed")]
     ReadPoolClosed,
+    #[error("{0} is poisoned (a thread panicked while holding it)")]
+    Poisoned(&'static str),
     #[error("inbox: {0}")]
-    Inbox(String),
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(String),
+    IngestRefused(IngestRefused),
+    #[error("this process does not answer ingest (only the server does)")]
+    NotServing,
+    #[error("inbox: {} is held by another chattag-collector process; run one server per database", dir.display())]
+    InboxHeld { dir: PathBuf },
+    #[error("inbox: events left by the last server could not be applied")]
+    LeftoversNotApplied,
+    #[error("inbox: cannot {action} {}: {source}", path.display())]
+    InboxIo {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("stored data is unreadable: {}: record {seq} is out of order", path.display())]
+    OutOfOrder { path: PathBuf, seq: u64 },
+    #[error("stored data is unreadable: {}: damaged record at byte {at} in a segment that is not the newest; move the file aside to start without it", path.display())]
+    Damaged { path: PathBuf, at: usize },
+    #[error("stored data is unreadable: event body: {0}")]
+    StoredEvent(serde_json::Error),
+    #[error("cannot serialise for storage: {0}")]
+    Serialize(serde_json::Error),
+    #[error("exported row for unknown conversation {0}")]
+    UnknownConversation(i64),
+    #[error("a chat without any chat-partner ID or external ID")]
+    NoChatPartner,
+}
+
+/// Why the inbox refused a group of ingest requests; each request of the group gets a copy
+/// (the underlying I/O and SQLite errors cannot be cloned, so their text is kept).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestRefused {
+    #[error("the database writer has stopped; restart the server")]
+    WriterStopped,
+    #[error("the database is not keeping up; retry later")]
+    Backlogged,
+    #[error("cannot append: {0}")]
+    AppendFailed(String),
+    #[error("cannot check for duplicates: {0}")]
+    DedupeFailed(String),
 }
 
 /// The event side of the collector: ingest the snippet's events, answer the read API.

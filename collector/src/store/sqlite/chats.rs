@@ -237,9 +237,7 @@ fn record_message(
         .key()
         .or_else(|| external_id.map(|e| format!("ext:{e}")))
     else {
-        return Err(StoreError::Corrupt(
-            "a chat without any chat-partner ID or external ID".into(),
-        ));
+        return Err(StoreError::NoChatPartner);
     };
     let evidence = evidence_override.unwrap_or_else(|| {
         matching::id_evidence(

@@ -41,8 +41,7 @@ pub fn prepare(events: Vec<Event>) -> Result<Vec<Prepared>, StoreError> {
     events
         .into_iter()
         .map(|event| {
-            let body =
-                serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let body = serde_json::to_string(&event).map_err(StoreError::Serialize)?;
             Ok(Prepared { event, body })
         })
         .collect()
@@ -185,9 +184,7 @@ fn write_chat(
 ) -> Result<bool, StoreError> {
     let ids = &ev.ids;
     let utm = match &ids.utm {
-        Some(utm) => {
-            Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-        }
+        Some(utm) => Some(serde_json::to_string(utm).map_err(StoreError::Serialize)?),
         None => None,
     };
     let is_click = i64::from(ev.kind == EventType::Click);

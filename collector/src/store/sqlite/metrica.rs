@@ -216,10 +216,7 @@ fn create_upload(
     )?;
     for row in rows {
         let Some(chat) = chats.iter().find(|c| c.conversation == row.conversation) else {
-            return Err(StoreError::Corrupt(format!(
-                "exported row for unknown conversation {}",
-                row.conversation
-            )));
+            return Err(StoreError::UnknownConversation(row.conversation));
         };
         stmt.execute(params![
             counter as i64,
