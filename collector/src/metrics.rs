@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -28,6 +30,34 @@ pub struct RouteLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabels {
     pub code: String,
+}
+
+/// The method as a label: a standard one, or `other` (request data never becomes a label
+/// as it is: each distinct value would be a series kept for the life of the process).
+pub fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// Webhook senders a label may name; anything else is `other`.
+const MESSENGERS: &[&str] = &["telegram", "whatsapp", "viber", "max", "intake"];
+/// Match methods a label may name (chats::matching::Method); anything else is `other`.
+const MATCH_METHODS: &[&str] = &["exact-link", "exact-text", "probable-click", "unmatched"];
+
+fn closed(value: &str, known: &[&'static str]) -> &'static str {
+    known
+        .iter()
+        .find(|k| **k == value)
+        .copied()
+        .unwrap_or("other")
 }
 
 fn latency_histogram() -> Histogram {
@@ -173,7 +203,7 @@ impl ChatMetrics {
     pub fn webhook(&self, messenger: &str, outcome: WebhookOutcome) {
         self.webhooks
             .get_or_create(&WebhookLabels {
-                messenger: messenger.to_owned(),
+                messenger: closed(messenger, MESSENGERS).to_owned(),
                 outcome: outcome.as_str().to_owned(),
             })
             .inc();
@@ -182,7 +212,7 @@ impl ChatMetrics {
     pub fn matched(&self, method: &str) {
         self.matches
             .get_or_create(&MatchLabels {
-                method: method.to_owned(),
+                method: closed(method, MATCH_METHODS).to_owned(),
             })
             .inc();
     }

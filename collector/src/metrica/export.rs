@@ -279,13 +279,19 @@ pub fn build(
         .collect();
     let mut csv = CsvText::new();
     csv.row(columns.iter().map(|c| c.name));
+    // Only free text is guarded against spreadsheet formulas (a CRM's tag, a messenger user
+    // name): Metrica matches the other columns by exact value (a PhoneNumber starts with +).
+    let free_text = |i: usize| matches!(columns[i].field, Field::Tag | Field::ChatUsername);
     for row in &rows {
-        csv.row(columns.iter().map(|c| {
-            row.values
-                .iter()
-                .find(|(f, _)| *f == c.field)
-                .map_or("", |(_, v)| v.as_str())
-        }));
+        csv.row_guarding(
+            columns.iter().map(|c| {
+                row.values
+                    .iter()
+                    .find(|(f, _)| *f == c.field)
+                    .map_or("", |(_, v)| v.as_str())
+            }),
+            free_text,
+        );
     }
     export.csv = csv.finish();
     export

@@ -210,17 +210,19 @@ async fn login(
         ));
     }
     let expires = now_ms() / 1000 + SESSION_S;
-    // `Secure` except on loopback, where the demo runs over plain http.
+    // `Secure` as the configured public URL says; without one, except on loopback, where the
+    // demo runs over plain http (a proxy passing Host 127.0.0.1 needs --public-url).
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     let loopback =
         host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let secure = state.config.public_https.unwrap_or(!loopback);
     let cookie = format!(
         "{COOKIE}={}; Path=/reports; Max-Age={SESSION_S}; HttpOnly; SameSite=Strict{}",
         session_value(token, expires),
-        if loopback { "" } else { "; Secure" }
+        if secure { "; Secure" } else { "" }
     );
     let mut res = (StatusCode::SEE_OTHER, "").into_response();
     let h = res.headers_mut();

@@ -201,17 +201,12 @@ pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
 /// CSV for spreadsheets: RFC 4180 quoting, and a leading `'` on cells that a spreadsheet would
 /// run as a formula (`=`, `+`, `-`, `@`): chat texts and names come from strangers.
 pub fn to_csv(t: &Table) -> String {
-    let guard = |c: &str| {
-        if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err() {
-            format!("'{c}")
-        } else {
-            c.to_owned()
-        }
-    };
+    // CsvText guards every cell against spreadsheet formulas (names and referrers come from
+    // visitors).
     let mut csv = CsvText::new();
-    csv.row(t.header.iter().map(|h| guard(h)));
+    csv.row(&t.header);
     for r in &t.rows {
-        csv.row(r.iter().map(|c| guard(c)));
+        csv.row(r);
     }
     format!("\u{feff}{}", csv.finish())
 }
