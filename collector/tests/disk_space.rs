@@ -84,6 +84,13 @@ fn a_small_volume_hits_the_floor_and_ingest_resumes_when_space_returns() {
         &["--allowed-origin", ORIGIN, "--min-free-mb", "4"],
         &[("CHATTAG_READ_TOKEN", TOKEN), ("CHATTAG_RATE_LIMIT", "0")],
     );
+    // It started on a volume smaller than one default segment, and what the inbox holds
+    // leaves the volume usable.
+    let inbox: u64 = std::fs::read_dir(vol.path.join("chattag.db-inbox"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(inbox <= 3 << 20, "the inbox takes {inbox} bytes of 24 MB");
     let mut acked = 0;
     for _ in 0..10 {
         let r = server.post_events(&batch());

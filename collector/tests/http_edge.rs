@@ -273,3 +273,31 @@ fn the_session_cookie_is_secure_behind_a_proxy_when_the_public_url_is_https() {
     let demo = Server::start(&[]);
     assert!(!login(&demo).contains("; Secure"), "plain http on loopback");
 }
+
+#[test]
+fn logs_to_a_file_or_pipe_carry_no_colour_codes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chattag-collector"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("chattag.db"))
+        .env_remove("CHATTAG_ALLOWED_ORIGINS")
+        .env_remove("CHATTAG_READ_TOKEN")
+        .env("CHATTAG_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // With no allowed origin the collector warns at start.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("WARN"), "{first:?}");
+    assert!(
+        !first.contains('\u{1b}'),
+        "ANSI codes in a piped log: {first:?}"
+    );
+}

@@ -79,3 +79,21 @@ fn a_forged_hop_is_not_used_when_the_proxy_hop_is_unreadable() {
         .count();
     assert!(passed <= 4, "{passed} of 30 passed on forged addresses");
 }
+
+#[test]
+fn a_site_over_its_daily_quota_is_told_to_retry_tomorrow() {
+    let server = Server::start(&["--site-daily-events", "30"]);
+    let batch =
+        |n: usize| serde_json::json!((0..n).map(|_| issue(&new_chat_id())).collect::<Vec<_>>());
+    assert_eq!(server.post_events(&batch(20)).status, 200);
+    let over = server.post_events(&batch(20));
+    assert_eq!(
+        (over.status, over.error().0.as_str()),
+        (429, "quota_exceeded")
+    );
+    let retry: u64 = over.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    // What still fits is taken.
+    assert_eq!(server.post_events(&batch(10)).status, 200);
+    assert_eq!(server.db_count("SELECT count(*) FROM events"), 30);
+}
