@@ -64,7 +64,11 @@ function startCollector(dbPath) {
   const bin = join(targetDir(), 'release', 'chattag-collector');
   const child = spawn(
     bin,
-    ['--listen', '127.0.0.1:0', '--db', dbPath, '--allowed-origin', ORIGIN, '--rate-limit', '0', '--bench-bare', '--log', 'warn'],
+    // One loopback client sends millions of events: the per-client rate limit and the daily
+    // event quotas would refuse most of them. Timeouts, the connection cap and the disk floor
+    // stay at their defaults.
+    ['--listen', '127.0.0.1:0', '--db', dbPath, '--allowed-origin', ORIGIN, '--rate-limit', '0',
+      '--site-daily-events', '0', '--daily-events', '0', '--bench-bare', '--log', 'warn'],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CHATTAG_READ_TOKEN: '' } },
   );
   return new Promise((resolve, reject) => {
