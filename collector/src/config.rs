@@ -287,9 +287,7 @@ impl Config {
         let chats = ChatsConfig::resolve(chats_file, env)?;
 
         let metrics_token = match (
-            std::env::var("CHATTAG_METRICS_TOKEN")
-                .ok()
-                .filter(|t| !t.trim().is_empty()),
+            env("CHATTAG_METRICS_TOKEN").filter(|t| !t.trim().is_empty()),
             &args.metrics_token_file,
         ) {
             (Some(token), _) => Some(Secret::new(&token).map_err(ConfigError::MetricsToken)?),

@@ -301,3 +301,41 @@ fn logs_to_a_file_or_pipe_carry_no_colour_codes() {
         "ANSI codes in a piped log: {first:?}"
     );
 }
+
+#[test]
+fn a_low_file_descriptor_limit_lowers_the_connection_cap_and_says_so() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_chattag-collector");
+    // `ulimit -n` sets the soft and the hard limit: nothing to raise to.
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 256 && exec '{bin}' --listen 127.0.0.1:0 --db '{}' --allowed-origin {ORIGIN}",
+            dir.path().join("chattag.db").display()
+        ))
+        .env_remove("CHATTAG_READ_TOKEN")
+        .env("CHATTAG_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Start-up warnings come before the "listening" line; the fd-limit one is among the first.
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let found = line.contains("file-descriptor limit is low");
+        lines.push(line);
+        if found || lines.len() == 5 {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(
+            |l| l.contains("file-descriptor limit is low") && l.contains("max_connections=192")
+        ),
+        "{lines:?}"
+    );
+}
