@@ -7,7 +7,7 @@
 // Callbacks reach the wasm asynchronously (timers, promises) so a page handler can never call
 // back into the snippet while it is running.
 //
-// Lazy chunks (issue 5, docs/integration-issue5.md), each loaded only when used: the debug
+// Lazy chunks, each loaded only when used: the debug
 // overlay (debug mode), the QR dialog (data-qr on a desktop), and the strict-CSP fallback — the
 // same wasm turned into JavaScript by wasm2js, driven by the same glue — when wasm cannot compile.
 import { initSync, wasmImports, finalize } from 'chattag:glue';
