@@ -365,7 +365,6 @@ impl App {
             template: &live.template,
             page_url: href.split('#').next().unwrap_or("").to_owned(),
             page_title: self.document.title(),
-            protocol: loc.protocol().unwrap_or_default(),
             on_skip: if log { Some(&log_skip) } else { None },
             names: &self.names,
             ports: &self.ports,
@@ -378,6 +377,7 @@ impl App {
     fn pass_document(&mut self) {
         let list = self.with_pass(|p| p.begin(&self.document)).flatten();
         if let Some(list) = list {
+            self.ports.shadows();
             let restart = self.pass.is_none();
             self.pass = Some((list, 0));
             if restart {
