@@ -76,6 +76,20 @@ test('same-origin and non-messenger script navigations are never touched', async
   });
 });
 
+test('share navigations to app schemes (sharer.js 0.3.5: whatsapp://send?text=, tg://msg_url) are not touched', async () => {
+  await h.run(async (s) => {
+    const body = `<script>window.__navs = []; navigation.addEventListener('navigate', (e) => __navs.push(e.destination.url));</script>
+      <button id="wa" onclick="location.href='whatsapp://send?text=' + encodeURIComponent('Roses https://shop.example/')">Share</button>
+      <button id="tg" onclick="location.href='tg://msg_url?url=https%3A%2F%2Fshop.example%2F'">Share</button>`;
+    await s.page.goto(h.server.page(pageHtml({ body })));
+    await s.ready();
+    await s.page.click('#wa');
+    await s.page.click('#tg');
+    await sleep(500);
+    assert.deepEqual(await s.page.evaluate(() => window.__navs), ['whatsapp://send?text=Roses%20https%3A%2F%2Fshop.example%2F', 'tg://msg_url?url=https%3A%2F%2Fshop.example%2F']);
+  });
+});
+
 test('custom schemes (viber://, tg://) from a script: Chromium fires navigate for them too, and they are re-issued tagged', async () => {
   await h.run(async (s) => {
     // The page's own navigate listener (registered before chattag) sees every navigation the
@@ -86,9 +100,9 @@ test('custom schemes (viber://, tg://) from a script: Chromium fires navigate fo
     await s.page.goto(h.server.page(pageHtml({ body })));
     const id = await s.ready();
     await s.page.click('#viber');
-    await s.page.waitForFunction(() => window.__navs.length >= 2, null, { timeout: 5000 });
+    await s.page.waitForFunction(() => window.__navs.length >= 2, null, { timeout: 10000 });
     await s.page.click('#tg');
-    await s.page.waitForFunction(() => window.__navs.length >= 4, null, { timeout: 5000 });
+    await s.page.waitForFunction(() => window.__navs.length >= 4, null, { timeout: 10000 });
     assert.deepEqual(await s.page.evaluate(() => window.__navs), [
       'viber://pa?chatURI=flowershop',
       `viber://pa?chatURI=flowershop&context=${id}`,

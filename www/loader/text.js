@@ -12,7 +12,7 @@ const check = (f) => {
 const hex = (b) => '%' + (b < 16 ? '0' : '') + b.toString(16);
 
 export const TextDecoder =
-  check(() => new W.TextDecoder('utf-8', { ignoreBOM: true }).decode(new Uint8Array([208, 175])) == 'Я' && W.TextDecoder) ||
+  check(() => new W.TextDecoder().decode(Uint8Array.of(104)) == 'h' && W.TextDecoder) ||
   class {
     decode(bytes = []) {
       return decodeURIComponent(Array.from(bytes, hex).join(''));
@@ -20,7 +20,7 @@ export const TextDecoder =
   };
 
 export const TextEncoder =
-  check(() => new W.TextEncoder().encode('Я')[1] == 175 && W.TextEncoder) ||
+  check(() => new W.TextEncoder().encode('h')[0] == 104 && W.TextEncoder) ||
   class {
     encode(text = '') {
       return Uint8Array.from(unescape(encodeURIComponent(text)), (c) => c.charCodeAt(0));
