@@ -347,10 +347,12 @@ async function main() {
     }
     const competed = [];
     for (let r = 0; r < RUNS; r++) competed.push(await competingTask(browser, competing));
+    // The Long Tasks API reports only tasks over 50 ms: 0 means none.
+    const worst = median(competed);
     rows.push({
-      name: 'Longest task while a competing link rewriter is on the page (Wazzup ChangeLinkWA, 100 links, 3 s)',
-      snippet: fmtMs(median(competed)), plain: '',
-      result: fmtMs(median(competed)), pass: median(competed) <= TARGET_TASK_MS, target: `≤ ${TARGET_TASK_MS} ms`,
+      name: 'Longest task while a competing link rewriter is on the page (Wazzup ChangeLinkWA, 100 links, load + 3 s)',
+      snippet: worst ? fmtMs(worst) : 'no task over 50 ms', plain: '',
+      result: worst ? fmtMs(worst) : '< 50 ms', pass: worst <= TARGET_TASK_MS, target: `≤ ${TARGET_TASK_MS} ms`,
     });
   } finally {
     await browser.close();
