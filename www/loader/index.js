@@ -263,7 +263,8 @@ import CHUNKS from 'chattag:chunks';
     // own bulk writes are dropped; the rest are re-tagged, which is a no-op for tagged links.
     // Another script that rewrites a link whenever it changes (an old chat-tracking script, a
     // page putting its href back) would make that a loop that freezes the page: a link is
-    // re-tagged at most 3 times a second, then left to the other script until it next changes.
+    // re-tagged at most 3 times a second, and its further changes in that second are left alone.
+    // A script that answers every change then has the last word, and nothing loops.
     try {
       observer = new MutationObserver(guard((records) => {
         const found = [];
