@@ -62,14 +62,19 @@ test('a plain-object chattagConfig still configures the snippet', async () => {
   });
 });
 
-test('a broken TextDecoder polyfill: no error at load, window.chattag exists, links tagged', async () => {
-  await h.run(async (s) => {
-    await s.page.goto(h.server.page(pageHtml({ body: anchors(LINKS) })));
-    assert.equal(await s.page.evaluate(() => typeof window.chattag?.version), 'string', 'window.chattag installed');
-    await tagged(s, ['wa', 'tg']);
-    await noErrors(s);
-  }, { initScript: CATCH + `window.TextDecoder = function () { throw new Error('polyfill: unsupported encoding'); };` });
-});
+for (const [what, polyfill] of [
+  ['that throws', `window.TextDecoder = function () { throw new Error('polyfill: unsupported encoding'); };`],
+  ['that decodes wrongly', `window.TextDecoder = class { decode() { return ''; } }; window.TextEncoder = class { encode() { return new Uint8Array(0); } };`],
+]) {
+  test(`a broken TextDecoder polyfill ${what}: no error at load, window.chattag exists, links tagged`, async () => {
+    await h.run(async (s) => {
+      await s.page.goto(h.server.page(pageHtml({ body: anchors(LINKS) })));
+      assert.equal(await s.page.evaluate(() => typeof window.chattag?.version), 'string', 'window.chattag installed');
+      await tagged(s, ['wa', 'tg']);
+      await noErrors(s);
+    }, { initScript: CATCH + polyfill });
+  });
+}
 
 for (const [what, then] of [
   ['throws', 'function () { throw new Error("polluted"); }'],
