@@ -108,7 +108,7 @@ test('renders ID, state, identifiers, each link (tagged or why not) and events w
     // Newest event first.
     assert.ok(t.indexOf('update retrying') < t.indexOf('issue sent'));
 
-    const shot = path.join(ROOT, 'tests', 'artifacts', 'ship-debug-overlay.png');
+    const shot = path.join(ROOT, 'tests', 'artifacts', 'debug-overlay.png');
     fs.mkdirSync(path.dirname(shot), { recursive: true });
     await s.page.screenshot({ path: shot });
 
