@@ -48,6 +48,14 @@ apt_install() {
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs) first"; exit 1; }
 
+# --- format and lint gate (npm test runs cargo fmt --check and cargo clippy) -----------------
+for tool in rustfmt clippy; do
+  if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    if timeout 120 rustup component add "$tool" >/dev/null 2>&1; then did+=("rustup component add $tool")
+    else say "cargo ${tool/rustfmt/fmt} not found: install the $tool component"; fi
+  fi
+done
+
 # --- wasm toolchain -------------------------------------------------------------------------
 # Debian's rustc-web builds std from source with panic=immediate-abort: the smallest snippet.
 # Where apt is unavailable, rustup's prebuilt wasm32 std works too (a somewhat larger build).

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{conversations_with_visit, SqliteStore};
+use super::SqliteStore;
 use crate::clock::now_ms;
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::rules::Candidate;

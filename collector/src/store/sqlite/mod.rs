@@ -5,7 +5,8 @@
 
 /// Conversations `c` joined with the visit `m` (the `chats` row) of their chat ID: on the
 /// conversation's site, else on the site most recently active with that ID. One definition, so
-/// that the report and the Metrica export tie each chat to the same visit.
+/// that the report and the Metrica export tie each chat to the same visit. (Declared before
+/// the modules that use it: `macro_rules!` are in scope textually.)
 macro_rules! conversations_with_visit {
     () => {
         " FROM conversations c
@@ -14,7 +15,6 @@ macro_rules! conversations_with_visit {
          "
     };
 }
-use conversations_with_visit;
 
 mod chats;
 pub mod inbox;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
-use super::{conversations_with_visit, SqliteStore};
+use super::SqliteStore;
 use crate::reports::data::ChatRow;
 use crate::store::{ReportStore, StoreError};
 
