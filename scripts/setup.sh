@@ -4,7 +4,7 @@
 #
 #   wasm toolchain   rustup's wasm32 target if it can be had; otherwise Debian's rustc-web with
 #                    its std sources (std is then built from source: see
-#                    ../shared/reference/toolchain.md). scripts/build.mjs picks whichever exists.
+#                    docs/reference/toolchain.md). scripts/build.mjs picks whichever exists.
 #   wasm-bindgen     the CLI at exactly the version in Cargo.lock
 #   wasm-pack        cargo install
 #   node packages    npm ci (playwright-core, esbuild, binaryen's wasm-opt)
