@@ -4,7 +4,7 @@
 //
 //   1. wasm toolchain, whichever this machine has (printed):
 //        build-std  Debian rustc-web (/usr/bin) + std sources: std rebuilt for wasm32 with
-//                   panic=immediate-abort — the smallest output (see ../shared/reference/toolchain.md)
+//                   panic=immediate-abort — the smallest output (see docs/reference/toolchain.md)
 //        rustup     the ordinary path: rustup's toolchain with the wasm32-unknown-unknown target
 //      Force one with CHATTAG_WASM_TOOLCHAIN=build-std|rustup.
 //   2. wasm-pack (wasm-bindgen --target web) with the size-first `[profile.wasm]` of Cargo.toml;

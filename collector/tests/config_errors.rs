@@ -52,9 +52,16 @@ fn start_with(config: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     )
 }
 
+/// A config file, the environment, and what the error must name.
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn bad_chats_settings_stop_start_up() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         // A misspelt messenger table would leave its webhook off without a word.
         (
             "[chats.telegramm]\nbot_username = \"shop_bot\"\n",
