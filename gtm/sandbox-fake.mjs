@@ -1,5 +1,5 @@
 // A small stand-in for Google Tag Manager's template sandbox, so template.tpl's code and its
-// ___TESTS___ can run in node (tests/gtm.test.mjs) and in a real page (tests/browser/ship-gtm).
+// ___TESTS___ can run in node (tests/gtm.test.mjs) and in a real page (tests/browser/gtm-tag.test.mjs).
 // It implements only the APIs the template requires, and it enforces the template's own
 // ___WEB_PERMISSIONS___ the way GTM does: an API used without the permission throws.
 //

@@ -4,7 +4,7 @@
 //
 //   1. wasm toolchain, whichever this machine has (printed):
 //        build-std  Debian rustc-web (/usr/bin) + std sources: std rebuilt for wasm32 with
-//                   panic=immediate-abort — the smallest output (see ../shared/reference/toolchain.md)
+//                   panic=immediate-abort — the smallest output (see docs/reference/toolchain.md)
 //        rustup     the ordinary path: rustup's toolchain with the wasm32-unknown-unknown target
 //      Force one with CHATTAG_WASM_TOOLCHAIN=build-std|rustup.
 //   2. wasm-pack (wasm-bindgen --target web) with the size-first `[profile.wasm]` of Cargo.toml;
@@ -217,7 +217,9 @@ function glueSource(outDir) {
   for (const f of ['__wbg_get_imports', '__wbg_finalize_init']) {
     if (!js.includes(`function ${f}(`)) fail(`the wasm-bindgen glue has no ${f}(); the fallback path needs it`);
   }
-  return `${js}\nexport { __wbg_get_imports as wasmImports, __wbg_finalize_init as finalize };\n`;
+  // The glue's TextDecoder / TextEncoder come from www/loader/text.js: a page's broken polyfill
+  // must not throw while chattag.js is evaluated.
+  return `import { TextDecoder, TextEncoder } from 'chattag:text';\n${js}\nexport { __wbg_get_imports as wasmImports, __wbg_finalize_init as finalize };\n`;
 }
 
 // ---- 4. bundle -------------------------------------------------------------------------------
@@ -263,6 +265,7 @@ async function bundle(outDir, wasmBytes, mode, chunks) {
       }));
       build.onResolve({ filter: /^chattag:glue$/ }, () => ({ path: 'glue', namespace: 'chattag-glue' }));
       build.onLoad({ filter: /.*/, namespace: 'chattag-glue' }, () => ({ contents: glueSource(outDir), loader: 'js', resolveDir: outDir }));
+      build.onResolve({ filter: /^chattag:text$/ }, () => ({ path: path.join(ROOT, 'www', 'loader', 'text.js') }));
       build.onResolve({ filter: /^chattag:chunks$/ }, () => ({ path: 'chunks', namespace: 'chattag-chunks' }));
       build.onLoad({ filter: /.*/, namespace: 'chattag-chunks' }, () => ({
         contents: `export default ${JSON.stringify(Object.fromEntries(chunks.map((c) => [c.name, c.file])))};`,

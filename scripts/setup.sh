@@ -4,7 +4,7 @@
 #
 #   wasm toolchain   rustup's wasm32 target if it can be had; otherwise Debian's rustc-web with
 #                    its std sources (std is then built from source: see
-#                    ../shared/reference/toolchain.md). scripts/build.mjs picks whichever exists.
+#                    docs/reference/toolchain.md). scripts/build.mjs picks whichever exists.
 #   wasm-bindgen     the CLI at exactly the version in Cargo.lock
 #   wasm-pack        cargo install
 #   node packages    npm ci (playwright-core, esbuild, binaryen's wasm-opt)
@@ -47,6 +47,14 @@ apt_install() {
 
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs) first"; exit 1; }
+
+# --- format and lint gate (npm test runs cargo fmt --check and cargo clippy) -----------------
+for tool in rustfmt clippy; do
+  if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    if timeout 120 rustup component add "$tool" >/dev/null 2>&1; then did+=("rustup component add $tool")
+    else say "cargo ${tool/rustfmt/fmt} not found: install the $tool component"; fi
+  fi
+done
 
 # --- wasm toolchain -------------------------------------------------------------------------
 # Debian's rustc-web builds std from source with panic=immediate-abort: the smallest snippet.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: install what is missing, build the snippet, run every suite, print one summary.
+#   0. gate: cargo fmt --check and cargo clippy -D warnings (native targets, every crate)
 #   1. native: cargo test for the workspace (core rules, snippet helpers, collector integration
 #      tests that start the real server on loopback with a temporary SQLite database)
 #   2. browser: node --test tests/browser/ (Playwright + headless Chromium against dist/ and the
@@ -14,6 +15,12 @@ node scripts/build.mjs
 logs=$(mktemp -d)
 status=0
 
+echo "== format and lint (cargo fmt --check, cargo clippy -D warnings)"
+gate=0
+if ! cargo fmt --all -- --check; then gate=1; echo "cargo fmt: run \`cargo fmt --all\`"; fi
+if ! cargo clippy --workspace --all-targets -- -D warnings; then gate=1; fi
+[ $gate -eq 0 ] || status=1
+
 echo "== native tests (cargo test --workspace)"
 if ! cargo test --workspace 2>&1 | tee "$logs/cargo.log"; then status=1; fi
 
@@ -25,6 +32,7 @@ read -r cp cf < <(awk '/^test result:/{for(i=1;i<=NF;i++){if($(i+1)~/^passed/)p+
 read -r np nf < <(awk '/^# pass /{p=$3} /^# fail /{f=$3} END{print p+0, f+0}' "$logs/node.log")
 echo "native: $cp passed, $cf failed; browser: $np passed, $nf failed"
 echo "all: $((cp + np)) passed, $((cf + nf)) failed"
+[ $gate -eq 0 ] || echo "format/lint gate failed (see above)"
 [ $((cf + nf)) -eq 0 ] || status=1
 [ $((cp + np)) -gt 0 ] || { echo "no tests ran"; status=1; }
 exit $status

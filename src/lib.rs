@@ -99,7 +99,9 @@ mod exports {
         with(|a| a.consent(granted));
     }
 
-    /// Capture-phase pointerdown / contextmenu (`used` = false) and click / auxclick (`used`).
+    /// Capture-phase pointerdown / contextmenu (`used` = false) and click / auxclick (`used`):
+    /// `target` is the link on the event's composed path (also inside an open shadow root), or
+    /// undefined.
     #[wasm_bindgen]
     pub fn on_interaction(target: JsValue, used: bool) {
         with(|a| a.interaction(target, used));

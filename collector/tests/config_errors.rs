@@ -52,8 +52,12 @@ fn start_with(config: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     )
 }
 
-/// A config file, the environment, and what the refusal must say.
-type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+/// A config file, the environment, and what the error must name.
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
 
 #[test]
 fn bad_chats_settings_stop_start_up() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the wasm-opt'd, gzip -9 size of the probe for each feature set: the difference from
 # the empty set is what chattag-core adds to the snippet. Uses the offline wasm path of
-# /work/shared/reference/toolchain.md (Debian rustc 1.96 + build-std) and its own target dir.
+# docs/reference/toolchain.md (Debian rustc 1.96 + build-std) and its own target dir.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

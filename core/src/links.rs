@@ -1,6 +1,6 @@
 //! Messenger links: which ones can carry a chat ID, and how the ID is added.
 //!
-//! The specification is `messenger-links.md` (WhatsApp, Telegram, Viber, MAX). The rule
+//! The specification is `docs/reference/messenger-links.md` (WhatsApp, Telegram, Viber, MAX). The rule
 //! throughout: the site's link keeps working exactly as before — every parameter, its order and
 //! encoding, the fragment and the site's own text stay; only the one parameter that carries the
 //! ID is edited. Anything not positively recognised is left alone.

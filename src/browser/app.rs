@@ -16,11 +16,11 @@ use web_sys::{Document, Element, Window};
 use crate::browser::dom::{Names, Pass, Seq, LINK};
 use crate::browser::ports::Ports;
 use crate::browser::storage::{Store, OUTBOX};
-use crate::logic::delivery::{backoff_ms, outcome, Outcome};
+use crate::logic::delivery::{Outcome, Sender, Settled};
 use crate::logic::outbox;
 use crate::logic::reported::Reported;
 use crate::logic::settings::{self, Key, Settings};
-use crate::logic::visitor::{self, Clock, Record, Resolution, DAY_MS, YCLID_LIFETIME_MS};
+use crate::logic::visitor::{self, Clock, Record, Resolution, DAY_MS};
 use crate::logic::wire;
 
 pub const TIMER_CLIENT_ID: u32 = 1;
@@ -53,10 +53,7 @@ pub struct App {
     ym_client_id: Option<String>,
     client_id_known: bool,
     client_id_check: usize,
-    in_flight: Option<InFlight>,
-    attempt: u32,
-    retry_pending: bool,
-    next_token: u32,
+    sender: Sender,
     names: Names,
     /// A document pass in progress: the candidate list and where its next slice starts.
     pass: Option<(Seq, u32)>,
@@ -67,11 +64,6 @@ struct Live {
     record: Record,
     template: Template,
     prefixes: Vec<Prefix>,
-}
-
-struct InFlight {
-    token: u32,
-    ids: Vec<String>,
 }
 
 fn now_ms() -> u64 {
@@ -112,10 +104,7 @@ impl App {
             ym_client_id: None,
             client_id_known: false,
             client_id_check: 0,
-            in_flight: None,
-            attempt: 0,
-            retry_pending: false,
-            next_token: 0,
+            sender: Sender::default(),
             names: Names::new(),
             pass: None,
         })
@@ -200,8 +189,7 @@ impl App {
             self.consent = false;
             self.live = None;
             self.pass = None;
-            self.in_flight = None;
-            self.retry_pending = false;
+            self.sender.reset();
             self.store().clear();
         }
     }
@@ -257,10 +245,7 @@ impl App {
             return None;
         };
         let stored = self.store().record().and_then(|s| Record::decode(&s));
-        let clock = Clock {
-            now: now_ms(),
-            lifetime_ms: self.settings.lifetime_days as u64 * DAY_MS,
-        };
+        let clock = self.clock();
         Some(visitor::resolve(
             stored,
             landing,
@@ -291,16 +276,17 @@ impl App {
     }
 
     fn save_record(&mut self) {
-        let lifetime = self.settings.lifetime_days as u64 * DAY_MS;
+        let clock = self.clock();
         let Some(l) = &self.live else { return };
-        let r = &l.record;
-        let mut until = r.issued + lifetime;
-        if r.landing.yclid.is_some() {
-            until = until.max(r.yclid_at + YCLID_LIFETIME_MS);
-        }
-        let max_age_s = until.saturating_sub(now_ms()) / 1000;
-        let text = r.encode();
+        let (text, max_age_s) = (l.record.encode(), l.record.keep_for_s(&clock));
         self.store().set_record(&text, max_age_s);
+    }
+
+    fn clock(&self) -> Clock {
+        Clock {
+            now: now_ms(),
+            lifetime_ms: self.settings.lifetime_days as u64 * DAY_MS,
+        }
     }
 
     /// Every identifier known now, cleaned (invalid values dropped, never truncated).
@@ -379,7 +365,6 @@ impl App {
             template: &live.template,
             page_url: href.split('#').next().unwrap_or("").to_owned(),
             page_title: self.document.title(),
-            protocol: loc.protocol().unwrap_or_default(),
             on_skip: if log { Some(&log_skip) } else { None },
             names: &self.names,
             ports: &self.ports,
@@ -392,6 +377,7 @@ impl App {
     fn pass_document(&mut self) {
         let list = self.with_pass(|p| p.begin(&self.document)).flatten();
         if let Some(list) = list {
+            self.ports.shadows();
             let restart = self.pass.is_none();
             self.pass = Some((list, 0));
             if restart {
@@ -593,7 +579,7 @@ impl App {
     }
 
     fn flush(&mut self) {
-        if self.in_flight.is_some() || self.retry_pending || !self.consent {
+        if !self.sender.idle() || !self.consent {
             return;
         }
         let Some(endpoint) = self.settings.endpoint.clone() else {
@@ -608,50 +594,39 @@ impl App {
         if b.ids.is_empty() {
             return;
         }
-        self.next_token = self.next_token.wrapping_add(1);
-        self.in_flight = Some(InFlight {
-            token: self.next_token,
-            ids: b.ids,
-        });
-        self.ports.post(&endpoint, &b.body, self.next_token);
+        if let Some(token) = self.sender.start(b.ids) {
+            self.ports.post(&endpoint, &b.body, token);
+        }
     }
 
     /// Returns what became of the batch, for the debug overlay: `None` for a stale answer.
     pub fn settled(&mut self, token: u32, status: u16) -> Option<Outcome> {
-        if self.in_flight.as_ref().is_none_or(|f| f.token != token) {
-            return None; // consent withdrawn meanwhile, or a stale answer
-        }
-        let sent = self.in_flight.take()?;
-        let result = outcome(status);
-        match result {
-            Outcome::Delivered | Outcome::Refused => {
-                if outcome(status) == Outcome::Refused {
+        let jitter = random::<1>().map_or(128, |b| b[0]);
+        match self.sender.settle(token, status, jitter)? {
+            Settled::Remove(result, ids) => {
+                if result == Outcome::Refused {
                     self.warn(
                         "the collector refused a batch (4xx); dropped",
                         &self.settings.endpoint.clone().unwrap_or_default(),
                     );
                 }
                 let mut lines = self.outbox();
-                outbox::remove(&mut lines, &sent.ids);
+                outbox::remove(&mut lines, &ids);
                 self.save_outbox(&lines);
-                self.attempt = 0;
                 self.flush();
+                Some(result)
             }
-            Outcome::Retry => {
-                self.attempt = self.attempt.saturating_add(1);
-                self.retry_pending = true;
-                let jitter = random::<1>().map_or(128, |b| b[0]);
-                self.ports
-                    .later(backoff_ms(self.attempt, jitter), TIMER_RETRY);
+            Settled::RetryIn(ms) => {
+                self.ports.later(ms, TIMER_RETRY);
+                Some(Outcome::Retry)
             }
         }
-        Some(result)
     }
 
     pub fn timer(&mut self, what: u32) {
         match what {
             TIMER_RETRY => {
-                self.retry_pending = false;
+                self.sender.retry_due();
                 self.flush();
             }
             TIMER_CONFIRM => self.flush(),

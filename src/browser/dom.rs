@@ -69,8 +69,6 @@ pub struct Pass<'a> {
     pub template: &'a Template,
     pub page_url: String,
     pub page_title: String,
-    /// `https:` / `http:`, for protocol-relative links (`//wa.me/…`).
-    pub protocol: String,
     /// Called for messenger links that were left alone, with the reason (debug only).
     pub on_skip: Option<SkipLog<'a>>,
     pub names: &'a Names,
@@ -82,8 +80,10 @@ impl Pass<'_> {
     pub fn url(&self, href: &str, hint: Hint) -> Result<Tagged, Skip> {
         let trimmed = href.trim_matches(|c: char| c.is_ascii_whitespace());
         let absolute;
+        // Protocol-relative (`//wa.me/…`): every messenger host is HTTPS-only, so never http,
+        // whatever the page's own scheme.
         let href = if trimmed.starts_with("//") {
-            absolute = [self.protocol.as_str(), trimmed].concat();
+            absolute = ["https:", trimmed].concat();
             absolute.as_str()
         } else {
             trimmed

@@ -44,6 +44,12 @@ extern "C" {
     #[wasm_bindgen(method, js_name = setHrefs)]
     pub fn set_hrefs(this: &Ports, list: &JsValue, from: u32, hrefs: &str);
 
+    /// A document pass started: the loader collects the links in open shadow roots (which
+    /// `querySelectorAll` does not reach), starts watching those roots, and hands the links to
+    /// `on_links` in a task of its own.
+    #[wasm_bindgen(method)]
+    pub fn shadows(this: &Ports);
+
     /// `console.warn`, only ever called with `debug` on.
     #[wasm_bindgen(method)]
     pub fn warn(this: &Ports, message: &str, detail: &str);

@@ -59,6 +59,36 @@ impl Record {
         s
     }
 
+    /// When the chat ID stops being valid: `lifetime` after it was issued.
+    pub fn id_expires(&self, clock: &Clock) -> u64 {
+        self.issued.saturating_add(clock.lifetime_ms)
+    }
+
+    /// When the stored yclid stops counting: [`YCLID_LIFETIME_MS`] after it arrived.
+    pub fn yclid_expires(&self) -> u64 {
+        self.yclid_at.saturating_add(YCLID_LIFETIME_MS)
+    }
+
+    /// The chat ID is valid now (issued no later than the clock allows, not yet expired).
+    pub fn id_live(&self, clock: &Clock) -> bool {
+        live(self.issued, self.id_expires(clock), clock.now)
+    }
+
+    pub fn yclid_live(&self, clock: &Clock) -> bool {
+        live(self.yclid_at, self.yclid_expires(), clock.now)
+    }
+
+    /// How long storage should keep this record, in seconds from now (the cookie's max-age):
+    /// until the ID expires, or until its yclid does when that is later (a yclid outlives the
+    /// ID that came with it).
+    pub fn keep_for_s(&self, clock: &Clock) -> u64 {
+        let mut until = self.id_expires(clock);
+        if self.landing.yclid.is_some() {
+            until = until.max(self.yclid_expires());
+        }
+        until.saturating_sub(clock.now) / 1000
+    }
+
     /// `None` for anything that is not a complete, valid record of this format.
     pub fn decode(s: &str) -> Option<Record> {
         let q = Some(s);
@@ -82,6 +112,12 @@ fn pair(s: &mut String, key: &str, v: &Option<String>) {
         s.push('=');
         encode_component_into(s, v);
     }
+}
+
+/// Something that started at `start` and ends at `end` counts at `now`; a start further in the
+/// future than [`CLOCK_SKEW_MS`] is a broken clock or a forgery and never counts.
+fn live(start: u64, end: u64, now: u64) -> bool {
+    start <= now.saturating_add(CLOCK_SKEW_MS) && now < end
 }
 
 fn parse_u64(s: &str) -> Option<u64> {
@@ -127,13 +163,9 @@ pub fn resolve(
     random: [u8; RANDOM_BYTES],
 ) -> Resolution {
     let now = clock.now;
-    let unexpired = |r: &Record| {
-        r.issued <= now + CLOCK_SKEW_MS && now < r.issued.saturating_add(clock.lifetime_ms)
-    };
+    let unexpired = |r: &Record| r.id_live(clock);
     let live = |r: &Record| unexpired(r) && r.chat_id.prefix() == prefix.as_str();
-    let yclid_live = |r: &Record| {
-        r.yclid_at <= now + CLOCK_SKEW_MS && now < r.yclid_at.saturating_add(YCLID_LIFETIME_MS)
-    };
+    let yclid_live = |r: &Record| r.yclid_live(clock);
     let new_click = |r: &Record| {
         differs(&landing.yclid, &r.landing.yclid)
             || differs(&landing.gclid, &r.landing.gclid)
@@ -337,6 +369,31 @@ mod tests {
         let r = resolve(Some(rec), landing(""), &long, &Prefix::DEFAULT, [9; 5]);
         assert!(!r.issued && r.changed);
         assert_eq!(r.record.landing.yclid, None);
+    }
+
+    #[test]
+    fn storage_keeps_the_record_until_its_id_or_its_yclid_expires() {
+        let plain = first_visit("?gclid=g");
+        assert_eq!(plain.keep_for_s(&clock(NOW)), LIFE / 1000);
+        assert_eq!(plain.keep_for_s(&clock(NOW + LIFE - 1000)), 1);
+        assert_eq!(
+            plain.keep_for_s(&clock(NOW + LIFE + 5)),
+            0,
+            "never negative"
+        );
+        let ad = first_visit("?yclid=123");
+        assert_eq!(ad.keep_for_s(&clock(NOW)), YCLID_LIFETIME_MS / 1000);
+        // A lifetime longer than the yclid's: the ID decides.
+        let long = Clock {
+            now: NOW,
+            lifetime_ms: 365 * DAY_MS,
+        };
+        assert_eq!(ad.keep_for_s(&long), 365 * DAY_MS / 1000);
+        // The record is kept exactly as long as `resolve` still uses something in it.
+        let last = clock(NOW + YCLID_LIFETIME_MS - 1);
+        assert!(ad.yclid_live(&last) && !ad.id_live(&last));
+        let gone = clock(NOW + YCLID_LIFETIME_MS);
+        assert!(!ad.yclid_live(&gone) && ad.keep_for_s(&gone) == 0);
     }
 
     #[test]

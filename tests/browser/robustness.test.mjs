@@ -64,7 +64,7 @@ test('a CSP without wasm-unsafe-eval: page unharmed, no uncaught error, links ta
     await s.page.goto(cspPage());
     await s.page.waitForFunction(() => document.body.dataset.later === 'ran', null, { timeout: 5000 });
     await s.page.waitForTimeout(500);
-    // wasm cannot compile here; the wasm2js fallback chunk runs the same core (issue 5).
+    // wasm cannot compile here; the wasm2js fallback chunk runs the same core.
     const id = await s.ready();
     const now = await s.page.evaluate((ids) => ids.map((x) => document.getElementById(x).getAttribute('href')), links.map((l) => l[0]));
     assert.ok(now.every((href) => href.includes(id)), `links tagged by the fallback: ${JSON.stringify(now)}`);

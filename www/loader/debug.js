@@ -1,7 +1,7 @@
 // The debug overlay chunk: loaded with `import()` only under `?chattag_debug=1` or data-debug, so
 // it costs nothing otherwise. It shows what the snippet saw and did: each messenger link found
 // (tagged, or why not), the current chat ID and identifiers, and every event with its delivery
-// status. It only renders the model the snippet hands it (shape: docs/integration-issue5.md);
+// status. It only renders the model the snippet hands it (shape: docs/loader-and-build.md);
 // it decides nothing. Page-controlled strings (hrefs, identifiers) only ever go in as text.
 import { styleRoot } from './style-root.js';
 

@@ -7,7 +7,7 @@
 // Callbacks reach the wasm asynchronously (timers, promises) so a page handler can never call
 // back into the snippet while it is running.
 //
-// Lazy chunks (issue 5, docs/integration-issue5.md), each loaded only when used: the debug
+// Lazy chunks, each loaded only when used: the debug
 // overlay (debug mode), the QR dialog (data-qr on a desktop), and the strict-CSP fallback — the
 // same wasm turned into JavaScript by wasm2js, driven by the same glue — when wasm cannot compile.
 import { initSync, wasmImports, finalize } from 'chattag:glue';
@@ -33,8 +33,13 @@ import CHUNKS from 'chattag:chunks';
   // The same "is it on" rule the wasm applies to data-debug (settings.rs), needed here for
   // failures that happen before the wasm can read its settings.
   const on = (v) => v != null && v !== false && !/^\s*(0|false|off|no)\s*$/i.test(String(v));
-  const config = W.chattagConfig;
-  const setting = (attr, key) => on(script && script.getAttribute(attr)) || on(config && config[key]);
+  // Only a plain object counts: markup such as two <a id="chattagConfig" name="endpoint"> (which
+  // comment sanitizers allow) clobbers window.chattagConfig with elements. Own keys only, so a
+  // polluted Object.prototype configures nothing either.
+  const raw = W.chattagConfig;
+  const config = raw && {}.toString.call(raw) == '[object Object]' ? raw : {};
+  const own = (key) => ({}.hasOwnProperty.call(config, key) ? config[key] : undefined);
+  const setting = (attr, key) => on(script && script.getAttribute(attr)) || on(own(key));
   // `?chattag_debug=1` switches debug mode on like data-debug (the wasm reads it through `setting`).
   const urlDebug = /[?&]chattag_debug=1(&|$)/.test(location.search);
   let debug = urlDebug || setting('data-debug', 'debug');
@@ -59,7 +64,7 @@ import CHUNKS from 'chattag:chunks';
   // A promise always: a blocked or missing chunk is a rejection, never a throw.
   const loadChunk = (name) =>
     Promise.resolve(name).then((n) =>
-      config && typeof config.importChunk === 'function'
+      typeof own('importChunk') === 'function'
         ? config.importChunk(n)
         : import(new URL(CHUNKS[n], (script && script.src) || D.baseURI).href),
     );
@@ -111,23 +116,35 @@ import CHUNKS from 'chattag:chunks';
     }),
     later: guard((ms, what) => {
       const run = guard(() => w.on_timer(what));
-      // A zero delay is a yield between slices of a long pass: postTask has no 4 ms clamp.
-      if (!ms && W.scheduler && W.scheduler.postTask) W.scheduler.postTask(run).catch(() => {});
-      else setTimeout(run, ms);
+      // A zero delay is a yield between slices of a long pass: postTask has no 4 ms clamp. A
+      // missing or throwing one (a page's polyfill) falls back to setTimeout.
+      let queued;
+      try {
+        if (!ms) (queued = W.scheduler.postTask(run)).catch(() => {});
+      } catch (e) {}
+      if (!queued) setTimeout(run, ms);
     }),
     ready: guard((id) => setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))))),
     ym: guard((counter) => {
       if (typeof W.ym === 'function') W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.on_client_id(String(v)))));
     }),
     setting: (attr, key) => {
+      let v;
       try {
         if (urlDebug && key == 'debug') return '1';
-        const v = script && script.getAttribute(attr);
-        if (v != null) return v;
-        const c = config && config[key];
-        return c == null ? undefined : String(c);
+        v = script && script.getAttribute(attr);
+        if (v == null) v = own(key);
+        if (v == null) return;
+        v = String(v);
+        // A path on the site's own domain (`/chattag/v1/events`, the collector behind the
+        // site's proxy) or a scheme-relative URL: resolved against the page.
+        if (key == 'endpoint' && /^\s*\//.test(v)) v = new URL(v.trim(), D.baseURI).href;
       } catch (e) {}
+      return typeof v == 'string' ? v : undefined;
     },
+    // A document pass started: open shadow roots are looked for, and their links tagged, in a
+    // task of their own.
+    shadows: () => setTimeout(guard(() => tagLinks(shadows(D)))),
     warn: guard((message, detail) => warn(message, detail)),
     // A bad setting is the one thing said without debug: the site owner has to see it.
     misconfigured: (message) => {
@@ -159,6 +176,37 @@ import CHUNKS from 'chattag:chunks';
     },
   };
 
+  // ---- links in open shadow roots -----------------------------------------------------------
+  // Tagged like the document's and watched by the same observer. Looked for at and under `node`
+  // when it is added, and over the whole document on every pass (`shadows` port, see ports.rs).
+  const LINK = 'a[href],area[href]';
+  const fights = new WeakMap();
+  const roots = new WeakSet();
+  let observer;
+  const watch = (root) => observer && observer.observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ['href'] });
+  // getElementsByTagName: 4-5× faster than querySelectorAll('*') over a 30,000-element page
+  // (~6 ms, measured); a shadow root has only the latter.
+  function shadows(node, found = []) {
+    try {
+      const all = node.getElementsByTagName ? node.getElementsByTagName('*') : node.querySelectorAll('*');
+      for (let i = -1; i < all.length; i++) {
+        const root = (i < 0 ? node : all[i]).shadowRoot;
+        if (!root) continue;
+        if (!roots.has(root)) roots.add(root), watch(root);
+        found.push(...root.querySelectorAll(LINK));
+        shadows(root, found);
+      }
+    } catch (e) {}
+    return found;
+  }
+  // The wasm tags what it is handed, split by whether a link carries a `data-chattag` hint.
+  const tagLinks = (list) => {
+    const plain = [];
+    const hinted = [];
+    for (const el of list) (el.hasAttribute('data-chattag') ? hinted : plain).push(el);
+    if (list.length) w.on_links(plain, hinted);
+  };
+
   // ---- debug overlay and QR dialog: idle unless debug mode / data-qr is on -------------------
   // `sent`: [body, status, detail] per POST and per answer (debug only). The overlay's model and
   // the QR click live in the lazily loaded "inspect" chunk (www/loader/wasm-inspect.js).
@@ -179,9 +227,11 @@ import CHUNKS from 'chattag:chunks';
 
   const listen = () => {
     const opts = { capture: true, passive: true };
+    // The link itself, found along the composed path: it may sit in an open shadow root, or
+    // wrap a <slot> whose light-DOM content was clicked.
     const pointer = guard((e) => {
-      const target = e.composedPath ? e.composedPath()[0] : e.target;
-      w.on_interaction(target, e.type === 'click' || (e.type === 'auxclick' && e.button === 1));
+      const link = (e.composedPath ? e.composedPath() : [e.target]).find((n) => n.matches && n.matches(LINK));
+      w.on_interaction(link, e.type === 'click' || (e.type === 'auxclick' && e.button === 1));
     });
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
@@ -211,27 +261,58 @@ import CHUNKS from 'chattag:chunks';
     // Links added or re-pointed by the page, gathered here (walking records is DOM plumbing
     // that JS does cheaply) and tagged by the wasm in one bulk call. Attribute records of our
     // own bulk writes are dropped; the rest are re-tagged, which is a no-op for tagged links.
-    // A plain selector list, not :is(): older engines throw on :is() and would lose the observer.
-    const LINK = 'a[href],area[href]';
-    const observer = new MutationObserver(guard((records) => {
-      const plain = [];
-      const hinted = [];
-      const add = (el) => (el.hasAttribute('data-chattag') ? hinted : plain).push(el);
-      for (const r of records) {
-        const t = r.target;
-        if (r.type === 'attributes') {
-          if (ours.get(t) !== t.getAttribute('href')) add(t);
-          continue;
+    // Another script that rewrites a link whenever it changes (an old chat-tracking script, a
+    // page putting its href back) would make that a loop that freezes the page: a link is
+    // re-tagged at most 3 times a second, and its further changes in that second are left alone.
+    // A script that answers every change then has the last word, and nothing loops.
+    try {
+      observer = new MutationObserver(guard((records) => {
+        const found = [];
+        const add = (el) => found.push(el);
+        const now = Date.now();
+        for (const r of records) {
+          const t = r.target;
+          if (r.type === 'attributes') {
+            if (ours.get(t) === t.getAttribute('href')) continue;
+            const f = fights.get(t);
+            if (!f || now - f[0] > 1000) fights.set(t, [now, 1]);
+            else if (++f[1] > 3) {
+              if (f[1] == 4) warn('another script keeps rewriting this link; leaving it to that script', t);
+              continue;
+            }
+            add(t);
+            continue;
+          }
+          for (const n of r.addedNodes) {
+            if (n.nodeType !== 1) continue;
+            if (n.matches(LINK)) add(n);
+            if (n.firstElementChild) for (const el of n.querySelectorAll(LINK)) add(el);
+            shadows(n, found);
+          }
         }
-        for (const n of r.addedNodes) {
-          if (n.nodeType !== 1) continue;
-          if (n.matches(LINK)) add(n);
-          if (n.firstElementChild) for (const el of n.querySelectorAll(LINK)) add(el);
-        }
-      }
-      if (plain.length || hinted.length) w.on_links(plain, hinted);
-    }));
-    observer.observe(D.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ['href'] });
+        tagLinks(found);
+      }));
+      watch(D.documentElement);
+    } catch (e) {
+      // No usable MutationObserver (removed or broken by the page): links are still tagged by
+      // the passes and when they are pointed at or clicked.
+      warn(e);
+    }
+
+    // Script navigations (`location.href = url`, `location.assign/replace`), where the browser
+    // has the Navigation API: a navigation to an untagged messenger URL is cancelled and made
+    // again with the tagged URL (reported as a click; tagging a tagged URL changes nothing, so
+    // the second navigation goes through). Link clicks are left to `pointer`, which tagged the
+    // link already; other navigations are never touched.
+    try {
+      W.navigation.addEventListener('navigate', guard((e) => {
+        const url = e.destination.url;
+        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || w.rewrite(url) === url) return;
+        const tagged = w.on_open(url);
+        e.preventDefault();
+        setTimeout(() => location[e.navigationType == 'replace' ? 'replace' : 'assign'](tagged));
+      }));
+    } catch (e) {}
 
     const open = W.open;
     if (typeof open === 'function') {
@@ -250,8 +331,12 @@ import CHUNKS from 'chattag:chunks';
     // Synchronous compile + instantiate of a small module (a few ms of main thread, measured)
     // beats waiting for the async path's background compile and task hops (~100 ms on a busy
     // page). Under a CSP without 'wasm-unsafe-eval' this throws a CompileError: caught below.
+    // The inlined wasm comes back as bytes, not a promise: awaiting it would go through a page's
+    // Object.prototype.then.
     try {
-      initSync({ module: await loadWasm(script) });
+      let module = loadWasm(script);
+      if (module instanceof Promise) module = await module;
+      initSync({ module });
     } catch (e) {
       // No wasm here (a CSP without 'wasm-unsafe-eval' throws a CompileError): the same code as
       // JavaScript, fed the same glue's imports and adopted as if it were the wasm instance.

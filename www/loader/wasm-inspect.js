@@ -9,7 +9,7 @@
 
 const LINK = 'a[href],area[href]';
 
-/** The debug overlay's model (shape: docs/integration-issue5.md). */
+/** The debug overlay's model (shape: docs/loader-and-build.md). */
 export function model(s) {
   const [consent, endpoint] = s.inspect().split(' ');
   const links = [];
@@ -32,7 +32,7 @@ export function model(s) {
 
 /**
  * A plain primary click on a WhatsApp / Telegram / Viber link the snippet tagged: shows the QR
- * dialog and only then cancels the navigation (docs/integration-issue5.md, section 4). A link too
+ * dialog and only then cancels the navigation (docs/loader-and-build.md, section 4). A link too
  * long for a QR code makes `showQr` throw, and the click navigates as usual.
  */
 export function qrClick(e, qr, s) {

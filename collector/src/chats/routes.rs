@@ -12,17 +12,19 @@
 //! Verification happens before the body is parsed; a refused request stores nothing.
 //! Unhandled update kinds are acknowledged with 200 so the messenger does not retry them.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 
 use super::intake::{IntakeChat, ValidIntake};
 use super::matching::{MatchSettings, Method};
-use super::messengers::{self, Handshake, HandshakeRefusal, Messenger, Refusal, Visit};
+use super::messengers::{self, Handshake, HandshakeRefusal, Messenger, Messengers, Refusal, Visit};
 use super::model::{Delivery, IntakeSource};
 use super::signature::SignatureError;
 use crate::app::AppState;
@@ -42,20 +44,29 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         intake_token = c.intake_token.is_some(),
         "chat webhooks (a messenger without its secret is refused with 503)"
     );
-    struct AddRoute(Router<AppState>);
-    impl Visit for AddRoute {
+    // Each webhook route carries its configured messenger (every one is configured at
+    // start-up, with or without its secret), so a handler never looks it up.
+    struct AddRoute<'a>(Router<AppState>, &'a Messengers);
+    impl Visit for AddRoute<'_> {
         type Error = std::convert::Infallible;
         fn visit<M: Messenger>(&mut self) -> Result<(), Self::Error> {
+            let Some(m) = self.1.get::<M>() else {
+                return Ok(());
+            };
             let path = format!("/v1/webhooks/{}", M::NAME);
             let mut route: MethodRouter<AppState> = post(webhook::<M>);
             if M::HANDSHAKE {
                 route = route.merge(get(handshake::<M>));
             }
+            let route = route.layer(Extension(m));
             self.0 = std::mem::take(&mut self.0).route(&path, route);
             Ok(())
         }
     }
-    let mut r = AddRoute(Router::new().route("/v1/chats", post(intake)));
+    let mut r = AddRoute(
+        Router::new().route("/v1/chats", post(intake)),
+        &c.messengers,
+    );
     let Ok(()) = messengers::each(&mut r);
     r.0.layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -137,11 +148,11 @@ fn stored_response(
 /// step's refusal is counted under the messenger like a stored delivery is.
 async fn webhook<M: Messenger>(
     State(state): State<AppState>,
+    Extension(m): Extension<Arc<M>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let result = async {
-        let m = messenger::<M>(&state)?;
         m.verify(&headers, &body).map_err(|r| match r {
             Refusal::NotConfigured(what) => not_configured(what),
             Refusal::Signature(e) => refused(e),
@@ -160,10 +171,10 @@ async fn webhook<M: Messenger>(
 
 /// The GET by which a messenger confirms the webhook URL (WhatsApp).
 async fn handshake<M: Messenger>(
-    State(state): State<AppState>,
+    Extension(m): Extension<Arc<M>>,
     Query(q): Query<Handshake>,
 ) -> Result<Response, ApiError> {
-    match messenger::<M>(&state)?.handshake(&q) {
+    match m.handshake(&q) {
         Ok(challenge) => Ok((StatusCode::OK, challenge).into_response()),
         Err(HandshakeRefusal::NotConfigured(what)) => Err(not_configured(what)),
         Err(HandshakeRefusal::Forbidden) => Err(ApiError::forbidden(
@@ -180,16 +191,6 @@ async fn handshake<M: Messenger>(
             "this webhook takes POST only",
         )),
     }
-}
-
-fn messenger<M: Messenger>(state: &AppState) -> Result<std::sync::Arc<M>, ApiError> {
-    // Every messenger is configured at start-up (with or without its secret).
-    state
-        .config
-        .chats
-        .messengers
-        .get::<M>()
-        .ok_or_else(|| not_configured(M::NAME))
 }
 
 /// Validates every record first; stores all of them in one transaction or none.

@@ -2,7 +2,7 @@
 //!
 //! Metrica's chat-import pages name the data but not every header. Where a name is not stated in
 //! the documentation we could read it is marked `confirmed: false` (see
-//! `/work/shared/reference/metrica.md`); change it here and nowhere else once confirmed.
+//! `docs/reference/metrica.md`); change it here and nowhere else once confirmed.
 //! Optional columns are written only when at least one row of the file has a value, so that an
 //! unconfirmed header never reaches Metrica for data the site does not send.
 

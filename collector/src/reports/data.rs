@@ -106,9 +106,9 @@ impl ChatRow {
     }
 }
 
+/// The referrer's host as core splits URLs (without userinfo or port), lowercase, no `www.`.
 fn referrer_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    let host = chattag_core::url::split(url)?.host?.to_ascii_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
     (!host.is_empty()).then_some(host)
 }

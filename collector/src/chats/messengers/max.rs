@@ -12,13 +12,12 @@
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::webhook::{header, BotTable, Messenger, Refusal};
+use super::webhook::{BotTable, HeaderSecretBot, Messenger, Refusal};
 use crate::chats::inbound::{
     clean_opaque_id, clean_text, clean_username, ChatUser, Inbound, InboundMessage, ParseError,
     Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
-use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
-use crate::chats::signature::verify_shared_secret;
+use crate::chats::settings::{ChatsConfigError, Env};
 
 #[derive(Deserialize, Debug)]
 pub struct Update {
@@ -161,40 +160,34 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
 
 /// The MAX bot: `X-Max-Bot-Api-Secret` must be the `secret` of its subscription.
 #[derive(Debug)]
-pub struct Max {
-    secret: Option<WebhookSecret>,
-    bot: Option<String>,
-}
+pub struct Max(HeaderSecretBot);
 
 impl Messenger for Max {
     const NAME: &'static str = "max";
     type Settings = BotTable;
 
     fn configure(t: BotTable, env: Env) -> Result<Max, ChatsConfigError> {
-        Ok(Max {
-            secret: secret("CHATTAG_MAX_SECRET", env, t.secret_token_file.as_ref())?,
-            bot: t
-                .bot_username
-                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
-        })
+        Ok(Max(HeaderSecretBot::configure(
+            t,
+            "CHATTAG_MAX_SECRET",
+            env,
+        )?))
     }
 
     fn enabled(&self) -> bool {
-        self.secret.is_some()
+        self.0.secret().is_some()
     }
 
     fn verify(&self, headers: &HeaderMap, _body: &[u8]) -> Result<(), Refusal> {
-        let secret = self.secret.as_ref().ok_or(Refusal::NotConfigured(
+        self.0.verify(
+            headers,
+            "x-max-bot-api-secret",
             "the MAX webhook secret (CHATTAG_MAX_SECRET)",
-        ))?;
-        Ok(verify_shared_secret(
-            header(headers, "x-max-bot-api-secret"),
-            secret.expose(),
-        )?)
+        )
     }
 
     fn parse(&self, body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
-        parse(body, self.bot.as_deref())
+        parse(body, self.0.bot())
     }
 }
 

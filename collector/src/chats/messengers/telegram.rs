@@ -11,13 +11,12 @@
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::webhook::{header, BotTable, Messenger, Refusal};
+use super::webhook::{BotTable, HeaderSecretBot, Messenger, Refusal};
 use crate::chats::inbound::{
     clean_opaque_id, clean_text, clean_username, Answered, ChatUser, Inbound, InboundMessage,
     ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
-use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
-use crate::chats::signature::verify_shared_secret;
+use crate::chats::settings::{ChatsConfigError, Env, WebhookSecret};
 
 #[derive(Deserialize, Debug)]
 pub struct Update {
@@ -139,19 +138,15 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
 /// The Telegram bot: `X-Telegram-Bot-Api-Secret-Token` must be the `secret_token` given to
 /// `setWebhook`.
 #[derive(Debug)]
-pub struct Telegram {
-    secret: Option<WebhookSecret>,
-    /// The bot's username, lowercase: recorded as the chat's account.
-    bot: Option<String>,
-}
+pub struct Telegram(HeaderSecretBot);
 
 impl Telegram {
     pub fn secret(&self) -> Option<&WebhookSecret> {
-        self.secret.as_ref()
+        self.0.secret()
     }
 
     pub fn bot(&self) -> Option<&str> {
-        self.bot.as_deref()
+        self.0.bot()
     }
 }
 
@@ -160,30 +155,27 @@ impl Messenger for Telegram {
     type Settings = BotTable;
 
     fn configure(t: BotTable, env: Env) -> Result<Telegram, ChatsConfigError> {
-        Ok(Telegram {
-            secret: secret("CHATTAG_TELEGRAM_SECRET", env, t.secret_token_file.as_ref())?,
-            bot: t
-                .bot_username
-                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
-        })
+        Ok(Telegram(HeaderSecretBot::configure(
+            t,
+            "CHATTAG_TELEGRAM_SECRET",
+            env,
+        )?))
     }
 
     fn enabled(&self) -> bool {
-        self.secret.is_some()
+        self.0.secret().is_some()
     }
 
     fn verify(&self, headers: &HeaderMap, _body: &[u8]) -> Result<(), Refusal> {
-        let secret = self.secret.as_ref().ok_or(Refusal::NotConfigured(
+        self.0.verify(
+            headers,
+            "x-telegram-bot-api-secret-token",
             "the Telegram webhook (CHATTAG_TELEGRAM_SECRET)",
-        ))?;
-        Ok(verify_shared_secret(
-            header(headers, "x-telegram-bot-api-secret-token"),
-            secret.expose(),
-        )?)
+        )
     }
 
     fn parse(&self, body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
-        parse(body, self.bot.as_deref())
+        parse(body, self.0.bot())
     }
 }
 

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::chats::inbound::{Inbound, ParseError};
-use crate::chats::settings::{ChatsConfigError, Env};
-use crate::chats::signature::SignatureError;
+use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
+use crate::chats::signature::{verify_shared_secret, SignatureError};
 
 /// One messenger's webhook.
 pub trait Messenger: Sized + Send + Sync + 'static {
@@ -87,6 +87,55 @@ pub struct BotTable {
     pub secret_token_file: Option<PathBuf>,
     #[serde(default, alias = "account")]
     pub bot_username: Option<String>,
+}
+
+/// A bot whose deliveries carry the configured secret verbatim in a header (Telegram, MAX).
+#[derive(Debug)]
+pub struct HeaderSecretBot {
+    secret: Option<WebhookSecret>,
+    /// The bot's username, lowercase, without `@`: recorded as the chat's account so that a
+    /// probable match only considers clicks on links to this bot.
+    bot: Option<String>,
+}
+
+impl HeaderSecretBot {
+    pub fn configure(
+        t: BotTable,
+        env_name: &'static str,
+        env: Env,
+    ) -> Result<HeaderSecretBot, ChatsConfigError> {
+        Ok(HeaderSecretBot {
+            secret: secret(env_name, env, t.secret_token_file.as_ref())?,
+            bot: t
+                .bot_username
+                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
+        })
+    }
+
+    pub fn secret(&self) -> Option<&WebhookSecret> {
+        self.secret.as_ref()
+    }
+
+    pub fn bot(&self) -> Option<&str> {
+        self.bot.as_deref()
+    }
+
+    /// `header_name` must carry the secret; `unconfigured` names the setting for the 503.
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        header_name: &str,
+        unconfigured: &'static str,
+    ) -> Result<(), Refusal> {
+        let secret = self
+            .secret
+            .as_ref()
+            .ok_or(Refusal::NotConfigured(unconfigured))?;
+        Ok(verify_shared_secret(
+            header(headers, header_name),
+            secret.expose(),
+        )?)
+    }
 }
 
 pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {

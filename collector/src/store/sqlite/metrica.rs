@@ -87,6 +87,7 @@ fn candidates(
     force: bool,
 ) -> Result<Vec<Candidate>, StoreError> {
     let mut stmt = conn.prepare(
+        concat!(
         "SELECT c.id, c.platform, c.started_at, c.chat_user_id, c.username, c.phone, c.answered, c.tag,
                 c.revenue, c.currency, c.page_url, c.chat_url, c.method, c.messages,
                 m.site, m.client_id, m.user_id, m.yclid, m.purchase_id, m.landing_page,
@@ -95,12 +96,12 @@ fn candidates(
                     AND json_extract(k.body, '$.page') IS NOT NULL
                     AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
                 coalesce(m.collision, 0)
-         FROM conversations c
-         LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
-              (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
-         WHERE c.started_at >= ?1 AND c.started_at < ?2
+",
+        conversations_with_visit!(),
+        "         WHERE c.started_at >= ?1 AND c.started_at < ?2
            AND (?3 OR NOT EXISTS (SELECT 1 FROM metrica_sent s WHERE s.counter = ?4 AND s.conversation = c.id))
-         ORDER BY c.started_at, c.id",
+         ORDER BY c.started_at, c.id"
+    ),
     )?;
     let rows = stmt.query_map(params![from_ms, to_ms, force, counter as i64], |r| {
         let click_page: Option<String> = r.get(20)?;

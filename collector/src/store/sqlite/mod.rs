@@ -3,6 +3,19 @@
 //! the inbox that ingest answers from ([`inbox`]). Each feature's storage trait is implemented
 //! in the module of its name.
 
+/// Conversations `c` joined with the visit `m` (the `chats` row) of their chat ID: on the
+/// conversation's site, else on the site most recently active with that ID. One definition, so
+/// that the report and the Metrica export tie each chat to the same visit. (Declared before
+/// the modules that use it: `macro_rules!` are in scope textually.)
+macro_rules! conversations_with_visit {
+    () => {
+        " FROM conversations c
+         LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
+              (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
+         "
+    };
+}
+
 mod chats;
 pub mod inbox;
 pub mod ingest;

@@ -16,16 +16,17 @@ impl ReportStore for SqliteStore {
 
 fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {
     let mut stmt = conn.prepare(
+        concat!(
         "SELECT c.id, c.platform, c.started_at, coalesce(c.display_name, c.username, c.phone, c.chat_user_id, ''),
                 c.method, c.reason, c.answered, c.revenue, c.currency, c.tag, c.messages, c.chat_id,
                 m.chat_id IS NOT NULL,
                 coalesce(m.client_id, m.yclid, m.user_id, m.purchase_id) IS NOT NULL,
                 m.yclid IS NOT NULL, m.utm, m.referrer, coalesce(m.collision, 0)
-         FROM conversations c
-         LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
-              (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
-         WHERE c.started_at >= ?1 AND c.started_at < ?2
-         ORDER BY c.started_at DESC, c.id DESC",
+",
+        conversations_with_visit!(),
+        "         WHERE c.started_at >= ?1 AND c.started_at < ?2
+         ORDER BY c.started_at DESC, c.id DESC"
+    ),
     )?;
     let rows = stmt.query_map(params![from_ms, to_ms], |r| {
         let utm: Option<String> = r.get(15)?;

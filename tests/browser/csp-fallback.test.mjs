@@ -1,4 +1,4 @@
-// The strict-CSP fallback (issue 5): under a Content-Security-Policy without 'wasm-unsafe-eval'
+// The strict-CSP fallback: under a Content-Security-Policy without 'wasm-unsafe-eval'
 // the browser refuses to compile wasm, and the loader runs the same Rust core turned into
 // JavaScript by wasm2js (dist/chattag-fallback.<hash>.js). The same tagging and delivery checks
 // run under both policies; with 'wasm-unsafe-eval' the fallback chunk is never requested; when

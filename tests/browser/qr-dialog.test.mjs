@@ -252,7 +252,7 @@ test('dialog: the page does not move, and the screenshot scans to the tagged URL
     const shot = path.join(TMP, 'qr-dialog.png');
     await s.page.screenshot({ path: shot });
     fs.mkdirSync(path.join(ROOT, 'tests', 'artifacts'), { recursive: true });
-    fs.copyFileSync(shot, path.join(ROOT, 'tests', 'artifacts', 'ship-qr-dialog.png'));
+    fs.copyFileSync(shot, path.join(ROOT, 'tests', 'artifacts', 'qr-dialog.png'));
     if (ZBAR) assert.equal(zbar(shot), TAGGED, 'the QR in the rendered dialog scans to the tagged link');
   }, { contextOptions: { viewport: { width: 1280, height: 800 } } });
 });

@@ -1,4 +1,4 @@
-// Issue 5 wiring in the real snippet (dist/chattag.js): the debug overlay loads under
+// The lazy chunks wired into the real snippet (dist/chattag.js): the debug overlay loads under
 // `?chattag_debug=1` or data-debug and shows what the wasm decided; the QR dialog opens on a
 // desktop click with data-qr; without those settings neither chunk is ever requested.
 import { test } from 'node:test';

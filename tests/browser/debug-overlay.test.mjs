@@ -39,7 +39,7 @@ const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>
 <p><a id="share" href="https://t.me/share/url?url=https%3A%2F%2Fshop.example">Share</a></p>
 </main></body></html>`;
 
-/** The model shape of docs/integration-issue5.md, as the snippet would build it. */
+/** The model shape of docs/loader-and-build.md, as the snippet would build it. */
 function model(extra = {}) {
   return {
     id: 'CT8F2A9KQ3',
@@ -108,7 +108,7 @@ test('renders ID, state, identifiers, each link (tagged or why not) and events w
     // Newest event first.
     assert.ok(t.indexOf('update retrying') < t.indexOf('issue sent'));
 
-    const shot = path.join(ROOT, 'tests', 'artifacts', 'ship-debug-overlay.png');
+    const shot = path.join(ROOT, 'tests', 'artifacts', 'debug-overlay.png');
     fs.mkdirSync(path.dirname(shot), { recursive: true });
     await s.page.screenshot({ path: shot });
 

@@ -1,0 +1,66 @@
+// Real chat-button code (tests/browser/corpus/, where each piece comes from: SOURCES.md) on a
+// page with the real snippet: every button the corpus has opens its messenger with the visitor's
+// chat ID in the right parameter, share buttons and other links open / stay exactly as built,
+// and nothing reaches the page as an error.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pageHtml, setup } from './lib/harness.mjs';
+import clickToChat from './corpus/click-to-chat.mjs';
+import joinchat from './corpus/joinchat.mjs';
+import reactFloating from './corpus/react-floating-whatsapp.mjs';
+import sharer from './corpus/sharer.mjs';
+import theme from './corpus/theme-onclick.mjs';
+
+const h = setup();
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme];
+
+/** Where the chat ID must be for each parameter kind. */
+function carries(url, param, id) {
+  const u = new URL(url);
+  const v = u.searchParams.get(param) ?? '';
+  return param === 'start' ? v === id || v.endsWith(`_${id}`) : v.includes(id);
+}
+
+/** Clicks `click` on a fresh load of `url` and returns the messenger URL it opened. */
+async function open(s, url, step) {
+  await s.page.goto(url);
+  const id = await s.ready();
+  const before = s.navigations.length;
+  if (step.fill) await s.page.fill(...step.fill);
+  await s.page.click(step.click);
+  const deadline = Date.now() + 5000;
+  while (s.navigations.length === before && s.stray.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const opened = s.navigations[before] ?? s.stray.at(-1);
+  assert.ok(opened, `${step.click} opened nothing`);
+  return { id, opened };
+}
+
+for (const piece of CORPUS) {
+  test(`corpus: ${piece.name}`, async () => {
+    await h.run(async (s) => {
+      const url = h.server.page(pageHtml({ body: piece.body }));
+      for (const step of piece.opens ?? []) {
+        const { id, opened } = await open(s, url, step);
+        const u = new URL(opened);
+        assert.equal(u.hostname, step.host, `${step.click} opened ${opened}`);
+        assert.ok(carries(opened, step.param, id), `${step.click} opened ${opened}: ${id} not in ${step.param}`);
+        if (step.keeps) assert.ok(u.searchParams.get(step.param).includes(step.keeps), `${step.click}: the site's own text kept in ${opened}`);
+      }
+      for (const step of piece.exact ?? []) {
+        const { opened } = await open(s, url, step);
+        assert.equal(opened, step.url, `${step.click} opened exactly what it built`);
+      }
+      if (piece.same?.length) {
+        await s.page.goto(url);
+        await s.ready();
+        await s.page.waitForTimeout(300);
+        const seen = await s.page.evaluate((sel) => sel.map((q) => document.querySelector(q).getAttribute('href')), piece.same);
+        const written = await s.page.evaluate(async ({ html, sel }) => {
+          const doc = new DOMParser().parseFromString(html, 'text/html');
+          return sel.map((q) => doc.querySelector(q).getAttribute('href'));
+        }, { html: piece.body, sel: piece.same });
+        assert.deepEqual(seen, written, 'share links and other links stay byte-identical');
+      }
+    });
+  });
+}
