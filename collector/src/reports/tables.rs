@@ -136,6 +136,8 @@ pub fn uploads(summaries: &[CounterSummary]) -> Table {
             "failed",
             "last status",
             "last activity (UTC)",
+            "revenue sent as conversions",
+            "columns Metrica refused",
         ],
         rows: summaries
             .iter()
@@ -147,6 +149,8 @@ pub fn uploads(summaries: &[CounterSummary]) -> Table {
                     s.failed.to_string(),
                     s.last_status.clone().unwrap_or_default(),
                     s.last_at.map(datetime).unwrap_or_default(),
+                    s.conversions_sent.to_string(),
+                    s.refused_columns.join(" "),
                 ]
             })
             .collect(),

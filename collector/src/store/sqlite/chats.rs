@@ -378,7 +378,11 @@ fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Resul
         "UPDATE conversations SET
             answered = coalesce(?2, answered),
             answered_at = CASE WHEN ?2 = 1 THEN coalesce(answered_at, ?9) ELSE answered_at END,
-            tag = coalesce(?3, tag), revenue = coalesce(?4, revenue), currency = coalesce(?5, currency),
+            tag = coalesce(?3, tag),
+            -- A new amount (or currency) gets a new time: it is the DateTime of its conversion.
+            revenue_at = CASE WHEN ?4 IS NOT NULL AND (revenue IS NULL OR revenue <> ?4 OR coalesce(currency, '') <> coalesce(?5, currency, ''))
+                              THEN ?9 ELSE revenue_at END,
+            revenue = coalesce(?4, revenue), currency = coalesce(?5, currency),
             page_url = coalesce(?6, page_url), chat_url = coalesce(?7, chat_url),
             messages = coalesce(?8, messages), updated_at = ?9
          WHERE id = ?1",

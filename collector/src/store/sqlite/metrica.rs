@@ -6,11 +6,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
 use crate::clock::now_ms;
+use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::rules::Candidate;
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
-    CounterSummary, PendingUpload, UploadState, UploadTotals, MAX_ATTEMPTS,
+    CounterSummary, PendingUpload, UploadKind, UploadState, UploadTotals, MAX_ATTEMPTS,
 };
 use crate::store::{MetricaStore, StoreError, TakenSeconds};
 
@@ -74,6 +75,38 @@ impl MetricaStore for SqliteStore {
     async fn upload_totals(&self) -> Result<UploadTotals, StoreError> {
         self.read(upload_totals).await
     }
+
+    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
+        self.read(move |conn| late_revenue(conn, counter)).await
+    }
+
+    async fn create_conversion_upload(
+        &self,
+        counter: u64,
+        target: String,
+        csv: String,
+        rows: Vec<ConversionRow>,
+    ) -> Result<i64, StoreError> {
+        self.write(move |conn| {
+            create_conversion_upload(conn, counter, &target, &csv, &rows, now_ms())
+        })
+        .await
+    }
+
+    async fn refuse_columns(
+        &self,
+        upload: i64,
+        names: Vec<String>,
+        message: String,
+        csv: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| refuse_columns(conn, upload, &names, &message, &csv, now_ms()))
+            .await
+    }
+
+    async fn refused_columns(&self, counter: u64) -> Result<Vec<String>, StoreError> {
+        self.read(move |conn| refused_columns(conn, counter)).await
+    }
 }
 
 /// Conversations started in `[from_ms, to_ms)`, joined with the visitor IDs of their chat ID.
@@ -94,7 +127,7 @@ fn candidates(
                     WHERE k.id IN (SELECT value FROM json_each('[' || m.event_rowids || ']')) AND k.kind = 'click'
                     AND json_extract(k.body, '$.page') IS NOT NULL
                     AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
-                coalesce(m.collision, 0)
+                coalesce(m.collision, 0), m.first_ts
          FROM conversations c
          LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
               (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
@@ -139,6 +172,7 @@ fn candidates(
             site: r.get(14)?,
             method: r.get(12)?,
             messages: u32::try_from(r.get::<_, i64>(13)?).unwrap_or(u32::MAX),
+            visit_ms: r.get(22)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -177,13 +211,14 @@ fn taken_seconds(conn: &Connection, counter: u64) -> Result<TakenSeconds, StoreE
 fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT id, csv, rows, attempts FROM metrica_uploads
+            "SELECT id, csv, rows, attempts, kind FROM metrica_uploads
              WHERE counter = ?1 AND state IN ('pending', 'failed') ORDER BY id LIMIT 1",
             [counter as i64],
             |r| {
                 Ok(PendingUpload {
                     id: r.get(0)?,
                     counter,
+                    kind: UploadKind::parse(&r.get::<_, String>(4)?),
                     csv: r.get(1)?,
                     rows: r.get(2)?,
                     attempts: r.get(3)?,
@@ -279,6 +314,7 @@ fn mark_failed(
             [upload],
         )?;
         conn.execute("DELETE FROM metrica_sent WHERE upload = ?1", [upload])?;
+        conn.execute("DELETE FROM metrica_facts_sent WHERE upload = ?1", [upload])?;
         return Ok(UploadState::Abandoned);
     }
     Ok(UploadState::Failed)
@@ -303,7 +339,8 @@ fn summaries(conn: &Connection) -> Result<Vec<CounterSummary>, StoreError> {
                 (SELECT count(*) FROM metrica_sent s WHERE s.counter = u.counter),
                 count(*), sum(u.state = 'failed'),
                 (SELECT coalesce(x.status, x.state) FROM metrica_uploads x WHERE x.counter = u.counter ORDER BY x.id DESC LIMIT 1),
-                max(u.updated_at)
+                max(u.updated_at),
+                (SELECT count(*) FROM metrica_facts_sent f WHERE f.counter = u.counter)
          FROM metrica_uploads u GROUP BY u.counter ORDER BY u.counter",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -314,9 +351,15 @@ fn summaries(conn: &Connection) -> Result<Vec<CounterSummary>, StoreError> {
             failed: r.get(3)?,
             last_status: r.get(4)?,
             last_at: r.get(5)?,
+            conversions_sent: r.get(6)?,
+            refused_columns: Vec::new(),
         })
     })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+    for s in &mut out {
+        s.refused_columns = refused_columns(conn, s.counter)?;
+    }
+    Ok(out)
 }
 
 fn upload_totals(conn: &Connection) -> Result<UploadTotals, StoreError> {
@@ -341,6 +384,98 @@ fn upload_totals(conn: &Connection) -> Result<UploadTotals, StoreError> {
         uploads,
         chats_sent,
     })
+}
+
+/// Revenue of chats whose row reached the counter (in a file Metrica accepted) and that has
+/// no offline conversion yet. `DateTime` is when the amount was recorded; rows from before
+/// that was kept fall back to the chat's last update.
+fn late_revenue(conn: &Connection, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.id, s.client_id, s.user_id, s.yclid, s.purchase_id, c.revenue, c.currency,
+                coalesce(c.revenue_at, c.updated_at)
+         FROM metrica_sent s
+         JOIN metrica_uploads u ON u.id = s.upload AND u.state = 'sent'
+         JOIN conversations c ON c.id = s.conversation
+         WHERE s.counter = ?1 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM metrica_facts_sent f
+                           WHERE f.counter = ?1 AND f.conversation = c.id AND f.kind = 'revenue')
+         ORDER BY c.id",
+    )?;
+    let rows = stmt.query_map([counter as i64], |r| {
+        Ok(LateRevenue {
+            conversation: r.get(0)?,
+            client_id: r.get(1)?,
+            user_id: r.get(2)?,
+            yclid: r.get(3)?,
+            purchase_id: r.get(4)?,
+            price: r.get(5)?,
+            currency: r.get(6)?,
+            recorded_ms: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn create_conversion_upload(
+    conn: &Connection,
+    counter: u64,
+    target: &str,
+    csv: &str,
+    rows: &[ConversionRow],
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO metrica_uploads (counter, created_at, updated_at, rows, state, csv, kind) VALUES (?1, ?2, ?2, ?3, 'pending', ?4, 'conversions')",
+        params![counter as i64, now_ms, rows.len() as i64, csv],
+    )?;
+    let upload = conn.last_insert_rowid();
+    let mut stmt = conn.prepare(
+        "INSERT INTO metrica_facts_sent (counter, conversation, kind, upload, date_time, target, price, currency)
+         VALUES (?1, ?2, 'revenue', ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for row in rows {
+        stmt.execute(params![
+            counter as i64,
+            row.conversation,
+            upload,
+            row.date_time,
+            target,
+            row.price,
+            row.currency
+        ])?;
+    }
+    Ok(upload)
+}
+
+fn refuse_columns(
+    conn: &Connection,
+    upload: i64,
+    names: &[String],
+    message: &str,
+    csv: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let counter: i64 = conn.query_row(
+        "UPDATE metrica_uploads SET csv = ?2, error = ?3, updated_at = ?4 WHERE id = ?1 RETURNING counter",
+        params![upload, csv, message, now_ms],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(
+        "INSERT INTO metrica_refused_columns (counter, name, upload, refused_at, message) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (counter, name) DO UPDATE SET upload = excluded.upload, refused_at = excluded.refused_at, message = excluded.message",
+    )?;
+    for name in names {
+        stmt.execute(params![counter, name, upload, now_ms, message])?;
+    }
+    Ok(())
+}
+
+fn refused_columns(conn: &Connection, counter: u64) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name FROM metrica_refused_columns WHERE counter = ?1 ORDER BY name",
+    )?;
+    let rows = stmt.query_map([counter as i64], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 #[cfg(test)]
