@@ -349,12 +349,102 @@ fn a_strangers_codeless_chat_after_someone_elses_click_is_not_exported_by_defaul
         "{err}"
     );
 
-    // The site owner can ask for it; the row then carries the clicker's IDs.
+    // Asking for probable chats is not enough while the site has no evidence of its own…
     let asked = counters_file(&dir, "[[counter]]\nid = 12345\nsend_probable = true\n");
     let (o, out, err) = export(&server, &asked);
     assert!(o.status.success(), "{err}");
+    assert!(!out.contains("16505550077"), "{out}");
+    assert!(
+        err.contains("only 0 chat(s) with a code in 28 days (needs 30)"),
+        "{err}"
+    );
+    assert!(err.contains("1 probable chat(s) held back"), "{err}");
+
+    // …with 30 coded WhatsApp chats and no stray clicks around them, its estimate clears 0.5,
+    // and the row goes out with the clicker's IDs.
+    let coded: Vec<serde_json::Value> = (0..30u64)
+        .map(|i| {
+            json!({"platform": "whatsapp", "phone": format!("+7 999 100-00-{i:02}"),
+                "started_at": (now - 86_400_000 - i * 3_600_000) / 1000,
+                "text": format!("Order {}", new_chat_id())})
+        })
+        .collect();
+    crm(&server, json!(coded));
+    let (o, out, err) = export(&server, &asked);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("probable matches on whatsapp: estimated precision 1.00"),
+        "{err}"
+    );
     assert!(
         out.contains("16505550077") && out.contains(CLIENT_ID),
         "{out}\n{err}"
     );
+
+    // Marked as probable for a person: the report's chat table and the read API.
+    let page = server.get_authed("/reports/chats.csv?days=30");
+    let csv = String::from_utf8_lossy(&page.body);
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(",Stranger,") && l.contains("PROBABLE: click timing only")),
+        "{csv}"
+    );
+    let rec = server.get_authed(&format!("/v1/chats/{clicker}")).json();
+    assert_eq!(rec["conversations"][0]["method"], "probable-click", "{rec}");
+    assert_eq!(rec["conversations"][0]["probable"], true, "{rec}");
+}
+
+fn whatsapp_click(server: &Server, id: &str, ts: u64) {
+    let ev = json!({"event_id": new_event_id(), "type": "click", "chat_id": id, "ts": ts,
+        "page": "https://shop.example/p/1", "client_id": CLIENT_ID, "messenger": "whatsapp",
+        "link_kind": "whatsapp", "target": "https://wa.me/15550783881?text=Hi"});
+    assert_eq!(server.post_events(&json!([ev])).status, 200);
+}
+
+fn method_of(server: &Server, phone: &str) -> (String, Option<String>) {
+    common::read_only(&server.db)
+        .query_row(
+            "SELECT method, chat_id FROM conversations WHERE phone = ?1",
+            [phone],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_visitor_whose_code_already_arrived_is_no_candidate_and_old_clicks_do_not_count() {
+    let server = start();
+    let now = now_ms();
+    let (x, y) = (new_chat_id(), new_chat_id());
+    // X clicked and wrote with the code: X is accounted for.
+    whatsapp_click(&server, &x, now - 240_000);
+    let wa = whatsapp_text(
+        "16505550001",
+        "X",
+        &format!("Hi {x}"),
+        (now - 230_000) / 1000,
+        "wamid.X",
+    );
+    assert_eq!(server.whatsapp(&wa).status, 200);
+    assert_eq!(method_of(&server, "16505550001").0, "exact-text");
+    // Y clicked two minutes before a code-less chat: the only unclaimed candidate.
+    whatsapp_click(&server, &y, now - 120_000);
+    let wa = whatsapp_text("16505550002", "Z", "Hello", now / 1000, "wamid.Z");
+    assert_eq!(server.whatsapp(&wa).status, 200);
+    assert_eq!(
+        method_of(&server, "16505550002"),
+        ("probable-click".to_string(), Some(y.clone()))
+    );
+    // A click seven minutes before a chat is outside the 5-minute window.
+    let w = new_chat_id();
+    whatsapp_click(&server, &w, now + 60_000);
+    let wa = whatsapp_text(
+        "16505550003",
+        "V",
+        "Hello?",
+        (now + 480_000) / 1000,
+        "wamid.V",
+    );
+    assert_eq!(server.whatsapp(&wa).status, 200);
+    assert_eq!(method_of(&server, "16505550003").0, "unmatched");
 }

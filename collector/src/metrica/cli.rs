@@ -15,11 +15,14 @@ use clap::{Args, Subcommand};
 
 use super::conversions;
 use super::export::{self, ExportOptions};
+use super::probable::{Verdict, EVIDENCE_DAYS};
 use super::refusal;
 use super::rules::apply_rules;
 use super::rules::{is_counter_number, parse_counters, CounterRules};
+use super::rules::{Candidate, DAY_MS};
 use super::upload::{MetricaClient, OAuthToken, UploadError, DEFAULT_BASE};
 use super::uploads::{PendingUpload, UploadKind, UploadState, MAX_ATTEMPTS};
+use crate::chats::matching::{Method, Window};
 use crate::cli::db::DbArgs;
 use crate::cli::error::CommandError;
 use crate::clock::now_ms;
@@ -231,8 +234,12 @@ fn build_export(
     let include_sent = mode.include_sent;
     let now = now_ms();
     let (all, taken) = rt.block_on(store.export_candidates(counter, from, to, include_sent))?;
+    let (all, held) = self_checked(rt, store, rules, all, now)?;
     let settling_at = (mode.upload && !include_sent).then_some(now);
-    let (admitted, excluded) = apply_rules(rules, all, settling_at);
+    let (admitted, mut excluded) = apply_rules(rules, all, settling_at);
+    if held > 0 {
+        excluded.push(("probable-self-check", held));
+    }
     let opts = ExportOptions {
         include_unattributed: rules.include_unattributed,
         allow_max: rules.allows_max(),
@@ -249,10 +256,63 @@ fn build_export(
     Ok((export::build(&admitted, &opts, &taken), admitted, excluded))
 }
 
+/// With `send_probable`, probable chats of a messenger go out only while the site's own
+/// precision estimate clears the counter's bar; returns the rest and how many were held back.
+fn self_checked(
+    rt: &tokio::runtime::Runtime,
+    store: &dyn Storage,
+    rules: &CounterRules,
+    all: Vec<Candidate>,
+    now: i64,
+) -> Result<(Vec<Candidate>, usize), CommandError> {
+    let probable = |c: &Candidate| c.method == Method::ProbableClick.as_str();
+    if !rules.send_probable || !all.iter().any(probable) {
+        return Ok((all, 0));
+    }
+    let evidence = rt.block_on(store.probable_evidence(
+        now - EVIDENCE_DAYS * DAY_MS,
+        now,
+        Window::default().before_ms,
+    ))?;
+    let verdict = |platform: &str| {
+        evidence
+            .iter()
+            .find(|e| e.platform == platform)
+            .map_or(Verdict::NotEnoughEvidence(0), |e| {
+                e.verdict(rules.probable_min_precision)
+            })
+    };
+    let mut platforms: Vec<&str> = all
+        .iter()
+        .filter(|c| probable(c))
+        .map(|c| c.chat.platform.as_str())
+        .collect();
+    platforms.sort_unstable();
+    platforms.dedup();
+    for p in platforms {
+        eprintln!(
+            "counter {}: probable matches on {p}: {}",
+            rules.id,
+            verdict(p)
+        );
+    }
+    let before = all.len();
+    let kept: Vec<Candidate> = all
+        .into_iter()
+        .filter(|c| !probable(c) || matches!(verdict(&c.chat.platform), Verdict::Trusted(_)))
+        .collect();
+    let held = before - kept.len();
+    Ok((kept, held))
+}
+
 fn explain(counter: u64, e: &export::Export, excluded: &[(&'static str, usize)]) {
     for (rule, n) in excluded {
         if *rule == "settling" {
             eprintln!("counter {counter}: {n} chat(s) not settled yet (not answered, settle time not passed): sent by a later run");
+        } else if *rule == "probable-self-check" {
+            eprintln!("counter {counter}: {n} probable chat(s) held back: the site's own precision estimate does not clear the bar");
+        } else if *rule == "probable" {
+            eprintln!("counter {counter}: {n} chat(s) excluded by the send rule `probable`: matched by click timing only, without a code (send_probable = true sends them while the site's precision estimate holds)");
         } else {
             eprintln!("counter {counter}: {n} chat(s) excluded by the send rule `{rule}`");
         }

@@ -11,6 +11,7 @@
 //! min_messages = 1                  # at least this many messages from the person
 //! include_unattributed = false      # also rows without any visitor ID
 //! send_probable = false             # also chats matched by click timing (probable-click); off by default
+//! probable_min_precision = 0.5      # ...and then only while the site's own estimate is above this
 //! settle = "24h"                    # upload a chat once answered or this long after it began (1h..7d)
 //! revenue_goal = "chat_paid"        # JavaScript-event goal that carries revenue as offline conversions
 //! ```
@@ -24,7 +25,7 @@ use serde::Deserialize;
 use super::columns::DOCUMENTED_PLATFORMS;
 use super::export::ExportChat;
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CounterRules {
     pub id: u64,
@@ -44,6 +45,9 @@ pub struct CounterRules {
     /// noise when it is wrong (docs/probable-matching.md). `probable` is the older key.
     #[serde(default, alias = "probable")]
     pub send_probable: bool,
+    /// The precision the site's own estimate must exceed for probable chats to go out (≥ 0.5).
+    #[serde(default = "half")]
+    pub probable_min_precision: f64,
     /// How long after its first message an unanswered chat is uploaded as not answered.
     #[serde(default = "default_settle", deserialize_with = "settle_ms")]
     pub settle: i64,
@@ -54,6 +58,9 @@ pub struct CounterRules {
 
 fn one() -> u32 {
     1
+}
+fn half() -> f64 {
+    super::probable::MIN_PRECISION
 }
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -109,6 +116,7 @@ impl CounterRules {
             min_messages: 1,
             include_unattributed: false,
             send_probable: false,
+            probable_min_precision: super::probable::MIN_PRECISION,
             settle: DEFAULT_SETTLE_MS,
             revenue_goal: None,
         }
@@ -246,6 +254,12 @@ pub fn parse_counters(text: &str) -> Result<Vec<CounterRules>, RulesError> {
                 c.id
             )));
         }
+        if !(super::probable::MIN_PRECISION..=1.0).contains(&c.probable_min_precision) {
+            return Err(RulesError(format!(
+                "counter {}: probable_min_precision must be between 0.5 and 1",
+                c.id
+            )));
+        }
         if !seen.insert(c.id) {
             return Err(RulesError(format!("counter {} is listed twice", c.id)));
         }
@@ -329,6 +343,7 @@ mod tests {
         assert!(parse_counters("[[counter]]\nid = 1\nsettle = \"30m\"").is_err());
         assert!(parse_counters("[[counter]]\nid = 1\nsettle = \"8d\"").is_err());
         assert!(parse_counters("[[counter]]\nid = 1\nsettle = \"soon\"").is_err());
+        assert!(parse_counters("[[counter]]\nid = 1\nprobable_min_precision = 0.3").is_err());
     }
 
     #[test]

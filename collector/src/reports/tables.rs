@@ -181,6 +181,10 @@ pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
                         "unattributed: {}",
                         crate::chats::matching::Reason::describe(reason)
                     ),
+                    // A guess must not read like a match: say what it rests on.
+                    None if r.method == crate::chats::matching::Method::ProbableClick.as_str() => {
+                        "PROBABLE: click timing only, no code (not sent to Metrica unless send_probable)".to_string()
+                    }
                     None => r.method.clone(),
                 };
                 vec![

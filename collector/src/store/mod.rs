@@ -246,6 +246,16 @@ pub trait MetricaStore: Send + Sync {
         csv: String,
     ) -> Result<(), StoreError>;
 
+    /// Per messenger, over chats started in `[from_ms, to_ms)`: the counts behind the site's own
+    /// precision estimate of probable matching ([`crate::metrica::probable`]), replaying the
+    /// rule with `window_ms`.
+    async fn probable_evidence(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        window_ms: i64,
+    ) -> Result<Vec<crate::metrica::probable::Evidence>, StoreError>;
+
     /// Columns Metrica refused for `counter`.
     async fn refused_columns(&self, counter: u64) -> Result<Vec<String>, StoreError>;
 }

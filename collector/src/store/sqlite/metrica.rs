@@ -8,6 +8,7 @@ use super::SqliteStore;
 use crate::clock::now_ms;
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
+use crate::metrica::probable::Evidence;
 use crate::metrica::rules::Candidate;
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
@@ -101,6 +102,16 @@ impl MetricaStore for SqliteStore {
         csv: String,
     ) -> Result<(), StoreError> {
         self.write(move |conn| refuse_columns(conn, upload, &names, &message, &csv, now_ms()))
+            .await
+    }
+
+    async fn probable_evidence(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        window_ms: i64,
+    ) -> Result<Vec<Evidence>, StoreError> {
+        self.read(move |conn| probable_evidence(conn, from_ms, to_ms, window_ms))
             .await
     }
 
@@ -468,6 +479,45 @@ fn refuse_columns(
         stmt.execute(params![counter, name, upload, now_ms, message])?;
     }
     Ok(())
+}
+
+/// The matching rule replayed at each coded chat's start without its own visitor: exactly one
+/// other unclaimed visitor clicked the same messenger in the window (the account filter is not
+/// replayed). Code-less chats are those matched by timing or left unmatched for want of a code.
+fn probable_evidence(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+    window_ms: i64,
+) -> Result<Vec<Evidence>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.platform,
+                sum(c.method IN ('exact-link', 'exact-text')),
+                sum(c.method IN ('exact-link', 'exact-text') AND (
+                    SELECT count(DISTINCT k.chat_id) FROM clicks k
+                    WHERE k.messenger = c.platform AND k.ts BETWEEN c.started_at - ?3 AND c.started_at
+                      AND k.chat_id <> c.chat_id
+                      AND NOT EXISTS (SELECT 1 FROM conversations x WHERE x.chat_id = k.chat_id
+                                      AND x.method IN ('exact-link', 'exact-text') AND x.started_at <= c.started_at)
+                ) = 1),
+                sum(c.method = 'probable-click' OR (c.method = 'unmatched'
+                    AND c.reason IN ('no-id-no-click', 'ambiguous-clicks', 'damaged-id'))),
+                sum(c.method = 'probable-click')
+         FROM conversations c
+         WHERE c.started_at >= ?1 AND c.started_at < ?2
+           AND c.platform IN ('whatsapp', 'telegram', 'viber', 'max')
+         GROUP BY c.platform ORDER BY c.platform",
+    )?;
+    let rows = stmt.query_map(params![from_ms, to_ms, window_ms], |r| {
+        Ok(Evidence {
+            platform: r.get(0)?,
+            coded: r.get(1)?,
+            coded_false_hits: r.get(2)?,
+            codeless: r.get(3)?,
+            accepted: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn refused_columns(conn: &Connection, counter: u64) -> Result<Vec<String>, StoreError> {

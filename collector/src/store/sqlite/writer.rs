@@ -430,7 +430,7 @@ mod tests {
             runs.fetch_add(1, Ordering::SeqCst);
             conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
             if fail {
-                return Err(StoreError::UnknownConversation(n as i64));
+                return Err(StoreError::UnknownConversation(n));
             }
             conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
             Ok(n)
