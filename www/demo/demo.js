@@ -246,7 +246,7 @@
       .then(function (r) {
         if (r.error) throw new Error(r.error);
         customers++;
-        $('write-status').textContent = (messenger === 'whatsapp' ? 'WhatsApp' : 'Telegram') + ' webhook from customer ' + r.partner + ' → collector answered ' + r.status + (r.status === 200 ? ' (matched by the code in the message)' : ' ' + r.answer);
+        $('write-status').textContent = (messenger === 'whatsapp' ? 'WhatsApp' : 'Telegram') + ' webhook from customer ' + r.partner + ' → collector answered ' + r.status + (r.status === 200 ? ' (the chat appears below)' : ' ' + r.answer);
         poll();
         refreshMetrica();
       })

@@ -260,8 +260,11 @@ fn create_upload(
          ON CONFLICT (counter, conversation) DO UPDATE SET upload = excluded.upload, date_time = excluded.date_time,
              client_id = excluded.client_id, user_id = excluded.user_id, yclid = excluded.yclid, purchase_id = excluded.purchase_id",
     )?;
+    // By conversation: a linear search per row made a file of n chats cost n² (minutes at 10⁵).
+    let by_conversation: std::collections::HashMap<i64, &ExportChat> =
+        chats.iter().map(|c| (c.conversation, c)).collect();
     for row in rows {
-        let Some(chat) = chats.iter().find(|c| c.conversation == row.conversation) else {
+        let Some(chat) = by_conversation.get(&row.conversation) else {
             return Err(StoreError::UnknownConversation(row.conversation));
         };
         stmt.execute(params![
