@@ -136,6 +136,8 @@ pub fn uploads(summaries: &[CounterSummary]) -> Table {
             "failed",
             "last status",
             "last activity (UTC)",
+            "revenue sent as conversions",
+            "columns Metrica refused",
         ],
         rows: summaries
             .iter()
@@ -147,6 +149,8 @@ pub fn uploads(summaries: &[CounterSummary]) -> Table {
                     s.failed.to_string(),
                     s.last_status.clone().unwrap_or_default(),
                     s.last_at.map(datetime).unwrap_or_default(),
+                    s.conversions_sent.to_string(),
+                    s.refused_columns.join(" "),
                 ]
             })
             .collect(),
@@ -177,6 +181,10 @@ pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
                         "unattributed: {}",
                         crate::chats::matching::Reason::describe(reason)
                     ),
+                    // A guess must not read like a match: say what it rests on.
+                    None if r.method == crate::chats::matching::Method::ProbableClick.as_str() => {
+                        "PROBABLE: click timing only, no code (not sent to Metrica unless send_probable)".to_string()
+                    }
                     None => r.method.clone(),
                 };
                 vec![

@@ -149,21 +149,26 @@ fn click_candidates(
     messenger: &str,
     from_ms: i64,
     to_ms: i64,
+    chat_start_ms: i64,
 ) -> Result<Vec<ClickCandidate>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT chat_id, messenger, target, ts FROM clicks WHERE messenger = ?1 AND ts BETWEEN ?2 AND ?3 LIMIT 1000",
+        "SELECT k.chat_id, k.messenger, k.target, k.ts,
+                EXISTS (SELECT 1 FROM conversations c WHERE c.chat_id = k.chat_id
+                        AND c.method IN ('exact-link', 'exact-text') AND c.started_at <= ?4)
+         FROM clicks k WHERE k.messenger = ?1 AND k.ts BETWEEN ?2 AND ?3 LIMIT 1000",
     )?;
-    let rows = stmt.query_map(params![messenger, from_ms, to_ms], |r| {
+    let rows = stmt.query_map(params![messenger, from_ms, to_ms, chat_start_ms], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, i64>(3)?,
+            r.get::<_, bool>(4)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (chat_id, messenger, target, ts_ms) = row?;
+        let (chat_id, messenger, target, ts_ms, claimed) = row?;
         // Stored IDs were validated at ingest; a row that no longer parses is skipped, not fatal.
         if let Ok(chat_id) = ChatId::parse(&chat_id) {
             out.push(ClickCandidate {
@@ -171,6 +176,7 @@ fn click_candidates(
                 messenger,
                 target: Some(target),
                 ts_ms,
+                claimed,
             });
         }
     }
@@ -313,6 +319,7 @@ fn record_message(
             m,
             msg.at_ms - window.before_ms,
             msg.at_ms + window.skew_ms,
+            msg.at_ms,
         )?,
     };
     let decision = matching::decide(
@@ -378,7 +385,11 @@ fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Resul
         "UPDATE conversations SET
             answered = coalesce(?2, answered),
             answered_at = CASE WHEN ?2 = 1 THEN coalesce(answered_at, ?9) ELSE answered_at END,
-            tag = coalesce(?3, tag), revenue = coalesce(?4, revenue), currency = coalesce(?5, currency),
+            tag = coalesce(?3, tag),
+            -- A new amount (or currency) gets a new time: it is the DateTime of its conversion.
+            revenue_at = CASE WHEN ?4 IS NOT NULL AND (revenue IS NULL OR revenue <> ?4 OR coalesce(currency, '') <> coalesce(?5, currency, ''))
+                              THEN ?9 ELSE revenue_at END,
+            revenue = coalesce(?4, revenue), currency = coalesce(?5, currency),
             page_url = coalesce(?6, page_url), chat_url = coalesce(?7, chat_url),
             messages = coalesce(?8, messages), updated_at = ?9
          WHERE id = ?1",
