@@ -14,8 +14,9 @@ use serde::Deserialize;
 
 use super::webhook::{header, BotTable, Messenger, Refusal};
 use crate::chats::inbound::{
-    clean_opaque_id, clean_text, clean_username, ChatUser, Inbound, InboundMessage, ParseError,
-    Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    clean_opaque_id, clean_text, clean_username, Answered, BotOpened, ChatUser, Inbound,
+    InboundMessage, ParseError, Platform, Unreadable, UnreadableReason, MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
 };
 use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
 use crate::chats::signature::verify_shared_secret;
@@ -90,6 +91,9 @@ pub struct Recipient {
     pub chat_id: Option<i64>,
     #[serde(default)]
     pub chat_type: Option<String>,
+    /// In a dialog: the person the message went to.
+    #[serde(default)]
+    pub user_id: Option<i64>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -113,20 +117,23 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
                 .user
                 .as_ref()
                 .ok_or_else(|| invalid("bot_started without user"))?;
-            vec![Inbound::Message(InboundMessage {
+            vec![Inbound::BotOpened(BotOpened {
                 platform: Platform::max(),
                 user: user.to_chat_user(),
                 at_ms: u.timestamp,
-                start_param: Some(u.payload.clone().unwrap_or_default()),
-                text: None,
+                start_param: u.payload.clone().filter(|p| !p.is_empty()),
                 account,
-                ad_click_id: None,
-                message_id: u.chat_id.map(|c| format!("start:{c}:{}", u.timestamp)),
+                event_id: u.chat_id.map(|c| format!("start:{c}:{}", u.timestamp)),
             })]
         }
         "message_created" => {
             let Some(msg) = u.message.as_ref() else {
-                return Err(invalid("message_created without message"));
+                return Ok(vec![Inbound::Unreadable(Unreadable::new(
+                    Platform::max(),
+                    UnreadableReason::Shape,
+                    "message_created without message",
+                    body,
+                ))]);
             };
             let is_dialog =
                 msg.recipient.as_ref().and_then(|r| r.chat_type.as_deref()) == Some("dialog");
@@ -150,6 +157,20 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
                             .and_then(|b| b.mid.as_deref())
                             .and_then(clean_opaque_id),
                     })]
+                }
+                // The bot's own message in a dialog: the chat is answered.
+                Some(sender) if is_dialog && sender.is_bot => {
+                    match msg.recipient.as_ref().and_then(|r| r.user_id) {
+                        Some(user_id) => vec![Inbound::Answered(Answered {
+                            platform: Platform::max(),
+                            partner: ChatUser {
+                                user_id: clean_opaque_id(&user_id.to_string()),
+                                ..ChatUser::default()
+                            },
+                            at_ms: msg.timestamp.unwrap_or(u.timestamp),
+                        })],
+                        None => Vec::new(),
+                    }
                 }
                 _ => Vec::new(),
             }
@@ -208,7 +229,7 @@ mod tests {
             "user":{"user_id":5551234,"first_name":"Ivan","last_name":"P","name":"Ivan P","username":null,"is_bot":false,"last_activity_time":1763700000000},
             "payload":"CT8F2A9KQ3","user_locale":"ru"}"#;
         let got = parse(body, Some("shop_bot")).unwrap();
-        let [Inbound::Message(m)] = got.as_slice() else {
+        let [Inbound::BotOpened(m)] = got.as_slice() else {
             panic!("{got:?}")
         };
         assert_eq!(m.start_param.as_deref(), Some("CT8F2A9KQ3"));

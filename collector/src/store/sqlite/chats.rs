@@ -11,7 +11,7 @@ use chattag_core::ChatId;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
-use crate::chats::inbound::{Answered, Inbound, InboundMessage};
+use crate::chats::inbound::{Answered, BotOpened, ChatUser, Inbound, InboundMessage, Unreadable};
 use crate::chats::intake::ValidIntake;
 use crate::chats::matching::{
     self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings, Method,
@@ -42,10 +42,20 @@ impl ChatStore for SqliteStore {
                             Recorded::Duplicate => d.duplicates += 1,
                         }
                     }
-                    Inbound::Answered(a) => {
-                        if record_answered(conn, a, now)?.is_some() {
-                            d.answered += 1;
+                    Inbound::Answered(a) => match record_answered(conn, a, now)? {
+                        Answer::Applied => d.answered += 1,
+                        Answer::Pending => d.pending_answers += 1,
+                    },
+                    Inbound::BotOpened(b) => {
+                        if record_bot_open(conn, b, &settings, now)? {
+                            d.bot_opens += 1;
+                        } else {
+                            d.duplicates += 1;
                         }
+                    }
+                    Inbound::Unreadable(u) => {
+                        record_unreadable(conn, u, now)?;
+                        d.unreadable += 1;
                     }
                 }
             }
@@ -104,20 +114,31 @@ struct Open {
     method: Method,
 }
 
+/// The person's current conversation: the latest one active within [`CONVERSATION_GAP_MS`]
+/// that names them by any identifier this payload gives (stored key, user ID, phone, username).
 fn open_conversation(
     conn: &Connection,
     platform: &str,
-    user_key: &str,
+    user: &ChatUser,
+    user_key: Option<&str>,
     at_ms: i64,
 ) -> Result<Option<Open>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT id, chat_id, method FROM conversations
-             WHERE platform = ?1 AND user_key = ?2 AND last_message_at >= ?3
+             WHERE platform = ?1 AND last_message_at >= ?2
+               AND (user_key = ?3 OR chat_user_id = ?4 OR phone = ?5 OR username = ?6 COLLATE NOCASE)
              ORDER BY started_at DESC LIMIT 1",
         )?
         .query_row(
-            params![platform, user_key, at_ms - CONVERSATION_GAP_MS],
+            params![
+                platform,
+                at_ms - CONVERSATION_GAP_MS,
+                user_key,
+                user.user_id,
+                user.phone,
+                user.username
+            ],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
@@ -239,13 +260,28 @@ fn record_message(
     else {
         return Err(StoreError::NoChatPartner);
     };
-    let evidence = evidence_override.unwrap_or_else(|| {
+    let own = evidence_override.unwrap_or_else(|| {
         matching::id_evidence(
             msg.start_param.as_deref(),
             msg.text.as_deref(),
             &settings.prefixes,
         )
     });
+    // The person opened the bot from a tagged link before writing: that link is the evidence,
+    // unless the message carries an ID of its own (typed later, so more recent).
+    let opened = match source {
+        "webhook" => latest_bot_open(conn, platform, &msg.user, msg.at_ms)?,
+        _ => None,
+    };
+    let (evidence, start_param) = match (&own, &opened) {
+        (IdEvidence::Link(_) | IdEvidence::Text(_), _) | (_, None) => {
+            (own, msg.start_param.clone())
+        }
+        (_, Some(param)) => match matching::id_evidence(Some(param), None, &settings.prefixes) {
+            link @ IdEvidence::Link(_) => (link, Some(param.clone())),
+            _ => (own, msg.start_param.clone()),
+        },
+    };
     let evidence_id = match &evidence {
         IdEvidence::Link(id) | IdEvidence::Text(id) => Some(id.as_str().to_string()),
         _ => None,
@@ -257,7 +293,7 @@ fn record_message(
             .query_row(params![platform, ext], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)))
             .optional()?
             .map(|(id, chat_id, m)| Open { id, chat_id, method: Method::parse(&m).unwrap_or(Method::Unmatched) }),
-        None => open_conversation(conn, platform, &user_key, msg.at_ms)?
+        None => open_conversation(conn, platform, &msg.user, Some(&user_key), msg.at_ms)?
             // A different exact ID means a new visit → a new chat for Metrica.
             .filter(|open| !(open.method.is_exact() && evidence_id.is_some() && evidence_id != open.chat_id)),
     };
@@ -301,6 +337,7 @@ fn record_message(
             }
         }
         apply_facts(conn, open.id, facts, now_ms)?;
+        use_bot_opens(conn, platform, &msg.user, msg.at_ms, open.id)?;
         return Ok(Recorded::Continued(open.id));
     }
 
@@ -345,7 +382,7 @@ fn record_message(
         msg.account,
         msg.at_ms,
         msg.text,
-        msg.start_param,
+        start_param,
         decision.chat_id.as_ref().map(|c| c.as_str()),
         site,
         decision.method.as_str(),
@@ -357,6 +394,8 @@ fn record_message(
     ])?;
     let id = conn.last_insert_rowid();
     apply_facts(conn, id, facts, now_ms)?;
+    use_bot_opens(conn, platform, &msg.user, msg.at_ms, id)?;
+    apply_pending_answers(conn, id, platform, &msg.user, msg.at_ms, now_ms)?;
     Ok(Recorded::Opened(id, decision.method))
 }
 
@@ -387,18 +426,197 @@ fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Resul
     Ok(())
 }
 
-/// The site's side replied: the person's current conversation is answered.
-fn record_answered(
-    conn: &Connection,
-    a: &Answered,
-    now_ms: i64,
-) -> Result<Option<i64>, StoreError> {
-    let Some(open) = open_conversation(conn, a.platform.as_str(), &a.user_key, a.at_ms)? else {
-        return Ok(None);
+/// What became of an answer.
+enum Answer {
+    /// The person's current conversation is answered.
+    Applied,
+    /// No conversation yet (the status overtook the message): kept until it opens.
+    Pending,
+}
+
+/// The site's side replied: the person's current conversation is answered. An answer for a
+/// person without a conversation is kept and applied when their message arrives.
+fn record_answered(conn: &Connection, a: &Answered, now_ms: i64) -> Result<Answer, StoreError> {
+    let platform = a.platform.as_str();
+    let Some(open) = open_conversation(
+        conn,
+        platform,
+        &a.partner,
+        a.partner.key().as_deref(),
+        a.at_ms,
+    )?
+    else {
+        conn.prepare_cached("DELETE FROM pending_answers WHERE received_at < ?1")?
+            .execute([now_ms - PENDING_ANSWER_KEEP_MS])?;
+        conn.prepare_cached(
+            "INSERT INTO pending_answers (platform, chat_user_id, username, phone, at_ms, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![platform, a.partner.user_id, a.partner.username, a.partner.phone, a.at_ms, now_ms])?;
+        return Ok(Answer::Pending);
     };
     conn.prepare_cached(
         "UPDATE conversations SET answered = 1, answered_at = min(coalesce(answered_at, ?2), ?2), updated_at = ?3 WHERE id = ?1",
     )?
     .execute(params![open.id, a.at_ms, now_ms])?;
-    Ok(Some(open.id))
+    Ok(Answer::Applied)
+}
+
+/// Messengers retry a delivery for up to a week (Meta: 7 days); an answer whose message has
+/// not come by then never will.
+const PENDING_ANSWER_KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// A conversation that just opened takes the answers that overtook its first message: those for
+/// the same person timed after it (within the conversation gap).
+fn apply_pending_answers(
+    conn: &Connection,
+    conversation: i64,
+    platform: &str,
+    user: &ChatUser,
+    at_ms: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    const WHO: &str =
+        "platform = ?1 AND (chat_user_id = ?2 OR phone = ?3 OR username = ?4 COLLATE NOCASE)
+         AND at_ms BETWEEN ?5 AND ?6";
+    let first: Option<i64> = conn
+        .prepare_cached(&format!(
+            "SELECT min(at_ms) FROM pending_answers WHERE {WHO}"
+        ))?
+        .query_row(
+            params![
+                platform,
+                user.user_id,
+                user.phone,
+                user.username,
+                at_ms,
+                at_ms + CONVERSATION_GAP_MS
+            ],
+            |r| r.get(0),
+        )?;
+    let Some(first) = first else { return Ok(()) };
+    conn.prepare_cached(
+        "UPDATE conversations SET answered = 1, answered_at = ?2, updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![conversation, first, now_ms])?;
+    conn.prepare_cached(&format!("DELETE FROM pending_answers WHERE {WHO}"))?
+        .execute(params![
+            platform,
+            user.user_id,
+            user.phone,
+            user.username,
+            at_ms,
+            at_ms + CONVERSATION_GAP_MS
+        ])?;
+    Ok(())
+}
+
+/// How far a bot opening may follow the message it belongs to (platform clocks agree; this
+/// covers the order of two events in one second).
+const BOT_OPEN_SKEW_MS: i64 = 60_000;
+
+const BOT_OPEN_WHO: &str = "platform = ?1 AND used_by IS NULL
+     AND (chat_user_id = ?2 OR phone = ?3 OR username = ?4 COLLATE NOCASE)
+     AND at_ms BETWEEN ?5 AND ?6";
+
+/// The start parameter of the person's latest unused bot opening before `at_ms`, if it had one.
+fn latest_bot_open(
+    conn: &Connection,
+    platform: &str,
+    user: &ChatUser,
+    at_ms: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT start_param FROM bot_opens WHERE {BOT_OPEN_WHO} ORDER BY at_ms DESC LIMIT 1"
+        ))?
+        .query_row(
+            params![
+                platform,
+                user.user_id,
+                user.phone,
+                user.username,
+                at_ms - CONVERSATION_GAP_MS,
+                at_ms + BOT_OPEN_SKEW_MS
+            ],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// The person's message consumes their earlier bot openings: each applies to one next message.
+fn use_bot_opens(
+    conn: &Connection,
+    platform: &str,
+    user: &ChatUser,
+    at_ms: i64,
+    conversation: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "UPDATE bot_opens SET used_by = ?7 WHERE {BOT_OPEN_WHO}"
+    ))?
+    .execute(params![
+        platform,
+        user.user_id,
+        user.phone,
+        user.username,
+        at_ms - CONVERSATION_GAP_MS,
+        at_ms + BOT_OPEN_SKEW_MS,
+        conversation
+    ])?;
+    Ok(())
+}
+
+/// Keeps a bot opening (once per platform event). Returns false for a retried one.
+fn record_bot_open(
+    conn: &Connection,
+    b: &BotOpened,
+    settings: &MatchSettings,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let platform = b.platform.as_str();
+    if let Some(id) = b.event_id.as_deref() {
+        let fresh = conn
+            .prepare_cached("INSERT INTO inbound_seen (platform, message_id, received_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
+            .execute(params![platform, id, now_ms])?;
+        if fresh == 0 {
+            return Ok(false);
+        }
+    }
+    let chat_id = match matching::id_evidence(b.start_param.as_deref(), None, &settings.prefixes) {
+        IdEvidence::Link(id) => Some(id.as_str().to_string()),
+        _ => None,
+    };
+    let site = match &chat_id {
+        Some(id) => site_of(conn, id)?,
+        None => None,
+    };
+    conn.prepare_cached(
+        "INSERT INTO bot_opens (platform, chat_user_id, username, phone, display_name, account, at_ms,
+            start_param, chat_id, site, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        platform,
+        b.user.user_id,
+        b.user.username,
+        b.user.phone,
+        b.user.name,
+        b.account,
+        b.at_ms,
+        b.start_param,
+        chat_id,
+        site,
+        now_ms
+    ])?;
+    Ok(true)
+}
+
+fn record_unreadable(conn: &Connection, u: &Unreadable, now_ms: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO webhook_unreadable (platform, reason, detail, raw, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![u.platform.as_str(), u.reason.as_str(), u.detail, u.raw, now_ms])?;
+    Ok(())
 }
