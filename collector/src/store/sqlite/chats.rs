@@ -6,6 +6,8 @@
 //! click, so a new chat for Metrica). The mapping tables of the event side (`chats`, `clicks`)
 //! are read here, never written.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use chattag_core::ChatId;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -116,18 +118,23 @@ struct Open {
 
 /// The person's current conversation: the latest one active within [`CONVERSATION_GAP_MS`]
 /// that names them by any identifier this payload gives (stored key, user ID, phone, username).
+///
+/// `started_by`: only conversations started by then (an answer belongs to a conversation that
+/// existed when it was given; a message may be an earlier one delivered late).
 fn open_conversation(
     conn: &Connection,
     platform: &str,
     user: &ChatUser,
     user_key: Option<&str>,
     at_ms: i64,
+    started_by: Option<i64>,
 ) -> Result<Option<Open>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT id, chat_id, method FROM conversations
              WHERE platform = ?1 AND last_message_at >= ?2
                AND (user_key = ?3 OR chat_user_id = ?4 OR phone = ?5 OR username = ?6 COLLATE NOCASE)
+               AND started_at <= coalesce(?7, started_at)
              ORDER BY started_at DESC LIMIT 1",
         )?
         .query_row(
@@ -137,7 +144,8 @@ fn open_conversation(
                 user_key,
                 user.user_id,
                 user.phone,
-                user.username
+                user.username,
+                started_by
             ],
             |r| {
                 Ok((
@@ -293,7 +301,7 @@ fn record_message(
             .query_row(params![platform, ext], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)))
             .optional()?
             .map(|(id, chat_id, m)| Open { id, chat_id, method: Method::parse(&m).unwrap_or(Method::Unmatched) }),
-        None => open_conversation(conn, platform, &msg.user, Some(&user_key), msg.at_ms)?
+        None => open_conversation(conn, platform, &msg.user, Some(&user_key), msg.at_ms, None)?
             // A different exact ID means a new visit → a new chat for Metrica.
             .filter(|open| !(open.method.is_exact() && evidence_id.is_some() && evidence_id != open.chat_id)),
     };
@@ -395,7 +403,7 @@ fn record_message(
     let id = conn.last_insert_rowid();
     apply_facts(conn, id, facts, now_ms)?;
     use_bot_opens(conn, platform, &msg.user, msg.at_ms, id)?;
-    apply_pending_answers(conn, id, platform, &msg.user, msg.at_ms, now_ms)?;
+    claim_answers(conn, id, platform, &msg.user, msg.at_ms, now_ms)?;
     Ok(Recorded::Opened(id, decision.method))
 }
 
@@ -434,25 +442,35 @@ enum Answer {
     Pending,
 }
 
-/// The site's side replied: the person's current conversation is answered. An answer for a
-/// person without a conversation is kept and applied when their message arrives.
+/// The site's side replied: the person's current conversation is answered. Every answer is
+/// logged, so that a conversation opened later by a message timed before it (the status
+/// overtook the message) claims it; one for a person without a conversation waits there.
 fn record_answered(conn: &Connection, a: &Answered, now_ms: i64) -> Result<Answer, StoreError> {
     let platform = a.platform.as_str();
-    let Some(open) = open_conversation(
+    let open = open_conversation(
         conn,
         platform,
         &a.partner,
         a.partner.key().as_deref(),
         a.at_ms,
+        Some(a.at_ms),
+    )?;
+    conn.prepare_cached("DELETE FROM answers WHERE received_at < ?1")?
+        .execute([now_ms - ANSWER_KEEP_MS])?;
+    conn.prepare_cached(
+        "INSERT INTO answers (platform, chat_user_id, username, phone, at_ms, conversation, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    else {
-        conn.prepare_cached("DELETE FROM pending_answers WHERE received_at < ?1")?
-            .execute([now_ms - PENDING_ANSWER_KEEP_MS])?;
-        conn.prepare_cached(
-            "INSERT INTO pending_answers (platform, chat_user_id, username, phone, at_ms, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![platform, a.partner.user_id, a.partner.username, a.partner.phone, a.at_ms, now_ms])?;
+    .execute(params![
+        platform,
+        a.partner.user_id,
+        a.partner.username,
+        a.partner.phone,
+        a.at_ms,
+        open.as_ref().map(|o| o.id),
+        now_ms
+    ])?;
+    let Some(open) = open else {
         return Ok(Answer::Pending);
     };
     conn.prepare_cached(
@@ -462,13 +480,14 @@ fn record_answered(conn: &Connection, a: &Answered, now_ms: i64) -> Result<Answe
     Ok(Answer::Applied)
 }
 
-/// Messengers retry a delivery for up to a week (Meta: 7 days); an answer whose message has
-/// not come by then never will.
-const PENDING_ANSWER_KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
+/// An answer can only be claimed within the conversation gap after its message; messengers
+/// retry a delivery for up to a week (Meta: 7 days), well inside it.
+const ANSWER_KEEP_MS: i64 = CONVERSATION_GAP_MS;
 
-/// A conversation that just opened takes the answers that overtook its first message: those for
-/// the same person timed after it (within the conversation gap).
-fn apply_pending_answers(
+/// A conversation that just opened at `at_ms` claims the person's answers timed after it:
+/// waiting ones, and ones applied to an earlier conversation only because this message had not
+/// arrived yet. That earlier conversation loses `answered` when nothing else answered it.
+fn claim_answers(
     conn: &Connection,
     conversation: i64,
     platform: &str,
@@ -476,38 +495,51 @@ fn apply_pending_answers(
     at_ms: i64,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    const WHO: &str =
-        "platform = ?1 AND (chat_user_id = ?2 OR phone = ?3 OR username = ?4 COLLATE NOCASE)
-         AND at_ms BETWEEN ?5 AND ?6";
-    let first: Option<i64> = conn
-        .prepare_cached(&format!(
-            "SELECT min(at_ms) FROM pending_answers WHERE {WHO}"
-        ))?
-        .query_row(
-            params![
-                platform,
-                user.user_id,
-                user.phone,
-                user.username,
-                at_ms,
-                at_ms + CONVERSATION_GAP_MS
-            ],
-            |r| r.get(0),
-        )?;
-    let Some(first) = first else { return Ok(()) };
+    const WHO: &str = "a.platform = ?1 AND (a.chat_user_id = ?2 OR a.phone = ?3 OR a.username = ?4 COLLATE NOCASE)
+         AND a.at_ms BETWEEN ?5 AND ?6 AND coalesce(a.conversation, 0) <> ?7";
+    let who = params![
+        platform,
+        user.user_id,
+        user.phone,
+        user.username,
+        at_ms,
+        at_ms + CONVERSATION_GAP_MS,
+        conversation
+    ];
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT a.id, a.at_ms, a.conversation FROM answers a WHERE {WHO}"
+    ))?;
+    let claimed = stmt
+        .query_map(who, |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = claimed.iter().map(|(_, at, _)| *at).min() else {
+        return Ok(());
+    };
+    for (id, _, _) in &claimed {
+        conn.prepare_cached("UPDATE answers SET conversation = ?2 WHERE id = ?1")?
+            .execute(params![id, conversation])?;
+    }
     conn.prepare_cached(
-        "UPDATE conversations SET answered = 1, answered_at = ?2, updated_at = ?3 WHERE id = ?1",
+        "UPDATE conversations SET answered = 1, answered_at = min(coalesce(answered_at, ?2), ?2), updated_at = ?3 WHERE id = ?1",
     )?
     .execute(params![conversation, first, now_ms])?;
-    conn.prepare_cached(&format!("DELETE FROM pending_answers WHERE {WHO}"))?
-        .execute(params![
-            platform,
-            user.user_id,
-            user.phone,
-            user.username,
-            at_ms,
-            at_ms + CONVERSATION_GAP_MS
-        ])?;
+    let earlier: BTreeSet<i64> = claimed.iter().filter_map(|(_, _, c)| *c).collect();
+    for old in earlier {
+        conn.prepare_cached(
+            "UPDATE conversations SET
+                answered_at = (SELECT min(at_ms) FROM answers WHERE conversation = ?1),
+                answered = (SELECT count(*) > 0 FROM answers WHERE conversation = ?1),
+                updated_at = ?3
+             WHERE id = ?1 AND answered_at >= ?2",
+        )?
+        .execute(params![old, at_ms, now_ms])?;
+    }
     Ok(())
 }
 

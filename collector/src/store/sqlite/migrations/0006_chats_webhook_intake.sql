@@ -26,18 +26,23 @@ CREATE TABLE bot_opens (
 CREATE INDEX bot_opens_by_chat_user ON bot_opens(platform, chat_user_id) WHERE chat_user_id IS NOT NULL;
 CREATE INDEX bot_opens_by_chat_id ON bot_opens(chat_id) WHERE chat_id IS NOT NULL;
 
--- An answer (status, echo, reply) that arrived before the person's message: applied when the
--- conversation it belongs to opens.
-CREATE TABLE pending_answers (
+-- Answers from the site's side (status, echo, bot reply), each applied to the conversation
+-- it belongs to: the person's latest one started before it. An answer that overtakes the
+-- person's message waits here with no conversation and is claimed when that message arrives.
+CREATE TABLE answers (
     id           INTEGER PRIMARY KEY,
     platform     TEXT NOT NULL,
     chat_user_id TEXT,
     username     TEXT,
     phone        TEXT,
     at_ms        INTEGER NOT NULL,
+    conversation INTEGER,
     received_at  INTEGER NOT NULL
 );
-CREATE INDEX pending_answers_by_received ON pending_answers(received_at);
+CREATE INDEX answers_by_chat_user ON answers(platform, chat_user_id, at_ms) WHERE chat_user_id IS NOT NULL;
+CREATE INDEX answers_by_phone ON answers(platform, phone, at_ms) WHERE phone IS NOT NULL;
+CREATE INDEX answers_by_conversation ON answers(conversation) WHERE conversation IS NOT NULL;
+CREATE INDEX answers_by_received ON answers(received_at);
 
 -- A webhook item the collector could not read, kept as received with the reason, so that it
 -- costs neither the rest of its delivery nor the site owner's knowledge of it.
