@@ -585,18 +585,33 @@ fn use_bot_opens(
     at_ms: i64,
     conversation: i64,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(&format!(
-        "UPDATE bot_opens SET used_by = ?7 WHERE {BOT_OPEN_WHO}"
-    ))?
-    .execute(params![
-        platform,
-        user.user_id,
-        user.phone,
-        user.username,
-        at_ms - CONVERSATION_GAP_MS,
-        at_ms + BOT_OPEN_SKEW_MS,
-        conversation
-    ])?;
+    let used = conn
+        .prepare_cached(&format!(
+            "UPDATE bot_opens SET used_by = ?7 WHERE {BOT_OPEN_WHO}"
+        ))?
+        .execute(params![
+            platform,
+            user.user_id,
+            user.phone,
+            user.username,
+            at_ms - CONVERSATION_GAP_MS,
+            at_ms + BOT_OPEN_SKEW_MS,
+            conversation
+        ])?;
+    if used > 0 {
+        // The opening may name the person more fully (a username the message lacks).
+        conn.prepare_cached(
+            "UPDATE conversations SET
+                chat_user_id = coalesce(conversations.chat_user_id, o.chat_user_id),
+                username = coalesce(conversations.username, o.username),
+                phone = coalesce(conversations.phone, o.phone),
+                display_name = coalesce(conversations.display_name, o.display_name)
+             FROM (SELECT chat_user_id, username, phone, display_name FROM bot_opens
+                   WHERE used_by = ?1 ORDER BY at_ms DESC LIMIT 1) AS o
+             WHERE conversations.id = ?1",
+        )?
+        .execute([conversation])?;
+    }
     Ok(())
 }
 
