@@ -487,6 +487,27 @@ fn every_corpus_payload_is_stored_as_expected() {
         problems.push("retried deliveries added bot openings".into());
     }
 
+    // What was kept unread is visible to the site owner: the report page and /metrics.
+    let page = server.get_authed("/reports?days=366");
+    let html = String::from_utf8_lossy(&page.body);
+    let kept = stored(&server.db).unreadable.len();
+    if page.status != 200
+        || !html.contains(&format!("Webhook messages not understood: {kept}"))
+        || !html.contains("message_created without message")
+    {
+        problems.push(format!(
+            "the report page does not show the {kept} item(s) kept unread (HTTP {})",
+            page.status
+        ));
+    }
+    let metrics = server.request("GET", "/metrics", &[], b"");
+    let want = format!(
+        r#"chattag_chat_webhook_unreadable_total{{messenger="max",reason="shape"}} {kept}"#
+    );
+    if !String::from_utf8_lossy(&metrics.body).contains(&want) {
+        problems.push(format!("/metrics lacks {want}"));
+    }
+
     assert!(
         problems.is_empty(),
         "{} mismatch(es) with expectations.json:\n{}",
