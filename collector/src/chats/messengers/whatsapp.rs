@@ -626,6 +626,54 @@ mod tests {
         );
     }
 
+    fn corpus(name: &str) -> Vec<Inbound> {
+        let path = format!(
+            "{}/tests/corpus/webhooks/whatsapp/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        parse(&std::fs::read(&path).expect("corpus file")).expect("a WhatsApp notification")
+    }
+
+    #[test]
+    fn business_app_echo_is_an_answer() {
+        let got = corpus("smb_message_echo.json");
+        assert!(
+            matches!(got.as_slice(), [Inbound::Answered(a)]
+                if a.partner.phone.as_deref() == Some("16505551234")
+                && a.partner.user_id.as_deref() == Some("US.13491208655302741918")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn one_unreadable_message_costs_only_itself() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+            "contacts":[{"wa_id":"16505551234","user_id":"US.1","profile":{"name":"S","username":"@s.user"}}],
+            "messages":[{"from":"16505551234","id":"wamid.1","timestamp":"1763700000","type":"text","text":{"body":"hi"}},
+                        {"from":"16505551234","id":"wamid.2","timestamp":"soon","type":"text","text":{"body":"x"}},
+                        {"id":"wamid.3","timestamp":"1763700001","type":"text","text":{"body":"no sender"}},
+                        {"from":"16505551234","id":"wamid.4","timestamp":"1763700002","type":"image","image":{"caption":"CT750FMSZX"}}]}}]}]}"#;
+        let got = parse(body).unwrap();
+        let reasons: Vec<_> = got
+            .iter()
+            .filter_map(|i| match i {
+                Inbound::Unreadable(u) => Some(u.reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [UnreadableReason::Timestamp, UnreadableReason::NoPartner]
+        );
+        let Inbound::Message(first) = &got[0] else {
+            panic!("{got:?}")
+        };
+        // The contact completes the phone with the business-scoped ID and username.
+        assert_eq!(first.user.user_id.as_deref(), Some("US.1"));
+        assert_eq!(first.user.username.as_deref(), Some("s.user"));
+        assert!(matches!(&got[3], Inbound::Message(m) if m.text.as_deref() == Some("CT750FMSZX")));
+    }
+
     #[test]
     fn wrong_object_refused() {
         assert!(parse(br#"{"object":"page","entry":[]}"#).is_err());

@@ -130,13 +130,12 @@ fn open_conversation(
     started_by: Option<i64>,
 ) -> Result<Option<Open>, StoreError> {
     let row = conn
-        .prepare_cached(
-            "SELECT id, chat_id, method FROM conversations
-             WHERE platform = ?1 AND last_message_at >= ?2
-               AND (user_key = ?3 OR chat_user_id = ?4 OR phone = ?5 OR username = ?6 COLLATE NOCASE)
-               AND started_at <= coalesce(?7, started_at)
+        .prepare_cached(&format!(
+            "SELECT id, chat_id, method FROM conversations WHERE id IN ({})
+               AND last_message_at >= ?2 AND started_at <= coalesce(?7, started_at)
              ORDER BY started_at DESC LIMIT 1",
-        )?
+            person("conversations", "user_key = ?3")
+        ))?
         .query_row(
             params![
                 platform,
@@ -161,6 +160,24 @@ fn open_conversation(
         chat_id,
         method: Method::parse(&method).unwrap_or(Method::Unmatched),
     }))
+}
+
+/// Row IDs of `table` whose platform is `?1` and that name the person by `?4` (user ID), `?5`
+/// (phone) or `?6` (username) — or by `extra` — as a union of indexed lookups.
+fn person(table: &str, extra: &str) -> String {
+    let mut terms = vec![
+        "chat_user_id = ?4",
+        "phone = ?5",
+        "username = ?6 COLLATE NOCASE",
+    ];
+    if !extra.is_empty() {
+        terms.push(extra);
+    }
+    terms
+        .iter()
+        .map(|t| format!("SELECT id FROM {table} WHERE platform = ?1 AND {t}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
 }
 
 /// The site whose mapping holds this chat ID (the most recently active, should two sites share it).
@@ -495,19 +512,19 @@ fn claim_answers(
     at_ms: i64,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    const WHO: &str = "a.platform = ?1 AND (a.chat_user_id = ?2 OR a.phone = ?3 OR a.username = ?4 COLLATE NOCASE)
-         AND a.at_ms BETWEEN ?5 AND ?6 AND coalesce(a.conversation, 0) <> ?7";
     let who = params![
         platform,
+        at_ms,
+        at_ms + CONVERSATION_GAP_MS,
         user.user_id,
         user.phone,
         user.username,
-        at_ms,
-        at_ms + CONVERSATION_GAP_MS,
         conversation
     ];
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT a.id, a.at_ms, a.conversation FROM answers a WHERE {WHO}"
+        "SELECT id, at_ms, conversation FROM answers WHERE id IN ({})
+           AND at_ms BETWEEN ?2 AND ?3 AND coalesce(conversation, 0) <> ?7",
+        person("answers", "")
     ))?;
     let claimed = stmt
         .query_map(who, |r| {
@@ -547,9 +564,13 @@ fn claim_answers(
 /// covers the order of two events in one second).
 const BOT_OPEN_SKEW_MS: i64 = 60_000;
 
-const BOT_OPEN_WHO: &str = "platform = ?1 AND used_by IS NULL
-     AND (chat_user_id = ?2 OR phone = ?3 OR username = ?4 COLLATE NOCASE)
-     AND at_ms BETWEEN ?5 AND ?6";
+/// The person's unused bot openings between `?2` and `?3`.
+fn bot_opens_of_person() -> String {
+    format!(
+        "id IN ({}) AND used_by IS NULL AND at_ms BETWEEN ?2 AND ?3",
+        person("bot_opens", "")
+    )
+}
 
 /// The start parameter of the person's latest unused bot opening before `at_ms`, if it had one.
 fn latest_bot_open(
@@ -560,16 +581,17 @@ fn latest_bot_open(
 ) -> Result<Option<String>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT start_param FROM bot_opens WHERE {BOT_OPEN_WHO} ORDER BY at_ms DESC LIMIT 1"
+            "SELECT start_param FROM bot_opens WHERE {} ORDER BY at_ms DESC LIMIT 1",
+            bot_opens_of_person()
         ))?
         .query_row(
             params![
                 platform,
+                at_ms - CONVERSATION_GAP_MS,
+                at_ms + BOT_OPEN_SKEW_MS,
                 user.user_id,
                 user.phone,
-                user.username,
-                at_ms - CONVERSATION_GAP_MS,
-                at_ms + BOT_OPEN_SKEW_MS
+                user.username
             ],
             |r| r.get::<_, Option<String>>(0),
         )
@@ -587,15 +609,16 @@ fn use_bot_opens(
 ) -> Result<(), StoreError> {
     let used = conn
         .prepare_cached(&format!(
-            "UPDATE bot_opens SET used_by = ?7 WHERE {BOT_OPEN_WHO}"
+            "UPDATE bot_opens SET used_by = ?7 WHERE {}",
+            bot_opens_of_person()
         ))?
         .execute(params![
             platform,
+            at_ms - CONVERSATION_GAP_MS,
+            at_ms + BOT_OPEN_SKEW_MS,
             user.user_id,
             user.phone,
             user.username,
-            at_ms - CONVERSATION_GAP_MS,
-            at_ms + BOT_OPEN_SKEW_MS,
             conversation
         ])?;
     if used > 0 {

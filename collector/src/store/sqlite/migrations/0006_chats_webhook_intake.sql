@@ -1,6 +1,6 @@
 -- A person is one chat partner whichever of phone / user ID / username a payload names
 -- (WhatsApp business-scoped user IDs arrive with or without the phone): conversations are found
--- by any of them.
+-- by any of them, one indexed lookup per identifier (an OR across them would scan the platform).
 CREATE INDEX conversations_by_chat_user ON conversations(platform, chat_user_id) WHERE chat_user_id IS NOT NULL;
 CREATE INDEX conversations_by_phone ON conversations(platform, phone) WHERE phone IS NOT NULL;
 CREATE INDEX conversations_by_username ON conversations(platform, username COLLATE NOCASE) WHERE username IS NOT NULL;
@@ -24,6 +24,8 @@ CREATE TABLE bot_opens (
     received_at  INTEGER NOT NULL
 );
 CREATE INDEX bot_opens_by_chat_user ON bot_opens(platform, chat_user_id) WHERE chat_user_id IS NOT NULL;
+CREATE INDEX bot_opens_by_phone ON bot_opens(platform, phone) WHERE phone IS NOT NULL;
+CREATE INDEX bot_opens_by_username ON bot_opens(platform, username COLLATE NOCASE) WHERE username IS NOT NULL;
 CREATE INDEX bot_opens_by_chat_id ON bot_opens(chat_id) WHERE chat_id IS NOT NULL;
 
 -- Answers from the site's side (status, echo, bot reply), each applied to the conversation
@@ -41,6 +43,7 @@ CREATE TABLE answers (
 );
 CREATE INDEX answers_by_chat_user ON answers(platform, chat_user_id, at_ms) WHERE chat_user_id IS NOT NULL;
 CREATE INDEX answers_by_phone ON answers(platform, phone, at_ms) WHERE phone IS NOT NULL;
+CREATE INDEX answers_by_username ON answers(platform, username COLLATE NOCASE, at_ms) WHERE username IS NOT NULL;
 CREATE INDEX answers_by_conversation ON answers(conversation) WHERE conversation IS NOT NULL;
 CREATE INDEX answers_by_received ON answers(received_at);
 
