@@ -123,7 +123,7 @@ impl ChatUser {
     }
 }
 
-/// One inbound message (or conversation start) from the chat partner.
+/// One inbound message from the chat partner.
 #[derive(Clone, PartialEq, Debug)]
 pub struct InboundMessage {
     pub platform: Platform,

@@ -5,8 +5,10 @@
 //! [`crate::chats::signature::verify_shared_secret`]). There is no body signature. The collector refuses
 //! MAX webhooks unless a secret is configured.
 //!
-//! Handled: `bot_started` (the person pressed Start from `https://max.ru/<bot>?start=<payload>`;
-//! `payload` carries the chat ID) and `message_created` in a dialog (text may carry a typed ID).
+//! Handled: `bot_started` (the person pressed Start from `https://max.ru/<bot>?start=<payload>`:
+//! [`Inbound::BotOpened`], not a message; `payload` carries the chat ID) and `message_created`
+//! in a dialog (the person's text may carry a typed ID; the bot's own message answers them). A
+//! `message_created` without `message` is kept as [`Inbound::Unreadable`].
 //! Timestamps are milliseconds.
 
 use axum::http::HeaderMap;

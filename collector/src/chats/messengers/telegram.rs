@@ -1,7 +1,8 @@
 //! Telegram Bot API webhook updates (<https://core.telegram.org/bots/api#update>).
 //!
-//! Handled: `message` in a private chat with the bot (`/start <param>` from a deeplink, or any
-//! first message carrying a typed ID), and `business_message` (a Telegram Business account
+//! Handled: `message` in a private chat with the bot (`/start [<param>]` is the person opening
+//! the bot, [`Inbound::BotOpened`], not a message; any other message may carry a typed ID, in
+//! its text or a media caption), and `business_message` (a Telegram Business account
 //! connected to the bot: chats with the site's *personal* account arrive this way). In a private
 //! chat `chat.id` is the chat partner, so a business message whose `from.id` differs from
 //! `chat.id` was written by the business side: that marks the chat answered.

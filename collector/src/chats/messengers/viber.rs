@@ -2,9 +2,10 @@
 //!
 //! Every callback is signed: `X-Viber-Content-Signature` = hex HMAC-SHA256 of the raw body with
 //! the bot's auth token. Handled events:
-//! * `conversation_started` — the person opened the bot from a `viber://pa?…&context=<ctx>` link;
-//!   `context` carries the chat ID (hidden from the person);
-//! * `message` — the person wrote; its text may carry a typed ID;
+//! * `conversation_started` — the person opened the bot from a `viber://pa?…&context=<ctx>` link
+//!   ([`Inbound::BotOpened`], not a message); `context` carries the chat ID (hidden);
+//! * `message` — the person wrote; its text (a picture's or video's description too) may carry
+//!   a typed ID;
 //! * `delivered` / `seen` — a message the *bot side* sent reached the person: answered.
 //!
 //! `webhook` (sent when the URL is set), `subscribed`, `unsubscribed`, `failed` are acknowledged

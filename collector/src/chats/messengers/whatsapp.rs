@@ -7,8 +7,11 @@
 //!   ([`verify_hub_signature_256`]).
 //!
 //! A notification batches `entry[].changes[].value` objects; each value has `contacts`
-//! (`wa_id` + profile name), inbound `messages` (the chat partner wrote), and `statuses`
-//! (delivery of messages the *business* sent: the chat was answered).
+//! (`wa_id` = phone and/or business-scoped `user_id`, profile name and username), inbound
+//! `messages` (the chat partner wrote), and `statuses` (delivery of messages the *business*
+//! sent: the chat was answered). Field `smb_message_echoes` carries what the business typed in
+//! the WhatsApp Business app (also an answer). Each item is read on its own; one that cannot be
+//! read is kept as [`Inbound::Unreadable`] and costs nothing else.
 
 use std::path::PathBuf;
 

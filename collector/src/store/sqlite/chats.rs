@@ -5,6 +5,11 @@
 //! until a gap of [`CONVERSATION_GAP_MS`] or a message carrying a *different* chat ID (a new ad
 //! click, so a new chat for Metrica). The mapping tables of the event side (`chats`, `clicks`)
 //! are read here, never written.
+//!
+//! A person is whoever a payload names by user ID, phone or username (any one matches). Beside
+//! conversations: `bot_opens` (the person opened the bot; its code is the evidence of their next
+//! message), `answers` (every answer, so one that overtook its message is claimed when that
+//! message opens the conversation) and `webhook_unreadable` (items kept raw).
 
 use std::collections::BTreeSet;
 
