@@ -143,6 +143,14 @@ pub struct MatchLabels {
     pub method: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnreadableLabels {
+    /// `telegram` | `whatsapp` | `viber` | `max`.
+    pub messenger: String,
+    /// `shape` | `no-partner` | `timestamp` (see `chats::inbound::UnreadableReason`).
+    pub reason: String,
+}
+
 /// What became of one webhook delivery (or one intake request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WebhookOutcome {
@@ -179,6 +187,7 @@ impl WebhookOutcome {
 pub struct ChatMetrics {
     pub webhooks: Family<WebhookLabels, Counter>,
     pub matches: Family<MatchLabels, Counter>,
+    pub unreadable: Family<UnreadableLabels, Counter>,
 }
 
 impl ChatMetrics {
@@ -186,6 +195,7 @@ impl ChatMetrics {
         let m = ChatMetrics {
             webhooks: Family::default(),
             matches: Family::default(),
+            unreadable: Family::default(),
         };
         registry.register(
             "chattag_chat_webhooks",
@@ -197,7 +207,22 @@ impl ChatMetrics {
             "New conversations, by how they were tied to a visit",
             m.matches.clone(),
         );
+        registry.register(
+            "chattag_chat_webhook_unreadable",
+            "Webhook items kept raw because the collector could not read them, by messenger and reason",
+            m.unreadable.clone(),
+        );
         m
+    }
+
+    /// Both label values come from closed sets (messenger names, `UnreadableReason`).
+    pub fn unreadable(&self, messenger: &'static str, reason: &'static str) {
+        self.unreadable
+            .get_or_create(&UnreadableLabels {
+                messenger: messenger.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 
     pub fn webhook(&self, messenger: &str, outcome: WebhookOutcome) {

@@ -153,6 +153,9 @@ async fn load(
     ))
 }
 
+/// Webhook items kept unread that the page lists.
+const UNREADABLE_SHOWN: u32 = 20;
+
 async fn report(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -163,11 +166,17 @@ async fn report(
     }
     let (days, from_day, to_day, from_ms, to_ms) = range(&q)?;
     let (rows, uploads) = load(&state, from_ms, to_ms).await?;
+    let (unreadable_count, unreadable) = state
+        .store
+        .unreadable(from_ms, to_ms, UNREADABLE_SHOWN)
+        .await?;
     Ok(html(
         StatusCode::OK,
         page::render(&page::PageInput {
             rows: &rows,
             uploads: &uploads,
+            unreadable_count,
+            unreadable: &unreadable,
             days,
             from_day,
             to_day,

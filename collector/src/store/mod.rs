@@ -39,7 +39,7 @@ use crate::metrica::rules::Candidate;
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{CounterSummary, PendingUpload, UploadState, UploadTotals};
 use crate::metrics::StoreMetrics;
-use crate::reports::data::ChatRow;
+use crate::reports::data::{ChatRow, UnreadableRow};
 
 pub use model::{
     ChatRecord, IngestOutcome, MappingCursor, MappingPage, MappingQuery, MappingSummary,
@@ -266,6 +266,15 @@ pub trait ReportStore: Send + Sync {
     /// One row per conversation started in `[from_ms, to_ms)`, newest first, joined with the
     /// visit its chat ID belongs to.
     async fn report_rows(&self, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError>;
+
+    /// How many webhook items received in `[from_ms, to_ms)` were kept unread, and the latest
+    /// `limit` of them.
+    async fn unreadable(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<(i64, Vec<UnreadableRow>), StoreError>;
 }
 
 /// Everything the app needs from storage.
