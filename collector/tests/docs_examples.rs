@@ -125,6 +125,9 @@ fn the_doc_parser_joins_continuations() {
     let text = "x\n```sh\ncurl -s http://127.0.0.1:8787/a \\\n  -H 'A: b'\n# → {\"ok\":1}\nls\n```\ncurl http://127.0.0.1:8787/not-in-a-block\n";
     let calls = curl_calls(text);
     assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_eq!(calls[0].command, "curl -s http://127.0.0.1:8787/a  -H 'A: b'");
+    assert_eq!(
+        calls[0].command,
+        "curl -s http://127.0.0.1:8787/a  -H 'A: b'"
+    );
     assert_eq!(calls[0].expected.as_deref(), Some("{\"ok\":1}"));
 }
