@@ -25,8 +25,8 @@ fi
 # crate's own unit tests): package | files | tests.
 groups=(
   "chattag-core|core/src/alphabet.rs core/src/chat_id.rs core/src/find.rs|lib known_answers chat_ids finder_rules events links link_rules"
-  "chattag-core|core/src/links.rs core/src/url.rs core/src/template.rs|lib links link_rules url_rules identifiers events"
-  "chattag-core|core/src/event.rs core/src/identifiers.rs|lib events known_answers identifiers"
+  "chattag-core|core/src/links.rs core/src/url.rs core/src/template.rs|lib links link_rules url_rules identifiers events limits"
+  "chattag-core|core/src/event.rs core/src/identifiers.rs|lib events known_answers identifiers limits"
   # The matcher: how a chat is tied to a visit, end to end through the webhooks and the store.
   "chattag-collector|collector/src/chats/matching.rs|lib chats_continuity chats_webhooks chats_e2e"
 )
