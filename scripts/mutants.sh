@@ -28,7 +28,7 @@ groups=(
   "chattag-core|core/src/links.rs core/src/url.rs core/src/template.rs|lib links link_rules url_rules identifiers events limits"
   "chattag-core|core/src/event.rs core/src/identifiers.rs|lib events known_answers identifiers limits"
   # The matcher: how a chat is tied to a visit, end to end through the webhooks and the store.
-  "chattag-collector|collector/src/chats/matching.rs|lib chats_continuity chats_webhooks chats_e2e"
+  "chattag-collector|collector/src/chats/matching.rs|matching_rules chats_continuity chats_webhooks"
 )
 
 out=target/mutants
