@@ -156,7 +156,13 @@ fn a_whole_word_id_is_exactly_prefix_body_check() {
     assert_eq!(find_chat_id("CTX CT 8F2A9KQZ", &ct), Some(id));
     // Only the bare prefix may be followed by a gap: a longer word that merely starts with it
     // is something else.
-    for text in ["CTX 8F2A9KQZ", "CTABC 8F2A9KQZ", "CT8F 8F2A9KQZ", "order CTXY", "CTX"] {
+    for text in [
+        "CTX 8F2A9KQZ",
+        "CTABC 8F2A9KQZ",
+        "CT8F 8F2A9KQZ",
+        "order CTXY",
+        "CTX",
+    ] {
         assert_eq!(find_chat_id(text, &ct), None, "{text:?}");
     }
     // The prefix is compared as a whole: a longer configured prefix that the text only starts.

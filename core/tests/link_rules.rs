@@ -655,3 +655,50 @@ fn changed_only_when_the_link_changed() {
     assert_eq!(t.href, format!("https://t.me/shop_bot?start={ID}"));
     assert!(t.changed);
 }
+
+/// Renewing the ID of a link tagged with a custom template re-renders the template around the
+/// site's text, which stays exactly as it was.
+#[test]
+fn renewing_keeps_the_site_text_whole() {
+    let template = Template::custom("Hi {text} ref {id}").unwrap();
+    let old = ChatId::parse(OLD).unwrap();
+    let other = ChatId::generate(&Prefix::DEFAULT, [5, 5, 5, 5, 5]);
+    let run = |href: &str, chat_id: &ChatId| {
+        tag(
+            href,
+            &TagInput {
+                chat_id,
+                prefixes: &[Prefix::DEFAULT],
+                template: &template,
+                page_url: "",
+                page_title: "",
+                hint: Hint::Auto,
+            },
+        )
+        .unwrap()
+        .href
+    };
+    // A text that is exactly our rendering around the site's part: only the rendered ID is
+    // renewed, an ID-like word inside the site's part stays as it was.
+    let with_old = format!(
+        "https://wa.me/1?text=Hi%20see%20{}%20ref%20{OLD}",
+        other.as_str()
+    );
+    assert_eq!(
+        run(&with_old, &id()),
+        format!(
+            "https://wa.me/1?text=Hi%20see%20{}%20ref%20{ID}",
+            other.as_str()
+        )
+    );
+    // Short site text too (the rendered parts are longer than the text between them).
+    let with_old = run("https://wa.me/1?text=x", &old);
+    assert_eq!(
+        with_old,
+        format!("https://wa.me/1?text=Hi%20x%20ref%20{OLD}")
+    );
+    assert_eq!(
+        run(&with_old, &id()),
+        format!("https://wa.me/1?text=Hi%20x%20ref%20{ID}")
+    );
+}
