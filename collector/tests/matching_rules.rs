@@ -115,13 +115,13 @@ fn account_filter() {
         probable(&a)
     );
     assert_eq!(
-        decide(IdEvidence::None, &ours, &[other.clone()], w),
+        decide(IdEvidence::None, &ours, std::slice::from_ref(&other), w),
         unmatched(Reason::NoIdNoClick)
     );
     // When only one side names the account, the click cannot be ruled out.
     let no_target = click(&b, "telegram", None, T0 - 1000);
     assert_eq!(
-        decide(IdEvidence::None, &ours, &[no_target.clone()], w),
+        decide(IdEvidence::None, &ours, std::slice::from_ref(&no_target), w),
         probable(&b)
     );
     let unreadable = click(&b, "telegram", Some("https://example.com/"), T0 - 1000);
