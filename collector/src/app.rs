@@ -21,17 +21,16 @@ use serde_json::json;
 use crate::client_ip::{client_ip, masked};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
+use crate::metrica::upload_metrics::UploadGauges;
 use crate::metrics::{HttpLabels, Metrics, RouteLabels, StoreMetrics};
 use crate::ratelimit::RateLimiter;
-use crate::store::sqlite::{SqliteOptions, SqliteStore};
 use crate::store::{Storage, StoreError};
 
 pub struct AppInner {
     pub config: Config,
     pub store: Arc<dyn Storage>,
-    /// The SQLite handle for modules whose storage trait is not yet part of [`Storage`].
-    pub sqlite: Option<Arc<SqliteStore>>,
     pub metrics: Metrics,
+    pub upload_gauges: UploadGauges,
     pub registry: Registry,
     pub limiter: RateLimiter,
 }
@@ -47,23 +46,20 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Opens the configured SQLite database and assembles the state. Modules register their
+    /// Opens the configured database and assembles the state. Modules register their
     /// metrics in `registry` before it is frozen here.
     pub fn open(config: Config) -> Result<AppState, StoreError> {
         let mut registry = Registry::default();
         let store_metrics = Arc::new(StoreMetrics::register(&mut registry));
-        let sqlite = Arc::new(SqliteStore::open(
-            &SqliteOptions::serving(&config.db),
-            store_metrics,
-        )?);
+        let store = crate::store::open(&config.db, true, store_metrics)?;
         let metrics = Metrics::register(&mut registry);
-        crate::metrica::upload_metrics::register(&mut registry, sqlite.path());
+        let upload_gauges = crate::metrica::upload_metrics::register(&mut registry);
         Ok(AppState(Arc::new(AppInner {
             limiter: RateLimiter::new(config.rate_limit),
             config,
-            store: sqlite.clone(),
-            sqlite: Some(sqlite),
+            store,
             metrics,
+            upload_gauges,
             registry,
         })))
     }
@@ -133,7 +129,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
             route: route.clone(),
         })
         .observe(took.as_secs_f64());
-    let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
+    let code = res.extensions().get::<ErrorCode>().map(|c| c.as_str());
     if let Some(code) = code {
         state.metrics.rejected(code);
     }
@@ -154,7 +150,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => {
-            let backlog = state.sqlite.as_ref().map_or(0, |s| s.inbox_backlog());
+            let backlog = state.store.backlog();
             Json(json!({"status": "ok", "inbox_backlog": backlog})).into_response()
         }
         Err(e) => {
@@ -169,10 +165,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    if let Some(sqlite) = &state.sqlite {
-        let backlog = i64::try_from(sqlite.inbox_backlog()).unwrap_or(i64::MAX);
-        state.metrics.inbox_backlog.set(backlog);
-    }
+    let backlog = i64::try_from(state.store.backlog()).unwrap_or(i64::MAX);
+    state.metrics.inbox_backlog.set(backlog);
+    let totals = match state.store.upload_totals().await {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read Metrica upload totals for /metrics");
+            None
+        }
+    };
+    state.upload_gauges.set(totals);
     match crate::metrics::render(&state.registry) {
         Ok(text) => (
             [(
@@ -186,7 +188,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             .into_response(),
         Err(_) => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "cannot render metrics",
         )
         .into_response(),

@@ -2,7 +2,7 @@
 
 use axum::http::{header, HeaderMap, StatusCode};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::secret::Secret;
 
 /// Accepts `Authorization: Bearer <token>` matching `expected`. With no token configured the
@@ -11,7 +11,7 @@ pub fn require_bearer(headers: &HeaderMap, expected: Option<&Secret>) -> Result<
     let Some(expected) = expected else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "read_api_disabled",
+            ErrorCode::ReadApiDisabled,
             "no read token is configured (CHATTAG_READ_TOKEN or --read-token-file)",
         ));
     };

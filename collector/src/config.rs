@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::cli::ServeArgs;
+use crate::chats::config::{ChatsConfig, ChatsFile};
+use crate::chats::settings::ChatsConfigError;
+use crate::cli::serve::ServeArgs;
 use crate::ratelimit::RateLimit;
 use crate::secret::{Secret, SecretError};
 
@@ -55,6 +57,8 @@ pub enum ConfigError {
     SiteId(String),
     #[error("read token: {0}")]
     Token(#[from] SecretError),
+    #[error(transparent)]
+    Chats(#[from] ChatsConfigError),
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +167,8 @@ pub struct Config {
     pub rate_limit: RateLimit,
     pub trust_forwarded_for: bool,
     pub bench_bare: bool,
+    /// The chat side: `[chats]` plus its secrets.
+    pub chats: ChatsConfig,
     /// The whole TOML file, for modules that keep their settings in their own table.
     pub file: toml::Table,
 }
@@ -171,6 +177,15 @@ impl Config {
     /// `env_token` is the value of `CHATTAG_READ_TOKEN`, passed in so tests need not mutate
     /// the process environment.
     pub fn resolve(args: &ServeArgs, env_token: Option<String>) -> Result<Config, ConfigError> {
+        Config::resolve_with_env(args, env_token, &|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::resolve`] with the `CHATTAG_*` secrets of the chat side read through `env`.
+    pub fn resolve_with_env(
+        args: &ServeArgs,
+        env_token: Option<String>,
+        env: crate::chats::settings::Env,
+    ) -> Result<Config, ConfigError> {
         let file: toml::Table = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -224,6 +239,19 @@ impl Config {
             (None, None) => None,
         };
 
+        let chats_file: Option<ChatsFile> = match file.get("chats") {
+            None => None,
+            Some(v) => Some(
+                v.clone()
+                    .try_into()
+                    .map_err(|source| ConfigError::Section {
+                        section: "chats".into(),
+                        source,
+                    })?,
+            ),
+        };
+        let chats = ChatsConfig::resolve(chats_file, env)?;
+
         let per_second = args.rate_limit;
         Ok(Config {
             listen: args.listen,
@@ -236,6 +264,7 @@ impl Config {
             },
             trust_forwarded_for: args.trust_forwarded_for,
             bench_bare: args.bench_bare,
+            chats,
             file,
         })
     }

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The site a browser request came from, set by [`layer`].
 #[derive(Clone, Debug)]
@@ -22,7 +22,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
         if req.method() == Method::OPTIONS {
             return ApiError::bad_request(
-                "origin_missing",
+                ErrorCode::OriginMissing,
                 "a preflight request needs an Origin header",
             )
             .into_response();
@@ -39,7 +39,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         .map(|s| s.id.clone());
     let Some(site) = site else {
         return ApiError::forbidden(
-            "origin_not_allowed",
+            ErrorCode::OriginNotAllowed,
             "this origin is not an allowed site of this collector",
         )
         .into_response();

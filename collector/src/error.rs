@@ -7,10 +7,72 @@ use serde::Serialize;
 
 use crate::store::StoreError;
 
+/// Declares [`ErrorCode`] with its wire names and the list of all of them.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// Every `error.code` the HTTP API answers with. Clients (and metrics labels) see
+        /// [`ErrorCode::as_str`]; collector/README.md lists each (a test checks it).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    OriginMissing = "origin_missing",
+    OriginNotAllowed = "origin_not_allowed",
+    UnsupportedMediaType = "unsupported_media_type",
+    BodyTooLarge = "body_too_large",
+    TooManyEvents = "too_many_events",
+    BodyUnreadable = "body_unreadable",
+    EmptyBody = "empty_body",
+    MalformedBody = "malformed_body",
+    MalformedJson = "malformed_json",
+    EmptyBatch = "empty_batch",
+    InvalidEvent = "invalid_event",
+    RateLimited = "rate_limited",
+    Unauthorized = "unauthorized",
+    ReadApiDisabled = "read_api_disabled",
+    StorageUnavailable = "storage_unavailable",
+    InvalidChatId = "invalid_chat_id",
+    InvalidLimit = "invalid_limit",
+    InvalidBefore = "invalid_before",
+    InvalidCursor = "invalid_cursor",
+    AmbiguousSite = "ambiguous_site",
+    NotFound = "not_found",
+    InvalidDays = "invalid_days",
+    WebhookDisabled = "webhook_disabled",
+    BadSignature = "bad_signature",
+    BadVerifyToken = "bad_verify_token",
+    BadHandshake = "bad_handshake",
+    MalformedUpdate = "malformed_update",
+    BadBatchSize = "bad_batch_size",
+    InvalidChat = "invalid_chat",
+    MethodNotAllowed = "method_not_allowed",
+    Internal = "internal",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub index: Option<usize>,
     pub field: Option<String>,
@@ -24,7 +86,7 @@ struct Body<'a> {
 
 #[derive(Serialize)]
 struct Detail<'a> {
-    code: &'a str,
+    code: &'static str,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<usize>,
@@ -33,7 +95,7 @@ struct Detail<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -57,26 +119,26 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, code, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> ApiError {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many requests from this address; retry later",
         );
         e.retry_after_secs = Some(retry_after_secs.max(1));
@@ -89,7 +151,7 @@ impl ApiError {
         tracing::error!(error = %err, "storage error");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+            ErrorCode::StorageUnavailable,
             "the collector cannot store data right now; retry later",
         )
     }
@@ -105,7 +167,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body {
             error: Detail {
-                code: self.code,
+                code: self.code.as_str(),
                 message: &self.message,
                 index: self.index,
                 field: self.field.as_deref(),
@@ -127,11 +189,7 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         // Lets middleware count refusals by code without parsing the body.
-        res.extensions_mut().insert(ErrorCode(self.code));
+        res.extensions_mut().insert(self.code);
         res
     }
 }
-
-/// Attached to error responses for metrics and access logs.
-#[derive(Clone, Copy, Debug)]
-pub struct ErrorCode(pub &'static str);

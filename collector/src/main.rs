@@ -1,9 +1,8 @@
 use std::process::ExitCode;
 
-use chattag_collector::cli::{Cli, Command, ServeArgs};
+use chattag_collector::cli::{Cli, Command, CommandError, ServeArgs};
 use chattag_collector::config::Config;
 use chattag_collector::metrics::StoreMetrics;
-use chattag_collector::store::sqlite::{SqliteOptions, SqliteStore};
 use clap::Parser;
 
 // malloc/free were the top user-space symbols of the request threads under ingest load.
@@ -22,32 +21,24 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("chattag-collector: {message}");
+        Err(error) => {
+            eprintln!("chattag-collector: {error}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn serve(args: &ServeArgs) -> Result<(), String> {
+fn serve(args: &ServeArgs) -> Result<(), CommandError> {
     chattag_collector::logging::init(args.log_format, &args.log);
-    let config = Config::resolve(args, std::env::var("CHATTAG_READ_TOKEN").ok())
-        .map_err(|e| e.to_string())?;
+    let config = Config::resolve(args, std::env::var("CHATTAG_READ_TOKEN").ok())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime
-        .block_on(chattag_collector::app::serve(config))
-        .map_err(|e| e.to_string())
+        .build()?;
+    Ok(runtime.block_on(chattag_collector::app::serve(config))?)
 }
 
-fn migrate(db: &std::path::Path) -> Result<(), String> {
-    let store = SqliteStore::open(
-        &SqliteOptions::new(db),
-        std::sync::Arc::new(StoreMetrics::default()),
-    )
-    .map_err(|e| e.to_string())?;
-    println!("database ready: {}", store.path().display());
+fn migrate(db: &std::path::Path) -> Result<(), CommandError> {
+    chattag_collector::store::open(db, false, std::sync::Arc::new(StoreMetrics::default()))?;
+    println!("database ready: {}", db.display());
     Ok(())
 }

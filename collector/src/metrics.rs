@@ -90,7 +90,8 @@ impl Metrics {
         m
     }
 
-    pub fn rejected(&self, code: &str) {
+    /// `code`: an [`crate::error::ErrorCode`]'s wire name.
+    pub fn rejected(&self, code: &'static str) {
         self.requests_rejected
             .get_or_create(&CodeLabels {
                 code: code.to_owned(),

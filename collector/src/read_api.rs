@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::auth::require_bearer;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::{ChatRecord, MappingCursor, MappingQuery, MappingSummary};
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -34,8 +34,9 @@ async fn get_chat(
     Query(params): Query<ChatParams>,
 ) -> Result<Json<ChatRecord>, ApiError> {
     require_bearer(&headers, state.config.read_token.as_ref())?;
-    let id = ChatId::parse(raw_id.trim())
-        .map_err(|e| ApiError::bad_request("invalid_chat_id", format!("{e}")).field("chat_id"))?;
+    let id = ChatId::parse(raw_id.trim()).map_err(|e| {
+        ApiError::bad_request(ErrorCode::InvalidChatId, format!("{e}")).field("chat_id")
+    })?;
     let mut records = state.store.chat(params.site.as_deref(), &id).await?;
     match records.len() {
         0 => Err(ApiError::not_found(format!("no events for chat ID {id}"))),
@@ -44,7 +45,7 @@ async fn get_chat(
             let sites: Vec<&str> = records.iter().map(|r| r.site.as_str()).collect();
             Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "ambiguous_site",
+                ErrorCode::AmbiguousSite,
                 format!(
                     "chat ID {id} exists on several sites ({}); add ?site=",
                     sites.join(", ")
@@ -87,8 +88,11 @@ async fn get_mappings(
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| {
-                ApiError::bad_request("invalid_limit", format!("limit must be 1..={MAX_LIMIT}"))
-                    .field("limit")
+                ApiError::bad_request(
+                    ErrorCode::InvalidLimit,
+                    format!("limit must be 1..={MAX_LIMIT}"),
+                )
+                .field("limit")
             })?,
     };
     let after = match (params.before.as_deref(), params.cursor.as_deref()) {
@@ -96,7 +100,7 @@ async fn get_mappings(
         (Some(v), None) => Some(MappingCursor::before_ms(v.parse::<i64>().map_err(
             |_| {
                 ApiError::bad_request(
-                    "invalid_before",
+                    ErrorCode::InvalidBefore,
                     "before must be milliseconds since the epoch",
                 )
                 .field("before")
@@ -104,14 +108,14 @@ async fn get_mappings(
         )?)),
         (None, Some(v)) => Some(MappingCursor::decode(v).ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "cursor must be a next_cursor value from an earlier page",
             )
             .field("cursor")
         })?),
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "give either cursor or before, not both",
             )
             .field("cursor"))

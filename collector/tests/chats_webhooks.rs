@@ -3,7 +3,7 @@
 
 mod common;
 
-use chattag_collector::chats::signature::hmac_sha256_hex;
+use chattag_collector::signing::hmac_sha256_hex;
 use common::webhooks::{
     whatsapp_text, Messenger, INTAKE_TOKEN, MAX_SECRET, TG_SECRET, VIBER_TOKEN, WA_SECRET,
     WA_VERIFY,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use chattag_collector::reports::data::date_of_day;
+use chattag_collector::dates::date_of_day;
 use common::webhooks::{whatsapp_text, Messenger};
 use common::{new_chat_id, new_event_id, Server, TOKEN};
 use serde_json::json;

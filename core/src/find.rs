@@ -56,13 +56,27 @@ fn unit(c: char) -> Unit {
     }
 }
 
+/// What a text says about a chat ID: the answer both the collector's matching and its reports
+/// rely on.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Found {
+    /// A whole ID whose check character verifies (canonical form).
+    Id(ChatId),
+    /// Something shaped like an ID of one of the prefixes (prefix, optional gap, eight alphabet
+    /// characters as a whole token) whose check character fails: a mistyped or edited code.
+    Damaged,
+    None,
+}
+
 /// Finds a chat ID anywhere in free text: case-insensitive, Crockford confusables in body and
 /// check (O→0, I/L→1), Cyrillic look-alikes mapped to Latin (also in the prefix), delimited by
-/// non-alphanumerics or the text's edges, an optional single `-` or space between prefix and
-/// body, check character verified. Returns the first such ID in canonical form. Only `prefixes`
-/// are recognised.
-pub fn find_chat_id(text: &str, prefixes: &[Prefix]) -> Option<ChatId> {
+/// non-alphanumerics or the text's edges, an optional single `-`, space or no-break space
+/// between prefix and body, check character verified. Returns the first such ID in canonical
+/// form; else [`Found::Damaged`] when something ID-shaped failed its check. Only `prefixes` are
+/// recognised.
+pub fn search_chat_id(text: &str, prefixes: &[Prefix]) -> Found {
     let units: Vec<Unit> = text.chars().map(unit).collect();
+    let mut damaged = false;
     let mut i = 0;
     while i < units.len() {
         if !is_word(units[i]) {
@@ -73,11 +87,25 @@ pub fn find_chat_id(text: &str, prefixes: &[Prefix]) -> Option<ChatId> {
         while i < units.len() && is_word(units[i]) {
             i += 1;
         }
-        if let Some(id) = match_word(&units, start, i, prefixes) {
-            return Some(id);
+        match match_word(&units, start, i, prefixes) {
+            Found::Id(id) => return Found::Id(id),
+            Found::Damaged => damaged = true,
+            Found::None => {}
         }
     }
-    None
+    if damaged {
+        Found::Damaged
+    } else {
+        Found::None
+    }
+}
+
+/// [`search_chat_id`] when only a verified ID matters.
+pub fn find_chat_id(text: &str, prefixes: &[Prefix]) -> Option<ChatId> {
+    match search_chat_id(text, prefixes) {
+        Found::Id(id) => Some(id),
+        Found::Damaged | Found::None => None,
+    }
 }
 
 fn is_word(u: Unit) -> bool {
@@ -86,17 +114,16 @@ fn is_word(u: Unit) -> bool {
 
 /// A word `units[start..end]` (maximal run of letters/digits) holding a whole ID, or a word that
 /// is exactly a prefix followed by one gap and a word of body+check.
-fn match_word(units: &[Unit], start: usize, end: usize, prefixes: &[Prefix]) -> Option<ChatId> {
+fn match_word(units: &[Unit], start: usize, end: usize, prefixes: &[Prefix]) -> Found {
     let word = &units[start..end];
+    let mut damaged = false;
     for prefix in prefixes {
         let p = prefix.as_str().as_bytes();
         if !starts_with_prefix(word, p) {
             continue;
         }
-        if word.len() == p.len() + BODY_LEN + 1 {
-            if let Some(id) = verify(prefix, &word[p.len()..]) {
-                return Some(id);
-            }
+        let body = if word.len() == p.len() + BODY_LEN + 1 {
+            Some(&word[p.len()..])
         } else if word.len() == p.len() && end + 1 < units.len() && units[end] == Unit::Gap {
             let body_start = end + 1;
             let body_end = body_start + BODY_LEN + 1;
@@ -105,36 +132,46 @@ fn match_word(units: &[Unit], start: usize, end: usize, prefixes: &[Prefix]) -> 
                     .iter()
                     .all(|u| matches!(u, Unit::Ascii(_)))
                 && units.get(body_end).is_none_or(|u| !is_word(*u));
-            if whole {
-                if let Some(id) = verify(prefix, &units[body_start..body_end]) {
-                    return Some(id);
-                }
-            }
+            whole.then(|| &units[body_start..body_end])
+        } else {
+            None
+        };
+        match body.map(|b| verify(prefix, b)) {
+            Some(Found::Id(id)) => return Found::Id(id),
+            Some(Found::Damaged) => damaged = true,
+            Some(Found::None) | None => {}
         }
     }
-    None
+    if damaged {
+        Found::Damaged
+    } else {
+        Found::None
+    }
 }
 
 fn starts_with_prefix(word: &[Unit], p: &[u8]) -> bool {
     word.len() >= p.len() && word.iter().zip(p).all(|(u, &c)| *u == Unit::Ascii(c))
 }
 
-/// Body and check characters (tolerant of case and confusables) → the canonical ID, if the
-/// check character verifies.
-fn verify(prefix: &Prefix, units: &[Unit]) -> Option<ChatId> {
+/// Body and check characters (tolerant of case and confusables) → the canonical ID if the check
+/// character verifies, [`Found::Damaged`] if they are all alphabet characters but it does not.
+fn verify(prefix: &Prefix, units: &[Unit]) -> Found {
     let mut values = [0u8; BODY_LEN + 1];
     for (v, u) in values.iter_mut().zip(units) {
         match u {
-            Unit::Ascii(c) => *v = value_tolerant(*c)?,
-            _ => return None,
+            Unit::Ascii(c) => match value_tolerant(*c) {
+                Some(x) => *v = x,
+                None => return Found::None,
+            },
+            _ => return Found::None,
         }
     }
     let mut body = [0u8; BODY_LEN];
     body.copy_from_slice(&values[..BODY_LEN]);
     if check_value(&body) != values[BODY_LEN] {
-        return None;
+        return Found::Damaged;
     }
-    Some(ChatId::from_parts(prefix.as_str(), &body))
+    Found::Id(ChatId::from_parts(prefix.as_str(), &body))
 }
 
 /// Every exact, canonical ID (as the snippet writes it) with one of `prefixes`, delimited by

@@ -17,10 +17,10 @@ pub mod url;
 
 pub use chat_id::{ChatId, ChatIdError, Prefix, PrefixError};
 pub use event::{event_id, Event, EventError, EventType};
-pub use find::find_chat_id;
+pub use find::{find_chat_id, search_chat_id, Found};
 pub use identifiers::{Field, IdentifierError, Identifiers, Landing, Utm};
 pub use links::{
-    classify, split_start_param, tag, Classified, Hint, LinkKind, Messenger, Skip, StartParam,
-    TagInput, Tagged,
+    account_of_link, classify, split_start_param, tag, Classified, Hint, LinkKind, Messenger, Skip,
+    StartParam, TagInput, Tagged,
 };
 pub use template::{Template, TemplateError};

@@ -521,6 +521,52 @@ fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     }
 }
 
+/// The messenger account a link opens, named the way that messenger's webhook names the site's
+/// account: WhatsApp → the phone's digits; Telegram, MAX → the lowercase username (digits for a
+/// Telegram phone link); Viber → the lowercase `chatURI` (digits for a personal `number`).
+/// `None` for a link [`classify`] does not recognise as a chat link. The collector uses it to
+/// tell whether a recorded click could have started a chat on the site's configured account.
+pub fn account_of_link(href: &str) -> Option<String> {
+    let Recognised { kind, parts } = recognise(href, Hint::Auto).ok()?;
+    let decoded = |key: &str| {
+        param(parts.query, key)
+            .map(|v| String::from_utf8_lossy(&decode_bytes(v, true)).into_owned())
+    };
+    let digits = |s: &str| {
+        let d: String = s.chars().filter(char::is_ascii_digit).collect();
+        (!d.is_empty()).then_some(d)
+    };
+    let on_web = listed("https http", parts.scheme, eq_ci);
+    let first_segment = path_segments(parts.path).next().unwrap_or("");
+    match kind {
+        LinkKind::WhatsApp
+            if on_web
+                && parts
+                    .host
+                    .is_some_and(|h| eq_ci(strip_prefix_ci(h, "www.").unwrap_or(h), "wa.me")) =>
+        {
+            digits(first_segment)
+        }
+        LinkKind::WhatsApp => decoded("phone").as_deref().and_then(digits),
+        LinkKind::TelegramBot | LinkKind::TelegramPersonal | LinkKind::MaxBot if on_web => {
+            match strip_prefix_ci(first_segment, "+")
+                .or_else(|| strip_prefix_ci(first_segment, "%2B"))
+            {
+                Some(phone) => digits(phone),
+                None => Some(first_segment.to_ascii_lowercase()),
+            }
+        }
+        LinkKind::TelegramBot | LinkKind::TelegramPersonal | LinkKind::MaxBot => {
+            match decoded("domain").filter(|d| !d.is_empty()) {
+                Some(name) => Some(name.to_ascii_lowercase()),
+                None => decoded("phone").as_deref().and_then(digits),
+            }
+        }
+        LinkKind::ViberBot => decoded("chatURI").map(|c| c.to_ascii_lowercase()),
+        LinkKind::ViberPersonal => decoded("number").as_deref().and_then(digits),
+    }
+}
+
 /// What [`tag`] needs besides the link.
 pub struct TagInput<'a> {
     /// The visitor's current ID.

@@ -10,11 +10,11 @@ use clap::{Args, Subcommand};
 
 use super::config::{ChatsConfig, ChatsFile};
 use super::intake::csv_records;
-use super::routes::store_intake;
-use crate::cli::DbArgs;
+use super::model::IntakeSource;
+use crate::cli::db::DbArgs;
+use crate::cli::error::CommandError;
 use crate::clock::now_ms;
 use crate::metrics::StoreMetrics;
-use crate::store::sqlite::{SqliteOptions, SqliteStore};
 
 #[derive(Debug, Subcommand)]
 pub enum ImportSource {
@@ -40,65 +40,68 @@ pub struct ImportArgs {
     pub skip_invalid: bool,
 }
 
-pub fn import(source: ImportSource) -> Result<(), String> {
+pub fn import(source: ImportSource) -> Result<(), CommandError> {
     let ImportSource::Chats(args) = source;
     let file: Option<ChatsFile> = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let table: toml::Table =
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let path_text = || path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| CommandError::Read {
+                path: path_text(),
+                source,
+            })?;
+            let toml_error = |source| CommandError::Toml {
+                path: path_text(),
+                source,
+            };
+            let table: toml::Table = toml::from_str(&text).map_err(toml_error)?;
             match table.get("chats") {
-                Some(v) => Some(v.clone().try_into().map_err(|e| format!("[chats]: {e}"))?),
+                Some(v) => Some(v.clone().try_into().map_err(toml_error)?),
                 None => None,
             }
         }
         None => None,
     };
-    let settings = ChatsConfig::resolve(file, &|_| None)
-        .map_err(|e| e.to_string())?
-        .matching;
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
-    let records = csv_records(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let settings = ChatsConfig::resolve(file, &|_| None)?.matching;
+    let csv_path = || args.file.display().to_string();
+    let text = std::fs::read_to_string(&args.file).map_err(|source| CommandError::Read {
+        path: csv_path(),
+        source,
+    })?;
+    let records = csv_records(&text).map_err(|source| CommandError::Csv {
+        path: csv_path(),
+        source,
+    })?;
     let now = now_ms();
     let mut valid = Vec::new();
     let mut invalid = 0;
     for (i, rec) in records.into_iter().enumerate() {
         // Line numbers as a spreadsheet shows them: the header is line 1.
         let line = i + 2;
-        match rec.map_err(|e| e.to_string()).and_then(|r| {
-            r.validate(&settings.prefixes, now)
-                .map_err(|e| e.to_string())
-        }) {
-            Ok(v) => valid.push(v),
-            Err(e) => {
-                invalid += 1;
-                eprintln!("{}:{line}: {e}", args.file.display());
-            }
-        }
+        let problem = match rec {
+            Ok(r) => match r.validate(&settings.prefixes, now) {
+                Ok(v) => {
+                    valid.push(v);
+                    continue;
+                }
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        invalid += 1;
+        eprintln!("{}:{line}: {problem}", csv_path());
     }
     if invalid > 0 && !args.skip_invalid {
-        return Err(format!(
+        return Err(CommandError::Refused(format!(
             "{invalid} invalid row(s); nothing imported (use --skip-invalid to import the rest)"
-        ));
+        )));
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let store = Arc::new(
-        SqliteStore::open(
-            &SqliteOptions::new(&args.db.db),
-            Arc::new(StoreMetrics::default()),
-        )
-        .map_err(|e| e.to_string())?,
-    );
+        .build()?;
+    let store = crate::store::open(&args.db.db, false, Arc::new(StoreMetrics::default()))?;
     let total = valid.len();
-    let ids = rt
-        .block_on(store_intake(&store, valid, settings, "csv"))
-        .map_err(|e| e.to_string())?;
-    let opened = ids.iter().filter(|(_, method)| method.is_some()).count();
+    let ids = rt.block_on(store.record_intake(valid, settings, IntakeSource::Csv))?;
+    let opened = ids.iter().filter(|w| w.opened.is_some()).count();
     println!(
         "imported {total} row(s): {opened} new chat(s), {} update(s); {invalid} skipped",
         ids.len() - opened

@@ -26,16 +26,19 @@
 //!
 //! A messenger whose secret is not configured has its webhook refused (503), never open.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chattag_core::Prefix;
 use serde::Deserialize;
 
-use super::matching::Window;
-use super::store::MatchSettings;
+use super::matching::{MatchSettings, Window};
+use super::messengers::Messengers;
+pub use super::settings::WebhookSecret;
+use super::settings::{secret_min, ChatsConfigError, Env};
+use crate::secret::Secret;
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ChatsFile {
     #[serde(default)]
     pub prefixes: Vec<String>,
@@ -43,116 +46,21 @@ pub struct ChatsFile {
     pub probable_window_minutes: Option<u32>,
     #[serde(default)]
     pub intake_token_file: Option<PathBuf>,
-    #[serde(default)]
-    pub telegram: Option<BotFile>,
-    #[serde(default)]
-    pub whatsapp: Option<WhatsAppFile>,
-    #[serde(default)]
-    pub viber: Option<BotFile>,
-    #[serde(default)]
-    pub max: Option<BotFile>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BotFile {
-    #[serde(default, alias = "auth_token_file", alias = "secret_file")]
-    pub secret_token_file: Option<PathBuf>,
-    #[serde(default, alias = "account")]
-    pub bot_username: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WhatsAppFile {
-    #[serde(default)]
-    pub app_secret_file: Option<PathBuf>,
-    #[serde(default)]
-    pub verify_token_file: Option<PathBuf>,
-}
-
-/// A webhook secret; `Debug` never shows it.
-#[derive(Clone)]
-pub struct WebhookSecret(String);
-
-impl WebhookSecret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSecret(***)")
-    }
+    /// `[chats.<messenger>]` tables, each read by its messenger (any other key is an error).
+    #[serde(flatten)]
+    pub messengers: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct ChatsConfig {
     pub matching: MatchSettings,
-    pub intake_token: Option<WebhookSecret>,
-    pub telegram_secret: Option<WebhookSecret>,
-    pub telegram_bot: Option<String>,
-    pub whatsapp_app_secret: Option<WebhookSecret>,
-    pub whatsapp_verify_token: Option<WebhookSecret>,
-    pub viber_token: Option<WebhookSecret>,
-    pub viber_account: Option<String>,
-    pub max_secret: Option<WebhookSecret>,
-    pub max_bot: Option<String>,
-}
-
-#[derive(Debug)]
-pub struct ChatsConfigError(pub String);
-
-impl std::fmt::Display for ChatsConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "[chats] settings: {}", self.0)
-    }
-}
-
-impl std::error::Error for ChatsConfigError {}
-
-/// Env wins over the file for each secret: it is how containers inject them.
-fn secret(
-    env_name: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-    file: Option<&PathBuf>,
-) -> Result<Option<WebhookSecret>, ChatsConfigError> {
-    secret_min(env_name, env, file, 8)
-}
-
-/// `min_len`: 8 for webhook secrets (some messengers generate short ones), 16 for the intake
-/// bearer token (the same rule as the read token).
-fn secret_min(
-    env_name: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-    file: Option<&PathBuf>,
-    min_len: usize,
-) -> Result<Option<WebhookSecret>, ChatsConfigError> {
-    let raw = match (env(env_name).filter(|v| !v.trim().is_empty()), file) {
-        (Some(v), _) => v,
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| ChatsConfigError(format!("cannot read {}: {e}", path.display())))?
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string(),
-        (None, None) => return Ok(None),
-    };
-    let v = raw.trim();
-    if v.len() < min_len || !v.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ChatsConfigError(format!(
-            "{env_name}: must be at least {min_len} printable characters without spaces"
-        )));
-    }
-    Ok(Some(WebhookSecret(v.to_string())))
+    /// The bearer token of `POST /v1/chats`; without one, the read token's.
+    pub intake_token: Option<Secret>,
+    pub messengers: Messengers,
 }
 
 impl ChatsConfig {
-    pub fn resolve(
-        file: Option<ChatsFile>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<ChatsConfig, ChatsConfigError> {
+    pub fn resolve(file: Option<ChatsFile>, env: Env) -> Result<ChatsConfig, ChatsConfigError> {
         let file = file.unwrap_or_default();
         let prefixes = if file.prefixes.is_empty() {
             vec![Prefix::DEFAULT]
@@ -160,23 +68,20 @@ impl ChatsConfig {
             file.prefixes
                 .iter()
                 .map(|p| {
-                    Prefix::new(p).map_err(|e| ChatsConfigError(format!("prefix {p:?}: {e:?}")))
+                    Prefix::new(p).map_err(|error| ChatsConfigError::Prefix {
+                        prefix: p.clone(),
+                        error,
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
         let mut window = Window::default();
         if let Some(m) = file.probable_window_minutes {
             if !(1..=120).contains(&m) {
-                return Err(ChatsConfigError(
-                    "probable_window_minutes must be 1..=120".into(),
-                ));
+                return Err(ChatsConfigError::Window);
             }
             window.before_ms = i64::from(m) * 60_000;
         }
-        let tg = file.telegram.unwrap_or_default();
-        let wa = file.whatsapp.unwrap_or_default();
-        let vb = file.viber.unwrap_or_default();
-        let mx = file.max.unwrap_or_default();
         Ok(ChatsConfig {
             matching: MatchSettings { prefixes, window },
             intake_token: secret_min(
@@ -184,35 +89,14 @@ impl ChatsConfig {
                 env,
                 file.intake_token_file.as_ref(),
                 16,
-            )?,
-            telegram_secret: secret(
-                "CHATTAG_TELEGRAM_SECRET",
-                env,
-                tg.secret_token_file.as_ref(),
-            )?,
-            telegram_bot: tg
-                .bot_username
-                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
-            whatsapp_app_secret: secret(
-                "CHATTAG_WHATSAPP_APP_SECRET",
-                env,
-                wa.app_secret_file.as_ref(),
-            )?,
-            whatsapp_verify_token: secret(
-                "CHATTAG_WHATSAPP_VERIFY_TOKEN",
-                env,
-                wa.verify_token_file.as_ref(),
-            )?,
-            viber_token: secret(
-                "CHATTAG_VIBER_AUTH_TOKEN",
-                env,
-                vb.secret_token_file.as_ref(),
-            )?,
-            viber_account: vb.bot_username.map(|b| b.to_ascii_lowercase()),
-            max_secret: secret("CHATTAG_MAX_SECRET", env, mx.secret_token_file.as_ref())?,
-            max_bot: mx
-                .bot_username
-                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
+            )?
+            .map(|t| Secret::new(t.expose()))
+            .transpose()
+            .map_err(|_| ChatsConfigError::Secret {
+                env: "CHATTAG_INTAKE_TOKEN",
+                min_len: 16,
+            })?,
+            messengers: Messengers::configure(file.messengers, env)?,
         })
     }
 }
@@ -220,6 +104,9 @@ impl ChatsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chats::messengers::telegram::Telegram;
+    use crate::chats::messengers::whatsapp::WhatsApp;
+    use crate::chats::messengers::Messenger;
 
     #[test]
     fn env_and_file_sections() {
@@ -234,12 +121,10 @@ mod tests {
         let c = ChatsConfig::resolve(Some(file), &env).unwrap();
         assert_eq!(c.matching.prefixes.len(), 2);
         assert_eq!(c.matching.window.before_ms, 300_000);
-        assert_eq!(
-            c.telegram_secret.as_ref().map(|s| s.expose()),
-            Some("tg-secret-123")
-        );
-        assert_eq!(c.telegram_bot.as_deref(), Some("shop_bot"));
-        assert!(c.whatsapp_app_secret.is_none());
+        let tg = c.messengers.get::<Telegram>().unwrap();
+        assert_eq!(tg.secret().map(|s| s.expose()), Some("tg-secret-123"));
+        assert_eq!(tg.bot(), Some("shop_bot"));
+        assert!(!c.messengers.get::<WhatsApp>().unwrap().enabled());
         assert!(!format!("{c:?}").contains("tg-secret-123"));
         let short = |_: &str| Some("abc".to_string());
         assert!(ChatsConfig::resolve(None, &short).is_err());

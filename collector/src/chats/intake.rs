@@ -23,8 +23,11 @@ use super::inbound::{
     MAX_TEXT_CHARS,
 };
 use super::matching::IdEvidence;
-use super::store::LaterFacts;
-use crate::metrica::export::{is_iso_4217, normalize_revenue, MAX_TAG_CHARS};
+use super::model::LaterFacts;
+use crate::csv_format::{read_rows, CsvError};
+use crate::dates::parse_rfc3339_ms;
+use crate::metrica::export::MAX_TAG_CHARS;
+use crate::money::{is_iso_4217, normalize_revenue};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,71 +100,13 @@ fn err(field: &'static str, message: impl Into<String>) -> IntakeError {
     }
 }
 
-/// A validated intake record, ready for [`super::store::record_message`].
+/// A validated intake record, ready for [`crate::store::ChatStore::record_intake`].
 #[derive(Debug)]
 pub struct ValidIntake {
     pub message: InboundMessage,
     pub evidence: Option<IdEvidence>,
     pub facts: LaterFacts,
     pub external_id: Option<String>,
-}
-
-/// Days from 1970-01-01 to a civil date (proleptic Gregorian), H. Hinnant's algorithm.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `2026-11-21T06:00:00Z`, `2026-11-21T06:00:00.123+03:00`, `2026-11-21 06:00:00` (UTC) → ms.
-pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut ms = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let f = &frac[..digits];
-        ms = format!("{:0<3}", &f[..f.len().min(3)])
-            .parse::<i64>()
-            .ok()?;
-        rest = &frac[digits..];
-    }
-    let offset_min = match rest {
-        "" | "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 60 + o[4..6].parse::<i64>().ok()?)
-        }
-        _ => return None,
-    };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset_min * 60;
-    Some(secs * 1000 + ms)
 }
 
 fn time_ms(v: &TimeValue) -> Option<i64> {
@@ -326,56 +271,22 @@ impl IntakeChat {
     }
 }
 
-/// RFC 4180 CSV reader: quoted fields, doubled quotes, CRLF or LF line ends.
-pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
-    let mut quoted = false;
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => quoted = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-                line += 1;
-            }
-            _ => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(format!("line {line}: unterminated quoted field"));
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows.retain(|r| !(r.len() == 1 && r[0].trim().is_empty()));
-    Ok(rows)
+/// Why one CSV row is not an intake record.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvRowError {
+    #[error("{fields} fields, header has {header}")]
+    FieldCount { fields: usize, header: usize },
+    #[error("answered: {0:?} is not 1/0/true/false")]
+    Answered(String),
+    #[error("messages: not a count")]
+    Messages,
+    #[error("{0}")]
+    Record(#[from] serde_json::Error),
 }
 
 /// CSV rows (header first) → intake records, as JSON objects so the one validator applies.
-pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, String>>, String> {
-    let rows = parse_csv(text)?;
+pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, CsvRowError>>, CsvError> {
+    let rows = read_rows(text)?;
     let Some((header, body)) = rows.split_first() else {
         return Ok(Vec::new());
     };
@@ -387,7 +298,10 @@ pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, String>>, String
         .iter()
         .map(|row| {
             if row.len() != header.len() {
-                return Err(format!("{} fields, header has {}", row.len(), header.len()));
+                return Err(CsvRowError::FieldCount {
+                    fields: row.len(),
+                    header: header.len(),
+                });
             }
             let mut obj = serde_json::Map::new();
             for (k, v) in header.iter().zip(row) {
@@ -398,18 +312,16 @@ pub fn csv_records(text: &str) -> Result<Vec<Result<IntakeChat, String>>, String
                     "answered" => match v.trim().to_ascii_lowercase().as_str() {
                         "1" | "true" | "yes" => serde_json::Value::Bool(true),
                         "0" | "false" | "no" => serde_json::Value::Bool(false),
-                        other => return Err(format!("answered: {other:?} is not 1/0/true/false")),
+                        other => return Err(CsvRowError::Answered(other.to_owned())),
                     },
                     "messages" => serde_json::Value::from(
-                        v.trim()
-                            .parse::<u32>()
-                            .map_err(|_| "messages: not a count".to_string())?,
+                        v.trim().parse::<u32>().map_err(|_| CsvRowError::Messages)?,
                     ),
                     _ => serde_json::Value::String(v.clone()),
                 };
                 obj.insert(k.clone(), value);
             }
-            serde_json::from_value(serde_json::Value::Object(obj)).map_err(|e| e.to_string())
+            Ok(serde_json::from_value(serde_json::Value::Object(obj))?)
         })
         .collect())
 }
@@ -422,16 +334,6 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_rfc3339_ms("2026-11-21T06:00:00Z"),
-            Some(1_795_240_800_000)
-        );
-        assert_eq!(
-            parse_rfc3339_ms("2026-11-21T09:00:00.5+03:00"),
-            Some(1_795_240_800_500)
-        );
-        assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
         assert_eq!(
             time_ms(&TimeValue::Number(1_763_700_000)),
             Some(1_763_700_000_000)
@@ -495,6 +397,6 @@ mod tests {
         assert_eq!(first.text.as_deref(), Some("Hi, \"code\"\nCT1"));
         assert_eq!(first.answered, Some(true));
         assert!(recs[1].is_err());
-        assert!(parse_csv("a,\"b\n").is_err());
+        assert!(read_rows("a,\"b\n").is_err());
     }
 }

@@ -4,15 +4,14 @@
 //!    carries a chat ID (`chattag_core::links::split_start_param`, which also separates a site's own
 //!    start value such as `promo_CT8F2A9KQ3`).
 //! 2. **exact-text** — the person's message contains an ID found by the shared tolerant parser
-//!    (`chattag_core::find_chat_id`: case, confusables, Cyrillic look-alikes; the check character
-//!    must verify, so a mistyped ID is never an exact match).
+//!    (`chattag_core::search_chat_id`: case, confusables, Cyrillic look-alikes; the check
+//!    character must verify, so a mistyped ID is never an exact match).
 //! 3. **probable-click** — no ID, but exactly one visitor (one chat ID) clicked a link to the same
 //!    messenger (and, where both sides name it, the same account) within the window before the
 //!    chat started.
 //! 4. **unmatched** — with a [`Reason`] that reports show to the site owner.
 
-use chattag_core::alphabet::value_tolerant;
-use chattag_core::{ChatId, Prefix};
+use chattag_core::{account_of_link, search_chat_id, ChatId, Found, Prefix};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
 pub enum Method {
@@ -109,68 +108,11 @@ pub fn id_evidence(
     let Some(text) = text else {
         return IdEvidence::None;
     };
-    if let Some(id) = chattag_core::find_chat_id(text, prefixes) {
-        return IdEvidence::Text(id);
+    match search_chat_id(text, prefixes) {
+        Found::Id(id) => IdEvidence::Text(id),
+        Found::Damaged => IdEvidence::Damaged,
+        Found::None => IdEvidence::None,
     }
-    if looks_like_id(text, prefixes) {
-        IdEvidence::Damaged
-    } else {
-        IdEvidence::None
-    }
-}
-
-/// Cyrillic letters that look like Latin ones (Russian keyboard layouts), folded for the
-/// damaged-ID heuristic the same way the core parser folds them.
-fn fold(c: char) -> char {
-    match c {
-        'А' | 'а' => 'A',
-        'В' | 'в' => 'B',
-        'С' | 'с' => 'C',
-        'Е' | 'е' => 'E',
-        'Н' | 'н' => 'H',
-        'К' | 'к' => 'K',
-        'М' | 'м' => 'M',
-        'О' | 'о' => 'O',
-        'Р' | 'р' => 'P',
-        'Т' | 'т' => 'T',
-        'Х' | 'х' => 'X',
-        c => c.to_ascii_uppercase(),
-    }
-}
-
-/// True when the text holds `<prefix>[-| ]<8 alphabet chars>` as a whole token: the shape of an
-/// ID, regardless of its check character. Only used to explain an unmatched chat.
-pub fn looks_like_id(text: &str, prefixes: &[Prefix]) -> bool {
-    let folded: Vec<char> = text.chars().map(fold).collect();
-    let n = folded.len();
-    let is_word = |c: char| c.is_alphanumeric();
-    for p in prefixes {
-        let pc: Vec<char> = p.as_str().chars().collect();
-        for start in 0..n {
-            if start > 0 && is_word(folded[start - 1]) {
-                continue;
-            }
-            if folded.len() < start + pc.len() || folded[start..start + pc.len()] != pc[..] {
-                continue;
-            }
-            let mut i = start + pc.len();
-            if i < n && (folded[i] == '-' || folded[i] == ' ') {
-                i += 1;
-            }
-            let body_end = i + 8;
-            if body_end > n {
-                continue;
-            }
-            let body_ok = folded[i..body_end]
-                .iter()
-                .all(|&c| c.is_ascii() && value_tolerant(c as u8).is_some());
-            let delimited = body_end == n || !is_word(folded[body_end]);
-            if body_ok && delimited {
-                return true;
-            }
-        }
-    }
-    false
 }
 
 /// A click recorded by the snippet, as the probable-match step needs it.
@@ -198,6 +140,22 @@ impl Default for Window {
         Window {
             before_ms: 10 * 60 * 1000,
             skew_ms: 2 * 60 * 1000,
+        }
+    }
+}
+
+/// Matching settings, from the `[chats]` config table.
+#[derive(Clone, Debug)]
+pub struct MatchSettings {
+    pub prefixes: Vec<Prefix>,
+    pub window: Window,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            prefixes: vec![Prefix::DEFAULT],
+            window: Window::default(),
         }
     }
 }
@@ -291,45 +249,6 @@ pub fn decide(
     }
 }
 
-/// The account a messenger link points to, normalised like the webhook side names it:
-/// WhatsApp → phone digits; Telegram / MAX → lowercase username; Viber → lowercase chatURI.
-pub fn account_of_link(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once(':')?;
-    let scheme = scheme.to_ascii_lowercase();
-    let rest = rest.trim_start_matches('/');
-    let (host_path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let host_path = host_path.split('#').next().unwrap_or("");
-    let (host, path) = host_path.split_once('/').unwrap_or((host_path, ""));
-    let host = host.to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host);
-    let param = |name: &str| {
-        query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.replace("%2B", "").replace("%2b", "").replace('+', ""))
-    };
-    let first_segment = path.split('/').next().unwrap_or("");
-    let digits = |s: &str| {
-        let d: String = s.chars().filter(char::is_ascii_digit).collect();
-        (!d.is_empty()).then_some(d)
-    };
-    match (scheme.as_str(), host) {
-        ("https" | "http", "wa.me") => digits(first_segment),
-        ("https" | "http", "api.whatsapp.com" | "web.whatsapp.com") | ("whatsapp", "send") => {
-            param("phone").as_deref().and_then(digits)
-        }
-        ("https" | "http", "t.me" | "telegram.me" | "telegram.dog" | "max.ru")
-            if !first_segment.is_empty() =>
-        {
-            Some(first_segment.to_ascii_lowercase())
-        }
-        ("tg", "resolve") => param("domain").map(|d| d.to_ascii_lowercase()),
-        ("viber", "pa") => param("chatURI").map(|d| d.to_ascii_lowercase()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,39 +269,6 @@ mod tests {
     }
 
     const T0: i64 = 1_763_700_000_000;
-
-    #[test]
-    fn account_of_links() {
-        assert_eq!(
-            account_of_link("https://wa.me/79991234567?text=Hi").as_deref(),
-            Some("79991234567")
-        );
-        assert_eq!(
-            account_of_link("https://api.whatsapp.com/send?phone=79991234567&text=x").as_deref(),
-            Some("79991234567")
-        );
-        assert_eq!(
-            account_of_link("whatsapp://send?phone=%2B79991234567").as_deref(),
-            Some("79991234567")
-        );
-        assert_eq!(
-            account_of_link("https://t.me/Shop_Bot?start=CT1").as_deref(),
-            Some("shop_bot")
-        );
-        assert_eq!(
-            account_of_link("tg://resolve?domain=Shop_Bot&start=x").as_deref(),
-            Some("shop_bot")
-        );
-        assert_eq!(
-            account_of_link("viber://pa?chatURI=ShopPA&context=x").as_deref(),
-            Some("shoppa")
-        );
-        assert_eq!(
-            account_of_link("https://max.ru/shop_bot?start=x").as_deref(),
-            Some("shop_bot")
-        );
-        assert_eq!(account_of_link("https://example.com/"), None);
-    }
 
     #[test]
     fn exact_evidence_wins_over_clicks() {

@@ -1,21 +1,19 @@
 //! Chats in: messenger webhooks (Telegram, WhatsApp Cloud API, Viber, MAX), the generic intake
 //! for other platforms and CRMs, and matching each chat to the visit that produced it.
 //!
-//! Flow: a webhook route ([`routes`]) verifies the sender ([`signature`]), its platform module
-//! parses the payload into [`inbound::Inbound`] facts, and [`store`] records the conversation,
-//! deciding in the same transaction how it ties to a chat ID ([`matching`]).
+//! Flow: the webhook route ([`routes`]) has the messenger's module ([`messengers`]) verify the
+//! sender and parse the payload into [`inbound::Inbound`] facts, and storage ([`crate::store::ChatStore`]) records
+//! the conversation, deciding in the same transaction how it ties to a chat ID ([`matching`]).
 
 pub mod cli;
 pub mod config;
 pub mod inbound;
 pub mod intake;
 pub mod matching;
-pub mod max;
+pub mod messengers;
+pub mod model;
 pub mod routes;
+pub mod settings;
 pub mod signature;
-pub mod store;
-pub mod telegram;
-pub mod viber;
-pub mod whatsapp;
 
 pub use routes::routes;

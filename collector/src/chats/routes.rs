@@ -12,162 +12,83 @@
 //! Verification happens before the body is parsed; a refused request stores nothing.
 //! Unhandled update kinds are acknowledged with 200 so the messenger does not retry them.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
 use serde_json::json;
 
-use super::config::{ChatsConfig, WebhookSecret};
-use super::inbound::{Inbound, ParseError};
 use super::intake::{IntakeChat, ValidIntake};
-use super::matching::Method;
-use super::signature::{self, SignatureError};
-use super::store::{self, MatchSettings, Provenance, Recorded};
-use super::{max, telegram, viber, whatsapp};
+use super::matching::{MatchSettings, Method};
+use super::messengers::{self, Handshake, HandshakeRefusal, Messenger, Refusal, Visit};
+use super::model::{Delivery, IntakeSource};
+use super::signature::SignatureError;
 use crate::app::AppState;
 use crate::auth::require_bearer;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::WebhookOutcome;
-use crate::secret::Secret;
-use crate::store::sqlite::SqliteStore;
-use crate::store::StoreError;
 
 /// Webhook bodies are small JSON documents; a CRM batch of 100 chats fits easily.
 const BODY_LIMIT: usize = 256 * 1024;
 const MAX_INTAKE_BATCH: usize = 100;
 
-pub struct ChatsRuntime {
-    pub config: ChatsConfig,
-    intake_auth: IntakeAuth,
-}
-
-/// Who may call `POST /v1/chats`, settled once at startup rather than per request.
-enum IntakeAuth {
-    /// No intake token configured: the read token's holder.
-    ReadToken,
-    Own(Secret),
-    /// A configured intake token that is not a usable bearer token: every request is refused.
-    Unusable,
-}
-
-impl IntakeAuth {
-    fn of(config: &ChatsConfig) -> IntakeAuth {
-        match &config.intake_token {
-            None => IntakeAuth::ReadToken,
-            Some(t) => match Secret::new(t.expose()) {
-                Ok(secret) => IntakeAuth::Own(secret),
-                Err(e) => {
-                    tracing::error!(error = %e, "intake token unusable: POST /v1/chats disabled");
-                    IntakeAuth::Unusable
-                }
-            },
-        }
-    }
-}
-
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let env = |k: &str| std::env::var(k).ok();
-    let file = match state.config.section::<super::config::ChatsFile>("chats") {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(error = %e, "invalid [chats] config: chat webhooks disabled");
-            None
-        }
-    };
-    let config = match ChatsConfig::resolve(file, &env) {
-        Ok(c) => c,
-        Err(e) => {
-            // Refusing every webhook is safer than accepting unverified ones.
-            tracing::error!(error = %e, "chat settings unusable: chat webhooks disabled");
-            ChatsConfig::default()
-        }
-    };
-    let c = &config;
+    let c = &state.config.chats;
     tracing::info!(
-        telegram = c.telegram_secret.is_some(),
-        whatsapp = c.whatsapp_app_secret.is_some() && c.whatsapp_verify_token.is_some(),
-        viber = c.viber_token.is_some(),
-        max = c.max_secret.is_some(),
+        messengers = ?c.messengers.enabled(),
         intake_token = c.intake_token.is_some(),
         "chat webhooks (a messenger without its secret is refused with 503)"
     );
-    let runtime = Arc::new(ChatsRuntime {
-        intake_auth: IntakeAuth::of(&config),
-        config,
-    });
-    Router::new()
-        .route("/v1/webhooks/telegram", post(telegram_hook))
-        .route(
-            "/v1/webhooks/whatsapp",
-            get(whatsapp_handshake).post(whatsapp_hook),
-        )
-        .route("/v1/webhooks/viber", post(viber_hook))
-        .route("/v1/webhooks/max", post(max_hook))
-        .route("/v1/chats", post(intake))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(Extension(runtime))
+    struct AddRoute(Router<AppState>);
+    impl Visit for AddRoute {
+        type Error = std::convert::Infallible;
+        fn visit<M: Messenger>(&mut self) -> Result<(), Self::Error> {
+            let path = format!("/v1/webhooks/{}", M::NAME);
+            let mut route: MethodRouter<AppState> = post(webhook::<M>);
+            if M::HANDSHAKE {
+                route = route.merge(get(handshake::<M>));
+            }
+            self.0 = std::mem::take(&mut self.0).route(&path, route);
+            Ok(())
+        }
+    }
+    let mut r = AddRoute(Router::new().route("/v1/chats", post(intake)));
+    let Ok(()) = messengers::each(&mut r);
+    r.0.layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
 fn not_configured(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "webhook_disabled",
+        ErrorCode::WebhookDisabled,
         format!("{what} is not configured on this collector"),
     )
 }
 
 fn refused(e: SignatureError) -> ApiError {
     tracing::info!(reason = %e, "webhook refused");
-    ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::BadSignature,
+        e.to_string(),
+    )
 }
 
-fn sqlite(state: &AppState) -> Result<Arc<SqliteStore>, ApiError> {
-    state.sqlite.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            "no chat storage",
-        )
-    })
-}
-
-fn secret_of<'a>(s: &'a Option<WebhookSecret>, what: &str) -> Result<&'a str, ApiError> {
-    s.as_ref()
-        .map(WebhookSecret::expose)
-        .ok_or_else(|| not_configured(what))
-}
-
-/// What one delivery stored.
-#[derive(Debug, Default)]
-struct Stored {
-    opened: u32,
-    continued: u32,
-    duplicates: u32,
-    answered: u32,
-    /// How each opened conversation was matched.
-    methods: Vec<Method>,
-}
-
-impl Stored {
-    fn outcome(&self) -> WebhookOutcome {
-        if self.duplicates > 0 && self.opened + self.continued + self.answered == 0 {
-            WebhookOutcome::Duplicate
-        } else {
-            WebhookOutcome::Accepted
-        }
+fn delivery_outcome(d: &Delivery) -> WebhookOutcome {
+    if d.duplicates > 0 && d.opened + d.continued + d.answered == 0 {
+        WebhookOutcome::Duplicate
+    } else {
+        WebhookOutcome::Accepted
     }
 }
 
 fn outcome_of(e: &ApiError) -> WebhookOutcome {
     match (e.status, e.code) {
         (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => WebhookOutcome::Refused,
-        (_, "webhook_disabled" | "read_api_disabled") => WebhookOutcome::Disabled,
+        (_, ErrorCode::WebhookDisabled | ErrorCode::ReadApiDisabled) => WebhookOutcome::Disabled,
         (s, _) if s.is_client_error() => WebhookOutcome::Invalid,
         _ => WebhookOutcome::Failed,
     }
@@ -198,212 +119,77 @@ fn observed<T>(
 fn stored_response(
     state: &AppState,
     messenger: &str,
-    result: Result<Stored, ApiError>,
+    result: Result<Delivery, ApiError>,
 ) -> Result<Response, ApiError> {
     observed(
         state,
         messenger,
         result.map(|s| {
-            let outcome = s.outcome();
+            let outcome = delivery_outcome(&s);
             let body = json!({"ok": true, "opened": s.opened, "continued": s.continued, "duplicates": s.duplicates, "answered": s.answered});
             (Json(body).into_response(), outcome, s.methods)
         }),
     )
 }
 
-/// Stores the parsed facts of one webhook delivery in one transaction.
-async fn store_inbound(
-    state: &AppState,
-    settings: MatchSettings,
-    items: Vec<Inbound>,
-) -> Result<Stored, ApiError> {
-    let store = sqlite(state)?;
-    let stored = store
-        .write(move |conn| {
-            let now = now_ms();
-            let mut s = Stored::default();
-            for item in &items {
-                match item {
-                    Inbound::Message(m) => {
-                        match store::record_message(conn, m, Provenance::webhook(), &settings, now)?
-                        {
-                            Recorded::Opened(_, method) => {
-                                s.opened += 1;
-                                s.methods.push(method);
-                            }
-                            Recorded::Continued(_) => s.continued += 1,
-                            Recorded::Duplicate => s.duplicates += 1,
-                        }
-                    }
-                    Inbound::Answered(a) => {
-                        if store::record_answered(conn, a, now)?.is_some() {
-                            s.answered += 1;
-                        }
-                    }
-                }
-            }
-            Ok::<_, StoreError>(s)
-        })
-        .await?;
-    Ok(stored)
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {
-    headers.get(name).map(|v| v.as_bytes())
-}
-
-/// The steps every messenger webhook takes, in this order: its secret must be configured, the
-/// request must prove it knows the secret, and the body must parse, before anything is stored.
-/// Each step's refusal is counted under `messenger` like a stored delivery is.
-async fn receive(
-    state: &AppState,
-    rt: &ChatsRuntime,
-    messenger: &'static str,
-    secret: Result<&str, ApiError>,
-    verify: impl FnOnce(&str) -> Result<(), SignatureError>,
-    parse: impl FnOnce() -> Result<Vec<Inbound>, ParseError>,
+/// The one webhook handler: the messenger's secret must be configured, the request must prove
+/// it knows the secret, and the body must parse, in this order, before anything is stored. Each
+/// step's refusal is counted under the messenger like a stored delivery is.
+async fn webhook<M: Messenger>(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let result = async {
-        verify(secret?).map_err(refused)?;
-        let items =
-            parse().map_err(|e| ApiError::bad_request("malformed_update", e.to_string()))?;
-        store_inbound(state, rt.config.matching.clone(), items).await
+        let m = messenger::<M>(&state)?;
+        m.verify(&headers, &body).map_err(|r| match r {
+            Refusal::NotConfigured(what) => not_configured(what),
+            Refusal::Signature(e) => refused(e),
+        })?;
+        let items = m
+            .parse(&body)
+            .map_err(|e| ApiError::bad_request(ErrorCode::MalformedUpdate, e.to_string()))?;
+        Ok(state
+            .store
+            .record_delivery(items, state.config.chats.matching.clone())
+            .await?)
     }
     .await;
-    stored_response(state, messenger, result)
+    stored_response(&state, M::NAME, result)
 }
 
-async fn telegram_hook(
+/// The GET by which a messenger confirms the webhook URL (WhatsApp).
+async fn handshake<M: Messenger>(
     State(state): State<AppState>,
-    Extension(rt): Extension<Arc<ChatsRuntime>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let c = &rt.config;
-    receive(
-        &state,
-        &rt,
-        "telegram",
-        secret_of(
-            &c.telegram_secret,
-            "the Telegram webhook (CHATTAG_TELEGRAM_SECRET)",
-        ),
-        |secret| {
-            signature::verify_shared_secret(
-                header(&headers, "x-telegram-bot-api-secret-token"),
-                secret,
-            )
-        },
-        || telegram::parse(&body, c.telegram_bot.as_deref()),
-    )
-    .await
-}
-
-#[derive(serde::Deserialize)]
-struct Handshake {
-    #[serde(rename = "hub.mode")]
-    mode: Option<String>,
-    #[serde(rename = "hub.verify_token")]
-    token: Option<String>,
-    #[serde(rename = "hub.challenge")]
-    challenge: Option<String>,
-}
-
-async fn whatsapp_handshake(
-    Extension(rt): Extension<Arc<ChatsRuntime>>,
     Query(q): Query<Handshake>,
 ) -> Result<Response, ApiError> {
-    let ours = secret_of(
-        &rt.config.whatsapp_verify_token,
-        "the WhatsApp verify token (CHATTAG_WHATSAPP_VERIFY_TOKEN)",
-    )?;
-    match whatsapp::verify_handshake(
-        q.mode.as_deref(),
-        q.token.as_deref(),
-        q.challenge.as_deref(),
-        ours,
-    ) {
-        Ok(challenge) => Ok((StatusCode::OK, challenge.to_string()).into_response()),
-        Err(whatsapp::HandshakeError::Forbidden) => Err(ApiError::forbidden(
-            "bad_verify_token",
+    match messenger::<M>(&state)?.handshake(&q) {
+        Ok(challenge) => Ok((StatusCode::OK, challenge).into_response()),
+        Err(HandshakeRefusal::NotConfigured(what)) => Err(not_configured(what)),
+        Err(HandshakeRefusal::Forbidden) => Err(ApiError::forbidden(
+            ErrorCode::BadVerifyToken,
             "hub.verify_token does not match",
         )),
-        Err(whatsapp::HandshakeError::BadRequest) => Err(ApiError::bad_request(
-            "bad_handshake",
+        Err(HandshakeRefusal::BadRequest) => Err(ApiError::bad_request(
+            ErrorCode::BadHandshake,
             "expected hub.mode=subscribe, hub.verify_token and a numeric hub.challenge",
+        )),
+        Err(HandshakeRefusal::Unsupported) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "this webhook takes POST only",
         )),
     }
 }
 
-async fn whatsapp_hook(
-    State(state): State<AppState>,
-    Extension(rt): Extension<Arc<ChatsRuntime>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    receive(
-        &state,
-        &rt,
-        "whatsapp",
-        secret_of(
-            &rt.config.whatsapp_app_secret,
-            "the WhatsApp app secret (CHATTAG_WHATSAPP_APP_SECRET)",
-        ),
-        |secret| {
-            signature::verify_hub_signature_256(
-                header(&headers, "x-hub-signature-256"),
-                &body,
-                secret,
-            )
-        },
-        || whatsapp::parse(&body),
-    )
-    .await
-}
-
-async fn viber_hook(
-    State(state): State<AppState>,
-    Extension(rt): Extension<Arc<ChatsRuntime>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let c = &rt.config;
-    receive(
-        &state,
-        &rt,
-        "viber",
-        secret_of(
-            &c.viber_token,
-            "the Viber auth token (CHATTAG_VIBER_AUTH_TOKEN)",
-        ),
-        |secret| {
-            signature::verify_viber_signature(
-                header(&headers, "x-viber-content-signature"),
-                &body,
-                secret,
-            )
-        },
-        || viber::parse(&body, c.viber_account.as_deref()),
-    )
-    .await
-}
-
-async fn max_hook(
-    State(state): State<AppState>,
-    Extension(rt): Extension<Arc<ChatsRuntime>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let c = &rt.config;
-    receive(
-        &state,
-        &rt,
-        "max",
-        secret_of(&c.max_secret, "the MAX webhook secret (CHATTAG_MAX_SECRET)"),
-        |secret| signature::verify_shared_secret(header(&headers, "x-max-bot-api-secret"), secret),
-        || max::parse(&body, c.max_bot.as_deref()),
-    )
-    .await
+fn messenger<M: Messenger>(state: &AppState) -> Result<std::sync::Arc<M>, ApiError> {
+    // Every messenger is configured at start-up (with or without its secret).
+    state
+        .config
+        .chats
+        .messengers
+        .get::<M>()
+        .ok_or_else(|| not_configured(M::NAME))
 }
 
 /// Validates every record first; stores all of them in one transaction or none.
@@ -419,7 +205,7 @@ pub fn validate_batch(
             r.validate(&settings.prefixes, now).map_err(|e| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_chat",
+                    ErrorCode::InvalidChat,
                     e.message.clone(),
                 )
                 .at(i)
@@ -429,75 +215,40 @@ pub fn validate_batch(
         .collect()
 }
 
-/// Writes validated intake records; returns each conversation ID and, when it was new, how it
-/// was matched.
-pub async fn store_intake(
-    store: &SqliteStore,
-    valid: Vec<ValidIntake>,
-    settings: MatchSettings,
-    source: &'static str,
-) -> Result<Vec<(i64, Option<Method>)>, StoreError> {
-    store
-        .write(move |conn| {
-            let now = now_ms();
-            let mut out = Vec::with_capacity(valid.len());
-            for v in &valid {
-                let origin = Provenance {
-                    source,
-                    external_id: v.external_id.as_deref(),
-                    evidence: v.evidence.clone(),
-                    facts: &v.facts,
-                };
-                let r = store::record_message(conn, &v.message, origin, &settings, now)?;
-                match r {
-                    Recorded::Opened(id, method) => out.push((id, Some(method))),
-                    Recorded::Continued(id) => out.push((id, None)),
-                    Recorded::Duplicate => {}
-                }
-            }
-            Ok(out)
-        })
-        .await
-}
-
 async fn intake(
     State(state): State<AppState>,
-    Extension(rt): Extension<Arc<ChatsRuntime>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = intake_inner(&state, &rt, &headers, &body).await;
+    let result = intake_inner(&state, &headers, &body).await;
     observed(&state, "intake", result)
 }
 
 async fn intake_inner(
     state: &AppState,
-    rt: &ChatsRuntime,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Response, WebhookOutcome, Vec<Method>), ApiError> {
-    match &rt.intake_auth {
-        IntakeAuth::ReadToken => require_bearer(headers, state.config.read_token.as_ref())?,
-        IntakeAuth::Own(secret) => require_bearer(headers, Some(secret))?,
-        IntakeAuth::Unusable => {
-            return Err(not_configured("a usable intake token (16+ characters)"))
-        }
+    // Without an intake token of its own, the read token's holder may report chats.
+    match &state.config.chats.intake_token {
+        Some(own) => require_bearer(headers, Some(own))?,
+        None => require_bearer(headers, state.config.read_token.as_ref())?,
     }
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::MalformedJson, e.to_string()))?;
     let (records, single) = match value {
         serde_json::Value::Array(items) => (items, false),
         obj @ serde_json::Value::Object(_) => (vec![obj], true),
         _ => {
             return Err(ApiError::bad_request(
-                "malformed_body",
+                ErrorCode::MalformedBody,
                 "expected a JSON object or an array of objects",
             ))
         }
     };
     if records.is_empty() || records.len() > MAX_INTAKE_BATCH {
         return Err(ApiError::bad_request(
-            "bad_batch_size",
+            ErrorCode::BadBatchSize,
             format!("1..={MAX_INTAKE_BATCH} chats per request"),
         ));
     }
@@ -508,22 +259,24 @@ async fn intake_inner(
             serde_json::from_value::<IntakeChat>(v).map_err(|e| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_chat",
+                    ErrorCode::InvalidChat,
                     e.to_string(),
                 )
                 .at(i)
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let settings = rt.config.matching.clone();
+    let settings = state.config.chats.matching.clone();
     let valid = validate_batch(parsed, &settings, now_ms())?;
-    let store = sqlite(state)?;
-    let ids = store_intake(&store, valid, settings, "api").await?;
+    let ids = state
+        .store
+        .record_intake(valid, settings, IntakeSource::Api)
+        .await?;
     let chats: Vec<_> = ids
         .iter()
-        .map(|(id, opened)| json!({"id": id, "status": if opened.is_some() { "opened" } else { "updated" }}))
+        .map(|w| json!({"id": w.conversation, "status": if w.opened.is_some() { "opened" } else { "updated" }}))
         .collect();
-    let methods: Vec<Method> = ids.iter().filter_map(|(_, m)| *m).collect();
+    let methods: Vec<Method> = ids.iter().filter_map(|w| w.opened).collect();
     // A batch whose records were all known messages changes nothing new.
     let outcome = if ids.is_empty() {
         WebhookOutcome::Duplicate

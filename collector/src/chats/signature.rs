@@ -1,4 +1,5 @@
-//! Sender verification for messenger webhooks, each the way the messenger documents it.
+//! Sender verification for messenger webhooks, each the way the messenger documents it (each
+//! messenger's module checks its own; the shared-secret header and the error type are here).
 //!
 //! | messenger | header | scheme |
 //! |---|---|---|
@@ -11,11 +12,7 @@
 //! value was right. HMACs are computed over the raw body bytes exactly as received: re-serialising
 //! parsed JSON would change whitespace and key order and break the signature.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::signing::{same_secret, Refused};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureError {
@@ -42,125 +39,26 @@ impl std::error::Error for SignatureError {}
 /// Shared-secret header (Telegram, MAX): the header must equal the configured secret.
 pub fn verify_shared_secret(header: Option<&[u8]>, secret: &str) -> Result<(), SignatureError> {
     let got = header.ok_or(SignatureError::Missing)?;
-    // An empty configured secret would accept an empty header: treat it as a configuration error
-    // upstream; here it simply never matches.
-    if secret.is_empty() {
-        return Err(SignatureError::Mismatch);
-    }
-    if bool::from(got.ct_eq(secret.as_bytes())) {
+    // An empty configured secret would accept an empty header: it never matches.
+    if same_secret(got, secret) {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)
     }
 }
 
-/// WhatsApp Cloud API (Meta): `X-Hub-Signature-256: sha256=<hex>`.
-pub fn verify_hub_signature_256(
-    header: Option<&[u8]>,
-    body: &[u8],
-    app_secret: &str,
-) -> Result<(), SignatureError> {
-    let got = header.ok_or(SignatureError::Missing)?;
-    let hex_part = got
-        .strip_prefix(b"sha256=")
-        .ok_or(SignatureError::Malformed)?;
-    verify_hex_hmac(hex_part, body, app_secret)
-}
-
-/// Viber: `X-Viber-Content-Signature: <hex>` (no prefix).
-pub fn verify_viber_signature(
-    header: Option<&[u8]>,
-    body: &[u8],
-    auth_token: &str,
-) -> Result<(), SignatureError> {
-    let got = header.ok_or(SignatureError::Missing)?;
-    verify_hex_hmac(got, body, auth_token)
-}
-
-fn verify_hex_hmac(hex_sig: &[u8], body: &[u8], key: &str) -> Result<(), SignatureError> {
-    if key.is_empty() {
-        return Err(SignatureError::Mismatch);
+impl From<Refused> for SignatureError {
+    fn from(r: Refused) -> SignatureError {
+        match r {
+            Refused::Malformed => SignatureError::Malformed,
+            Refused::Mismatch => SignatureError::Mismatch,
+        }
     }
-    let sig = hex::decode(hex_sig.trim_ascii()).map_err(|_| SignatureError::Malformed)?;
-    let mut mac =
-        HmacSha256::new_from_slice(key.as_bytes()).map_err(|_| SignatureError::Mismatch)?;
-    mac.update(body);
-    // `verify_slice` is constant-time and also rejects a truncated signature.
-    mac.verify_slice(&sig).map_err(|_| SignatureError::Mismatch)
-}
-
-/// Hex HMAC-SHA256, for tests and for tools that sign requests to the collector.
-pub fn hmac_sha256_hex(key: &str, body: &[u8]) -> String {
-    let mut mac = match HmacSha256::new_from_slice(key.as_bytes()) {
-        Ok(m) => m,
-        // HMAC accepts keys of any length; this arm is unreachable but must not panic.
-        Err(_) => return String::new(),
-    };
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hub_signature_valid_and_forged() {
-        let body = br#"{"object":"whatsapp_business_account"}"#;
-        let sig = format!("sha256={}", hmac_sha256_hex("app-secret", body));
-        assert_eq!(
-            verify_hub_signature_256(Some(sig.as_bytes()), body, "app-secret"),
-            Ok(())
-        );
-        // Same signature, body changed by one byte.
-        let forged = br#"{"object":"whatsapp_business_accounT"}"#;
-        assert_eq!(
-            verify_hub_signature_256(Some(sig.as_bytes()), forged, "app-secret"),
-            Err(SignatureError::Mismatch)
-        );
-        // Signed with another secret.
-        assert_eq!(
-            verify_hub_signature_256(Some(sig.as_bytes()), body, "other"),
-            Err(SignatureError::Mismatch)
-        );
-        // Without the documented prefix.
-        let bare = hmac_sha256_hex("app-secret", body);
-        assert_eq!(
-            verify_hub_signature_256(Some(bare.as_bytes()), body, "app-secret"),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            verify_hub_signature_256(None, body, "app-secret"),
-            Err(SignatureError::Missing)
-        );
-        // Truncated signature.
-        assert_eq!(
-            verify_hub_signature_256(Some(&sig.as_bytes()[..21]), body, "app-secret"),
-            Err(SignatureError::Mismatch)
-        );
-    }
-
-    #[test]
-    fn viber_signature_valid_and_forged() {
-        let body = br#"{"event":"webhook"}"#;
-        let sig = hmac_sha256_hex("viber-token", body);
-        assert_eq!(
-            verify_viber_signature(Some(sig.as_bytes()), body, "viber-token"),
-            Ok(())
-        );
-        assert_eq!(
-            verify_viber_signature(
-                Some(sig.as_bytes()),
-                b"{\"event\":\"webhooK\"}",
-                "viber-token"
-            ),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_viber_signature(Some(b"zz"), body, "viber-token"),
-            Err(SignatureError::Malformed)
-        );
-    }
 
     #[test]
     fn shared_secret() {

@@ -6,7 +6,7 @@ use chattag_core::event::{Event, EventError, MAX_BATCH, MAX_BODY_BYTES};
 use serde_json::value::RawValue;
 
 use super::wire::EventObject;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// `text/plain` is what the snippet sends (no CORS preflight); `application/json` is accepted
 /// for other clients. Parameters such as `charset=UTF-8` are ignored.
@@ -23,7 +23,7 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Content-Type must be text/plain or application/json",
         ))
     }
@@ -32,7 +32,7 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
+        ErrorCode::BodyTooLarge,
         format!("the body exceeds {MAX_BODY_BYTES} bytes"),
     )
 }
@@ -43,7 +43,7 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, ApiError> {
         return Err(too_large());
     }
     let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("malformed_body", "the body is not UTF-8"))?;
+        .map_err(|_| ApiError::bad_request(ErrorCode::MalformedBody, "the body is not UTF-8"))?;
     // Fast path: a valid body in one pass (see `wire`). Anything it refuses is parsed again
     // below, which words the error exactly (index, field) the way it always has.
     let fast: Option<Vec<EventObject>> = match text.trim_start().as_bytes().first() {
@@ -63,22 +63,27 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, ApiError> {
         Some(b'{') => vec![serde_json::from_str(text).map_err(malformed)?],
         Some(_) => {
             return Err(ApiError::bad_request(
-                "malformed_json",
+                ErrorCode::MalformedJson,
                 "the body must be a JSON object or an array of objects",
             ))
         }
-        None => return Err(ApiError::bad_request("empty_body", "the body is empty")),
+        None => {
+            return Err(ApiError::bad_request(
+                ErrorCode::EmptyBody,
+                "the body is empty",
+            ))
+        }
     };
     if raws.is_empty() {
         return Err(ApiError::bad_request(
-            "empty_batch",
+            ErrorCode::EmptyBatch,
             "the batch holds no events",
         ));
     }
     if raws.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_events",
+            ErrorCode::TooManyEvents,
             format!(
                 "a batch holds at most {MAX_BATCH} events, got {}",
                 raws.len()
@@ -92,7 +97,10 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, ApiError> {
 }
 
 fn malformed(e: serde_json::Error) -> ApiError {
-    ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    ApiError::bad_request(
+        ErrorCode::MalformedJson,
+        format!("the body is not valid JSON: {e}"),
+    )
 }
 
 fn parse_one(index: usize, raw: &RawValue) -> Result<Event, ApiError> {
@@ -106,9 +114,13 @@ fn parse_one(index: usize, raw: &RawValue) -> Result<Event, ApiError> {
         } else {
             format!("event {index}, field {field}: {inner}")
         };
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", message)
-            .at(index)
-            .field(field)
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidEvent,
+            message,
+        )
+        .at(index)
+        .field(field)
     })?;
     validated(index, event)
 }
@@ -117,7 +129,7 @@ fn validated(index: usize, event: Event) -> Result<Event, ApiError> {
     event.validate().map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_event",
+            ErrorCode::InvalidEvent,
             format!("event {index}: {e}"),
         )
         .at(index)

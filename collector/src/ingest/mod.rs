@@ -12,7 +12,7 @@ use chattag_core::event::MAX_BODY_BYTES;
 
 use crate::app::AppState;
 use crate::cors::RequestSite;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::IngestOutcome;
 
 /// Routes without middleware; `app::router` adds CORS and rate limiting.
@@ -28,7 +28,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 /// one); kept so that the method is routed and OPTIONS never falls through to 405.
 async fn preflight_only() -> ApiError {
     ApiError::bad_request(
-        "origin_missing",
+        ErrorCode::OriginMissing,
         "a preflight request needs an allowed Origin",
     )
 }
@@ -41,7 +41,7 @@ async fn post_events(
 ) -> Result<Json<IngestOutcome>, ApiError> {
     let Some(Extension(RequestSite(site))) = site else {
         return Err(ApiError::forbidden(
-            "origin_missing",
+            ErrorCode::OriginMissing,
             "events are accepted only from an allowed site's pages (Origin header)",
         ));
     };
@@ -88,7 +88,10 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
             if over_limit {
                 body::too_large()
             } else {
-                ApiError::bad_request("body_unreadable", "the request body could not be read")
+                ApiError::bad_request(
+                    ErrorCode::BodyUnreadable,
+                    "the request body could not be read",
+                )
             }
         })
 }

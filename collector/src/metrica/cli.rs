@@ -14,14 +14,17 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::export::{self, ExportOptions};
-use super::rules::{is_counter_number, parse_counters, parse_every, CounterRules};
-use super::store;
+use super::rules::apply_rules;
+use super::rules::{is_counter_number, parse_counters, CounterRules};
 use super::upload::{MetricaClient, OAuthToken, DEFAULT_BASE};
-use crate::chats::intake::parse_rfc3339_ms;
-use crate::cli::DbArgs;
+use super::uploads::{PendingUpload, UploadState, MAX_ATTEMPTS};
+use crate::cli::db::DbArgs;
+use crate::cli::error::CommandError;
 use crate::clock::now_ms;
+use crate::dates::parse_rfc3339_ms;
+use crate::durations::{parse_duration, parse_every};
 use crate::metrics::StoreMetrics;
-use crate::store::sqlite::{SqliteOptions, SqliteStore};
+use crate::store::Storage;
 
 #[derive(Debug, Subcommand)]
 pub enum ExportTarget {
@@ -122,41 +125,20 @@ pub struct UploadArgs {
     pub comment: String,
 }
 
-/// `500ms`, `5s`, `2m`, `1h`, `0s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if let Some(ms) = s.strip_suffix("ms") {
-        return ms
-            .parse::<u64>()
-            .map(Duration::from_millis)
-            .map_err(|_| format!("{s:?}: bad duration"));
-    }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected e.g. 5s, 2m, 1h"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?}: unit must be ms, s, m, h or d")),
-    };
-    Ok(Duration::from_secs(n * mult))
-}
-
 /// `YYYY-MM-DD` (a UTC day; `end` = the day after) or an RFC 3339 time.
-fn parse_bound(s: &str, end: bool) -> Result<i64, String> {
+fn parse_bound(s: &str, end: bool) -> Result<i64, CommandError> {
     let s = s.trim();
     if s.len() == 10 {
         let ms = parse_rfc3339_ms(&format!("{s}T00:00:00Z"))
-            .ok_or_else(|| format!("{s:?}: expected YYYY-MM-DD"))?;
+            .ok_or_else(|| CommandError::Refused(format!("{s:?}: expected YYYY-MM-DD")))?;
         return Ok(if end { ms + 86_400_000 } else { ms });
     }
-    parse_rfc3339_ms(s).ok_or_else(|| format!("{s:?}: expected YYYY-MM-DD or an RFC 3339 time"))
+    parse_rfc3339_ms(s).ok_or_else(|| {
+        CommandError::Refused(format!("{s:?}: expected YYYY-MM-DD or an RFC 3339 time"))
+    })
 }
 
-fn range(sel: &Selection, now: i64) -> Result<(i64, i64), String> {
+fn range(sel: &Selection, now: i64) -> Result<(i64, i64), CommandError> {
     let from = match &sel.from {
         Some(s) => parse_bound(s, false)?,
         None => now - 21 * 86_400_000,
@@ -166,18 +148,20 @@ fn range(sel: &Selection, now: i64) -> Result<(i64, i64), String> {
         None => now + 1,
     };
     if from >= to {
-        return Err("--from must be before --to".into());
+        return Err(CommandError::Refused("--from must be before --to".into()));
     }
     Ok((from, to))
 }
 
 /// The counters to work on, with their rules.
-fn counters(sel: &Selection) -> Result<Vec<CounterRules>, String> {
+fn counters(sel: &Selection) -> Result<Vec<CounterRules>, CommandError> {
     let file = match &sel.counters_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            parse_counters(&text).map_err(|e| e.to_string())?
+            let text = std::fs::read_to_string(path).map_err(|source| CommandError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            parse_counters(&text)?
         }
         None => Vec::new(),
     };
@@ -195,30 +179,28 @@ fn counters(sel: &Selection) -> Result<Vec<CounterRules>, String> {
             .collect()
     };
     if out.is_empty() {
-        return Err(
+        return Err(CommandError::Refused(
             "name a counter: --counter N, or a --counters-file with [[counter]] tables".into(),
-        );
+        ));
     }
     for c in &mut out {
         c.include_unattributed |= sel.include_unattributed;
         if !is_counter_number(c.id) {
-            return Err(format!("{} is not a Metrica counter number", c.id));
+            return Err(CommandError::Refused(format!(
+                "{} is not a Metrica counter number",
+                c.id
+            )));
         }
     }
     Ok(out)
 }
 
-fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<SqliteStore>), String> {
+fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<dyn Storage>), CommandError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(
-        &SqliteOptions::new(&db.db),
-        Arc::new(StoreMetrics::default()),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok((rt, Arc::new(store)))
+        .build()?;
+    let store = crate::store::open(&db.db, false, Arc::new(StoreMetrics::default()))?;
+    Ok((rt, store))
 }
 
 /// The file, the chats admitted by the send rules, and how many each rule excluded.
@@ -230,23 +212,16 @@ type Built = (
 
 fn build_export(
     rt: &tokio::runtime::Runtime,
-    store: &SqliteStore,
+    store: &dyn Storage,
     rules: &CounterRules,
     from: i64,
     to: i64,
     include_sent: bool,
     only_confirmed: bool,
-) -> Result<Built, String> {
+) -> Result<Built, CommandError> {
     let counter = rules.id;
-    let (all, taken) = rt
-        .block_on(store.read(move |conn| {
-            Ok((
-                store::candidates(conn, counter, from, to, include_sent)?,
-                store::taken_seconds(conn, counter)?,
-            ))
-        }))
-        .map_err(|e| e.to_string())?;
-    let (admitted, excluded) = store::apply_rules(rules, all);
+    let (all, taken) = rt.block_on(store.export_candidates(counter, from, to, include_sent))?;
+    let (admitted, excluded) = apply_rules(rules, all);
     let opts = ExportOptions {
         include_unattributed: rules.include_unattributed,
         allow_max: rules.allows_max(),
@@ -274,17 +249,19 @@ fn explain(counter: u64, e: &export::Export, excluded: &[(&'static str, usize)])
     }
 }
 
-pub fn export(target: ExportTarget) -> Result<(), String> {
+pub fn export(target: ExportTarget) -> Result<(), CommandError> {
     let ExportTarget::Metrica(args) = target;
     let rules = counters(&args.select)?;
     let [rules] = rules.as_slice() else {
-        return Err("export writes one file: name exactly one counter".into());
+        return Err(CommandError::Refused(
+            "export writes one file: name exactly one counter".into(),
+        ));
     };
     let (from, to) = range(&args.select, now_ms())?;
     let (rt, store) = open(&args.select.db)?;
     let (e, _, excluded) = build_export(
         &rt,
-        &store,
+        &*store,
         rules,
         from,
         to,
@@ -293,11 +270,11 @@ pub fn export(target: ExportTarget) -> Result<(), String> {
     )?;
     explain(rules.id, &e, &excluded);
     match &args.out {
-        Some(path) => std::fs::write(path, &e.csv)
-            .map_err(|err| format!("cannot write {}: {err}", path.display()))?,
-        None => std::io::stdout()
-            .write_all(e.csv.as_bytes())
-            .map_err(|err| err.to_string())?,
+        Some(path) => std::fs::write(path, &e.csv).map_err(|source| CommandError::Write {
+            path: path.display().to_string(),
+            source,
+        })?,
+        None => std::io::stdout().write_all(e.csv.as_bytes())?,
     }
     eprintln!("counter {}: {} row(s) written", rules.id, e.rows.len());
     Ok(())
@@ -310,14 +287,13 @@ struct Settings {
     poll_interval: Duration,
 }
 
-pub fn upload(target: UploadTarget) -> Result<(), String> {
+pub fn upload(target: UploadTarget) -> Result<(), CommandError> {
     let UploadTarget::Metrica(args) = target;
     let rules = counters(&args.select)?;
     let token = OAuthToken::load(
         args.metrica_token_file.as_deref(),
         std::env::var("CHATTAG_METRICA_TOKEN").ok(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let settings = Settings {
         attempts: args.attempts.max(1),
         retry_delay: parse_duration(&args.retry_delay)?,
@@ -331,7 +307,7 @@ pub fn upload(target: UploadTarget) -> Result<(), String> {
         let (from, to) = range(&args.select, now_ms())?;
         let mut failures = Vec::new();
         for r in &rules {
-            if let Err(e) = upload_counter(&rt, &store, &client, r, from, to, &args, &settings) {
+            if let Err(e) = upload_counter(&rt, &*store, &client, r, from, to, &args, &settings) {
                 eprintln!("counter {}: {e}", r.id);
                 failures.push(r.id);
             }
@@ -339,9 +315,9 @@ pub fn upload(target: UploadTarget) -> Result<(), String> {
         match every {
             None if failures.is_empty() => return Ok(()),
             None => {
-                return Err(format!(
+                return Err(CommandError::Refused(format!(
                     "upload failed for counter(s) {failures:?}; the next run retries the same file"
-                ))
+                )))
             }
             Some(every) => {
                 eprintln!("next upload run in {}s", every.as_secs());
@@ -354,20 +330,18 @@ pub fn upload(target: UploadTarget) -> Result<(), String> {
 #[allow(clippy::too_many_arguments)]
 fn upload_counter(
     rt: &tokio::runtime::Runtime,
-    store: &Arc<SqliteStore>,
+    store: &dyn Storage,
     client: &MetricaClient,
     rules: &CounterRules,
     from: i64,
     to: i64,
     args: &UploadArgs,
     s: &Settings,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     let counter = rules.id;
 
     // Statuses of earlier uploads that were still being processed.
-    let unfinished = rt
-        .block_on(store.read(move |c| store::unfinished(c, counter)))
-        .map_err(|e| e.to_string())?;
+    let unfinished = rt.block_on(store.unfinished(counter))?;
     for (upload, _, metrica_id) in unfinished {
         match client.status(counter, metrica_id) {
             Ok(u) => {
@@ -375,8 +349,7 @@ fn upload_counter(
                     "counter {counter}: upload #{upload} (Metrica {metrica_id}) is {}",
                     u.status
                 );
-                rt.block_on(store.write(move |c| store::mark_status(c, upload, &u, now_ms())))
-                    .map_err(|e| e.to_string())?;
+                rt.block_on(store.mark_status(upload, u))?;
             }
             Err(e) => eprintln!("counter {counter}: status of upload #{upload}: {e}"),
         }
@@ -384,9 +357,7 @@ fn upload_counter(
 
     // A failed file first, unchanged (its chats are reserved for it); a failure stops here so
     // that chats are never spread over two files in flight.
-    let pending = rt
-        .block_on(store.read(move |c| store::retry_candidate(c, counter)))
-        .map_err(|e| e.to_string())?;
+    let pending = rt.block_on(store.retry_candidate(counter))?;
     if let Some(p) = pending {
         println!(
             "counter {counter}: retrying upload #{} ({} chats, attempt {})",
@@ -413,16 +384,12 @@ fn upload_counter(
     }
     let (csv, rows, force) = (e.csv.clone(), e.rows.clone(), args.force);
     let n = rows.len() as i64;
-    let id =
-        rt.block_on(store.write(move |c| {
-            store::create_upload(c, counter, &csv, &rows, &chats, force, now_ms())
-        }))
-        .map_err(|e| e.to_string())?;
+    let id = rt.block_on(store.create_upload(counter, csv, rows, chats, force))?;
     send(
         rt,
         store,
         client,
-        &store::PendingUpload {
+        &PendingUpload {
             id,
             counter,
             csv: e.csv,
@@ -436,12 +403,12 @@ fn upload_counter(
 
 fn send(
     rt: &tokio::runtime::Runtime,
-    store: &Arc<SqliteStore>,
+    store: &dyn Storage,
     client: &MetricaClient,
-    plan: &store::PendingUpload,
+    plan: &PendingUpload,
     args: &UploadArgs,
     s: &Settings,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     let (counter, upload) = (plan.counter, plan.id);
     let mut delay = s.retry_delay;
     for attempt in 1..=s.attempts {
@@ -456,13 +423,12 @@ fn send(
                     u.line_quantity.map_or("?".into(), |v| v.to_string()),
                 );
                 let first = u.clone();
-                rt.block_on(store.write(move |c| store::mark_sent(c, upload, &first, now_ms())))
-                    .map_err(|e| e.to_string())?;
+                rt.block_on(store.mark_sent(upload, first))?;
                 if !s.wait.is_zero() && !u.is_final() {
                     match client.poll(counter, u.id, s.poll_interval, s.wait) {
                         Ok(last) => {
                             println!("counter {counter}: upload #{upload} is {}", last.status);
-                            rt.block_on(store.write(move |c| store::mark_status(c, upload, &last, now_ms()))).map_err(|e| e.to_string())?;
+                            rt.block_on(store.mark_status(upload, last))?;
                         }
                         Err(e) => eprintln!("counter {counter}: polling upload #{upload}: {e} (the next run checks again)"),
                     }
@@ -471,22 +437,22 @@ fn send(
             }
             Err(e) => {
                 let msg = e.to_string();
-                let state = rt
-                    .block_on(store.write(move |c| store::mark_failed(c, upload, &msg, now_ms())))
-                    .map_err(|e| e.to_string())?;
+                let state = rt.block_on(store.mark_failed(upload, msg))?;
                 eprintln!("counter {counter}: upload #{upload} attempt {attempt} failed: {e}");
-                if state == "abandoned" {
-                    return Err(format!("upload #{upload} abandoned after {} attempts; its chats go into the next file", store::MAX_ATTEMPTS));
+                if state == UploadState::Abandoned {
+                    return Err(CommandError::Refused(format!("upload #{upload} abandoned after {} attempts; its chats go into the next file", MAX_ATTEMPTS)));
                 }
                 if !e.is_retryable() || attempt == s.attempts {
-                    return Err(format!("upload #{upload} failed: {e}"));
+                    return Err(CommandError::Refused(format!(
+                        "upload #{upload} failed: {e}"
+                    )));
                 }
                 std::thread::sleep(delay);
                 delay = delay.saturating_mul(2);
             }
         }
     }
-    Err(format!("upload #{upload} failed"))
+    Err(CommandError::Refused(format!("upload #{upload} failed")))
 }
 
 #[cfg(test)]
@@ -494,11 +460,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_bounds() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("2x").is_err());
+    fn bounds() {
         assert_eq!(parse_bound("2026-11-21", false).unwrap(), 1_795_219_200_000);
         assert_eq!(
             parse_bound("2026-11-21", true).unwrap(),

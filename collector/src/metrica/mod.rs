@@ -1,5 +1,5 @@
 //! Chats out: the Metrica chat-import CSV ([`columns`], [`export`]), the upload client
-//! ([`upload`]), the per-counter send rules and schedule ([`rules`]), what was sent ([`store`]),
+//! ([`upload`]), the per-counter send rules and schedule ([`rules`]), what was sent ([`uploads`], stored through [`crate::store::MetricaStore`]),
 //! the `export metrica` / `upload metrica` commands ([`cli`]), and their totals on `/metrics`
 //! ([`upload_metrics`]).
 
@@ -7,6 +7,6 @@ pub mod cli;
 pub mod columns;
 pub mod export;
 pub mod rules;
-pub mod store;
 pub mod upload;
 pub mod upload_metrics;
+pub mod uploads;

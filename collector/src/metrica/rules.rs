@@ -16,6 +16,7 @@
 use serde::Deserialize;
 
 use super::columns::DOCUMENTED_PLATFORMS;
+use super::export::ExportChat;
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +95,42 @@ impl CounterRules {
     }
 }
 
+/// A chat with what the send rules look at.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub chat: ExportChat,
+    pub site: Option<String>,
+    pub method: String,
+    pub messages: u32,
+}
+
+/// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
+pub fn apply_rules(
+    rules: &CounterRules,
+    all: Vec<Candidate>,
+) -> (Vec<ExportChat>, Vec<(&'static str, usize)>) {
+    let mut excluded: Vec<(&'static str, usize)> = Vec::new();
+    let mut admitted = Vec::new();
+    for c in all {
+        let facts = RuleFacts {
+            site: c.site.as_deref(),
+            platform: &c.chat.platform,
+            answered: c.chat.answered,
+            tag: c.chat.tag.as_deref(),
+            messages: c.messages,
+            method: &c.method,
+        };
+        match rules.admits(&facts) {
+            Ok(()) => admitted.push(c.chat),
+            Err(rule) => match excluded.iter_mut().find(|(r, _)| *r == rule) {
+                Some((_, n)) => *n += 1,
+                None => excluded.push((rule, 1)),
+            },
+        }
+    }
+    (admitted, excluded)
+}
+
 /// What the rules look at.
 pub struct RuleFacts<'a> {
     pub site: Option<&'a str>,
@@ -143,27 +180,6 @@ pub fn parse_counters(text: &str) -> Result<Vec<CounterRules>, RulesError> {
         }
     }
     Ok(file.counter)
-}
-
-/// `--every 1h`: `<n>s|m|h|d`, at least a minute (Metrica needs up to 2 hours to process a file;
-/// polling more often only spends quota).
-pub fn parse_every(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 1h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
-    };
-    if secs < 60 {
-        return Err(format!("{s:?}: the interval must be at least 1m"));
-    }
-    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -237,14 +253,5 @@ mod tests {
         assert!(parse_counters("[[counter]]\nid = 1\n[[counter]]\nid = 1").is_err());
         assert!(parse_counters("[[counter]]\nid = 1\ncolour = 1").is_err());
         assert!(parse_counters("[[counter]]\nid = 0").is_err());
-    }
-
-    #[test]
-    fn every() {
-        assert_eq!(parse_every("1h").unwrap().as_secs(), 3600);
-        assert_eq!(parse_every("90m").unwrap().as_secs(), 5400);
-        assert!(parse_every("30s").is_err());
-        assert!(parse_every("1w").is_err());
-        assert!(parse_every("h").is_err());
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Uploads run in the `upload metrica` process (often `--every 1h` or cron), not in the server,
 //! so in-process counters would vanish with each run. Every upload and its outcome is recorded in
-//! the database ([`super::store`]), so the server reads the totals from there at scrape time:
+//! the database ([`super::uploads`]), so the server reads the totals from there at scrape time
+//! ([`crate::store::MetricaStore::upload_totals`]):
 //!
 //! * `chattag_metrica_uploads{counter, state, status}` — files by our state (`pending`, `sent`,
 //!   `failed`, `abandoned`) and Metrica's last status (`UPLOADED` … `PROCESSED`,
@@ -12,16 +13,15 @@
 //! Both are gauges (a failed upload that later succeeds moves from `failed` to `sent`). A query
 //! that fails leaves them out of that scrape rather than failing `/metrics`.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use rusqlite::{Connection, OpenFlags};
+
+use super::uploads::UploadTotals;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UploadLabels {
@@ -35,88 +35,26 @@ struct CounterLabels {
     counter: String,
 }
 
-/// Reads upload totals from the database on each scrape.
-pub struct UploadGauges {
-    db: PathBuf,
-    /// One read-only connection, opened at the first scrape and reused.
-    conn: Mutex<Option<Connection>>,
-}
-
-impl std::fmt::Debug for UploadGauges {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UploadGauges")
-            .field("db", &self.db)
-            .finish()
-    }
-}
-
-type Totals = (Vec<(UploadLabels, i64)>, Vec<(CounterLabels, i64)>);
+/// The totals read from storage for the scrape in progress (the `/metrics` handler reads them
+/// before it renders; the registry's collectors cannot wait for storage themselves).
+#[derive(Clone, Debug, Default)]
+pub struct UploadGauges(Arc<Mutex<Option<UploadTotals>>>);
 
 impl UploadGauges {
-    pub fn new(db: &Path) -> UploadGauges {
-        UploadGauges {
-            db: db.to_path_buf(),
-            conn: Mutex::new(None),
-        }
+    /// `None` (the read failed) leaves the gauges out of this scrape.
+    pub fn set(&self, totals: Option<UploadTotals>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = totals;
     }
 
-    fn totals(&self) -> Result<Totals, rusqlite::Error> {
-        let mut guard = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if guard.is_none() {
-            let conn = Connection::open_with_flags(
-                &self.db,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            // A scrape must not hang on a checkpoint.
-            conn.busy_timeout(Duration::from_millis(500))?;
-            *guard = Some(conn);
-        }
-        let Some(conn) = guard.as_ref() else {
-            return Err(rusqlite::Error::InvalidQuery);
-        };
-        let mut stmt = conn.prepare_cached(
-            "SELECT counter, state, coalesce(status, ''), count(*) FROM metrica_uploads GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-        )?;
-        let uploads = stmt
-            .query_map([], |r| {
-                Ok((
-                    UploadLabels {
-                        counter: r.get::<_, i64>(0)?.to_string(),
-                        state: r.get(1)?,
-                        status: r.get(2)?,
-                    },
-                    r.get(3)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT counter, count(*) FROM metrica_sent GROUP BY counter ORDER BY counter",
-        )?;
-        let sent = stmt
-            .query_map([], |r| {
-                Ok((
-                    CounterLabels {
-                        counter: r.get::<_, i64>(0)?.to_string(),
-                    },
-                    r.get(1)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((uploads, sent))
+    fn totals(&self) -> Option<UploadTotals> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 impl Collector for UploadGauges {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let (uploads, sent) = match self.totals() {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read Metrica upload totals for /metrics");
-                return Ok(());
-            }
+        let Some(totals) = self.totals() else {
+            return Ok(());
         };
         let mut family = encoder.encode_descriptor(
             "chattag_metrica_uploads",
@@ -124,8 +62,13 @@ impl Collector for UploadGauges {
             None,
             MetricType::Gauge,
         )?;
-        for (labels, n) in &uploads {
-            ConstGauge::new(*n).encode(family.encode_family(labels)?)?;
+        for ((counter, state, status), n) in &totals.uploads {
+            let labels = UploadLabels {
+                counter: counter.to_string(),
+                state: state.clone(),
+                status: status.clone(),
+            };
+            ConstGauge::new(*n).encode(family.encode_family(&labels)?)?;
         }
         let mut family = encoder.encode_descriptor(
             "chattag_metrica_chats_sent",
@@ -133,14 +76,19 @@ impl Collector for UploadGauges {
             None,
             MetricType::Gauge,
         )?;
-        for (labels, n) in &sent {
-            ConstGauge::new(*n).encode(family.encode_family(labels)?)?;
+        for (counter, n) in &totals.chats_sent {
+            let labels = CounterLabels {
+                counter: counter.to_string(),
+            };
+            ConstGauge::new(*n).encode(family.encode_family(&labels)?)?;
         }
         Ok(())
     }
 }
 
-/// Called by `AppState::open` once the database exists.
-pub fn register(registry: &mut Registry, db: &Path) {
-    registry.register_collector(Box::new(UploadGauges::new(db)));
+/// Registers the gauges; the returned handle takes each scrape's totals.
+pub fn register(registry: &mut Registry) -> UploadGauges {
+    let gauges = UploadGauges::default();
+    registry.register_collector(Box::new(gauges.clone()));
+    gauges
 }

@@ -7,10 +7,8 @@
 use std::collections::BTreeMap;
 
 use chattag_core::identifiers::Utm;
-use rusqlite::{params, Connection};
 
 use crate::chats::matching::Reason;
-use crate::store::StoreError;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChatRow {
@@ -34,48 +32,6 @@ pub struct ChatRow {
     pub visit_known: bool,
     /// The chat ID was issued to two visitors (see `metrica::export::ExportChat::id_collision`).
     pub id_collision: bool,
-}
-
-pub fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT c.id, c.platform, c.started_at, coalesce(c.display_name, c.username, c.phone, c.chat_user_id, ''),
-                c.method, c.reason, c.answered, c.revenue, c.currency, c.tag, c.messages, c.chat_id,
-                m.chat_id IS NOT NULL,
-                coalesce(m.client_id, m.yclid, m.user_id, m.purchase_id) IS NOT NULL,
-                m.yclid IS NOT NULL, m.utm, m.referrer, coalesce(m.collision, 0)
-         FROM conversations c
-         LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
-              (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
-         WHERE c.started_at >= ?1 AND c.started_at < ?2
-         ORDER BY c.started_at DESC, c.id DESC",
-    )?;
-    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
-        let utm: Option<String> = r.get(15)?;
-        let revenue: Option<String> = r.get(7)?;
-        let id_collision = r.get::<_, i64>(17)? != 0;
-        Ok(ChatRow {
-            id: r.get(0)?,
-            platform: r.get(1)?,
-            started_ms: r.get(2)?,
-            person: r.get(3)?,
-            method: r.get(4)?,
-            reason: r.get(5)?,
-            answered: r.get::<_, i64>(6)? == 1,
-            revenue: revenue.and_then(|v| v.parse().ok()),
-            currency: r.get(8)?,
-            tag: r.get(9)?,
-            messages: r.get(10)?,
-            chat_id: r.get(11)?,
-            visit_known: r.get(12)?,
-            // The export sends no visitor IDs for a colliding chat ID; the report agrees.
-            has_visitor_ids: r.get::<_, bool>(13)? && !id_collision,
-            id_collision,
-            yclid: r.get(14)?,
-            utm: utm.and_then(|u| serde_json::from_str(&u).ok()),
-            referrer: r.get(16)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// How a chat is attributed, for the charts.
@@ -155,21 +111,6 @@ fn referrer_host(url: &str) -> Option<String> {
     let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
     (!host.is_empty()).then_some(host)
-}
-
-/// Civil date of a day number (days since 1970-01-01), as YYYY-MM-DD.
-pub fn date_of_day(day: i64) -> String {
-    // H. Hinnant's civil_from_days.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!("{:04}-{:02}-{:02}", if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -337,9 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn days_and_dates() {
-        assert_eq!(date_of_day(0), "1970-01-01");
-        assert_eq!(date_of_day(20_413), "2025-11-21");
+    fn a_chat_counts_on_the_day_it_started() {
         let mut late = row(20_413, "telegram", "exact-link", true);
         late.answered = true;
         late.revenue = Some(10.5);

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::data::{self, money, percent, ChatRow};
 use super::svg::{self, esc};
 use super::tables::{self, Table};
-use crate::metrica::store::CounterSummary;
+use crate::metrica::uploads::CounterSummary;
 
 pub struct PageInput<'a> {
     pub rows: &'a [ChatRow],
@@ -145,8 +145,8 @@ pub fn render(input: &PageInput) -> String {
     let _ = write!(
         s,
         r#"<header><h1>Chats from your site</h1><p>{} – {} (UTC) · every chat counts on the day it started; later replies and revenue update that day</p><nav class="range">"#,
-        data::date_of_day(input.from_day),
-        data::date_of_day(input.to_day)
+        crate::dates::date_of_day(input.from_day),
+        crate::dates::date_of_day(input.to_day)
     );
     for d in [7, 30, 90, 365] {
         let _ = write!(
@@ -214,7 +214,12 @@ pub fn render(input: &PageInput) -> String {
     // Chats per day.
     let chart_days: Vec<(String, [i64; 3])> = data::by_day(rows, input.from_day, input.to_day)
         .iter()
-        .map(|(d, g)| (data::date_of_day(*d), [g.exact, g.probable, g.unattributed]))
+        .map(|(d, g)| {
+            (
+                crate::dates::date_of_day(*d),
+                [g.exact, g.probable, g.unattributed],
+            )
+        })
         .collect();
     let _ = write!(
         s,

@@ -14,10 +14,11 @@ use axum::Router;
 
 use super::{data, page, tables};
 use crate::app::AppState;
-use crate::chats::signature::hmac_sha256_hex;
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::metrica::uploads::CounterSummary;
 use crate::secret::Secret;
+use crate::signing::hmac_sha256_hex;
 
 const COOKIE: &str = "chattag_report";
 const SESSION_S: i64 = 12 * 3600;
@@ -78,7 +79,7 @@ fn access(state: &AppState, headers: &HeaderMap) -> Result<Access, ApiError> {
     let Some(token) = state.config.read_token.as_ref() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "read_api_disabled",
+            ErrorCode::ReadApiDisabled,
             "no read token is configured (CHATTAG_READ_TOKEN or --read-token-file)",
         ));
     };
@@ -125,7 +126,7 @@ fn range(q: &RangeQuery) -> Result<(i64, i64, i64, i64, i64), ApiError> {
     let days = q.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
         return Err(ApiError::bad_request(
-            "invalid_days",
+            ErrorCode::InvalidDays,
             "days must be 1..=366",
         ));
     }
@@ -145,28 +146,11 @@ async fn load(
     state: &AppState,
     from_ms: i64,
     to_ms: i64,
-) -> Result<
-    (
-        Vec<data::ChatRow>,
-        Vec<crate::metrica::store::CounterSummary>,
-    ),
-    ApiError,
-> {
-    let store = state.sqlite.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            "no report storage",
-        )
-    })?;
-    Ok(store
-        .read(move |conn| {
-            Ok((
-                data::load(conn, from_ms, to_ms)?,
-                crate::metrica::store::summaries(conn)?,
-            ))
-        })
-        .await?)
+) -> Result<(Vec<data::ChatRow>, Vec<CounterSummary>), ApiError> {
+    Ok((
+        state.store.report_rows(from_ms, to_ms).await?,
+        state.store.upload_summaries().await?,
+    ))
 }
 
 async fn report(
@@ -191,28 +175,19 @@ async fn report(
     ))
 }
 
+/// One field of an `application/x-www-form-urlencoded` body.
 fn form_value(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     let raw = text
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == name)?
-        .1;
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                out.push(u8::from_str_radix(raw.get(i + 1..i + 3)?, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+        .1
+        .replace('+', " ");
+    percent_encoding::percent_decode_str(&raw)
+        .decode_utf8()
+        .ok()
+        .map(|v| v.into_owned())
 }
 
 async fn login(
@@ -223,7 +198,7 @@ async fn login(
     let Some(token) = state.config.read_token.as_ref() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "read_api_disabled",
+            ErrorCode::ReadApiDisabled,
             "no read token is configured",
         ));
     };
@@ -293,8 +268,8 @@ async fn csv(
     let disposition = format!(
         "attachment; filename=\"chattag-{}-{}-{}.csv\"",
         key,
-        data::date_of_day(from_day),
-        data::date_of_day(to_day)
+        crate::dates::date_of_day(from_day),
+        crate::dates::date_of_day(to_day)
     );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);

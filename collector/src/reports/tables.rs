@@ -1,7 +1,9 @@
 //! The report's tables: one definition used for the HTML page and for its CSV download.
 
 use super::data::{self, money, percent, ChatRow, Group};
-use crate::metrica::store::CounterSummary;
+use crate::csv_format::CsvText;
+use crate::dates::{date_of_day, datetime};
+use crate::metrica::uploads::CounterSummary;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
@@ -65,7 +67,7 @@ pub fn daily(rows: &[ChatRow], from_day: i64, to_day: i64) -> Table {
             .rev()
             .map(|(day, g)| {
                 vec![
-                    data::date_of_day(*day),
+                    date_of_day(*day),
                     g.chats.to_string(),
                     g.exact.to_string(),
                     g.probable.to_string(),
@@ -151,18 +153,6 @@ pub fn uploads(summaries: &[CounterSummary]) -> Table {
     }
 }
 
-pub fn datetime(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let day = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{} {:02}:{:02}",
-        data::date_of_day(day),
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
 pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
     Table {
         key: "chats",
@@ -211,29 +201,19 @@ pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
 /// CSV for spreadsheets: RFC 4180 quoting, and a leading `'` on cells that a spreadsheet would
 /// run as a formula (`=`, `+`, `-`, `@`): chat texts and names come from strangers.
 pub fn to_csv(t: &Table) -> String {
-    let mut out = String::from("\u{feff}");
-    let line = |cells: &mut dyn Iterator<Item = String>, out: &mut String| {
-        let mut first = true;
-        for c in cells {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            let c = if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err()
-            {
-                format!("'{c}")
-            } else {
-                c
-            };
-            crate::metrica::export::csv_field(out, &c);
+    let guard = |c: &str| {
+        if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err() {
+            format!("'{c}")
+        } else {
+            c.to_owned()
         }
-        out.push_str("\r\n");
     };
-    line(&mut t.header.iter().map(|h| h.to_string()), &mut out);
+    let mut csv = CsvText::new();
+    csv.row(t.header.iter().map(|h| guard(h)));
     for r in &t.rows {
-        line(&mut r.iter().cloned(), &mut out);
+        csv.row(r.iter().map(|c| guard(c)));
     }
-    out
+    format!("\u{feff}{}", csv.finish())
 }
 
 #[cfg(test)]
@@ -278,10 +258,5 @@ mod tests {
             "\u{feff}a,b\r\n\"'=HYPERLINK(\"\"http://x\"\")\",-5\r\na,b,'@x\r\n"
                 .replace("a,b,'@x", "\"a,b\",'@x")
         );
-    }
-
-    #[test]
-    fn datetimes() {
-        assert_eq!(datetime(1_763_700_000_000), "2025-11-21 04:40");
     }
 }

@@ -1,32 +1,44 @@
 //! Storage behind one interface.
 //!
-//! Handlers talk to [`Storage`] (an `Arc<dyn Storage>` in the app state), never to SQLite
-//! directly, so that a PostgreSQL implementation can serve deployments with several collector
-//! instances. Today there is one implementation, [`sqlite::SqliteStore`]:
+//! Every feature reaches storage through the traits below ([`EventStore`], [`ChatStore`],
+//! [`MetricaStore`], [`ReportStore`]), gathered in [`Storage`]; the server holds an
+//! `Arc<dyn Storage>` and the commands get one from [`open`]. A second backend (PostgreSQL, for
+//! several collector instances) is an implementation of these traits and a line in [`open`],
+//! nothing else. Today there is one, [`sqlite::SqliteStore`]:
 //!
 //! * ingest is answered once its events are fsynced to the inbox, an append-only log
-//!   ([`inbox`]), and applied to the tables from there in bulk; start-up re-applies what a
-//!   killed process left, so an acknowledged event survives `kill -9`;
+//!   ([`sqlite::inbox`]), and applied to the tables from there in bulk; start-up re-applies what
+//!   a killed process left, so an acknowledged event survives `kill -9`;
 //! * one writer thread owns the only write connection and commits many jobs in one transaction
-//!   (group commit, [`writer`]); other writes are answered after COMMIT (`synchronous=FULL`);
+//!   (group commit, [`sqlite::writer`]); other writes are answered after COMMIT
+//!   (`synchronous=FULL`);
 //! * a small pool of read-only connections serves lookups concurrently (WAL readers never
-//!   block the writer).
+//!   block the writer);
+//! * the schema is the numbered `.sql` files of [`sqlite::migrations`].
 //!
-//! Other modules add their own storage trait (e.g. `chats::ChatStore`), implement it for
-//! `SqliteStore` with [`sqlite::SqliteStore::write`] / [`sqlite::SqliteStore::read`], add it to
-//! the supertraits of [`Storage`] below, and append their tables to [`migrations::all`].
+//! This module names what is stored and asked, in the features' own types; it has no SQL.
 
-pub mod inbox;
-pub mod ingest;
-pub mod migrations;
 pub mod model;
-pub mod queries;
 pub mod sqlite;
-pub mod writer;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chattag_core::event::Event;
 use chattag_core::ChatId;
+
+use crate::chats::inbound::Inbound;
+use crate::chats::intake::ValidIntake;
+use crate::chats::matching::MatchSettings;
+use crate::chats::model::{Delivery, IntakeSource, Written};
+use crate::metrica::export::{ExportChat, WrittenRow};
+use crate::metrica::rules::Candidate;
+use crate::metrica::upload::Uploading;
+use crate::metrica::uploads::{CounterSummary, PendingUpload, UploadState, UploadTotals};
+use crate::metrics::StoreMetrics;
+use crate::reports::data::ChatRow;
 
 pub use model::{
     ChatRecord, IngestOutcome, MappingCursor, MappingPage, MappingQuery, MappingSummary,
@@ -48,18 +60,65 @@ pub enum StoreError {
     },
     #[error("migration name {0} is listed twice")]
     DuplicateMigration(&'static str),
+    #[error("cannot switch the database to WAL (got {0})")]
+    NotWal(String),
+    #[error("cannot start the {thread} thread: {source}")]
+    Thread {
+        thread: &'static str,
+        source: std::io::Error,
+    },
     #[error("commit failed: {0}")]
-    Commit(String),
+    CommitFailed(String),
+    #[error("the writer's queue is full")]
+    QueueFull,
     #[error("the database writer has stopped")]
     WriterGone,
     #[error("a write job panicked; its changes were rolled back")]
     JobPanicked,
     #[error("the read pool is closed")]
     ReadPoolClosed,
+    #[error("{0} is poisoned (a thread panicked while holding it)")]
+    Poisoned(&'static str),
     #[error("inbox: {0}")]
-    Inbox(String),
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(String),
+    IngestRefused(IngestRefused),
+    #[error("this process does not answer ingest (only the server does)")]
+    NotServing,
+    #[error("inbox: {} is held by another chattag-collector process; run one server per database", dir.display())]
+    InboxHeld { dir: PathBuf },
+    #[error("inbox: events left by the last server could not be applied")]
+    LeftoversNotApplied,
+    #[error("inbox: cannot {action} {}: {source}", path.display())]
+    InboxIo {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("stored data is unreadable: {}: record {seq} is out of order", path.display())]
+    OutOfOrder { path: PathBuf, seq: u64 },
+    #[error("stored data is unreadable: {}: damaged record at byte {at} in a segment that is not the newest; move the file aside to start without it", path.display())]
+    Damaged { path: PathBuf, at: usize },
+    #[error("stored data is unreadable: event body: {0}")]
+    StoredEvent(serde_json::Error),
+    #[error("cannot serialise for storage: {0}")]
+    Serialize(serde_json::Error),
+    #[error("exported row for unknown conversation {0}")]
+    UnknownConversation(i64),
+    #[error("a chat without any chat-partner ID or external ID")]
+    NoChatPartner,
+}
+
+/// Why the inbox refused a group of ingest requests; each request of the group gets a copy
+/// (the underlying I/O and SQLite errors cannot be cloned, so their text is kept).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestRefused {
+    #[error("the database writer has stopped; restart the server")]
+    WriterStopped,
+    #[error("the database is not keeping up; retry later")]
+    Backlogged,
+    #[error("cannot append: {0}")]
+    AppendFailed(String),
+    #[error("cannot check for duplicates: {0}")]
+    DedupeFailed(String),
 }
 
 /// The event side of the collector: ingest the snippet's events, answer the read API.
@@ -87,9 +146,105 @@ pub trait EventStore: Send + Sync {
 
     /// Fails when the store cannot serve reads or the writer has stopped.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Events acknowledged but not yet applied to the tables (0 for a backend that applies
+    /// them before answering).
+    fn backlog(&self) -> usize;
 }
 
-/// Everything the app needs from storage. Extension point: add `+ chats::ChatStore` etc. to
-/// both the supertraits and the blanket impl.
-pub trait Storage: EventStore {}
-impl<T: EventStore> Storage for T {}
+/// The chat side: messenger deliveries and CRM reports, matched to visits as they are stored.
+#[async_trait]
+pub trait ChatStore: Send + Sync {
+    /// Stores one webhook delivery's facts in one transaction; a conversation opened by it is
+    /// matched in that same transaction (two deliveries cannot both open one).
+    async fn record_delivery(
+        &self,
+        items: Vec<Inbound>,
+        settings: MatchSettings,
+    ) -> Result<Delivery, StoreError>;
+
+    /// Stores validated intake records (`POST /v1/chats`, CSV import) in one transaction: each
+    /// conversation's ID and, when it was new, how it was matched. Known messages are skipped.
+    async fn record_intake(
+        &self,
+        valid: Vec<ValidIntake>,
+        settings: MatchSettings,
+        source: IntakeSource,
+    ) -> Result<Vec<Written>, StoreError>;
+}
+
+/// (visitor ID kind, value, DateTime) already sent to a counter: Metrica refuses a second row
+/// with the same ID at the same second.
+pub type TakenSeconds = HashSet<(String, String, i64)>;
+
+/// The Metrica side: what to export, and what was sent to which counter.
+#[async_trait]
+pub trait MetricaStore: Send + Sync {
+    /// Conversations started in `[from_ms, to_ms)` with the visitor IDs of their chat ID, and
+    /// the seconds already taken on `counter`. Without `include_sent`, chats already sent to
+    /// `counter` are left out.
+    async fn export_candidates(
+        &self,
+        counter: u64,
+        from_ms: i64,
+        to_ms: i64,
+        include_sent: bool,
+    ) -> Result<(Vec<Candidate>, TakenSeconds), StoreError>;
+
+    /// A failed (or interrupted) upload of this counter to try again before anything new.
+    async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError>;
+
+    /// Records a new file and reserves its chats for this counter, in one transaction.
+    async fn create_upload(
+        &self,
+        counter: u64,
+        csv: String,
+        rows: Vec<WrittenRow>,
+        chats: Vec<ExportChat>,
+        forced: bool,
+    ) -> Result<i64, StoreError>;
+
+    async fn mark_sent(&self, upload: i64, answer: Uploading) -> Result<(), StoreError>;
+
+    async fn mark_status(&self, upload: i64, answer: Uploading) -> Result<(), StoreError>;
+
+    /// Counts a failed attempt: the upload is `Failed` (retried) or, after
+    /// [`crate::metrica::uploads::MAX_ATTEMPTS`], `Abandoned` (its chats released).
+    async fn mark_failed(&self, upload: i64, error: String) -> Result<UploadState, StoreError>;
+
+    /// Sent uploads whose Metrica status is not final yet: (upload, counter, Metrica's ID).
+    async fn unfinished(&self, counter: u64) -> Result<Vec<(i64, u64, u64)>, StoreError>;
+
+    /// Per counter: chats sent, uploads, last status (the report page).
+    async fn upload_summaries(&self) -> Result<Vec<CounterSummary>, StoreError>;
+
+    /// Upload totals for `/metrics`.
+    async fn upload_totals(&self) -> Result<UploadTotals, StoreError>;
+}
+
+/// The report page's rows.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// One row per conversation started in `[from_ms, to_ms)`, newest first, joined with the
+    /// visit its chat ID belongs to.
+    async fn report_rows(&self, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError>;
+}
+
+/// Everything the app needs from storage.
+pub trait Storage: EventStore + ChatStore + MetricaStore + ReportStore {}
+impl<T: EventStore + ChatStore + MetricaStore + ReportStore> Storage for T {}
+
+/// Opens the storage at `db` (creating and migrating it). `serving`: this process answers
+/// ingest (the server); commands pass `false`.
+pub fn open(
+    db: &Path,
+    serving: bool,
+    metrics: Arc<StoreMetrics>,
+) -> Result<Arc<dyn Storage>, StoreError> {
+    let options = if serving {
+        sqlite::SqliteOptions::serving(db)
+    } else {
+        sqlite::SqliteOptions::new(db)
+    };
+    Ok(Arc::new(sqlite::SqliteStore::open(&options, metrics)?))
+}

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use chattag_collector::chats::signature::hmac_sha256_hex;
+use chattag_collector::signing::hmac_sha256_hex;
 
 use super::{Response, Server, ORIGIN, TOKEN};
 

@@ -4,11 +4,11 @@ use chattag_core::event::Event;
 use chattag_core::identifiers::{Identifiers, Utm};
 use rusqlite::{params, Connection, Row};
 
-use super::model::{
+use crate::store::model::{
     ChatRecord, Click, Conflict, IdentifierValue, MappingCursor, MappingPage, MappingQuery,
     MappingSummary, PageVisit,
 };
-use super::StoreError;
+use crate::store::StoreError;
 
 /// How far `previous_chat_ids` follows `prev_chat_id` links: a visitor gets a new ID per ad
 /// click, so a long chain is possible but unbounded walks are not.
@@ -156,8 +156,7 @@ fn clicks_from_events(
     let mut clicks = Vec::new();
     for row in rows {
         let (body, received_at) = row?;
-        let ev: Event = serde_json::from_str(&body)
-            .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
+        let ev: Event = serde_json::from_str(&body).map_err(StoreError::StoredEvent)?;
         clicks.push(Click {
             ts: i64::try_from(ev.ts).unwrap_or(i64::MAX),
             event_id: ev.event_id,
@@ -189,8 +188,7 @@ fn history_from_events(
     let mut pages: Vec<PageVisit> = Vec::new();
     for row in rows {
         let (body, received_at) = row?;
-        let ev: Event = serde_json::from_str(&body)
-            .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
+        let ev: Event = serde_json::from_str(&body).map_err(StoreError::StoredEvent)?;
         let ts = i64::try_from(ev.ts).unwrap_or(i64::MAX);
         for (field, value) in identifier_values(&ev.ids) {
             match values

@@ -1,52 +1,11 @@
-//! Command line: `chattag-collector [serve] [flags]`; every flag has a `CHATTAG_*` env twin.
-//!
-//! Extension point: other modules add a subcommand variant to [`Command`] with their own
-//! `clap::Args` struct, and (for serve-time settings) `#[command(flatten)]` their args into
-//! [`ServeArgs`].
+//! The server's flags (`chattag-collector [serve]`); every one has a `CHATTAG_*` env twin.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "chattag-collector",
-    version,
-    about = "chattag collector: stores the snippet's chat-ID mappings; matches chats; exports to Yandex Metrica"
-)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Flags for `serve`, which runs when no subcommand is given.
-    #[command(flatten)]
-    pub serve: ServeArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the HTTP server (the default).
-    Serve(ServeArgs),
-    /// Create or migrate the database, then exit.
-    Migrate(DbArgs),
-    /// Export data: `export metrica` writes Metrica's chat-import CSV.
-    #[command(subcommand)]
-    Export(crate::metrica::cli::ExportTarget),
-    /// Upload data: `upload metrica` sends new chats to Metrica's chat import.
-    #[command(subcommand)]
-    Upload(crate::metrica::cli::UploadTarget),
-    /// Import data: `import chats FILE.csv` from a CRM or chat platform.
-    #[command(subcommand)]
-    Import(crate::chats::cli::ImportSource),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DbArgs {
-    /// SQLite database file; created with its directory on first start.
-    #[arg(long, env = "CHATTAG_DB", default_value = "./data/chattag.db")]
-    pub db: PathBuf,
-}
+use super::db::DbArgs;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {

@@ -109,11 +109,10 @@ impl SegmentLog {
                     Decoded::Record(record, used) => {
                         at += used;
                         if record.seq <= last_seq && record.seq > applied_seq {
-                            return Err(StoreError::Corrupt(format!(
-                                "{}: record {} is out of order",
-                                path.display(),
-                                record.seq
-                            )));
+                            return Err(StoreError::OutOfOrder {
+                                path: path.clone(),
+                                seq: record.seq,
+                            });
                         }
                         if record.seq > applied_seq {
                             last_seq = record.seq;
@@ -141,11 +140,10 @@ impl SegmentLog {
                         break;
                     }
                     Decoded::Torn => {
-                        return Err(StoreError::Corrupt(format!(
-                            "{}: damaged record at byte {at} in a segment that is not the newest; \
-                             move the file aside to start without it",
-                            path.display()
-                        )));
+                        return Err(StoreError::Damaged {
+                            path: path.clone(),
+                            at,
+                        });
                     }
                 }
             }
@@ -352,8 +350,12 @@ fn create_segment(dir: &Path, first: u64) -> Result<PathBuf, StoreError> {
     Ok(path)
 }
 
-fn io_error(action: &str, path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Inbox(format!("cannot {action} {}: {e}", path.display()))
+fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::InboxIo {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[cfg(test)]

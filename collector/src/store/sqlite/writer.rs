@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
 use crate::metrics::StoreMetrics;
+use crate::store::StoreError;
 
 /// Events applied in one transaction at most. Random chat IDs put each new event on its own
 /// page of the `chats` key; the pages of a transaction are written once however many events
@@ -209,9 +209,7 @@ impl WriterHandle {
     /// Queues a job without waiting, from any context (used at start, when the queue is empty).
     pub(crate) fn try_enqueue(&self, job: Box<dyn Job>) -> Result<(), StoreError> {
         self.queue.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                StoreError::Commit("the writer's queue is full".into())
-            }
+            mpsc::error::TrySendError::Full(_) => StoreError::QueueFull,
             mpsc::error::TrySendError::Closed(_) => StoreError::WriterGone,
         })
     }
@@ -236,7 +234,10 @@ pub fn start(
             yield_to_requests();
             run(conn, jobs, max_jobs.max(1), &metrics, hurry.as_ref())
         })
-        .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
+        .map_err(|source| StoreError::Thread {
+            thread: "sqlite-writer",
+            source,
+        })?;
     Ok(Writer {
         handle: WriterHandle { queue },
         thread,
@@ -330,7 +331,7 @@ fn run(
             match &outcome {
                 Ok(()) => job.finish(Ok(())),
                 Err(_) if job.retry_on_failed_commit() => carry.push(job),
-                Err(e) => job.finish(Err(StoreError::Commit(e.to_string()))),
+                Err(e) => job.finish(Err(StoreError::CommitFailed(e.to_string()))),
             }
         }
     }
@@ -429,7 +430,7 @@ mod tests {
             runs.fetch_add(1, Ordering::SeqCst);
             conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
             if fail {
-                return Err(StoreError::Corrupt(format!("job {n} fails")));
+                return Err(StoreError::UnknownConversation(n as i64));
             }
             conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
             Ok(n)
@@ -486,7 +487,10 @@ mod tests {
             .map(|mut a| a.try_recv().unwrap())
             .collect();
         assert!(matches!(results[0], Ok(1)));
-        assert!(matches!(results[1], Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            results[1],
+            Err(StoreError::UnknownConversation(_))
+        ));
         assert!(matches!(results[2], Ok(3)));
         // First pass: jobs 1 and 2 (stops at the failure); second pass with savepoints: all 3.
         assert_eq!(runs.load(Ordering::SeqCst), 5);

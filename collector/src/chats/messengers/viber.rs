@@ -10,12 +10,16 @@
 //! `webhook` (sent when the URL is set), `subscribed`, `unsubscribed`, `failed` are acknowledged
 //! and ignored. Viber timestamps are milliseconds.
 
+use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::inbound::{
+use super::webhook::{header, BotTable, Messenger, Refusal};
+use crate::chats::inbound::{
     clean_opaque_id, clean_text, Answered, ChatUser, Inbound, InboundMessage, ParseError, Platform,
     MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
+use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
+use crate::chats::signature::SignatureError;
 
 #[derive(Deserialize, Debug)]
 pub struct Callback {
@@ -123,9 +127,86 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
     Ok(out)
 }
 
+/// The Viber bot: `X-Viber-Content-Signature` is the hex HMAC-SHA256 of the raw body with the
+/// bot's auth token.
+#[derive(Debug)]
+pub struct Viber {
+    token: Option<WebhookSecret>,
+    /// The bot's chatURI, lowercase.
+    account: Option<String>,
+}
+
+impl Messenger for Viber {
+    const NAME: &'static str = "viber";
+    type Settings = BotTable;
+
+    fn configure(t: BotTable, env: Env) -> Result<Viber, ChatsConfigError> {
+        Ok(Viber {
+            token: secret(
+                "CHATTAG_VIBER_AUTH_TOKEN",
+                env,
+                t.secret_token_file.as_ref(),
+            )?,
+            account: t.bot_username.map(|b| b.to_ascii_lowercase()),
+        })
+    }
+
+    fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+        let token = self.token.as_ref().ok_or(Refusal::NotConfigured(
+            "the Viber auth token (CHATTAG_VIBER_AUTH_TOKEN)",
+        ))?;
+        Ok(verify_signature(
+            header(headers, "x-viber-content-signature"),
+            body,
+            token.expose(),
+        )?)
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
+        parse(body, self.account.as_deref())
+    }
+}
+
+/// `X-Viber-Content-Signature: <hex>` (no prefix).
+pub fn verify_signature(
+    header: Option<&[u8]>,
+    body: &[u8],
+    auth_token: &str,
+) -> Result<(), SignatureError> {
+    let got = header.ok_or(SignatureError::Missing)?;
+    Ok(crate::signing::verify_hex_hmac(got, body, auth_token)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::hmac_sha256_hex;
+
+    #[test]
+    fn viber_signature_valid_and_forged() {
+        let body = br#"{"event":"webhook"}"#;
+        let sig = hmac_sha256_hex("viber-token", body);
+        assert_eq!(
+            verify_signature(Some(sig.as_bytes()), body, "viber-token"),
+            Ok(())
+        );
+        assert_eq!(
+            verify_signature(
+                Some(sig.as_bytes()),
+                b"{\"event\":\"webhooK\"}",
+                "viber-token"
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(Some(b"zz"), body, "viber-token"),
+            Err(SignatureError::Malformed)
+        );
+    }
 
     #[test]
     fn conversation_started_with_context() {

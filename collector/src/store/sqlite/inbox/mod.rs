@@ -33,9 +33,9 @@ use record::Record;
 use segments::SegmentLog;
 
 use super::ingest::Prepared;
-use super::model::IngestOutcome;
 use super::writer::WriterHandle;
-use super::StoreError;
+use crate::store::model::IngestOutcome;
+use crate::store::{IngestRefused, StoreError};
 
 /// Requests taken into one append (one fsync).
 const MAX_GROUP: usize = 1024;
@@ -293,7 +293,10 @@ impl Inbox {
                 }
                 .run(submissions)
             })
-            .map_err(|e| StoreError::Inbox(format!("cannot start the inbox thread: {e}")))?;
+            .map_err(|source| StoreError::Thread {
+                thread: "inbox",
+                source,
+            })?;
         Ok(Inbox { queue, shared })
     }
 
@@ -376,14 +379,11 @@ impl Appender {
 
     fn append_group(&mut self, group: &mut Vec<Submission>) {
         if self.shared.broken.load(Ordering::SeqCst) {
-            return answer_all(
-                group,
-                &StoreError::Inbox("the database writer has stopped; restart the server".into()),
-            );
+            return answer_all(group, IngestRefused::WriterStopped);
         }
         let fresh = match self.split_new(group) {
             Ok(fresh) => fresh,
-            Err(e) => return answer_all(group, &e),
+            Err(e) => return answer_all(group, IngestRefused::DedupeFailed(e.to_string())),
         };
         let new_events: usize = fresh.iter().map(Vec::len).sum();
         if new_events == 0 {
@@ -396,10 +396,7 @@ impl Appender {
                 backlog = self.shared.backlog_events(),
                 "inbox: the database is not applying events; answering 503"
             );
-            return answer_all(
-                group,
-                &StoreError::Inbox("the database is not keeping up; retry later".into()),
-            );
+            return answer_all(group, IngestRefused::Backlogged);
         }
 
         let mut bytes = Vec::with_capacity(new_events * 512);
@@ -442,7 +439,7 @@ impl Appender {
             // until a restart (health says so), and nothing acknowledged is at risk.
             self.shared.broken.store(true, Ordering::SeqCst);
             tracing::error!(error = %e, requests = group.len(), "inbox: append failed; this group and all later ingest are refused until restart");
-            return answer_all(group, &StoreError::Inbox(format!("cannot append: {e}")));
+            return answer_all(group, IngestRefused::AppendFailed(e.to_string()));
         }
         self.next_seq = seq;
         let last = seq - 1;
@@ -476,7 +473,7 @@ impl Appender {
                 .shared
                 .pending
                 .lock()
-                .map_err(|_| StoreError::Inbox("the dedupe set is poisoned".into()))?;
+                .map_err(|_| StoreError::Poisoned("the dedupe set"))?;
             group
                 .iter()
                 .map(|s| {
@@ -534,10 +531,11 @@ fn answer_each(group: &mut Vec<Submission>, outcomes: Vec<IngestOutcome>) {
     }
 }
 
-fn answer_all(group: &mut Vec<Submission>, error: &StoreError) {
-    let message = error.to_string();
+fn answer_all(group: &mut Vec<Submission>, refused: IngestRefused) {
     for sub in group.drain(..) {
-        let _ = sub.reply.send(Err(StoreError::Inbox(message.clone())));
+        let _ = sub
+            .reply
+            .send(Err(StoreError::IngestRefused(refused.clone())));
     }
 }
 

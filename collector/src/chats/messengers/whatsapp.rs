@@ -4,19 +4,24 @@
 //! * subscription handshake: `GET ?hub.mode=subscribe&hub.verify_token=<ours>&hub.challenge=<n>`
 //!   must echo `hub.challenge` when the token matches ([`verify_handshake`]);
 //! * every notification: `X-Hub-Signature-256` over the raw body with the app secret
-//!   ([`super::signature::verify_hub_signature_256`]).
+//!   ([`verify_hub_signature_256`]).
 //!
 //! A notification batches `entry[].changes[].value` objects; each value has `contacts`
 //! (`wa_id` + profile name), inbound `messages` (the chat partner wrote), and `statuses`
 //! (delivery of messages the *business* sent: the chat was answered).
 
-use serde::Deserialize;
-use subtle::ConstantTimeEq;
+use std::path::PathBuf;
 
-use super::inbound::{
+use axum::http::HeaderMap;
+use serde::Deserialize;
+
+use super::webhook::{header, Handshake, HandshakeRefusal, Messenger, Refusal};
+use crate::chats::inbound::{
     clean_opaque_id, clean_phone, clean_text, Answered, ChatUser, Inbound, InboundMessage,
     ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
+use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
+use crate::chats::signature::SignatureError;
 
 #[derive(Deserialize, Debug)]
 pub struct Notification {
@@ -143,7 +148,7 @@ pub fn verify_handshake<'a>(
     {
         return Err(HandshakeError::BadRequest);
     }
-    if our_token.is_empty() || !bool::from(token.as_bytes().ct_eq(our_token.as_bytes())) {
+    if !crate::signing::same_secret(token.as_bytes(), our_token) {
         return Err(HandshakeError::Forbidden);
     }
     Ok(challenge)
@@ -225,9 +230,137 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
     Ok(out)
 }
 
+/// `[chats.whatsapp]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsAppTable {
+    #[serde(default)]
+    pub app_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub verify_token_file: Option<PathBuf>,
+}
+
+/// The WhatsApp Cloud API app: the verify token answers the GET handshake, the app secret
+/// signs every notification.
+#[derive(Debug)]
+pub struct WhatsApp {
+    app_secret: Option<WebhookSecret>,
+    verify_token: Option<WebhookSecret>,
+}
+
+impl Messenger for WhatsApp {
+    const NAME: &'static str = "whatsapp";
+    const HANDSHAKE: bool = true;
+    type Settings = WhatsAppTable;
+
+    fn configure(t: WhatsAppTable, env: Env) -> Result<WhatsApp, ChatsConfigError> {
+        Ok(WhatsApp {
+            app_secret: secret(
+                "CHATTAG_WHATSAPP_APP_SECRET",
+                env,
+                t.app_secret_file.as_ref(),
+            )?,
+            verify_token: secret(
+                "CHATTAG_WHATSAPP_VERIFY_TOKEN",
+                env,
+                t.verify_token_file.as_ref(),
+            )?,
+        })
+    }
+
+    fn enabled(&self) -> bool {
+        self.app_secret.is_some() && self.verify_token.is_some()
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+        let secret = self.app_secret.as_ref().ok_or(Refusal::NotConfigured(
+            "the WhatsApp app secret (CHATTAG_WHATSAPP_APP_SECRET)",
+        ))?;
+        Ok(verify_hub_signature_256(
+            header(headers, "x-hub-signature-256"),
+            body,
+            secret.expose(),
+        )?)
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
+        parse(body)
+    }
+
+    fn handshake(&self, q: &Handshake) -> Result<String, HandshakeRefusal> {
+        let ours = self
+            .verify_token
+            .as_ref()
+            .ok_or(HandshakeRefusal::NotConfigured(
+                "the WhatsApp verify token (CHATTAG_WHATSAPP_VERIFY_TOKEN)",
+            ))?;
+        verify_handshake(
+            q.mode.as_deref(),
+            q.token.as_deref(),
+            q.challenge.as_deref(),
+            ours.expose(),
+        )
+        .map(str::to_owned)
+        .map_err(|e| match e {
+            HandshakeError::BadRequest => HandshakeRefusal::BadRequest,
+            HandshakeError::Forbidden => HandshakeRefusal::Forbidden,
+        })
+    }
+}
+
+/// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body, key = app secret>`.
+pub fn verify_hub_signature_256(
+    header: Option<&[u8]>,
+    body: &[u8],
+    app_secret: &str,
+) -> Result<(), SignatureError> {
+    let got = header.ok_or(SignatureError::Missing)?;
+    let hex_part = got
+        .strip_prefix(b"sha256=")
+        .ok_or(SignatureError::Malformed)?;
+    Ok(crate::signing::verify_hex_hmac(hex_part, body, app_secret)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::hmac_sha256_hex;
+
+    #[test]
+    fn hub_signature_valid_and_forged() {
+        let body = br#"{"object":"whatsapp_business_account"}"#;
+        let sig = format!("sha256={}", hmac_sha256_hex("app-secret", body));
+        assert_eq!(
+            verify_hub_signature_256(Some(sig.as_bytes()), body, "app-secret"),
+            Ok(())
+        );
+        // Same signature, body changed by one byte.
+        let forged = br#"{"object":"whatsapp_business_accounT"}"#;
+        assert_eq!(
+            verify_hub_signature_256(Some(sig.as_bytes()), forged, "app-secret"),
+            Err(SignatureError::Mismatch)
+        );
+        // Signed with another secret.
+        assert_eq!(
+            verify_hub_signature_256(Some(sig.as_bytes()), body, "other"),
+            Err(SignatureError::Mismatch)
+        );
+        // Without the documented prefix.
+        let bare = hmac_sha256_hex("app-secret", body);
+        assert_eq!(
+            verify_hub_signature_256(Some(bare.as_bytes()), body, "app-secret"),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_hub_signature_256(None, body, "app-secret"),
+            Err(SignatureError::Missing)
+        );
+        // Truncated signature.
+        assert_eq!(
+            verify_hub_signature_256(Some(&sig.as_bytes()[..21]), body, "app-secret"),
+            Err(SignatureError::Mismatch)
+        );
+    }
 
     pub const INBOUND: &str = r#"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{
         "messaging_product":"whatsapp",

@@ -8,12 +8,16 @@
 //! Everything else (edited messages, channel posts, groups, callbacks) is acknowledged and ignored,
 //! so Telegram does not retry it.
 
+use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::inbound::{
+use super::webhook::{header, BotTable, Messenger, Refusal};
+use crate::chats::inbound::{
     clean_opaque_id, clean_text, clean_username, Answered, ChatUser, Inbound, InboundMessage,
     ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
+use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
+use crate::chats::signature::verify_shared_secret;
 
 #[derive(Deserialize, Debug)]
 pub struct Update {
@@ -130,6 +134,57 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
         message_id: Some(format!("{}:{}", msg.chat.id, msg.message_id)),
     }));
     Ok(out)
+}
+
+/// The Telegram bot: `X-Telegram-Bot-Api-Secret-Token` must be the `secret_token` given to
+/// `setWebhook`.
+#[derive(Debug)]
+pub struct Telegram {
+    secret: Option<WebhookSecret>,
+    /// The bot's username, lowercase: recorded as the chat's account.
+    bot: Option<String>,
+}
+
+impl Telegram {
+    pub fn secret(&self) -> Option<&WebhookSecret> {
+        self.secret.as_ref()
+    }
+
+    pub fn bot(&self) -> Option<&str> {
+        self.bot.as_deref()
+    }
+}
+
+impl Messenger for Telegram {
+    const NAME: &'static str = "telegram";
+    type Settings = BotTable;
+
+    fn configure(t: BotTable, env: Env) -> Result<Telegram, ChatsConfigError> {
+        Ok(Telegram {
+            secret: secret("CHATTAG_TELEGRAM_SECRET", env, t.secret_token_file.as_ref())?,
+            bot: t
+                .bot_username
+                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
+        })
+    }
+
+    fn enabled(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    fn verify(&self, headers: &HeaderMap, _body: &[u8]) -> Result<(), Refusal> {
+        let secret = self.secret.as_ref().ok_or(Refusal::NotConfigured(
+            "the Telegram webhook (CHATTAG_TELEGRAM_SECRET)",
+        ))?;
+        Ok(verify_shared_secret(
+            header(headers, "x-telegram-bot-api-secret-token"),
+            secret.expose(),
+        )?)
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
+        parse(body, self.bot.as_deref())
+    }
 }
 
 #[cfg(test)]

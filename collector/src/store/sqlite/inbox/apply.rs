@@ -14,8 +14,8 @@ use rusqlite::{params, Connection};
 
 use super::record::Record;
 use super::Shared;
-use crate::store::ingest::{self, Prepared};
-use crate::store::writer::Job;
+use crate::store::sqlite::ingest::{self, Prepared};
+use crate::store::sqlite::writer::Job;
 use crate::store::StoreError;
 
 /// One acknowledged request: the events that were new when it was appended.
@@ -58,7 +58,7 @@ impl InboxBatch {
             let parsed: Result<Vec<Prepared>, String> = record
                 .bodies
                 .iter()
-                .map(|b| Prepared::from_body(b.clone()))
+                .map(|b| Prepared::from_body(b.clone()).map_err(|e| e.to_string()))
                 .collect();
             match parsed {
                 Ok(events) => entries.push(Entry {

@@ -2,19 +2,23 @@
 //!
 //! Verification: MAX documents a `secret` on `POST /subscriptions`; when set, every webhook call
 //! carries it in the header `X-Max-Bot-Api-Secret` (checked in the route with
-//! [`super::signature::verify_shared_secret`]). There is no body signature. The collector refuses
+//! [`crate::chats::signature::verify_shared_secret`]). There is no body signature. The collector refuses
 //! MAX webhooks unless a secret is configured.
 //!
 //! Handled: `bot_started` (the person pressed Start from `https://max.ru/<bot>?start=<payload>`;
 //! `payload` carries the chat ID) and `message_created` in a dialog (text may carry a typed ID).
 //! Timestamps are milliseconds.
 
+use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::inbound::{
+use super::webhook::{header, BotTable, Messenger, Refusal};
+use crate::chats::inbound::{
     clean_opaque_id, clean_text, clean_username, ChatUser, Inbound, InboundMessage, ParseError,
     Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
+use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
+use crate::chats::signature::verify_shared_secret;
 
 #[derive(Deserialize, Debug)]
 pub struct Update {
@@ -153,6 +157,45 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
         _ => Vec::new(),
     };
     Ok(out)
+}
+
+/// The MAX bot: `X-Max-Bot-Api-Secret` must be the `secret` of its subscription.
+#[derive(Debug)]
+pub struct Max {
+    secret: Option<WebhookSecret>,
+    bot: Option<String>,
+}
+
+impl Messenger for Max {
+    const NAME: &'static str = "max";
+    type Settings = BotTable;
+
+    fn configure(t: BotTable, env: Env) -> Result<Max, ChatsConfigError> {
+        Ok(Max {
+            secret: secret("CHATTAG_MAX_SECRET", env, t.secret_token_file.as_ref())?,
+            bot: t
+                .bot_username
+                .map(|b| b.trim_start_matches('@').to_ascii_lowercase()),
+        })
+    }
+
+    fn enabled(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    fn verify(&self, headers: &HeaderMap, _body: &[u8]) -> Result<(), Refusal> {
+        let secret = self.secret.as_ref().ok_or(Refusal::NotConfigured(
+            "the MAX webhook secret (CHATTAG_MAX_SECRET)",
+        ))?;
+        Ok(verify_shared_secret(
+            header(headers, "x-max-bot-api-secret"),
+            secret.expose(),
+        )?)
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
+        parse(body, self.bot.as_deref())
+    }
 }
 
 #[cfg(test)]

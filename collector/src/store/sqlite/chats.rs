@@ -6,118 +6,96 @@
 //! click, so a new chat for Metrica). The mapping tables of the event side (`chats`, `clicks`)
 //! are read here, never written.
 
-use chattag_core::{ChatId, Prefix};
+use async_trait::async_trait;
+use chattag_core::ChatId;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::inbound::{Answered, InboundMessage};
-use super::matching::{self, ChatStartFacts, ClickCandidate, IdEvidence, Method, Window};
-use crate::store::migrations::Migration;
-use crate::store::StoreError;
+use super::SqliteStore;
+use crate::chats::inbound::{Answered, Inbound, InboundMessage};
+use crate::chats::intake::ValidIntake;
+use crate::chats::matching::{
+    self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings, Method,
+};
+use crate::chats::model::{Delivery, IntakeSource, LaterFacts, Written, CONVERSATION_GAP_MS};
+use crate::clock::now_ms;
+use crate::store::{ChatStore, StoreError};
 
-/// Same as the snippet's default ID lifetime: a person who writes again after three weeks of
-/// silence starts a new conversation.
-pub const CONVERSATION_GAP_MS: i64 = 21 * 24 * 3600 * 1000;
+#[async_trait]
+impl ChatStore for SqliteStore {
+    async fn record_delivery(
+        &self,
+        items: Vec<Inbound>,
+        settings: MatchSettings,
+    ) -> Result<Delivery, StoreError> {
+        self.write(move |conn| {
+            let now = now_ms();
+            let mut d = Delivery::default();
+            for item in &items {
+                match item {
+                    Inbound::Message(m) => {
+                        match record_message(conn, m, Provenance::webhook(), &settings, now)? {
+                            Recorded::Opened(_, method) => {
+                                d.opened += 1;
+                                d.methods.push(method);
+                            }
+                            Recorded::Continued(_) => d.continued += 1,
+                            Recorded::Duplicate => d.duplicates += 1,
+                        }
+                    }
+                    Inbound::Answered(a) => {
+                        if record_answered(conn, a, now)?.is_some() {
+                            d.answered += 1;
+                        }
+                    }
+                }
+            }
+            Ok(d)
+        })
+        .await
+    }
 
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        name: "chats_0001_conversations",
-        sql: r#"
-CREATE TABLE conversations (
-    id              INTEGER PRIMARY KEY,
-    platform        TEXT NOT NULL,
-    user_key        TEXT NOT NULL,
-    chat_user_id    TEXT,
-    username        TEXT,
-    phone           TEXT,
-    display_name    TEXT,
-    account         TEXT,
-    started_at      INTEGER NOT NULL,
-    last_message_at INTEGER NOT NULL,
-    messages        INTEGER NOT NULL,
-    first_text      TEXT,
-    start_param     TEXT,
-    chat_id         TEXT,
-    site            TEXT,
-    method          TEXT NOT NULL,
-    reason          TEXT,
-    answered        INTEGER NOT NULL DEFAULT 0,
-    answered_at     INTEGER,
-    tag             TEXT,
-    revenue         TEXT,
-    currency        TEXT,
-    page_url        TEXT,
-    chat_url        TEXT,
-    ad_click_id     TEXT,
-    source          TEXT NOT NULL,
-    external_id     TEXT,
-    created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL
-);
-CREATE UNIQUE INDEX conversations_by_external ON conversations(platform, external_id) WHERE external_id IS NOT NULL;
-CREATE INDEX conversations_by_user ON conversations(platform, user_key, last_message_at);
-CREATE INDEX conversations_by_start ON conversations(started_at);
-CREATE INDEX conversations_by_chat_id ON conversations(chat_id) WHERE chat_id IS NOT NULL;
-
-CREATE TABLE inbound_seen (
-    platform    TEXT NOT NULL,
-    message_id  TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    PRIMARY KEY (platform, message_id)
-) WITHOUT ROWID;
-"#,
-    },
-    // A messenger does not know the site, so this module looks chat IDs up without one; the
-    // event side's `chats` primary key is (chat_id, site), which serves that lookup, so no
-    // index of its own here (one fewer random-key B-tree written per new chat ID). Clicks by
-    // messenger and time use the event side's own `clicks_by_time`.
-];
-
-/// Matching settings, from the `[chats]` config table.
-#[derive(Clone, Debug)]
-pub struct MatchSettings {
-    pub prefixes: Vec<Prefix>,
-    pub window: Window,
-}
-
-impl Default for MatchSettings {
-    fn default() -> Self {
-        MatchSettings {
-            prefixes: vec![Prefix::DEFAULT],
-            window: Window::default(),
-        }
+    async fn record_intake(
+        &self,
+        valid: Vec<ValidIntake>,
+        settings: MatchSettings,
+        source: IntakeSource,
+    ) -> Result<Vec<Written>, StoreError> {
+        self.write(move |conn| {
+            let now = now_ms();
+            let mut out = Vec::with_capacity(valid.len());
+            for v in &valid {
+                let origin = Provenance {
+                    source: source.as_str(),
+                    external_id: v.external_id.as_deref(),
+                    evidence: v.evidence.clone(),
+                    facts: &v.facts,
+                };
+                match record_message(conn, &v.message, origin, &settings, now)? {
+                    Recorded::Opened(conversation, method) => out.push(Written {
+                        conversation,
+                        opened: Some(method),
+                    }),
+                    Recorded::Continued(conversation) => out.push(Written {
+                        conversation,
+                        opened: None,
+                    }),
+                    Recorded::Duplicate => {}
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 }
 
-/// Facts a CRM (generic intake, CSV import) may add or change after the chat started.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LaterFacts {
-    pub answered: Option<bool>,
-    pub tag: Option<String>,
-    pub revenue: Option<String>,
-    pub currency: Option<String>,
-    pub page_url: Option<String>,
-    pub chat_url: Option<String>,
-    /// The CRM's own message count, when it knows better than we do.
-    pub messages: Option<u32>,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Recorded {
+enum Recorded {
     /// A new conversation row, and how it was matched.
     Opened(i64, Method),
     /// An existing conversation got the message (and maybe a better match).
     Continued(i64),
     /// The platform delivered this message before (webhook retry).
     Duplicate,
-}
-
-impl Recorded {
-    pub fn conversation(self) -> Option<i64> {
-        match self {
-            Recorded::Opened(id, _) | Recorded::Continued(id) => Some(id),
-            Recorded::Duplicate => None,
-        }
-    }
 }
 
 struct Open {
@@ -201,7 +179,7 @@ fn click_candidates(
 
 /// Where a message comes from and what came with it.
 #[derive(Clone, Debug)]
-pub struct Provenance<'a> {
+struct Provenance<'a> {
     /// `webhook`, `api` (POST /v1/chats) or `csv` (import).
     pub source: &'a str,
     /// The CRM's own ID of the chat: reports with the same one update it.
@@ -232,7 +210,7 @@ impl Provenance<'static> {
 }
 
 /// Records one inbound message, matching it when it opens a conversation.
-pub fn record_message(
+fn record_message(
     conn: &Connection,
     msg: &InboundMessage,
     origin: Provenance<'_>,
@@ -259,9 +237,7 @@ pub fn record_message(
         .key()
         .or_else(|| external_id.map(|e| format!("ext:{e}")))
     else {
-        return Err(StoreError::Corrupt(
-            "a chat without any chat-partner ID or external ID".into(),
-        ));
+        return Err(StoreError::NoChatPartner);
     };
     let evidence = evidence_override.unwrap_or_else(|| {
         matching::id_evidence(
@@ -394,12 +370,7 @@ fn method_of(e: &IdEvidence) -> Method {
 
 /// Later facts overwrite what was known (a CRM corrects revenue), except `answered`, which
 /// never goes back from 1 to 0 by omission.
-pub fn apply_facts(
-    conn: &Connection,
-    id: i64,
-    f: &LaterFacts,
-    now_ms: i64,
-) -> Result<(), StoreError> {
+fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Result<(), StoreError> {
     if *f == LaterFacts::default() {
         return Ok(());
     }
@@ -417,7 +388,7 @@ pub fn apply_facts(
 }
 
 /// The site's side replied: the person's current conversation is answered.
-pub fn record_answered(
+fn record_answered(
     conn: &Connection,
     a: &Answered,
     now_ms: i64,

@@ -1,70 +1,85 @@
-//! What was sent to which counter: uploads (each file, its attempts and Metrica's status) and
-//! the chats in them, so that a chat goes to a counter once unless forced, and a failed upload is
-//! retried with the same file rather than rebuilt.
+//! The Metrica side in SQLite: export candidates (conversations joined with the visitor IDs of
+//! their chat ID) and the upload ledger (`metrica_uploads`, `metrica_sent`).
 
-use std::collections::HashSet;
-
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::export::{ExportChat, WrittenRow};
-use super::rules::{CounterRules, RuleFacts};
-use super::upload::Uploading;
-use crate::store::migrations::Migration;
-use crate::store::StoreError;
+use super::SqliteStore;
+use crate::clock::now_ms;
+use crate::metrica::export::{ExportChat, WrittenRow};
+use crate::metrica::rules::Candidate;
+use crate::metrica::upload::Uploading;
+use crate::metrica::uploads::{
+    CounterSummary, PendingUpload, UploadState, UploadTotals, MAX_ATTEMPTS,
+};
+use crate::store::{MetricaStore, StoreError, TakenSeconds};
 
-/// After this many failed attempts an upload is abandoned and its chats become eligible for a
-/// new file (the file itself may be what Metrica refuses).
-pub const MAX_ATTEMPTS: i64 = 5;
+#[async_trait]
+impl MetricaStore for SqliteStore {
+    async fn export_candidates(
+        &self,
+        counter: u64,
+        from_ms: i64,
+        to_ms: i64,
+        include_sent: bool,
+    ) -> Result<(Vec<Candidate>, TakenSeconds), StoreError> {
+        self.read(move |conn| {
+            Ok((
+                candidates(conn, counter, from_ms, to_ms, include_sent)?,
+                taken_seconds(conn, counter)?,
+            ))
+        })
+        .await
+    }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "metrica_0001_uploads",
-    sql: r#"
-CREATE TABLE metrica_uploads (
-    id              INTEGER PRIMARY KEY,
-    counter         INTEGER NOT NULL,
-    created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL,
-    rows            INTEGER NOT NULL,
-    state           TEXT NOT NULL,      -- pending | sent | failed | abandoned
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    forced          INTEGER NOT NULL DEFAULT 0,
-    metrica_id      INTEGER,
-    status          TEXT,               -- Metrica's: UPLOADED … PROCESSED | LINKAGE_FAILURE
-    source_quantity INTEGER,
-    line_quantity   INTEGER,
-    error           TEXT,
-    csv             TEXT NOT NULL
-);
-CREATE INDEX metrica_uploads_by_counter ON metrica_uploads(counter, state);
+    async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
+        self.read(move |conn| retry_candidate(conn, counter)).await
+    }
 
-CREATE TABLE metrica_sent (
-    counter      INTEGER NOT NULL,
-    conversation INTEGER NOT NULL,
-    upload       INTEGER NOT NULL,
-    date_time    INTEGER NOT NULL,
-    client_id    TEXT,
-    user_id      TEXT,
-    yclid        TEXT,
-    purchase_id  TEXT,
-    PRIMARY KEY (counter, conversation)
-) WITHOUT ROWID;
-CREATE INDEX metrica_sent_by_upload ON metrica_sent(upload);
-"#,
-}];
+    async fn create_upload(
+        &self,
+        counter: u64,
+        csv: String,
+        rows: Vec<WrittenRow>,
+        chats: Vec<ExportChat>,
+        forced: bool,
+    ) -> Result<i64, StoreError> {
+        self.write(move |conn| create_upload(conn, counter, &csv, &rows, &chats, forced, now_ms()))
+            .await
+    }
 
-/// A chat with what the send rules look at.
-#[derive(Clone, Debug)]
-pub struct Candidate {
-    pub chat: ExportChat,
-    pub site: Option<String>,
-    pub method: String,
-    pub messages: u32,
+    async fn mark_sent(&self, upload: i64, answer: Uploading) -> Result<(), StoreError> {
+        self.write(move |conn| mark_sent(conn, upload, &answer, now_ms()))
+            .await
+    }
+
+    async fn mark_status(&self, upload: i64, answer: Uploading) -> Result<(), StoreError> {
+        self.write(move |conn| mark_status(conn, upload, &answer, now_ms()))
+            .await
+    }
+
+    async fn mark_failed(&self, upload: i64, error: String) -> Result<UploadState, StoreError> {
+        self.write(move |conn| mark_failed(conn, upload, &error, now_ms()))
+            .await
+    }
+
+    async fn unfinished(&self, counter: u64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
+        self.read(move |conn| unfinished(conn, counter)).await
+    }
+
+    async fn upload_summaries(&self) -> Result<Vec<CounterSummary>, StoreError> {
+        self.read(summaries).await
+    }
+
+    async fn upload_totals(&self) -> Result<UploadTotals, StoreError> {
+        self.read(upload_totals).await
+    }
 }
 
 /// Conversations started in `[from_ms, to_ms)`, joined with the visitor IDs of their chat ID.
 /// Without `force`, chats already sent to `counter` are left out. A chat ID flagged as a
 /// collision (issued to two ClientIDs) yields no visitor IDs: see `ExportChat::id_collision`.
-pub fn candidates(
+fn candidates(
     conn: &Connection,
     counter: u64,
     from_ms: i64,
@@ -129,40 +144,10 @@ pub fn candidates(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
-pub fn apply_rules(
-    rules: &CounterRules,
-    all: Vec<Candidate>,
-) -> (Vec<ExportChat>, Vec<(&'static str, usize)>) {
-    let mut excluded: Vec<(&'static str, usize)> = Vec::new();
-    let mut admitted = Vec::new();
-    for c in all {
-        let facts = RuleFacts {
-            site: c.site.as_deref(),
-            platform: &c.chat.platform,
-            answered: c.chat.answered,
-            tag: c.chat.tag.as_deref(),
-            messages: c.messages,
-            method: &c.method,
-        };
-        match rules.admits(&facts) {
-            Ok(()) => admitted.push(c.chat),
-            Err(rule) => match excluded.iter_mut().find(|(r, _)| *r == rule) {
-                Some((_, n)) => *n += 1,
-                None => excluded.push((rule, 1)),
-            },
-        }
-    }
-    (admitted, excluded)
-}
-
 /// (visitor ID kind, value, DateTime) already used for this counter.
-pub fn taken_seconds(
-    conn: &Connection,
-    counter: u64,
-) -> Result<HashSet<(String, String, i64)>, StoreError> {
+fn taken_seconds(conn: &Connection, counter: u64) -> Result<TakenSeconds, StoreError> {
     let mut stmt = conn.prepare("SELECT date_time, client_id, user_id, yclid, purchase_id FROM metrica_sent WHERE counter = ?1")?;
-    let mut out = HashSet::new();
+    let mut out = TakenSeconds::new();
     let rows = stmt.query_map([counter as i64], |r| {
         Ok((
             r.get::<_, i64>(0)?,
@@ -188,20 +173,8 @@ pub fn taken_seconds(
     Ok(out)
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingUpload {
-    pub id: i64,
-    pub counter: u64,
-    pub csv: String,
-    pub rows: i64,
-    pub attempts: i64,
-}
-
 /// A failed (or interrupted) upload of this counter that should be tried again before anything new.
-pub fn retry_candidate(
-    conn: &Connection,
-    counter: u64,
-) -> Result<Option<PendingUpload>, StoreError> {
+fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT id, csv, rows, attempts FROM metrica_uploads
@@ -221,7 +194,7 @@ pub fn retry_candidate(
 }
 
 /// Records a new file and reserves its chats for this counter, in one transaction.
-pub fn create_upload(
+fn create_upload(
     conn: &Connection,
     counter: u64,
     csv: &str,
@@ -243,10 +216,7 @@ pub fn create_upload(
     )?;
     for row in rows {
         let Some(chat) = chats.iter().find(|c| c.conversation == row.conversation) else {
-            return Err(StoreError::Corrupt(format!(
-                "exported row for unknown conversation {}",
-                row.conversation
-            )));
+            return Err(StoreError::UnknownConversation(row.conversation));
         };
         stmt.execute(params![
             counter as i64,
@@ -262,12 +232,7 @@ pub fn create_upload(
     Ok(upload)
 }
 
-pub fn mark_sent(
-    conn: &Connection,
-    upload: i64,
-    u: &Uploading,
-    now_ms: i64,
-) -> Result<(), StoreError> {
+fn mark_sent(conn: &Connection, upload: i64, u: &Uploading, now_ms: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE metrica_uploads SET state = 'sent', attempts = attempts + 1, metrica_id = ?2, status = ?3,
              source_quantity = ?4, line_quantity = ?5, error = NULL, updated_at = ?6 WHERE id = ?1",
@@ -276,7 +241,7 @@ pub fn mark_sent(
     Ok(())
 }
 
-pub fn mark_status(
+fn mark_status(
     conn: &Connection,
     upload: i64,
     u: &Uploading,
@@ -297,12 +262,12 @@ pub fn mark_status(
 }
 
 /// Returns the new state: `failed` (to retry) or `abandoned` (its chats released).
-pub fn mark_failed(
+fn mark_failed(
     conn: &Connection,
     upload: i64,
     error: &str,
     now_ms: i64,
-) -> Result<&'static str, StoreError> {
+) -> Result<UploadState, StoreError> {
     let attempts: i64 = conn.query_row(
         "UPDATE metrica_uploads SET attempts = attempts + 1, error = ?2, updated_at = ?3, state = 'failed' WHERE id = ?1 RETURNING attempts",
         params![upload, error, now_ms],
@@ -314,13 +279,13 @@ pub fn mark_failed(
             [upload],
         )?;
         conn.execute("DELETE FROM metrica_sent WHERE upload = ?1", [upload])?;
-        return Ok("abandoned");
+        return Ok(UploadState::Abandoned);
     }
-    Ok("failed")
+    Ok(UploadState::Failed)
 }
 
 /// Sent uploads whose Metrica status is not final yet: (upload, counter, metrica id).
-pub fn unfinished(conn: &Connection, counter: u64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
+fn unfinished(conn: &Connection, counter: u64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT id, metrica_id FROM metrica_uploads
          WHERE counter = ?1 AND state = 'sent' AND metrica_id IS NOT NULL
@@ -332,18 +297,7 @@ pub fn unfinished(conn: &Connection, counter: u64) -> Result<Vec<(i64, u64, u64)
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Per counter: chats sent (in uploads not abandoned), uploads, last status.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CounterSummary {
-    pub counter: u64,
-    pub chats_sent: i64,
-    pub uploads: i64,
-    pub failed: i64,
-    pub last_status: Option<String>,
-    pub last_at: Option<i64>,
-}
-
-pub fn summaries(conn: &Connection) -> Result<Vec<CounterSummary>, StoreError> {
+fn summaries(conn: &Connection) -> Result<Vec<CounterSummary>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT u.counter,
                 (SELECT count(*) FROM metrica_sent s WHERE s.counter = u.counter),
@@ -365,6 +319,30 @@ pub fn summaries(conn: &Connection) -> Result<Vec<CounterSummary>, StoreError> {
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+fn upload_totals(conn: &Connection) -> Result<UploadTotals, StoreError> {
+    let uploads = conn
+        .prepare_cached(
+            "SELECT counter, state, coalesce(status, ''), count(*) FROM metrica_uploads GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )?
+        .query_map([], |r| {
+            Ok((
+                (r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?),
+                r.get(3)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let chats_sent = conn
+        .prepare_cached(
+            "SELECT counter, count(*) FROM metrica_sent GROUP BY counter ORDER BY counter",
+        )?
+        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(UploadTotals {
+        uploads,
+        chats_sent,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,7 +352,11 @@ mod tests {
     #[test]
     fn candidate_page_is_the_latest_click_page_before_the_chat() {
         let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
+        crate::store::sqlite::migrations::apply(
+            &mut conn,
+            &crate::store::sqlite::migrations::all(),
+        )
+        .unwrap();
         conn.execute_batch(
             r#"
 INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts, client_id,

@@ -11,8 +11,8 @@
 use chattag_core::event::{Event, EventType};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::model::IngestOutcome;
-use super::StoreError;
+use crate::store::model::IngestOutcome;
+use crate::store::StoreError;
 
 /// An event with its stored JSON form, serialised before it reaches the writer thread.
 pub struct Prepared {
@@ -22,8 +22,8 @@ pub struct Prepared {
 
 impl Prepared {
     /// An event read back from its stored form (inbox recovery).
-    pub fn from_body(body: String) -> Result<Prepared, String> {
-        let event: Event = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    pub fn from_body(body: String) -> Result<Prepared, serde_json::Error> {
+        let event: Event = serde_json::from_str(&body)?;
         Ok(Prepared { event, body })
     }
 
@@ -41,8 +41,7 @@ pub fn prepare(events: Vec<Event>) -> Result<Vec<Prepared>, StoreError> {
     events
         .into_iter()
         .map(|event| {
-            let body =
-                serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let body = serde_json::to_string(&event).map_err(StoreError::Serialize)?;
             Ok(Prepared { event, body })
         })
         .collect()
@@ -185,9 +184,7 @@ fn write_chat(
 ) -> Result<bool, StoreError> {
     let ids = &ev.ids;
     let utm = match &ids.utm {
-        Some(utm) => {
-            Some(serde_json::to_string(utm).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-        }
+        Some(utm) => Some(serde_json::to_string(utm).map_err(StoreError::Serialize)?),
         None => None,
     };
     let is_click = i64::from(ev.kind == EventType::Click);
@@ -324,7 +321,11 @@ mod tests {
     #[test]
     fn a_chat_lists_its_first_event_rowids_up_to_the_cap() {
         let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
+        crate::store::sqlite::migrations::apply(
+            &mut conn,
+            &crate::store::sqlite::migrations::all(),
+        )
+        .unwrap();
         let mut evs = events(MAX_EVENT_ROWIDS as usize + 5);
         let chat = evs[0].chat_id.clone();
         for ev in &mut evs {
@@ -348,7 +349,11 @@ mod tests {
     #[test]
     fn the_first_listed_event_of_an_existing_row_has_no_leading_comma() {
         let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
+        crate::store::sqlite::migrations::apply(
+            &mut conn,
+            &crate::store::sqlite::migrations::all(),
+        )
+        .unwrap();
         let mut ev = events(1).remove(0);
         ev.kind = EventType::Update;
         conn.execute(
@@ -401,7 +406,11 @@ mod tests {
             "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=2500;",
         )
         .unwrap();
-        crate::store::migrations::apply(&mut conn, &crate::store::migrations::all()).unwrap();
+        crate::store::sqlite::migrations::apply(
+            &mut conn,
+            &crate::store::sqlite::migrations::all(),
+        )
+        .unwrap();
         conn.execute_batch(&std::env::var("INGEST_COST_AFTER").unwrap_or_default())
             .unwrap();
         let n: usize = std::env::var("N")

@@ -1,6 +1,16 @@
 //! The SQLite implementation of [`Storage`](super::Storage): WAL, `synchronous=FULL`, one
 //! group-committing writer thread, a small pool of read-only connections, and (in the server)
-//! the inbox that ingest answers from ([`super::inbox`]).
+//! the inbox that ingest answers from ([`inbox`]). Each feature's storage trait is implemented
+//! in the module of its name.
+
+mod chats;
+pub mod inbox;
+pub mod ingest;
+mod metrica;
+pub mod migrations;
+pub mod queries;
+mod reports;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,11 +22,11 @@ use chattag_core::ChatId;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::inbox::{self, Inbox};
-use super::model::{ChatRecord, IngestOutcome, MappingPage, MappingQuery};
-use super::writer::{self, WriterHandle};
-use super::{ingest, migrations, queries, EventStore, StoreError};
 use crate::metrics::StoreMetrics;
+use crate::store::model::{ChatRecord, IngestOutcome, MappingPage, MappingQuery};
+use crate::store::{EventStore, StoreError};
+use inbox::Inbox;
+use writer::WriterHandle;
 
 /// Readers wait this long for a lock (only schema changes and checkpoints take one in WAL).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,10 +99,7 @@ impl SqliteStore {
             None
         };
         if options.owns_inbox && inbox_lock.is_none() {
-            return Err(StoreError::Inbox(format!(
-                "{} is held by another chattag-collector process; run one server per database",
-                inbox_dir.display()
-            )));
+            return Err(StoreError::InboxHeld { dir: inbox_dir });
         }
         let mut conn = Connection::open(&options.path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -103,9 +110,7 @@ impl SqliteStore {
         // journal_mode answers with a row; the others are plain settings.
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!(
-                "cannot switch the database to WAL (got {mode})"
-            )));
+            return Err(StoreError::NotWal(mode));
         }
         // FULL: the WAL is fsynced at every COMMIT, so an acknowledged event survives power loss,
         // not only a killed process.
@@ -219,9 +224,8 @@ fn open_inbox(
         .map(Some);
     }
     if let Some(done) = done {
-        done.recv_timeout(DRAIN_WAIT).map_err(|_| {
-            StoreError::Inbox("events left by the last server could not be applied".into())
-        })?;
+        done.recv_timeout(DRAIN_WAIT)
+            .map_err(|_| StoreError::LeftoversNotApplied)?;
     }
     opened.log.drop_applied(shared.applied_seq());
     Ok(None)
@@ -236,9 +240,7 @@ impl EventStore for SqliteStore {
         received_at_ms: i64,
     ) -> Result<IngestOutcome, StoreError> {
         let Some(inbox) = &self.inbox else {
-            return Err(StoreError::Inbox(
-                "this process does not answer ingest (only the server does)".into(),
-            ));
+            return Err(StoreError::NotServing);
         };
         // Serialised here, on the request's thread: the inbox and writer threads are shared.
         let prepared = ingest::prepare(events)?;
@@ -277,6 +279,10 @@ impl EventStore for SqliteStore {
             })
             .await
             .map(|_| ())
+    }
+
+    fn backlog(&self) -> usize {
+        self.inbox_backlog()
     }
 }
 

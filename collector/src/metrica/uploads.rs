@@ -1,0 +1,44 @@
+//! What was sent to which counter: uploads (each file, its attempts and Metrica's status) and
+//! the chats in them, so that a chat goes to a counter once unless forced, and a failed upload is
+//! retried with the same file rather than rebuilt. Stored through [`crate::store::MetricaStore`].
+
+/// After this many failed attempts an upload is abandoned and its chats become eligible for a
+/// new file (the file itself may be what Metrica refuses).
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// An upload to (re)send: its file as first built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub id: i64,
+    pub counter: u64,
+    pub csv: String,
+    pub rows: i64,
+    pub attempts: i64,
+}
+
+/// Our state of an upload after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadState {
+    /// Tried again by the next run.
+    Failed,
+    /// Given up after [`MAX_ATTEMPTS`]; its chats go into the next file.
+    Abandoned,
+}
+
+/// Per counter: chats sent (in uploads not abandoned), uploads, last status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterSummary {
+    pub counter: u64,
+    pub chats_sent: i64,
+    pub uploads: i64,
+    pub failed: i64,
+    pub last_status: Option<String>,
+    pub last_at: Option<i64>,
+}
+
+/// Files by (counter, our state, Metrica's last status or ""), and chats sent per counter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UploadTotals {
+    pub uploads: Vec<((u64, String, String), i64)>,
+    pub chats_sent: Vec<(u64, i64)>,
+}

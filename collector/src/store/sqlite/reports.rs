@@ -1,0 +1,57 @@
+//! The report page's rows in SQLite: conversations joined with the visit of their chat ID.
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+
+use super::SqliteStore;
+use crate::reports::data::ChatRow;
+use crate::store::{ReportStore, StoreError};
+
+#[async_trait]
+impl ReportStore for SqliteStore {
+    async fn report_rows(&self, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {
+        self.read(move |conn| load(conn, from_ms, to_ms)).await
+    }
+}
+
+fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.id, c.platform, c.started_at, coalesce(c.display_name, c.username, c.phone, c.chat_user_id, ''),
+                c.method, c.reason, c.answered, c.revenue, c.currency, c.tag, c.messages, c.chat_id,
+                m.chat_id IS NOT NULL,
+                coalesce(m.client_id, m.yclid, m.user_id, m.purchase_id) IS NOT NULL,
+                m.yclid IS NOT NULL, m.utm, m.referrer, coalesce(m.collision, 0)
+         FROM conversations c
+         LEFT JOIN chats m ON m.chat_id = c.chat_id AND m.site = coalesce(c.site,
+              (SELECT x.site FROM chats x WHERE x.chat_id = c.chat_id ORDER BY x.last_seen DESC LIMIT 1))
+         WHERE c.started_at >= ?1 AND c.started_at < ?2
+         ORDER BY c.started_at DESC, c.id DESC",
+    )?;
+    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
+        let utm: Option<String> = r.get(15)?;
+        let revenue: Option<String> = r.get(7)?;
+        let id_collision = r.get::<_, i64>(17)? != 0;
+        Ok(ChatRow {
+            id: r.get(0)?,
+            platform: r.get(1)?,
+            started_ms: r.get(2)?,
+            person: r.get(3)?,
+            method: r.get(4)?,
+            reason: r.get(5)?,
+            answered: r.get::<_, i64>(6)? == 1,
+            revenue: revenue.and_then(|v| v.parse().ok()),
+            currency: r.get(8)?,
+            tag: r.get(9)?,
+            messages: r.get(10)?,
+            chat_id: r.get(11)?,
+            visit_known: r.get(12)?,
+            // The export sends no visitor IDs for a colliding chat ID; the report agrees.
+            has_visitor_ids: r.get::<_, bool>(13)? && !id_collision,
+            id_collision,
+            yclid: r.get(14)?,
+            utm: utm.and_then(|u| serde_json::from_str(&u).ok()),
+            referrer: r.get(16)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
