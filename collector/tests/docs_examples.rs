@@ -131,3 +131,104 @@ fn the_doc_parser_joins_continuations() {
     );
     assert_eq!(calls[0].expected.as_deref(), Some("{\"ok\":1}"));
 }
+
+/// The doc comments (`//!`, `///`) of every Rust file under `dir`, by file.
+fn rust_docs(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read source dir")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(rust_docs(&p));
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            let src = std::fs::read_to_string(&p).expect("read source");
+            let docs: Vec<&str> = src
+                .lines()
+                .filter_map(|l| {
+                    let l = l.trim_start();
+                    l.strip_prefix("//!").or_else(|| l.strip_prefix("///"))
+                })
+                .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                .collect();
+            out.push((p, docs.join("\n")));
+        }
+    }
+    out
+}
+
+/// Words shaped like a chat ID (1–4 letters, 8 ID-alphabet characters, at least one digit), as
+/// in core/tests/docs_examples.rs.
+fn id_shaped(text: &str) -> Vec<&str> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| {
+            let b = w.as_bytes();
+            (9..=12).contains(&b.len())
+                && b[..b.len() - 8].iter().all(u8::is_ascii_uppercase)
+                && b[b.len() - 8..]
+                    .iter()
+                    .all(|&c| chattag_core::alphabet::value(c).is_some())
+                && b[b.len() - 8..].iter().any(u8::is_ascii_digit)
+        })
+        .collect()
+}
+
+/// The collector's API documentation (its doc comments) shows valid chat IDs, and the intake's
+/// JSON example is accepted by `POST /v1/chats` as shown.
+#[test]
+fn collector_doc_comments_are_valid() {
+    let docs = rust_docs(&repo_root().join("collector/src"));
+    let mut wrong = Vec::new();
+    for (path, text) in &docs {
+        for word in id_shaped(text) {
+            if let Err(e) = chattag_core::ChatId::parse(word) {
+                wrong.push(format!("{}: {word}: {e}", path.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "invalid chat IDs:\n{}", wrong.join("\n"));
+
+    let server = Server::start(&[]);
+    let mut posted = 0;
+    for (path, text) in &docs {
+        let mut block: Option<Vec<&str>> = None;
+        for line in text.lines() {
+            match &mut block {
+                None if line.trim() == "```json" => block = Some(Vec::new()),
+                Some(lines) if line.trim() == "```" => {
+                    let body = lines.join("\n");
+                    block = None;
+                    let value: serde_json::Value = serde_json::from_str(&body)
+                        .unwrap_or_else(|e| panic!("{}: not JSON ({e})", path.display()));
+                    if value.get("platform").is_none() {
+                        continue;
+                    }
+                    let auth = format!("Bearer {TOKEN}");
+                    let r = server.request(
+                        "POST",
+                        "/v1/chats",
+                        &[
+                            ("Authorization", &auth),
+                            ("Content-Type", "application/json"),
+                        ],
+                        body.as_bytes(),
+                    );
+                    assert_eq!(
+                        r.status,
+                        200,
+                        "{}: {}",
+                        path.display(),
+                        String::from_utf8_lossy(&r.body)
+                    );
+                    assert_eq!(r.json()["status"], "opened");
+                    posted += 1;
+                }
+                Some(lines) => lines.push(line),
+                None => {}
+            }
+        }
+    }
+    assert!(posted >= 1, "the intake's JSON example was not found");
+}
