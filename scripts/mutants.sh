@@ -6,6 +6,9 @@
 #   scripts/mutants.sh                        every file below, then docs/quality.md is rewritten
 #   scripts/mutants.sh core/src/links.rs ...  only those files (the table keeps the other groups'
 #                                             rows from their last run, with its date and commit)
+#   MUTANTS_JOBS=1                            one build at a time (default 2)
+#   MUTANTS_TAG=x MUTANTS_ARGS="-F name"      a partial run (cargo-mutants arguments) kept in its
+#                                             own result directory beside the group's
 #
 # Budget: a 2-core machine shared with other work. Each mutant rebuilds the mutated crate and the
 # test crates that depend on it, so each file is tested against the test crates that exercise it
@@ -24,8 +27,8 @@ fi
 # Groups of files, each run once against the test targets that exercise them (`lib` = the
 # crate's own unit tests): package | files | tests.
 groups=(
-  "chattag-core|core/src/alphabet.rs core/src/chat_id.rs core/src/find.rs|lib known_answers chat_ids finder_rules events links link_rules"
-  "chattag-core|core/src/links.rs core/src/url.rs core/src/template.rs|lib links link_rules url_rules identifiers events limits"
+  "chattag-core|core/src/alphabet.rs core/src/chat_id.rs core/src/find.rs|lib known_answers chat_ids finder_rules text_search events links link_rules"
+  "chattag-core|core/src/links.rs core/src/url.rs core/src/template.rs|lib links link_rules url_rules accounts identifiers events limits"
   "chattag-core|core/src/event.rs core/src/identifiers.rs|lib events known_answers identifiers limits"
   # The matcher: how a chat is tied to a visit, end to end through the webhooks and the store.
   "chattag-collector|collector/src/chats/matching.rs|matching_rules chats_continuity chats_webhooks"
@@ -46,12 +49,14 @@ for g in "${groups[@]}"; do
     if [ "$t" = lib ]; then args+=(--cargo-arg=--lib); else args+=(--cargo-arg=--test="$t"); fi
   done
   name=$(echo "$gfiles" | awk '{print $1}' | tr / _)
-  dir="$out/$name"
+  # MUTANTS_TAG: a separate result directory (e.g. a partial run with MUTANTS_ARGS="-F fn_name").
+  dir="$out/$name${MUTANTS_TAG:+-$MUTANTS_TAG}"
   echo "== ${sel[*]} (tests: $gtests)"
   mkdir -p "$dir"
   { git rev-parse --short HEAD; git status --porcelain --untracked-files=no | grep -q . && echo dirty || true; } >"$dir/commit"
   # The `mutants` profile (Cargo.toml): optimised tests, so the property tests take seconds.
   cargo mutants -p "$package" "${sel[@]}" --profile mutants -j "${MUTANTS_JOBS:-2}" \
-    --no-shuffle --minimum-test-timeout 20 --build-timeout 600 -o "$dir" "${args[@]}" || true
+    --no-shuffle --minimum-test-timeout 20 --build-timeout 600 -o "$dir" "${args[@]}" \
+    ${MUTANTS_ARGS:-} || true
 done
 node scripts/mutants_report.mjs "$out"/*/

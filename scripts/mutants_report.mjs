@@ -40,19 +40,10 @@ for (const dir of dirs) {
   const path = `${dir}/mutants.out/outcomes.json`;
   if (!existsSync(path)) continue;
   const data = JSON.parse(readFileSync(path, 'utf8'));
-  const files = new Map();
-  const missed = [];
-  let mutants = 0;
+  const outcomes = [];
   for (const o of data.outcomes) {
     const m = o.scenario?.Mutant;
-    if (!m) continue;
-    mutants++;
-    const row = files.get(m.file) ?? { mutants: 0, caught: 0, missed: 0, unviable: 0, timeout: 0 };
-    row.mutants++;
-    const kind = SUMMARY[o.summary] ?? 'missed';
-    row[kind]++;
-    files.set(m.file, row);
-    if (kind === 'missed') missed.push(m.name);
+    if (m) outcomes.push({ name: m.name, file: m.file, kind: SUMMARY[o.summary] ?? 'missed' });
   }
   const secs = (Date.parse(data.end_time) - Date.parse(data.start_time)) / 1000;
   const [commit = '?', dirty = ''] = existsSync(`${dir}/commit`)
@@ -62,10 +53,25 @@ for (const dir of dirs) {
   const argv = data.outcomes.find((o) => o.scenario === 'Baseline')?.phase_results?.at(-1)?.argv ?? [];
   const tests = argv.flatMap((a) => (a === '--lib' ? ['lib'] : a.startsWith('--test=') ? [a.slice(7)] : []));
   runs.push({
-    dir, files, missed, mutants, secs, version: data.cargo_mutants_version,
+    dir, outcomes, secs, version: data.cargo_mutants_version, startTime: data.start_time,
     start: data.start_time.slice(0, 16) + 'Z', commit: commit + (dirty ? ' + local changes' : ''), tests,
   });
 }
+// A mutant tested by several runs (a file re-run after a test was added) counts once, with the
+// latest run's outcome.
+runs.sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime));
+const latest = new Map();
+for (const r of runs) for (const o of r.outcomes) latest.set(o.name, o);
+const files = new Map();
+const missedNames = [];
+for (const o of latest.values()) {
+  const row = files.get(o.file) ?? { mutants: 0, caught: 0, missed: 0, unviable: 0, timeout: 0 };
+  row.mutants++;
+  row[o.kind]++;
+  files.set(o.file, row);
+  if (o.kind === 'missed') missedNames.push(o.name);
+}
+missedNames.sort();
 if (runs.length === 0) {
   console.error('no cargo-mutants results found in', dirs.join(' '));
   process.exit(1);
@@ -74,8 +80,8 @@ if (runs.length === 0) {
 const doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '';
 const reasons = equivalents(doc);
 const cpu = (os.cpus()[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
-const total = (k) => runs.reduce((n, r) => n + [...r.files.values()].reduce((s, f) => s + f[k], 0), 0);
-const allMissed = runs.flatMap((r) => r.missed);
+const total = (k) => [...files.values()].reduce((n, f) => n + f[k], 0);
+const allMissed = missedNames;
 const unexplained = allMissed.filter((n) => !reasons.has(key(n)));
 const minutes = Math.round(runs.reduce((s, r) => s + r.secs, 0) / 60);
 
@@ -91,17 +97,16 @@ out.push('Runs (each group of files against the test targets that exercise it):'
 out.push('');
 for (const r of runs) {
   out.push(
-    `- ${[...r.files.keys()].sort().join(', ')}: ${r.start}, commit ${r.commit}, ` +
+    `- ${[...new Set(r.outcomes.map((o) => o.file))].sort().join(', ')} (${r.outcomes.length} mutants` +
+      `${r.dir.includes('-') ? ', a partial re-run' : ''}): ${r.start}, commit ${r.commit}, ` +
       `${Math.round(r.secs / 60)} min, tests: ${r.tests.join(' ') || 'all'}`,
   );
 }
 out.push('');
 out.push('| file | mutants | caught | missed | unviable | timeouts |');
 out.push('|---|---:|---:|---:|---:|---:|');
-for (const r of runs) {
-  for (const [file, f] of [...r.files.entries()].sort()) {
-    out.push(`| ${file} | ${f.mutants} | ${f.caught} | ${f.missed} | ${f.unviable} | ${f.timeout} |`);
-  }
+for (const [file, f] of [...files.entries()].sort()) {
+  out.push(`| ${file} | ${f.mutants} | ${f.caught} | ${f.missed} | ${f.unviable} | ${f.timeout} |`);
 }
 out.push(
   `| **all** | **${total('mutants')}** | **${total('caught')}** | **${total('missed')}** | ` +
