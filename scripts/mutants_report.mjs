@@ -40,12 +40,14 @@ for (const dir of dirs) {
   const path = `${dir}/mutants.out/outcomes.json`;
   if (!existsSync(path)) continue;
   const data = JSON.parse(readFileSync(path, 'utf8'));
+  const listed = `${dir}/mutants.out/mutants.json`;
+  const total = existsSync(listed) ? JSON.parse(readFileSync(listed, 'utf8')).length : 0;
   const outcomes = [];
   for (const o of data.outcomes) {
     const m = o.scenario?.Mutant;
     if (m) outcomes.push({ name: m.name, file: m.file, kind: SUMMARY[o.summary] ?? 'missed' });
   }
-  const secs = (Date.parse(data.end_time) - Date.parse(data.start_time)) / 1000;
+  const secs = ((data.end_time ? Date.parse(data.end_time) : Date.now()) - Date.parse(data.start_time)) / 1000;
   const [commit = '?', dirty = ''] = existsSync(`${dir}/commit`)
     ? readFileSync(`${dir}/commit`, 'utf8').trim().split('\n')
     : [];
@@ -54,6 +56,7 @@ for (const dir of dirs) {
   const tests = argv.flatMap((a) => (a === '--lib' ? ['lib'] : a.startsWith('--test=') ? [a.slice(7)] : []));
   runs.push({
     dir, outcomes, secs, version: data.cargo_mutants_version, startTime: data.start_time,
+    total, done: Boolean(data.end_time) && outcomes.length >= total,
     start: data.start_time.slice(0, 16) + 'Z', commit: commit + (dirty ? ' + local changes' : ''), tests,
   });
 }
@@ -98,6 +101,7 @@ out.push('');
 for (const r of runs) {
   out.push(
     `- ${[...new Set(r.outcomes.map((o) => o.file))].sort().join(', ')} (${r.outcomes.length} mutants` +
+      `${r.done ? '' : ` tested of ${r.total}: **the run was stopped before the end**`}` +
       `${r.dir.includes('-') ? ', a partial re-run' : ''}): ${r.start}, commit ${r.commit}, ` +
       `${Math.round(r.secs / 60)} min, tests: ${r.tests.join(' ') || 'all'}`,
   );
