@@ -54,9 +54,17 @@ for g in "${groups[@]}"; do
   echo "== ${sel[*]} (tests: $gtests)"
   mkdir -p "$dir"
   { git rev-parse --short HEAD; git status --porcelain --untracked-files=no | grep -q . && echo dirty || true; } >"$dir/commit"
-  # The `mutants` profile (Cargo.toml): optimised tests, so the property tests take seconds.
-  cargo mutants -p "$package" "${sel[@]}" --profile mutants -j "${MUTANTS_JOBS:-2}" \
-    --no-shuffle --minimum-test-timeout 20 --build-timeout 600 -o "$dir" "${args[@]}" \
+  if [ "$package" = chattag-core ]; then
+    # The `mutants` profile (Cargo.toml): optimised tests, so the property tests take seconds.
+    where=(--profile mutants -j "${MUTANTS_JOBS:-2}")
+  else
+    # The collector: in place, in the dev profile, so that its dependencies (already built by
+    # `cargo test`) are not rebuilt in a scratch copy. One mutant at a time; the file is
+    # restored afterwards. Do not edit the tree while this runs.
+    where=(--in-place -j 1)
+  fi
+  cargo mutants -p "$package" "${sel[@]}" "${where[@]}" \
+    --no-shuffle --minimum-test-timeout 30 --build-timeout 900 -o "$dir" "${args[@]}" \
     ${MUTANTS_ARGS:-} || true
 done
 node scripts/mutants_report.mjs "$out"/*/
