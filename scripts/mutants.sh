@@ -61,7 +61,7 @@ for g in "${groups[@]}"; do
     # The collector: in place, in the dev profile, so that its dependencies (already built by
     # `cargo test`) are not rebuilt in a scratch copy. One mutant at a time; the file is
     # restored afterwards. Do not edit the tree while this runs.
-    where=(--in-place -j 1)
+    where=(--in-place)
   fi
   cargo mutants -p "$package" "${sel[@]}" "${where[@]}" \
     --no-shuffle --minimum-test-timeout 30 --build-timeout 900 -o "$dir" "${args[@]}" \
