@@ -4,11 +4,11 @@
 //! the browser makes no CORS preflight. Absent identifiers are omitted, never `null`.
 //!
 //! ```json
-//! {"event_id":"0J5ZK7Q4R2M8X1C3V6B9N0D2F4","type":"click","chat_id":"CT8F2A9KQ3",
+//! {"event_id":"0J5ZK7Q4R2M8X1C3V6B9N0D2F4","type":"click","chat_id":"CT8F2A9KQZ",
 //!  "ts":1763700000000,"page":"https://shop.example/p/1","referrer":"https://yandex.ru/",
 //!  "client_id":"1700000000123456789","yclid":"5123456789012345678",
 //!  "utm":{"source":"yandex","medium":"cpc"},
-//!  "messenger":"telegram","link_kind":"telegram_bot","target":"https://t.me/shop_bot?start=CT8F2A9KQ3"}
+//!  "messenger":"telegram","link_kind":"telegram_bot","target":"https://t.me/shop_bot?start=CT8F2A9KQZ"}
 //! ```
 
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //!
 //! 1. **exact-link** — the deeplink data (Telegram `/start`, Viber `context`, MAX `payload`)
 //!    carries a chat ID (`chattag_core::links::split_start_param`, which also separates a site's own
-//!    start value such as `promo_CT8F2A9KQ3`).
+//!    start value such as `promo_CT8F2A9KQZ`).
 //! 2. **exact-text** — the person's message contains an ID found by the shared tolerant parser
 //!    (`chattag_core::search_chat_id`: case, confusables, Cyrillic look-alikes; the check
 //!    character must verify, so a mistyped ID is never an exact match).

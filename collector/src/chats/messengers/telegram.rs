@@ -67,7 +67,7 @@ fn invalid(detail: impl Into<String>) -> ParseError {
     ParseError::new("Telegram update", detail)
 }
 
-/// `/start CT8F2A9KQ3` → `CT8F2A9KQ3`; `/start@shop_bot x` → `x`. A bare `/start` (no deeplink
+/// `/start CT8F2A9KQZ` → `CT8F2A9KQZ`; `/start@shop_bot x` → `x`. A bare `/start` (no deeplink
 /// parameter: the user opened the bot by name) yields an empty string, which matching treats
 /// as "started without an ID".
 pub fn start_param(text: &str) -> Option<&str> {
