@@ -72,9 +72,10 @@ fn window_edges_exactly() {
     assert_eq!(at(T0), probable(&a));
     assert_eq!(at(T0 + 120_000), probable(&a));
     assert_eq!(at(T0 + 120_001), unmatched(Reason::NoIdNoClick));
-    // The defaults: ten minutes before, two minutes of clock skew after.
+    // The defaults: five minutes before (docs/probable-matching.md), two minutes of clock skew
+    // after.
     let d = Window::default();
-    assert_eq!((d.before_ms, d.skew_ms), (600_000, 120_000));
+    assert_eq!((d.before_ms, d.skew_ms), (300_000, 120_000));
 }
 
 #[test]
