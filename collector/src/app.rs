@@ -33,6 +33,7 @@ pub struct AppInner {
     pub upload_gauges: UploadGauges,
     pub registry: Registry,
     pub limiter: RateLimiter,
+    pub privacy_metrics: crate::privacy::ExpiryMetrics,
 }
 
 #[derive(Clone)]
@@ -54,7 +55,9 @@ impl AppState {
         let store = crate::store::open(&config.db, true, store_metrics)?;
         let metrics = Metrics::register(&mut registry);
         let upload_gauges = crate::metrica::upload_metrics::register(&mut registry);
+        let privacy_metrics = crate::privacy::ExpiryMetrics::register(&mut registry);
         Ok(AppState(Arc::new(AppInner {
+            privacy_metrics,
             limiter: RateLimiter::new(config.rate_limit),
             config,
             store,
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(browser_facing)
         .merge(crate::chats::routes(&state))
         .merge(crate::reports::routes())
+        .merge(crate::privacy::routes::routes(&state))
         .merge(ops)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -206,6 +210,8 @@ pub enum ServeError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
 }
 
 /// Binds, prints `chattag-collector listening on http://<addr>` on stdout (scripts and tests
@@ -220,6 +226,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         tracing::warn!("no read token configured: the read API is disabled (CHATTAG_READ_TOKEN or --read-token-file)");
     }
     let state = AppState::open(config)?;
+    crate::privacy::start(&state)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;

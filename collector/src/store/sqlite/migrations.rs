@@ -34,6 +34,7 @@ pub const ALL: &[Migration] = &[
     ),
     migration!("chats_0001_conversations", "0004_chats_conversations.sql"),
     migration!("metrica_0001_uploads", "0005_metrica_uploads.sql"),
+    migration!("privacy_0001_audit", "0008_privacy_audit.sql"),
 ];
 
 /// Every migration in the order it is applied.

@@ -21,8 +21,10 @@ pub mod inbox;
 pub mod ingest;
 mod metrica;
 pub mod migrations;
+mod privacy;
 pub mod queries;
 mod reports;
+mod retention;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
