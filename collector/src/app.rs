@@ -211,7 +211,7 @@ pub enum ServeError {
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
-    Privacy(#[from] crate::privacy::PrivacyError),
+    Privacy(#[from] Box<crate::privacy::PrivacyError>),
 }
 
 /// Binds, prints `chattag-collector listening on http://<addr>` on stdout (scripts and tests
@@ -226,7 +226,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         tracing::warn!("no read token configured: the read API is disabled (CHATTAG_READ_TOKEN or --read-token-file)");
     }
     let state = AppState::open(config)?;
-    crate::privacy::start(&state)?;
+    crate::privacy::start(&state).map_err(Box::new)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;

@@ -383,9 +383,15 @@ fn row_json(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Value, StoreErr
     Ok(Value::Object(obj))
 }
 
+/// Rows of a CSV file, cell by cell.
+type CsvRows = Vec<Vec<String>>;
+
+/// An upload with rows about the person: (upload, its file without them, those rows).
+type UploadAbout = (i64, String, CsvRows);
+
 /// CSV files kept of uploads, split into (header + the rows that are not about the person, the
 /// rows that are), for every upload that has any about them.
-fn scan_csv(csv_text: &str, values: &BTreeSet<String>) -> Option<(String, Vec<Vec<String>>)> {
+fn scan_csv(csv_text: &str, values: &BTreeSet<String>) -> Option<(String, CsvRows)> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -410,7 +416,7 @@ fn scan_csv(csv_text: &str, values: &BTreeSet<String>) -> Option<(String, Vec<Ve
 fn upload_rows(
     conn: &Connection,
     values: &BTreeSet<String>,
-) -> Result<Vec<(i64, Vec<Vec<String>>)>, StoreError> {
+) -> Result<Vec<(i64, CsvRows)>, StoreError> {
     let mut out = Vec::new();
     for (id, _, rows) in uploads_about(conn, values)? {
         out.push((id, rows));
@@ -421,7 +427,7 @@ fn upload_rows(
 fn uploads_about(
     conn: &Connection,
     values: &BTreeSet<String>,
-) -> Result<Vec<(i64, String, Vec<Vec<String>>)>, StoreError> {
+) -> Result<Vec<UploadAbout>, StoreError> {
     let mut st = conn.prepare("SELECT id, csv FROM metrica_uploads WHERE csv <> ''")?;
     let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
     let mut out = Vec::new();
