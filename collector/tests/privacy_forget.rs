@@ -202,6 +202,11 @@ fn a_person_stored_through_every_path_is_exported_then_forgotten_without_a_trace
     let sent = server.db_count("SELECT count(*) FROM metrica_uploads WHERE csv LIKE '%' || (SELECT client_id FROM chats LIMIT 1) || '%'");
     assert!(sent >= 1, "the upload's file should hold a ClientID");
 
+    // Client addresses are never stored: every request came from 127.0.0.1.
+    server.caught_up();
+    let ip = files_holding(&server, "127.0.0.1", true);
+    assert!(ip.is_empty(), "the client address is in {ip:?}");
+
     // The API refuses without the privacy token, and with the read token.
     let r = server.request(
         "POST",

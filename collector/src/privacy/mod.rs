@@ -131,6 +131,10 @@ impl PrivacySettings {
     /// `env_token`: `CHATTAG_PRIVACY_TOKEN`, which wins over `token_file`.
     pub fn resolve(config: &Config, env_token: Option<String>) -> Result<Self, PrivacyError> {
         let file: PrivacyFile = config.section("privacy")?.unwrap_or_default();
+        Self::from_file(file, env_token)
+    }
+
+    fn from_file(file: PrivacyFile, env_token: Option<String>) -> Result<Self, PrivacyError> {
         let token = match (env_token.filter(|t| !t.trim().is_empty()), &file.token_file) {
             (Some(t), _) => Some(Secret::new(&t)?),
             (None, Some(path)) => Some(Secret::from_file(path)?),
@@ -221,4 +225,59 @@ pub async fn export(
 ) -> Result<crate::store::privacy::PersonData, RequestError> {
     let entry = audit_entry(db, &subject, "export", via)?;
     Ok(store.export_person(subject, entry).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<PrivacySettings, PrivacyError> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let file: PrivacyFile = toml::Value::Table(table)
+            .get("privacy")
+            .cloned()
+            .map(|v| v.try_into().unwrap())
+            .unwrap_or_default();
+        PrivacySettings::from_file(file, None)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let s = parse("").unwrap();
+        assert_eq!(s.policy.default, Retention::DEFAULT);
+        assert_eq!(s.policy.default.events_ms, 90 * DAY_MS);
+        assert_eq!(s.policy.default.chats_ms, 400 * DAY_MS);
+        assert_eq!(s.interval, Duration::from_secs(3600));
+        assert!(s.token.is_none());
+    }
+
+    #[test]
+    fn a_site_overrides_some_days_and_inherits_the_rest_from_the_default() {
+        let s = parse(
+            "[privacy.retention]\nchats_days = 200\n[privacy.sites.\"shop.example\"]\nevents_days = 30\n",
+        )
+        .unwrap();
+        let shop = s.policy.for_site(Some("shop.example"));
+        assert_eq!(shop.events_ms, 30 * DAY_MS);
+        assert_eq!(shop.chats_ms, 200 * DAY_MS);
+        let other = s.policy.for_site(Some("other.example"));
+        assert_eq!(other.events_ms, 90 * DAY_MS);
+        assert_eq!(s.policy.shortest(|r| r.events_ms), 30 * DAY_MS);
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        assert!(matches!(
+            parse("[privacy.retention]\nevents_days = 0\n"),
+            Err(PrivacyError::Days(_))
+        ));
+        assert!(matches!(
+            parse("[privacy.retention]\nbatch = 0\n"),
+            Err(PrivacyError::Batch)
+        ));
+        assert!(matches!(
+            parse("[privacy.retention]\ninterval = \"soon\"\n"),
+            Err(PrivacyError::Interval(_))
+        ));
+    }
 }
