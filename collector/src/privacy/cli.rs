@@ -79,7 +79,9 @@ pub fn forget(args: PersonArgs) -> Result<(), CommandError> {
         super::forget(store.as_ref(), &db, subject, "cli").await
     })?;
     let done = rt.block_on(done).map_err(request_error)?;
-    print(&serde_json::json!({"removed": done.removed, "wal_truncated": done.wal_truncated}))
+    print(
+        &serde_json::json!({"removed": done.removed, "wal_truncated": done.wal_truncated, "inbox_rotated": done.inbox_rotated}),
+    )
 }
 
 /// Prints everything kept about the person, as JSON.

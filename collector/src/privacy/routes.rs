@@ -92,6 +92,7 @@ async fn forget(
         "kind": kind,
         "removed": done.removed,
         "wal_truncated": done.wal_truncated,
+        "inbox_rotated": done.inbox_rotated,
     })))
 }
 

@@ -32,6 +32,9 @@ pub struct Forgotten {
     pub removed: Counts,
     /// The WAL was checkpointed and truncated afterwards, so deleted pages are gone from it.
     pub wal_truncated: bool,
+    /// The ingest inbox's segment that held the person's raw events was closed and deleted
+    /// (only the server owns the inbox: `false` from a command while the server runs).
+    pub inbox_rotated: bool,
 }
 
 /// How long each kind of data is kept, in milliseconds (see `docs/data-inventory.md`).

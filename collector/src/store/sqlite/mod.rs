@@ -201,6 +201,15 @@ impl SqliteStore {
         self.readers.run(work).await
     }
 
+    /// Closes the inbox's current segment and deletes it once applied (`false` outside the
+    /// server, which owns the inbox).
+    pub async fn rotate_inbox(&self) -> Result<bool, StoreError> {
+        match &self.inbox {
+            Some(inbox) => inbox.rotate().await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// Events acknowledged but not yet in the tables (0 outside the server).
     pub fn inbox_backlog(&self) -> usize {
         self.inbox

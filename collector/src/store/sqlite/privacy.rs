@@ -523,6 +523,9 @@ impl PrivacyStore for SqliteStore {
                 Ok(counts)
             })
             .await?;
+        // The person's events were applied before the read above, so the closed segment holding
+        // them is deleted at once.
+        let inbox_rotated = self.rotate_inbox().await?;
         let path = self.path.clone();
         let wal_truncated = tokio::task::spawn_blocking(move || checkpoint_truncate(&path))
             .await
@@ -530,6 +533,7 @@ impl PrivacyStore for SqliteStore {
         Ok(Forgotten {
             removed,
             wal_truncated,
+            inbox_rotated,
         })
     }
 
