@@ -46,7 +46,7 @@ export function start(config?: ChattagConfig): void;
 /** Resolves with the chat ID once the snippet runs (never resolves outside a browser). */
 export function ready(): Promise<string>;
 
-/** The visitor's chat ID, e.g. `CT8F2A9KQ3`; undefined before the snippet runs or before consent. */
+/** The visitor's chat ID, e.g. `CT8F2A9KQZ`; undefined before the snippet runs or before consent. */
 export function id(): string | undefined;
 
 /** `url` with the chat ID added when it is a messenger link; otherwise (or before start) unchanged. */

@@ -377,6 +377,16 @@ async function main() {
     if (r.status !== 0) collector = `## Collector\n\nscripts/bench_collector.mjs failed (exit ${r.status}); see the console output of \`npm run bench\`.`;
     else collector = /^## /m.test(section) ? section : `## Collector\n\n${section}`;
   }
+  const METRICA_BENCH = path.join(ROOT, 'scripts', 'bench_metrica.mjs');
+  if (fs.existsSync(METRICA_BENCH)) {
+    // Metrica export / upload preparation of 1,000,000 chats; also recorded in docs/benchmarks-collector.md.
+    console.log('\nMetrica export benchmark (scripts/bench_metrica.mjs)…');
+    const r = spawnSync(process.execPath, [METRICA_BENCH, '--no-build'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    process.stdout.write(r.stdout || '');
+    const section = (r.stdout || '').split('\n').filter((l) => !/^written: /.test(l)).join('\n').trim();
+    const metrica = r.status === 0 ? section : `## Metrica export and upload preparation\n\nscripts/bench_metrica.mjs failed (exit ${r.status}).`;
+    collector = collector ? `${collector}\n\n${metrica}` : metrica;
+  }
 
   const md = [
     '# Benchmarks',

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -57,6 +58,10 @@ pub enum ConfigError {
     SiteId(String),
     #[error("read token: {0}")]
     Token(#[from] SecretError),
+    #[error("metrics token: {0}")]
+    MetricsToken(SecretError),
+    #[error("public URL {0:?} must start with https:// or http://")]
+    PublicUrl(String),
     #[error(transparent)]
     Chats(#[from] ChatsConfigError),
 }
@@ -158,14 +163,43 @@ struct FileSite {
     origins: Vec<String>,
 }
 
+/// What one visitor, one connection and one site may use (see README "Running on the internet").
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    /// Ingest refuses (503) while the database's volume has fewer free bytes.
+    pub min_free_bytes: u64,
+    /// Events stored per site per UTC day from the browser; 0: none.
+    pub site_daily_events: u64,
+    /// Events stored per UTC day from the browser, all sites; 0: none.
+    pub daily_events: u64,
+}
+
+/// Where the client address comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAddr {
+    /// The TCP peer.
+    Peer,
+    /// `X-Forwarded-For`, appended to by this many proxies of ours (the peer is the nearest).
+    Forwarded { proxies: u8 },
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_token: Option<Secret>,
+    /// `https://…` given: session cookies are always `Secure`.
+    pub public_https: Option<bool>,
+    pub limits: Limits,
+    pub client_addr: ClientAddr,
     pub db: PathBuf,
     pub sites: Sites,
     pub read_token: Option<Secret>,
     pub rate_limit: RateLimit,
-    pub trust_forwarded_for: bool,
     pub bench_bare: bool,
     /// The chat side: `[chats]` plus its secrets.
     pub chats: ChatsConfig,
@@ -252,17 +286,51 @@ impl Config {
         };
         let chats = ChatsConfig::resolve(chats_file, env)?;
 
+        let metrics_token = match (
+            env("CHATTAG_METRICS_TOKEN").filter(|t| !t.trim().is_empty()),
+            &args.metrics_token_file,
+        ) {
+            (Some(token), _) => Some(Secret::new(&token).map_err(ConfigError::MetricsToken)?),
+            (None, Some(path)) => Some(Secret::from_file(path).map_err(ConfigError::MetricsToken)?),
+            (None, None) => None,
+        };
+        let public_https = match args.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) if url.to_ascii_lowercase().starts_with("https://") => Some(true),
+            Some(url) if url.to_ascii_lowercase().starts_with("http://") => Some(false),
+            Some(url) => return Err(ConfigError::PublicUrl(url.to_owned())),
+        };
+
         let per_second = args.rate_limit;
         Ok(Config {
             listen: args.listen,
+            metrics_listen: args.metrics_listen,
+            metrics_token,
+            public_https,
+            limits: Limits {
+                header_timeout: args.header_timeout,
+                request_timeout: args.request_timeout,
+                idle_timeout: args.idle_timeout,
+                max_connections: args.max_connections.max(1),
+                min_free_bytes: args.min_free_mb.saturating_mul(1 << 20),
+                site_daily_events: args.site_daily_events,
+                daily_events: args.daily_events,
+            },
+            client_addr: if args.trust_forwarded_for {
+                ClientAddr::Forwarded {
+                    proxies: args.trusted_proxies.max(1),
+                }
+            } else {
+                ClientAddr::Peer
+            },
             db: args.db.db.clone(),
             sites: Sites::new(sites)?,
             read_token,
             rate_limit: RateLimit {
                 per_second,
                 burst: args.rate_burst.unwrap_or(per_second.saturating_mul(3)),
+                ipv6_prefix: args.rate_limit_ipv6_prefix,
             },
-            trust_forwarded_for: args.trust_forwarded_for,
             bench_bare: args.bench_bare,
             chats,
             file,

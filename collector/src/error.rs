@@ -42,6 +42,9 @@ error_codes! {
     EmptyBatch = "empty_batch",
     InvalidEvent = "invalid_event",
     RateLimited = "rate_limited",
+    QuotaExceeded = "quota_exceeded",
+    DiskSpaceLow = "disk_space_low",
+    RequestTimeout = "request_timeout",
     Unauthorized = "unauthorized",
     ReadApiDisabled = "read_api_disabled",
     StorageUnavailable = "storage_unavailable",
@@ -143,6 +146,18 @@ impl ApiError {
             ErrorCode::RateLimited,
             "too many requests from this address; retry later",
         );
+        e.retry_after_secs = Some(retry_after_secs.max(1));
+        e
+    }
+
+    /// A refusal the client should retry after `retry_after_secs`.
+    pub fn retry_later(
+        status: StatusCode,
+        code: ErrorCode,
+        retry_after_secs: u64,
+        message: impl Into<String>,
+    ) -> ApiError {
+        let mut e = ApiError::new(status, code, message);
         e.retry_after_secs = Some(retry_after_secs.max(1));
         e
     }

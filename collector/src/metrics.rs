@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -28,6 +30,34 @@ pub struct RouteLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabels {
     pub code: String,
+}
+
+/// The method as a label: a standard one, or `other` (request data never becomes a label
+/// as it is: each distinct value would be a series kept for the life of the process).
+pub fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// Webhook senders a label may name; anything else is `other`.
+const MESSENGERS: &[&str] = &["telegram", "whatsapp", "viber", "max", "intake"];
+/// Match methods a label may name (chats::matching::Method); anything else is `other`.
+const MATCH_METHODS: &[&str] = &["exact-link", "exact-text", "probable-click", "unmatched"];
+
+fn closed(value: &str, known: &[&'static str]) -> &'static str {
+    known
+        .iter()
+        .find(|k| **k == value)
+        .copied()
+        .unwrap_or("other")
 }
 
 fn latency_histogram() -> Histogram {
@@ -113,6 +143,14 @@ pub struct MatchLabels {
     pub method: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnreadableLabels {
+    /// `telegram` | `whatsapp` | `viber` | `max`.
+    pub messenger: String,
+    /// `shape` | `no-partner` | `timestamp` (see `chats::inbound::UnreadableReason`).
+    pub reason: String,
+}
+
 /// What became of one webhook delivery (or one intake request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WebhookOutcome {
@@ -149,6 +187,7 @@ impl WebhookOutcome {
 pub struct ChatMetrics {
     pub webhooks: Family<WebhookLabels, Counter>,
     pub matches: Family<MatchLabels, Counter>,
+    pub unreadable: Family<UnreadableLabels, Counter>,
 }
 
 impl ChatMetrics {
@@ -156,6 +195,7 @@ impl ChatMetrics {
         let m = ChatMetrics {
             webhooks: Family::default(),
             matches: Family::default(),
+            unreadable: Family::default(),
         };
         registry.register(
             "chattag_chat_webhooks",
@@ -167,13 +207,28 @@ impl ChatMetrics {
             "New conversations, by how they were tied to a visit",
             m.matches.clone(),
         );
+        registry.register(
+            "chattag_chat_webhook_unreadable",
+            "Webhook items kept raw because the collector could not read them, by messenger and reason",
+            m.unreadable.clone(),
+        );
         m
+    }
+
+    /// Both label values come from closed sets (messenger names, `UnreadableReason`).
+    pub fn unreadable(&self, messenger: &'static str, reason: &'static str) {
+        self.unreadable
+            .get_or_create(&UnreadableLabels {
+                messenger: messenger.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 
     pub fn webhook(&self, messenger: &str, outcome: WebhookOutcome) {
         self.webhooks
             .get_or_create(&WebhookLabels {
-                messenger: messenger.to_owned(),
+                messenger: closed(messenger, MESSENGERS).to_owned(),
                 outcome: outcome.as_str().to_owned(),
             })
             .inc();
@@ -182,7 +237,7 @@ impl ChatMetrics {
     pub fn matched(&self, method: &str) {
         self.matches
             .get_or_create(&MatchLabels {
-                method: method.to_owned(),
+                method: closed(method, MATCH_METHODS).to_owned(),
             })
             .inc();
     }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::webhooks::Messenger;
+use common::webhooks::{telegram_hello, Messenger};
 use common::{new_chat_id, new_event_id, Server};
 use serde_json::json;
 
@@ -29,6 +29,14 @@ fn telegram_start(server: &Server, user: i64, id: &str, date_s: u64) {
     .unwrap();
     let r = server.telegram(&update);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Opening the bot is not a chat; the person's first message is.
+    let r = server.telegram(&telegram_hello(user, 2, date_s));
+    assert_eq!(
+        r.json()["opened"],
+        1,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
 }
 
 fn export(server: &Server, extra: &[&str]) -> (String, String) {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::webhooks::{whatsapp_text, Messenger};
+use common::webhooks::{telegram_hello, whatsapp_text, Messenger};
 use common::{new_chat_id, new_event_id, Server, TS};
 use serde_json::json;
 
@@ -84,6 +84,13 @@ fn demo_visits_to_metrica_rows() {
         "chat": {"id": 381920477, "type": "private"}, "date": TS / 1000 + 40, "text": format!("/start {tg_id}")}}))
     .unwrap();
     assert_eq!(server.telegram(&tg).status, 200);
+    // Opening the bot is not a chat; the person's first message is, tied by the /start code.
+    assert_eq!(
+        server
+            .telegram(&telegram_hello(381920477, 6, TS / 1000 + 40))
+            .json()["opened"],
+        1
+    );
 
     // WhatsApp: the person sends the prefilled draft (lowercased by a phone keyboard).
     let body = format!("Hello!\n\nrequest number: {}", wa_id.to_lowercase());

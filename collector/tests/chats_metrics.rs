@@ -7,7 +7,7 @@ mod common;
 #[path = "support/metrica_standin.rs"]
 mod metrica_standin;
 
-use common::webhooks::{whatsapp_text, Messenger, TG_SECRET};
+use common::webhooks::{telegram_hello, whatsapp_text, Messenger, TG_SECRET};
 use common::{new_chat_id, Server, TS};
 use metrica_standin::Standin;
 use serde_json::json;
@@ -91,6 +91,15 @@ fn webhook_match_and_upload_metrics() {
         "chat": {"id": 381920477, "type": "private"}, "date": TS / 1000 + 60, "text": format!("/start {id}")}}))
     .unwrap();
     assert_eq!(telegram(&server, TG_SECRET, &update), 200);
+    // Opening the bot is not a chat; the person's first message is, tied by the /start code.
+    assert_eq!(
+        telegram(
+            &server,
+            TG_SECRET,
+            &telegram_hello(381920477, 10, TS / 1000 + 61)
+        ),
+        200
+    );
     // Telegram retries a delivery it did not see acknowledged: the same message again.
     assert_eq!(telegram(&server, TG_SECRET, &update), 200);
     assert_eq!(telegram(&server, "forged-secret-000", &update), 401);
@@ -117,7 +126,8 @@ fn webhook_match_and_upload_metrics() {
             ),
         )
     };
-    assert_eq!(webhooks("telegram", "accepted"), 1.0, "{m}");
+    // The /start and the first message.
+    assert_eq!(webhooks("telegram", "accepted"), 2.0, "{m}");
     assert_eq!(webhooks("telegram", "duplicate"), 1.0);
     assert_eq!(webhooks("telegram", "refused"), 1.0);
     assert_eq!(webhooks("telegram", "invalid"), 1.0);

@@ -5,8 +5,8 @@ mod common;
 
 use chattag_collector::signing::hmac_sha256_hex;
 use common::webhooks::{
-    whatsapp_text, Messenger, INTAKE_TOKEN, MAX_SECRET, TG_SECRET, VIBER_TOKEN, WA_SECRET,
-    WA_VERIFY,
+    max_hello, viber_hello, whatsapp_text, Messenger, INTAKE_TOKEN, MAX_SECRET, TG_SECRET,
+    VIBER_TOKEN, WA_SECRET, WA_VERIFY,
 };
 use common::{new_chat_id, new_event_id, Server, TS};
 use serde_json::json;
@@ -144,16 +144,29 @@ fn telegram_start_verified_stored_once() {
     ];
     let r = server.request("POST", "/v1/webhooks/telegram", &h, &body);
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["opened"], 1);
+    // Opening the bot is not a chat: it is kept as the click of the visit.
+    assert_eq!(
+        (r.json()["opened"].clone(), r.json()["bot_opens"].clone()),
+        (json!(0), json!(1))
+    );
+    assert!(conversations(&server).is_empty());
     // Telegram retries a delivery it thinks failed: the same update is stored once.
     let r = server.request("POST", "/v1/webhooks/telegram", &h, &body);
     assert_eq!(r.json()["duplicates"], 1);
-    // A later message in the same chat continues the conversation.
+    // The person's first message opens the chat, tied to the visit by the /start code.
     let r = server.request(
         "POST",
         "/v1/webhooks/telegram",
         &h,
         &tg_update(9002, 381920477, "Do you deliver?", TS / 1000 + 90),
+    );
+    assert_eq!(r.json()["opened"], 1);
+    // A later message in the same chat continues the conversation.
+    let r = server.request(
+        "POST",
+        "/v1/webhooks/telegram",
+        &h,
+        &tg_update(9003, 381920477, "To Kazan?", TS / 1000 + 95),
     );
     assert_eq!(r.json()["continued"], 1);
 
@@ -319,6 +332,21 @@ fn viber_and_max_verified() {
             .status,
         200
     );
+    // Opening the bot is not a chat; the person's first message is, tied by the context code.
+    assert!(conversations(&server).is_empty());
+    let hello = viber_hello("01234567890A=", TS + 31_000, 5487373282716262913);
+    let sig = hmac_sha256_hex(VIBER_TOKEN, &hello);
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/webhooks/viber",
+                &[("X-Viber-Content-Signature", &sig)],
+                &hello
+            )
+            .json()["opened"],
+        1
+    );
     // Viber's own "webhook" callback (sent when the URL is set) is acknowledged, stores nothing.
     let hook = br#"{"event":"webhook","timestamp":1763700000000,"chat_hostname":"SN-CHAT-03_","message_token":1}"#;
     let sig = hmac_sha256_hex(VIBER_TOKEN, hook);
@@ -366,6 +394,12 @@ fn viber_and_max_verified() {
             )
             .status,
         200
+    );
+    assert_eq!(
+        server
+            .max(&max_hello(5551234, TS + 41_000, "mid.hello"))
+            .json()["opened"],
+        1
     );
 
     let convs = conversations(&server);

@@ -9,7 +9,7 @@ mod metrica_standin;
 
 use std::process::{Command, Output};
 
-use common::webhooks::{whatsapp_text, Messenger};
+use common::webhooks::{max_hello, telegram_hello, viber_hello, whatsapp_text, Messenger};
 use common::{new_chat_id, Server, TS};
 use metrica_standin::Standin;
 use serde_json::json;
@@ -38,7 +38,9 @@ fn telegram_start(server: &Server, update_id: i64, user: i64, id: &str, date_s: 
         "from": {"id": user, "is_bot": false, "first_name": "Anna", "username": format!("user{user}")},
         "chat": {"id": user, "type": "private"}, "date": date_s, "text": format!("/start {id}")}}))
     .unwrap();
-    let r = server.telegram(&body);
+    assert_eq!(server.telegram(&body).json()["bot_opens"], 1);
+    // Opening the bot is not a chat; the person's first message is, tied by the /start code.
+    let r = server.telegram(&telegram_hello(user, update_id + 500, date_s));
     assert_eq!(r.json()["opened"], 1);
 }
 
@@ -53,6 +55,12 @@ fn seed(server: &Server) -> (String, String) {
         "type": "open", "context": b, "user": {"id": "01234567890A=", "name": "John"}, "subscribed": false}))
     .unwrap();
     assert_eq!(server.viber(&viber).status, 200);
+    assert_eq!(
+        server
+            .viber(&viber_hello("01234567890A=", TS + 60_400, 78))
+            .json()["opened"],
+        1
+    );
     // A WhatsApp chat without any ID: unattributed.
     let wa = whatsapp_text("16505551234", "S", "hello", TS / 1000 + 900, "wamid.X");
     assert_eq!(server.whatsapp(&wa).status, 200);
@@ -65,6 +73,12 @@ fn seed(server: &Server) -> (String, String) {
     )
     .unwrap();
     assert_eq!(server.max(&max).status, 200);
+    assert_eq!(
+        server
+            .max(&max_hello(42, TS + 1_000_000, "mid.seed1"))
+            .json()["opened"],
+        1
+    );
     (a, b)
 }
 

@@ -32,6 +32,11 @@ fn seed(server: &Server, t: i64) -> String {
         "chat": {"id": 77, "type": "private"}, "date": t / 1000, "text": format!("/start {id}")}}))
     .unwrap();
     assert_eq!(server.telegram(&tg).status, 200);
+    // Opening the bot is not a chat; the person's first message is, tied by the /start code.
+    let hello = serde_json::to_vec(&json!({"update_id": 2, "message": {"message_id": 2, "from": {"id": 77, "is_bot": false, "first_name": "Анна <b>"},
+        "chat": {"id": 77, "type": "private"}, "date": t / 1000, "text": "Здравствуйте"}}))
+    .unwrap();
+    assert_eq!(server.telegram(&hello).json()["opened"], 1);
     let wa = whatsapp_text(
         "16505551234",
         "=HYPERLINK(\"http://evil\")",

@@ -1,4 +1,4 @@
-//! The chat ID: `<prefix><7 random><1 check>`, e.g. `CT8F2A9KQ3`.
+//! The chat ID: `<prefix><7 random><1 check>`, e.g. `CT8F2A9KQZ`.
 //!
 //! * prefix: 1–4 of `A–Z` (default `CT`), configured per site;
 //! * body: 7 Crockford base32 characters from a CSPRNG (35 bits), never derived from a visitor ID;

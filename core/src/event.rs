@@ -4,11 +4,11 @@
 //! the browser makes no CORS preflight. Absent identifiers are omitted, never `null`.
 //!
 //! ```json
-//! {"event_id":"0J5ZK7Q4R2M8X1C3V6B9N0D2F4","type":"click","chat_id":"CT8F2A9KQ3",
+//! {"event_id":"0J5ZK7Q4R2M8X1C3V6B9N0D2F4","type":"click","chat_id":"CT8F2A9KQZ",
 //!  "ts":1763700000000,"page":"https://shop.example/p/1","referrer":"https://yandex.ru/",
 //!  "client_id":"1700000000123456789","yclid":"5123456789012345678",
 //!  "utm":{"source":"yandex","medium":"cpc"},
-//!  "messenger":"telegram","link_kind":"telegram_bot","target":"https://t.me/shop_bot?start=CT8F2A9KQ3"}
+//!  "messenger":"telegram","link_kind":"telegram_bot","target":"https://t.me/shop_bot?start=CT8F2A9KQZ"}
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,25 @@ pub const MIN_TS: u64 = 1_577_836_800_000;
 /// Latest plausible `ts`: 2100-01-01T00:00:00Z (ms). The core has no clock, so "not in the
 /// future" is the collector's check, not this one.
 pub const MAX_TS: u64 = 4_102_444_800_000;
+/// How far ahead of the receiving server's clock an event's `ts` may be and still be kept:
+/// ordinary clock skew and the moments an event spends in flight.
+pub const FUTURE_TOLERANCE_MS: u64 = 60_000;
+
+/// The time an event is recorded at, given the server's clock `now_ms` when it arrived: its
+/// own `ts`, unless that is more than [`FUTURE_TOLERANCE_MS`] ahead, when it is `now_ms`.
+///
+/// Nothing can have happened after it arrived, so a later `ts` is a wrong clock or a forgery.
+/// Clamped rather than refused: a visitor whose clock runs fast still has the visit recorded
+/// (at the time it reached the server), and a forged future `ts` can neither stay ahead of
+/// real events (making later chats look ambiguous) nor outrank a later identifier update.
+pub fn received_ts(ts: u64, now_ms: u64) -> u64 {
+    if ts > now_ms.saturating_add(FUTURE_TOLERANCE_MS) {
+        now_ms
+    } else {
+        ts
+    }
+}
+
 /// Longest `target` (a tagged link) in a click event.
 pub const MAX_TARGET_LEN: usize = crate::links::MAX_HREF_LEN;
 

@@ -1,4 +1,4 @@
-//! The visible tag added to a personal chat's prefilled message, e.g. "Request number: CT8F2A9KQ3".
+//! The visible tag added to a personal chat's prefilled message, e.g. "Request number: CT8F2A9KQZ".
 //!
 //! The site's own text always stays: the tag is appended after a blank line (or, in a custom
 //! template, placed where `{text}` says). Localised by the page's `<html lang>`.

@@ -262,3 +262,19 @@ fn page_urls_are_cleaned_for_events() {
         None
     );
 }
+
+#[test]
+fn a_future_ts_is_recorded_at_arrival() {
+    use chattag_core::event::{received_ts, FUTURE_TOLERANCE_MS};
+    let now = 1_763_700_000_000;
+    // The past and small skew are kept as sent.
+    assert_eq!(received_ts(now - 3_600_000, now), now - 3_600_000);
+    assert_eq!(
+        received_ts(now + FUTURE_TOLERANCE_MS, now),
+        now + FUTURE_TOLERANCE_MS
+    );
+    // Beyond the tolerance: the arrival time, however far ahead the claim.
+    assert_eq!(received_ts(now + FUTURE_TOLERANCE_MS + 1, now), now);
+    assert_eq!(received_ts(4_070_908_800_000, now), now); // 2099
+    assert_eq!(received_ts(u64::MAX, u64::MAX - 1), u64::MAX);
+}

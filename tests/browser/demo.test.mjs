@@ -62,6 +62,52 @@ test('the demo shop is tagged, loads nothing from outside, and shows what the co
   }
 });
 
+test('playing the customer: a signed webhook from the demo server, the chat matched to the visit, the Metrica row, the report page', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const outside = await keepLocal(context);
+  const errors = [];
+  try {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(demoUrl);
+    await page.waitForFunction(() => typeof window.chattag?.id === 'function' && window.chattag.id(), null, { timeout: 10000 });
+    const id = await page.evaluate(() => window.chattag.id());
+    await page.click('#sim-metrica');
+    await page.waitForFunction(() => /ClientID\s+\d{10,}/.test(document.getElementById('collector-view').innerText), null, { timeout: 15000 });
+    const clientId = await page.evaluate(() => document.cookie.match(/_ym_uid=(\d+)/)[1]);
+
+    await page.click('#write-wa');
+    await page.waitForFunction(() => /whatsapp · exact-text \(the code\)/.test(document.getElementById('chat-list')?.innerText || ''), null, { timeout: 10000 });
+    assert.match(await page.textContent('#write-status'), /WhatsApp webhook from customer 7916\d{7} → collector answered 200/);
+    await page.waitForFunction((cid) => {
+      const pre = document.querySelector('#metrica-row pre');
+      return pre && /^DateTime,ChatPlatform,PhoneNumber,ClientID/.test(pre.textContent) && pre.textContent.includes(`,whatsapp,`) && pre.textContent.includes(cid);
+    }, clientId, { timeout: 10000 });
+
+    await page.click('#write-tg');
+    await page.waitForFunction(() => /telegram · exact-link \(the code\)/.test(document.getElementById('chat-list')?.innerText || ''), null, { timeout: 10000 });
+    await page.waitForFunction(() => (document.querySelector('#metrica-row pre')?.textContent || '').includes(',telegram,'), null, { timeout: 10000 });
+    if (process.env.CHATTAG_DEMO_SCREENSHOT) await page.screenshot({ path: process.env.CHATTAG_DEMO_SCREENSHOT, fullPage: false });
+
+    // The report page, through the demo server: the token never reaches the browser.
+    assert.equal(await page.getAttribute('#report-link', 'href'), '/reports');
+    const report = await context.request.get(`${demoUrl.replace(/\/$/, '')}/reports`);
+    assert.equal(report.status(), 200);
+    const html = await report.text();
+    assert.match(html, /Latest chats/);
+    assert.ok(html.includes('Demo customer') || html.includes('demo_customer'), 'the demo customer is on the report page');
+    const direct = await fetch(`${collectorBase}/reports`);
+    assert.match(await direct.text(), /action="\/reports\/login"/, 'the collector itself still asks for the token');
+    assert.ok(!(await page.content()).includes('Bearer'), 'no token in the page');
+
+    assert.deepEqual(outside, [], 'the demo loads nothing from outside 127.0.0.1');
+    assert.deepEqual(errors, []);
+    assert.equal(await page.textContent('#demo-id'), id);
+  } finally {
+    await context.close();
+  }
+});
+
 test('Ctrl-C stops the demo server and the collector', async () => {
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   proc.kill('SIGINT');

@@ -196,10 +196,67 @@
       });
       view.appendChild(ul);
     }
+    var convs = r.conversations || [];
+    if (convs.length) {
+      view.appendChild(el('p', { class: 'muted' }, 'Chats matched to this visit:'));
+      var cl = el('ul', { class: 'clicks chats', id: 'chat-list' });
+      convs.forEach(function (c) {
+        var how = c.probable ? 'PROBABLE (click timing only, not sent to Metrica by default)' : c.method + ' (the code)';
+        cl.appendChild(el('li', null, fmtTime(c.started_at) + ' · ' + c.platform + ' · ' + how + (c.answered ? ' · answered' : '')));
+      });
+      view.appendChild(cl);
+      view.appendChild(metricaBox);
+    }
     var raw = el('details');
     raw.appendChild(el('summary', null, 'raw JSON'));
     raw.appendChild(el('pre', null, JSON.stringify(r, null, 2)));
     view.appendChild(raw);
+  }
+
+  // ---- Play the customer: the demo server sends the messenger's webhook -----------------
+  var metricaBox = el('div', { class: 'metrica-row', id: 'metrica-row' });
+  var customers = 0;
+
+  function renderMetrica(m) {
+    metricaBox.textContent = '';
+    metricaBox.appendChild(el('p', { class: 'muted' }, 'Row Metrica would receive (counter ' + (m.counter || '?') + ', chat import CSV):'));
+    if (m.error) {
+      metricaBox.appendChild(el('p', { class: 'error' }, m.error));
+      return;
+    }
+    var rows = m.rows || [];
+    metricaBox.appendChild(el('pre', null, rows.length ? [m.header].concat(rows).join('\n') : 'no row: ' + ((m.notes || []).join(' ') || 'not exportable yet (no Metrica ID for this visit?)')));
+  }
+
+  function refreshMetrica() {
+    var id = chatId();
+    if (!id || !customers) return;
+    fetch('/demo/metrica-row?chat_id=' + encodeURIComponent(id), { cache: 'no-store' })
+      .then(function (res) { return res.json(); })
+      .then(renderMetrica)
+      .catch(function (e) { renderMetrica({ error: e.message }); });
+  }
+
+  function write(messenger) {
+    var id = chatId();
+    if (!id) return;
+    $('write-status').textContent = 'Sending a signed ' + messenger + ' webhook…';
+    fetch('/demo/write', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messenger: messenger, chat_id: id }) })
+      .then(function (res) { return res.json(); })
+      .then(function (r) {
+        if (r.error) throw new Error(r.error);
+        customers++;
+        $('write-status').textContent = (messenger === 'whatsapp' ? 'WhatsApp' : 'Telegram') + ' webhook from customer ' + r.partner + ' → collector answered ' + r.status + (r.status === 200 ? ' (the chat appears below)' : ' ' + r.answer);
+        poll();
+        refreshMetrica();
+      })
+      .catch(function (e) { $('write-status').textContent = 'Failed: ' + e.message; });
+  }
+
+  if (demo.chats) {
+    $('demo-customer').hidden = false;
+    $('write-wa').addEventListener('click', function () { write('whatsapp'); });
+    $('write-tg').addEventListener('click', function () { write('telegram'); });
   }
 
   var openRaw = false;

@@ -12,6 +12,11 @@
 //!     --connections 32 --batch 10 --duration 10 [--warmup 2] [--max-requests N] [--rate R]
 //! ```
 //! Prints one JSON object on stdout: requests, events, statuses, rates and latency percentiles.
+//!
+//! With `--whatsapp-secret-file FILE` it posts WhatsApp Cloud API notifications instead (to
+//! `/v1/webhooks/whatsapp`): `--batch` messages per notification, each from a new person (every
+//! other one with a chat ID in its text), signed with the app secret in FILE as Meta signs them.
+//! "events" are then messages.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -35,6 +40,8 @@ struct Args {
     max_requests: u64,
     /// Requests per second in total (open loop); `None`: closed loop.
     rate: Option<u64>,
+    /// WhatsApp app secret: post signed WhatsApp notifications instead of snippet batches.
+    whatsapp_secret: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -49,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
         warmup: Duration::from_secs(2),
         max_requests: 5_000_000,
         rate: None,
+        whatsapp_secret: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +74,12 @@ fn parse_args() -> Result<Args, String> {
             "--warmup" => a.warmup = Duration::from_secs(num(value()?)?.min(30)),
             "--max-requests" => a.max_requests = num(value()?)?,
             "--rate" => a.rate = Some(num(value()?)?.clamp(1, 1_000_000)),
+            "--whatsapp-secret-file" => {
+                let path = value()?;
+                let secret = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("--whatsapp-secret-file {path}: {e}"))?;
+                a.whatsapp_secret = Some(secret.trim().to_owned());
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -131,6 +145,34 @@ fn batch_body(rng: &mut Rng, batch: usize, ts: u64) -> String {
     body
 }
 
+/// A WhatsApp notification with `batch` messages, each from a new person (random 11-digit
+/// phone), every other one carrying a fresh chat ID in its text, as a customer pasting the code.
+fn whatsapp_body(rng: &mut Rng, batch: usize, ts_s: u64) -> String {
+    let mut contacts = Vec::with_capacity(batch);
+    let mut messages = Vec::with_capacity(batch);
+    for i in 0..batch {
+        let phone = 10_000_000_000u64 + u64::from(u32::from_le_bytes(rng.bytes::<4>())) * 2;
+        let wamid = u128::from_le_bytes(rng.bytes::<16>());
+        let text = if i % 2 == 0 {
+            let chat = ChatId::generate(&Prefix::DEFAULT, rng.bytes::<5>());
+            format!("Здравствуйте! Номер обращения: {chat}")
+        } else {
+            "Здравствуйте, диван в наличии?".to_owned()
+        };
+        contacts.push(format!(
+            r#"{{"profile":{{"name":"Customer {i}"}},"wa_id":"{phone}"}}"#
+        ));
+        messages.push(format!(
+            r#"{{"from":"{phone}","id":"wamid.{wamid:032x}","timestamp":"{ts_s}","type":"text","text":{{"body":"{text}"}}}}"#
+        ));
+    }
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550783881","phone_number_id":"106540352242922"}},"contacts":[{}],"messages":[{}]}},"field":"messages"}}]}}]}}"#,
+        contacts.join(","),
+        messages.join(",")
+    )
+}
+
 #[derive(Default)]
 struct Tally {
     ok: u64,
@@ -143,10 +185,12 @@ struct Tally {
 async fn one_request(
     stream: &mut BufReader<TcpStream>,
     head: &str,
+    extra_header: &str,
     body: &str,
 ) -> std::io::Result<u16> {
-    let mut req = String::with_capacity(head.len() + body.len() + 32);
+    let mut req = String::with_capacity(head.len() + extra_header.len() + body.len() + 32);
     req.push_str(head);
+    req.push_str(extra_header);
     req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     req.push_str(body);
     stream.get_mut().write_all(req.as_bytes()).await?;
@@ -192,10 +236,16 @@ async fn connection(
 ) -> Tally {
     let mut tally = Tally::default();
     let mut rng = Rng(seed | 1);
-    let head = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nOrigin: {}\r\nContent-Type: text/plain;charset=UTF-8\r\n",
-        args.path, args.addr, args.origin
-    );
+    let head = match args.whatsapp_secret {
+        None => format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nOrigin: {}\r\nContent-Type: text/plain;charset=UTF-8\r\n",
+            args.path, args.addr, args.origin
+        ),
+        Some(_) => format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n",
+            args.path, args.addr
+        ),
+    };
     let end = started + args.warmup + args.duration;
     let measure_from = started + args.warmup;
     let ts = 1_763_700_000_000u64;
@@ -226,7 +276,15 @@ async fn connection(
             }
         }
         let Some(s) = stream.as_mut() else { continue };
-        let body = batch_body(&mut rng, args.batch, ts);
+        let (body, signature) = match &args.whatsapp_secret {
+            None => (batch_body(&mut rng, args.batch, ts), String::new()),
+            Some(secret) => {
+                let now_s = u64::try_from(chattag_collector::clock::now_ms() / 1000).unwrap_or(0);
+                let body = whatsapp_body(&mut rng, args.batch, now_s);
+                let sig = chattag_collector::signing::hmac_sha256_hex(secret, body.as_bytes());
+                (body, format!("X-Hub-Signature-256: sha256={sig}\r\n"))
+            }
+        };
         let t0 = match interval {
             Some(iv) => {
                 let slot = next_slot;
@@ -239,7 +297,7 @@ async fn connection(
             }
             None => Instant::now(),
         };
-        let result = one_request(s, &head, &body).await;
+        let result = one_request(s, &head, &signature, &body).await;
         let took = t0.elapsed();
         let measured = t0 >= measure_from;
         match result {

@@ -4,7 +4,7 @@
 //! ```toml
 //! [chats]
 //! prefixes = ["CT"]                 # chat ID prefixes the sites use (data-prefix)
-//! probable_window_minutes = 10      # how long before a chat a click still counts
+//! probable_window_minutes = 5       # how long before a chat a click still counts (default 5)
 //! intake_token_file = "/etc/chattag/intake-token"      # or env CHATTAG_INTAKE_TOKEN
 //!
 //! [chats.telegram]

@@ -24,6 +24,12 @@ impl Platform {
         Platform("max".into())
     }
 
+    /// A messenger's own name (`Messenger::NAME`), already in the stored form.
+    pub fn of_messenger(name: &'static str) -> Platform {
+        debug_assert!(Platform::parse(name).is_some_and(|p| p.0 == name));
+        Platform(name.to_string())
+    }
+
     /// Accepts any case ("WhatsApp") and stores lowercase.
     pub fn parse(s: &str) -> Option<Platform> {
         let s = s.trim();
@@ -117,7 +123,7 @@ impl ChatUser {
     }
 }
 
-/// One inbound message (or conversation start) from the chat partner.
+/// One inbound message from the chat partner.
 #[derive(Clone, PartialEq, Debug)]
 pub struct InboundMessage {
     pub platform: Platform,
@@ -141,14 +147,95 @@ pub struct InboundMessage {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Answered {
     pub platform: Platform,
-    pub user_key: String,
+    /// Whichever identifiers the payload gives for the person answered (name unused).
+    pub partner: ChatUser,
     pub at_ms: i64,
+}
+
+/// The person opened the bot (Telegram `/start`, Viber `conversation_started`, MAX
+/// `bot_started`) without writing. Not a chat: with a code it is kept as the click that
+/// ties the person's next message to the visit.
+#[derive(Clone, PartialEq, Debug)]
+pub struct BotOpened {
+    pub platform: Platform,
+    pub user: ChatUser,
+    pub at_ms: i64,
+    /// The hidden deeplink data (`/start <param>`, `context`, `payload`); None when opened
+    /// by name.
+    pub start_param: Option<String>,
+    pub account: Option<String>,
+    /// Platform event ID, for dropping webhook retries.
+    pub event_id: Option<String>,
+}
+
+/// Why one message of a delivery could not be read. A closed set: it labels a metric.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum UnreadableReason {
+    /// Not in the shape the platform documents (a field missing or of another type).
+    Shape,
+    /// No identifier of the chat partner (no phone, user ID or username).
+    NoPartner,
+    /// A timestamp that is not a number.
+    Timestamp,
+}
+
+impl UnreadableReason {
+    pub const ALL: [UnreadableReason; 3] = [
+        UnreadableReason::Shape,
+        UnreadableReason::NoPartner,
+        UnreadableReason::Timestamp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnreadableReason::Shape => "shape",
+            UnreadableReason::NoPartner => "no-partner",
+            UnreadableReason::Timestamp => "timestamp",
+        }
+    }
+}
+
+/// A message the collector could not read: kept raw with the reason, so that one bad item never
+/// costs the rest of its delivery and the site owner can see what was not understood.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Unreadable {
+    pub platform: Platform,
+    pub reason: UnreadableReason,
+    pub detail: String,
+    /// The item's JSON as received (capped at [`MAX_RAW_BYTES`]).
+    pub raw: String,
+}
+
+/// Raw JSON kept for an unreadable item; webhook bodies are at most 256 KiB anyway.
+pub const MAX_RAW_BYTES: usize = 16 * 1024;
+
+impl Unreadable {
+    pub fn new(
+        platform: Platform,
+        reason: UnreadableReason,
+        detail: impl Into<String>,
+        raw: &[u8],
+    ) -> Unreadable {
+        let raw = String::from_utf8_lossy(raw);
+        let mut end = raw.len().min(MAX_RAW_BYTES);
+        while !raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        Unreadable {
+            platform,
+            reason,
+            detail: detail.into(),
+            raw: raw[..end].to_string(),
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Debug)]
 pub enum Inbound {
     Message(InboundMessage),
     Answered(Answered),
+    BotOpened(BotOpened),
+    Unreadable(Unreadable),
 }
 
 /// Keeps user-supplied strings inside sane bounds before they are stored: control characters

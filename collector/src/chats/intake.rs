@@ -3,8 +3,8 @@
 //!
 //! ```json
 //! {"platform":"whatsapp", "started_at":"2026-11-21T06:00:00Z",
-//!  "chat_user_id":"…", "username":"…", "phone":"+7 999 123-45-67",
-//!  "text":"first message (may carry the code)", "chat_id":"CT8F2A9KQ3",
+//!  "chat_user_id":"79991234567", "username":"anna_k", "phone":"+7 999 123-45-67",
+//!  "text":"first message (may carry the code)", "chat_id":"CT8F2A9KQZ",
 //!  "answered":true, "tag":"sale", "revenue":"1250.50", "currency":"RUB",
 //!  "page_url":"https://shop.example/p/1", "chat_url":"https://crm.example/chats/77",
 //!  "external_id":"crm-77", "messages":4}

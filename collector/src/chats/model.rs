@@ -26,6 +26,12 @@ pub struct Delivery {
     pub continued: u32,
     pub duplicates: u32,
     pub answered: u32,
+    /// Answers kept until their conversation opens (the status overtook the message).
+    pub pending_answers: u32,
+    /// The person opened the bot without writing (not a chat).
+    pub bot_opens: u32,
+    /// Items kept raw because the collector could not read them.
+    pub unreadable: u32,
     /// How each opened conversation was matched.
     pub methods: Vec<Method>,
 }

@@ -22,6 +22,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Json, Router};
 use serde_json::json;
 
+use super::inbound::{Inbound, ParseError, Platform, Unreadable, UnreadableReason};
 use super::intake::{IntakeChat, ValidIntake};
 use super::matching::{MatchSettings, Method};
 use super::messengers::{self, Handshake, HandshakeRefusal, Messenger, Messengers, Refusal, Visit};
@@ -89,7 +90,9 @@ fn refused(e: SignatureError) -> ApiError {
 }
 
 fn delivery_outcome(d: &Delivery) -> WebhookOutcome {
-    if d.duplicates > 0 && d.opened + d.continued + d.answered == 0 {
+    if d.duplicates > 0
+        && d.opened + d.continued + d.answered + d.pending_answers + d.bot_opens + d.unreadable == 0
+    {
         WebhookOutcome::Duplicate
     } else {
         WebhookOutcome::Accepted
@@ -137,7 +140,8 @@ fn stored_response(
         messenger,
         result.map(|s| {
             let outcome = delivery_outcome(&s);
-            let body = json!({"ok": true, "opened": s.opened, "continued": s.continued, "duplicates": s.duplicates, "answered": s.answered});
+            let body = json!({"ok": true, "opened": s.opened, "continued": s.continued, "duplicates": s.duplicates,
+                "answered": s.answered, "answers_pending": s.pending_answers, "bot_opens": s.bot_opens, "unreadable": s.unreadable});
             (Json(body).into_response(), outcome, s.methods)
         }),
     )
@@ -157,9 +161,13 @@ async fn webhook<M: Messenger>(
             Refusal::NotConfigured(what) => not_configured(what),
             Refusal::Signature(e) => refused(e),
         })?;
-        let items = m
-            .parse(&body)
-            .map_err(|e| ApiError::bad_request(ErrorCode::MalformedUpdate, e.to_string()))?;
+        let items = readable_or_kept::<M>(&body, m.parse(&body))?;
+        for item in &items {
+            if let Inbound::Unreadable(u) = item {
+                tracing::warn!(messenger = M::NAME, reason = u.reason.as_str(), detail = %u.detail, "webhook item kept unread");
+                state.metrics.chats.unreadable(M::NAME, u.reason.as_str());
+            }
+        }
         Ok(state
             .store
             .record_delivery(items, state.config.chats.matching.clone())
@@ -167,6 +175,30 @@ async fn webhook<M: Messenger>(
     }
     .await;
     stored_response(&state, M::NAME, result)
+}
+
+/// A signed JSON body is always acknowledged: when the messenger's reader refuses it as a
+/// whole, it is kept raw (answering 4xx would only make the messenger retry the same body and,
+/// for Meta, eventually disable the webhook). Only a body that is not JSON is refused.
+fn readable_or_kept<M: Messenger>(
+    body: &[u8],
+    parsed: Result<Vec<Inbound>, ParseError>,
+) -> Result<Vec<Inbound>, ApiError> {
+    match parsed {
+        Ok(items) => Ok(items),
+        Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
+            Ok(vec![Inbound::Unreadable(Unreadable::new(
+                Platform::of_messenger(M::NAME),
+                UnreadableReason::Shape,
+                e.to_string(),
+                body,
+            ))])
+        }
+        Err(e) => Err(ApiError::bad_request(
+            ErrorCode::MalformedUpdate,
+            e.to_string(),
+        )),
+    }
 }
 
 /// The GET by which a messenger confirms the webhook URL (WhatsApp).

@@ -13,13 +13,35 @@ pub use db::DbArgs;
 pub use error::CommandError;
 pub use serve::{LogFormat, ServeArgs};
 
+/// Every environment variable the collector reads, including those that are no flag's twin
+/// (secrets are given only this way or in a file, never on the command line). A test checks
+/// that each `CHATTAG_*` name in the source is listed here.
+const ENVIRONMENT: &str = "\
+Environment (each flag above also has its CHATTAG_* twin, shown with it):
+  Server:     CHATTAG_LISTEN, CHATTAG_DB, CHATTAG_CONFIG, CHATTAG_ALLOWED_ORIGINS,
+              CHATTAG_RATE_LIMIT, CHATTAG_RATE_BURST, CHATTAG_TRUST_FORWARDED_FOR,
+              CHATTAG_LOG, CHATTAG_LOG_FORMAT
+  Read API and report page:
+              CHATTAG_READ_TOKEN (the token itself), CHATTAG_READ_TOKEN_FILE
+  Chat webhooks (a messenger without its secret answers 503; see docs/chats-setup.md):
+              CHATTAG_TELEGRAM_SECRET      secret_token given to Telegram's setWebhook
+              CHATTAG_WHATSAPP_APP_SECRET  Meta app secret (checks X-Hub-Signature-256)
+              CHATTAG_WHATSAPP_VERIFY_TOKEN  verify token of the webhook subscription
+              CHATTAG_VIBER_AUTH_TOKEN     the Viber bot's auth token (checks the signature)
+              CHATTAG_MAX_SECRET           secret given to MAX's POST /subscriptions
+              CHATTAG_INTAKE_TOKEN         bearer token of POST /v1/chats (CRM intake)
+  Metrica (export / upload metrica):
+              CHATTAG_COUNTERS_FILE, CHATTAG_METRICA_TOKEN (OAuth token),
+              CHATTAG_METRICA_TOKEN_FILE, CHATTAG_METRICA_API
+";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "chattag-collector",
     version,
     about = "chattag collector: stores the snippet's chat-ID mappings; matches chats; exports to Yandex Metrica"
 )]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(args_conflicts_with_subcommands = true, after_help = ENVIRONMENT)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
@@ -42,9 +43,66 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATTAG_RATE_BURST")]
     pub rate_burst: Option<u32>,
 
-    /// Take the client address from the last X-Forwarded-For hop (only behind your own proxy).
+    /// IPv6 clients are limited by this prefix (a /64 is one home or phone network).
+    #[arg(long, env = "CHATTAG_RATE_LIMIT_IPV6_PREFIX", default_value_t = 64,
+          value_parser = clap::value_parser!(u8).range(1..=128))]
+    pub rate_limit_ipv6_prefix: u8,
+
+    /// Take the client address from X-Forwarded-For (only behind your own proxy): the hop
+    /// added by the outermost of --trusted-proxies proxies.
     #[arg(long, env = "CHATTAG_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+
+    /// How many proxies of yours append to X-Forwarded-For (with --trust-forwarded-for).
+    #[arg(long, env = "CHATTAG_TRUSTED_PROXIES", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub trusted_proxies: u8,
+
+    /// The address browsers use, e.g. https://collect.example. With https the report session
+    /// cookie is always `Secure`, whatever Host header a proxy passes on.
+    #[arg(long, env = "CHATTAG_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Serve GET /metrics on this address only (not on --listen), e.g. 127.0.0.1:9187.
+    #[arg(long, env = "CHATTAG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// File holding a bearer token that GET /metrics then requires (the token itself may be
+    /// given as CHATTAG_METRICS_TOKEN).
+    #[arg(long, env = "CHATTAG_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+
+    /// Time a client has to send a request's headers.
+    #[arg(long, env = "CHATTAG_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = crate::durations::parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Time a request may take from its headers to the answer (reading the body included).
+    #[arg(long, env = "CHATTAG_REQUEST_TIMEOUT", default_value = "30s",
+          value_parser = crate::durations::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// A connection with no bytes in either direction for this long is closed (idle
+    /// keep-alive, stalled bodies).
+    #[arg(long, env = "CHATTAG_IDLE_TIMEOUT", default_value = "60s",
+          value_parser = crate::durations::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Open connections at most; more are closed as soon as they are accepted.
+    #[arg(long, env = "CHATTAG_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Ingest answers 503 (Retry-After) while the database's volume has less free space.
+    #[arg(long, env = "CHATTAG_MIN_FREE_MB", default_value_t = 256)]
+    pub min_free_mb: u64,
+
+    /// Most events stored per site per day from the browser (0: no quota).
+    #[arg(long, env = "CHATTAG_SITE_DAILY_EVENTS", default_value_t = 1_000_000)]
+    pub site_daily_events: u64,
+
+    /// Most events stored per day from the browser, all sites together (0: no quota).
+    #[arg(long, env = "CHATTAG_DAILY_EVENTS", default_value_t = 5_000_000)]
+    pub daily_events: u64,
 
     /// Log format.
     #[arg(long, env = "CHATTAG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -1,11 +1,12 @@
 //! `POST /v1/events`: the snippet's events in, stored once each, answered after commit.
 
 pub mod body;
+pub mod budget;
 mod wire;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use chattag_core::event::MAX_BODY_BYTES;
@@ -46,11 +47,26 @@ async fn post_events(
         ));
     };
     let bytes = read_body(&headers, body).await?;
-    let events = body::parse_events(&bytes)?;
-    let outcome = state
-        .store
-        .ingest(&site, events, crate::clock::now_ms())
-        .await?;
+    let mut events = body::parse_events(&bytes)?;
+    let now = crate::clock::now_ms();
+    let now_u = u64::try_from(now).unwrap_or(0);
+    // A visitor's clock may be off; one ahead of ours may not steer matching or identifier
+    // history into the future (core's rule).
+    for e in &mut events {
+        e.ts = chattag_core::event::received_ts(e.ts, now_u);
+    }
+    if let Err(budget::Refusal::Quota { retry_after_s }) =
+        state.budget.check(&site, events.len() as u64, now_u)
+    {
+        return Err(ApiError::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::QuotaExceeded,
+            retry_after_s,
+            "this site's daily event quota is used up; retry tomorrow (UTC)",
+        ));
+    }
+    let outcome = state.store.ingest(&site, events, now).await?;
+    state.budget.spend(&site, outcome.accepted as u64, now_u);
     state
         .metrics
         .events_accepted

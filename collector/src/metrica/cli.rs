@@ -13,11 +13,16 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use super::conversions;
 use super::export::{self, ExportOptions};
+use super::probable::{Verdict, EVIDENCE_DAYS};
+use super::refusal;
 use super::rules::apply_rules;
 use super::rules::{is_counter_number, parse_counters, CounterRules};
-use super::upload::{MetricaClient, OAuthToken, DEFAULT_BASE};
-use super::uploads::{PendingUpload, UploadState, MAX_ATTEMPTS};
+use super::rules::{Candidate, DAY_MS};
+use super::upload::{MetricaClient, OAuthToken, UploadError, DEFAULT_BASE};
+use super::uploads::{PendingUpload, UploadKind, UploadState, MAX_ATTEMPTS};
+use crate::chats::matching::{Method, Window};
 use crate::cli::db::DbArgs;
 use crate::cli::error::CommandError;
 use crate::clock::now_ms;
@@ -210,23 +215,37 @@ type Built = (
     Vec<(&'static str, usize)>,
 );
 
+/// How a file is built: `upload` holds back chats that have not settled (unless forced).
+struct BuildMode {
+    include_sent: bool,
+    only_confirmed: bool,
+    upload: bool,
+}
+
 fn build_export(
     rt: &tokio::runtime::Runtime,
     store: &dyn Storage,
     rules: &CounterRules,
     from: i64,
     to: i64,
-    include_sent: bool,
-    only_confirmed: bool,
+    mode: BuildMode,
 ) -> Result<Built, CommandError> {
     let counter = rules.id;
+    let include_sent = mode.include_sent;
+    let now = now_ms();
     let (all, taken) = rt.block_on(store.export_candidates(counter, from, to, include_sent))?;
-    let (admitted, excluded) = apply_rules(rules, all);
+    let (all, held) = self_checked(rt, store, rules, all, now)?;
+    let settling_at = (mode.upload && !include_sent).then_some(now);
+    let (admitted, mut excluded) = apply_rules(rules, all, settling_at);
+    if held > 0 {
+        excluded.push(("probable-self-check", held));
+    }
     let opts = ExportOptions {
         include_unattributed: rules.include_unattributed,
         allow_max: rules.allows_max(),
-        now_s: now_ms() / 1000,
-        only_confirmed,
+        now_s: now / 1000,
+        only_confirmed: mode.only_confirmed,
+        revenue_on_row: rules.revenue_goal.is_none(),
     };
     // With --all / --force the earlier seconds of these very chats are not "taken".
     let taken = if include_sent {
@@ -237,9 +256,73 @@ fn build_export(
     Ok((export::build(&admitted, &opts, &taken), admitted, excluded))
 }
 
+/// With `send_probable`, probable chats of a messenger go out only while the site's own
+/// precision estimate clears the counter's bar; returns the rest and how many were held back.
+fn self_checked(
+    rt: &tokio::runtime::Runtime,
+    store: &dyn Storage,
+    rules: &CounterRules,
+    all: Vec<Candidate>,
+    now: i64,
+) -> Result<(Vec<Candidate>, usize), CommandError> {
+    let probable = |c: &Candidate| c.method == Method::ProbableClick.as_str();
+    if !rules.send_probable || !all.iter().any(probable) {
+        return Ok((all, 0));
+    }
+    let evidence = rt.block_on(store.probable_evidence(
+        now - EVIDENCE_DAYS * DAY_MS,
+        now,
+        Window::default().before_ms,
+    ))?;
+    let verdict = |platform: &str| {
+        evidence
+            .iter()
+            .find(|e| e.platform == platform)
+            .map_or(Verdict::NotEnoughEvidence(0), |e| {
+                e.verdict(rules.probable_min_precision)
+            })
+    };
+    let mut platforms: Vec<&str> = all
+        .iter()
+        .filter(|c| probable(c))
+        .map(|c| c.chat.platform.as_str())
+        .collect();
+    platforms.sort_unstable();
+    platforms.dedup();
+    for p in platforms {
+        eprintln!(
+            "counter {}: probable matches on {p}: {}",
+            rules.id,
+            verdict(p)
+        );
+    }
+    let before = all.len();
+    let kept: Vec<Candidate> = all
+        .into_iter()
+        .filter(|c| !probable(c) || matches!(verdict(&c.chat.platform), Verdict::Trusted(_)))
+        .collect();
+    let held = before - kept.len();
+    Ok((kept, held))
+}
+
 fn explain(counter: u64, e: &export::Export, excluded: &[(&'static str, usize)]) {
     for (rule, n) in excluded {
-        eprintln!("counter {counter}: {n} chat(s) excluded by the send rule `{rule}`");
+        if *rule == "settling" {
+            eprintln!("counter {counter}: {n} chat(s) not settled yet (not answered, settle time not passed): sent by a later run");
+        } else if *rule == "probable-self-check" {
+            eprintln!("counter {counter}: {n} probable chat(s) held back: the site's own precision estimate does not clear the bar");
+        } else if *rule == "probable" {
+            eprintln!("counter {counter}: {n} chat(s) excluded by the send rule `probable`: matched by click timing only, without a code (send_probable = true sends them while the site's precision estimate holds)");
+        } else {
+            eprintln!("counter {counter}: {n} chat(s) excluded by the send rule `{rule}`");
+        }
+    }
+    let unconfirmed = refusal::unconfirmed_in(&e.csv);
+    if !e.rows.is_empty() && !unconfirmed.is_empty() {
+        eprintln!(
+            "counter {counter}: columns not confirmed by Metrica's documentation: {} (--only-confirmed-columns leaves them out)",
+            unconfirmed.join(", ")
+        );
     }
     for (conv, why) in &e.skipped {
         eprintln!("counter {counter}: chat #{conv} left out: {why}");
@@ -265,8 +348,11 @@ pub fn export(target: ExportTarget) -> Result<(), CommandError> {
         rules,
         from,
         to,
-        args.all,
-        args.select.only_confirmed_columns,
+        BuildMode {
+            include_sent: args.all,
+            only_confirmed: args.select.only_confirmed_columns,
+            upload: false,
+        },
     )?;
     explain(rules.id, &e, &excluded);
     match &args.out {
@@ -368,23 +454,91 @@ fn upload_counter(
         send(rt, store, client, &p, args, s)?;
     }
 
+    // A column Metrica refused stays out of this counter's files.
+    let refused = rt.block_on(store.refused_columns(counter))?;
+    if !refused.is_empty() {
+        eprintln!(
+            "counter {counter}: Metrica refused the column(s) {}: sending confirmed columns only",
+            refused.join(", ")
+        );
+    }
     let (e, chats, excluded) = build_export(
         rt,
         store,
         rules,
         from,
         to,
-        args.force,
-        args.select.only_confirmed_columns,
+        BuildMode {
+            include_sent: args.force,
+            only_confirmed: args.select.only_confirmed_columns || !refused.is_empty(),
+            upload: true,
+        },
     )?;
     explain(counter, &e, &excluded);
     if e.rows.is_empty() {
-        println!("counter {counter}: nothing new to upload");
-        return Ok(());
+        println!("counter {counter}: no new chats to upload");
+    } else {
+        let (csv, rows, force) = (e.csv.clone(), e.rows.clone(), args.force);
+        let n = rows.len() as i64;
+        let id = rt.block_on(store.create_upload(counter, csv, rows, chats, force))?;
+        send(
+            rt,
+            store,
+            client,
+            &PendingUpload {
+                id,
+                counter,
+                kind: UploadKind::Chats,
+                csv: e.csv,
+                rows: n,
+                attempts: 0,
+            },
+            args,
+            s,
+        )?;
     }
-    let (csv, rows, force) = (e.csv.clone(), e.rows.clone(), args.force);
-    let n = rows.len() as i64;
-    let id = rt.block_on(store.create_upload(counter, csv, rows, chats, force))?;
+    let sent_revenue = upload_late_revenue(rt, store, client, rules, args, s)?;
+    if e.rows.is_empty() && !sent_revenue {
+        println!("counter {counter}: nothing new to upload");
+    }
+    Ok(())
+}
+
+/// Revenue of chats already sent, as offline conversions on the counter's goal; true when a
+/// file was sent.
+fn upload_late_revenue(
+    rt: &tokio::runtime::Runtime,
+    store: &dyn Storage,
+    client: &MetricaClient,
+    rules: &CounterRules,
+    args: &UploadArgs,
+    s: &Settings,
+) -> Result<bool, CommandError> {
+    let counter = rules.id;
+    let late = rt.block_on(store.late_revenue(counter))?;
+    let Some(goal) = rules.revenue_goal.as_deref() else {
+        if !late.is_empty() {
+            eprintln!(
+                "counter {counter}: {} chat(s) have revenue that rides only on their chat row; amounts recorded after the row was sent are not sent: set revenue_goal for the counter",
+                late.len()
+            );
+        }
+        return Ok(false);
+    };
+    let c = conversions::build(goal, &late, now_ms() / 1000);
+    for (conv, why) in &c.skipped {
+        eprintln!("counter {counter}: revenue of chat #{conv} not sent: {why}");
+    }
+    if c.rows.is_empty() {
+        return Ok(false);
+    }
+    let n = c.rows.len() as i64;
+    let id = rt.block_on(store.create_conversion_upload(
+        counter,
+        goal.to_string(),
+        c.csv.clone(),
+        c.rows,
+    ))?;
     send(
         rt,
         store,
@@ -392,13 +546,15 @@ fn upload_counter(
         &PendingUpload {
             id,
             counter,
-            csv: e.csv,
+            kind: UploadKind::Conversions,
+            csv: c.csv,
             rows: n,
             attempts: 0,
         },
         args,
         s,
-    )
+    )?;
+    Ok(true)
 }
 
 fn send(
@@ -410,12 +566,46 @@ fn send(
     s: &Settings,
 ) -> Result<(), CommandError> {
     let (counter, upload) = (plan.counter, plan.id);
+    let what = match plan.kind {
+        UploadKind::Chats => "chats",
+        UploadKind::Conversions => "offline conversions",
+    };
+    let mut csv = plan.csv.clone();
     let mut delay = s.retry_delay;
-    for attempt in 1..=s.attempts {
-        match client.upload(counter, &plan.csv, Some(&args.comment)) {
+    let mut refusal_retried = false;
+    let mut attempt = 0;
+    while attempt < s.attempts {
+        attempt += 1;
+        let answer = match plan.kind {
+            UploadKind::Chats => client.upload(counter, &csv, Some(&args.comment)),
+            UploadKind::Conversions => {
+                client.upload_conversions(counter, &csv, Some(&args.comment))
+            }
+        };
+        // A refused unconfirmed column: the same rows once more, with confirmed columns only.
+        // The refused file was not accepted, so nothing reaches Metrica twice.
+        if let (Err(UploadError::Status { status, body }), UploadKind::Chats, false) =
+            (&answer, plan.kind, refusal_retried)
+        {
+            let names = refusal::refused(*status, body, &csv);
+            if !names.is_empty() {
+                refusal_retried = true;
+                let message = format!(
+                    "Metrica refused column(s) {}: {status} {body}",
+                    names.join(", ")
+                );
+                eprintln!("counter {counter}: upload #{upload}: {message}; sending the same rows with confirmed columns only");
+                // Confirmed columns only: a second guessed header must not fail the retry.
+                csv = refusal::without_columns(&csv, &refusal::unconfirmed_in(&csv));
+                rt.block_on(store.refuse_columns(upload, names, message, csv.clone()))?;
+                attempt -= 1;
+                continue;
+            }
+        }
+        match answer {
             Ok(u) => {
                 println!(
-                    "counter {counter}: uploaded #{upload}: {} chats, Metrica upload {} status {} (rows {} / valid {})",
+                    "counter {counter}: uploaded #{upload}: {} {what}, Metrica upload {} status {} (rows {} / valid {})",
                     plan.rows,
                     u.id,
                     u.status,

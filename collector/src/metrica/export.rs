@@ -77,6 +77,9 @@ pub struct ExportOptions {
     /// Leave out the optional columns whose header Metrica's documentation does not confirm
     /// (answered flag, tag, revenue, page URL, chat URL), should Metrica refuse unknown headers.
     pub only_confirmed: bool,
+    /// Write revenue on the chat row. Off when the counter names a revenue goal: then money goes
+    /// out as an offline conversion only ([`super::conversions`]), one path whenever it arrives.
+    pub revenue_on_row: bool,
 }
 
 /// Why a chat is not in the file.
@@ -238,6 +241,7 @@ pub fn build(
         }
         match (chat.revenue.as_deref(), chat.currency.as_deref()) {
             (None, _) => {}
+            (Some(_), _) if !opts.revenue_on_row => {}
             (Some(r), Some(c)) => match (normalize_revenue(r), is_iso_4217(c)) {
                 (Some(r), true) => {
                     values.push((Field::Revenue, r));
@@ -279,13 +283,19 @@ pub fn build(
         .collect();
     let mut csv = CsvText::new();
     csv.row(columns.iter().map(|c| c.name));
+    // Only free text is guarded against spreadsheet formulas (a CRM's tag, a messenger user
+    // name): Metrica matches the other columns by exact value (a PhoneNumber starts with +).
+    let free_text = |i: usize| matches!(columns[i].field, Field::Tag | Field::ChatUsername);
     for row in &rows {
-        csv.row(columns.iter().map(|c| {
-            row.values
-                .iter()
-                .find(|(f, _)| *f == c.field)
-                .map_or("", |(_, v)| v.as_str())
-        }));
+        csv.row_guarding(
+            columns.iter().map(|c| {
+                row.values
+                    .iter()
+                    .find(|(f, _)| *f == c.field)
+                    .map_or("", |(_, v)| v.as_str())
+            }),
+            free_text,
+        );
     }
     export.csv = csv.finish();
     export
@@ -314,6 +324,7 @@ mod tests {
             allow_max: false,
             now_s: NOW,
             only_confirmed: false,
+            revenue_on_row: true,
         }
     }
 
@@ -384,6 +395,7 @@ mod tests {
                 allow_max: true,
                 now_s: NOW,
                 only_confirmed: false,
+                revenue_on_row: true,
             },
             &HashSet::new(),
         );

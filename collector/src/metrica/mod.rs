@@ -5,7 +5,10 @@
 
 pub mod cli;
 pub mod columns;
+pub mod conversions;
 pub mod export;
+pub mod probable;
+pub mod refusal;
 pub mod rules;
 pub mod upload;
 pub mod upload_metrics;

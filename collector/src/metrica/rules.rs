@@ -10,15 +10,22 @@
 //! tags = []                         # only chats with one of these tags; empty = any
 //! min_messages = 1                  # at least this many messages from the person
 //! include_unattributed = false      # also rows without any visitor ID
-//! probable = true                   # also chats matched by click timing (probable-click)
+//! send_probable = false             # also chats matched by click timing (probable-click); off by default
+//! probable_min_precision = 0.5      # ...and then only while the site's own estimate is above this
+//! settle = "24h"                    # upload a chat once answered or this long after it began (1h..7d)
+//! revenue_goal = "chat_paid"        # JavaScript-event goal that carries revenue as offline conversions
 //! ```
+//!
+//! Why settle and the goal: Metrica documents no update of a chat row already sent, so a chat is
+//! sent once, after it has settled, and money that arrives later goes out as an offline
+//! conversion (docs/metrica-chat-import.md).
 
 use serde::Deserialize;
 
 use super::columns::DOCUMENTED_PLATFORMS;
 use super::export::ExportChat;
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CounterRules {
     pub id: u64,
@@ -34,15 +41,67 @@ pub struct CounterRules {
     pub min_messages: u32,
     #[serde(default)]
     pub include_unattributed: bool,
-    #[serde(default = "yes")]
-    pub probable: bool,
+    /// Export chats matched by click timing. Off by default: a guess trains the ad system on
+    /// noise when it is wrong (docs/probable-matching.md). `probable` is the older key.
+    #[serde(default, alias = "probable")]
+    pub send_probable: bool,
+    /// The precision the site's own estimate must exceed for probable chats to go out (≥ 0.5).
+    #[serde(default = "half")]
+    pub probable_min_precision: f64,
+    /// How long after its first message an unanswered chat is uploaded as not answered.
+    #[serde(default = "default_settle", deserialize_with = "settle_ms")]
+    pub settle: i64,
+    /// The goal (JavaScript-event identifier) whose offline conversions carry revenue.
+    #[serde(default)]
+    pub revenue_goal: Option<String>,
 }
 
 fn one() -> u32 {
     1
 }
-fn yes() -> bool {
-    true
+fn half() -> f64 {
+    super::probable::MIN_PRECISION
+}
+
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+/// 24 h: a business day and a night, leaving ≥ 19 of Metrica's 21 days for the visit→chat delay.
+pub const DEFAULT_SETTLE_MS: i64 = DAY_MS;
+pub const SETTLE_RANGE_MS: std::ops::RangeInclusive<i64> = HOUR_MS..=7 * DAY_MS;
+/// A chat whose visit is this old goes out at once: Metrica links offline data to a visit for
+/// 21 days, counted to the start of processing (up to 2 h after upload).
+pub const WINDOW_EDGE_MS: i64 = 20 * DAY_MS;
+
+fn default_settle() -> i64 {
+    DEFAULT_SETTLE_MS
+}
+
+fn settle_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let text = String::deserialize(d)?;
+    let ms = crate::durations::parse_duration(&text)
+        .map_err(serde::de::Error::custom)?
+        .as_millis();
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    if !SETTLE_RANGE_MS.contains(&ms) {
+        return Err(serde::de::Error::custom(format!(
+            "settle {text:?} must be between 1h and 7d"
+        )));
+    }
+    Ok(ms)
+}
+
+/// Whether a chat is ready for its one and only row: answered, or the settle time has passed
+/// since it began, or its visit is about to leave Metrica's 21-day window.
+pub fn is_settled(
+    answered: bool,
+    started_ms: i64,
+    visit_ms: Option<i64>,
+    now_ms: i64,
+    settle_ms: i64,
+) -> bool {
+    answered
+        || now_ms - started_ms >= settle_ms
+        || visit_ms.is_some_and(|v| now_ms - v >= WINDOW_EDGE_MS)
 }
 
 impl CounterRules {
@@ -56,7 +115,10 @@ impl CounterRules {
             tags: Vec::new(),
             min_messages: 1,
             include_unattributed: false,
-            probable: true,
+            send_probable: false,
+            probable_min_precision: super::probable::MIN_PRECISION,
+            settle: DEFAULT_SETTLE_MS,
+            revenue_goal: None,
         }
     }
 
@@ -88,7 +150,7 @@ impl CounterRules {
         if chat.messages < self.min_messages {
             return Err("min_messages");
         }
-        if !self.probable && chat.method == "probable-click" {
+        if !self.send_probable && chat.method == "probable-click" {
             return Err("probable");
         }
         Ok(())
@@ -102,16 +164,30 @@ pub struct Candidate {
     pub site: Option<String>,
     pub method: String,
     pub messages: u32,
+    /// The visitor's first recorded activity with this chat ID (ms), for Metrica's 21-day window.
+    pub visit_ms: Option<i64>,
 }
 
 /// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
+/// `settling_at`: the upload's "now", to hold back chats that have not settled yet (see
+/// [`is_settled`]); `None` for an export or a forced upload, which take every chat as it is.
 pub fn apply_rules(
     rules: &CounterRules,
     all: Vec<Candidate>,
+    settling_at: Option<i64>,
 ) -> (Vec<ExportChat>, Vec<(&'static str, usize)>) {
     let mut excluded: Vec<(&'static str, usize)> = Vec::new();
     let mut admitted = Vec::new();
     for c in all {
+        let settled = settling_at.is_none_or(|now| {
+            is_settled(
+                c.chat.answered,
+                c.chat.started_ms,
+                c.visit_ms,
+                now,
+                rules.settle,
+            )
+        });
         let facts = RuleFacts {
             site: c.site.as_deref(),
             platform: &c.chat.platform,
@@ -120,7 +196,10 @@ pub fn apply_rules(
             messages: c.messages,
             method: &c.method,
         };
-        match rules.admits(&facts) {
+        match rules
+            .admits(&facts)
+            .and(if settled { Ok(()) } else { Err("settling") })
+        {
             Ok(()) => admitted.push(c.chat),
             Err(rule) => match excluded.iter_mut().find(|(r, _)| *r == rule) {
                 Some((_, n)) => *n += 1,
@@ -175,6 +254,12 @@ pub fn parse_counters(text: &str) -> Result<Vec<CounterRules>, RulesError> {
                 c.id
             )));
         }
+        if !(super::probable::MIN_PRECISION..=1.0).contains(&c.probable_min_precision) {
+            return Err(RulesError(format!(
+                "counter {}: probable_min_precision must be between 0.5 and 1",
+                c.id
+            )));
+        }
         if !seen.insert(c.id) {
             return Err(RulesError(format!("counter {} is listed twice", c.id)));
         }
@@ -219,6 +304,8 @@ mod tests {
             tags = ["sale"]
             min_messages = 2
             probable = false
+            settle = "2h"
+            revenue_goal = "chat_paid"
             [[counter]]
             id = 87654321
             platforms = ["telegram", "max"]
@@ -253,5 +340,40 @@ mod tests {
         assert!(parse_counters("[[counter]]\nid = 1\n[[counter]]\nid = 1").is_err());
         assert!(parse_counters("[[counter]]\nid = 1\ncolour = 1").is_err());
         assert!(parse_counters("[[counter]]\nid = 0").is_err());
+        assert!(parse_counters("[[counter]]\nid = 1\nsettle = \"30m\"").is_err());
+        assert!(parse_counters("[[counter]]\nid = 1\nsettle = \"8d\"").is_err());
+        assert!(parse_counters("[[counter]]\nid = 1\nsettle = \"soon\"").is_err());
+        assert!(parse_counters("[[counter]]\nid = 1\nprobable_min_precision = 0.3").is_err());
+    }
+
+    #[test]
+    fn settle_defaults_and_edges() {
+        let cs = parse_counters(
+            "[[counter]]\nid = 1\n[[counter]]\nid = 2\nsettle = \"1h\"\nsend_probable = true",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                cs[0].settle,
+                cs[0].send_probable,
+                cs[0].revenue_goal.as_deref()
+            ),
+            (DAY_MS, false, None)
+        );
+        assert_eq!((cs[1].settle, cs[1].send_probable), (HOUR_MS, true));
+        let t = 1_000 * DAY_MS;
+        // Answered: at once. Unanswered: only after the settle time.
+        assert!(is_settled(true, t, None, t + 1, DAY_MS));
+        assert!(!is_settled(false, t, None, t + DAY_MS - 1, DAY_MS));
+        assert!(is_settled(false, t, None, t + DAY_MS, DAY_MS));
+        // A chat whose visit is 20 days old goes out at once.
+        assert!(is_settled(
+            false,
+            t,
+            Some(t - WINDOW_EDGE_MS + 1),
+            t + 1,
+            DAY_MS
+        ));
+        assert!(!is_settled(false, t, Some(t - 1), t + 1, DAY_MS));
     }
 }

@@ -235,14 +235,35 @@ impl MetricaClient {
         parse_uploading(&text)
     }
 
+    /// Chat rows: `type=CHATS`.
     pub fn upload(
         &self,
         counter: u64,
         csv: &str,
         comment: Option<&str>,
     ) -> Result<Uploading, UploadError> {
+        self.upload_typed(counter, "CHATS", csv, comment)
+    }
+
+    /// Offline conversions on a goal: `type=BASIC` (the documented default type).
+    pub fn upload_conversions(
+        &self,
+        counter: u64,
+        csv: &str,
+        comment: Option<&str>,
+    ) -> Result<Uploading, UploadError> {
+        self.upload_typed(counter, "BASIC", csv, comment)
+    }
+
+    fn upload_typed(
+        &self,
+        counter: u64,
+        kind: &str,
+        csv: &str,
+        comment: Option<&str>,
+    ) -> Result<Uploading, UploadError> {
         let mut url = format!(
-            "{}/management/v1/counter/{counter}/offline_conversions/upload?type=CHATS",
+            "{}/management/v1/counter/{counter}/offline_conversions/upload?type={kind}",
             self.base
         );
         if let Some(c) = comment {
@@ -255,7 +276,12 @@ impl MetricaClient {
             url.push_str("&comment=");
             url.push_str(&encode_query(&c));
         }
-        let (content_type, body) = multipart_body(csv, "chats.csv");
+        let filename = if kind == "CHATS" {
+            "chats.csv"
+        } else {
+            "conversions.csv"
+        };
+        let (content_type, body) = multipart_body(csv, filename);
         Self::answer(
             self.agent
                 .post(&url)

@@ -6,11 +6,38 @@
 /// new file (the file itself may be what Metrica refuses).
 pub const MAX_ATTEMPTS: i64 = 5;
 
+/// What a file carries, and so where it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadKind {
+    /// Chat rows, `type=CHATS`.
+    Chats,
+    /// Offline conversions on the counter's revenue goal, `type=BASIC`.
+    Conversions,
+}
+
+impl UploadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadKind::Chats => "chats",
+            UploadKind::Conversions => "conversions",
+        }
+    }
+
+    pub fn parse(s: &str) -> UploadKind {
+        if s == "conversions" {
+            UploadKind::Conversions
+        } else {
+            UploadKind::Chats
+        }
+    }
+}
+
 /// An upload to (re)send: its file as first built.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingUpload {
     pub id: i64,
     pub counter: u64,
+    pub kind: UploadKind,
     pub csv: String,
     pub rows: i64,
     pub attempts: i64,
@@ -34,6 +61,10 @@ pub struct CounterSummary {
     pub failed: i64,
     pub last_status: Option<String>,
     pub last_at: Option<i64>,
+    /// Offline conversions (late revenue) sent.
+    pub conversions_sent: i64,
+    /// Columns Metrica refused for this counter (left out of its later files).
+    pub refused_columns: Vec<String>,
 }
 
 /// Files by (counter, our state, Metrica's last status or ""), and chats sent per counter.

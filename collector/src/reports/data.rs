@@ -10,6 +10,18 @@ use chattag_core::identifiers::Utm;
 
 use crate::chats::matching::Reason;
 
+/// A webhook item the collector kept raw because it could not read it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UnreadableRow {
+    pub platform: String,
+    /// `shape` | `no-partner` | `timestamp`.
+    pub reason: String,
+    pub detail: String,
+    /// The start of the item as received.
+    pub raw: String,
+    pub received_ms: i64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChatRow {
     pub id: i64,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::data::{self, money, percent, ChatRow};
+use super::data::{self, money, percent, ChatRow, UnreadableRow};
 use super::svg::{self, esc};
 use super::tables::{self, Table};
 use crate::metrica::uploads::CounterSummary;
@@ -11,6 +11,9 @@ use crate::metrica::uploads::CounterSummary;
 pub struct PageInput<'a> {
     pub rows: &'a [ChatRow],
     pub uploads: &'a [CounterSummary],
+    /// Webhook items kept unread in the period, and the latest of them.
+    pub unreadable_count: i64,
+    pub unreadable: &'a [UnreadableRow],
     pub days: i64,
     pub from_day: i64,
     pub to_day: i64,
@@ -305,7 +308,35 @@ pub fn render(input: &PageInput) -> String {
         esc(latest.title),
         table_html(&latest, input.days)
     );
+    if input.unreadable_count > 0 {
+        s.push_str(&unreadable_section(
+            input.unreadable_count,
+            input.unreadable,
+        ));
+    }
     s.push_str("<footer>chattag collector · this page loads no scripts and no external resources</footer></main></body></html>");
+    s
+}
+
+/// Messenger deliveries the collector acknowledged but could not read, kept raw: the site owner
+/// sees that something was not understood (and what), instead of a chat silently missing.
+fn unreadable_section(count: i64, items: &[UnreadableRow]) -> String {
+    let mut s = format!(
+        r#"<section><h2>Webhook messages not understood: {count}</h2><p class="hint">Acknowledged to the messenger and kept as received (table <code>webhook_unreadable</code>), but not counted as chats. The latest {}:</p><div class="scroll"><table><tr><th>received (UTC)</th><th>messenger</th><th>reason</th><th>detail</th><th>as received</th></tr>"#,
+        items.len()
+    );
+    for u in items {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            esc(&crate::dates::datetime(u.received_ms)),
+            esc(&u.platform),
+            esc(&u.reason),
+            esc(&u.detail),
+            esc(&u.raw)
+        );
+    }
+    s.push_str("</table></div></section>");
     s
 }
 
@@ -342,11 +373,21 @@ mod tests {
         let html = render(&PageInput {
             rows: &rows,
             uploads: &[],
+            unreadable_count: 1,
+            unreadable: &[UnreadableRow {
+                platform: "max".into(),
+                reason: "shape".into(),
+                detail: "message_created without message".into(),
+                raw: r#"{"update_type":"<script>"}"#.into(),
+                received_ms: 20_413 * 86_400_000,
+            }],
             days: 7,
             from_day: 20_407,
             to_day: 20_413,
         });
         assert!(!html.contains("<script") && !html.contains("<img"));
+        assert!(html.contains("Webhook messages not understood: 1"));
+        assert!(html.contains("message_created without message"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(!html.contains("src=\"http"));
         for key in tables::KEYS {

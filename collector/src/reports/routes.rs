@@ -153,6 +153,9 @@ async fn load(
     ))
 }
 
+/// Webhook items kept unread that the page lists.
+const UNREADABLE_SHOWN: u32 = 20;
+
 async fn report(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -163,11 +166,17 @@ async fn report(
     }
     let (days, from_day, to_day, from_ms, to_ms) = range(&q)?;
     let (rows, uploads) = load(&state, from_ms, to_ms).await?;
+    let (unreadable_count, unreadable) = state
+        .store
+        .unreadable(from_ms, to_ms, UNREADABLE_SHOWN)
+        .await?;
     Ok(html(
         StatusCode::OK,
         page::render(&page::PageInput {
             rows: &rows,
             uploads: &uploads,
+            unreadable_count,
+            unreadable: &unreadable,
             days,
             from_day,
             to_day,
@@ -210,17 +219,19 @@ async fn login(
         ));
     }
     let expires = now_ms() / 1000 + SESSION_S;
-    // `Secure` except on loopback, where the demo runs over plain http.
+    // `Secure` as the configured public URL says; without one, except on loopback, where the
+    // demo runs over plain http (a proxy passing Host 127.0.0.1 needs --public-url).
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     let loopback =
         host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let secure = state.config.public_https.unwrap_or(!loopback);
     let cookie = format!(
         "{COOKIE}={}; Path=/reports; Max-Age={SESSION_S}; HttpOnly; SameSite=Strict{}",
         session_value(token, expires),
-        if loopback { "" } else { "; Secure" }
+        if secure { "; Secure" } else { "" }
     );
     let mut res = (StatusCode::SEE_OTHER, "").into_response();
     let h = res.headers_mut();

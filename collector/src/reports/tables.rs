@@ -136,6 +136,8 @@ pub fn uploads(summaries: &[CounterSummary]) -> Table {
             "failed",
             "last status",
             "last activity (UTC)",
+            "revenue sent as conversions",
+            "columns Metrica refused",
         ],
         rows: summaries
             .iter()
@@ -147,6 +149,8 @@ pub fn uploads(summaries: &[CounterSummary]) -> Table {
                     s.failed.to_string(),
                     s.last_status.clone().unwrap_or_default(),
                     s.last_at.map(datetime).unwrap_or_default(),
+                    s.conversions_sent.to_string(),
+                    s.refused_columns.join(" "),
                 ]
             })
             .collect(),
@@ -177,6 +181,10 @@ pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
                         "unattributed: {}",
                         crate::chats::matching::Reason::describe(reason)
                     ),
+                    // A guess must not read like a match: say what it rests on.
+                    None if r.method == crate::chats::matching::Method::ProbableClick.as_str() => {
+                        "PROBABLE: click timing only, no code (not sent to Metrica unless send_probable)".to_string()
+                    }
                     None => r.method.clone(),
                 };
                 vec![
@@ -201,17 +209,12 @@ pub fn chats(rows: &[ChatRow], limit: usize) -> Table {
 /// CSV for spreadsheets: RFC 4180 quoting, and a leading `'` on cells that a spreadsheet would
 /// run as a formula (`=`, `+`, `-`, `@`): chat texts and names come from strangers.
 pub fn to_csv(t: &Table) -> String {
-    let guard = |c: &str| {
-        if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err() {
-            format!("'{c}")
-        } else {
-            c.to_owned()
-        }
-    };
+    // CsvText guards every cell against spreadsheet formulas (names and referrers come from
+    // visitors).
     let mut csv = CsvText::new();
-    csv.row(t.header.iter().map(|h| guard(h)));
+    csv.row(&t.header);
     for r in &t.rows {
-        csv.row(r.iter().map(|c| guard(c)));
+        csv.row(r);
     }
     format!("\u{feff}{}", csv.finish())
 }

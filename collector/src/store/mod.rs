@@ -34,12 +34,13 @@ use crate::chats::inbound::Inbound;
 use crate::chats::intake::ValidIntake;
 use crate::chats::matching::MatchSettings;
 use crate::chats::model::{Delivery, IntakeSource, Written};
+use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::rules::Candidate;
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{CounterSummary, PendingUpload, UploadState, UploadTotals};
 use crate::metrics::StoreMetrics;
-use crate::reports::data::ChatRow;
+use crate::reports::data::{ChatRow, UnreadableRow};
 
 pub use model::{
     ChatRecord, IngestOutcome, MappingCursor, MappingPage, MappingQuery, MappingSummary,
@@ -221,6 +222,43 @@ pub trait MetricaStore: Send + Sync {
 
     /// Upload totals for `/metrics`.
     async fn upload_totals(&self) -> Result<UploadTotals, StoreError>;
+
+    /// Chats whose row reached `counter` and whose revenue has not been sent as an offline
+    /// conversion yet, with the visitor IDs of that row.
+    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError>;
+
+    /// Records a file of offline conversions on `target` and its rows in the fact ledger, in one
+    /// transaction.
+    async fn create_conversion_upload(
+        &self,
+        counter: u64,
+        target: String,
+        csv: String,
+        rows: Vec<ConversionRow>,
+    ) -> Result<i64, StoreError>;
+
+    /// Metrica refused `names` in `upload`: records the refusal for the counter and replaces the
+    /// upload's file by `csv` (the same rows without those columns), in one transaction.
+    async fn refuse_columns(
+        &self,
+        upload: i64,
+        names: Vec<String>,
+        message: String,
+        csv: String,
+    ) -> Result<(), StoreError>;
+
+    /// Per messenger, over chats started in `[from_ms, to_ms)`: the counts behind the site's own
+    /// precision estimate of probable matching ([`crate::metrica::probable`]), replaying the
+    /// rule with `window_ms`.
+    async fn probable_evidence(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        window_ms: i64,
+    ) -> Result<Vec<crate::metrica::probable::Evidence>, StoreError>;
+
+    /// Columns Metrica refused for `counter`.
+    async fn refused_columns(&self, counter: u64) -> Result<Vec<String>, StoreError>;
 }
 
 /// The report page's rows.
@@ -229,6 +267,15 @@ pub trait ReportStore: Send + Sync {
     /// One row per conversation started in `[from_ms, to_ms)`, newest first, joined with the
     /// visit its chat ID belongs to.
     async fn report_rows(&self, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError>;
+
+    /// How many webhook items received in `[from_ms, to_ms)` were kept unread, and the latest
+    /// `limit` of them.
+    async fn unreadable(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<(i64, Vec<UnreadableRow>), StoreError>;
 }
 
 /// Everything the app needs from storage.

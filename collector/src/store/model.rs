@@ -39,6 +39,22 @@ pub struct ChatRecord {
     /// two visitors may share the ID, so attribution for it is doubtful.
     pub collision: bool,
     pub conflicts: Vec<Conflict>,
+    /// Messenger chats tied to this ID, oldest first (at most 100).
+    pub conversations: Vec<ConversationLink>,
+}
+
+/// A chat tied to a chat ID, and how surely.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConversationLink {
+    pub platform: String,
+    /// ms since the epoch.
+    pub started_at: i64,
+    /// `exact-link` | `exact-text` | `probable-click`.
+    pub method: String,
+    /// Tied by click timing only, without the code: a guess, not sent to Metrica unless the
+    /// counter's `send_probable` is set (docs/probable-matching.md).
+    pub probable: bool,
+    pub answered: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]

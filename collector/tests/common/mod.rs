@@ -47,6 +47,17 @@ impl Server {
         Server::launch(dir, db, args, env)
     }
 
+    /// Like `start_raw`, on a database at `db` (e.g. on a volume the test mounted in `dir`).
+    pub fn start_at(
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Server::launch(dir, db, args, env)
+    }
+
     fn launch(
         dir: tempfile::TempDir,
         db: PathBuf,
@@ -356,6 +367,13 @@ pub fn click(chat_id: &str) -> Value {
         "messenger": "telegram", "link_kind": "telegram_bot",
         "target": format!("https://t.me/shop_bot?start={chat_id}")
     })
+}
+
+/// The wall clock in ms, as the collector reads it.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {

@@ -120,3 +120,33 @@ pub fn whatsapp_text(
         "field": "messages"}]}]}))
     .expect("json")
 }
+
+/// The person's first message after opening a Telegram bot with `/start`: opening the bot is not
+/// a chat by itself; this message opens it, tied to the visit by the `/start` code.
+pub fn telegram_hello(user: i64, message_id: i64, date_s: u64) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"update_id": 1_000_000 + message_id, "message": {"message_id": message_id,
+        "from": {"id": user, "is_bot": false, "first_name": "A"},
+        "chat": {"id": user, "type": "private"}, "date": date_s, "text": "Здравствуйте!"}}))
+    .expect("json")
+}
+
+/// The same after a Viber `conversation_started`.
+pub fn viber_hello(user_id: &str, ts_ms: u64, token: u64) -> Vec<u8> {
+    serde_json::to_vec(
+        &serde_json::json!({"event": "message", "timestamp": ts_ms, "chat_hostname": "SN-CHAT-03_",
+        "message_token": token, "sender": {"id": user_id, "name": "John", "api_version": 8},
+        "message": {"type": "text", "text": "Hello"}, "silent": false}),
+    )
+    .expect("json")
+}
+
+/// The same after a MAX `bot_started`.
+pub fn max_hello(user_id: i64, ts_ms: u64, mid: &str) -> Vec<u8> {
+    serde_json::to_vec(
+        &serde_json::json!({"update_type": "message_created", "timestamp": ts_ms,
+        "message": {"sender": {"user_id": user_id, "name": "Ivan", "is_bot": false},
+            "recipient": {"chat_id": 90210, "chat_type": "dialog", "user_id": 777},
+            "timestamp": ts_ms, "body": {"mid": mid, "seq": 1, "text": "Здравствуйте"}}}),
+    )
+    .expect("json")
+}

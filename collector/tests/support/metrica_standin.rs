@@ -7,6 +7,11 @@
 //!   (the documentation shows both);
 //! * `GET …/offline_conversions/uploading/{id}`: `UPLOADED` first, then `PROCESSED`, or
 //!   `LINKAGE_FAILURE` when no row carries a visitor ID;
+//! * `POST …/offline_conversions/upload?type=BASIC` (or no `type`): offline conversions, checked
+//!   for the documented `Target`, `DateTime` and at least one of `ClientId` / `UserId` / `Yclid` /
+//!   `PurchaseId`;
+//! * on demand (`refuse_columns`), a 400 naming a chat column it does not accept — Metrica's
+//!   documentation does not say how it answers an unknown column, so this is the case to survive;
 //! * errors in Metrica's shape (`{"errors":[…],"code":…,"message":…}`): 403 for a bad token,
 //!   400 for a malformed request or file, 503 on demand (`fail_next`) to test retries.
 //!
@@ -33,6 +38,8 @@ pub struct Received {
 #[derive(Clone, Debug)]
 pub struct Stored {
     pub id: u64,
+    /// `CHATS` or `BASIC`.
+    pub kind: String,
     pub counter: u64,
     pub csv: String,
     pub source_quantity: u64,
@@ -46,6 +53,8 @@ pub struct State {
     pub token: String,
     /// Answer the next N upload requests with 503.
     pub fail_next: u32,
+    /// Chat-file headers answered with 400 "Unknown column".
+    pub refuse_columns: Vec<String>,
     pub received: Vec<Received>,
     pub uploads: Vec<Stored>,
     pub status_requests: u32,
@@ -78,6 +87,26 @@ impl Standin {
 
     pub fn fail_next(&self, n: u32) {
         self.state.lock().unwrap().fail_next = n;
+    }
+
+    pub fn refuse_columns(&self, names: &[&str]) {
+        self.state.lock().unwrap().refuse_columns = names.iter().map(|n| n.to_string()).collect();
+    }
+
+    /// Accepted chat files (`type=CHATS`).
+    pub fn chat_uploads(&self) -> Vec<Stored> {
+        self.uploads()
+            .into_iter()
+            .filter(|u| u.kind == "CHATS")
+            .collect()
+    }
+
+    /// Accepted offline-conversion files (`type=BASIC`).
+    pub fn conversion_uploads(&self) -> Vec<Stored> {
+        self.uploads()
+            .into_iter()
+            .filter(|u| u.kind == "BASIC")
+            .collect()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -272,9 +301,45 @@ fn validate_csv(csv: &str) -> Result<(u64, u64, u64), String> {
     Ok((rows, valid, attributed))
 }
 
+/// Offline conversions: (rows, valid rows, rows with a visitor ID) or a file-level error.
+fn validate_conversions(csv: &str) -> Result<(u64, u64, u64), String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().ok_or("empty file")?.split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(target), Some(dt)) = (col("Target"), col("DateTime")) else {
+        return Err("Target and DateTime columns are required".into());
+    };
+    let ids: Vec<usize> = ["ClientId", "UserId", "Yclid", "PurchaseId"]
+        .iter()
+        .filter_map(|c| col(c))
+        .collect();
+    if ids.is_empty() {
+        return Err("one of ClientId, UserId, Yclid, PurchaseId is required".into());
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (mut rows, mut valid) = (0, 0);
+    for line in lines.filter(|l| !l.is_empty()) {
+        rows += 1;
+        let cells: Vec<&str> = line.split(',').collect();
+        let ok = cells.get(target).is_some_and(|t| !t.is_empty())
+            && cells
+                .get(dt)
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|t| t < now)
+            && ids
+                .iter()
+                .any(|&i| cells.get(i).is_some_and(|v| !v.is_empty()));
+        valid += u64::from(ok);
+    }
+    Ok((rows, valid, valid))
+}
+
 fn uploading_json(u: &Stored, status: &str, comment: &str) -> serde_json::Value {
     serde_json::json!({"id": u.id, "create_time": "2026-11-21T06:00:00Z", "source_quantity": u.source_quantity,
-        "line_quantity": u.line_quantity, "comment": comment, "type": "CHATS", "client_id_type": "CLIENT_ID", "status": status})
+        "line_quantity": u.line_quantity, "comment": comment, "type": u.kind, "client_id_type": "CLIENT_ID", "status": status})
 }
 
 fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
@@ -287,6 +352,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         ("POST", ["management", "v1", "counter", counter, "offline_conversions", "upload"]) => {
             let counter: u64 = counter.parse().unwrap_or(0);
             let comment = query_param(query, "comment");
+            let kind = query_param(query, "type").unwrap_or_else(|| "BASIC".into());
             let csv = req
                 .header("content-type")
                 .and_then(|ct| multipart_file(ct, &req.body));
@@ -299,10 +365,10 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             };
             let (status, body) = if !authorized {
                 (403, error_body(403, "invalid_token", "Invalid oauth_token"))
-            } else if query_param(query, "type").as_deref() != Some("CHATS") {
+            } else if !matches!(kind.as_str(), "CHATS" | "BASIC") {
                 (
                     400,
-                    error_body(400, "invalid_parameter", "type must be CHATS"),
+                    error_body(400, "invalid_parameter", "type must be CHATS or BASIC"),
                 )
             } else if st.fail_next > 0 {
                 st.fail_next -= 1;
@@ -311,7 +377,25 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                     error_body(503, "backend_error", "Service temporarily unavailable"),
                 )
             } else {
-                match csv.as_deref().map(validate_csv) {
+                let header = csv.as_deref().and_then(|c| c.lines().next()).unwrap_or("");
+                let refused = header
+                    .split(',')
+                    .find(|h| kind == "CHATS" && st.refuse_columns.iter().any(|r| r == h))
+                    .map(str::to_owned);
+                let validate = if kind == "CHATS" {
+                    validate_csv
+                } else {
+                    validate_conversions
+                };
+                match csv.as_deref().map(validate) {
+                    _ if refused.is_some() => (
+                        400,
+                        error_body(
+                            400,
+                            "invalid_uploading",
+                            &format!("Unknown column: {}", refused.unwrap_or_default()),
+                        ),
+                    ),
                     None => (
                         400,
                         error_body(
@@ -325,6 +409,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                         let id = 1000 + st.uploads.len() as u64;
                         let u = Stored {
                             id,
+                            kind: kind.clone(),
                             counter,
                             csv: csv.clone().unwrap_or_default(),
                             source_quantity: rows,

@@ -5,8 +5,10 @@
 //! [`crate::chats::signature::verify_shared_secret`]). There is no body signature. The collector refuses
 //! MAX webhooks unless a secret is configured.
 //!
-//! Handled: `bot_started` (the person pressed Start from `https://max.ru/<bot>?start=<payload>`;
-//! `payload` carries the chat ID) and `message_created` in a dialog (text may carry a typed ID).
+//! Handled: `bot_started` (the person pressed Start from `https://max.ru/<bot>?start=<payload>`:
+//! [`Inbound::BotOpened`], not a message; `payload` carries the chat ID) and `message_created`
+//! in a dialog (the person's text may carry a typed ID; the bot's own message answers them). A
+//! `message_created` without `message` is kept as [`Inbound::Unreadable`].
 //! Timestamps are milliseconds.
 
 use axum::http::HeaderMap;
@@ -14,8 +16,9 @@ use serde::Deserialize;
 
 use super::webhook::{BotTable, HeaderSecretBot, Messenger, Refusal};
 use crate::chats::inbound::{
-    clean_opaque_id, clean_text, clean_username, ChatUser, Inbound, InboundMessage, ParseError,
-    Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    clean_opaque_id, clean_text, clean_username, Answered, BotOpened, ChatUser, Inbound,
+    InboundMessage, ParseError, Platform, Unreadable, UnreadableReason, MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
 };
 use crate::chats::settings::{ChatsConfigError, Env};
 
@@ -89,6 +92,9 @@ pub struct Recipient {
     pub chat_id: Option<i64>,
     #[serde(default)]
     pub chat_type: Option<String>,
+    /// In a dialog: the person the message went to.
+    #[serde(default)]
+    pub user_id: Option<i64>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -112,20 +118,23 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
                 .user
                 .as_ref()
                 .ok_or_else(|| invalid("bot_started without user"))?;
-            vec![Inbound::Message(InboundMessage {
+            vec![Inbound::BotOpened(BotOpened {
                 platform: Platform::max(),
                 user: user.to_chat_user(),
                 at_ms: u.timestamp,
-                start_param: Some(u.payload.clone().unwrap_or_default()),
-                text: None,
+                start_param: u.payload.clone().filter(|p| !p.is_empty()),
                 account,
-                ad_click_id: None,
-                message_id: u.chat_id.map(|c| format!("start:{c}:{}", u.timestamp)),
+                event_id: u.chat_id.map(|c| format!("start:{c}:{}", u.timestamp)),
             })]
         }
         "message_created" => {
             let Some(msg) = u.message.as_ref() else {
-                return Err(invalid("message_created without message"));
+                return Ok(vec![Inbound::Unreadable(Unreadable::new(
+                    Platform::max(),
+                    UnreadableReason::Shape,
+                    "message_created without message",
+                    body,
+                ))]);
             };
             let is_dialog =
                 msg.recipient.as_ref().and_then(|r| r.chat_type.as_deref()) == Some("dialog");
@@ -149,6 +158,20 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
                             .and_then(|b| b.mid.as_deref())
                             .and_then(clean_opaque_id),
                     })]
+                }
+                // The bot's own message in a dialog: the chat is answered.
+                Some(sender) if is_dialog && sender.is_bot => {
+                    match msg.recipient.as_ref().and_then(|r| r.user_id) {
+                        Some(user_id) => vec![Inbound::Answered(Answered {
+                            platform: Platform::max(),
+                            partner: ChatUser {
+                                user_id: clean_opaque_id(&user_id.to_string()),
+                                ..ChatUser::default()
+                            },
+                            at_ms: msg.timestamp.unwrap_or(u.timestamp),
+                        })],
+                        None => Vec::new(),
+                    }
                 }
                 _ => Vec::new(),
             }
@@ -201,7 +224,7 @@ mod tests {
             "user":{"user_id":5551234,"first_name":"Ivan","last_name":"P","name":"Ivan P","username":null,"is_bot":false,"last_activity_time":1763700000000},
             "payload":"CT8F2A9KQ3","user_locale":"ru"}"#;
         let got = parse(body, Some("shop_bot")).unwrap();
-        let [Inbound::Message(m)] = got.as_slice() else {
+        let [Inbound::BotOpened(m)] = got.as_slice() else {
             panic!("{got:?}")
         };
         assert_eq!(m.start_param.as_deref(), Some("CT8F2A9KQ3"));

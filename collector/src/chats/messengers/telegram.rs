@@ -1,7 +1,8 @@
 //! Telegram Bot API webhook updates (<https://core.telegram.org/bots/api#update>).
 //!
-//! Handled: `message` in a private chat with the bot (`/start <param>` from a deeplink, or any
-//! first message carrying a typed ID), and `business_message` (a Telegram Business account
+//! Handled: `message` in a private chat with the bot (`/start [<param>]` is the person opening
+//! the bot, [`Inbound::BotOpened`], not a message; any other message may carry a typed ID, in
+//! its text or a media caption), and `business_message` (a Telegram Business account
 //! connected to the bot: chats with the site's *personal* account arrive this way). In a private
 //! chat `chat.id` is the chat partner, so a business message whose `from.id` differs from
 //! `chat.id` was written by the business side: that marks the chat answered.
@@ -13,8 +14,8 @@ use serde::Deserialize;
 
 use super::webhook::{BotTable, HeaderSecretBot, Messenger, Refusal};
 use crate::chats::inbound::{
-    clean_opaque_id, clean_text, clean_username, Answered, ChatUser, Inbound, InboundMessage,
-    ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    clean_opaque_id, clean_text, clean_username, Answered, BotOpened, ChatUser, Inbound,
+    InboundMessage, ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
 use crate::chats::settings::{ChatsConfigError, Env, WebhookSecret};
 
@@ -66,7 +67,7 @@ fn invalid(detail: impl Into<String>) -> ParseError {
     ParseError::new("Telegram update", detail)
 }
 
-/// `/start CT8F2A9KQ3` → `CT8F2A9KQ3`; `/start@shop_bot x` → `x`. A bare `/start` (no deeplink
+/// `/start CT8F2A9KQZ` → `CT8F2A9KQZ`; `/start@shop_bot x` → `x`. A bare `/start` (no deeplink
 /// parameter: the user opened the bot by name) yields an empty string, which matching treats
 /// as "started without an ID".
 pub fn start_param(text: &str) -> Option<&str> {
@@ -97,7 +98,10 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
     if business && from.id != msg.chat.id {
         out.push(Inbound::Answered(Answered {
             platform: Platform::telegram(),
-            user_key: format!("id:{}", msg.chat.id),
+            partner: ChatUser {
+                user_id: clean_opaque_id(&msg.chat.id.to_string()),
+                ..ChatUser::default()
+            },
             at_ms,
         }));
         return Ok(out);
@@ -113,24 +117,35 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
+    let user = ChatUser {
+        user_id: clean_opaque_id(&from.id.to_string()),
+        username: from.username.as_deref().and_then(clean_username),
+        phone: None,
+        name: clean_text(&name, MAX_NAME_CHARS),
+    };
+    let account = bot_account.map(|a| a.to_ascii_lowercase());
+    let id = format!("{}:{}", msg.chat.id, msg.message_id);
+    // `/start` is the person opening the bot, not writing to the shop.
+    if let Some(param) = start {
+        out.push(Inbound::BotOpened(BotOpened {
+            platform: Platform::telegram(),
+            user,
+            at_ms,
+            start_param: Some(param.to_string()).filter(|p| !p.is_empty()),
+            account,
+            event_id: Some(id),
+        }));
+        return Ok(out);
+    }
     out.push(Inbound::Message(InboundMessage {
         platform: Platform::telegram(),
-        user: ChatUser {
-            user_id: clean_opaque_id(&from.id.to_string()),
-            username: from.username.as_deref().and_then(clean_username),
-            phone: None,
-            name: clean_text(&name, MAX_NAME_CHARS),
-        },
+        user,
         at_ms,
-        start_param: start.map(str::to_string),
-        text: if start.is_some() {
-            None
-        } else {
-            clean_text(text, MAX_TEXT_CHARS)
-        },
-        account: bot_account.map(|a| a.to_ascii_lowercase()),
+        start_param: None,
+        text: clean_text(text, MAX_TEXT_CHARS),
+        account,
         ad_click_id: None,
-        message_id: Some(format!("{}:{}", msg.chat.id, msg.message_id)),
+        message_id: Some(id),
     }));
     Ok(out)
 }
@@ -203,7 +218,7 @@ mod tests {
             "date":1763700000,"text":"/start CT8F2A9KQ3",
             "entities":[{"offset":0,"length":6,"type":"bot_command"}]}}"#;
         let got = parse(body, Some("Shop_Bot")).unwrap();
-        let [Inbound::Message(m)] = got.as_slice() else {
+        let [Inbound::BotOpened(m)] = got.as_slice() else {
             panic!("{got:?}")
         };
         assert_eq!(m.start_param.as_deref(), Some("CT8F2A9KQ3"));
@@ -212,7 +227,6 @@ mod tests {
         assert_eq!(m.user.name.as_deref(), Some("Anna K"));
         assert_eq!(m.at_ms, 1_763_700_000_000);
         assert_eq!(m.account.as_deref(), Some("shop_bot"));
-        assert_eq!(m.text, None);
     }
 
     #[test]
@@ -221,7 +235,9 @@ mod tests {
             "from":{"id":1000,"is_bot":false,"first_name":"Shop"},
             "chat":{"id":381920477,"type":"private","first_name":"Anna"},"date":1763700100,"text":"Hello!"}}"#;
         let got = parse(reply, None).unwrap();
-        assert!(matches!(got.as_slice(), [Inbound::Answered(a)] if a.user_key == "id:381920477"));
+        assert!(
+            matches!(got.as_slice(), [Inbound::Answered(a)] if a.partner.user_id.as_deref() == Some("381920477"))
+        );
 
         let group = br#"{"update_id":3,"message":{"message_id":5,"from":{"id":1,"is_bot":false,"first_name":"X"},
             "chat":{"id":-100,"type":"supergroup","title":"G"},"date":1763700100,"text":"CT8F2A9KQ3"}}"#;

@@ -2,9 +2,10 @@
 //!
 //! Every callback is signed: `X-Viber-Content-Signature` = hex HMAC-SHA256 of the raw body with
 //! the bot's auth token. Handled events:
-//! * `conversation_started` — the person opened the bot from a `viber://pa?…&context=<ctx>` link;
-//!   `context` carries the chat ID (hidden from the person);
-//! * `message` — the person wrote; its text may carry a typed ID;
+//! * `conversation_started` — the person opened the bot from a `viber://pa?…&context=<ctx>` link
+//!   ([`Inbound::BotOpened`], not a message); `context` carries the chat ID (hidden);
+//! * `message` — the person wrote; its text (a picture's or video's description too) may carry
+//!   a typed ID;
 //! * `delivered` / `seen` — a message the *bot side* sent reached the person: answered.
 //!
 //! `webhook` (sent when the URL is set), `subscribed`, `unsubscribed`, `failed` are acknowledged
@@ -15,8 +16,8 @@ use serde::Deserialize;
 
 use super::webhook::{header, BotTable, Messenger, Refusal};
 use crate::chats::inbound::{
-    clean_opaque_id, clean_text, Answered, ChatUser, Inbound, InboundMessage, ParseError, Platform,
-    MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    clean_opaque_id, clean_text, Answered, BotOpened, ChatUser, Inbound, InboundMessage,
+    ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
 use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
 use crate::chats::signature::SignatureError;
@@ -25,8 +26,9 @@ use crate::chats::signature::SignatureError;
 pub struct Callback {
     pub event: String,
     pub timestamp: i64,
+    /// A number in Viber's documentation, a string in its Python SDK's fixtures: both read.
     #[serde(default)]
-    pub message_token: Option<serde_json::Number>,
+    pub message_token: Option<serde_json::Value>,
     /// `conversation_started`.
     #[serde(default)]
     pub user: Option<User>,
@@ -75,7 +77,11 @@ fn user_of(u: &User) -> Result<ChatUser, ParseError> {
 
 pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseError> {
     let cb: Callback = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
-    let token = cb.message_token.as_ref().map(|t| t.to_string());
+    let token = match &cb.message_token {
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::String(s)) => clean_opaque_id(s),
+        _ => None,
+    };
     let message = |user: ChatUser, start_param: Option<String>, text: Option<String>| {
         Inbound::Message(InboundMessage {
             platform: Platform::viber(),
@@ -95,21 +101,24 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
                 .as_ref()
                 .ok_or_else(|| invalid("conversation_started without user"))?;
             // Viber sends "" or omits context when the bot was opened without a deeplink.
-            vec![message(
-                user_of(user)?,
-                Some(cb.context.clone().unwrap_or_default()),
-                None,
-            )]
+            vec![Inbound::BotOpened(BotOpened {
+                platform: Platform::viber(),
+                user: user_of(user)?,
+                at_ms: cb.timestamp,
+                start_param: cb.context.clone().filter(|c| !c.is_empty()),
+                account: account.map(|a| a.to_ascii_lowercase()),
+                event_id: token.clone(),
+            })]
         }
         "message" => {
             let sender = cb
                 .sender
                 .as_ref()
                 .ok_or_else(|| invalid("message without sender"))?;
+            // A picture's or video's description is in `text` too.
             let text = cb
                 .message
                 .as_ref()
-                .filter(|m| m.kind == "text")
                 .and_then(|m| m.text.as_deref())
                 .and_then(|t| clean_text(t, MAX_TEXT_CHARS));
             vec![message(user_of(sender)?, None, text)]
@@ -117,7 +126,10 @@ pub fn parse(body: &[u8], account: Option<&str>) -> Result<Vec<Inbound>, ParseEr
         "delivered" | "seen" => match cb.user_id.as_deref().and_then(clean_opaque_id) {
             Some(id) => vec![Inbound::Answered(Answered {
                 platform: Platform::viber(),
-                user_key: format!("id:{id}"),
+                partner: ChatUser {
+                    user_id: Some(id),
+                    ..ChatUser::default()
+                },
                 at_ms: cb.timestamp,
             })],
             None => Vec::new(),
@@ -215,13 +227,13 @@ mod tests {
             "user":{"id":"01234567890A=","name":"John McClane","avatar":"https://avatar.example.com","country":"UK","language":"en","api_version":8},
             "subscribed":false}"#;
         let got = parse(body, None).unwrap();
-        let [Inbound::Message(m)] = got.as_slice() else {
+        let [Inbound::BotOpened(m)] = got.as_slice() else {
             panic!("{got:?}")
         };
         assert_eq!(m.start_param.as_deref(), Some("promo_CT8F2A9KQ3"));
         assert_eq!(m.user.user_id.as_deref(), Some("01234567890A="));
         assert_eq!(m.at_ms, 1_763_700_000_123);
-        assert_eq!(m.message_id.as_deref(), Some("5487373282716262912"));
+        assert_eq!(m.event_id.as_deref(), Some("5487373282716262912"));
     }
 
     #[test]
@@ -236,7 +248,7 @@ mod tests {
         let seen = br#"{"event":"seen","timestamp":1763700009000,"chat_hostname":"x","message_token":1,"user_id":"01234567890A="}"#;
         let got = parse(seen, None).unwrap();
         assert!(
-            matches!(got.as_slice(), [Inbound::Answered(a)] if a.user_key == "id:01234567890A=")
+            matches!(got.as_slice(), [Inbound::Answered(a)] if a.partner.user_id.as_deref() == Some("01234567890A="))
         );
         let hook = br#"{"event":"webhook","timestamp":1763700000000,"chat_hostname":"x","message_token":2}"#;
         assert!(parse(hook, None).unwrap().is_empty());

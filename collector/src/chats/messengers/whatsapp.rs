@@ -7,8 +7,11 @@
 //!   ([`verify_hub_signature_256`]).
 //!
 //! A notification batches `entry[].changes[].value` objects; each value has `contacts`
-//! (`wa_id` + profile name), inbound `messages` (the chat partner wrote), and `statuses`
-//! (delivery of messages the *business* sent: the chat was answered).
+//! (`wa_id` = phone and/or business-scoped `user_id`, profile name and username), inbound
+//! `messages` (the chat partner wrote), and `statuses` (delivery of messages the *business*
+//! sent: the chat was answered). Field `smb_message_echoes` carries what the business typed in
+//! the WhatsApp Business app (also an answer). Each item is read on its own; one that cannot be
+//! read is kept as [`Inbound::Unreadable`] and costs nothing else.
 
 use std::path::PathBuf;
 
@@ -17,8 +20,9 @@ use serde::Deserialize;
 
 use super::webhook::{header, Handshake, HandshakeRefusal, Messenger, Refusal};
 use crate::chats::inbound::{
-    clean_opaque_id, clean_phone, clean_text, Answered, ChatUser, Inbound, InboundMessage,
-    ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    clean_opaque_id, clean_phone, clean_text, clean_username, Answered, ChatUser, Inbound,
+    InboundMessage, ParseError, Platform, Unreadable, UnreadableReason, MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
 };
 use crate::chats::settings::{secret, ChatsConfigError, Env, WebhookSecret};
 use crate::chats::signature::SignatureError;
@@ -38,10 +42,13 @@ pub struct Entry {
     pub changes: Vec<Change>,
 }
 
+/// One change; its value is read item by item so that one item in an unexpected shape costs
+/// only itself.
 #[derive(Deserialize, Debug)]
 pub struct Change {
     pub field: String,
-    pub value: Value,
+    #[serde(default)]
+    pub value: serde_json::Value,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -49,11 +56,14 @@ pub struct Value {
     #[serde(default)]
     pub metadata: Option<Metadata>,
     #[serde(default)]
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<serde_json::Value>,
     #[serde(default)]
-    pub messages: Vec<Message>,
+    pub messages: Vec<serde_json::Value>,
     #[serde(default)]
-    pub statuses: Vec<Status>,
+    pub statuses: Vec<serde_json::Value>,
+    /// `smb_message_echoes`: what the business wrote from the WhatsApp Business app.
+    #[serde(default)]
+    pub message_echoes: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -64,9 +74,13 @@ pub struct Metadata {
     pub phone_number_id: Option<String>,
 }
 
+/// `wa_id` is the phone; users with usernames may come with a business-scoped `user_id` only.
 #[derive(Deserialize, Debug)]
 pub struct Contact {
-    pub wa_id: String,
+    #[serde(default)]
+    pub wa_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
     #[serde(default)]
     pub profile: Option<Profile>,
 }
@@ -75,11 +89,17 @@ pub struct Contact {
 pub struct Profile {
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
 pub struct Message {
-    pub from: String,
+    /// The sender's phone; absent for users known by business-scoped user ID only.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub from_user_id: Option<String>,
     pub id: String,
     /// Unix seconds, as a string.
     pub timestamp: String,
@@ -88,12 +108,32 @@ pub struct Message {
     #[serde(default)]
     pub text: Option<Text>,
     #[serde(default)]
+    pub image: Option<Media>,
+    #[serde(default)]
+    pub video: Option<Media>,
+    #[serde(default)]
+    pub document: Option<Media>,
+    #[serde(default)]
+    pub button: Option<Button>,
+    #[serde(default)]
     pub referral: Option<Referral>,
 }
 
 #[derive(Deserialize, Debug)]
 pub struct Text {
     pub body: String,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct Media {
+    #[serde(default)]
+    pub caption: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct Button {
+    #[serde(default)]
+    pub text: Option<String>,
 }
 
 /// Present when the chat started from a click-to-WhatsApp ad.
@@ -112,7 +152,40 @@ pub struct Status {
     pub id: String,
     pub status: String,
     pub timestamp: String,
-    pub recipient_id: String,
+    #[serde(default)]
+    pub recipient_id: Option<String>,
+    #[serde(default)]
+    pub recipient_user_id: Option<String>,
+}
+
+/// A message the business sent from the WhatsApp Business app (coexistence).
+#[derive(Deserialize, Debug)]
+pub struct Echo {
+    pub timestamp: String,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub to_user_id: Option<String>,
+}
+
+/// Message types the person sends as a message. Reactions, `revoke` (deleted), `edit`,
+/// `system` notices (number or user ID changed), `unsupported` and `errors` are not messages.
+fn is_chat_message(kind: &str) -> bool {
+    matches!(
+        kind,
+        "text"
+            | "image"
+            | "video"
+            | "document"
+            | "audio"
+            | "voice"
+            | "sticker"
+            | "location"
+            | "contacts"
+            | "button"
+            | "interactive"
+            | "order"
+    )
 }
 
 fn invalid(detail: impl Into<String>) -> ParseError {
@@ -158,6 +231,45 @@ fn seconds(ts: &str) -> Option<i64> {
     ts.parse::<i64>().ok().map(|s| s.saturating_mul(1000))
 }
 
+fn unreadable(
+    reason: UnreadableReason,
+    detail: impl Into<String>,
+    item: &serde_json::Value,
+) -> Inbound {
+    let raw = serde_json::to_vec(item).unwrap_or_default();
+    Inbound::Unreadable(Unreadable::new(Platform::whatsapp(), reason, detail, &raw))
+}
+
+/// The identifiers of a person: phone and/or business-scoped user ID, completed from the
+/// `contacts` entry that names either.
+fn partner(phone: Option<&str>, user_id: Option<&str>, contacts: &[Contact]) -> ChatUser {
+    let phone = phone.and_then(clean_phone);
+    let mut user_id = user_id.and_then(clean_opaque_id);
+    let contact = contacts.iter().find(|c| {
+        (phone.is_some() && c.wa_id.as_deref().and_then(clean_phone) == phone)
+            || (user_id.is_some() && c.user_id.as_deref().and_then(clean_opaque_id) == user_id)
+    });
+    let profile = contact.and_then(|c| c.profile.as_ref());
+    if user_id.is_none() {
+        user_id = contact
+            .and_then(|c| c.user_id.as_deref())
+            .and_then(clean_opaque_id);
+    }
+    ChatUser {
+        user_id,
+        username: profile
+            .and_then(|p| p.username.as_deref())
+            .and_then(clean_username),
+        phone,
+        name: profile
+            .and_then(|p| p.name.as_deref())
+            .and_then(|n| clean_text(n, MAX_NAME_CHARS)),
+    }
+}
+
+/// Reads a notification item by item: an item the collector cannot read becomes
+/// [`Inbound::Unreadable`] next to the others. Only a body that is not a WhatsApp notification
+/// at all is an error.
 pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
     let n: Notification = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
     if n.object != "whatsapp_business_account" {
@@ -165,69 +277,162 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, ParseError> {
     }
     let mut out = Vec::new();
     for change in n.entry.iter().flat_map(|e| e.changes.iter()) {
-        if change.field != "messages" {
+        if !matches!(change.field.as_str(), "messages" | "smb_message_echoes") {
             continue;
         }
-        let v = &change.value;
+        let v: Value = match serde_json::from_value(change.value.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(unreadable(
+                    UnreadableReason::Shape,
+                    e.to_string(),
+                    &change.value,
+                ));
+                continue;
+            }
+        };
         let account = v
             .metadata
             .as_ref()
             .and_then(|m| m.display_phone_number.as_deref())
             .and_then(clean_phone);
-        for m in &v.messages {
-            let at_ms = seconds(&m.timestamp).ok_or_else(|| invalid("bad message timestamp"))?;
-            let Some(phone) = clean_phone(&m.from) else {
-                return Err(invalid("bad sender wa_id"));
-            };
-            let name = v
-                .contacts
-                .iter()
-                .find(|c| c.wa_id == m.from)
-                .and_then(|c| c.profile.as_ref())
-                .and_then(|p| p.name.as_deref())
-                .and_then(|n| clean_text(n, MAX_NAME_CHARS));
-            // Only text messages can carry a typed ID; other types still start a chat.
-            let text = m
-                .text
-                .as_ref()
-                .and_then(|t| clean_text(&t.body, MAX_TEXT_CHARS));
-            out.push(Inbound::Message(InboundMessage {
-                platform: Platform::whatsapp(),
-                user: ChatUser {
-                    user_id: None,
-                    username: None,
-                    phone: Some(phone),
-                    name,
-                },
-                at_ms,
-                start_param: None,
-                text,
-                account: account.clone(),
-                ad_click_id: m
-                    .referral
-                    .as_ref()
-                    .and_then(|r| r.ctwa_clid.as_deref())
-                    .and_then(clean_opaque_id),
-                message_id: clean_opaque_id(&m.id),
-            }));
+        // A contact in another shape only loses its profile name, never the message.
+        let contacts: Vec<Contact> = v
+            .contacts
+            .iter()
+            .filter_map(|c| serde_json::from_value(c.clone()).ok())
+            .collect();
+        for item in &v.messages {
+            out.extend(message(item, &contacts, account.as_ref()));
         }
-        for s in &v.statuses {
-            // `failed` means the reply never reached the person: not answered.
-            if !matches!(s.status.as_str(), "sent" | "delivered" | "read") {
-                continue;
-            }
-            let (Some(at_ms), Some(phone)) = (seconds(&s.timestamp), clean_phone(&s.recipient_id))
-            else {
-                continue;
-            };
-            out.push(Inbound::Answered(Answered {
-                platform: Platform::whatsapp(),
-                user_key: format!("phone:{phone}"),
-                at_ms,
-            }));
+        for item in &v.statuses {
+            out.extend(status(item));
+        }
+        for item in &v.message_echoes {
+            out.extend(echo(item));
         }
     }
     Ok(out)
+}
+
+fn message(
+    item: &serde_json::Value,
+    contacts: &[Contact],
+    account: Option<&String>,
+) -> Option<Inbound> {
+    let m: Message = match serde_json::from_value(item.clone()) {
+        Ok(m) => m,
+        Err(e) => return Some(unreadable(UnreadableReason::Shape, e.to_string(), item)),
+    };
+    if !is_chat_message(&m.kind) {
+        return None;
+    }
+    let Some(at_ms) = seconds(&m.timestamp) else {
+        return Some(unreadable(
+            UnreadableReason::Timestamp,
+            "message timestamp is not a number",
+            item,
+        ));
+    };
+    let user = partner(m.from.as_deref(), m.from_user_id.as_deref(), contacts);
+    if user.key().is_none() {
+        return Some(unreadable(
+            UnreadableReason::NoPartner,
+            "no usable from / from_user_id",
+            item,
+        ));
+    }
+    // Media carry the person's text in the caption; a quick-reply button, in its label.
+    let text = m
+        .text
+        .as_ref()
+        .map(|t| t.body.as_str())
+        .or_else(|| {
+            [&m.image, &m.video, &m.document]
+                .into_iter()
+                .flatten()
+                .find_map(|media| media.caption.as_deref())
+        })
+        .or_else(|| m.button.as_ref().and_then(|b| b.text.as_deref()))
+        .and_then(|t| clean_text(t, MAX_TEXT_CHARS));
+    Some(Inbound::Message(InboundMessage {
+        platform: Platform::whatsapp(),
+        user,
+        at_ms,
+        start_param: None,
+        text,
+        account: account.cloned(),
+        ad_click_id: m
+            .referral
+            .as_ref()
+            .and_then(|r| r.ctwa_clid.as_deref())
+            .and_then(clean_opaque_id),
+        message_id: clean_opaque_id(&m.id),
+    }))
+}
+
+fn status(item: &serde_json::Value) -> Option<Inbound> {
+    let s: Status = match serde_json::from_value(item.clone()) {
+        Ok(s) => s,
+        Err(e) => return Some(unreadable(UnreadableReason::Shape, e.to_string(), item)),
+    };
+    // `failed` means the reply never reached the person: not answered.
+    if !matches!(s.status.as_str(), "sent" | "delivered" | "read") {
+        return None;
+    }
+    let Some(at_ms) = seconds(&s.timestamp) else {
+        return Some(unreadable(
+            UnreadableReason::Timestamp,
+            "status timestamp is not a number",
+            item,
+        ));
+    };
+    answered(
+        s.recipient_id.as_deref(),
+        s.recipient_user_id.as_deref(),
+        at_ms,
+        item,
+    )
+}
+
+fn echo(item: &serde_json::Value) -> Option<Inbound> {
+    let e: Echo = match serde_json::from_value(item.clone()) {
+        Ok(e) => e,
+        Err(e) => return Some(unreadable(UnreadableReason::Shape, e.to_string(), item)),
+    };
+    let Some(at_ms) = seconds(&e.timestamp) else {
+        return Some(unreadable(
+            UnreadableReason::Timestamp,
+            "echo timestamp is not a number",
+            item,
+        ));
+    };
+    answered(e.to.as_deref(), e.to_user_id.as_deref(), at_ms, item)
+}
+
+fn answered(
+    phone: Option<&str>,
+    user_id: Option<&str>,
+    at_ms: i64,
+    item: &serde_json::Value,
+) -> Option<Inbound> {
+    let partner = ChatUser {
+        phone: phone.and_then(clean_phone),
+        user_id: user_id.and_then(clean_opaque_id),
+        ..ChatUser::default()
+    };
+    if partner.key().is_none() {
+        return Some(unreadable(
+            UnreadableReason::NoPartner,
+            "no usable recipient",
+            item,
+        ));
+    }
+    Some(Inbound::Answered(Answered {
+        platform: Platform::whatsapp(),
+        partner,
+        at_ms,
+    }))
 }
 
 /// `[chats.whatsapp]`.
@@ -400,7 +605,7 @@ mod tests {
         let got = parse(body.as_bytes()).unwrap();
         assert_eq!(got.len(), 1);
         assert!(
-            matches!(&got[0], Inbound::Answered(a) if a.user_key == "phone:16505551234" && a.at_ms == 1_763_700_060_000)
+            matches!(&got[0], Inbound::Answered(a) if a.partner.phone.as_deref() == Some("16505551234") && a.at_ms == 1_763_700_060_000)
         );
     }
 
@@ -422,6 +627,54 @@ mod tests {
             verify_handshake(None, Some("tok"), Some("1"), "tok"),
             Err(HandshakeError::BadRequest)
         );
+    }
+
+    fn corpus(name: &str) -> Vec<Inbound> {
+        let path = format!(
+            "{}/tests/corpus/webhooks/whatsapp/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        parse(&std::fs::read(&path).expect("corpus file")).expect("a WhatsApp notification")
+    }
+
+    #[test]
+    fn business_app_echo_is_an_answer() {
+        let got = corpus("smb_message_echo.json");
+        assert!(
+            matches!(got.as_slice(), [Inbound::Answered(a)]
+                if a.partner.phone.as_deref() == Some("16505551234")
+                && a.partner.user_id.as_deref() == Some("US.13491208655302741918")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn one_unreadable_message_costs_only_itself() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+            "contacts":[{"wa_id":"16505551234","user_id":"US.1","profile":{"name":"S","username":"@s.user"}}],
+            "messages":[{"from":"16505551234","id":"wamid.1","timestamp":"1763700000","type":"text","text":{"body":"hi"}},
+                        {"from":"16505551234","id":"wamid.2","timestamp":"soon","type":"text","text":{"body":"x"}},
+                        {"id":"wamid.3","timestamp":"1763700001","type":"text","text":{"body":"no sender"}},
+                        {"from":"16505551234","id":"wamid.4","timestamp":"1763700002","type":"image","image":{"caption":"CT750FMSZX"}}]}}]}]}"#;
+        let got = parse(body).unwrap();
+        let reasons: Vec<_> = got
+            .iter()
+            .filter_map(|i| match i {
+                Inbound::Unreadable(u) => Some(u.reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [UnreadableReason::Timestamp, UnreadableReason::NoPartner]
+        );
+        let Inbound::Message(first) = &got[0] else {
+            panic!("{got:?}")
+        };
+        // The contact completes the phone with the business-scoped ID and username.
+        assert_eq!(first.user.user_id.as_deref(), Some("US.1"));
+        assert_eq!(first.user.username.as_deref(), Some("s.user"));
+        assert!(matches!(&got[3], Inbound::Message(m) if m.text.as_deref() == Some("CT750FMSZX")));
     }
 
     #[test]

@@ -5,13 +5,20 @@
 //! until a gap of [`CONVERSATION_GAP_MS`] or a message carrying a *different* chat ID (a new ad
 //! click, so a new chat for Metrica). The mapping tables of the event side (`chats`, `clicks`)
 //! are read here, never written.
+//!
+//! A person is whoever a payload names by user ID, phone or username (any one matches). Beside
+//! conversations: `bot_opens` (the person opened the bot; its code is the evidence of their next
+//! message), `answers` (every answer, so one that overtook its message is claimed when that
+//! message opens the conversation) and `webhook_unreadable` (items kept raw).
+
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chattag_core::ChatId;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
-use crate::chats::inbound::{Answered, Inbound, InboundMessage};
+use crate::chats::inbound::{Answered, BotOpened, ChatUser, Inbound, InboundMessage, Unreadable};
 use crate::chats::intake::ValidIntake;
 use crate::chats::matching::{
     self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings, Method,
@@ -42,10 +49,20 @@ impl ChatStore for SqliteStore {
                             Recorded::Duplicate => d.duplicates += 1,
                         }
                     }
-                    Inbound::Answered(a) => {
-                        if record_answered(conn, a, now)?.is_some() {
-                            d.answered += 1;
+                    Inbound::Answered(a) => match record_answered(conn, a, now)? {
+                        Answer::Applied => d.answered += 1,
+                        Answer::Pending => d.pending_answers += 1,
+                    },
+                    Inbound::BotOpened(b) => {
+                        if record_bot_open(conn, b, &settings, now)? {
+                            d.bot_opens += 1;
+                        } else {
+                            d.duplicates += 1;
                         }
+                    }
+                    Inbound::Unreadable(u) => {
+                        record_unreadable(conn, u, now)?;
+                        d.unreadable += 1;
                     }
                 }
             }
@@ -104,20 +121,36 @@ struct Open {
     method: Method,
 }
 
+/// The person's current conversation: the latest one active within [`CONVERSATION_GAP_MS`]
+/// that names them by any identifier this payload gives (stored key, user ID, phone, username).
+///
+/// `started_by`: only conversations started by then (an answer belongs to a conversation that
+/// existed when it was given; a message may be an earlier one delivered late).
 fn open_conversation(
     conn: &Connection,
     platform: &str,
-    user_key: &str,
+    user: &ChatUser,
+    user_key: Option<&str>,
     at_ms: i64,
+    started_by: Option<i64>,
 ) -> Result<Option<Open>, StoreError> {
     let row = conn
-        .prepare_cached(
-            "SELECT id, chat_id, method FROM conversations
-             WHERE platform = ?1 AND user_key = ?2 AND last_message_at >= ?3
+        .prepare_cached(&format!(
+            "SELECT id, chat_id, method FROM conversations WHERE id IN ({})
+               AND last_message_at >= ?2 AND started_at <= coalesce(?7, started_at)
              ORDER BY started_at DESC LIMIT 1",
-        )?
+            person("conversations", "user_key = ?3")
+        ))?
         .query_row(
-            params![platform, user_key, at_ms - CONVERSATION_GAP_MS],
+            params![
+                platform,
+                at_ms - CONVERSATION_GAP_MS,
+                user_key,
+                user.user_id,
+                user.phone,
+                user.username,
+                started_by
+            ],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
@@ -132,6 +165,24 @@ fn open_conversation(
         chat_id,
         method: Method::parse(&method).unwrap_or(Method::Unmatched),
     }))
+}
+
+/// Row IDs of `table` whose platform is `?1` and that name the person by `?4` (user ID), `?5`
+/// (phone) or `?6` (username) — or by `extra` — as a union of indexed lookups.
+fn person(table: &str, extra: &str) -> String {
+    let mut terms = vec![
+        "chat_user_id = ?4",
+        "phone = ?5",
+        "username = ?6 COLLATE NOCASE",
+    ];
+    if !extra.is_empty() {
+        terms.push(extra);
+    }
+    terms
+        .iter()
+        .map(|t| format!("SELECT id FROM {table} WHERE platform = ?1 AND {t}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
 }
 
 /// The site whose mapping holds this chat ID (the most recently active, should two sites share it).
@@ -149,21 +200,26 @@ fn click_candidates(
     messenger: &str,
     from_ms: i64,
     to_ms: i64,
+    chat_start_ms: i64,
 ) -> Result<Vec<ClickCandidate>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT chat_id, messenger, target, ts FROM clicks WHERE messenger = ?1 AND ts BETWEEN ?2 AND ?3 LIMIT 1000",
+        "SELECT k.chat_id, k.messenger, k.target, k.ts,
+                EXISTS (SELECT 1 FROM conversations c WHERE c.chat_id = k.chat_id
+                        AND c.method IN ('exact-link', 'exact-text') AND c.started_at <= ?4)
+         FROM clicks k WHERE k.messenger = ?1 AND k.ts BETWEEN ?2 AND ?3 LIMIT 1000",
     )?;
-    let rows = stmt.query_map(params![messenger, from_ms, to_ms], |r| {
+    let rows = stmt.query_map(params![messenger, from_ms, to_ms, chat_start_ms], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, i64>(3)?,
+            r.get::<_, bool>(4)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (chat_id, messenger, target, ts_ms) = row?;
+        let (chat_id, messenger, target, ts_ms, claimed) = row?;
         // Stored IDs were validated at ingest; a row that no longer parses is skipped, not fatal.
         if let Ok(chat_id) = ChatId::parse(&chat_id) {
             out.push(ClickCandidate {
@@ -171,6 +227,7 @@ fn click_candidates(
                 messenger,
                 target: Some(target),
                 ts_ms,
+                claimed,
             });
         }
     }
@@ -239,13 +296,28 @@ fn record_message(
     else {
         return Err(StoreError::NoChatPartner);
     };
-    let evidence = evidence_override.unwrap_or_else(|| {
+    let own = evidence_override.unwrap_or_else(|| {
         matching::id_evidence(
             msg.start_param.as_deref(),
             msg.text.as_deref(),
             &settings.prefixes,
         )
     });
+    // The person opened the bot from a tagged link before writing: that link is the evidence,
+    // unless the message carries an ID of its own (typed later, so more recent).
+    let opened = match source {
+        "webhook" => latest_bot_open(conn, platform, &msg.user, msg.at_ms)?,
+        _ => None,
+    };
+    let (evidence, start_param) = match (&own, &opened) {
+        (IdEvidence::Link(_) | IdEvidence::Text(_), _) | (_, None) => {
+            (own, msg.start_param.clone())
+        }
+        (_, Some(param)) => match matching::id_evidence(Some(param), None, &settings.prefixes) {
+            link @ IdEvidence::Link(_) => (link, Some(param.clone())),
+            _ => (own, msg.start_param.clone()),
+        },
+    };
     let evidence_id = match &evidence {
         IdEvidence::Link(id) | IdEvidence::Text(id) => Some(id.as_str().to_string()),
         _ => None,
@@ -257,7 +329,7 @@ fn record_message(
             .query_row(params![platform, ext], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)))
             .optional()?
             .map(|(id, chat_id, m)| Open { id, chat_id, method: Method::parse(&m).unwrap_or(Method::Unmatched) }),
-        None => open_conversation(conn, platform, &user_key, msg.at_ms)?
+        None => open_conversation(conn, platform, &msg.user, Some(&user_key), msg.at_ms, None)?
             // A different exact ID means a new visit → a new chat for Metrica.
             .filter(|open| !(open.method.is_exact() && evidence_id.is_some() && evidence_id != open.chat_id)),
     };
@@ -301,6 +373,7 @@ fn record_message(
             }
         }
         apply_facts(conn, open.id, facts, now_ms)?;
+        use_bot_opens(conn, platform, &msg.user, msg.at_ms, open.id)?;
         return Ok(Recorded::Continued(open.id));
     }
 
@@ -313,6 +386,7 @@ fn record_message(
             m,
             msg.at_ms - window.before_ms,
             msg.at_ms + window.skew_ms,
+            msg.at_ms,
         )?,
     };
     let decision = matching::decide(
@@ -345,7 +419,7 @@ fn record_message(
         msg.account,
         msg.at_ms,
         msg.text,
-        msg.start_param,
+        start_param,
         decision.chat_id.as_ref().map(|c| c.as_str()),
         site,
         decision.method.as_str(),
@@ -357,6 +431,8 @@ fn record_message(
     ])?;
     let id = conn.last_insert_rowid();
     apply_facts(conn, id, facts, now_ms)?;
+    use_bot_opens(conn, platform, &msg.user, msg.at_ms, id)?;
+    claim_answers(conn, id, platform, &msg.user, msg.at_ms, now_ms)?;
     Ok(Recorded::Opened(id, decision.method))
 }
 
@@ -378,7 +454,11 @@ fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Resul
         "UPDATE conversations SET
             answered = coalesce(?2, answered),
             answered_at = CASE WHEN ?2 = 1 THEN coalesce(answered_at, ?9) ELSE answered_at END,
-            tag = coalesce(?3, tag), revenue = coalesce(?4, revenue), currency = coalesce(?5, currency),
+            tag = coalesce(?3, tag),
+            -- A new amount (or currency) gets a new time: it is the DateTime of its conversion.
+            revenue_at = CASE WHEN ?4 IS NOT NULL AND (revenue IS NULL OR revenue <> ?4 OR coalesce(currency, '') <> coalesce(?5, currency, ''))
+                              THEN ?9 ELSE revenue_at END,
+            revenue = coalesce(?4, revenue), currency = coalesce(?5, currency),
             page_url = coalesce(?6, page_url), chat_url = coalesce(?7, chat_url),
             messages = coalesce(?8, messages), updated_at = ?9
          WHERE id = ?1",
@@ -387,18 +467,242 @@ fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Resul
     Ok(())
 }
 
-/// The site's side replied: the person's current conversation is answered.
-fn record_answered(
-    conn: &Connection,
-    a: &Answered,
-    now_ms: i64,
-) -> Result<Option<i64>, StoreError> {
-    let Some(open) = open_conversation(conn, a.platform.as_str(), &a.user_key, a.at_ms)? else {
-        return Ok(None);
+/// What became of an answer.
+enum Answer {
+    /// The person's current conversation is answered.
+    Applied,
+    /// No conversation yet (the status overtook the message): kept until it opens.
+    Pending,
+}
+
+/// The site's side replied: the person's current conversation is answered. Every answer is
+/// logged, so that a conversation opened later by a message timed before it (the status
+/// overtook the message) claims it; one for a person without a conversation waits there.
+fn record_answered(conn: &Connection, a: &Answered, now_ms: i64) -> Result<Answer, StoreError> {
+    let platform = a.platform.as_str();
+    let open = open_conversation(
+        conn,
+        platform,
+        &a.partner,
+        a.partner.key().as_deref(),
+        a.at_ms,
+        Some(a.at_ms),
+    )?;
+    conn.prepare_cached("DELETE FROM answers WHERE received_at < ?1")?
+        .execute([now_ms - ANSWER_KEEP_MS])?;
+    conn.prepare_cached(
+        "INSERT INTO answers (platform, chat_user_id, username, phone, at_ms, conversation, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        platform,
+        a.partner.user_id,
+        a.partner.username,
+        a.partner.phone,
+        a.at_ms,
+        open.as_ref().map(|o| o.id),
+        now_ms
+    ])?;
+    let Some(open) = open else {
+        return Ok(Answer::Pending);
     };
     conn.prepare_cached(
         "UPDATE conversations SET answered = 1, answered_at = min(coalesce(answered_at, ?2), ?2), updated_at = ?3 WHERE id = ?1",
     )?
     .execute(params![open.id, a.at_ms, now_ms])?;
-    Ok(Some(open.id))
+    Ok(Answer::Applied)
+}
+
+/// An answer can only be claimed within the conversation gap after its message; messengers
+/// retry a delivery for up to a week (Meta: 7 days), well inside it.
+const ANSWER_KEEP_MS: i64 = CONVERSATION_GAP_MS;
+
+/// A conversation that just opened at `at_ms` claims the person's answers timed after it:
+/// waiting ones, and ones applied to an earlier conversation only because this message had not
+/// arrived yet. That earlier conversation loses `answered` when nothing else answered it.
+fn claim_answers(
+    conn: &Connection,
+    conversation: i64,
+    platform: &str,
+    user: &ChatUser,
+    at_ms: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let who = params![
+        platform,
+        at_ms,
+        at_ms + CONVERSATION_GAP_MS,
+        user.user_id,
+        user.phone,
+        user.username,
+        conversation
+    ];
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, at_ms, conversation FROM answers WHERE id IN ({})
+           AND at_ms BETWEEN ?2 AND ?3 AND coalesce(conversation, 0) <> ?7",
+        person("answers", "")
+    ))?;
+    let claimed = stmt
+        .query_map(who, |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = claimed.iter().map(|(_, at, _)| *at).min() else {
+        return Ok(());
+    };
+    for (id, _, _) in &claimed {
+        conn.prepare_cached("UPDATE answers SET conversation = ?2 WHERE id = ?1")?
+            .execute(params![id, conversation])?;
+    }
+    conn.prepare_cached(
+        "UPDATE conversations SET answered = 1, answered_at = min(coalesce(answered_at, ?2), ?2), updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![conversation, first, now_ms])?;
+    let earlier: BTreeSet<i64> = claimed.iter().filter_map(|(_, _, c)| *c).collect();
+    for old in earlier {
+        conn.prepare_cached(
+            "UPDATE conversations SET
+                answered_at = (SELECT min(at_ms) FROM answers WHERE conversation = ?1),
+                answered = (SELECT count(*) > 0 FROM answers WHERE conversation = ?1),
+                updated_at = ?3
+             WHERE id = ?1 AND answered_at >= ?2",
+        )?
+        .execute(params![old, at_ms, now_ms])?;
+    }
+    Ok(())
+}
+
+/// How far a bot opening may follow the message it belongs to (platform clocks agree; this
+/// covers the order of two events in one second).
+const BOT_OPEN_SKEW_MS: i64 = 60_000;
+
+/// The person's unused bot openings between `?2` and `?3`.
+fn bot_opens_of_person() -> String {
+    format!(
+        "id IN ({}) AND used_by IS NULL AND at_ms BETWEEN ?2 AND ?3",
+        person("bot_opens", "")
+    )
+}
+
+/// The start parameter of the person's latest unused bot opening before `at_ms`, if it had one.
+fn latest_bot_open(
+    conn: &Connection,
+    platform: &str,
+    user: &ChatUser,
+    at_ms: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT start_param FROM bot_opens WHERE {} ORDER BY at_ms DESC LIMIT 1",
+            bot_opens_of_person()
+        ))?
+        .query_row(
+            params![
+                platform,
+                at_ms - CONVERSATION_GAP_MS,
+                at_ms + BOT_OPEN_SKEW_MS,
+                user.user_id,
+                user.phone,
+                user.username
+            ],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// The person's message consumes their earlier bot openings: each applies to one next message.
+fn use_bot_opens(
+    conn: &Connection,
+    platform: &str,
+    user: &ChatUser,
+    at_ms: i64,
+    conversation: i64,
+) -> Result<(), StoreError> {
+    let used = conn
+        .prepare_cached(&format!(
+            "UPDATE bot_opens SET used_by = ?7 WHERE {}",
+            bot_opens_of_person()
+        ))?
+        .execute(params![
+            platform,
+            at_ms - CONVERSATION_GAP_MS,
+            at_ms + BOT_OPEN_SKEW_MS,
+            user.user_id,
+            user.phone,
+            user.username,
+            conversation
+        ])?;
+    if used > 0 {
+        // The opening may name the person more fully (a username the message lacks).
+        conn.prepare_cached(
+            "UPDATE conversations SET
+                chat_user_id = coalesce(conversations.chat_user_id, o.chat_user_id),
+                username = coalesce(conversations.username, o.username),
+                phone = coalesce(conversations.phone, o.phone),
+                display_name = coalesce(conversations.display_name, o.display_name)
+             FROM (SELECT chat_user_id, username, phone, display_name FROM bot_opens
+                   WHERE used_by = ?1 ORDER BY at_ms DESC LIMIT 1) AS o
+             WHERE conversations.id = ?1",
+        )?
+        .execute([conversation])?;
+    }
+    Ok(())
+}
+
+/// Keeps a bot opening (once per platform event). Returns false for a retried one.
+fn record_bot_open(
+    conn: &Connection,
+    b: &BotOpened,
+    settings: &MatchSettings,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let platform = b.platform.as_str();
+    if let Some(id) = b.event_id.as_deref() {
+        let fresh = conn
+            .prepare_cached("INSERT INTO inbound_seen (platform, message_id, received_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
+            .execute(params![platform, id, now_ms])?;
+        if fresh == 0 {
+            return Ok(false);
+        }
+    }
+    let chat_id = match matching::id_evidence(b.start_param.as_deref(), None, &settings.prefixes) {
+        IdEvidence::Link(id) => Some(id.as_str().to_string()),
+        _ => None,
+    };
+    let site = match &chat_id {
+        Some(id) => site_of(conn, id)?,
+        None => None,
+    };
+    conn.prepare_cached(
+        "INSERT INTO bot_opens (platform, chat_user_id, username, phone, display_name, account, at_ms,
+            start_param, chat_id, site, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        platform,
+        b.user.user_id,
+        b.user.username,
+        b.user.phone,
+        b.user.name,
+        b.account,
+        b.at_ms,
+        b.start_param,
+        chat_id,
+        site,
+        now_ms
+    ])?;
+    Ok(true)
+}
+
+fn record_unreadable(conn: &Connection, u: &Unreadable, now_ms: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO webhook_unreadable (platform, reason, detail, raw, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![u.platform.as_str(), u.reason.as_str(), u.detail, u.raw, now_ms])?;
+    Ok(())
 }

@@ -6,11 +6,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
 use crate::clock::now_ms;
+use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
+use crate::metrica::probable::Evidence;
 use crate::metrica::rules::Candidate;
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
-    CounterSummary, PendingUpload, UploadState, UploadTotals, MAX_ATTEMPTS,
+    CounterSummary, PendingUpload, UploadKind, UploadState, UploadTotals, MAX_ATTEMPTS,
 };
 use crate::store::{MetricaStore, StoreError, TakenSeconds};
 
@@ -74,6 +76,48 @@ impl MetricaStore for SqliteStore {
     async fn upload_totals(&self) -> Result<UploadTotals, StoreError> {
         self.read(upload_totals).await
     }
+
+    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
+        self.read(move |conn| late_revenue(conn, counter)).await
+    }
+
+    async fn create_conversion_upload(
+        &self,
+        counter: u64,
+        target: String,
+        csv: String,
+        rows: Vec<ConversionRow>,
+    ) -> Result<i64, StoreError> {
+        self.write(move |conn| {
+            create_conversion_upload(conn, counter, &target, &csv, &rows, now_ms())
+        })
+        .await
+    }
+
+    async fn refuse_columns(
+        &self,
+        upload: i64,
+        names: Vec<String>,
+        message: String,
+        csv: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| refuse_columns(conn, upload, &names, &message, &csv, now_ms()))
+            .await
+    }
+
+    async fn probable_evidence(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        window_ms: i64,
+    ) -> Result<Vec<Evidence>, StoreError> {
+        self.read(move |conn| probable_evidence(conn, from_ms, to_ms, window_ms))
+            .await
+    }
+
+    async fn refused_columns(&self, counter: u64) -> Result<Vec<String>, StoreError> {
+        self.read(move |conn| refused_columns(conn, counter)).await
+    }
 }
 
 /// Conversations started in `[from_ms, to_ms)`, joined with the visitor IDs of their chat ID.
@@ -95,7 +139,7 @@ fn candidates(
                     WHERE k.id IN (SELECT value FROM json_each('[' || m.event_rowids || ']')) AND k.kind = 'click'
                     AND json_extract(k.body, '$.page') IS NOT NULL
                     AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
-                coalesce(m.collision, 0)
+                coalesce(m.collision, 0), m.first_ts
 ",
         conversations_with_visit!(),
         "         WHERE c.started_at >= ?1 AND c.started_at < ?2
@@ -140,6 +184,7 @@ fn candidates(
             site: r.get(14)?,
             method: r.get(12)?,
             messages: u32::try_from(r.get::<_, i64>(13)?).unwrap_or(u32::MAX),
+            visit_ms: r.get(22)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -178,13 +223,14 @@ fn taken_seconds(conn: &Connection, counter: u64) -> Result<TakenSeconds, StoreE
 fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT id, csv, rows, attempts FROM metrica_uploads
+            "SELECT id, csv, rows, attempts, kind FROM metrica_uploads
              WHERE counter = ?1 AND state IN ('pending', 'failed') ORDER BY id LIMIT 1",
             [counter as i64],
             |r| {
                 Ok(PendingUpload {
                     id: r.get(0)?,
                     counter,
+                    kind: UploadKind::parse(&r.get::<_, String>(4)?),
                     csv: r.get(1)?,
                     rows: r.get(2)?,
                     attempts: r.get(3)?,
@@ -215,8 +261,11 @@ fn create_upload(
          ON CONFLICT (counter, conversation) DO UPDATE SET upload = excluded.upload, date_time = excluded.date_time,
              client_id = excluded.client_id, user_id = excluded.user_id, yclid = excluded.yclid, purchase_id = excluded.purchase_id",
     )?;
+    // By conversation: a linear search per row made a file of n chats cost n² (minutes at 10⁵).
+    let by_conversation: std::collections::HashMap<i64, &ExportChat> =
+        chats.iter().map(|c| (c.conversation, c)).collect();
     for row in rows {
-        let Some(chat) = chats.iter().find(|c| c.conversation == row.conversation) else {
+        let Some(chat) = by_conversation.get(&row.conversation) else {
             return Err(StoreError::UnknownConversation(row.conversation));
         };
         stmt.execute(params![
@@ -280,6 +329,7 @@ fn mark_failed(
             [upload],
         )?;
         conn.execute("DELETE FROM metrica_sent WHERE upload = ?1", [upload])?;
+        conn.execute("DELETE FROM metrica_facts_sent WHERE upload = ?1", [upload])?;
         return Ok(UploadState::Abandoned);
     }
     Ok(UploadState::Failed)
@@ -304,7 +354,8 @@ fn summaries(conn: &Connection) -> Result<Vec<CounterSummary>, StoreError> {
                 (SELECT count(*) FROM metrica_sent s WHERE s.counter = u.counter),
                 count(*), sum(u.state = 'failed'),
                 (SELECT coalesce(x.status, x.state) FROM metrica_uploads x WHERE x.counter = u.counter ORDER BY x.id DESC LIMIT 1),
-                max(u.updated_at)
+                max(u.updated_at),
+                (SELECT count(*) FROM metrica_facts_sent f WHERE f.counter = u.counter)
          FROM metrica_uploads u GROUP BY u.counter ORDER BY u.counter",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -315,9 +366,15 @@ fn summaries(conn: &Connection) -> Result<Vec<CounterSummary>, StoreError> {
             failed: r.get(3)?,
             last_status: r.get(4)?,
             last_at: r.get(5)?,
+            conversions_sent: r.get(6)?,
+            refused_columns: Vec::new(),
         })
     })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+    for s in &mut out {
+        s.refused_columns = refused_columns(conn, s.counter)?;
+    }
+    Ok(out)
 }
 
 fn upload_totals(conn: &Connection) -> Result<UploadTotals, StoreError> {
@@ -342,6 +399,137 @@ fn upload_totals(conn: &Connection) -> Result<UploadTotals, StoreError> {
         uploads,
         chats_sent,
     })
+}
+
+/// Revenue of chats whose row reached the counter (in a file Metrica accepted) and that has
+/// no offline conversion yet. `DateTime` is when the amount was recorded; rows from before
+/// that was kept fall back to the chat's last update.
+fn late_revenue(conn: &Connection, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.id, s.client_id, s.user_id, s.yclid, s.purchase_id, c.revenue, c.currency,
+                coalesce(c.revenue_at, c.updated_at)
+         FROM metrica_sent s
+         JOIN metrica_uploads u ON u.id = s.upload AND u.state = 'sent'
+         JOIN conversations c ON c.id = s.conversation
+         WHERE s.counter = ?1 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM metrica_facts_sent f
+                           WHERE f.counter = ?1 AND f.conversation = c.id AND f.kind = 'revenue')
+         ORDER BY c.id",
+    )?;
+    let rows = stmt.query_map([counter as i64], |r| {
+        Ok(LateRevenue {
+            conversation: r.get(0)?,
+            client_id: r.get(1)?,
+            user_id: r.get(2)?,
+            yclid: r.get(3)?,
+            purchase_id: r.get(4)?,
+            price: r.get(5)?,
+            currency: r.get(6)?,
+            recorded_ms: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn create_conversion_upload(
+    conn: &Connection,
+    counter: u64,
+    target: &str,
+    csv: &str,
+    rows: &[ConversionRow],
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO metrica_uploads (counter, created_at, updated_at, rows, state, csv, kind) VALUES (?1, ?2, ?2, ?3, 'pending', ?4, 'conversions')",
+        params![counter as i64, now_ms, rows.len() as i64, csv],
+    )?;
+    let upload = conn.last_insert_rowid();
+    let mut stmt = conn.prepare(
+        "INSERT INTO metrica_facts_sent (counter, conversation, kind, upload, date_time, target, price, currency)
+         VALUES (?1, ?2, 'revenue', ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for row in rows {
+        stmt.execute(params![
+            counter as i64,
+            row.conversation,
+            upload,
+            row.date_time,
+            target,
+            row.price,
+            row.currency
+        ])?;
+    }
+    Ok(upload)
+}
+
+fn refuse_columns(
+    conn: &Connection,
+    upload: i64,
+    names: &[String],
+    message: &str,
+    csv: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let counter: i64 = conn.query_row(
+        "UPDATE metrica_uploads SET csv = ?2, error = ?3, updated_at = ?4 WHERE id = ?1 RETURNING counter",
+        params![upload, csv, message, now_ms],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(
+        "INSERT INTO metrica_refused_columns (counter, name, upload, refused_at, message) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (counter, name) DO UPDATE SET upload = excluded.upload, refused_at = excluded.refused_at, message = excluded.message",
+    )?;
+    for name in names {
+        stmt.execute(params![counter, name, upload, now_ms, message])?;
+    }
+    Ok(())
+}
+
+/// The matching rule replayed at each coded chat's start without its own visitor: exactly one
+/// other unclaimed visitor clicked the same messenger in the window (the account filter is not
+/// replayed). Code-less chats are those matched by timing or left unmatched for want of a code.
+fn probable_evidence(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+    window_ms: i64,
+) -> Result<Vec<Evidence>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.platform,
+                sum(c.method IN ('exact-link', 'exact-text')),
+                sum(c.method IN ('exact-link', 'exact-text') AND (
+                    SELECT count(DISTINCT k.chat_id) FROM clicks k
+                    WHERE k.messenger = c.platform AND k.ts BETWEEN c.started_at - ?3 AND c.started_at
+                      AND k.chat_id <> c.chat_id
+                      AND NOT EXISTS (SELECT 1 FROM conversations x WHERE x.chat_id = k.chat_id
+                                      AND x.method IN ('exact-link', 'exact-text') AND x.started_at <= c.started_at)
+                ) = 1),
+                sum(c.method = 'probable-click' OR (c.method = 'unmatched'
+                    AND c.reason IN ('no-id-no-click', 'ambiguous-clicks', 'damaged-id'))),
+                sum(c.method = 'probable-click')
+         FROM conversations c
+         WHERE c.started_at >= ?1 AND c.started_at < ?2
+           AND c.platform IN ('whatsapp', 'telegram', 'viber', 'max')
+         GROUP BY c.platform ORDER BY c.platform",
+    )?;
+    let rows = stmt.query_map(params![from_ms, to_ms, window_ms], |r| {
+        Ok(Evidence {
+            platform: r.get(0)?,
+            coded: r.get(1)?,
+            coded_false_hits: r.get(2)?,
+            codeless: r.get(3)?,
+            accepted: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn refused_columns(conn: &Connection, counter: u64) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name FROM metrica_refused_columns WHERE counter = ?1 ORDER BY name",
+    )?;
+    let rows = stmt.query_map([counter as i64], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 #[cfg(test)]

@@ -124,6 +124,8 @@ fn resolve(
             f.client_ids.insert(c.clone());
         }
     }
+    // Bot openings (where the chat side keeps them) tie a messenger user to a chat ID too.
+    let bot_opens = table_exists(conn, "bot_opens")?;
     // A handful of rounds reach everything tied to the person; each adds only what is new.
     for _ in 0..4 {
         let before = (
@@ -160,6 +162,42 @@ fn resolve(
                 "SELECT id FROM conversations WHERE chat_id = ?1",
                 c,
             )?);
+        }
+        if bot_opens {
+            let mut opened = Vec::new();
+            for v in f.user_ids.iter().chain(&f.phones) {
+                opened.extend(strings(
+                    conn,
+                    "SELECT chat_id FROM bot_opens WHERE chat_user_id = ?1 OR phone = ?1",
+                    v,
+                )?);
+            }
+            for u in &f.usernames {
+                opened.extend(strings(
+                    conn,
+                    "SELECT chat_id FROM bot_opens WHERE username = ?1 COLLATE NOCASE",
+                    u,
+                )?);
+            }
+            f.chat_ids.extend(opened);
+            for c in &f.chat_ids {
+                let mut st = conn.prepare_cached(
+                    "SELECT chat_user_id, username, phone FROM bot_opens WHERE chat_id = ?1",
+                )?;
+                let rows = st.query_map([c], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (user, name, phone) = row?;
+                    f.user_ids.extend(user);
+                    f.usernames.extend(name);
+                    f.phones.extend(phone);
+                }
+            }
         }
         for (platform, key) in &f.people {
             let mut st = conn.prepare_cached(

@@ -4,9 +4,10 @@ use chattag_core::event::Event;
 use chattag_core::identifiers::{Identifiers, Utm};
 use rusqlite::{params, Connection, Row};
 
+use crate::chats::matching::Method;
 use crate::store::model::{
-    ChatRecord, Click, Conflict, IdentifierValue, MappingCursor, MappingPage, MappingQuery,
-    MappingSummary, PageVisit,
+    ChatRecord, Click, Conflict, ConversationLink, IdentifierValue, MappingCursor, MappingPage,
+    MappingQuery, MappingSummary, PageVisit,
 };
 use crate::store::StoreError;
 
@@ -112,6 +113,23 @@ fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError
         .query_map(params![site, id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
 
+    let conversations = conn
+        .prepare_cached(
+            "SELECT platform, started_at, method, answered FROM conversations
+             WHERE chat_id = ?2 AND coalesce(site, ?1) = ?1 ORDER BY started_at, id LIMIT 100",
+        )?
+        .query_map(params![site, id], |r| {
+            let method: String = r.get(2)?;
+            Ok(ConversationLink {
+                platform: r.get(0)?,
+                started_at: r.get(1)?,
+                probable: method == Method::ProbableClick.as_str(),
+                method,
+                answered: r.get::<_, i64>(3)? != 0,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+
     let s = row.summary;
     Ok(ChatRecord {
         site: s.site,
@@ -132,6 +150,7 @@ fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError
         events: s.events,
         collision: s.collision,
         conflicts,
+        conversations,
     })
 }
 

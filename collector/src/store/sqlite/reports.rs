@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
 use super::SqliteStore;
-use crate::reports::data::ChatRow;
+use crate::reports::data::{ChatRow, UnreadableRow};
 use crate::store::{ReportStore, StoreError};
 
 #[async_trait]
@@ -12,6 +12,48 @@ impl ReportStore for SqliteStore {
     async fn report_rows(&self, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {
         self.read(move |conn| load(conn, from_ms, to_ms)).await
     }
+
+    async fn unreadable(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<(i64, Vec<UnreadableRow>), StoreError> {
+        self.read(move |conn| unreadable(conn, from_ms, to_ms, limit))
+            .await
+    }
+}
+
+/// Characters of the raw item shown on the page (the whole item stays in the database).
+const RAW_SHOWN: usize = 400;
+
+fn unreadable(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+    limit: u32,
+) -> Result<(i64, Vec<UnreadableRow>), StoreError> {
+    let count = conn.query_row(
+        "SELECT count(*) FROM webhook_unreadable WHERE received_at >= ?1 AND received_at < ?2",
+        params![from_ms, to_ms],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(
+        "SELECT platform, reason, detail, substr(raw, 1, ?4), received_at FROM webhook_unreadable
+         WHERE received_at >= ?1 AND received_at < ?2 ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(params![from_ms, to_ms, limit, RAW_SHOWN], |r| {
+            Ok(UnreadableRow {
+                platform: r.get(0)?,
+                reason: r.get(1)?,
+                detail: r.get(2)?,
+                raw: r.get(3)?,
+                received_ms: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((count, rows))
 }
 
 fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {

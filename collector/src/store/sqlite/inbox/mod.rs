@@ -455,6 +455,13 @@ impl Appender {
 
         if let Err(e) = self.log.append(&bytes) {
             self.shared.backlog.release(new_events);
+            if crate::disk::is_out_of_space(&e) {
+                // The write was cut back cleanly (`append`), so the log is as it was: this group
+                // is refused (503, the snippet resends) and the next one tries again, so ingest
+                // resumes by itself once space returns.
+                tracing::error!(error = %e, requests = group.len(), "inbox: the volume is full; refusing this group");
+                return answer_all(group, IngestRefused::AppendFailed(e.to_string()));
+            }
             // A disk that fails a write is not trusted with the next one: ingest answers 503
             // until a restart (health says so), and nothing acknowledged is at risk.
             self.shared.broken.store(true, Ordering::SeqCst);

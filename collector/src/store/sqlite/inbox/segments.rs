@@ -22,8 +22,17 @@ use super::record::{decode, Decoded, Record};
 use crate::store::StoreError;
 
 /// A new segment is started once the current one is this large; also the size each segment is
-/// zero-filled to in advance.
+/// zero-filled to in advance. Less on a small volume: see [`segment_bytes_for`].
 pub const SEGMENT_BYTES: u64 = 32 << 20;
+/// The smallest segment: below this, syncs of a growing file would cost less than the rotations.
+const MIN_SEGMENT_BYTES: u64 = 1 << 20;
+
+/// The segment size for a volume with `free` bytes: a sixteenth of it, between 1 and 32 MB, so
+/// the current segment and a prepared spare never take more than an eighth of what is left.
+pub fn segment_bytes_for(free: u64) -> u64 {
+    let mb = 1 << 20;
+    ((free / 16) / mb * mb).clamp(MIN_SEGMENT_BYTES, SEGMENT_BYTES)
+}
 /// The next segment while it is being prepared (not a `.log`, so never read as one).
 const SPARE: &str = "next.spare";
 
@@ -36,6 +45,9 @@ pub struct SegmentLog {
     file: File,
     /// Where the next record goes: the end of the data, not of the (zero-filled) file.
     len: u64,
+    /// The file's size when it became the current segment: the zero-filled part, which a
+    /// failed write can be cleared in without needing more space.
+    allocated: u64,
     segment_bytes: u64,
     /// The zero-filled file for the next segment, being prepared in the background.
     spare: Option<JoinHandle<std::io::Result<PathBuf>>>,
@@ -73,7 +85,16 @@ impl SegmentLog {
         applied_seq: u64,
         serving: bool,
     ) -> Result<(SegmentLog, Vec<Record>), StoreError> {
-        let (mut log, pending) = Self::open_with(dir, lock, applied_seq, SEGMENT_BYTES)?;
+        let free = crate::disk::free_bytes(dir).unwrap_or(u64::MAX);
+        let segment_bytes = segment_bytes_for(free);
+        if segment_bytes < SEGMENT_BYTES {
+            tracing::info!(
+                free_mb = free >> 20,
+                segment_mb = segment_bytes >> 20,
+                "inbox: small volume, smaller segments"
+            );
+        }
+        let (mut log, pending) = Self::open_with(dir, lock, applied_seq, segment_bytes)?;
         if serving {
             log.prepare_next();
         }
@@ -153,8 +174,14 @@ impl SegmentLog {
             Some(first) => *first,
             None => {
                 let first = last_seq + 1;
-                let spare = prepare_spare(dir, segment_bytes)?;
-                install(dir, &spare, first)?;
+                // No room to zero-fill: an empty segment works (only its syncs cost more).
+                match prepare_spare(dir, segment_bytes) {
+                    Ok(spare) => install(dir, &spare, first)?,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "inbox: cannot zero-fill the first segment; starting with an empty one");
+                        create_segment(dir, first)?
+                    }
+                };
                 segments.push_back(first);
                 end_of_data = 0;
                 first
@@ -165,7 +192,12 @@ impl SegmentLog {
             .write(true)
             .open(&path)
             .map_err(|e| io_error("open", &path, e))?;
+        let allocated = file
+            .metadata()
+            .map_err(|e| io_error("stat", &path, e))?
+            .len();
         let log = SegmentLog {
+            allocated,
             dir: dir.to_owned(),
             _lock: lock,
             segments,
@@ -190,12 +222,14 @@ impl SegmentLog {
                 Ok(())
             }
             Err(e) => {
-                // Zero what may have been written, so that no partial frame is left behind if
-                // this segment stops being the newest. The caller refuses further ingest
-                // either way (a disk that failed a write is not trusted with the next).
-                let zeros = vec![0u8; bytes.len()];
+                // Clear what may have been written, so that no partial frame is left behind if
+                // this segment stops being the newest: past the zero-filled part by cutting the
+                // file back (which needs no space on a full volume), inside it with zeros.
+                let end = (self.len + bytes.len() as u64).min(self.allocated.max(self.len));
+                let zeros = vec![0u8; (end - self.len) as usize];
                 self.file
-                    .write_all_at(&zeros, self.len)
+                    .set_len(self.allocated.max(self.len))
+                    .and_then(|()| self.file.write_all_at(&zeros, self.len))
                     .and_then(|()| self.file.sync_data())
                     .map_err(|z| std::io::Error::other(format!("{e}; then, clearing it: {z}")))?;
                 Err(e)
@@ -244,6 +278,7 @@ impl SegmentLog {
             }
         };
         self.len = 0;
+        self.allocated = self.file.metadata().map_or(0, |m| m.len());
         self.segments.push_back(next_seq);
         self.prepare_next();
         Ok(())
@@ -252,6 +287,11 @@ impl SegmentLog {
     /// Starts zero-filling the next segment's file in the background, unless one is under way.
     fn prepare_next(&mut self) {
         if self.spare.is_some() {
+            return;
+        }
+        // A spare must not be what fills the volume: without room for it and as much again,
+        // the next segment starts empty instead.
+        if crate::disk::free_bytes(&self.dir).is_ok_and(|f| f < 2 * self.segment_bytes) {
             return;
         }
         let dir = self.dir.clone();
@@ -327,13 +367,21 @@ fn prepare_spare(dir: &Path, size: u64) -> Result<PathBuf, StoreError> {
         .open(&path)
         .map_err(|e| io_error("create", &path, e))?;
     let mut left = size;
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        f.write_all(&zeros[..n])
-            .map_err(|e| io_error("fill", &path, e))?;
-        left -= n as u64;
+    let filled = (|| {
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..n])
+                .map_err(|e| io_error("fill", &path, e))?;
+            left -= n as u64;
+        }
+        f.sync_all().map_err(|e| io_error("sync", &path, e))
+    })();
+    if let Err(e) = filled {
+        // A half-written spare on a full volume would keep it full.
+        drop(f);
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
     }
-    f.sync_all().map_err(|e| io_error("sync", &path, e))?;
     Ok(path)
 }
 
