@@ -145,24 +145,19 @@ fn telegram_start_then_another_code_is_a_new_chat() {
             "chat": {"id": 381920477, "type": "private"}, "date": TS / 1000 + s, "text": text}}))
         .unwrap()
     };
-    assert_eq!(
-        server
-            .telegram(&update(1, format!("/start {a}"), 10))
-            .status,
-        200
-    );
-    assert_eq!(
-        server
-            .telegram(&update(2, format!("/start {a}"), 20))
-            .status,
-        200
-    );
-    assert_eq!(
-        server
-            .telegram(&update(3, format!("/start promo_{b}"), 30))
-            .status,
-        200
-    );
+    // Opening the bot is not a chat by itself: each opening is followed by the person's
+    // message, which carries the opening's code as link evidence.
+    let steps = [
+        (1, format!("/start {a}"), 10),
+        (2, "Hello".to_string(), 11),
+        (3, format!("/start {a}"), 20),
+        (4, "Me again".to_string(), 21),
+        (5, format!("/start promo_{b}"), 30),
+        (6, "Hi".to_string(), 31),
+    ];
+    for (n, text, s) in steps {
+        assert_eq!(server.telegram(&update(n, text, s)).status, 200);
+    }
     let got: Vec<(String, Option<String>, i64)> = chats(&server)
         .into_iter()
         .map(|c| (c.method, c.chat_id, c.messages))

@@ -21,6 +21,7 @@ fn click(chat_id: &ChatId, messenger: &str, target: Option<&str>, ts_ms: i64) ->
         messenger: messenger.into(),
         target: target.map(Into::into),
         ts_ms,
+        claimed: false,
     }
 }
 
