@@ -40,6 +40,7 @@ pub struct AppInner {
     /// Daily quotas and the free-space floor for writes.
     pub budget: Budget,
     pub connections: ConnectionStats,
+    pub privacy_metrics: crate::privacy::ExpiryMetrics,
 }
 
 /// Sign-in attempts a client may make per minute (and at once).
@@ -65,7 +66,9 @@ impl AppState {
         let metrics = Metrics::register(&mut registry);
         let upload_gauges = crate::metrica::upload_metrics::register(&mut registry);
         let connections = ConnectionStats::register(&mut registry);
+        let privacy_metrics = crate::privacy::ExpiryMetrics::register(&mut registry);
         Ok(AppState(Arc::new(AppInner {
+            privacy_metrics,
             limiter: RateLimiter::new(config.rate_limit),
             login_limiter: RateLimiter::per_minute(
                 LOGINS_PER_MINUTE,
@@ -101,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(browser_facing)
         .merge(crate::chats::routes(&state))
         .merge(crate::reports::routes())
+        .merge(crate::privacy::routes::routes(&state))
         .merge(ops)
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), guard_writes))
@@ -308,6 +312,8 @@ pub enum ServeError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Privacy(#[from] Box<crate::privacy::PrivacyError>),
 }
 
 /// Binds, prints `chattag-collector listening on http://<addr>` on stdout (scripts and tests
@@ -327,6 +333,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     limits.max_connections = crate::http_server::fit_connection_cap(limits.max_connections);
     let state = AppState::open(config)?;
     warn_if_low_on_disk(&state);
+    crate::privacy::start(&state).map_err(Box::new)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;

@@ -62,6 +62,8 @@ error_codes! {
     MalformedUpdate = "malformed_update",
     BadBatchSize = "bad_batch_size",
     InvalidChat = "invalid_chat",
+    PrivacyApiDisabled = "privacy_api_disabled",
+    InvalidSubject = "invalid_subject",
     MethodNotAllowed = "method_not_allowed",
     Internal = "internal",
 }

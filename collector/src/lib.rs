@@ -20,6 +20,7 @@ pub mod logging;
 pub mod metrica;
 pub mod metrics;
 pub mod money;
+pub mod privacy;
 pub mod ratelimit;
 pub mod read_api;
 pub mod reports;

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         Some(Command::Export(target)) => chattag_collector::metrica::cli::export(target),
         Some(Command::Upload(target)) => chattag_collector::metrica::cli::upload(target),
         Some(Command::Import(source)) => chattag_collector::chats::cli::import(source),
+        Some(Command::Forget(args)) => chattag_collector::privacy::cli::forget(args),
+        Some(Command::ExportPerson(args)) => chattag_collector::privacy::cli::export(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

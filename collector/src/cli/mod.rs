@@ -65,4 +65,9 @@ pub enum Command {
     /// Import data: `import chats FILE.csv` from a CRM or chat platform.
     #[command(subcommand)]
     Import(crate::chats::cli::ImportSource),
+    /// Delete everything kept about one person (by phone, user ID, username, chat ID or ClientID);
+    /// over HTTP: POST /v1/privacy/forget with the token in CHATTAG_PRIVACY_TOKEN.
+    Forget(crate::privacy::cli::PersonArgs),
+    /// Print everything kept about one person as JSON.
+    ExportPerson(crate::privacy::cli::PersonArgs),
 }

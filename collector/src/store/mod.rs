@@ -19,6 +19,7 @@
 //! This module names what is stored and asked, in the features' own types; it has no SQL.
 
 pub mod model;
+pub mod privacy;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -278,8 +279,11 @@ pub trait ReportStore: Send + Sync {
 }
 
 /// Everything the app needs from storage.
-pub trait Storage: EventStore + ChatStore + MetricaStore + ReportStore {}
-impl<T: EventStore + ChatStore + MetricaStore + ReportStore> Storage for T {}
+pub trait Storage:
+    EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore
+{
+}
+impl<T: EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore> Storage for T {}
 
 /// Opens the storage at `db` (creating and migrating it). `serving`: this process answers
 /// ingest (the server); commands pass `false`.

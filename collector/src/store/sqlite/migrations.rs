@@ -36,6 +36,7 @@ pub const ALL: &[Migration] = &[
     migration!("metrica_0001_uploads", "0005_metrica_uploads.sql"),
     migration!("chats_0002_webhook_intake", "0006_chats_webhook_intake.sql"),
     migration!("metrica_0002_later_facts", "0007_metrica_later_facts.sql"),
+    migration!("privacy_0001_audit", "0008_privacy_audit.sql"),
 ];
 
 /// Every migration in the order it is applied.

@@ -21,8 +21,10 @@ pub mod inbox;
 pub mod ingest;
 mod metrica;
 pub mod migrations;
+mod privacy;
 pub mod queries;
 mod reports;
+mod retention;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -197,6 +199,15 @@ impl SqliteStore {
             inbox.caught_up().await;
         }
         self.readers.run(work).await
+    }
+
+    /// Closes the inbox's current segment and deletes it once applied (`false` outside the
+    /// server, which owns the inbox).
+    pub async fn rotate_inbox(&self) -> Result<bool, StoreError> {
+        match &self.inbox {
+            Some(inbox) => inbox.rotate().await.map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Events acknowledged but not yet in the tables (0 outside the server).

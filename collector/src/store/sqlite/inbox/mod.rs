@@ -193,6 +193,13 @@ struct Submission {
     reply: oneshot::Sender<Result<IngestOutcome, StoreError>>,
 }
 
+impl Submission {
+    /// No site and no events: a request to close the current segment ([`Inbox::rotate`]).
+    fn is_rotation(&self) -> bool {
+        self.site.is_empty() && self.events.is_empty()
+    }
+}
+
 /// The handle request handlers use; the thread stops when every handle is dropped.
 #[derive(Clone)]
 pub struct Inbox {
@@ -320,6 +327,12 @@ impl Inbox {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Closes the current segment (it is deleted once its records are applied, at once when
+    /// they already are), so that rows deleted from the database do not stay in the log.
+    pub async fn rotate(&self) -> Result<(), StoreError> {
+        self.submit(String::new(), Vec::new(), 0).await.map(|_| ())
+    }
+
     /// Waits (bounded) until everything acknowledged so far is in the database.
     pub async fn caught_up(&self) {
         let target = self.shared.acked.load(Ordering::SeqCst);
@@ -373,7 +386,14 @@ impl Appender {
                     Err(_) => break,
                 }
             }
+            let rotate = group.iter().any(Submission::is_rotation);
             self.append_group(&mut group);
+            if rotate {
+                if let Err(e) = self.log.rotate_now(self.next_seq) {
+                    tracing::error!(error = %e, "inbox: cannot start a new segment on request");
+                }
+                self.log.drop_applied(self.shared.applied_seq());
+            }
         }
     }
 

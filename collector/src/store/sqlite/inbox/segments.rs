@@ -242,6 +242,20 @@ impl SegmentLog {
         if self.len < self.segment_bytes {
             return Ok(());
         }
+        self.rotate(next_seq)
+    }
+
+    /// Starts a new segment at `next_seq` unless the current one is empty, so that the
+    /// current one is deleted as soon as its records are applied (deletion on request must not
+    /// leave a person's events in the log until the segment fills).
+    pub fn rotate_now(&mut self, next_seq: u64) -> Result<(), StoreError> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        self.rotate(next_seq)
+    }
+
+    fn rotate(&mut self, next_seq: u64) -> Result<(), StoreError> {
         // The prepared spare if it is ready; an empty file otherwise (correct, only slower
         // to sync until the next rotation).
         let spare = match self.spare.take() {

@@ -1,0 +1,141 @@
+//! Storage of the privacy feature: one person's data found, exported and forgotten, and old
+//! data expired in small batches ([`crate::privacy`] has the rules and the shell around them).
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::StoreError;
+use crate::privacy::subject::Subject;
+
+/// Rows per table.
+pub type Counts = BTreeMap<String, u64>;
+
+/// Everything kept about one person: per table, its rows as JSON objects.
+pub type PersonData = BTreeMap<String, Vec<serde_json::Value>>;
+
+/// A request recorded in `privacy_audit`, without the identifier itself.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub action: &'static str,
+    pub subject_kind: &'static str,
+    pub subject_hash: String,
+    pub via: &'static str,
+}
+
+/// What `forget` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Forgotten {
+    /// Rows deleted per table (for `metrica_uploads`: CSV rows cut out of kept files).
+    pub removed: Counts,
+    /// The WAL was checkpointed and truncated afterwards, so deleted pages are gone from it.
+    pub wal_truncated: bool,
+    /// The ingest inbox's segment that held the person's raw events was closed and deleted
+    /// (only the server owns the inbox: `false` from a command while the server runs).
+    pub inbox_rotated: bool,
+}
+
+/// How long each kind of data is kept, in milliseconds (see `docs/data-inventory.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub events_ms: i64,
+    pub chats_ms: i64,
+    pub first_text_ms: i64,
+    pub metrica_files_ms: i64,
+    pub diagnostics_ms: i64,
+}
+
+/// The default retention and the sites that have their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    pub default: Retention,
+    pub sites: HashMap<String, Retention>,
+}
+
+impl RetentionPolicy {
+    pub fn for_site(&self, site: Option<&str>) -> &Retention {
+        site.and_then(|s| self.sites.get(s))
+            .unwrap_or(&self.default)
+    }
+
+    /// The shortest of one field over every site: rows newer than `now` minus it stay
+    /// whatever their site.
+    pub fn shortest(&self, field: impl Fn(&Retention) -> i64) -> i64 {
+        self.sites
+            .values()
+            .map(&field)
+            .fold(field(&self.default), i64::min)
+    }
+}
+
+/// One kind of data expiry walks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryTarget {
+    Events,
+    Clicks,
+    Chats,
+    Conversations,
+    FirstText,
+    MetricaFiles,
+    Diagnostics,
+}
+
+impl ExpiryTarget {
+    pub const ALL: [ExpiryTarget; 7] = [
+        ExpiryTarget::Events,
+        ExpiryTarget::Clicks,
+        ExpiryTarget::Chats,
+        ExpiryTarget::Conversations,
+        ExpiryTarget::FirstText,
+        ExpiryTarget::MetricaFiles,
+        ExpiryTarget::Diagnostics,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpiryTarget::Events => "events",
+            ExpiryTarget::Clicks => "clicks",
+            ExpiryTarget::Chats => "chats",
+            ExpiryTarget::Conversations => "conversations",
+            ExpiryTarget::FirstText => "first_text",
+            ExpiryTarget::MetricaFiles => "metrica_files",
+            ExpiryTarget::Diagnostics => "diagnostics",
+        }
+    }
+}
+
+/// One bounded step of expiry: rows changed, and where the next step starts (`None`: this
+/// target is done for this round).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryStep {
+    pub rows: u64,
+    pub next: Option<i64>,
+}
+
+#[async_trait]
+pub trait PrivacyStore: Send + Sync {
+    /// Everything kept about the person `subject` identifies; recorded in the audit.
+    async fn export_person(
+        &self,
+        subject: Subject,
+        audit: AuditEntry,
+    ) -> Result<PersonData, StoreError>;
+
+    /// Deletes every row about the person (securely: freed content is zeroed) and records the
+    /// request with its counts; then truncates the WAL.
+    async fn forget(&self, subject: Subject, audit: AuditEntry) -> Result<Forgotten, StoreError>;
+
+    /// One bounded step of expiry of `target`, starting after `after` (a row ID; 0 at first),
+    /// examining at most `window` rows, in one short write job.
+    async fn expire_step(
+        &self,
+        target: ExpiryTarget,
+        policy: &RetentionPolicy,
+        now_ms: i64,
+        after: i64,
+        window: i64,
+    ) -> Result<ExpiryStep, StoreError>;
+}

@@ -1,0 +1,251 @@
+//! One bounded step of expiry on SQLite: at most `window` rows looked at, in row ID order,
+//! inside one write job, so that ingest's group commits go on between steps. Row IDs grow with
+//! arrival, so events and clicks stop as soon as a step reaches rows too new to expire.
+
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection};
+
+use super::privacy::table_exists;
+use crate::store::privacy::{ExpiryStep, ExpiryTarget, Retention, RetentionPolicy};
+use crate::store::StoreError;
+
+/// Uploads not settled yet: what Metrica still needs is kept until it is.
+pub(super) const IN_FLIGHT_UPLOADS: &str =
+    "SELECT id FROM metrica_uploads WHERE state IN ('pending', 'failed')
+     OR (state = 'sent' AND coalesce(status, '') NOT IN ('PROCESSED', 'LINKAGE_FAILURE'))";
+
+pub fn step(
+    conn: &Connection,
+    target: ExpiryTarget,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    match target {
+        ExpiryTarget::Events => arrivals(conn, "events", policy, now, after, window),
+        ExpiryTarget::Clicks => arrivals(conn, "clicks", policy, now, after, window),
+        ExpiryTarget::Chats => chats(conn, policy, now, after, window),
+        ExpiryTarget::Conversations => conversations(conn, policy, now, after, window, false),
+        ExpiryTarget::FirstText => conversations(conn, policy, now, after, window, true),
+        ExpiryTarget::MetricaFiles => metrica_files(conn, policy, now, after, window),
+        ExpiryTarget::Diagnostics => diagnostics(conn, &policy.default, now, window),
+    }
+}
+
+fn next(seen: i64, window: i64, last: i64) -> Option<i64> {
+    (seen >= window).then_some(last)
+}
+
+/// `events` or `clicks`: kept `events_ms` after they arrived.
+fn arrivals(
+    conn: &Connection,
+    table: &'static str,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let rows: Vec<(i64, String, i64)> = {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT id, site, received_at FROM {table} WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![after, window], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut delete = conn.prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?;
+    let mut changed = 0;
+    for (id, site, received_at) in &rows {
+        if *received_at < now - policy.for_site(Some(site)).events_ms {
+            changed += delete.execute([id])? as u64;
+        }
+    }
+    let youngest_cutoff = now - policy.shortest(|r| r.events_ms);
+    let last = rows.last().map_or(after, |r| r.0);
+    let too_new = rows.last().is_some_and(|r| r.2 >= youngest_cutoff);
+    Ok(ExpiryStep {
+        rows: changed,
+        next: if too_new {
+            None
+        } else {
+            next(rows.len() as i64, window, last)
+        },
+    })
+}
+
+fn in_flight_conversations(conn: &Connection) -> Result<HashSet<i64>, StoreError> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT conversation FROM metrica_sent WHERE upload IN ({IN_FLIGHT_UPLOADS})"
+    ))?;
+    let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Visits (`chats` rows): kept `chats_ms` after they were last seen, and while a conversation
+/// of theirs waits to be settled in Metrica.
+fn chats(
+    conn: &Connection,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let rows: Vec<(i64, String, String, i64)> = {
+        let mut st = conn.prepare_cached(
+            "SELECT rowid, site, chat_id, last_seen FROM chats WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after, window], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let held: HashSet<String> = {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
+             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS})"
+        ))?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut delete = conn.prepare_cached("DELETE FROM chats WHERE rowid = ?1")?;
+    let mut changed = 0;
+    for (rowid, site, chat_id, last_seen) in &rows {
+        if *last_seen < now - policy.for_site(Some(site)).chats_ms && !held.contains(chat_id) {
+            changed += delete.execute([rowid])? as u64;
+        }
+    }
+    let last = rows.last().map_or(after, |r| r.0);
+    Ok(ExpiryStep {
+        rows: changed,
+        next: next(rows.len() as i64, window, last),
+    })
+}
+
+/// Conversations: deleted `chats_ms` after their last message (with their Metrica ledger rows
+/// and answers) unless an upload of theirs is not settled; or, for `first_text_only`, their
+/// first message's text cleared `first_text_ms` after they started.
+fn conversations(
+    conn: &Connection,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+    first_text_only: bool,
+) -> Result<ExpiryStep, StoreError> {
+    let rows: Vec<(i64, Option<String>, i64, i64, bool)> = {
+        let mut st = conn.prepare_cached(
+            "SELECT id, site, created_at, updated_at, first_text IS NOT NULL FROM conversations
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after, window], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut changed = 0;
+    if first_text_only {
+        let mut clear = conn.prepare_cached(
+            "UPDATE conversations SET first_text = NULL WHERE id = ?1 AND first_text IS NOT NULL",
+        )?;
+        for (id, site, created_at, _, has_text) in &rows {
+            if *has_text && *created_at < now - policy.for_site(site.as_deref()).first_text_ms {
+                changed += clear.execute([id])? as u64;
+            }
+        }
+    } else {
+        let held = in_flight_conversations(conn)?;
+        let mut extra = vec!["DELETE FROM metrica_sent WHERE conversation = ?1"];
+        if table_exists(conn, "metrica_facts_sent")? {
+            extra.push("DELETE FROM metrica_facts_sent WHERE conversation = ?1");
+        }
+        if table_exists(conn, "answers")? {
+            extra.push("DELETE FROM answers WHERE conversation = ?1");
+        }
+        let mut delete = conn.prepare_cached("DELETE FROM conversations WHERE id = ?1")?;
+        for (id, site, _, updated_at, _) in &rows {
+            if *updated_at < now - policy.for_site(site.as_deref()).chats_ms && !held.contains(id) {
+                for sql in &extra {
+                    conn.execute(sql, [id])?;
+                }
+                changed += delete.execute([id])? as u64;
+            }
+        }
+    }
+    let last = rows.last().map_or(after, |r| r.0);
+    Ok(ExpiryStep {
+        rows: changed,
+        next: next(rows.len() as i64, window, last),
+    })
+}
+
+/// The copy of a settled upload's file: emptied `metrica_files_ms` after its last change (the
+/// ledger of what was sent stays with the conversations).
+fn metrica_files(
+    conn: &Connection,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let rows: Vec<(i64, i64)> = {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT id, updated_at FROM metrica_uploads WHERE id > ?1 AND csv <> ''
+               AND id NOT IN ({IN_FLIGHT_UPLOADS}) ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![after, window], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut clear = conn.prepare_cached("UPDATE metrica_uploads SET csv = '' WHERE id = ?1")?;
+    let mut changed = 0;
+    for (id, updated_at) in &rows {
+        if *updated_at < now - policy.default.metrica_files_ms {
+            changed += clear.execute([id])? as u64;
+        }
+    }
+    let last = rows.last().map_or(after, |r| r.0);
+    Ok(ExpiryStep {
+        rows: changed,
+        next: next(rows.len() as i64, window, last),
+    })
+}
+
+/// Kept for diagnosis and de-duplication only: refused inbox records, ClientID conflicts,
+/// delivered message IDs, unreadable webhook items (`diagnostics_ms`); bot openings and
+/// unclaimed answers, which matching uses like events (`events_ms`).
+fn diagnostics(
+    conn: &Connection,
+    r: &Retention,
+    now: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let diag = now - r.diagnostics_ms;
+    let events = now - r.events_ms;
+    let mut work: Vec<(String, i64)> = vec![
+        ("DELETE FROM inbox_rejects WHERE seq IN (SELECT seq FROM inbox_rejects WHERE received_at < ?1 LIMIT ?2)".into(), diag),
+        ("DELETE FROM chat_conflicts WHERE event_id IN (SELECT event_id FROM chat_conflicts WHERE received_at < ?1 LIMIT ?2)".into(), diag),
+        ("DELETE FROM inbound_seen WHERE (platform, message_id) IN (SELECT platform, message_id FROM inbound_seen WHERE received_at < ?1 LIMIT ?2)".into(), diag),
+    ];
+    if table_exists(conn, "webhook_unreadable")? {
+        work.push(("DELETE FROM webhook_unreadable WHERE id IN (SELECT id FROM webhook_unreadable WHERE received_at < ?1 LIMIT ?2)".into(), diag));
+    }
+    if table_exists(conn, "bot_opens")? {
+        work.push(("DELETE FROM bot_opens WHERE id IN (SELECT id FROM bot_opens WHERE received_at < ?1 LIMIT ?2)".into(), events));
+    }
+    if table_exists(conn, "answers")? {
+        work.push(("DELETE FROM answers WHERE id IN (SELECT id FROM answers WHERE conversation IS NULL AND received_at < ?1 LIMIT ?2)".into(), events));
+    }
+    let mut changed = 0;
+    let mut more = false;
+    for (sql, cutoff) in &work {
+        let n = conn.execute(sql, params![cutoff, window])? as i64;
+        changed += n as u64;
+        more |= n >= window;
+    }
+    Ok(ExpiryStep {
+        rows: changed,
+        next: more.then_some(0),
+    })
+}
