@@ -5,8 +5,10 @@
 // Rows: gzip bytes a page downloads for the snippet; script start → all links tagged on a
 // 100-link page; the same on a 10,000-link page; 1,000 links inserted at once → all tagged;
 // the longest main-thread task that ran snippet code (Chromium trace). Medians of several runs.
-// Prints a table with PASS/MISS against the targets and writes docs/benchmarks.md; when
-// scripts/bench_collector.mjs exists its markdown output becomes the collector section.
+// Prints a table with PASS/MISS against the targets and the size of each block (from the
+// build's target/chattag-sizes.json), and writes docs/benchmarks.md; when
+// scripts/bench_collector.mjs exists its markdown output becomes the collector section
+// (BENCH_SNIPPET_ONLY=1 skips it and keeps the section of the last run).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -28,7 +30,10 @@ const RUNS = Number(process.env.BENCH_RUNS) || 7;
 const RUNS_CHEAP = RUNS * 2 + 1;
 const ENDPOINT = 'https://collector.bench/v1/events';
 
-const TARGET_GZIP = 10 * 1024;
+// The issue's target for everything a page downloads (stretch: 10 KB).
+const TARGET_GZIP = 15 * 1024;
+const STRETCH_GZIP = 10 * 1024;
+const SIZES = path.join(ROOT, 'target', 'chattag-sizes.json');
 const TARGET_RATIO = 1.5;
 const TARGET_TASK_MS = 50;
 
@@ -236,7 +241,12 @@ async function downloadBytes(browser, url) {
   const files = [];
   page.on('response', async (res) => {
     if (!res.url().includes('/dist/')) return;
-    files.push(res.body().then((body) => ({ name: path.basename(new URL(res.url()).pathname), raw: body.length, gzip: zlib.gzipSync(body, { level: 9 }).length })));
+    files.push(res.body().then((body) => ({
+      name: path.basename(new URL(res.url()).pathname),
+      raw: body.length,
+      gzip: zlib.gzipSync(body, { level: 9 }).length,
+      brotli: zlib.brotliCompressSync(body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+    })));
   });
   try {
     await page.goto(url);
@@ -275,11 +285,12 @@ async function main() {
 
     const files = await downloadBytes(browser, url.snippet.p100);
     const gzipTotal = files.reduce((a, f) => a + f.gzip, 0);
+    const brTotal = files.reduce((a, f) => a + f.brotli, 0);
     const rawTotal = files.reduce((a, f) => a + f.raw, 0);
     rows.push({
       name: `Bytes a page downloads (${files.map((f) => f.name).join(' + ')})`,
-      snippet: `${gzipTotal} B gzip (${rawTotal} B raw)`, plain: `${zlib.gzipSync(fs.readFileSync(PLAIN), { level: 9 }).length} B gzip`,
-      result: `${(gzipTotal / 1024).toFixed(2)} KB`, pass: gzipTotal <= TARGET_GZIP, target: '≤ 10 KB gzip',
+      snippet: `${gzipTotal} B gzip, ${brTotal} B brotli (${rawTotal} B raw)`, plain: `${zlib.gzipSync(fs.readFileSync(PLAIN), { level: 9 }).length} B gzip`,
+      result: `${(gzipTotal / 1024).toFixed(2)} KB`, pass: gzipTotal <= TARGET_GZIP, target: `≤ 15 KB gzip (stretch ≤ 10 KB: ${gzipTotal <= STRETCH_GZIP ? 'met' : 'not met'})`,
     });
     process.stderr.write(`sizes: ${JSON.stringify(files)}\n`);
     // Everything else in dist/ loads only when used (debug overlay, QR dialog, wasm2js fallback…):
@@ -367,8 +378,27 @@ async function main() {
   console.log(`\nSnippet benchmark (headless Chromium ${await chromiumVersion()}, ${os.cpus().length} cores, median of ${RUNS_CHEAP} runs, ${RUNS} for 10,000 links)\n`);
   console.log(table);
 
+  // Per block, from the build (scripts/build.mjs writes it; scripts/size_blocks.mjs says how).
+  let blocks = '';
+  if (fs.existsSync(SIZES)) {
+    const { mode, blocks: b } = JSON.parse(fs.readFileSync(SIZES, 'utf8'));
+    blocks = [
+      `Where the bytes are (build with the wasm ${mode === 'file' ? 'beside the script' : 'inlined'}; wasm blocks are each block's share of the named module's code bytes applied to the shipped wasm, JS blocks minified and compressed on their own, the total is the shipped files):`,
+      '',
+      '| block | raw B | gzip B | brotli B |',
+      '|---|---:|---:|---:|',
+      ...b.map((r) => `| ${r.name} | ${r.raw} | ${r.gzip} | ${r.brotli} |`),
+    ].join('\n');
+    console.log(`\n${blocks}`);
+  }
+
   let collector = '';
-  if (fs.existsSync(COLLECTOR_BENCH)) {
+  if (process.env.BENCH_SNIPPET_ONLY) {
+    // Snippet work only: the collector's section of the last full run is kept as it was.
+    const prev = fs.existsSync(OUT_MD) ? fs.readFileSync(OUT_MD, 'utf8') : '';
+    const at = prev.search(/^## Collector/m);
+    collector = at >= 0 ? prev.slice(at).trim() : '';
+  } else if (fs.existsSync(COLLECTOR_BENCH)) {
     // Its own markdown section goes into this file verbatim (it also keeps docs/benchmarks-collector.md).
     console.log('\nCollector benchmark (scripts/bench_collector.mjs)…');
     const r = spawnSync(process.execPath, [COLLECTOR_BENCH], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -391,6 +421,7 @@ async function main() {
     '',
     table,
     '',
+    ...(blocks ? [blocks, ''] : []),
     '- **chattag**: `dist/chattag.js` as built, loaded `async` like a site owner pastes it. **plain JS**: `scripts/bench/plain-rewriter.js`, a minimal',
     '  rewriter with the same approach (one native `querySelectorAll` prefilter, per-link check, `setAttribute`, a MutationObserver) and no storage, events or wasm.',
     '- *Script start* is the script\'s resource-timing `responseEnd` (execution can begin); *all links tagged* is when an observer installed before either script saw the last `href` change.',
