@@ -422,7 +422,7 @@ async function main() {
     table,
     '',
     ...(blocks ? [blocks, ''] : []),
-    '- **chattag**: `dist/chattag.js` as built, loaded `async` like a site owner pastes it. **plain JS**: `scripts/bench/plain-rewriter.js`, a minimal',
+    '- **chattag**: `dist/chattag.js` as built (the wasm beside it, `chattag.<hash>.wasm`, fetched and compiled while it streams in), loaded `async` like a site owner pastes it. **plain JS**: `scripts/bench/plain-rewriter.js`, a minimal',
     '  rewriter with the same approach (one native `querySelectorAll` prefilter, per-link check, `setAttribute`, a MutationObserver) and no storage, events or wasm.',
     '- *Script start* is the script\'s resource-timing `responseEnd` (execution can begin); *all links tagged* is when an observer installed before either script saw the last `href` change.',
     '  For the snippet this includes fetching and instantiating the wasm.',
