@@ -5,8 +5,10 @@
 // Rows: gzip bytes a page downloads for the snippet; script start → all links tagged on a
 // 100-link page; the same on a 10,000-link page; 1,000 links inserted at once → all tagged;
 // the longest main-thread task that ran snippet code (Chromium trace). Medians of several runs.
-// Prints a table with PASS/MISS against the targets and writes docs/benchmarks.md; when
-// scripts/bench_collector.mjs exists its markdown output becomes the collector section.
+// Prints a table with PASS/MISS against the targets and the size of each block (from the
+// build's target/chattag-sizes.json), and writes docs/benchmarks.md; when
+// scripts/bench_collector.mjs exists its markdown output becomes the collector section
+// (BENCH_SNIPPET_ONLY=1 skips it and keeps the section of the last run).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -28,7 +30,10 @@ const RUNS = Number(process.env.BENCH_RUNS) || 7;
 const RUNS_CHEAP = RUNS * 2 + 1;
 const ENDPOINT = 'https://collector.bench/v1/events';
 
-const TARGET_GZIP = 10 * 1024;
+// The issue's target for everything a page downloads (stretch: 10 KB).
+const TARGET_GZIP = 15 * 1024;
+const STRETCH_GZIP = 10 * 1024;
+const SIZES = path.join(ROOT, 'target', 'chattag-sizes.json');
 const TARGET_RATIO = 1.5;
 const TARGET_TASK_MS = 50;
 
@@ -36,6 +41,9 @@ const IMPLS = {
   snippet: { src: '/dist/chattag.js', label: 'chattag (wasm)' },
   plain: { src: '/bench/plain-rewriter.js', label: 'plain JS' },
 };
+// The one-file build (wasm inlined), timed on the 100-link page only: what the second request
+// of the default build costs at start.
+const INLINE = { src: '/dist/chattag.inline.js', label: 'chattag one-file' };
 
 // A realistic mix of taggable forms (what the 100 / 10,000 / 1,000 links are made of).
 const FORMS = [
@@ -74,7 +82,7 @@ const PROBE = `<script>
  * measurement is the tagging pass itself, not the HTML parser's pace (10,000-link page).
  */
 function pageHtml(impl, body, need, { late = false } = {}) {
-  const { src } = IMPLS[impl];
+  const { src } = IMPLS[impl] || INLINE;
   const tag = late
     ? `<script>addEventListener('load', function () {
   // After load and two frames the first layout of 20,000 elements is over, so the script's
@@ -141,7 +149,7 @@ async function loadAndTag(browser, url, impl, timeout = 30000) {
     const ms = await page.evaluate((src) => {
       const entry = performance.getEntriesByType('resource').find((e) => e.name.endsWith(src));
       return window.__bench.doneAt - entry.responseEnd;
-    }, IMPLS[impl].src);
+    }, (IMPLS[impl] || INLINE).src);
     if (errors.length) throw new Error(`pageerror: ${errors.join('; ')}`);
     return ms;
   } finally {
@@ -236,7 +244,12 @@ async function downloadBytes(browser, url) {
   const files = [];
   page.on('response', async (res) => {
     if (!res.url().includes('/dist/')) return;
-    files.push(res.body().then((body) => ({ name: path.basename(new URL(res.url()).pathname), raw: body.length, gzip: zlib.gzipSync(body, { level: 9 }).length })));
+    files.push(res.body().then((body) => ({
+      name: path.basename(new URL(res.url()).pathname),
+      raw: body.length,
+      gzip: zlib.gzipSync(body, { level: 9 }).length,
+      brotli: zlib.brotliCompressSync(body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+    })));
   });
   try {
     await page.goto(url);
@@ -271,15 +284,17 @@ async function main() {
         insert: add(`${impl}-insert`, pageHtml(impl, linkHtml(10), 10)),
       };
     }
+    const inline100 = fs.existsSync(path.join(DIST, 'chattag.inline.js')) ? add('inline-100', pageHtml('inline', linkHtml(100), 100)) : null;
     const competing = add('snippet-competing', pageHtml('snippet', `${linkHtml(100)}<script>${WAZZUP_OBSERVER}</script>`, 100));
 
     const files = await downloadBytes(browser, url.snippet.p100);
     const gzipTotal = files.reduce((a, f) => a + f.gzip, 0);
+    const brTotal = files.reduce((a, f) => a + f.brotli, 0);
     const rawTotal = files.reduce((a, f) => a + f.raw, 0);
     rows.push({
       name: `Bytes a page downloads (${files.map((f) => f.name).join(' + ')})`,
-      snippet: `${gzipTotal} B gzip (${rawTotal} B raw)`, plain: `${zlib.gzipSync(fs.readFileSync(PLAIN), { level: 9 }).length} B gzip`,
-      result: `${(gzipTotal / 1024).toFixed(2)} KB`, pass: gzipTotal <= TARGET_GZIP, target: '≤ 10 KB gzip',
+      snippet: `${gzipTotal} B gzip, ${brTotal} B brotli (${rawTotal} B raw)`, plain: `${zlib.gzipSync(fs.readFileSync(PLAIN), { level: 9 }).length} B gzip`,
+      result: `${(gzipTotal / 1024).toFixed(2)} KB`, pass: gzipTotal <= TARGET_GZIP, target: `≤ 15 KB gzip (stretch ≤ 10 KB: ${gzipTotal <= STRETCH_GZIP ? 'met' : 'not met'})`,
     });
     process.stderr.write(`sizes: ${JSON.stringify(files)}\n`);
     // Everything else in dist/ loads only when used (debug overlay, QR dialog, wasm2js fallback…):
@@ -294,17 +309,19 @@ async function main() {
     }
 
     // Interleave the implementations so machine noise (2 shared cores) hits both alike.
-    const samples = { p100: { snippet: [], plain: [] }, p10k: { snippet: [], plain: [] }, insert: { snippet: [], plain: [] } };
+    const samples = { p100: { snippet: [], plain: [] }, p10k: { snippet: [], plain: [] }, insert: { snippet: [], plain: [] }, inline: [] };
     for (let r = 0; r < RUNS_CHEAP; r++) {
       for (const impl of Object.keys(IMPLS)) {
         samples.p100[impl].push(await loadAndTag(browser, url[impl].p100, impl));
         if (r < RUNS) samples.p10k[impl].push(await loadAndTag(browser, url[impl].p10k, impl));
         samples.insert[impl].push(await insertAndTag(browser, url[impl].insert));
       }
+      if (inline100) samples.inline.push(await loadAndTag(browser, inline100, 'inline'));
       process.stderr.write(`run ${r + 1}/${RUNS_CHEAP} done\n`);
     }
     const m = (k, impl) => median(samples[k][impl]);
     rows.push(ratioRow('100-link page: script start → all links tagged', m('p100', 'snippet'), m('p100', 'plain')));
+    if (inline100) rows.push(ratioRow('100-link page, one-file build (chattag.inline.js, no second request): script start → all tagged', median(samples.inline), m('p100', 'plain')));
     rows.push(ratioRow('10,000 links already on the page: script start → all tagged', m('p10k', 'snippet'), m('p10k', 'plain')));
     rows.push(ratioRow('1,000 links inserted at once → all tagged', m('insert', 'snippet'), m('insert', 'plain')));
 
@@ -367,8 +384,27 @@ async function main() {
   console.log(`\nSnippet benchmark (headless Chromium ${await chromiumVersion()}, ${os.cpus().length} cores, median of ${RUNS_CHEAP} runs, ${RUNS} for 10,000 links)\n`);
   console.log(table);
 
+  // Per block, from the build (scripts/build.mjs writes it; scripts/size_blocks.mjs says how).
+  let blocks = '';
+  if (fs.existsSync(SIZES)) {
+    const { mode, blocks: b } = JSON.parse(fs.readFileSync(SIZES, 'utf8'));
+    blocks = [
+      `Where the bytes are (build with the wasm ${mode === 'file' ? 'beside the script' : 'inlined'}; wasm blocks are each block's share of the named module's code bytes applied to the shipped wasm, JS blocks minified and compressed on their own, the total is the shipped files):`,
+      '',
+      '| block | raw B | gzip B | brotli B |',
+      '|---|---:|---:|---:|',
+      ...b.map((r) => `| ${r.name} | ${r.raw} | ${r.gzip} | ${r.brotli} |`),
+    ].join('\n');
+    console.log(`\n${blocks}`);
+  }
+
   let collector = '';
-  if (fs.existsSync(COLLECTOR_BENCH)) {
+  if (process.env.BENCH_SNIPPET_ONLY) {
+    // Snippet work only: the collector's section of the last full run is kept as it was.
+    const prev = fs.existsSync(OUT_MD) ? fs.readFileSync(OUT_MD, 'utf8') : '';
+    const at = prev.search(/^## Collector/m);
+    collector = at >= 0 ? prev.slice(at).trim() : '';
+  } else if (fs.existsSync(COLLECTOR_BENCH)) {
     // Its own markdown section goes into this file verbatim (it also keeps docs/benchmarks-collector.md).
     console.log('\nCollector benchmark (scripts/bench_collector.mjs)…');
     const r = spawnSync(process.execPath, [COLLECTOR_BENCH], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -401,12 +437,17 @@ async function main() {
     '',
     table,
     '',
-    '- **chattag**: `dist/chattag.js` as built, loaded `async` like a site owner pastes it. **plain JS**: `scripts/bench/plain-rewriter.js`, a minimal',
+    ...(blocks ? [blocks, ''] : []),
+    '- **chattag**: `dist/chattag.js` as built (the wasm beside it, `chattag.<hash>.wasm`, fetched and compiled while it streams in), loaded `async` like a site owner pastes it. **plain JS**: `scripts/bench/plain-rewriter.js`, a minimal',
     '  rewriter with the same approach (one native `querySelectorAll` prefilter, per-link check, `setAttribute`, a MutationObserver) and no storage, events or wasm.',
     '- *Script start* is the script\'s resource-timing `responseEnd` (execution can begin); *all links tagged* is when an observer installed before either script saw the last `href` change.',
     '  For the snippet this includes fetching and instantiating the wasm.',
     '- On the 10,000-link page the script is inserted after load (and two frames), so every link exists and is laid out when it starts: that row times the tagging pass itself.',
     '- Links are a mix of WhatsApp, Telegram bot/personal, MAX and Viber forms, each next to an untouched link. The 1,000-link row times the page\'s own insertion too.',
+    '- *Build toolchain*: Debian rustc-web with std rebuilt (`-Zbuild-std`, `panic=immediate-abort`). Where it is not available, rustup\'s stable toolchain',
+    '  with the wasm32 target and the `rust-src` component builds the same way (`RUSTC_BOOTSTRAP=1`, no nightly); measured with rustup 1.95: wasm 58,860 B',
+    '  (Debian 1.96: 58,742 B), page download 32,414 B gzip (32,378 B). Without `rust-src` the build stops and says to install it: the prebuilt std has',
+    '  reference types on, which the wasm2js fallback\'s ABI turns off, and wasm-bindgen then fails.',
     '- *Longest run*: from a Chromium trace, the longest single main-thread call into the script (its JS and the wasm it calls: evaluation, callbacks, timers, observers);',
     '  in brackets the longest task that call ran in. With 1,000 inserted links that task is mostly the page\'s own insertion, so PASS/MISS judges the script\'s own run.',
     '',

@@ -2,7 +2,7 @@
 // Assembles the npm package (`import { start } from 'chattag'`) from the snippet build:
 //
 //   npm/package.json, index.js, index.d.ts, README.md   the package's own sources
-//   dist/chattag.js  →  chattag.mjs                     the built snippet (loader + glue + wasm
+//   dist/chattag.inline.js  →  chattag.mjs              the built snippet (loader + glue + wasm
 //                                                        inlined), wrapped in `export default
 //                                                        function run(){…}` so it starts on
 //                                                        start(), not on import
@@ -23,21 +23,21 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = path.join(ROOT, 'npm');
 const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'npm');
-const SNIPPET = path.join(DIST, 'chattag.js');
+const SNIPPET = path.join(DIST, 'chattag.inline.js');
 
 class BuildError extends Error {}
 const say = (m) => console.log(`[build:npm] ${m}`);
 
 function snippetSource() {
-  if (!fs.existsSync(SNIPPET)) throw new BuildError('dist/chattag.js is missing: run `npm run build` first');
+  if (!fs.existsSync(SNIPPET)) throw new BuildError('dist/chattag.inline.js is missing: run `npm run build` first');
   const js = fs.readFileSync(SNIPPET, 'utf8');
   // A separate-file build resolves the wasm against the script's own URL, which a bundled module
-  // does not have: the package needs the inlined variant (the build's default).
+  // does not have: the package needs the inlined variant (which every build also writes).
   if (/chattag\.[0-9a-f]{6,}\.wasm/.test(js)) {
-    throw new BuildError('dist/chattag.js loads a separate .wasm: rebuild with the wasm inlined (`node scripts/build.mjs --wasm=inline`)');
+    throw new BuildError('dist/chattag.inline.js loads a separate .wasm: rebuild with `node scripts/build.mjs`');
   }
   if (js.includes('import.meta') || /^\s*(import|export)\s/m.test(js)) {
-    throw new BuildError('dist/chattag.js is not a classic script; expected the IIFE build');
+    throw new BuildError('dist/chattag.inline.js is not a classic script; expected the IIFE build');
   }
   return js;
 }
@@ -78,7 +78,7 @@ async function main() {
 
   for (const f of ['package.json', 'index.js', 'index.d.ts', 'README.md']) fs.copyFileSync(path.join(SRC, f), path.join(OUT, f));
   const wrapped = Buffer.from(
-    '// The chattag snippet (dist/chattag.js, built from the Rust core), run on demand by index.js.\n' +
+    '// The chattag snippet (dist/chattag.inline.js, built from the Rust core), run on demand by index.js.\n' +
     `export default function run() {\n${snippetSource()}\n}\n`,
   );
   fs.writeFileSync(path.join(OUT, 'chattag.mjs'), wrapped);

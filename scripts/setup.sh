@@ -58,14 +58,16 @@ done
 
 # --- wasm toolchain -------------------------------------------------------------------------
 # Debian's rustc-web builds std from source with panic=immediate-abort: the smallest snippet.
-# Where apt is unavailable, rustup's prebuilt wasm32 std works too (a somewhat larger build).
+# Where apt is unavailable, rustup's wasm32 target plus its std sources (rust-src) give the same
+# build (scripts/build.mjs rebuilds std the same way on stable).
 if command -v apt-get >/dev/null 2>&1 && apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22; then
   say "wasm toolchain: Debian rustc-web $(/usr/bin/rustc --version | cut -d' ' -f2) with std sources (build-std)"
-elif rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  say "wasm toolchain: rustup target wasm32-unknown-unknown (already installed)"
-elif timeout 120 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
-  did+=("rustup target add wasm32-unknown-unknown")
-  say "wasm toolchain: rustup target wasm32-unknown-unknown (just installed)"
+elif rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+  && rustup component list --installed 2>/dev/null | grep -qx rust-src; then
+  say "wasm toolchain: rustup target wasm32-unknown-unknown + rust-src (already installed)"
+elif timeout 300 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 && timeout 300 rustup component add rust-src >/dev/null 2>&1; then
+  did+=("rustup target add wasm32-unknown-unknown; rustup component add rust-src")
+  say "wasm toolchain: rustup target wasm32-unknown-unknown + rust-src (just installed)"
 else
   say "no way to get a wasm32 toolchain here (neither Debian's rustc-web nor rustup's wasm32 target)"
   exit 1

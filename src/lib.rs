@@ -28,15 +28,17 @@ mod exports {
     use crate::browser::ports::Ports;
     use crate::logic::delivery::Outcome;
 
-    thread_local! {
-        static APP: RefCell<Option<App>> = const { RefCell::new(None) };
-    }
+    /// The page's one `App`. A plain static, not `thread_local!`: wasm32-unknown-unknown without
+    /// the atomics feature has one thread, and each export inlining a `LocalKey::with` cost
+    /// ~0.5 KB gzip (measured).
+    struct Slot(RefCell<Option<App>>);
+    // SAFETY: this target has no threads (no `atomics`), so the RefCell is never shared across one.
+    unsafe impl Sync for Slot {}
+    static APP: Slot = Slot(RefCell::new(None));
 
     fn with<R>(f: impl FnOnce(&mut App) -> R) -> Option<R> {
-        APP.with(|cell| {
-            let mut guard = cell.try_borrow_mut().ok()?;
-            guard.as_mut().map(f)
-        })
+        let mut guard = APP.0.try_borrow_mut().ok()?;
+        guard.as_mut().map(f)
     }
 
     /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
@@ -46,13 +48,11 @@ mod exports {
             return false;
         };
         let debug = app.debug();
-        APP.with(|cell| {
-            if let Ok(mut slot) = cell.try_borrow_mut() {
-                if slot.is_none() {
-                    *slot = Some(app);
-                }
+        if let Ok(mut slot) = APP.0.try_borrow_mut() {
+            if slot.is_none() {
+                *slot = Some(app);
             }
-        });
+        }
         debug
     }
 
@@ -69,13 +69,13 @@ mod exports {
 
     #[wasm_bindgen]
     pub fn rewrite(url: String) -> String {
-        APP.with(|cell| match cell.try_borrow() {
+        match APP.0.try_borrow() {
             Ok(guard) => match guard.as_ref() {
                 Some(a) => a.rewrite(url),
                 None => url,
             },
             Err(_) => url,
-        })
+        }
     }
 
     /// JSON text; the loader parses it into the object `chattag.identifiers()` returns.
@@ -117,13 +117,13 @@ mod exports {
     /// `window.open` wrapper: returns the URL to open.
     #[wasm_bindgen]
     pub fn on_open(url: String) -> String {
-        APP.with(|cell| match cell.try_borrow_mut() {
+        match APP.0.try_borrow_mut() {
             Ok(mut guard) => match guard.as_mut() {
                 Some(a) => a.open(url),
                 None => url,
             },
             Err(_) => url,
-        })
+        }
     }
 
     #[wasm_bindgen]
@@ -157,16 +157,16 @@ mod exports {
     /// element, what the core makes of it now; for anything else, the consent state and endpoint.
     #[wasm_bindgen]
     pub fn inspect(el: JsValue) -> String {
-        APP.with(|cell| {
-            let guard = cell.try_borrow().ok()?;
+        let inspect = || {
+            let guard = APP.0.try_borrow().ok()?;
             let app = guard.as_ref()?;
             Some(if el.is_object() {
                 app.inspect_link(&el)
             } else {
                 app.inspect_state()
             })
-        })
-        .unwrap_or_default()
+        };
+        inspect().unwrap_or_default()
     }
 
     #[wasm_bindgen]

@@ -13,8 +13,8 @@ import * as esbuild from 'esbuild';
 import { ENDPOINT, Session, launchBrowser } from './browser/lib/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BUILT = fs.existsSync(path.join(ROOT, 'dist', 'chattag.js'));
-const skip = BUILT ? false : 'dist/chattag.js missing: run `npm run build` first';
+const BUILT = fs.existsSync(path.join(ROOT, 'dist', 'chattag.inline.js'));
+const skip = BUILT ? false : 'dist/chattag.inline.js missing: run `npm run build` first';
 const EXPORTS = ['consent', 'id', 'identifiers', 'ready', 'rewrite', 'setPurchaseId', 'setUserId', 'start'];
 const SHOP = 'https://shop.test';
 
@@ -51,7 +51,7 @@ test('the tarball holds exactly what the package needs', { skip }, () => {
   assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', import: './index.js', default: './index.js' });
   // The wrapped snippet is the build, byte for byte.
   const wrapped = execFileSync('tar', ['xzOf', tarball, 'package/chattag.mjs'], { encoding: 'utf8' });
-  assert.ok(wrapped.includes(fs.readFileSync(path.join(ROOT, 'dist', 'chattag.js'), 'utf8')));
+  assert.ok(wrapped.includes(fs.readFileSync(path.join(ROOT, 'dist', 'chattag.inline.js'), 'utf8')));
 });
 
 test('installed, it imports with the documented API, and does nothing outside a browser', { skip }, () => {

@@ -9,6 +9,7 @@ use chattag_core::identifiers::{
 };
 use chattag_core::links::{Hint, Skip, Tagged};
 use chattag_core::template::Template;
+use chattag_core::url::split_byte;
 use chattag_core::Prefix;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, Window};
@@ -363,7 +364,7 @@ impl App {
             chat_id: &live.record.chat_id,
             prefixes: &live.prefixes,
             template: &live.template,
-            page_url: href.split('#').next().unwrap_or("").to_owned(),
+            page_url: split_byte(&href, b'#').next().unwrap_or("").to_owned(),
             page_title: self.document.title(),
             on_skip: if log { Some(&log_skip) } else { None },
             names: &self.names,

@@ -3,6 +3,7 @@
 
 use chattag_core::links::{tag, Hint, Skip, TagInput, Tagged};
 use chattag_core::template::Template;
+use chattag_core::url::split_byte;
 use chattag_core::{ChatId, Prefix};
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
@@ -78,7 +79,7 @@ pub struct Pass<'a> {
 impl Pass<'_> {
     /// Tags `href` (a link's raw attribute or a URL handed to the API).
     pub fn url(&self, href: &str, hint: Hint) -> Result<Tagged, Skip> {
-        let trimmed = href.trim_matches(|c: char| c.is_ascii_whitespace());
+        let trimmed = href.trim_ascii();
         let absolute;
         // Protocol-relative (`//wa.me/…`): every messenger host is HTTPS-only, so never http,
         // whatever the page's own scheme.
@@ -146,7 +147,7 @@ impl Pass<'_> {
         let hrefs = self.ports.hrefs(list, from, to);
         let mut out = String::with_capacity(hrefs.len() + hrefs.len() / 2);
         let mut changed = false;
-        for (i, href) in hrefs.split('\n').enumerate() {
+        for (i, href) in split_byte(&hrefs, b'\n').enumerate() {
             if i > 0 {
                 out.push('\n');
             }

@@ -85,7 +85,8 @@ test('GTM consent mode: nothing is requested while analytics_storage is denied; 
 
     await s.page.evaluate(() => window.__gtmConsent('analytics_storage', true));
     const id = await s.ready();
-    assert.deepEqual(cdn, ['chattag.js']);
+    // The script, and the wasm beside it in the default build (none in the one-file build).
+    assert.deepEqual(cdn, ['chattag.js', ...fs.readdirSync(DIST).filter((f) => /^chattag\.[0-9a-f]+\.wasm$/.test(f))]);
     for (const href of await hrefs(s.page)) assert.ok(href.includes(id), href);
     await s.waitForEvent((e) => e.type === 'issue' && e.chat_id === id, { what: 'issue event after consent' });
 

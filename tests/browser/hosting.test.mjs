@@ -18,7 +18,7 @@ const LINK = '<a id="wa" href="https://wa.me/79990001122?text=Hello">WhatsApp</a
 let CDN;
 let cdnServer;
 // Per test: whether the CDN sends Access-Control-Allow-Origin, and files to serve instead of dist/.
-const cdnState = { cors: true, extra: {}, seen: [] };
+const cdnState = { cors: true, extra: {}, wasmType: 'application/wasm', seen: [] };
 
 before(async () => {
   cdnServer = http.createServer((req, res) => {
@@ -30,7 +30,7 @@ before(async () => {
       res.writeHead(404).end('no');
       return;
     }
-    const type = name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8';
+    const type = name.endsWith('.wasm') ? cdnState.wasmType : 'text/javascript; charset=utf-8';
     res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store', ...(cdnState.cors ? { 'access-control-allow-origin': '*' } : {}) });
     res.end(body);
   });
@@ -40,17 +40,53 @@ before(async () => {
 after(() => new Promise((r) => (cdnServer ? cdnServer.close(r) : r())));
 
 /** Sets how the CDN answers for the next page load. */
-function cdn(_s, { cors = true, extra = {} } = {}) {
-  Object.assign(cdnState, { cors, extra, seen: [] });
+function cdn(_s, { cors = true, extra = {}, wasmType = 'application/wasm' } = {}) {
+  Object.assign(cdnState, { cors, extra, wasmType, seen: [] });
   return cdnState.seen;
 }
 
 // Records CSP violations from the first moment of the page (before any page script).
 const WATCH = `window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.effectiveDirective + ' ' + e.blockedURI));`;
 
-const page = (attrs = '') =>
+const page = (attrs = '', script = 'chattag.js') =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
-<script async src="${CDN}/chattag.js" data-endpoint="${ENDPOINT}" ${attrs}></script></head><body>${LINK}</body></html>`;
+<script async src="${CDN}/${script}" data-endpoint="${ENDPOINT}" ${attrs}></script></head><body>${LINK}</body></html>`;
+
+const WASM = fs.readdirSync(DIST).filter((f) => /^chattag\.[0-9a-f]+\.wasm$/.test(f));
+
+test('the default build fetches its wasm from beside chattag.js; a wrong MIME type still runs (no fallback chunk)', async () => {
+  assert.equal(WASM.length, 1, 'dist/ holds the wasm beside chattag.js');
+  for (const wasmType of ['application/wasm', 'application/octet-stream']) {
+    await h.run(async (s) => {
+      const seen = cdn(s, { wasmType });
+      await s.page.goto(h.server.page(page()));
+      const id = await s.ready();
+      assert.ok((await s.page.getAttribute('#wa', 'href')).includes(id), wasmType);
+      assert.deepEqual(seen, ['chattag.js', WASM[0]], `${wasmType}: the script and its wasm, nothing else`);
+    });
+  }
+});
+
+test('the wasm without CORS on another origin: not running, page unharmed, nothing uncaught', async () => {
+  await h.run(async (s) => {
+    cdn(s, { cors: false });
+    await s.page.goto(h.server.page(page()));
+    await sleep(1500);
+    assert.equal(await s.page.getAttribute('#wa', 'href'), 'https://wa.me/79990001122?text=Hello');
+    assert.deepEqual(await s.page.evaluate(() => window.__errors), []);
+  }, { initScript: `window.__errors = []; addEventListener('error', (e) => __errors.push(e.message)); addEventListener('unhandledrejection', (e) => __errors.push(String(e.reason)));` });
+});
+
+test('the one-file build (dist/chattag.inline.js): runs with no second request', async () => {
+  await h.run(async (s) => {
+    const seen = cdn(s);
+    await s.page.goto(h.server.page(page('', 'chattag.inline.js')));
+    const id = await s.ready();
+    assert.ok((await s.page.getAttribute('#wa', 'href')).includes(id));
+    await s.waitForEvent((e) => e.type === 'issue' && e.chat_id === id, { delivered: true, what: 'delivered issue' });
+    assert.deepEqual(seen, ['chattag.inline.js']);
+  });
+});
 
 test('the documented wasm-mode CSP lets the snippet tag and report, with no violation', async () => {
   await h.run(async (s) => {

@@ -328,15 +328,16 @@ import CHUNKS from 'chattag:chunks';
   };
 
   (async () => {
-    // Synchronous compile + instantiate of a small module (a few ms of main thread, measured)
-    // beats waiting for the async path's background compile and task hops (~100 ms on a busy
-    // page). Under a CSP without 'wasm-unsafe-eval' this throws a CompileError: caught below.
-    // The inlined wasm comes back as bytes, not a promise: awaiting it would go through a page's
-    // Object.prototype.then.
+    // The separate file (the default build, www/loader/wasm-file.js) is instantiated while it
+    // streams in. The one-file build inlines it: synchronous compile + instantiate of a small
+    // module (a few ms of main thread, measured) beats the async path's task hops, and the bytes
+    // come back as they are, not a promise (awaiting an object goes through a page's
+    // Object.prototype.then). Under a CSP without 'wasm-unsafe-eval' either throws a
+    // CompileError: caught below.
     try {
-      let module = loadWasm(script);
-      if (module instanceof Promise) module = await module;
-      initSync({ module });
+      const loaded = loadWasm(script, wasmImports, finalize);
+      if (loaded instanceof Promise) await loaded;
+      else initSync({ module: loaded });
     } catch (e) {
       // No wasm here (a CSP without 'wasm-unsafe-eval' throws a CompileError): the same code as
       // JavaScript, fed the same glue's imports and adopted as if it were the wasm instance.
