@@ -21,8 +21,8 @@ if ! cargo fmt --all -- --check; then gate=1; echo "cargo fmt: run \`cargo fmt -
 if ! cargo clippy --workspace --all-targets -- -D warnings; then gate=1; fi
 [ $gate -eq 0 ] || status=1
 
-echo "== native tests (cargo test --workspace)"
-if ! cargo test --workspace 2>&1 | tee "$logs/cargo.log"; then status=1; fi
+echo "== native tests (cargo test --workspace --no-fail-fast)"
+if ! cargo test --workspace --no-fail-fast 2>&1 | tee "$logs/cargo.log"; then status=1; fi
 
 echo "== node + browser tests (GTM template, npm package, tests/browser/ in headless Chromium)"
 if ! node --test --test-concurrency=1 tests/gtm.test.mjs tests/npm-pack.test.mjs tests/browser/ 2>&1 | tee "$logs/node.log"; then status=1; fi
