@@ -220,13 +220,18 @@ async function customerWrites(collectorBase, secrets, messenger, chatId) {
     const user = Number(`5${digits(8)}`);
     partner = String(user);
     route = '/v1/webhooks/telegram';
-    body = JSON.stringify({
-      update_id: Number(digits(9)),
-      message: { message_id: 1, date: nowS, text: `/start ${chatId}`,
-        from: { id: user, is_bot: false, first_name: 'Demo', username: `demo_customer_${digits(4)}` },
-        chat: { id: user, type: 'private', first_name: 'Demo' } },
-    });
+    const from = { id: user, is_bot: false, first_name: 'Demo', username: `demo_customer_${digits(4)}` };
+    const chat = { id: user, type: 'private', first_name: 'Demo' };
+    const updateId = Number(digits(9));
     headers['x-telegram-bot-api-secret-token'] = secrets.telegram;
+    // Pressing START sends `/start <code>`: that opens the bot (a click on the visit, not a chat
+    // yet); the chat starts with the person's first message, which inherits the code.
+    const opening = JSON.stringify({ update_id: updateId, message: { message_id: 1, date: nowS, text: `/start ${chatId}`, from, chat } });
+    await fetch(collectorBase + route, { method: 'POST', headers, body: opening });
+    body = JSON.stringify({
+      update_id: updateId + 1,
+      message: { message_id: 2, date: nowS, text: 'Hello! I would like to order a bouquet.', from, chat },
+    });
   }
   const res = await fetch(collectorBase + route, { method: 'POST', headers, body });
   const answer = await res.text();
@@ -305,10 +310,11 @@ async function main() {
   const demoOrigin = `http://${HOST}:${demoPort}`;
   const token = crypto.randomBytes(24).toString('base64url');
   // Webhook secrets shared by the collector and the demo's stand-in messengers (this process).
+  // Secrets the owner set in the environment win (the demo then signs with them too).
   const secrets = {
-    telegram: crypto.randomBytes(24).toString('base64url'),
-    whatsapp: crypto.randomBytes(24).toString('hex'),
-    whatsappVerify: crypto.randomBytes(12).toString('hex'),
+    telegram: process.env.CHATTAG_TELEGRAM_SECRET || crypto.randomBytes(24).toString('base64url'),
+    whatsapp: process.env.CHATTAG_WHATSAPP_APP_SECRET || crypto.randomBytes(24).toString('hex'),
+    whatsappVerify: process.env.CHATTAG_WHATSAPP_VERIFY_TOKEN || crypto.randomBytes(12).toString('hex'),
   };
 
   const col = await startCollector({ port: collectorPort, origins: [demoOrigin, `http://localhost:${demoPort}`], token, secrets });

@@ -152,7 +152,19 @@ test('demo page → Telegram /start + WhatsApp first message → two Metrica CSV
     // A forged delivery (wrong secret token) is refused and stores nothing.
     const forgedTg = await post('/v1/webhooks/telegram', update, { 'x-telegram-bot-api-secret-token': 'not-the-secret' });
     assert.equal(forgedTg.status, 401);
-    const tg = await post('/v1/webhooks/telegram', update, { 'x-telegram-bot-api-secret-token': TG_SECRET });
+    const opening = await post('/v1/webhooks/telegram', update, { 'x-telegram-bot-api-secret-token': TG_SECRET });
+    assert.equal(opening.status, 200, JSON.stringify(opening.body));
+    // Opening the bot is not a chat yet (docs/chats-setup.md): the chat starts with the person's
+    // first message, which carries the opening's code as link evidence.
+    assert.equal(opening.body.bot_opens, 1, JSON.stringify(opening.body));
+    const hello = JSON.stringify({
+      update_id: 730000002,
+      message: {
+        message_id: 18, from: TG_USER, chat: { id: TG_USER.id, first_name: 'Anna', username: 'anna_k', type: 'private' },
+        date: now, text: 'Hello! Do you deliver today?',
+      },
+    });
+    const tg = await post('/v1/webhooks/telegram', hello, { 'x-telegram-bot-api-secret-token': TG_SECRET });
     assert.equal(tg.status, 200, JSON.stringify(tg.body));
     assert.equal(tg.body.opened, 1, JSON.stringify(tg.body));
 
