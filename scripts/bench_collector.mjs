@@ -101,8 +101,22 @@ function loadgen(addr, path, batch, opts, rate, extra = []) {
   return JSON.parse(r.stdout.trim());
 }
 
+/**
+ * GET with one retry on a connection error: the server closes idle keep-alive connections (its
+ * idle and header timeouts), and a reused pooled socket can be closed just as it is reused
+ * ("other side closed"); a GET is safe to send again, as browsers do.
+ */
+async function get(url) {
+  try {
+    return await fetch(url);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    return fetch(url);
+  }
+}
+
 async function metricValue(addr, name) {
-  const res = await fetch(`http://${addr}/metrics`);
+  const res = await get(`http://${addr}/metrics`);
   const text = await res.text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(' ')[1]) : NaN;
@@ -159,7 +173,7 @@ export async function runWebhookBench(opts, batches = [1, 20]) {
 async function drain(addr) {
   const started = Date.now();
   for (;;) {
-    const health = await (await fetch(`http://${addr}/healthz`)).json();
+    const health = await (await get(`http://${addr}/healthz`)).json();
     if (health.inbox_backlog === 0) return (Date.now() - started) / 1000;
     if (Date.now() - started > 120_000) throw new Error(`backlog of ${health.inbox_backlog} events not applied within 120 s`);
     await new Promise((r) => setTimeout(r, 20));
@@ -303,7 +317,7 @@ async function main() {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((e) => {
-    console.error(`bench_collector: ${e.message}`);
+    console.error(`bench_collector: ${e.stack}\n${e.cause ? e.cause.stack || e.cause : ""}`);
     process.exit(1);
   });
 }
