@@ -68,18 +68,6 @@ fn json_list<T: serde::Serialize>(items: impl IntoIterator<Item = T>) -> String 
     .to_string()
 }
 
-/// Tables of the chat and Metrica sides that an older database may not have yet.
-pub(super) fn table_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [name],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
 fn strings(conn: &Connection, sql: &str, arg: &str) -> Result<Vec<String>, StoreError> {
     let mut st = conn.prepare_cached(sql)?;
     let rows = st.query_map([arg], |r| r.get::<_, Option<String>>(0))?;
@@ -124,8 +112,6 @@ fn resolve(
             f.client_ids.insert(c.clone());
         }
     }
-    // Bot openings (where the chat side keeps them) tie a messenger user to a chat ID too.
-    let bot_opens = table_exists(conn, "bot_opens")?;
     // A handful of rounds reach everything tied to the person; each adds only what is new.
     for _ in 0..4 {
         let before = (
@@ -163,40 +149,39 @@ fn resolve(
                 c,
             )?);
         }
-        if bot_opens {
-            let mut opened = Vec::new();
-            for v in f.user_ids.iter().chain(&f.phones) {
-                opened.extend(strings(
-                    conn,
-                    "SELECT chat_id FROM bot_opens WHERE chat_user_id = ?1 OR phone = ?1",
-                    v,
-                )?);
-            }
-            for u in &f.usernames {
-                opened.extend(strings(
-                    conn,
-                    "SELECT chat_id FROM bot_opens WHERE username = ?1 COLLATE NOCASE",
-                    u,
-                )?);
-            }
-            f.chat_ids.extend(opened);
-            for c in &f.chat_ids {
-                let mut st = conn.prepare_cached(
-                    "SELECT chat_user_id, username, phone FROM bot_opens WHERE chat_id = ?1",
-                )?;
-                let rows = st.query_map([c], |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                    ))
-                })?;
-                for row in rows {
-                    let (user, name, phone) = row?;
-                    f.user_ids.extend(user);
-                    f.usernames.extend(name);
-                    f.phones.extend(phone);
-                }
+        // Bot openings tie a messenger user to a chat ID too.
+        let mut opened = Vec::new();
+        for v in f.user_ids.iter().chain(&f.phones) {
+            opened.extend(strings(
+                conn,
+                "SELECT chat_id FROM bot_opens WHERE chat_user_id = ?1 OR phone = ?1",
+                v,
+            )?);
+        }
+        for u in &f.usernames {
+            opened.extend(strings(
+                conn,
+                "SELECT chat_id FROM bot_opens WHERE username = ?1 COLLATE NOCASE",
+                u,
+            )?);
+        }
+        f.chat_ids.extend(opened);
+        for c in &f.chat_ids {
+            let mut st = conn.prepare_cached(
+                "SELECT chat_user_id, username, phone FROM bot_opens WHERE chat_id = ?1",
+            )?;
+            let rows = st.query_map([c], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (user, name, phone) = row?;
+                f.user_ids.extend(user);
+                f.usernames.extend(name);
+                f.phones.extend(phone);
             }
         }
         for (platform, key) in &f.people {
@@ -301,10 +286,7 @@ fn resolve(
 /// The per-person queries: (table, query, its `?1` list). A query may also name `?2` (the
 /// conversations, or the ClientIDs where it compares ClientIDs), `?3` (phones, user IDs and
 /// usernames) and `?4` (every identifying value); [`run_person`] binds them.
-fn person_queries(
-    conn: &Connection,
-    f: &Found,
-) -> Result<Vec<(&'static str, String, String)>, StoreError> {
+fn person_queries(f: &Found) -> Vec<(&'static str, String, String)> {
     let chats = json_list(&f.chat_ids);
     let convs = json_list(&f.conversations);
     let events = json_list(&f.events);
@@ -322,23 +304,19 @@ fn person_queries(
         ("inbound_seen", "SELECT * FROM inbound_seen WHERE EXISTS (SELECT 1 FROM json_each(?1) v WHERE instr(message_id, v.value) > 0)".into(), values.clone()),
         ("inbox_rejects", "SELECT * FROM inbox_rejects WHERE EXISTS (SELECT 1 FROM json_each(?1) v WHERE instr(bodies, v.value) > 0)".into(), values.clone()),
     ];
-    // Tables of the chat and Metrica sides that a database may not have yet.
-    if table_exists(conn, "metrica_facts_sent")? {
-        q.push(("metrica_facts_sent", "SELECT * FROM metrica_facts_sent WHERE conversation IN (SELECT value FROM json_each(?1))".into(), convs.clone()));
-    }
-    if table_exists(conn, "bot_opens")? {
-        q.push(("bot_opens", "SELECT * FROM bot_opens WHERE chat_id IN (SELECT value FROM json_each(?1))
+    q.push((
+        "metrica_facts_sent",
+        "SELECT * FROM metrica_facts_sent WHERE conversation IN (SELECT value FROM json_each(?1))"
+            .into(),
+        convs.clone(),
+    ));
+    q.push(("bot_opens", "SELECT * FROM bot_opens WHERE chat_id IN (SELECT value FROM json_each(?1))
             OR used_by IN (SELECT value FROM json_each(?2)) OR chat_user_id IN (SELECT value FROM json_each(?3))
             OR phone IN (SELECT value FROM json_each(?3)) OR username IN (SELECT value FROM json_each(?3))".into(), chats.clone()));
-    }
-    if table_exists(conn, "answers")? {
-        q.push(("answers", "SELECT * FROM answers WHERE conversation IN (SELECT value FROM json_each(?2))
+    q.push(("answers", "SELECT * FROM answers WHERE conversation IN (SELECT value FROM json_each(?2))
             OR chat_user_id IN (SELECT value FROM json_each(?3)) OR phone IN (SELECT value FROM json_each(?3))".into(), chats.clone()));
-    }
-    if table_exists(conn, "webhook_unreadable")? {
-        q.push(("webhook_unreadable", "SELECT * FROM webhook_unreadable WHERE EXISTS (SELECT 1 FROM json_each(?4) v WHERE instr(raw, v.value) > 0)".into(), chats.clone()));
-    }
-    Ok(q)
+    q.push(("webhook_unreadable", "SELECT * FROM webhook_unreadable WHERE EXISTS (SELECT 1 FROM json_each(?4) v WHERE instr(raw, v.value) > 0)".into(), chats.clone()));
+    q
 }
 
 /// Runs one of [`person_queries`]' statements (select or delete) with its parameters.
@@ -371,7 +349,7 @@ fn run_person<T>(
 
 fn collect(conn: &Connection, f: &Found) -> Result<PersonData, StoreError> {
     let mut data = PersonData::new();
-    for (table, sql, first) in person_queries(conn, f)? {
+    for (table, sql, first) in person_queries(f) {
         let rows = run_person(conn, f, &sql, &first, |st, p| {
             let names: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
             let mut rows = st.query(p)?;
@@ -480,7 +458,7 @@ fn uploads_about(
 
 fn delete_person(conn: &Connection, f: &Found) -> Result<Counts, StoreError> {
     let mut counts = Counts::new();
-    for (table, sql, first) in person_queries(conn, f)? {
+    for (table, sql, first) in person_queries(f) {
         let delete = sql.replacen("SELECT * FROM", "DELETE FROM", 1);
         let n = run_person(conn, f, &delete, &first, |st, p| Ok(st.execute(p)?))?;
         if n > 0 {

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 
 use rusqlite::{params, Connection};
 
-use super::privacy::table_exists;
 use crate::store::privacy::{ExpiryStep, ExpiryTarget, Retention, RetentionPolicy};
 use crate::store::StoreError;
 
@@ -157,13 +156,11 @@ fn conversations(
         }
     } else {
         let held = in_flight_conversations(conn)?;
-        let mut extra = vec!["DELETE FROM metrica_sent WHERE conversation = ?1"];
-        if table_exists(conn, "metrica_facts_sent")? {
-            extra.push("DELETE FROM metrica_facts_sent WHERE conversation = ?1");
-        }
-        if table_exists(conn, "answers")? {
-            extra.push("DELETE FROM answers WHERE conversation = ?1");
-        }
+        let extra = [
+            "DELETE FROM metrica_sent WHERE conversation = ?1",
+            "DELETE FROM metrica_facts_sent WHERE conversation = ?1",
+            "DELETE FROM answers WHERE conversation = ?1",
+        ];
         let mut delete = conn.prepare_cached("DELETE FROM conversations WHERE id = ?1")?;
         for (id, site, _, updated_at, _) in &rows {
             if *updated_at < now - policy.for_site(site.as_deref()).chats_ms && !held.contains(id) {
@@ -223,20 +220,14 @@ fn diagnostics(
 ) -> Result<ExpiryStep, StoreError> {
     let diag = now - r.diagnostics_ms;
     let events = now - r.events_ms;
-    let mut work: Vec<(String, i64)> = vec![
-        ("DELETE FROM inbox_rejects WHERE seq IN (SELECT seq FROM inbox_rejects WHERE received_at < ?1 LIMIT ?2)".into(), diag),
-        ("DELETE FROM chat_conflicts WHERE event_id IN (SELECT event_id FROM chat_conflicts WHERE received_at < ?1 LIMIT ?2)".into(), diag),
-        ("DELETE FROM inbound_seen WHERE (platform, message_id) IN (SELECT platform, message_id FROM inbound_seen WHERE received_at < ?1 LIMIT ?2)".into(), diag),
+    let work: [(&str, i64); 6] = [
+        ("DELETE FROM inbox_rejects WHERE seq IN (SELECT seq FROM inbox_rejects WHERE received_at < ?1 LIMIT ?2)", diag),
+        ("DELETE FROM chat_conflicts WHERE event_id IN (SELECT event_id FROM chat_conflicts WHERE received_at < ?1 LIMIT ?2)", diag),
+        ("DELETE FROM inbound_seen WHERE (platform, message_id) IN (SELECT platform, message_id FROM inbound_seen WHERE received_at < ?1 LIMIT ?2)", diag),
+        ("DELETE FROM webhook_unreadable WHERE id IN (SELECT id FROM webhook_unreadable WHERE received_at < ?1 LIMIT ?2)", diag),
+        ("DELETE FROM bot_opens WHERE id IN (SELECT id FROM bot_opens WHERE received_at < ?1 LIMIT ?2)", events),
+        ("DELETE FROM answers WHERE id IN (SELECT id FROM answers WHERE conversation IS NULL AND received_at < ?1 LIMIT ?2)", events),
     ];
-    if table_exists(conn, "webhook_unreadable")? {
-        work.push(("DELETE FROM webhook_unreadable WHERE id IN (SELECT id FROM webhook_unreadable WHERE received_at < ?1 LIMIT ?2)".into(), diag));
-    }
-    if table_exists(conn, "bot_opens")? {
-        work.push(("DELETE FROM bot_opens WHERE id IN (SELECT id FROM bot_opens WHERE received_at < ?1 LIMIT ?2)".into(), events));
-    }
-    if table_exists(conn, "answers")? {
-        work.push(("DELETE FROM answers WHERE id IN (SELECT id FROM answers WHERE conversation IS NULL AND received_at < ?1 LIMIT ?2)".into(), events));
-    }
     let mut changed = 0;
     let mut more = false;
     for (sql, cutoff) in &work {
