@@ -49,22 +49,7 @@ fn telegram(server: &Server, secret: &str, body: &[u8]) -> u16 {
 fn upload(server: &Server, standin: &Standin) -> bool {
     server
         .cli(
-            &[
-                "upload",
-                "metrica",
-                "--counter",
-                "12345",
-                "--from",
-                "2025-01-01",
-                "--metrica-api",
-                &standin.base,
-                "--attempts",
-                "1",
-                "--wait",
-                "3s",
-                "--poll-interval",
-                "50ms",
-            ],
+            &standin.single_upload_args(),
             &[("CHATTAG_METRICA_TOKEN", OAUTH)],
         )
         .status

@@ -117,22 +117,7 @@ fn store_everything(server: &Server, p: &Person, seq: i64) {
 
 fn upload(server: &Server, standin: &Standin) {
     let o = server.cli(
-        &[
-            "upload",
-            "metrica",
-            "--counter",
-            "12345",
-            "--from",
-            "2025-01-01",
-            "--metrica-api",
-            &standin.base,
-            "--attempts",
-            "1",
-            "--wait",
-            "3s",
-            "--poll-interval",
-            "50ms",
-        ],
+        &standin.single_upload_args(),
         &[("CHATTAG_METRICA_TOKEN", OAUTH)],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -66,6 +66,28 @@ pub struct Standin {
 }
 
 impl Standin {
+    /// `upload metrica` for counter 12345 from 2025-01-01 against this stand-in, one attempt,
+    /// short waits: the call the tests outside metrica_upload.rs share.
+    #[allow(dead_code)] // not every test crate that includes this module uploads this way
+    pub fn single_upload_args(&self) -> [&str; 14] {
+        [
+            "upload",
+            "metrica",
+            "--counter",
+            "12345",
+            "--from",
+            "2025-01-01",
+            "--metrica-api",
+            &self.base,
+            "--attempts",
+            "1",
+            "--wait",
+            "3s",
+            "--poll-interval",
+            "50ms",
+        ]
+    }
+
     pub fn start(token: &str) -> Standin {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
