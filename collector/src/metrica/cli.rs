@@ -233,7 +233,30 @@ fn build_export(
     let counter = rules.id;
     let include_sent = mode.include_sent;
     let now = now_ms();
-    let (all, taken) = rt.block_on(store.export_candidates(counter, from, to, include_sent))?;
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = rt.block_on(store.export_candidates(super::rules::CandidateQuery {
+            counter,
+            from_ms: from,
+            to_ms: to,
+            include_sent,
+            after,
+            limit: 10_000,
+            now_s: now / 1000,
+        }))?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.key());
+        all.extend(page);
+    }
+    let mut taken = std::collections::HashSet::new();
+    for c in &all {
+        for (k, v) in c.chat.visitor_ids() {
+            for t in &c.taken {
+                taken.insert((k.to_string(), v.to_string(), *t));
+            }
+        }
+    }
     let (all, held) = self_checked(rt, store, rules, all, now)?;
     let settling_at = (mode.upload && !include_sent).then_some(now);
     let (admitted, mut excluded) = apply_rules(rules, all, settling_at);
@@ -480,7 +503,8 @@ fn upload_counter(
     } else {
         let (csv, rows, force) = (e.csv.clone(), e.rows.clone(), args.force);
         let n = rows.len() as i64;
-        let id = rt.block_on(store.create_upload(counter, csv, rows, chats, force))?;
+        drop(chats);
+        let id = rt.block_on(store.create_upload(counter, csv, rows, force))?;
         send(
             rt,
             store,

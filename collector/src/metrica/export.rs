@@ -117,11 +117,18 @@ pub struct Warning {
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A row written: what the ledger records for its chat ([`crate::store::MetricaStore::create_upload`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WrittenRow {
     pub conversation: i64,
     /// The `DateTime` written, to be recorded so later exports avoid the same second.
     pub date_time: i64,
+    /// The visitor IDs written (none for a colliding chat ID): later revenue goes to the same
+    /// visit, and later rows avoid their seconds.
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub yclid: Option<String>,
+    pub purchase_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -134,7 +141,7 @@ pub struct Export {
 
 pub const MAX_TAG_CHARS: usize = 100;
 /// How far back a `DateTime` may be nudged to keep it distinct.
-const MAX_NUDGE_S: i64 = 60;
+pub const MAX_NUDGE_S: i64 = 60;
 
 struct Row {
     values: Vec<(Field, String)>,
@@ -254,9 +261,18 @@ pub fn build(
             },
             (Some(_), None) => warn("revenue without a currency left out".to_string()),
         }
+        let id = |kind: &str| {
+            chat.visitor_ids()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, v)| v.to_string())
+        };
         export.rows.push(WrittenRow {
             conversation: chat.conversation,
             date_time: ts,
+            client_id: id("client_id"),
+            user_id: id("user_id"),
+            yclid: id("yclid"),
+            purchase_id: id("purchase_id"),
         });
         rows.push(Row { values });
     }
