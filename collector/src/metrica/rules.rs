@@ -217,9 +217,45 @@ impl CandidateQuery {
     }
 }
 
-/// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
+/// Applies a counter's send rules to one chat; `Err` names the rule that excluded it.
 /// `settling_at`: the upload's "now", to hold back chats that have not settled yet (see
 /// [`is_settled`]); `None` for an export or a forced upload, which take every chat as it is.
+pub fn admit(
+    rules: &CounterRules,
+    c: &Candidate,
+    settling_at: Option<i64>,
+) -> Result<(), &'static str> {
+    let settled = settling_at.is_none_or(|now| {
+        is_settled(
+            c.chat.answered,
+            c.chat.started_ms,
+            c.visit_ms,
+            now,
+            rules.settle,
+        )
+    });
+    let facts = RuleFacts {
+        site: c.site.as_deref(),
+        platform: &c.chat.platform,
+        answered: c.chat.answered,
+        tag: c.chat.tag.as_deref(),
+        messages: c.messages,
+        method: &c.method,
+    };
+    rules
+        .admits(&facts)
+        .and(if settled { Ok(()) } else { Err("settling") })
+}
+
+/// Counts one exclusion by rule, in the order rules first exclude something.
+pub fn count_exclusion(excluded: &mut Vec<(&'static str, usize)>, rule: &'static str) {
+    match excluded.iter_mut().find(|(r, _)| *r == rule) {
+        Some((_, n)) => *n += 1,
+        None => excluded.push((rule, 1)),
+    }
+}
+
+/// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
 pub fn apply_rules(
     rules: &CounterRules,
     all: Vec<Candidate>,
@@ -228,32 +264,9 @@ pub fn apply_rules(
     let mut excluded: Vec<(&'static str, usize)> = Vec::new();
     let mut admitted = Vec::new();
     for c in all {
-        let settled = settling_at.is_none_or(|now| {
-            is_settled(
-                c.chat.answered,
-                c.chat.started_ms,
-                c.visit_ms,
-                now,
-                rules.settle,
-            )
-        });
-        let facts = RuleFacts {
-            site: c.site.as_deref(),
-            platform: &c.chat.platform,
-            answered: c.chat.answered,
-            tag: c.chat.tag.as_deref(),
-            messages: c.messages,
-            method: &c.method,
-        };
-        match rules
-            .admits(&facts)
-            .and(if settled { Ok(()) } else { Err("settling") })
-        {
+        match admit(rules, &c, settling_at) {
             Ok(()) => admitted.push(c.chat),
-            Err(rule) => match excluded.iter_mut().find(|(r, _)| *r == rule) {
-                Some((_, n)) => *n += 1,
-                None => excluded.push((rule, 1)),
-            },
+            Err(rule) => count_exclusion(&mut excluded, rule),
         }
     }
     (admitted, excluded)

@@ -132,21 +132,25 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
                            OR s.yclid = m.yclid OR s.purchase_id = m.purchase_id)) END
 ",
         conversations_with_visit!(),
+        // ?1 is the later of `from` and the last key's start, so each page is an index range
+        // that begins where the last one ended (not a scan from `from`).
         "         WHERE c.started_at >= ?1 AND c.started_at < ?2
-           AND (?5 IS NULL OR c.started_at > ?5 OR (c.started_at = ?5 AND c.id > ?6))
+           AND (c.started_at > ?5 OR c.id > ?6)
            AND (?3 OR NOT EXISTS (SELECT 1 FROM metrica_sent s WHERE s.counter = ?4 AND s.conversation = c.id))
          ORDER BY c.started_at, c.id
          LIMIT ?7"
     ))?;
-    let after = query.after;
+    let (after_start, after_id) = query
+        .after
+        .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
     let rows = stmt.query_map(
         params![
-            query.from_ms,
+            query.from_ms.max(after_start),
             query.to_ms,
             query.include_sent,
             query.counter as i64,
-            after.map(|k| k.started_ms),
-            after.map_or(0, |k| k.conversation),
+            after_start,
+            after_id,
             i64::from(query.limit),
             query.now_s,
             crate::metrica::export::MAX_NUDGE_S,
