@@ -383,6 +383,11 @@ impl CsvSpool {
         self.rows
     }
 
+    /// Bytes of rows held in memory (for a spool on disk, less than a block).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Escaped bytes of the rows so far (about the size of the file).
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -778,5 +783,63 @@ mod tests {
         assert!(lines
             .iter()
             .any(|l| l.ends_with(",whatsapp,u2,1700000000123456789")));
+    }
+    /// The distinct-second rule keeps only the seconds a later chat can still reach: a long
+    /// export of one visitor holds about a minute of them, not one per row.
+    #[test]
+    fn seconds_held_stay_within_the_nudge_window() {
+        let t = 1_763_000_000;
+        let mut exporter = Exporter::new(opts());
+        let mut spool = CsvSpool::in_memory();
+        let mut warnings = Vec::new();
+        let mut seconds = HashSet::new();
+        for i in 0..10_000 {
+            // Two chats of one ClientID in every other second: one keeps it, one steps back
+            // into the free second before it.
+            let c = chat(i, "telegram", t + i - i % 2);
+            let row = exporter
+                .write(&c, &[], &mut spool, &mut warnings)
+                .unwrap()
+                .unwrap();
+            assert!(seconds.insert(row.date_time), "second reused: {row:?}");
+            assert!(exporter.seconds_held() <= (MAX_NUDGE_S + 2) as usize);
+        }
+        assert_eq!(spool.rows(), 10_000);
+        // Seconds taken by earlier uploads are avoided too.
+        let mut exporter = Exporter::new(opts());
+        let c = chat(1, "telegram", t);
+        let row = exporter
+            .write(&c, &[t, t - 1], &mut spool, &mut warnings)
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.date_time, t - 2);
+        assert_eq!(row.client_id.as_deref(), Some("1700000000123456789"));
+    }
+
+    /// A spool on disk keeps at most a block in memory and writes the same file as one in
+    /// memory.
+    #[test]
+    fn spool_on_disk_holds_a_block_and_writes_the_same_file() {
+        let t = 1_763_000_000;
+        let mut disk = CsvSpool::on_disk().unwrap();
+        let mut memory = CsvSpool::in_memory();
+        let (mut a, mut b) = (Exporter::new(opts()), Exporter::new(opts()));
+        let mut warnings = Vec::new();
+        for i in 0..30_000 {
+            let mut c = chat(i, "whatsapp", t + i);
+            c.page_url = Some(format!("https://shop.example/p/{i},\"x\""));
+            a.write(&c, &[], &mut disk, &mut warnings).unwrap().unwrap();
+            b.write(&c, &[], &mut memory, &mut warnings)
+                .unwrap()
+                .unwrap();
+            assert!(disk.buffered() < SPOOL_BLOCK);
+        }
+        assert!(disk.is_on_disk() && memory.buffered() > 2 * SPOOL_BLOCK);
+        let mut from_disk = Vec::new();
+        disk.finish(false, &mut from_disk).unwrap();
+        let from_memory = memory.finish_to_string(false).unwrap();
+        assert_eq!(String::from_utf8(from_disk).unwrap(), from_memory);
+        assert!(from_memory.starts_with("DateTime,ChatPlatform,ChatUserID,ClientID,PageURL\r\n"));
+        assert!(from_memory.contains(",\"https://shop.example/p/7,\"\"x\"\"\"\r\n"));
     }
 }

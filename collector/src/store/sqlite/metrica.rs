@@ -561,4 +561,84 @@ VALUES ('telegram', 'u1', 10000, 10000, 1, 'CTX', 'shop', 'start_param', 'webhoo
             Some("https://shop.example/late")
         );
     }
+    /// Keyset pages cover every candidate once, in (started_at, id) order, also when several
+    /// chats start in the same millisecond across a page boundary; each carries the seconds
+    /// earlier rows of the counter use for one of its visitor IDs in its nudge window only.
+    #[test]
+    fn keyset_pages_cover_every_candidate_once_with_their_taken_seconds() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::migrations::apply(
+            &mut conn,
+            &crate::store::sqlite::migrations::all(),
+        )
+        .unwrap();
+        conn.execute_batch(
+            r#"
+INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts, client_id,
+                   yclid, landing_page, events, clicks, collision, event_rowids)
+VALUES ('shop', 'CTA', 1, 1, 1000, 1000, 1000, '123', NULL, NULL, 1, 0, 0, ''),
+       ('shop', 'CTB', 1, 1, 1000, 1000, 1000, '456', '789', NULL, 1, 0, 0, '');
+INSERT INTO conversations (id, platform, user_key, started_at, last_message_at, messages,
+                           chat_id, site, method, source, created_at, updated_at)
+VALUES (1, 'telegram', 'u1', 1000000, 1, 1, 'CTA', 'shop', 'start_param', 'webhook', 1, 1),
+       (7, 'telegram', 'u7', 1000000, 1, 1, 'CTA', 'shop', 'start_param', 'webhook', 1, 1),
+       (3, 'telegram', 'u3', 1000000, 1, 1, 'CTB', 'shop', 'start_param', 'webhook', 1, 1),
+       (2, 'telegram', 'u2', 1000500, 1, 1, 'CTB', 'shop', 'start_param', 'webhook', 1, 1),
+       (9, 'telegram', 'u9', 999999, 1, 1, 'CTA', 'shop', 'start_param', 'webhook', 1, 1),
+       (4, 'telegram', 'u4', 1002000, 1, 1, 'CTA', 'shop', 'start_param', 'webhook', 1, 1),
+       (5, 'telegram', 'u5', 1500000, 1, 1, 'CTB', 'shop', 'start_param', 'webhook', 1, 1);
+-- Sent earlier: conversation 99 of ClientID 123 at seconds 995 and 1001, yclid 789 at 940,
+-- a row of another counter, and one far outside any window.
+INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id, yclid)
+VALUES (1, 99, 1, 995, '123', NULL), (1, 98, 1, 1001, '123', NULL), (1, 97, 1, 940, NULL, '789'),
+       (2, 96, 2, 999, '123', NULL), (1, 95, 1, 100, '123', NULL);
+"#,
+        )
+        .unwrap();
+        let mut query = CandidateQuery {
+            counter: 1,
+            from_ms: 0,
+            to_ms: 2_000_000,
+            include_sent: false,
+            after: None,
+            limit: 2,
+            now_s: 1_000_000,
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = candidates(&conn, &query).unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            query.after = Some(last.key());
+            seen.extend(page.iter().map(|c| (c.chat.conversation, c.taken.clone())));
+        }
+        let order: Vec<i64> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(order, vec![9, 1, 3, 7, 2, 4, 5]);
+        let taken: std::collections::HashMap<i64, Vec<i64>> = seen.into_iter().collect();
+        // ClientID 123 at second 1000: 995 is in [940, 1000], 1001 is after it.
+        assert_eq!(taken[&1], vec![995]);
+        assert_eq!(taken[&9], vec![995]);
+        // yclid 789 (chat B) at second 1000 reaches 940; ClientID 456 has nothing.
+        assert_eq!(taken[&3], vec![940]);
+        // At second 1002 the window [942, 1002] holds 995 and 1001.
+        let mut four = taken[&4].clone();
+        four.sort_unstable();
+        assert_eq!(four, vec![995, 1001]);
+        assert!(taken[&5].is_empty());
+
+        // Sent chats are left out unless included, and then nothing is taken.
+        conn.execute("INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id) VALUES (1, 7, 1, 500, '123')", []).unwrap();
+        query.after = None;
+        query.limit = 100;
+        let ids: Vec<i64> = candidates(&conn, &query)
+            .unwrap()
+            .iter()
+            .map(|c| c.chat.conversation)
+            .collect();
+        assert_eq!(ids, vec![9, 1, 3, 2, 4, 5]);
+        query.include_sent = true;
+        let all = candidates(&conn, &query).unwrap();
+        assert_eq!(all.len(), 7);
+        assert!(all.iter().all(|c| c.taken.is_empty()));
+    }
 }
