@@ -438,12 +438,12 @@ impl CsvSpool {
             line.clear();
             let mut at = 0;
             let mut first = true;
-            for k in 0..n {
+            for &kept in &keep {
                 let len = record
                     .get(at..at + 4)
                     .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
                 at += 4;
-                if keep[k] {
+                if kept {
                     if !first {
                         line.push(b',');
                     }
