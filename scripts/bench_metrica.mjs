@@ -4,11 +4,11 @@
 //
 //   * `chattag-collector export metrica` writing the chat-import CSV of all of them, and
 //   * `chattag-collector upload metrica` building, recording (the ledger) and sending them, as
-//     files of --rows-per-file rows (default 100,000), to a local stand-in of Metrica's upload
+//     files of --rows-per-file rows (default 50,000), to a local stand-in of Metrica's upload
 //     API (it answers at once and stores nothing),
 //
 // each as wall time, CPU time (user + system) and peak memory (max RSS, from /usr/bin/time -v),
-// for N chats and for N/5 (same memory at both sizes = bounded). Target: ≤ 5 s for 1,000,000
+// for N/2 and N chats (the same peak memory at both sizes = bounded). Target: ≤ 5 s for 1,000,000
 // chats, memory bounded. Prints a markdown section and, unless --no-write, puts it into
 // docs/benchmarks-collector.md between the markers below (kept across bench_collector runs).
 //
@@ -110,7 +110,7 @@ async function main() {
     const r = spawnSync('cargo', ['build', '--release', '-p', 'chattag-collector'], { cwd: ROOT, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('cargo build --release -p chattag-collector failed');
   }
-  const sizes = [Math.max(1, Math.round(opts.chats / 5)), opts.chats];
+  const sizes = [Math.max(1, Math.round(opts.chats / 2)), opts.chats];
   const runs = [];
   for (const n of sizes) runs.push(await measure(n));
   const big = runs[runs.length - 1];
@@ -128,7 +128,7 @@ async function main() {
   const context = [
     `- run: ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model.trim() || 'CPU'}, load average before each step: ${runs.map((r) => `${fmt(r.n)}: ${r.load}`).join('; ')} (the machine is shared; a load above 2 means other work competed for the two CPUs, and the wall time grows with it while the CPU time does not)`,
     `- database: N attributed chats (WhatsApp / Telegram / Viber), each with its visit (ClientID, yclid, landing page), filled in ${big.fillS.toFixed(1)} s at ${fmt(big.n)}; CSV ${big.csvMb.toFixed(0)} MB; ${big.sentMb.toFixed(0)} MB reached the stand-in in ${big.files} file(s)`,
-    '- streamed: candidates are read by keyset pages of 5,000 (the next page read while this one is written), rows go to a spool (a temporary file for the export, one file part in memory for the upload) and the header is written when the columns are known; the upload is split into files of 100,000 rows, each reserved with its chats in one transaction and sent while the next is built. Peak memory is the same at both sizes: it is bounded by the page, the file part and SQLite\'s caches (64 MB for the writer), not by the number of chats.',
+    '- streamed: candidates are read by keyset pages of 5,000 (the next page read while this one is written), rows go to a spool (a temporary file for the export, one file part in memory for the upload) and the header is written when the columns are known; the upload is split into files of 50,000 rows, each reserved with its chats in one transaction and sent while the next is built. Peak memory is bounded by the page, up to three file parts and SQLite\'s caches (64 MB for the writer), not by the number of chats: compare the two sizes.',
     `- before streaming (${BEFORE.at}, ${BEFORE.commit}, load average ${BEFORE.load}): \`export metrica\` ${BEFORE.export}, \`upload metrica\` ${BEFORE.upload} at 1,000,000 chats: everything in memory, the whole file as one string, one file per upload.`,
   ].join('\n');
   const section = `## Metrica export and upload preparation\n\n${table}\n\n${context}\n`;

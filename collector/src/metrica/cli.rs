@@ -132,9 +132,10 @@ pub struct UploadArgs {
     pub rows_per_file: usize,
 }
 
-/// 100,000 rows: about 10 MB of CSV, far below Metrica's 1 GB per file, and a failed file
-/// holds back (and resends) no more than that.
-pub const DEFAULT_ROWS_PER_FILE: usize = 100_000;
+/// 50,000 rows: about 5 MB of CSV, far below Metrica's 1 GB per file; up to three files are in
+/// memory at once (one built, one waiting, one recorded and sent), and a failed file holds back
+/// (and resends) no more than that.
+pub const DEFAULT_ROWS_PER_FILE: usize = 50_000;
 /// A part also closes at this size, whatever its rows (long URLs): Metrica accepts up to 1 GB.
 const MAX_FILE_BYTES: u64 = 256 << 20;
 
