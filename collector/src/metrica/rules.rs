@@ -255,23 +255,6 @@ pub fn count_exclusion(excluded: &mut Vec<(&'static str, usize)>, rule: &'static
     }
 }
 
-/// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
-pub fn apply_rules(
-    rules: &CounterRules,
-    all: Vec<Candidate>,
-    settling_at: Option<i64>,
-) -> (Vec<ExportChat>, Vec<(&'static str, usize)>) {
-    let mut excluded: Vec<(&'static str, usize)> = Vec::new();
-    let mut admitted = Vec::new();
-    for c in all {
-        match admit(rules, &c, settling_at) {
-            Ok(()) => admitted.push(c.chat),
-            Err(rule) => count_exclusion(&mut excluded, rule),
-        }
-    }
-    (admitted, excluded)
-}
-
 /// What the rules look at.
 pub struct RuleFacts<'a> {
     pub site: Option<&'a str>,
