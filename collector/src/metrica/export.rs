@@ -206,8 +206,10 @@ pub fn build(
             }
         };
         put(Field::ChatUsername, &chat.username);
-        put(Field::ChatUserId, &chat.chat_user_id);
-        put(Field::PhoneNumber, &chat.phone);
+        // A hashed phone is no PhoneNumber; it stands in as the partner's ID when none is known.
+        let (phone, pseudonym) = crate::privacy::phones::for_metrica(chat.phone.as_deref());
+        put(Field::ChatUserId, &chat.chat_user_id.clone().or(pseudonym));
+        put(Field::PhoneNumber, &phone);
         for (kind, v) in chat.visitor_ids() {
             let field = match kind {
                 "client_id" => Field::ClientId,

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::StoreError;
+use crate::privacy::key::PrivacyKey;
 use crate::privacy::subject::Subject;
 
 /// Rows per table.
@@ -14,6 +15,15 @@ pub type Counts = BTreeMap<String, u64>;
 
 /// Everything kept about one person: per table, its rows as JSON objects.
 pub type PersonData = BTreeMap<String, Vec<serde_json::Value>>;
+
+/// Whom a request is about: the identifier, and the privacy key phones may be stored hashed
+/// with ([`crate::privacy::phones`]). A phone, and any phone-like value found on the way, is
+/// searched in clear and hashed: a database may hold both (kept before phones were hashed).
+#[derive(Debug, Clone)]
+pub struct Whom {
+    pub subject: Subject,
+    pub key: PrivacyKey,
+}
 
 /// A request recorded in `privacy_audit`, without the identifier itself.
 #[derive(Debug, Clone)]
@@ -117,16 +127,13 @@ pub struct ExpiryStep {
 
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
-    /// Everything kept about the person `subject` identifies; recorded in the audit.
-    async fn export_person(
-        &self,
-        subject: Subject,
-        audit: AuditEntry,
-    ) -> Result<PersonData, StoreError>;
+    /// Everything kept about the person `whom` identifies; recorded in the audit.
+    async fn export_person(&self, whom: Whom, audit: AuditEntry)
+        -> Result<PersonData, StoreError>;
 
     /// Deletes every row about the person (securely: freed content is zeroed) and records the
     /// request with its counts; then truncates the WAL.
-    async fn forget(&self, subject: Subject, audit: AuditEntry) -> Result<Forgotten, StoreError>;
+    async fn forget(&self, whom: Whom, audit: AuditEntry) -> Result<Forgotten, StoreError>;
 
     /// One bounded step of expiry of `target`, starting after `after` (a row ID; 0 at first),
     /// examining at most `window` rows, in one short write job.
