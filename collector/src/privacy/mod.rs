@@ -144,12 +144,14 @@ impl PrivacySettings {
     pub fn from_table(file: &toml::Table, env: &Env) -> Result<Self, PrivacyError> {
         let section: PrivacyFile = match file.get("privacy") {
             None => PrivacyFile::default(),
-            Some(v) => v.clone().try_into().map_err(|source| {
-                crate::config::ConfigError::Section {
-                    section: "privacy".to_owned(),
-                    source,
-                }
-            })?,
+            Some(v) => {
+                v.clone()
+                    .try_into()
+                    .map_err(|source| crate::config::ConfigError::Section {
+                        section: "privacy".to_owned(),
+                        source,
+                    })?
+            }
         };
         Self::from_file(section, env)
     }

@@ -185,7 +185,9 @@ pub fn redact(key: &PrivacyKey, text: &str) -> String {
         }
         if starts_word && text_at(&chars, i, "wamid.") {
             let mut end = i + "wamid.".len();
-            while end < chars.len() && (chars[end].is_ascii_alphanumeric() || "+/=_-".contains(chars[end])) {
+            while end < chars.len()
+                && (chars[end].is_ascii_alphanumeric() || "+/=_-".contains(chars[end]))
+            {
                 end += 1;
             }
             let id: String = chars[i..end].iter().collect();
@@ -193,18 +195,25 @@ pub fn redact(key: &PrivacyKey, text: &str) -> String {
             i = end;
             continue;
         }
-        if starts_word && (c.is_ascii_digit() || (c == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit))) {
+        if starts_word
+            && (c.is_ascii_digit()
+                || (c == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+        {
             // The candidate: digits and separators, ending at its last digit.
             let mut end = i;
             let mut last_digit = None;
-            while end < chars.len() && (chars[end].is_ascii_digit() || " -()+".contains(chars[end])) {
+            while end < chars.len() && (chars[end].is_ascii_digit() || " -()+".contains(chars[end]))
+            {
                 if chars[end].is_ascii_digit() {
                     last_digit = Some(end);
                 }
                 end += 1;
             }
             let stop = last_digit.map_or(i + 1, |d| d + 1);
-            let digits: String = chars[i..stop].iter().filter(|c| c.is_ascii_digit()).collect();
+            let digits: String = chars[i..stop]
+                .iter()
+                .filter(|c| c.is_ascii_digit())
+                .collect();
             let whole = chars.get(stop).is_none_or(|c| !is_word(*c));
             if whole && (7..=15).contains(&digits.len()) {
                 out.push_str(&token(key, &digits));
@@ -268,7 +277,10 @@ mod tests {
         let raw = r#"{"from":"16505551234","id":"wamid.HBgLMTY1MDU1NTEyMzQVAgA=","x":12}"#;
         let r = redact(&k, raw);
         assert!(!r.contains("16505551234") && !r.contains("HBgL"), "{r}");
-        assert!(r.contains(&token(&k, "16505551234")) && r.contains(r#""x":12"#), "{r}");
+        assert!(
+            r.contains(&token(&k, "16505551234")) && r.contains(r#""x":12"#),
+            "{r}"
+        );
     }
 
     #[test]
@@ -299,11 +311,17 @@ mod tests {
         assert_eq!(items[0], msg);
         Phones::Hashed(k.clone()).protect(&mut items);
         let text = format!("{items:?}");
-        assert!(!text.contains("16505551234") && !text.contains("wamid.X"), "{text}");
+        assert!(
+            !text.contains("16505551234") && !text.contains("wamid.X"),
+            "{text}"
+        );
         let Inbound::Message(m) = &items[0] else {
             panic!()
         };
-        assert_eq!(m.user.phone.as_deref(), Some(token(&k, "16505551234").as_str()));
+        assert_eq!(
+            m.user.phone.as_deref(),
+            Some(token(&k, "16505551234").as_str())
+        );
         // Hashing twice changes nothing (a token is not a phone).
         let before = format!("{items:?}");
         Phones::Hashed(k).protect(&mut items);

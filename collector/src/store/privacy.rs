@@ -128,8 +128,7 @@ pub struct ExpiryStep {
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
     /// Everything kept about the person `whom` identifies; recorded in the audit.
-    async fn export_person(&self, whom: Whom, audit: AuditEntry)
-        -> Result<PersonData, StoreError>;
+    async fn export_person(&self, whom: Whom, audit: AuditEntry) -> Result<PersonData, StoreError>;
 
     /// Deletes every row about the person (securely: freed content is zeroed) and records the
     /// request with its counts; then truncates the WAL.
