@@ -11,7 +11,7 @@
 //! [privacy.retention]        # the defaults
 //! events_days = 90           # snippet events, clicks, bot openings: yclid lives 90 days
 //! chats_days = 400           # visits and conversations: a year of reports plus a month
-//! first_text_days = 30       # first message text: matching reads it on arrival
+//! first_text_days = 7        # first message text: matching reads it on arrival only
 //! metrica_files_days = 30    # copy of a settled upload file
 //! diagnostics_days = 30      # refused records, unreadable webhook items, seen message IDs
 //! interval = "1h"            # how often expiry runs (first run one interval after start)
@@ -95,7 +95,9 @@ impl Retention {
     pub const DEFAULT: Retention = Retention {
         events_ms: 90 * DAY_MS,
         chats_ms: 400 * DAY_MS,
-        first_text_ms: 30 * DAY_MS,
+        // Matching reads the text once, on arrival; nothing reads it later. A week lets the
+        // owner see why a chat went unmatched (a damaged code) before it is gone.
+        first_text_ms: 7 * DAY_MS,
         metrica_files_ms: 30 * DAY_MS,
         diagnostics_ms: 30 * DAY_MS,
     };
@@ -320,6 +322,7 @@ mod tests {
         assert_eq!(s.policy.default, Retention::DEFAULT);
         assert_eq!(s.policy.default.events_ms, 90 * DAY_MS);
         assert_eq!(s.policy.default.chats_ms, 400 * DAY_MS);
+        assert_eq!(s.policy.default.first_text_ms, 7 * DAY_MS);
         assert_eq!(s.interval, Duration::from_secs(3600));
         assert!(s.token.is_none());
         assert_eq!(s.phones, phones::PhoneMode::Hashed);
