@@ -354,3 +354,105 @@ fn phones_in_clear_when_the_owner_opts_in_and_forget_still_removes_answers_and_r
     assert!(left.is_empty(), "{} is still in {left:?}", anna.phone);
     assert_eq!(answers_and_unreadable(&server, &boris.phone), (1, 1));
 }
+
+/// Clear phones left in `conversations` and `answers` (numbers, or a WhatsApp user ID that is one).
+fn clear_phone_rows(server: &Server) -> i64 {
+    server.db_count(
+        "SELECT (SELECT count(*) FROM conversations WHERE phone GLOB '[0-9]*' OR user_key GLOB 'phone:[0-9]*'
+                   OR (platform = 'whatsapp' AND chat_user_id GLOB '[0-9]*'))
+              + (SELECT count(*) FROM answers WHERE phone GLOB '[0-9]*')",
+    )
+}
+
+#[test]
+fn phones_kept_in_clear_before_are_hashed_by_the_server_and_the_person_goes_on_in_the_same_chat() {
+    let mut before = start(&[("CHATTAG_PHONES", "clear")]);
+    let anna = person(5);
+    // An answer waits, then Anna writes (it claims the answer); a CRM reports her by the WhatsApp
+    // user ID that is her phone.
+    let status = whatsapp_value(json!({"messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
+        "statuses": [{"id": "wamid.S1", "status": "delivered",
+            "timestamp": (TS / 1000 + 30).to_string(), "recipient_id": anna.phone}]}));
+    assert_eq!(before.whatsapp(&status).json()["answers_pending"], 1);
+    let first = whatsapp_text(
+        &anna.phone,
+        "Anna",
+        &format!("Hello {}", anna.chat_id),
+        TS / 1000 + 20,
+        "wamid.S2",
+    );
+    assert_eq!(before.whatsapp(&first).json()["opened"], 1);
+    let crm = json!({"platform": "whatsapp", "started_at": TS / 1000 + 40, "chat_user_id": anna.phone,
+        "external_id": "crm-switch"});
+    let auth = format!("Bearer {INTAKE_TOKEN}");
+    let r = before.request(
+        "POST",
+        "/v1/chats",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        &serde_json::to_vec(&crm).unwrap(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(clear_phone_rows(&before), 3);
+    before.kill9();
+
+    // The same database, now with phones hashed (the default) and expiry due every 300 ms.
+    let conf = before.db.with_file_name("hashed.toml");
+    std::fs::write(&conf, "[privacy.retention]\ninterval = \"300ms\"\n").unwrap();
+    let mut env = vec![
+        ("CHATTAG_INTAKE_TOKEN", INTAKE_TOKEN),
+        ("CHATTAG_PRIVACY_TOKEN", PRIVACY_TOKEN),
+        ("CHATTAG_READ_TOKEN", common::TOKEN),
+    ];
+    env.extend([
+        ("CHATTAG_WHATSAPP_APP_SECRET", common::webhooks::WA_SECRET),
+        ("CHATTAG_WHATSAPP_VERIFY_TOKEN", common::webhooks::WA_VERIFY),
+    ]);
+    let after = Server::start_at(
+        tempfile::tempdir().unwrap(),
+        before.db.clone(),
+        &[
+            "--allowed-origin",
+            common::ORIGIN,
+            "--rate-limit",
+            "0",
+            "--config",
+            conf.to_str().unwrap(),
+        ],
+        &env,
+    );
+    let hashed = common::wait_until(std::time::Duration::from_secs(15), || {
+        clear_phone_rows(&after) == 0
+    });
+    assert!(
+        hashed,
+        "{} rows still hold a phone in clear",
+        clear_phone_rows(&after)
+    );
+    let key = PrivacyKey::load_or_create(&after.db).unwrap();
+    let anna_token = token(&key, &anna.phone);
+    assert_eq!(
+        after.db_count(&format!(
+            "SELECT count(*) FROM conversations WHERE phone = '{anna_token}' AND user_key = 'phone:{anna_token}'"
+        )),
+        1
+    );
+    assert_eq!(answers_and_unreadable(&after, &anna_token).0, 1);
+
+    // Anna writes again: the same conversation goes on, found by the hash.
+    let again = whatsapp_text(
+        &anna.phone,
+        "Anna",
+        "Still there?",
+        TS / 1000 + 90,
+        "wamid.S3",
+    );
+    let r = after.whatsapp(&again).json();
+    assert_eq!(r["continued"], 1, "{r}");
+    let done = privacy(&after, "forget", &anna.phone);
+    assert_eq!(done["removed"]["conversations"], 2, "{done}");
+    assert_eq!(done["removed"]["answers"], 1, "{done}");
+}

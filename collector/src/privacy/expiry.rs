@@ -12,9 +12,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use super::phones::Phones;
 use super::PrivacySettings;
 use crate::app::AppState;
-use crate::store::privacy::ExpiryTarget;
+use crate::store::privacy::{ExpiryTarget, PhoneTable};
 
 /// Pause between two steps: the writer serves everything else meanwhile.
 const PAUSE: Duration = Duration::from_millis(20);
@@ -55,13 +56,10 @@ impl ExpiryMetrics {
             "How long the last expiry round took",
             m.last_run_seconds.clone(),
         );
-        for target in ExpiryTarget::ALL {
+        let kinds = ExpiryTarget::ALL.map(ExpiryTarget::as_str);
+        for kind in kinds.into_iter().chain([PHONES_HASHED]) {
             // Every kind shows from the start, at 0.
-            m.rows
-                .get_or_create(&KindLabels {
-                    kind: target.as_str(),
-                })
-                .inc_by(0);
+            m.rows.get_or_create(&KindLabels { kind }).inc_by(0);
         }
         m
     }
@@ -81,10 +79,45 @@ pub fn spawn(state: AppState, settings: PrivacySettings) {
     });
 }
 
-/// One pass over every kind of data.
+/// The metric kind of phones kept in clear from before phones were hashed, hashed by expiry.
+const PHONES_HASHED: &str = "phones_hashed";
+
+/// One pass over every kind of data; first, while phones are hashed, over the phones kept in
+/// clear before (a collector that kept them so and now hashes them ends up with none in clear).
 pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
     let started = Instant::now();
     let metrics = &state.privacy_metrics;
+    if let Phones::Hashed(key) = &state.phones {
+        for table in PhoneTable::ALL {
+            let mut after = 0;
+            loop {
+                match state
+                    .store
+                    .hash_phones_step(key, table, after, settings.batch)
+                    .await
+                {
+                    Ok(step) => {
+                        metrics
+                            .rows
+                            .get_or_create(&KindLabels {
+                                kind: PHONES_HASHED,
+                            })
+                            .inc_by(step.rows);
+                        match step.next {
+                            Some(next) => after = next,
+                            None => break,
+                        }
+                    }
+                    Err(e) => {
+                        metrics.failures.inc();
+                        tracing::warn!(kind = PHONES_HASHED, error = %e, "hashing stored phones failed");
+                        break;
+                    }
+                }
+                tokio::time::sleep(PAUSE).await;
+            }
+        }
+    }
     for target in ExpiryTarget::ALL {
         let mut after = 0;
         loop {

@@ -132,7 +132,8 @@ impl Phones {
     }
 }
 
-fn hash_user(key: &PrivacyKey, platform: &Platform, user: &mut ChatUser) {
+/// Hashes the phone (and a WhatsApp user ID that is the phone) of one person, unless hashed.
+pub fn hash_user(key: &PrivacyKey, platform: &Platform, user: &mut ChatUser) {
     if let Some(p) = user.phone.as_deref().filter(|p| !is_token(p)) {
         user.phone = Some(token(key, p));
     }
@@ -143,6 +144,14 @@ fn hash_user(key: &PrivacyKey, platform: &Platform, user: &mut ChatUser) {
                 user.user_id = Some(token(key, id));
             }
         }
+    }
+}
+
+/// A stored person key (`phone:<digits>`, see [`ChatUser::key`]) with its phone hashed.
+pub fn hash_user_key(key: &PrivacyKey, user_key: &str) -> String {
+    match user_key.strip_prefix("phone:") {
+        Some(p) if !is_token(p) => format!("phone:{}", token(key, p)),
+        _ => user_key.to_owned(),
     }
 }
 
@@ -215,7 +224,7 @@ pub fn redact(key: &PrivacyKey, text: &str) -> String {
                 .filter(|c| c.is_ascii_digit())
                 .collect();
             let whole = chars.get(stop).is_none_or(|c| !is_word(*c));
-            if whole && (7..=15).contains(&digits.len()) {
+            if whole && (7..=15).contains(&digits.len()) && !chat_id_body(&chars, i, stop) {
                 out.push_str(&token(key, &digits));
             } else {
                 out.extend(&chars[i..stop]);
@@ -227,6 +236,17 @@ pub fn redact(key: &PrivacyKey, text: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// `chars[start..stop]` may be the body of a chat ID typed with a space or dash after its
+/// prefix (`CT 23456789`, which matching accepts): 8 digits right after letters and one gap.
+fn chat_id_body(chars: &[char], start: usize, stop: usize) -> bool {
+    let body = chattag_core::chat_id::BODY_LEN + 1;
+    stop - start == body
+        && chars[start..stop].iter().all(char::is_ascii_digit)
+        && start >= 2
+        && matches!(chars[start - 1], ' ' | '-')
+        && chars[start - 2].is_alphabetic()
 }
 
 fn text_at(chars: &[char], i: usize, word: &str) -> bool {
@@ -274,6 +294,13 @@ mod tests {
         assert!(!r.contains("916") && !r.contains("79161234567"), "{r}");
         assert_eq!(r.matches(&token(&k, "79161234567")).count(), 2, "{r}");
         assert!(r.contains("3 items, 1500 rub"), "{r}");
+        // A chat ID retyped with a gap after its prefix stays for matching; a phone after a
+        // word does not.
+        let r = redact(&k, "code CT 23456789, tel 89161234567");
+        assert!(
+            r.contains("CT 23456789") && !r.contains("89161234567"),
+            "{r}"
+        );
         let raw = r#"{"from":"16505551234","id":"wamid.HBgLMTY1MDU1NTEyMzQVAgA=","x":12}"#;
         let r = redact(&k, raw);
         assert!(!r.contains("16505551234") && !r.contains("HBgL"), "{r}");

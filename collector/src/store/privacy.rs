@@ -117,6 +117,22 @@ impl ExpiryTarget {
     }
 }
 
+/// A table that holds phones, for [`PrivacyStore::hash_phones_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneTable {
+    Conversations,
+    Answers,
+    BotOpens,
+}
+
+impl PhoneTable {
+    pub const ALL: [PhoneTable; 3] = [
+        PhoneTable::Conversations,
+        PhoneTable::Answers,
+        PhoneTable::BotOpens,
+    ];
+}
+
 /// One bounded step of expiry: rows changed, and where the next step starts (`None`: this
 /// target is done for this round).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +157,20 @@ pub trait PrivacyStore: Send + Sync {
         target: ExpiryTarget,
         policy: &RetentionPolicy,
         now_ms: i64,
+        after: i64,
+        window: i64,
+    ) -> Result<ExpiryStep, StoreError>;
+
+    /// One bounded step of hashing phones kept in clear from before phones were hashed (the
+    /// shell hashes everything new before it is stored): rows of `table` after row ID `after`
+    /// with a phone in clear, at most `window` of them, rewritten with
+    /// [`crate::privacy::phones::hash_user`] and `hash_user_key` in one short write job. The
+    /// search for such rows runs on a read connection, so a table without any costs the writer
+    /// nothing.
+    async fn hash_phones_step(
+        &self,
+        key: &PrivacyKey,
+        table: PhoneTable,
         after: i64,
         window: i64,
     ) -> Result<ExpiryStep, StoreError>;

@@ -16,7 +16,7 @@ use crate::privacy::key::PrivacyKey;
 use crate::privacy::phones;
 use crate::privacy::subject::Subject;
 use crate::store::privacy::{
-    AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PrivacyStore,
+    AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PhoneTable, PrivacyStore,
     RetentionPolicy, Whom,
 };
 use crate::store::StoreError;
@@ -597,6 +597,33 @@ impl PrivacyStore for SqliteStore {
         let policy = policy.clone();
         self.write(move |conn| super::retention::step(conn, target, &policy, now_ms, after, window))
             .await
+    }
+
+    async fn hash_phones_step(
+        &self,
+        key: &PrivacyKey,
+        table: PhoneTable,
+        after: i64,
+        window: i64,
+    ) -> Result<ExpiryStep, StoreError> {
+        let ids = self
+            .read(move |conn| super::retention::clear_phone_rows(conn, table, after, window))
+            .await?;
+        let Some(&last) = ids.last() else {
+            return Ok(ExpiryStep {
+                rows: 0,
+                next: None,
+            });
+        };
+        let full = ids.len() as i64 >= window;
+        let key = key.clone();
+        let rows = self
+            .write(move |conn| super::retention::hash_phones(conn, &key, table, &ids))
+            .await?;
+        Ok(ExpiryStep {
+            rows,
+            next: full.then_some(last),
+        })
     }
 }
 

@@ -4,9 +4,12 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::privacy::{ExpiryStep, ExpiryTarget, Retention, RetentionPolicy};
+use crate::chats::inbound::{ChatUser, Platform};
+use crate::privacy::key::PrivacyKey;
+use crate::privacy::phones;
+use crate::store::privacy::{ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy};
 use crate::store::StoreError;
 
 /// Uploads not settled yet: what Metrica still needs is kept until it is.
@@ -239,4 +242,114 @@ fn diagnostics(
         rows: changed,
         next: more.then_some(0),
     })
+}
+
+/// Rows of `table` after `after` that may hold a phone in clear (digits, where hashed ones start
+/// with `ph:`), at most `window`, in row ID order. Meant for a read connection.
+pub fn clear_phone_rows(
+    conn: &Connection,
+    table: PhoneTable,
+    after: i64,
+    window: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let sql = match table {
+        PhoneTable::Conversations => {
+            "SELECT id FROM conversations WHERE id > ?1 AND (phone GLOB '[0-9]*'
+               OR (platform = 'whatsapp' AND chat_user_id GLOB '[0-9]*')) ORDER BY id LIMIT ?2"
+        }
+        PhoneTable::Answers => {
+            "SELECT id FROM answers WHERE id > ?1 AND (phone GLOB '[0-9]*'
+               OR (platform = 'whatsapp' AND chat_user_id GLOB '[0-9]*')) ORDER BY id LIMIT ?2"
+        }
+        PhoneTable::BotOpens => {
+            "SELECT id FROM bot_opens WHERE id > ?1 AND phone GLOB '[0-9]*' ORDER BY id LIMIT ?2"
+        }
+    };
+    let mut st = conn.prepare_cached(sql)?;
+    let rows = st.query_map(params![after, window], |r| r.get::<_, i64>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Hashes the phones of the rows `ids` of `table` the way new data is hashed before it is
+/// stored (phone, a WhatsApp user ID that is the phone, the `phone:` person key). Returns the
+/// rows changed.
+pub fn hash_phones(
+    conn: &Connection,
+    key: &PrivacyKey,
+    table: PhoneTable,
+    ids: &[i64],
+) -> Result<u64, StoreError> {
+    let name = match table {
+        PhoneTable::Conversations => "conversations",
+        PhoneTable::Answers => "answers",
+        PhoneTable::BotOpens => "bot_opens",
+    };
+    // Only conversations keep a person key.
+    let user_key = if table == PhoneTable::Conversations {
+        "user_key"
+    } else {
+        "NULL"
+    };
+    let mut read = conn.prepare_cached(&format!(
+        "SELECT platform, chat_user_id, phone, {user_key} FROM {name} WHERE id = ?1"
+    ))?;
+    let mut write = conn.prepare_cached(&format!(
+        "UPDATE {name} SET chat_user_id = ?2, phone = ?3{} WHERE id = ?1",
+        if table == PhoneTable::Conversations {
+            ", user_key = ?4"
+        } else {
+            ""
+        }
+    ))?;
+    // The numbers' old copies are overwritten with zeros, not left in free space.
+    conn.execute_batch("PRAGMA secure_delete = ON;")?;
+    let result = hash_rows(ids, &mut read, &mut write, key, table);
+    conn.execute_batch("PRAGMA secure_delete = FAST;")?;
+    result
+}
+
+fn hash_rows(
+    ids: &[i64],
+    read: &mut rusqlite::CachedStatement<'_>,
+    write: &mut rusqlite::CachedStatement<'_>,
+    key: &PrivacyKey,
+    table: PhoneTable,
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for id in ids {
+        let row = read
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .optional()?;
+        // Deleted since it was found.
+        let Some((platform, user_id, phone, person)) = row else {
+            continue;
+        };
+        let Some(platform) = Platform::parse(&platform) else {
+            continue;
+        };
+        let mut user = ChatUser {
+            user_id: user_id.clone(),
+            phone: phone.clone(),
+            ..ChatUser::default()
+        };
+        phones::hash_user(key, &platform, &mut user);
+        let person_hashed = person.as_deref().map(|k| phones::hash_user_key(key, k));
+        if user.user_id == user_id && user.phone == phone && person_hashed == person {
+            continue;
+        }
+        let n = if table == PhoneTable::Conversations {
+            write.execute(params![id, user.user_id, user.phone, person_hashed])?
+        } else {
+            write.execute(params![id, user.user_id, user.phone])?
+        };
+        changed += n as u64;
+    }
+    Ok(changed)
 }
