@@ -194,6 +194,7 @@ async function main() {
           const r = await loadgen(addr, opts);
           const after = await metrics(addr);
           during.push({ ...summary(r), expired: after.expired - before.expired, finished: after.runs >= 1 });
+          console.error(`expiry round ${round + 1}: p99 ${r.p99_ms.toFixed(2)} ms, ${fmt(after.expired)} old events expired so far`);
         }
         expiry = await metrics(addr);
         await drain(addr);
