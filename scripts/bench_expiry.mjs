@@ -13,7 +13,7 @@
 // Prints a markdown section and, unless --no-write, puts it into docs/benchmarks-collector.md
 // between the markers below (kept across the other benches' runs).
 //
-//   node scripts/bench_expiry.mjs [--events 1000000] [--duration 5] [--batch-rows 1000] [--baseline-rounds 3] [--no-build] [--no-write]
+//   node scripts/bench_expiry.mjs [--events 1000000] [--duration 5] [--batch-rows 1000] [--baseline-rounds 3] [--max-minutes 20] [--no-build] [--no-write]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ const END = '<!-- /expiry-bench -->';
 const DAY_MS = 86_400_000;
 
 function parseArgs(argv) {
-  const opts = { events: 1_000_000, duration: 5, batchRows: null, build: true, write: true, connections: 128, baselineRounds: 3 };
+  const opts = { events: 1_000_000, duration: 5, batchRows: null, build: true, write: true, connections: 128, baselineRounds: 3, maxMinutes: 20 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (lo, hi) => Math.max(lo, Math.min(Number(argv[++i]) || 0, hi));
@@ -38,6 +38,7 @@ function parseArgs(argv) {
     else if (a === '--duration') opts.duration = num(1, 60);
     else if (a === '--batch-rows') opts.batchRows = num(1, 100_000);
     else if (a === '--baseline-rounds') opts.baselineRounds = num(1, 10);
+    else if (a === '--max-minutes') opts.maxMinutes = num(1, 60);
     else if (a === '--no-build') opts.build = false;
     else if (a === '--no-write') opts.write = false;
     else throw new Error(`unknown argument ${a}`);
@@ -194,8 +195,8 @@ async function main() {
           if (Date.now() - began > 30_000) throw new Error('expiry did not start within 30 s');
           await new Promise((r) => setTimeout(r, 50));
         }
-        // Bounded: at most 20 minutes of load (a loaded 2-core machine expires ~3,000 rows/s).
-        const until = Date.now() + 20 * 60_000;
+        // Bounded: a loaded 2-core machine expires ~1,500 rows/s under this ingest.
+        const until = Date.now() + opts.maxMinutes * 60_000;
         for (let round = 0; Date.now() < until; round++) {
           const before = await metrics(addr);
           if (before.runs >= 1) break;
@@ -210,7 +211,7 @@ async function main() {
         await stop(child);
       }
     }
-    if (!(expiry.runs >= 1)) throw new Error('the expiry round did not finish within 20 minutes of load');
+    const finished = expiry.runs >= 1;
     const left = spawnSync('sqlite3', [db, `SELECT count(*) FROM events WHERE event_id LIKE 'old-%'`], { encoding: 'utf8' }).stdout.trim();
 
     const worst = during.reduce((a, r) => (r.p99 > a.p99 ? r : a), during[0]);
@@ -226,7 +227,9 @@ async function main() {
     const context = [
       `- run: ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model.trim() || 'CPU'}; load average before / after: ${loadBefore.map((l) => l.toFixed(2)).join(' ')} / ${loadavg().map((l) => l.toFixed(2)).join(' ')} (the machine is shared)`,
       `- database: ${n} snippet events received 100 days ago and earlier (retention: 90 days), written straight into the collector's schema in ${fillS.toFixed(1)} s; the same file for both measurements`,
-      `- expiry round: **${expiry.lastRunS.toFixed(1)} s** for ${fmt(expiry.expired)} expired events (every kind of data walked; ${left} old events left), steps of ${opts.batchRows ?? 1000} rows, each one write job, 20 ms between steps`,
+      finished
+        ? `- expiry round: **${expiry.lastRunS.toFixed(1)} s** for ${fmt(expiry.expired)} expired events (every kind of data walked; ${left} old events left), steps of ${opts.batchRows ?? 1000} rows, each one write job, a pause after each step at least as long as the step took (20 ms at least)`
+        : `- expiry round **not finished** after ${opts.maxMinutes} minutes of load: ${fmt(expiry.expired)} of ${n} old events expired (${left} left), steps of ${opts.batchRows ?? 1000} rows, a pause after each step at least as long as the step took (20 ms at least)`,
       `- worst round while expiry ran: p99 ${worst.p99.toFixed(2)} ms (median of those rounds ${median(during.map((r) => r.p99)).toFixed(2)} ms); without expiry: worst ${Math.max(...baseline.map((b) => b.p99)).toFixed(2)} ms, median ${median(baseline.map((b) => b.p99)).toFixed(2)} ms; ${mark(during.every(pass))} overall (every round during expiry within p99 ≤ 25 ms at the full rate, nothing failed)`,
       `- each round: ${opts.duration} s measured after 1 s warmup, ${opts.connections} keep-alive connections, requests scheduled evenly, latency from the scheduled time; new events each (ClientID, yclid, UTM, a click)`,
     ].join('\n');
