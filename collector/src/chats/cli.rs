@@ -42,6 +42,7 @@ pub struct ImportArgs {
 
 pub fn import(source: ImportSource) -> Result<(), CommandError> {
     let ImportSource::Chats(args) = source;
+    let mut table: Option<toml::Table> = None;
     let file: Option<ChatsFile> = match &args.config {
         Some(path) => {
             let path_text = || path.display().to_string();
@@ -53,11 +54,13 @@ pub fn import(source: ImportSource) -> Result<(), CommandError> {
                 path: path_text(),
                 source,
             };
-            let table: toml::Table = toml::from_str(&text).map_err(toml_error)?;
-            match table.get("chats") {
+            let parsed: toml::Table = toml::from_str(&text).map_err(toml_error)?;
+            let chats = match parsed.get("chats") {
                 Some(v) => Some(v.clone().try_into().map_err(toml_error)?),
                 None => None,
-            }
+            };
+            table = Some(parsed);
+            chats
         }
         None => None,
     };
@@ -95,6 +98,10 @@ pub fn import(source: ImportSource) -> Result<(), CommandError> {
             "{invalid} invalid row(s); nothing imported (use --skip-invalid to import the rest)"
         )));
     }
+    // Phones hashed as the server would (the same `[privacy]` and key next to the database).
+    crate::privacy::phones::Phones::for_command(table.as_ref(), &args.db.db)
+        .map_err(|e| CommandError::Refused(e.to_string()))?
+        .protect_intake(&mut valid);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -12,10 +12,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::SqliteStore;
+use crate::privacy::key::PrivacyKey;
+use crate::privacy::phones;
 use crate::privacy::subject::Subject;
 use crate::store::privacy::{
-    AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PrivacyStore,
-    RetentionPolicy,
+    AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PhoneTable, PrivacyStore,
+    RetentionPolicy, Whom,
 };
 use crate::store::StoreError;
 
@@ -33,6 +35,9 @@ struct Found {
     /// Other values that identify the visit (yclid, the site's UserID, gclid...), searched in
     /// kept files and raw payloads.
     other_ids: BTreeSet<String>,
+    /// The hashed form of every phone-like value above: how phones are stored when hashed, and
+    /// what replaced phone-like digits in kept texts and raw items.
+    hashed: BTreeSet<String>,
     events: BTreeSet<i64>,
     clicks: BTreeSet<i64>,
     /// The largest event / click row ID looked at.
@@ -51,11 +56,28 @@ impl Found {
             &self.user_ids,
             &self.usernames,
             &self.other_ids,
+            &self.hashed,
         ] {
             all.extend(set.iter().filter(|v| v.len() >= 4).cloned());
         }
         all
     }
+}
+
+/// A value that may be a phone in its stored digits (or a WhatsApp ID made of them).
+fn phone_like(v: &str) -> Option<&str> {
+    let digits = v.strip_prefix('+').unwrap_or(v);
+    ((7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
+}
+
+/// The hashed forms of the phone-like values among `values`.
+fn hashed_forms<'a>(key: &PrivacyKey, values: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    values
+        .into_iter()
+        .filter_map(|v| phone_like(v))
+        .map(|d| phones::token(key, d))
+        .collect()
 }
 
 fn json_list<T: serde::Serialize>(items: impl IntoIterator<Item = T>) -> String {
@@ -90,17 +112,22 @@ fn ids(conn: &Connection, sql: &str, arg: &str) -> Result<Vec<i64>, StoreError> 
 /// click rows with a larger row ID only (`None`: all of them).
 fn resolve(
     conn: &Connection,
-    subject: &Subject,
+    whom: &Whom,
     scan_after: Option<(i64, i64)>,
 ) -> Result<Found, StoreError> {
     let mut f = Found::default();
-    match subject {
+    let key = &whom.key;
+    match &whom.subject {
         Subject::Phone(p) => {
             f.phones.insert(p.clone());
             f.phones.insert(format!("+{p}"));
+            f.phones.insert(phones::token(key, p));
+            // A WhatsApp ID made of the phone's digits is hashed the same way.
+            f.user_ids.insert(phones::token(key, p));
         }
         Subject::UserId(u) => {
             f.user_ids.insert(u.clone());
+            f.user_ids.extend(hashed_forms(key, [u]));
         }
         Subject::Username(u) => {
             f.usernames.insert(u.clone());
@@ -258,6 +285,15 @@ fn resolve(
             break;
         }
     }
+    let hashed: Vec<String> = hashed_forms(
+        key,
+        f.phones
+            .iter()
+            .chain(&f.user_ids)
+            .chain(&f.usernames)
+            .chain(&f.other_ids),
+    );
+    f.hashed.extend(hashed);
     let (events_after, clicks_after) = scan_after.unwrap_or((0, 0));
     let chat_list = json_list(&f.chat_ids);
     {
@@ -493,6 +529,7 @@ fn merge(mut a: Found, b: Found) -> Found {
     a.user_ids.extend(b.user_ids);
     a.usernames.extend(b.usernames);
     a.other_ids.extend(b.other_ids);
+    a.hashed.extend(b.hashed);
     a.events.extend(b.events);
     a.clicks.extend(b.clicks);
     a
@@ -500,14 +537,10 @@ fn merge(mut a: Found, b: Found) -> Found {
 
 #[async_trait]
 impl PrivacyStore for SqliteStore {
-    async fn export_person(
-        &self,
-        subject: Subject,
-        entry: AuditEntry,
-    ) -> Result<PersonData, StoreError> {
+    async fn export_person(&self, whom: Whom, entry: AuditEntry) -> Result<PersonData, StoreError> {
         let data = self
             .read(move |conn| {
-                let found = resolve(conn, &subject, None)?;
+                let found = resolve(conn, &whom, None)?;
                 collect(conn, &found)
             })
             .await?;
@@ -519,16 +552,16 @@ impl PrivacyStore for SqliteStore {
         Ok(data)
     }
 
-    async fn forget(&self, subject: Subject, entry: AuditEntry) -> Result<Forgotten, StoreError> {
+    async fn forget(&self, whom: Whom, entry: AuditEntry) -> Result<Forgotten, StoreError> {
         let first = {
-            let subject = subject.clone();
-            self.read(move |conn| resolve(conn, &subject, None)).await?
+            let whom = whom.clone();
+            self.read(move |conn| resolve(conn, &whom, None)).await?
         };
         let removed = self
             .write(move |conn| {
                 // Rows added since the read are looked at here; the rest is known.
                 let seen = (first.events_seen, first.clicks_seen);
-                let now = resolve(conn, &subject, Some(seen))?;
+                let now = resolve(conn, &whom, Some(seen))?;
                 let found = merge(first, now);
                 // Deleted content is overwritten with zeros, not left in free space.
                 conn.execute_batch("PRAGMA secure_delete = ON;")?;
@@ -564,6 +597,33 @@ impl PrivacyStore for SqliteStore {
         let policy = policy.clone();
         self.write(move |conn| super::retention::step(conn, target, &policy, now_ms, after, window))
             .await
+    }
+
+    async fn hash_phones_step(
+        &self,
+        key: &PrivacyKey,
+        table: PhoneTable,
+        after: i64,
+        window: i64,
+    ) -> Result<ExpiryStep, StoreError> {
+        let ids = self
+            .read(move |conn| super::retention::clear_phone_rows(conn, table, after, window))
+            .await?;
+        let Some(&last) = ids.last() else {
+            return Ok(ExpiryStep {
+                rows: 0,
+                next: None,
+            });
+        };
+        let full = ids.len() as i64 >= window;
+        let key = key.clone();
+        let rows = self
+            .write(move |conn| super::retention::hash_phones(conn, &key, table, &ids))
+            .await?;
+        Ok(ExpiryStep {
+            rows,
+            next: full.then_some(last),
+        })
     }
 }
 
