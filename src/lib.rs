@@ -6,10 +6,13 @@
 //! arrives while it is borrowed (a page handler re-entering synchronously) is ignored rather
 //! than allowed to panic.
 //!
-//! Layers: `logic` (pure, native tests) and `browser` (web-sys, wasm32 only).
+//! Layers: `logic` (pure, native tests) and `browser` (wasm32 only: the state of one page view
+//! and the calls into the loader's shell, www/loader/shell.js, which does all browser I/O).
 //!
 //! Size: every byte ships to every page, so no `format!`/`core::fmt`, no serde_json (see
-//! `logic::wire`), and the web-sys feature list in Cargo.toml is kept minimal.
+//! `logic::wire`), and only strings and numbers cross the boundary: no web-sys, js-sys or
+//! getrandom, and no JS object kept in wasm (wasm-bindgen's object heap and closures stay out of
+//! the glue).
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -25,7 +28,6 @@ mod exports {
     use wasm_bindgen::prelude::*;
 
     use crate::browser::app::App;
-    use crate::browser::ports::Ports;
     use crate::logic::delivery::Outcome;
 
     /// The page's one `App`. A plain static, not `thread_local!`: wasm32-unknown-unknown without
@@ -43,17 +45,11 @@ mod exports {
 
     /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
     #[wasm_bindgen]
-    pub fn boot(window: JsValue, document: JsValue, ports: Ports) -> bool {
-        let Some(app) = App::boot(window, document, ports) else {
+    pub fn boot() -> bool {
+        let Ok(mut slot) = APP.0.try_borrow_mut() else {
             return false;
         };
-        let debug = app.debug();
-        if let Ok(mut slot) = APP.0.try_borrow_mut() {
-            if slot.is_none() {
-                *slot = Some(app);
-            }
-        }
-        debug
+        slot.get_or_insert_with(App::boot).debug()
     }
 
     /// After the page's queued calls were replayed: activate (unless consent is pending).
@@ -67,10 +63,13 @@ mod exports {
         with(|a| a.id()).flatten()
     }
 
+    /// `chattag.rewrite(url)` (`open` = false) and the page's `window.open(url)` or script
+    /// navigation to `url` (`open`: reported as a click): the URL to use instead.
     #[wasm_bindgen]
-    pub fn rewrite(url: String) -> String {
-        match APP.0.try_borrow() {
-            Ok(guard) => match guard.as_ref() {
+    pub fn rewrite(url: String, open: bool) -> String {
+        match APP.0.try_borrow_mut() {
+            Ok(mut guard) => match guard.as_mut() {
+                Some(a) if open => a.open(url),
                 Some(a) => a.rewrite(url),
                 None => url,
             },
@@ -84,14 +83,10 @@ mod exports {
         with(|a| a.identifiers_json()).unwrap_or_else(|| "{}".into())
     }
 
+    /// `setUserId` (`purchase` = false) / `setPurchaseId`.
     #[wasm_bindgen]
-    pub fn set_user_id(v: Option<String>) {
-        with(|a| a.set_user_id(v, false));
-    }
-
-    #[wasm_bindgen]
-    pub fn set_purchase_id(v: Option<String>) {
-        with(|a| a.set_user_id(v, true));
+    pub fn set_id(v: Option<String>, purchase: bool) {
+        with(|a| a.set_user_id(v, purchase));
     }
 
     #[wasm_bindgen]
@@ -99,43 +94,22 @@ mod exports {
         with(|a| a.consent(granted));
     }
 
-    /// Capture-phase pointerdown / contextmenu (`used` = false) and click / auxclick (`used`):
-    /// `target` is the link on the event's composed path (also inside an open shadow root), or
-    /// undefined.
+    /// A slice of the shell's tagging pass: hrefs joined by "\n"; the new ones (or `None`).
     #[wasm_bindgen]
-    pub fn on_interaction(target: JsValue, used: bool) {
-        with(|a| a.interaction(target, used));
-    }
-
-    /// Links the page added or changed (the loader's MutationObserver), split by whether
-    /// they carry a `data-chattag` hint.
-    #[wasm_bindgen]
-    pub fn on_links(plain: JsValue, hinted: JsValue) {
-        with(|a| a.links(plain, hinted));
-    }
-
-    /// `window.open` wrapper: returns the URL to open.
-    #[wasm_bindgen]
-    pub fn on_open(url: String) -> String {
-        match APP.0.try_borrow_mut() {
-            Ok(mut guard) => match guard.as_mut() {
-                Some(a) => a.open(url),
-                None => url,
-            },
-            Err(_) => url,
+    pub fn tag_hrefs(hrefs: String) -> Option<String> {
+        match APP.0.try_borrow() {
+            Ok(guard) => guard.as_ref()?.tag_hrefs(&hrefs),
+            Err(_) => None,
         }
     }
 
+    /// One link's raw `href` and `data-chattag` (see `App::link`): the href to write, if any.
     #[wasm_bindgen]
-    pub fn on_hide() {
-        with(|a| a.beacon());
+    pub fn link(href: Option<String>, hint: Option<String>, what: u32) -> Option<String> {
+        with(|a| a.link(href, hint, what)).flatten()
     }
 
-    #[wasm_bindgen]
-    pub fn on_show() {
-        with(|a| a.show());
-    }
-
+    /// Timers, page hide and bfcache restore (`app::TIMER_*`).
     #[wasm_bindgen]
     pub fn on_timer(what: u32) {
         with(|a| a.timer(what));
@@ -154,14 +128,15 @@ mod exports {
     }
 
     /// Debug overlay and QR dialog (see `App::inspect_link` / `App::inspect_state`): for a link
-    /// element, what the core makes of it now; for anything else, the consent state and endpoint.
+    /// (`link`: its raw `href` and hint), what the core makes of it now; otherwise the consent
+    /// state and endpoint.
     #[wasm_bindgen]
-    pub fn inspect(el: JsValue) -> String {
+    pub fn inspect(link: bool, href: Option<String>, hint: Option<String>) -> String {
         let inspect = || {
             let guard = APP.0.try_borrow().ok()?;
             let app = guard.as_ref()?;
-            Some(if el.is_object() {
-                app.inspect_link(&el)
+            Some(if link {
+                app.inspect_link(&href?, hint.as_deref())
             } else {
                 app.inspect_state()
             })
