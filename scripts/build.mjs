@@ -96,7 +96,7 @@ function detectToolchain() {
         // /usr/bin first: cargo, rustc and rustdoc must all be Debian's 1.96.
         PATH: ['/usr/bin', basePath].join(path.delimiter),
         RUSTC_BOOTSTRAP: '1',
-        RUSTFLAGS: `--cfg getrandom_backend="wasm_js" -Zunstable-options -Cpanic=immediate-abort ${MVP_ABI}`,
+        RUSTFLAGS: `--cfg getrandom_backend="wasm_js" -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none ${MVP_ABI}`,
       },
     };
   };
@@ -117,7 +117,7 @@ function detectToolchain() {
         // A separate dir: the two compilers' artifacts must never mix.
         targetDir: dir,
         cargoArgs: ['-Zbuild-std=std,panic_abort'],
-        env: { ...env, RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `${env.RUSTFLAGS} -Zunstable-options -Cpanic=immediate-abort` },
+        env: { ...env, RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `${env.RUSTFLAGS} -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none` },
       };
     }
     // Without rust-src there is only the prebuilt std, compiled with reference types on: with
