@@ -59,54 +59,57 @@ mod exports {
     }
 
     #[wasm_bindgen]
-    pub fn id() -> Option<String> {
-        with(|a| a.id()).flatten()
-    }
-
-    /// `chattag.rewrite(url)` (`open` = false) and the page's `window.open(url)` or script
-    /// navigation to `url` (`open`: reported as a click): the URL to use instead.
-    #[wasm_bindgen]
-    pub fn rewrite(url: String, open: bool) -> String {
-        match APP.0.try_borrow_mut() {
-            Ok(mut guard) => match guard.as_mut() {
-                Some(a) if open => a.open(url),
-                Some(a) => a.rewrite(url),
-                None => url,
-            },
-            Err(_) => url,
-        }
-    }
-
-    /// JSON text; the loader parses it into the object `chattag.identifiers()` returns.
-    #[wasm_bindgen]
-    pub fn identifiers() -> String {
-        with(|a| a.identifiers_json()).unwrap_or_else(|| "{}".into())
-    }
-
-    /// `setUserId` (`purchase` = false) / `setPurchaseId`.
-    #[wasm_bindgen]
-    pub fn set_id(v: Option<String>, purchase: bool) {
-        with(|a| a.set_user_id(v, purchase));
-    }
-
-    #[wasm_bindgen]
     pub fn consent(granted: bool) {
         with(|a| a.consent(granted));
     }
 
-    /// A slice of the shell's tagging pass: hrefs joined by "\n"; the new ones (or `None`).
-    #[wasm_bindgen]
-    pub fn tag_hrefs(hrefs: String) -> Option<String> {
-        match APP.0.try_borrow() {
-            Ok(guard) => guard.as_ref()?.tag_hrefs(&hrefs),
-            Err(_) => None,
-        }
-    }
+    /// `chattag.id()`.
+    pub const ID: u32 = 0;
+    /// `chattag.rewrite(a)` (`n` = 0), or the page's `window.open(a)` / script navigation to
+    /// `a` (`n` = 1: reported as a click): the URL to use instead.
+    pub const REWRITE: u32 = 1;
+    /// `chattag.identifiers()`: JSON text the loader parses.
+    pub const IDENTIFIERS: u32 = 2;
+    /// `setUserId(a)` (`n` = 0) / `setPurchaseId(a)` (`n` = 1); `a` = `None` clears.
+    pub const SET_ID: u32 = 3;
+    /// A slice of the shell's tagging pass: hrefs joined by "\n" → the new ones (`App::tag_hrefs`).
+    pub const TAG_HREFS: u32 = 4;
+    /// One link's raw `href` (`a`) and `data-chattag` (`b`), `n` as in `App::link`: the href to
+    /// write, if any.
+    pub const LINK: u32 = 5;
+    /// Debug overlay and QR dialog: for a link (`n` = 1, `a`/`b` as for `LINK`) what the core
+    /// makes of it now (`App::inspect_link`); otherwise the consent state and endpoint.
+    pub const INSPECT: u32 = 6;
+    /// The ClientID from `ym(counter, 'getClientID', cb)`.
+    pub const CLIENT_ID: u32 = 7;
 
-    /// One link's raw `href` and `data-chattag` (see `App::link`): the href to write, if any.
+    /// Every call that passes strings, in one export (each export taking or returning strings
+    /// costs its own conversion wrapper in the glue; one shared wrapper costs that once).
     #[wasm_bindgen]
-    pub fn link(href: Option<String>, hint: Option<String>, what: u32) -> Option<String> {
-        with(|a| a.link(href, hint, what)).flatten()
+    pub fn call(op: u32, a: Option<String>, b: Option<String>, n: u32) -> Option<String> {
+        let mut guard = APP.0.try_borrow_mut().ok();
+        let Some(app) = guard.as_mut().and_then(|g| g.as_mut()) else {
+            // Not running (or busy): a URL comes back as it is.
+            return if op == REWRITE { a } else { None };
+        };
+        match op {
+            ID => app.id(),
+            REWRITE => a.map(|url| if n == 1 { app.open(url) } else { app.rewrite(url) }),
+            IDENTIFIERS => Some(app.identifiers_json()),
+            SET_ID => {
+                app.set_user_id(a, n == 1);
+                None
+            }
+            TAG_HREFS => app.tag_hrefs(&a?),
+            LINK => app.link(a, b, n),
+            INSPECT if n == 1 => Some(app.inspect_link(&a?, b.as_deref())),
+            INSPECT => Some(app.inspect_state()),
+            CLIENT_ID => {
+                app.client_id(&a?);
+                None
+            }
+            _ => None,
+        }
     }
 
     /// Timers, page hide and bfcache restore (`app::TIMER_*`).
@@ -127,25 +130,4 @@ mod exports {
         }
     }
 
-    /// Debug overlay and QR dialog (see `App::inspect_link` / `App::inspect_state`): for a link
-    /// (`link`: its raw `href` and hint), what the core makes of it now; otherwise the consent
-    /// state and endpoint.
-    #[wasm_bindgen]
-    pub fn inspect(link: bool, href: Option<String>, hint: Option<String>) -> String {
-        let inspect = || {
-            let guard = APP.0.try_borrow().ok()?;
-            let app = guard.as_ref()?;
-            Some(if link {
-                app.inspect_link(&href?, hint.as_deref())
-            } else {
-                app.inspect_state()
-            })
-        };
-        inspect().unwrap_or_default()
-    }
-
-    #[wasm_bindgen]
-    pub fn on_client_id(v: String) {
-        with(|a| a.client_id(&v));
-    }
 }

@@ -3,6 +3,10 @@
 //! Only strings and numbers cross: no JS object lives in the wasm, so neither web-sys nor
 //! wasm-bindgen's object heap ships to the page.
 //!
+//! The calls that pass strings go through one import, `io(op, a, b)`, and typed wrappers here:
+//! each import taking or returning strings costs its own conversion shim in the glue (~0.3 KB
+//! each, measured), one shared shim costs that once.
+//!
 //! Calls that must come back into wasm later — timers, fetch results, `ym` callbacks, the
 //! `chattag:ready` dispatch — are made by the shell asynchronously and inside try/catch. That
 //! keeps two promises: no callback can re-enter the snippet while it is busy, and nothing the
@@ -10,74 +14,129 @@
 
 use wasm_bindgen::prelude::*;
 
-/// `page(what)`: the page's URL.
-pub const PAGE_HREF: u32 = 0;
-/// `location.search`.
-pub const PAGE_SEARCH: u32 = 1;
-/// `document.title`.
-pub const PAGE_TITLE: u32 = 2;
-/// `document.referrer`.
-pub const PAGE_REFERRER: u32 = 3;
-/// `<html lang>` ("" when absent).
-pub const PAGE_LANG: u32 = 4;
-/// `location.protocol`.
-pub const PAGE_PROTOCOL: u32 = 5;
-
 #[wasm_bindgen(raw_module = "chattag:shell")]
 extern "C" {
+    /// Operation `op` (the `IO` table in shell.js, in the order of the constants below) with up
+    /// to two strings; its answer, if it has one.
+    fn io(op: u32, a: &str, b: &str) -> Option<String>;
+
     /// `fetch(url, {method: 'POST', body, keepalive: true, credentials: 'omit'})`; the status
     /// (0 for a network error) comes back through `on_settled(token, status)`.
     pub fn post(url: &str, body: &str, token: u32);
-
-    /// `navigator.sendBeacon(url, body)`: whether the browser queued it (false if it threw).
-    pub fn beacon(url: &str, body: &str) -> bool;
 
     /// `setTimeout` → `on_timer(what)`.
     pub fn later(ms: u32, what: u32);
 
     /// Starts a tagging pass over the document (and its open shadow roots) in tasks of its own:
     /// the shell hands the links' hrefs to `tag_hrefs` a slice at a time, and the links with a
-    /// `data-chattag` hint to `tag_link`. A pass already under way starts over.
+    /// `data-chattag` hint to `link`. A pass already under way starts over.
     pub fn pass();
-
-    /// Dispatches `chattag:ready` (detail `{id}`) on `document`, asynchronously.
-    pub fn ready(id: &str);
-
-    /// `ym(counter, 'getClientID', cb)` if Metrica's `ym` exists; `cb` → `on_client_id(v)`.
-    pub fn ym(counter: &str);
-
-    /// The raw value of a setting: the script tag's `attr`, else `String(chattagConfig[key])`.
-    pub fn setting(attr: &str, key: &str) -> Option<String>;
-
-    /// A fact about the page (`PAGE_*`); "" when the browser does not say.
-    pub fn page(what: u32) -> String;
 
     /// `Date.now()`.
     pub fn now() -> f64;
 
     /// 32 bits from `crypto.getRandomValues`, or -1 when this browser has no CSPRNG.
     pub fn rnd() -> f64;
+}
 
-    /// localStorage when it works (so tabs see each other's writes), else this page's memory.
-    pub fn get(key: &str) -> Option<String>;
-    /// Writes both (memory takes over for the rest of the view if localStorage throws).
-    pub fn set(key: &str, value: &str);
-    pub fn remove(key: &str);
-    /// This page's memory only (the fallback when neither storage nor the cookie kept a value).
-    pub fn kept(key: &str) -> Option<String>;
-    /// Forgets this page's memory.
-    pub fn forget();
-    /// A key of another script's in localStorage (Metrica's `_ym_uid` copy); read only.
-    pub fn foreign(key: &str) -> Option<String>;
-    /// `document.cookie` ("" when blocked).
-    pub fn cookies() -> String;
-    /// `document.cookie = c` (ignored when blocked).
-    pub fn set_cookie(c: &str);
+const GET: u32 = 0;
+const SET: u32 = 1;
+const REMOVE: u32 = 2;
+const KEPT: u32 = 3;
+const FORGET: u32 = 4;
+const FOREIGN: u32 = 5;
+const COOKIES: u32 = 6;
+const SET_COOKIE: u32 = 7;
+const SETTING: u32 = 8;
+const BEACON: u32 = 9;
+const READY: u32 = 10;
+const YM: u32 = 11;
+const WARN: u32 = 12;
+const MISCONFIGURED: u32 = 13;
+/// `page(what)`: the page's URL.
+pub const PAGE_HREF: u32 = 14;
+/// `location.search`.
+pub const PAGE_SEARCH: u32 = 15;
+/// `document.title`.
+pub const PAGE_TITLE: u32 = 16;
+/// `document.referrer`.
+pub const PAGE_REFERRER: u32 = 17;
+/// `<html lang>` ("" when absent).
+pub const PAGE_LANG: u32 = 18;
+/// `location.protocol`.
+pub const PAGE_PROTOCOL: u32 = 19;
 
-    /// `console.warn`, only ever called with `debug` on.
-    pub fn warn(message: &str, detail: &str);
+/// localStorage when it works (so tabs see each other's writes), else this page's memory.
+pub fn get(key: &str) -> Option<String> {
+    io(GET, key, "")
+}
 
-    /// `console.warn` whatever `debug` says: only for a bad setting, which the site owner must
-    /// see to fix (the snippet then runs with the safe default).
-    pub fn misconfigured(message: &str);
+/// Writes both (memory takes over for the rest of the view if localStorage throws).
+pub fn set(key: &str, value: &str) {
+    io(SET, key, value);
+}
+
+pub fn remove(key: &str) {
+    io(REMOVE, key, "");
+}
+
+/// This page's memory only (the fallback when neither storage nor the cookie kept a value).
+pub fn kept(key: &str) -> Option<String> {
+    io(KEPT, key, "")
+}
+
+/// Forgets this page's memory.
+pub fn forget() {
+    io(FORGET, "", "");
+}
+
+/// A key of another script's in localStorage (Metrica's `_ym_uid` copy); read only.
+pub fn foreign(key: &str) -> Option<String> {
+    io(FOREIGN, key, "")
+}
+
+/// `document.cookie` ("" when blocked).
+pub fn cookies() -> String {
+    io(COOKIES, "", "").unwrap_or_default()
+}
+
+/// `document.cookie = c` (ignored when blocked).
+pub fn set_cookie(c: &str) {
+    io(SET_COOKIE, c, "");
+}
+
+/// The raw value of a setting: the script tag's `attr`, else `String(chattagConfig[key])`.
+pub fn setting(attr: &str, key: &str) -> Option<String> {
+    io(SETTING, attr, key)
+}
+
+/// `navigator.sendBeacon(url, body)`: whether the browser queued it (false if it threw).
+pub fn beacon(url: &str, body: &str) -> bool {
+    io(BEACON, url, body).is_some()
+}
+
+/// Dispatches `chattag:ready` (detail `{id}`) on `document`, asynchronously.
+pub fn ready(id: &str) {
+    io(READY, id, "");
+}
+
+/// `ym(counter, 'getClientID', cb)` if Metrica's `ym` exists; `cb` → `on_client_id(v)`.
+pub fn ym(counter: &str) {
+    io(YM, counter, "");
+}
+
+/// `console.warn`, only ever called with `debug` on.
+pub fn warn(message: &str, detail: &str) {
+    io(WARN, message, detail);
+}
+
+/// `console.warn` whatever `debug` says: only for a bad setting, which the site owner must see
+/// to fix (the snippet then runs with the safe default).
+pub fn misconfigured(message: &str) {
+    io(MISCONFIGURED, message, "");
+}
+
+/// A fact about the page (`PAGE_*`); "" when the browser does not say.
+pub fn page(what: u32) -> String {
+    io(what, "", "").unwrap_or_default()
 }

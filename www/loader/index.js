@@ -40,14 +40,16 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     if (METHODS.includes(name)) return api[name](...args);
   };
   api.version = '0.1.0';
-  api.id = () => (live ? guard(w.id)() : undefined);
+  // `w.call(op, a, b, n)`: the wasm's calls that pass strings; op numbers as in src/lib.rs
+  // (0 ID, 1 REWRITE, 2 IDENTIFIERS, 3 SET_ID, 5 LINK, 6 INSPECT).
+  api.id = () => (live ? guard(w.call)(0) : undefined); // ID (lib.rs)
   api.rewrite = (url) => {
-    const out = live && (typeof url === 'string' || url instanceof URL) ? guard(w.rewrite)(String(url), false) : url;
+    const out = live && (typeof url === 'string' || url instanceof URL) ? guard(w.call)(1, String(url), undefined, 0) : url;
     return typeof out === 'string' ? out : url;
   };
   api.identifiers = () => {
     try {
-      return live ? JSON.parse(w.identifiers()) : {};
+      return live ? JSON.parse(w.call(2)) : {};
     } catch (e) {
       return {};
     }
@@ -59,8 +61,8 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
   // Strings as they are, finite numbers in their JS spelling, null/undefined = clear; anything
   // else becomes "" so the wasm rejects it (with a warning under debug).
   const text = (v) => (v == null ? undefined : typeof v === 'string' || Number.isFinite(v) ? String(v) : '');
-  api.setUserId = setter('setUserId', (v) => w.set_id(text(v), false));
-  api.setPurchaseId = setter('setPurchaseId', (v) => w.set_id(text(v), true));
+  api.setUserId = setter('setUserId', (v) => w.call(3, text(v), undefined, 0));
+  api.setPurchaseId = setter('setPurchaseId', (v) => w.call(3, text(v), undefined, 1));
   api.consent = setter('consent', (granted) => w.consent(!!granted));
   W.chattag = api;
 
@@ -68,7 +70,7 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
   // The overlay's model and the QR click live in the lazily loaded "inspect" chunk
   // (www/loader/wasm-inspect.js); `inspect(element)` / `inspect()` are the wasm's verdicts.
   const inspect = (el) =>
-    el ? w.inspect(true, el.getAttribute('href') ?? undefined, el.getAttribute('data-chattag') ?? undefined) : w.inspect(false);
+    w.call(6, el && el.getAttribute('href'), el && el.getAttribute('data-chattag'), el ? 1 : 0) || '';
   const state = { inspect, api, sent, maybe: MAYBE };
   let overlay, inspector, qr, refreshing;
   // Run after every entry into the wasm (see `guard`); the model is rebuilt at most every 100 ms.
@@ -91,7 +93,7 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
       const link = (e.composedPath ? e.composedPath() : [e.target]).find((n) => n.matches && n.matches(LINK));
       const what = e.type === 'click' || (e.type === 'auxclick' && e.button === 1) ? 2 : 1;
       if (link) tagLink(link, what);
-      else w.link(undefined, undefined, what);
+      else w.call(5, undefined, undefined, what);
     });
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
@@ -167,8 +169,8 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     try {
       W.navigation.addEventListener('navigate', guard((e) => {
         const url = e.destination.url;
-        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || w.rewrite(url, false) === url) return;
-        const tagged = w.rewrite(url, true);
+        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || w.call(1, url, undefined, 0) === url) return;
+        const tagged = w.call(1, url, undefined, 1);
         e.preventDefault();
         setTimeout(() => location[e.navigationType == 'replace' ? 'replace' : 'assign'](tagged));
       }));
@@ -179,7 +181,7 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
       W.open = function (url) {
         const args = Array.from(arguments);
         if (typeof url === 'string' || url instanceof URL) {
-          const tagged = guard(w.rewrite)(String(url), true);
+          const tagged = guard(w.call)(1, String(url), undefined, 1);
           if (typeof tagged === 'string') args[0] = tagged;
         }
         return open.apply(W, args);

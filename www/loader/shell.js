@@ -70,7 +70,8 @@ export const post = (url, body, token) => {
   }));
 };
 
-export const beacon = (url, body) => safe(() => !!navigator.sendBeacon(url, body), false);
+// Any answer means yes.
+const beacon = (url, body) => navigator.sendBeacon(url, body) || undefined;
 
 // A zero delay is a yield between slices of a long pass: postTask has no 4 ms clamp. A missing or
 // throwing one (a page's polyfill) falls back to setTimeout.
@@ -83,41 +84,28 @@ const schedule = (run, ms) => {
 };
 export const later = (ms, what) => schedule(guard(() => w.on_timer(what)), ms);
 
-export const ready = (id) =>
+const ready = (id) => {
   setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))));
+};
 
-export const ym = (counter) => {
-  try {
-    if (typeof W.ym === 'function') W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.on_client_id(String(v)))));
-  } catch (e) {
-    warn(e);
-  }
+// The answer goes to the wasm as CLIENT_ID (lib.rs).
+const ym = (counter) => {
+  if (typeof W.ym === 'function') void W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.call(7, String(v)))));
 };
 
 // ---- settings and page facts ------------------------------------------------------------------
 
-export const setting = (attr, key) =>
-  safe(() => {
-    if (urlDebug && key == 'debug') return '1';
-    let v = script && script.getAttribute(attr);
-    if (v == null) v = own(key);
-    if (v == null) return;
-    v = String(v);
-    // A path on the site's own domain (`/chattag/v1/events`, the collector behind the site's
-    // proxy) or a scheme-relative URL: resolved against the page.
-    return key == 'endpoint' && /^\s*\//.test(v) ? new URL(v.trim(), D.baseURI).href : v;
-  });
+const setting = (attr, key) => {
+  if (urlDebug && key == 'debug') return '1';
+  let v = script && script.getAttribute(attr);
+  if (v == null) v = own(key);
+  if (v == null) return;
+  v = String(v);
+  // A path on the site's own domain (`/chattag/v1/events`, the collector behind the site's
+  // proxy) or a scheme-relative URL: resolved against the page.
+  return key == 'endpoint' && /^\s*\//.test(v) ? new URL(v.trim(), D.baseURI).href : v;
+};
 
-// PAGE_* in ports.rs.
-const FACTS = [
-  () => location.href,
-  () => location.search,
-  () => D.title,
-  () => D.referrer,
-  () => D.documentElement.getAttribute('lang'),
-  () => location.protocol,
-];
-export const page = (what) => safe(() => text(FACTS[what]()), '') || '';
 export const now = () => Date.now();
 export const rnd = () => safe(() => crypto.getRandomValues(new Uint32Array(1))[0], -1);
 
@@ -130,17 +118,17 @@ const store = () => {
   if (local === undefined) local = safe(() => W.localStorage || null, null);
   return local;
 };
-export const get = (key) => {
+const get = (key) => {
   if (store()) {
     try {
-      return text(local.getItem(key));
+      return local.getItem(key);
     } catch (e) {
       local = null;
     }
   }
   return mem.get(key);
 };
-export const set = (key, value) => {
+const set = (key, value) => {
   mem.set(key, value);
   // Quota exceeded or blocked mid-page: memory takes over for the rest of the view.
   if (store()) {
@@ -151,20 +139,40 @@ export const set = (key, value) => {
     }
   }
 };
-export const remove = (key) => {
+const remove = (key) => {
   mem.delete(key);
-  if (store()) safe(() => local.removeItem(key));
+  if (store()) local.removeItem(key);
 };
-export const kept = (key) => mem.get(key);
-export const forget = () => mem.clear();
-export const foreign = (key) => safe(() => text(store() && local.getItem(key)));
-export const cookies = () => safe(() => text(D.cookie), '') || '';
-export const set_cookie = (c) => safe(() => (D.cookie = c));
+const kept = (key) => mem.get(key);
+const forget = () => {
+  mem.clear();
+};
+const foreign = (key) => store() && local.getItem(key);
+const cookies = () => D.cookie;
+const setCookie = (c) => {
+  D.cookie = c;
+};
 
 // ---- console ------------------------------------------------------------------------------------
 
 // A bad setting is the one thing said without debug: the site owner has to see it.
-export const misconfigured = (message) => safe(() => console.warn('chattag: bad setting:', message));
+const misconfigured = (message) => console.warn('chattag: bad setting:', message);
+
+// `io(op, a, b)` (ports.rs): the operations that pass strings, in the order of its constants;
+// the answer is a string or undefined, and a throw (storage blocked, a page's broken polyfill)
+// is no answer.
+const IO = [
+  get, set, remove, kept, forget, foreign, cookies, setCookie,
+  setting, beacon, ready, ym, warn, misconfigured,
+  // PAGE_*: page facts.
+  () => location.href,
+  () => location.search,
+  () => D.title,
+  () => D.referrer,
+  () => D.documentElement.getAttribute('lang'),
+  () => location.protocol,
+];
+export const io = (op, a, b) => safe(() => text(IO[op](a, b)));
 
 // ---- links: the tagging passes ------------------------------------------------------------------
 
@@ -197,7 +205,7 @@ function tagSlice(list, from, to) {
       out.push(MAYBE.test(h) && !h.includes('\n') ? h : '');
     }
   } catch (e) {}
-  const tagged = w.tag_hrefs(out.join('\n'));
+  const tagged = w.call(4, out.join('\n')); // TAG_HREFS (lib.rs)
   if (!tagged) return;
   try {
     const v = tagged.split('\n');
@@ -212,7 +220,7 @@ function tagSlice(list, from, to) {
 // One link with its `data-chattag` hint; `what` as in app.rs (0 pass, 1 pointer, 2 used). The
 // wasm answers with the href to write, if it changes.
 export const tagLink = (el, what) => {
-  const href = w.link(text(el.getAttribute('href')), text(el.getAttribute('data-chattag')), what);
+  const href = w.call(5, text(el.getAttribute('href')), text(el.getAttribute('data-chattag')), what); // LINK (lib.rs)
   if (href != null) el.setAttribute('href', href);
 };
 
