@@ -131,9 +131,9 @@ impl App {
     }
 
     pub fn rewrite(&self, url: String) -> String {
-        self.with_pass(|p| p.url(&url, Hint::Auto).ok().map(|t| t.href))
-            .flatten()
-            .unwrap_or(url)
+        self.pass(self.settings.debug)
+            .and_then(|p| p.url(&url, Hint::Auto).ok())
+            .map_or(url, |t| t.href)
     }
 
     pub fn identifiers_json(&mut self) -> String {
@@ -334,29 +334,27 @@ impl App {
 
     // ---- tagging -----------------------------------------------------------------------------
 
-    fn with_pass<R>(&self, f: impl FnOnce(&Pass<'_>) -> R) -> Option<R> {
-        self.pass_logged(self.settings.debug, f)
-    }
-
-    /// `log`: send each skipped messenger link's reason to the console (debug mode).
-    fn pass_logged<R>(&self, log: bool, f: impl FnOnce(&Pass<'_>) -> R) -> Option<R> {
+    /// What tagging needs now (`None` while not running); `log`: each skipped messenger link's
+    /// reason goes to the console (debug mode). One function rather than a generic helper per
+    /// call site: each instantiation inlined its own copy (size).
+    #[inline(never)]
+    fn pass(&self, log: bool) -> Option<Pass<'_>> {
         let live = self.live.as_ref()?;
-        let log_skip = |skip: Skip, href: &str| ports::warn(skip.reason(), href);
         let href = ports::page(PAGE_HREF);
-        let pass = Pass {
+        let page_url = split_byte(&href, b'#').next().unwrap_or("").to_owned();
+        Some(Pass {
             chat_id: &live.record.chat_id,
             prefixes: &live.prefixes,
             template: &live.template,
-            page_url: split_byte(&href, b'#').next().unwrap_or("").to_owned(),
+            page_url,
             page_title: ports::page(PAGE_TITLE),
-            on_skip: if log { Some(&log_skip) } else { None },
-        };
-        Some(f(&pass))
+            log,
+        })
     }
 
     /// A slice of a tagging pass (see `Pass::hrefs`).
     pub fn tag_hrefs(&self, hrefs: &str) -> Option<String> {
-        self.with_pass(|p| p.hrefs(hrefs)).flatten()
+        self.pass(self.settings.debug)?.hrefs(hrefs)
     }
 
     /// One link the shell holds — a pass's hinted link (`LINK_PASS`), or the link under a
@@ -370,8 +368,9 @@ impl App {
             self.flush();
         }
         let t = self
-            .with_pass(|p| p.link(&href?, hint.as_deref()).ok())
-            .flatten()?;
+            .pass(self.settings.debug)?
+            .link(&href?, hint.as_deref())
+            .ok()?;
         let out = t.changed.then(|| t.href.clone());
         if what == LINK_USED {
             self.click(t);
@@ -381,7 +380,10 @@ impl App {
 
     /// `window.open(url)` from the page: the tagged URL to open instead (and a click event).
     pub fn open(&mut self, url: String) -> String {
-        match self.with_pass(|p| p.url(&url, Hint::Auto).ok()).flatten() {
+        match self
+            .pass(self.settings.debug)
+            .and_then(|p| p.url(&url, Hint::Auto).ok())
+        {
             Some(t) => {
                 let href = t.href.clone();
                 self.click(t);
@@ -414,21 +416,20 @@ impl App {
     /// messenger link not tagged (yet), `s <skip> <reason>` left alone, "" not a messenger link
     /// or not running. Never logs, never writes.
     pub fn inspect_link(&self, href: &str, hint: Option<&str>) -> String {
-        self.pass_logged(false, |p| match p.link(href, hint) {
-            Ok(t) => Some(
-                [
-                    if t.changed { "u " } else { "t " },
-                    t.messenger.as_str(),
-                    " ",
-                    t.kind.as_str(),
-                ]
-                .concat(),
-            ),
-            Err(Skip::NotMessenger) => None,
-            Err(s) => Some(["s ", s.as_str(), " ", s.reason()].concat()),
-        })
-        .flatten()
-        .unwrap_or_default()
+        let Some(p) = self.pass(false) else {
+            return String::new();
+        };
+        match p.link(href, hint) {
+            Ok(t) => [
+                if t.changed { "u " } else { "t " },
+                t.messenger.as_str(),
+                " ",
+                t.kind.as_str(),
+            ]
+            .concat(),
+            Err(Skip::NotMessenger) => String::new(),
+            Err(s) => ["s ", s.as_str(), " ", s.reason()].concat(),
+        }
     }
 
     /// `<consent> <endpoint>` for the debug overlay: `granted` / `required` (waiting for

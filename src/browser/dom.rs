@@ -7,8 +7,7 @@ use chattag_core::template::Template;
 use chattag_core::url::split_byte;
 use chattag_core::{ChatId, Prefix};
 
-/// Receives a messenger link that was left alone, and why (debug only).
-pub type SkipLog<'a> = &'a dyn Fn(Skip, &str);
+use crate::browser::ports;
 
 /// What tagging a page needs, gathered once per call (not once per link).
 pub struct Pass<'a> {
@@ -17,8 +16,8 @@ pub struct Pass<'a> {
     pub template: &'a Template,
     pub page_url: String,
     pub page_title: String,
-    /// Called for messenger links that were left alone, with the reason (debug only).
-    pub on_skip: Option<SkipLog<'a>>,
+    /// Messenger links left alone go to the console with the reason (debug mode).
+    pub log: bool,
 }
 
 impl Pass<'_> {
@@ -43,9 +42,9 @@ impl Pass<'_> {
             hint,
         };
         let r = tag(href, &input);
-        if let (Err(skip), Some(log)) = (&r, self.on_skip) {
+        if let (Err(skip), true) = (&r, self.log) {
             if *skip != Skip::NotMessenger {
-                log(*skip, href);
+                ports::warn(skip.reason(), href);
             }
         }
         r
