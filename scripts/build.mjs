@@ -184,6 +184,10 @@ function optimize(outDir) {
   const wasmOpt = path.join(BIN, 'wasm-opt');
   if (!fs.existsSync(wasmOpt)) fail('node_modules/.bin/wasm-opt missing: run `npm ci`');
   run(wasmOpt, [
+    // Functions with one caller are inlined only when tiny (10 instructions): inlining them all
+    // (the -Oz default) gives fewer, larger functions that compress worse — measured on this
+    // module: +0.3 KB gzip, +0.1 KB brotli, though 0.6 KB less raw.
+    '--one-caller-inline-max-function-size=10',
     '-Oz', '--converge',
     ...WASM_FEATURES,
     '--strip-debug', '--strip-producers', '--strip-target-features',
