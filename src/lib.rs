@@ -94,7 +94,13 @@ mod exports {
         };
         match op {
             ID => app.id(),
-            REWRITE => a.map(|url| if n == 1 { app.open(url) } else { app.rewrite(url) }),
+            REWRITE => a.map(|url| {
+                if n == 1 {
+                    app.open(url)
+                } else {
+                    app.rewrite(url)
+                }
+            }),
             IDENTIFIERS => Some(app.identifiers_json()),
             SET_ID => {
                 app.set_user_id(a, n == 1);
@@ -129,5 +135,4 @@ mod exports {
             Some(Outcome::Retry) => 3,
         }
     }
-
 }

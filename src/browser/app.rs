@@ -13,7 +13,9 @@ use chattag_core::url::split_byte;
 use chattag_core::Prefix;
 
 use crate::browser::dom::Pass;
-use crate::browser::ports::{self, PAGE_HREF, PAGE_LANG, PAGE_PROTOCOL, PAGE_REFERRER, PAGE_SEARCH, PAGE_TITLE};
+use crate::browser::ports::{
+    self, PAGE_HREF, PAGE_LANG, PAGE_PROTOCOL, PAGE_REFERRER, PAGE_SEARCH, PAGE_TITLE,
+};
 use crate::browser::storage::{Store, OUTBOX};
 use crate::logic::delivery::{Outcome, Sender, Settled};
 use crate::logic::outbox;
@@ -362,7 +364,12 @@ impl App {
     /// have set its href late, and a used one reported as a click. Returns the href to write,
     /// if it changes. With no link (`href` = `None`) an interaction still looks for a late
     /// ClientID. Never blocks anything.
-    pub fn link(&mut self, href: Option<String>, hint: Option<String>, what: u32) -> Option<String> {
+    pub fn link(
+        &mut self,
+        href: Option<String>,
+        hint: Option<String>,
+        what: u32,
+    ) -> Option<String> {
         self.live.as_ref()?;
         if what != LINK_PASS && !self.client_id_known && self.report_news() {
             self.flush();
