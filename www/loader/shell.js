@@ -265,16 +265,20 @@ function step() {
   let more;
   try {
     if (!list) {
+      // The queries get a task of their own (on a 10,000-link page they take as long as a
+      // slice), then the slices follow.
       from = 0;
       for (const el of D.querySelectorAll(HINTED)) guard(tagLink)(el, 0);
       list = D.querySelectorAll(CANDIDATES);
+      more = list.length > 0;
       // Open shadow roots, which querySelectorAll does not reach: in a task of their own.
       setTimeout(guard(() => tagLinks(shadows(D))));
+    } else {
+      const to = Math.min(list.length, from + SLICE);
+      tagSlice(list, from, to);
+      from = to;
+      more = to < list.length;
     }
-    const to = Math.min(list.length, from + SLICE);
-    tagSlice(list, from, to);
-    from = to;
-    more = to < list.length;
   } catch (e) {
     warn(e);
   } finally {
