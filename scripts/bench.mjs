@@ -142,16 +142,21 @@ async function newPage(browser) {
 }
 
 /** Script start (its response end, when execution can begin) → the `need`-th link tagged, in ms. */
-async function loadAndTag(browser, url, impl, timeout = 30000) {
+async function loadAndTag(browser, url, impl, timeout = 30000, onWasm = null) {
   const { context, page, errors } = await newPage(browser);
   try {
     await page.goto(url);
     await page.waitForFunction(() => window.__bench.doneAt > 0, null, { timeout });
-    const ms = await page.evaluate((src) => {
-      const entry = performance.getEntriesByType('resource').find((e) => e.name.endsWith(src));
-      return window.__bench.doneAt - entry.responseEnd;
+    const [ms, wasm] = await page.evaluate((src) => {
+      const entries = performance.getEntriesByType('resource');
+      const entry = entries.find((e) => e.name.endsWith(src));
+      // The default build's second request: how long the server took to answer it, and what
+      // compile + instantiate + tagging took once it had arrived.
+      const w = entries.find((e) => e.name.endsWith('.wasm'));
+      return [window.__bench.doneAt - entry.responseEnd, w && [w.responseStart - w.requestStart, window.__bench.doneAt - w.responseEnd]];
     }, (IMPLS[impl] || INLINE).src);
     if (errors.length) throw new Error(`pageerror: ${errors.join('; ')}`);
+    if (wasm && onWasm) onWasm(wasm);
     return ms;
   } finally {
     await context.close();
@@ -310,10 +315,10 @@ async function main() {
     }
 
     // Interleave the implementations so machine noise (2 shared cores) hits both alike.
-    const samples = { p100: { snippet: [], plain: [] }, p10k: { snippet: [], plain: [] }, insert: { snippet: [], plain: [] }, inline: [] };
+    const samples = { p100: { snippet: [], plain: [] }, p10k: { snippet: [], plain: [] }, insert: { snippet: [], plain: [] }, inline: [], wasm: [] };
     for (let r = 0; r < RUNS_CHEAP; r++) {
       for (const impl of Object.keys(IMPLS)) {
-        samples.p100[impl].push(await loadAndTag(browser, url[impl].p100, impl));
+        samples.p100[impl].push(await loadAndTag(browser, url[impl].p100, impl, 30000, (w) => samples.wasm.push(w)));
         if (r < RUNS) samples.p10k[impl].push(await loadAndTag(browser, url[impl].p10k, impl));
         samples.insert[impl].push(await insertAndTag(browser, url[impl].insert));
       }
@@ -323,6 +328,12 @@ async function main() {
     const m = (k, impl) => median(samples[k][impl]);
     rows.push(ratioRow('100-link page: script start → all links tagged', m('p100', 'snippet'), m('p100', 'plain')));
     if (inline100) rows.push(ratioRow('100-link page, one-file build (chattag.inline.js, no second request): script start → all tagged', median(samples.inline), m('p100', 'plain')));
+    if (samples.wasm.length) {
+      const wait = median(samples.wasm.map((w) => w[0]));
+      const after = median(samples.wasm.map((w) => w[1]));
+      rows.push({ name: '100-link page, default build: the wasm request, sent → first byte (the server\'s wait)', snippet: `${wait.toFixed(1)} ms`, plain: '', result: `${wait.toFixed(1)} ms`, pass: null, target: 'the one-file build\'s saving' });
+      rows.push({ name: '100-link page, default build: wasm arrived → all tagged (compile, instantiate, tag)', snippet: `${after.toFixed(1)} ms`, plain: '', result: `${after.toFixed(1)} ms`, pass: null, target: '' });
+    }
     rows.push(ratioRow('10,000 links already on the page: script start → all tagged', m('p10k', 'snippet'), m('p10k', 'plain')));
     rows.push(ratioRow('1,000 links inserted at once → all tagged', m('insert', 'snippet'), m('insert', 'plain')));
 
@@ -456,9 +467,12 @@ async function main() {
     '- On the 10,000-link page the script is inserted after load (and two frames), so every link exists and is laid out when it starts: that row times the tagging pass itself.',
     '- Links are a mix of WhatsApp, Telegram bot/personal, MAX and Viber forms, each next to an untouched link. The 1,000-link row times the page\'s own insertion too.',
     '- *Build toolchain*: Debian rustc-web with std rebuilt (`-Zbuild-std`, `panic=immediate-abort`). Where it is not available, rustup\'s stable toolchain',
-    '  with the wasm32 target and the `rust-src` component builds the same way (`RUSTC_BOOTSTRAP=1`, no nightly); measured with rustup 1.95: wasm 58,860 B',
-    '  (Debian 1.96: 58,742 B), page download 32,414 B gzip (32,378 B). Without `rust-src` the build stops and says to install it: the prebuilt std has',
+    '  with the wasm32 target and the `rust-src` component builds the same way (`RUSTC_BOOTSTRAP=1`, no nightly; measured with rustup 1.95 before the',
+    '  JS-shell change: wasm 58,860 B vs Debian 1.96\'s 58,742 B, page download 32,414 B vs 32,378 B gzip). Without `rust-src` the build stops and says to install it: the prebuilt std has',
     '  reference types on, which the wasm2js fallback\'s ABI turns off, and wasm-bindgen then fails.',
+    '- *Default build vs one-file*: the default keeps the wasm as its own file (fewer bytes, cached `immutable` on repeat views); the one-file build saves the',
+    '  second request on a first, uncached load. The two wasm rows split the default build\'s start: the bench server shares a process with the browser driver on',
+    '  a shared machine, so its wait is an upper bound for a CDN. Reasons: docs/loader-and-build.md, section 0.',
     '- *Longest run*: from a Chromium trace, the longest single main-thread call into the script (its JS and the wasm it calls: evaluation, callbacks, timers, observers);',
     '  in brackets the longest task that call ran in. With 1,000 inserted links that task is mostly the page\'s own insertion, so PASS/MISS judges the script\'s own run.',
     '',

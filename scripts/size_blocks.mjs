@@ -46,15 +46,18 @@ function sections(buf) {
 
 /**
  * Which block a (demangled) function name belongs to: the first project or binding crate path
- * in it, so a std generic instantiated for one of ours counts as ours.
+ * in it, so a std generic instantiated for one of ours counts as ours. An export's wrapper
+ * (`maybe_catch_unwind::<chattag::exports::…>`) counts as the browser shell: the `App` methods
+ * it calls are inlined into it.
  */
 const OWNERS = [
   [/chattag_core\[/, 'rules: core'],
   [/chattag\[[0-9a-f]+\]::logic/, 'rules: snippet logic'],
-  [/chattag\[[0-9a-f]+\]::(browser|exports)/, 'shell: browser (web-sys calls)'],
+  [/chattag\[[0-9a-f]+\]::(browser|exports)/, 'shell: page-view state, exports (src/browser, lib.rs)'],
   [/wasm_bindgen\[|web_sys\[|js_sys\[|getrandom\[|__wbg|__wbindgen|__externref/, 'shell: wasm-bindgen runtime'],
 ];
 export function blockOf(name) {
+  if (/^wasm_bindgen\[[0-9a-f]+\]::__rt::maybe_catch_unwind::<chattag\[[0-9a-f]+\]::exports/.test(name)) return OWNERS[2][1];
   let best = 'runtime: std, alloc, core';
   let at = Infinity;
   for (const [re, block] of OWNERS) {

@@ -6,10 +6,13 @@
 //! arrives while it is borrowed (a page handler re-entering synchronously) is ignored rather
 //! than allowed to panic.
 //!
-//! Layers: `logic` (pure, native tests) and `browser` (web-sys, wasm32 only).
+//! Layers: `logic` (pure, native tests) and `browser` (wasm32 only: the state of one page view
+//! and the calls into the loader's shell, www/loader/shell.js, which does all browser I/O).
 //!
 //! Size: every byte ships to every page, so no `format!`/`core::fmt`, no serde_json (see
-//! `logic::wire`), and the web-sys feature list in Cargo.toml is kept minimal.
+//! `logic::wire`), and only strings and numbers cross the boundary: no web-sys, js-sys or
+//! getrandom, and no JS object kept in wasm (wasm-bindgen's object heap and closures stay out of
+//! the glue).
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -25,7 +28,6 @@ mod exports {
     use wasm_bindgen::prelude::*;
 
     use crate::browser::app::App;
-    use crate::browser::ports::Ports;
     use crate::logic::delivery::Outcome;
 
     /// The page's one `App`. A plain static, not `thread_local!`: wasm32-unknown-unknown without
@@ -43,17 +45,11 @@ mod exports {
 
     /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
     #[wasm_bindgen]
-    pub fn boot(window: JsValue, document: JsValue, ports: Ports) -> bool {
-        let Some(app) = App::boot(window, document, ports) else {
+    pub fn boot() -> bool {
+        let Ok(mut slot) = APP.0.try_borrow_mut() else {
             return false;
         };
-        let debug = app.debug();
-        if let Ok(mut slot) = APP.0.try_borrow_mut() {
-            if slot.is_none() {
-                *slot = Some(app);
-            }
-        }
-        debug
+        slot.get_or_insert_with(App::boot).debug()
     }
 
     /// After the page's queued calls were replayed: activate (unless consent is pending).
@@ -63,79 +59,66 @@ mod exports {
     }
 
     #[wasm_bindgen]
-    pub fn id() -> Option<String> {
-        with(|a| a.id()).flatten()
-    }
-
-    #[wasm_bindgen]
-    pub fn rewrite(url: String) -> String {
-        match APP.0.try_borrow() {
-            Ok(guard) => match guard.as_ref() {
-                Some(a) => a.rewrite(url),
-                None => url,
-            },
-            Err(_) => url,
-        }
-    }
-
-    /// JSON text; the loader parses it into the object `chattag.identifiers()` returns.
-    #[wasm_bindgen]
-    pub fn identifiers() -> String {
-        with(|a| a.identifiers_json()).unwrap_or_else(|| "{}".into())
-    }
-
-    #[wasm_bindgen]
-    pub fn set_user_id(v: Option<String>) {
-        with(|a| a.set_user_id(v, false));
-    }
-
-    #[wasm_bindgen]
-    pub fn set_purchase_id(v: Option<String>) {
-        with(|a| a.set_user_id(v, true));
-    }
-
-    #[wasm_bindgen]
     pub fn consent(granted: bool) {
         with(|a| a.consent(granted));
     }
 
-    /// Capture-phase pointerdown / contextmenu (`used` = false) and click / auxclick (`used`):
-    /// `target` is the link on the event's composed path (also inside an open shadow root), or
-    /// undefined.
-    #[wasm_bindgen]
-    pub fn on_interaction(target: JsValue, used: bool) {
-        with(|a| a.interaction(target, used));
-    }
+    /// `chattag.id()`.
+    pub const ID: u32 = 0;
+    /// `chattag.rewrite(a)` (`n` = 0), or the page's `window.open(a)` / script navigation to
+    /// `a` (`n` = 1: reported as a click): the URL to use instead.
+    pub const REWRITE: u32 = 1;
+    /// `chattag.identifiers()`: JSON text the loader parses.
+    pub const IDENTIFIERS: u32 = 2;
+    /// `setUserId(a)` (`n` = 0) / `setPurchaseId(a)` (`n` = 1); `a` = `None` clears.
+    pub const SET_ID: u32 = 3;
+    /// A slice of the shell's tagging pass: hrefs joined by "\n" → the new ones (`App::tag_hrefs`).
+    pub const TAG_HREFS: u32 = 4;
+    /// One link's raw `href` (`a`) and `data-chattag` (`b`), `n` as in `App::link`: the href to
+    /// write, if any.
+    pub const LINK: u32 = 5;
+    /// Debug overlay and QR dialog: for a link (`n` = 1, `a`/`b` as for `LINK`) what the core
+    /// makes of it now (`App::inspect_link`); otherwise the consent state and endpoint.
+    pub const INSPECT: u32 = 6;
+    /// The ClientID from `ym(counter, 'getClientID', cb)`.
+    pub const CLIENT_ID: u32 = 7;
 
-    /// Links the page added or changed (the loader's MutationObserver), split by whether
-    /// they carry a `data-chattag` hint.
+    /// Every call that passes strings, in one export (each export taking or returning strings
+    /// costs its own conversion wrapper in the glue; one shared wrapper costs that once).
     #[wasm_bindgen]
-    pub fn on_links(plain: JsValue, hinted: JsValue) {
-        with(|a| a.links(plain, hinted));
-    }
-
-    /// `window.open` wrapper: returns the URL to open.
-    #[wasm_bindgen]
-    pub fn on_open(url: String) -> String {
-        match APP.0.try_borrow_mut() {
-            Ok(mut guard) => match guard.as_mut() {
-                Some(a) => a.open(url),
-                None => url,
-            },
-            Err(_) => url,
+    pub fn call(op: u32, a: Option<String>, b: Option<String>, n: u32) -> Option<String> {
+        let mut guard = APP.0.try_borrow_mut().ok();
+        let Some(app) = guard.as_mut().and_then(|g| g.as_mut()) else {
+            // Not running (or busy): a URL comes back as it is.
+            return if op == REWRITE { a } else { None };
+        };
+        match op {
+            ID => app.id(),
+            REWRITE => a.map(|url| {
+                if n == 1 {
+                    app.open(url)
+                } else {
+                    app.rewrite(url)
+                }
+            }),
+            IDENTIFIERS => Some(app.identifiers_json()),
+            SET_ID => {
+                app.set_user_id(a, n == 1);
+                None
+            }
+            TAG_HREFS => app.tag_hrefs(&a?),
+            LINK => app.link(a, b, n),
+            INSPECT if n == 1 => Some(app.inspect_link(&a?, b.as_deref())),
+            INSPECT => Some(app.inspect_state()),
+            CLIENT_ID => {
+                app.client_id(&a?);
+                None
+            }
+            _ => None,
         }
     }
 
-    #[wasm_bindgen]
-    pub fn on_hide() {
-        with(|a| a.beacon());
-    }
-
-    #[wasm_bindgen]
-    pub fn on_show() {
-        with(|a| a.show());
-    }
-
+    /// Timers, page hide and bfcache restore (`app::TIMER_*`).
     #[wasm_bindgen]
     pub fn on_timer(what: u32) {
         with(|a| a.timer(what));
@@ -151,26 +134,5 @@ mod exports {
             Some(Outcome::Refused) => 2,
             Some(Outcome::Retry) => 3,
         }
-    }
-
-    /// Debug overlay and QR dialog (see `App::inspect_link` / `App::inspect_state`): for a link
-    /// element, what the core makes of it now; for anything else, the consent state and endpoint.
-    #[wasm_bindgen]
-    pub fn inspect(el: JsValue) -> String {
-        let inspect = || {
-            let guard = APP.0.try_borrow().ok()?;
-            let app = guard.as_ref()?;
-            Some(if el.is_object() {
-                app.inspect_link(&el)
-            } else {
-                app.inspect_state()
-            })
-        };
-        inspect().unwrap_or_default()
-    }
-
-    #[wasm_bindgen]
-    pub fn on_client_id(v: String) {
-        with(|a| a.client_id(&v));
     }
 }

@@ -11,11 +11,11 @@ use chattag_core::links::{Hint, Skip, Tagged};
 use chattag_core::template::Template;
 use chattag_core::url::split_byte;
 use chattag_core::Prefix;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, Window};
 
-use crate::browser::dom::{Names, Pass, Seq, LINK};
-use crate::browser::ports::Ports;
+use crate::browser::dom::Pass;
+use crate::browser::ports::{
+    self, PAGE_HREF, PAGE_LANG, PAGE_PROTOCOL, PAGE_REFERRER, PAGE_SEARCH, PAGE_TITLE,
+};
 use crate::browser::storage::{Store, OUTBOX};
 use crate::logic::delivery::{Outcome, Sender, Settled};
 use crate::logic::outbox;
@@ -27,7 +27,15 @@ use crate::logic::wire;
 pub const TIMER_CLIENT_ID: u32 = 1;
 pub const TIMER_RETRY: u32 = 2;
 pub const TIMER_CONFIRM: u32 = 3;
-pub const TIMER_PASS: u32 = 4;
+/// Page hidden (pagehide / visibilitychange): send everything pending as a beacon.
+pub const TIMER_HIDE: u32 = 5;
+/// bfcache restore (`pageshow` with `persisted`).
+pub const TIMER_SHOW: u32 = 6;
+
+/// `App::link`: a hinted link of a tagging pass, or a link being used (a click); the shell
+/// passes 1 for the link under a pointer (`pointerdown` / `contextmenu`).
+pub const LINK_PASS: u32 = 0;
+pub const LINK_USED: u32 = 2;
 
 /// When to look for a late ClientID again, in ms after start: Metrica's tag often sets
 /// `_ym_uid` after we ran. Interactions check too.
@@ -36,9 +44,6 @@ const CLIENT_ID_CHECKS_MS: [u32; 7] = [500, 1_000, 2_000, 4_000, 8_000, 15_000, 
 const CONFIRM_AFTER_MS: u32 = 1_500;
 
 pub struct App {
-    ports: Ports,
-    window: Window,
-    document: Document,
     settings: Settings,
     /// Reading, storing, tagging and sending are allowed (`consent` not required, or granted).
     consent: bool,
@@ -55,9 +60,6 @@ pub struct App {
     client_id_known: bool,
     client_id_check: usize,
     sender: Sender,
-    names: Names,
-    /// A document pass in progress: the candidate list and where its next slice starts.
-    pass: Option<(Seq, u32)>,
 }
 
 /// The active visitor: present only while the snippet may run and has an ID.
@@ -68,34 +70,32 @@ struct Live {
 }
 
 fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
+    ports::now() as u64
 }
 
+/// `N` bytes from the browser's CSPRNG, 32 bits per call; `None` when there is none.
 fn random<const N: usize>() -> Option<[u8; N]> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b).ok()?;
+    for chunk in b.chunks_mut(4) {
+        let r = ports::rnd();
+        if r < 0.0 {
+            return None;
+        }
+        let bytes = (r as u32).to_le_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
     Some(b)
 }
 
 impl App {
-    /// `window` and `document` come from the loader: looking them up from wasm would cost
-    /// global-object probing glue in every page download.
-    pub fn boot(window: JsValue, document: JsValue, ports: Ports) -> Option<App> {
-        if !window.is_object() || !document.is_object() {
-            return None;
-        }
-        let (window, document): (Window, Document) =
-            (window.unchecked_into(), document.unchecked_into());
-        let (settings, warnings) = settings::parse(&mut |k: &Key| ports.setting(k.attr, k.config));
+    pub fn boot() -> App {
+        let (settings, warnings) = settings::parse(&mut |k: &Key| ports::setting(k.attr, k.config));
         for w in warnings {
-            ports.misconfigured(w);
+            ports::misconfigured(w);
         }
-        Some(App {
+        App {
             consent: !settings.consent_required,
             denied: false,
-            ports,
-            window,
-            document,
             settings,
             started: false,
             live: None,
@@ -106,9 +106,7 @@ impl App {
             client_id_known: false,
             client_id_check: 0,
             sender: Sender::default(),
-            names: Names::new(),
-            pass: None,
-        })
+        }
     }
 
     pub fn debug(&self) -> bool {
@@ -117,16 +115,13 @@ impl App {
 
     fn warn(&self, msg: &str, detail: &str) {
         if self.settings.debug {
-            self.ports.warn(msg, detail);
+            ports::warn(msg, detail);
         }
     }
 
     fn store(&mut self) -> &mut Store {
-        let (window, document) = (&self.window, &self.document);
-        self.store.get_or_insert_with(|| {
-            let secure = window.location().protocol().is_ok_and(|p| p == "https:");
-            Store::new(window, document, secure)
-        })
+        self.store
+            .get_or_insert_with(|| Store::new(ports::page(PAGE_PROTOCOL) == "https:"))
     }
 
     // ---- public API ------------------------------------------------------------------------
@@ -138,9 +133,9 @@ impl App {
     }
 
     pub fn rewrite(&self, url: String) -> String {
-        self.with_pass(|p| p.url(&url, Hint::Auto).ok().map(|t| t.href))
-            .flatten()
-            .unwrap_or(url)
+        self.pass(self.settings.debug)
+            .and_then(|p| p.url(&url, Hint::Auto).ok())
+            .map_or(url, |t| t.href)
     }
 
     pub fn identifiers_json(&mut self) -> String {
@@ -189,7 +184,6 @@ impl App {
         } else {
             self.consent = false;
             self.live = None;
-            self.pass = None;
             self.sender.reset();
             self.store().clear();
         }
@@ -206,17 +200,15 @@ impl App {
         if self.live.is_some() || !self.consent {
             return;
         }
-        let landing = from_query(&self.window.location().search().unwrap_or_default());
+        let landing = from_query(&ports::page(PAGE_SEARCH));
         let Some(res) = self.resolve(landing) else {
             return;
         };
-        let template = self.settings.template.clone().unwrap_or_else(|| {
-            let lang = self
-                .document
-                .document_element()
-                .and_then(|e| e.get_attribute("lang"));
-            Template::for_lang(lang.as_deref().unwrap_or(""))
-        });
+        let template = self
+            .settings
+            .template
+            .clone()
+            .unwrap_or_else(|| Template::for_lang(&ports::page(PAGE_LANG)));
         let mut prefixes = vec![self.settings.prefix.clone()];
         if self.settings.prefix != Prefix::DEFAULT {
             prefixes.push(Prefix::DEFAULT);
@@ -229,14 +221,14 @@ impl App {
         });
         self.apply(res);
 
-        self.pass_document();
+        ports::pass();
         self.client_id_check = 0;
-        self.ports.later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
+        ports::later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
         if let Some(c) = &self.settings.counter {
-            self.ports.ym(c);
+            ports::ym(c);
         }
         self.flush();
-        self.ports.ready(&chat_id);
+        ports::ready(&chat_id);
     }
 
     /// The visitor's ID for this page view, from storage and the landing URL.
@@ -294,14 +286,9 @@ impl App {
     fn identifiers(&mut self) -> Identifiers {
         let ym = self.ym_client_id.clone();
         let (user_id, purchase_id) = (self.user_id.clone(), self.purchase_id.clone());
-        let store = self.store();
-        let cookies = store.cookies();
+        let cookies = ports::cookies();
         let client_id = client_id_from_cookies(&cookies)
-            .or_else(|| {
-                store
-                    .foreign("_ym_uid")
-                    .and_then(|raw| client_id_from_storage(&raw))
-            })
+            .or_else(|| ports::foreign("_ym_uid").and_then(|raw| client_id_from_storage(&raw)))
             .or(ym);
         let ga_client_id = ga_client_id_from_cookies(&cookies);
         self.client_id_known = client_id.is_some();
@@ -349,84 +336,61 @@ impl App {
 
     // ---- tagging -----------------------------------------------------------------------------
 
-    fn with_pass<R>(&self, f: impl FnOnce(&Pass<'_>) -> R) -> Option<R> {
-        self.pass_logged(self.settings.debug, f)
-    }
-
-    /// `log`: send each skipped messenger link's reason to the console (debug mode).
-    fn pass_logged<R>(&self, log: bool, f: impl FnOnce(&Pass<'_>) -> R) -> Option<R> {
+    /// What tagging needs now (`None` while not running); `log`: each skipped messenger link's
+    /// reason goes to the console (debug mode). One function rather than a generic helper per
+    /// call site: each instantiation inlined its own copy (size).
+    #[inline(never)]
+    fn pass(&self, log: bool) -> Option<Pass<'_>> {
         let live = self.live.as_ref()?;
-        let loc = self.window.location();
-        let ports = &self.ports;
-        let log_skip = move |skip: Skip, href: &str| ports.warn(skip.reason(), href);
-        let href = loc.href().unwrap_or_default();
-        let pass = Pass {
+        let href = ports::page(PAGE_HREF);
+        let page_url = split_byte(&href, b'#').next().unwrap_or("").to_owned();
+        Some(Pass {
             chat_id: &live.record.chat_id,
             prefixes: &live.prefixes,
             template: &live.template,
-            page_url: split_byte(&href, b'#').next().unwrap_or("").to_owned(),
-            page_title: self.document.title(),
-            on_skip: if log { Some(&log_skip) } else { None },
-            names: &self.names,
-            ports: &self.ports,
-        };
-        Some(f(&pass))
+            page_url,
+            page_title: ports::page(PAGE_TITLE),
+            log,
+        })
     }
 
-    /// Tags every candidate link of the document, in slices of a few ms each (the first one
-    /// right after this task), so that a page with thousands of links stays responsive.
-    fn pass_document(&mut self) {
-        let list = self.with_pass(|p| p.begin(&self.document)).flatten();
-        if let Some(list) = list {
-            self.ports.shadows();
-            let restart = self.pass.is_none();
-            self.pass = Some((list, 0));
-            if restart {
-                self.ports.later(0, TIMER_PASS);
-            }
-        }
+    /// A slice of a tagging pass (see `Pass::hrefs`).
+    pub fn tag_hrefs(&self, hrefs: &str) -> Option<String> {
+        self.pass(self.settings.debug)?.hrefs(hrefs)
     }
 
-    fn next_slice(&mut self) {
-        let Some((list, from)) = self.pass.take() else {
-            return;
-        };
-        if let Some(next) = self.with_pass(|p| p.slice(&list, from)).flatten() {
-            self.pass = Some((list, next));
-            self.ports.later(0, TIMER_PASS);
-        }
-    }
-
-    pub fn links(&self, plain: JsValue, hinted: JsValue) {
-        self.with_pass(|p| p.links(plain.unchecked_ref(), hinted.unchecked_ref()));
-    }
-
-    /// A pointer or click on the page: re-tag the link under it (a framework may have set its
-    /// href late) and, when the link is being used, report the click. Never blocks anything.
-    pub fn interaction(&mut self, target: JsValue, used: bool) {
-        if self.live.is_none() {
-            return;
-        }
-        if !self.client_id_known && self.report_news() {
+    /// One link the shell holds — a pass's hinted link (`LINK_PASS`), or the link under a
+    /// pointer (1) or being used (`LINK_USED`): re-tagged, since a framework may
+    /// have set its href late, and a used one reported as a click. Returns the href to write,
+    /// if it changes. With no link (`href` = `None`) an interaction still looks for a late
+    /// ClientID. Never blocks anything.
+    pub fn link(
+        &mut self,
+        href: Option<String>,
+        hint: Option<String>,
+        what: u32,
+    ) -> Option<String> {
+        self.live.as_ref()?;
+        if what != LINK_PASS && !self.client_id_known && self.report_news() {
             self.flush();
         }
-        if !target.is_object() {
-            return;
-        }
-        // `closest` throws (→ Err) on anything that is not an element.
-        let el: &Element = target.unchecked_ref();
-        let Some(link) = el.closest(LINK).ok().flatten() else {
-            return;
-        };
-        let tagged = self.with_pass(|p| p.element(&link, None)).flatten();
-        if let (true, Some(t)) = (used, tagged) {
+        let t = self
+            .pass(self.settings.debug)?
+            .link(&href?, hint.as_deref())
+            .ok()?;
+        let out = t.changed.then(|| t.href.clone());
+        if what == LINK_USED {
             self.click(t);
         }
+        out
     }
 
     /// `window.open(url)` from the page: the tagged URL to open instead (and a click event).
     pub fn open(&mut self, url: String) -> String {
-        match self.with_pass(|p| p.url(&url, Hint::Auto).ok()).flatten() {
+        match self
+            .pass(self.settings.debug)
+            .and_then(|p| p.url(&url, Hint::Auto).ok())
+        {
             Some(t) => {
                 let href = t.href.clone();
                 self.click(t);
@@ -446,33 +410,33 @@ impl App {
         if let Some(res) = self.resolve(Landing::default()) {
             self.apply(res);
         }
-        self.pass_document();
+        ports::pass();
         self.report_news();
         self.flush();
     }
 
     // ---- debug overlay and QR dialog ------------------------------------------------------
 
-    /// What the core makes of a link element now, for the loader's debug overlay and QR dialog
-    /// (space-separated, so the loader needs no JSON parse): `t <messenger> <kind>` tagged with
-    /// the current ID, `u <messenger> <kind>` a messenger link not tagged (yet), `s <skip>
-    /// <reason>` left alone, "" not a messenger link or not running. Never logs, never writes.
-    pub fn inspect_link(&self, el: &JsValue) -> String {
-        self.pass_logged(false, |p| match p.peek(el.unchecked_ref(), None)? {
-            Ok(t) => Some(
-                [
-                    if t.changed { "u " } else { "t " },
-                    t.messenger.as_str(),
-                    " ",
-                    t.kind.as_str(),
-                ]
-                .concat(),
-            ),
-            Err(Skip::NotMessenger) => None,
-            Err(s) => Some(["s ", s.as_str(), " ", s.reason()].concat()),
-        })
-        .flatten()
-        .unwrap_or_default()
+    /// What the core makes of a link now (its raw `href` and `data-chattag` hint), for the
+    /// loader's debug overlay and QR dialog (space-separated, so the loader needs no JSON
+    /// parse): `t <messenger> <kind>` tagged with the current ID, `u <messenger> <kind>` a
+    /// messenger link not tagged (yet), `s <skip> <reason>` left alone, "" not a messenger link
+    /// or not running. Never logs, never writes.
+    pub fn inspect_link(&self, href: &str, hint: Option<&str>) -> String {
+        let Some(p) = self.pass(false) else {
+            return String::new();
+        };
+        match p.link(href, hint) {
+            Ok(t) => [
+                if t.changed { "u " } else { "t " },
+                t.messenger.as_str(),
+                " ",
+                t.kind.as_str(),
+            ]
+            .concat(),
+            Err(Skip::NotMessenger) => String::new(),
+            Err(s) => ["s ", s.as_str(), " ", s.reason()].concat(),
+        }
     }
 
     /// `<consent> <endpoint>` for the debug overlay: `granted` / `required` (waiting for
@@ -504,25 +468,24 @@ impl App {
             kind,
             chat_id,
             ts,
-            page: clean_url(&self.window.location().href().unwrap_or_default()),
-            referrer: clean_url(&self.document.referrer()),
+            page: clean_url(&ports::page(PAGE_HREF)),
+            referrer: clean_url(&ports::page(PAGE_REFERRER)),
             ids,
             ..Event::default()
         })
     }
 
     fn outbox(&mut self) -> Vec<String> {
-        self.store()
-            .get(OUTBOX)
+        ports::get(OUTBOX)
             .map(|s| outbox::parse(&s))
             .unwrap_or_default()
     }
 
     fn save_outbox(&mut self, lines: &[String]) {
         if lines.is_empty() {
-            self.store().remove(OUTBOX);
+            ports::remove(OUTBOX);
         } else {
-            self.store().set(OUTBOX, &outbox::serialize(lines));
+            ports::set(OUTBOX, &outbox::serialize(lines));
         }
     }
 
@@ -553,7 +516,7 @@ impl App {
             // The page may be navigating away: a beacon gets the click out now; the event stays
             // in the outbox until an ordinary send is confirmed.
             self.beacon();
-            self.ports.later(CONFIRM_AFTER_MS, TIMER_CONFIRM);
+            ports::later(CONFIRM_AFTER_MS, TIMER_CONFIRM);
         }
     }
 
@@ -569,12 +532,7 @@ impl App {
         if b.ids.is_empty() {
             return;
         }
-        let queued = self
-            .window
-            .navigator()
-            .send_beacon_with_opt_str(&endpoint, Some(&b.body))
-            .unwrap_or(false);
-        if !queued {
+        if !ports::beacon(&endpoint, &b.body) {
             self.warn("sendBeacon refused the batch; it stays in the outbox", "");
         }
     }
@@ -596,7 +554,7 @@ impl App {
             return;
         }
         if let Some(token) = self.sender.start(b.ids) {
-            self.ports.post(&endpoint, &b.body, token);
+            ports::post(&endpoint, &b.body, token);
         }
     }
 
@@ -618,7 +576,7 @@ impl App {
                 Some(result)
             }
             Settled::RetryIn(ms) => {
-                self.ports.later(ms, TIMER_RETRY);
+                ports::later(ms, TIMER_RETRY);
                 Some(Outcome::Retry)
             }
         }
@@ -631,20 +589,21 @@ impl App {
                 self.flush();
             }
             TIMER_CONFIRM => self.flush(),
-            TIMER_PASS => self.next_slice(),
+            TIMER_HIDE => self.beacon(),
+            TIMER_SHOW => self.show(),
             TIMER_CLIENT_ID if self.live.is_some() => {
                 if self.report_news() {
                     self.flush();
                 }
                 if let (Some(c), None) = (&self.settings.counter, &self.ym_client_id) {
-                    self.ports.ym(c);
+                    ports::ym(c);
                 }
                 self.client_id_check += 1;
                 if let (Some(next), Some(prev)) = (
                     CLIENT_ID_CHECKS_MS.get(self.client_id_check),
                     CLIENT_ID_CHECKS_MS.get(self.client_id_check - 1),
                 ) {
-                    self.ports.later(next - prev, TIMER_CLIENT_ID);
+                    ports::later(next - prev, TIMER_CLIENT_ID);
                 }
             }
             _ => {}

@@ -1,5 +1,5 @@
-//! The imperative shell on the page (wasm32 only): state, storage, the DOM and the loader's
-//! ports. Thin by design: it moves data between the browser and `crate::logic` / the core.
+//! The page view's state (wasm32 only) and its calls into the loader's JS shell through the
+//! imports. Thin by design: it moves data between the shell and `crate::logic` / the core.
 
 pub mod alloc;
 pub mod app;

@@ -173,15 +173,18 @@ pub fn resolve(
     };
 
     match stored {
-        Some(old) if live(&old) && !new_click(&old) => {
-            let mut record = old.clone();
+        Some(mut record) if live(&record) && !new_click(&record) => {
+            // Field by field rather than a clone compared with the original: the same answer
+            // with less code in the wasm.
+            let mut changed = false;
             if landing.utm.is_some() && landing.utm != record.landing.utm {
                 record.landing.utm = landing.utm;
+                changed = true;
             }
-            if !yclid_live(&record) {
+            if !yclid_live(&record) && record.landing.yclid.is_some() {
                 record.landing.yclid = None;
+                changed = true;
             }
-            let changed = record != old;
             Resolution {
                 record,
                 issued: false,

@@ -43,6 +43,27 @@ test('cookies disabled by the browser: links are still tagged', async () => {
   });
 });
 
+test('localStorage full (every write throws) and cookies ignored: the page view keeps its ID and delivers its events from memory', async () => {
+  await h.run(async (s) => {
+    // Reads work, writes fail (QuotaExceededError), cookies are silently dropped: the record and
+    // the outbox then live only in the snippet's memory for this page view.
+    await s.context.addInitScript(() => {
+      Storage.prototype.setItem = function () { throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); };
+      Object.defineProperty(Document.prototype, 'cookie', { get: () => '', set: () => {}, configurable: true });
+    });
+    await s.page.goto(h.server.page(pageHtml({ body: anchors([['wa', 'https://wa.me/79991234567']]) })));
+    const id = await s.ready();
+    const issue = await s.waitForEvent((e) => e.type === 'issue', { what: 'the issue event, sent from the outbox kept in memory' });
+    assert.equal(issue.chat_id, id);
+    await s.page.evaluate(() => window.chattag.setUserId('7'));
+    const update = await s.waitForEvent((e) => e.type === 'update' && e.user_id === '7', { what: 'the update event' });
+    assert.equal(update.chat_id, id, 'the same ID for the whole page view');
+    assert.equal(await s.page.evaluate(() => window.chattag.id()), id);
+    assert.equal(await s.page.evaluate(() => localStorage.length), 0, 'nothing reached localStorage');
+    s.assertEventsValid();
+  });
+});
+
 // A shop page under a CSP without 'wasm-unsafe-eval': two messenger links, the stub queue, a
 // button with an inline handler, and a timer — the page's own code that must keep working.
 const CSP_LINKS = [['wa', 'https://wa.me/79991234567?text=Hi'], ['tg', 'https://t.me/flower_shop_bot']];

@@ -1,8 +1,9 @@
 // chattag loader: the only hand-written JS that runs on a customer's page. It installs
 // `window.chattag` at once (so calls made before the wasm is ready are queued, and a second copy
 // of the script sees it and stops), instantiates the wasm, and connects browser events to the
-// Rust exports. Every entry into the wasm goes through `guard`: nothing here may throw into the
-// page, whatever the wasm or the browser does (a CSP that forbids wasm, a patched fetch, …).
+// Rust exports. The browser I/O the wasm asks for is www/loader/shell.js. Every entry into the
+// wasm goes through `guard`: nothing here may throw into the page, whatever the wasm or the
+// browser does (a CSP that forbids wasm, a patched fetch, …).
 //
 // Callbacks reach the wasm asynchronously (timers, promises) so a page handler can never call
 // back into the snippet while it is running.
@@ -14,52 +15,18 @@ import { initSync, wasmImports, finalize } from 'chattag:glue';
 import * as w from 'chattag:glue';
 import loadWasm from 'chattag:wasm';
 import CHUNKS from 'chattag:chunks';
+import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching } from './shell.js';
 
 (() => {
-  const W = window;
-  const D = document;
   const previous = W.chattag;
   // Double-load guard: the real API carries a version; the page's stub does not.
   if (previous && previous.version) return;
-  // Only valid while this script runs synchronously.
-  const script = D.currentScript;
   const METHODS = ['id', 'rewrite', 'identifiers', 'setUserId', 'setPurchaseId', 'consent'];
   // Calls that change state wait here until the wasm runs; the stub's queue goes first.
   const queue = previous && previous.q ? Array.from(previous.q, (args) => Array.from(args)) : [];
   let live = false;
-  // href values the bulk pass wrote, so the observer can skip its own writes cheaply.
-  const ours = new WeakMap();
 
-  // The same "is it on" rule the wasm applies to data-debug (settings.rs), needed here for
-  // failures that happen before the wasm can read its settings.
-  const on = (v) => v != null && v !== false && !/^\s*(0|false|off|no)\s*$/i.test(String(v));
-  // Only a plain object counts: markup such as two <a id="chattagConfig" name="endpoint"> (which
-  // comment sanitizers allow) clobbers window.chattagConfig with elements. Own keys only, so a
-  // polluted Object.prototype configures nothing either.
-  const raw = W.chattagConfig;
-  const config = raw && {}.toString.call(raw) == '[object Object]' ? raw : {};
-  const own = (key) => ({}.hasOwnProperty.call(config, key) ? config[key] : undefined);
   const setting = (attr, key) => on(script && script.getAttribute(attr)) || on(own(key));
-  // `?chattag_debug=1` switches debug mode on like data-debug (the wasm reads it through `setting`).
-  const urlDebug = /[?&]chattag_debug=1(&|$)/.test(location.search);
-  let debug = urlDebug || setting('data-debug', 'debug');
-  const warn = (...args) => {
-    try {
-      if (debug) console.warn('chattag:', ...args);
-    } catch (e) {}
-  };
-  // The debug overlay, once loaded, and a pending refresh of it.
-  let overlay, refreshing;
-  const guard = (f) =>
-    function () {
-      try {
-        return f.apply(this, arguments);
-      } catch (e) {
-        warn(e);
-      } finally {
-        refresh();
-      }
-    };
   // npm's bundle supplies its own importer; a script tag loads chunks from beside chattag.js.
   // A promise always: a blocked or missing chunk is a rejection, never a throw.
   const loadChunk = (name) =>
@@ -73,14 +40,16 @@ import CHUNKS from 'chattag:chunks';
     if (METHODS.includes(name)) return api[name](...args);
   };
   api.version = '0.1.0';
-  api.id = () => (live ? guard(w.id)() : undefined);
+  // `w.call(op, a, b, n)`: the wasm's calls that pass strings; op numbers as in src/lib.rs
+  // (0 ID, 1 REWRITE, 2 IDENTIFIERS, 3 SET_ID, 5 LINK, 6 INSPECT).
+  api.id = () => (live ? guard(w.call)(0) : undefined); // ID (lib.rs)
   api.rewrite = (url) => {
-    const out = live && (typeof url === 'string' || url instanceof URL) ? guard(w.rewrite)(String(url)) : url;
+    const out = live && (typeof url === 'string' || url instanceof URL) ? guard(w.call)(1, String(url), undefined, 0) : url;
     return typeof out === 'string' ? out : url;
   };
   api.identifiers = () => {
     try {
-      return live ? JSON.parse(w.identifiers()) : {};
+      return live ? JSON.parse(w.call(2)) : {};
     } catch (e) {
       return {};
     }
@@ -92,130 +61,20 @@ import CHUNKS from 'chattag:chunks';
   // Strings as they are, finite numbers in their JS spelling, null/undefined = clear; anything
   // else becomes "" so the wasm rejects it (with a warning under debug).
   const text = (v) => (v == null ? undefined : typeof v === 'string' || Number.isFinite(v) ? String(v) : '');
-  api.setUserId = setter('setUserId', (v) => w.set_user_id(text(v)));
-  api.setPurchaseId = setter('setPurchaseId', (v) => w.set_purchase_id(text(v)));
+  api.setUserId = setter('setUserId', (v) => w.call(3, text(v), undefined, 0));
+  api.setPurchaseId = setter('setPurchaseId', (v) => w.call(3, text(v), undefined, 1));
   api.consent = setter('consent', (granted) => w.consent(!!granted));
   W.chattag = api;
 
-  // The bulk pass's prefilter: an href without any of these cannot be a messenger link, so the
-  // wasm never sees it (the core classifies every href that passes).
-  const MAYBE = /wa\.me|whatsapp|t\.me|telegram|tg:|viber|max\.ru/i;
-  const ports = {
-    post: guard((url, body, token) => {
-      let sent;
-      try {
-        sent = fetch(url, { method: 'POST', body, keepalive: true, credentials: 'omit' });
-      } catch (e) {
-        sent = Promise.reject(e);
-      }
-      track(body, 'sending');
-      sent.then((r) => r.status, () => 0).then(guard((status) => {
-        const r = w.on_settled(token, status);
-        if (r) track(body, ['', 'sent', 'dropped', 'retrying'][r], r > 1 ? (status ? `HTTP ${status}` : 'network error') : '');
-      }));
-    }),
-    later: guard((ms, what) => {
-      const run = guard(() => w.on_timer(what));
-      // A zero delay is a yield between slices of a long pass: postTask has no 4 ms clamp. A
-      // missing or throwing one (a page's polyfill) falls back to setTimeout.
-      let queued;
-      try {
-        if (!ms) (queued = W.scheduler.postTask(run)).catch(() => {});
-      } catch (e) {}
-      if (!queued) setTimeout(run, ms);
-    }),
-    ready: guard((id) => setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))))),
-    ym: guard((counter) => {
-      if (typeof W.ym === 'function') W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.on_client_id(String(v)))));
-    }),
-    setting: (attr, key) => {
-      let v;
-      try {
-        if (urlDebug && key == 'debug') return '1';
-        v = script && script.getAttribute(attr);
-        if (v == null) v = own(key);
-        if (v == null) return;
-        v = String(v);
-        // A path on the site's own domain (`/chattag/v1/events`, the collector behind the
-        // site's proxy) or a scheme-relative URL: resolved against the page.
-        if (key == 'endpoint' && /^\s*\//.test(v)) v = new URL(v.trim(), D.baseURI).href;
-      } catch (e) {}
-      return typeof v == 'string' ? v : undefined;
-    },
-    // A document pass started: open shadow roots are looked for, and their links tagged, in a
-    // task of their own.
-    shadows: () => setTimeout(guard(() => tagLinks(shadows(D)))),
-    warn: guard((message, detail) => warn(message, detail)),
-    // A bad setting is the one thing said without debug: the site owner has to see it.
-    misconfigured: (message) => {
-      try {
-        console.warn('chattag: bad setting:', message);
-      } catch (e) {}
-    },
-    // The bulk pass's DOM side (see ports.rs). These return/accept plain strings and must
-    // never throw: a throw would unwind through the wasm mid-pass.
-    hrefs: (list, from, to) => {
-      const out = [];
-      try {
-        for (let i = from; i < to; i++) {
-          const h = list[i].getAttribute('href') || '';
-          out.push(MAYBE.test(h) && !h.includes('\n') ? h : '');
-        }
-      } catch (e) {}
-      return out.join('\n');
-    },
-    setHrefs: (list, from, hrefs) => {
-      try {
-        const v = hrefs.split('\n');
-        for (let i = 0; i < v.length && from + i < list.length; i++) {
-          if (!v[i]) continue;
-          list[from + i].setAttribute('href', v[i]);
-          ours.set(list[from + i], v[i]);
-        }
-      } catch (e) {}
-    },
-  };
-
-  // ---- links in open shadow roots -----------------------------------------------------------
-  // Tagged like the document's and watched by the same observer. Looked for at and under `node`
-  // when it is added, and over the whole document on every pass (`shadows` port, see ports.rs).
-  const LINK = 'a[href],area[href]';
-  const fights = new WeakMap();
-  const roots = new WeakSet();
-  let observer;
-  const watch = (root) => observer && observer.observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ['href'] });
-  // getElementsByTagName: 4-5× faster than querySelectorAll('*') over a 30,000-element page
-  // (~6 ms, measured); a shadow root has only the latter.
-  function shadows(node, found = []) {
-    try {
-      const all = node.getElementsByTagName ? node.getElementsByTagName('*') : node.querySelectorAll('*');
-      for (let i = -1; i < all.length; i++) {
-        const root = (i < 0 ? node : all[i]).shadowRoot;
-        if (!root) continue;
-        if (!roots.has(root)) roots.add(root), watch(root);
-        found.push(...root.querySelectorAll(LINK));
-        shadows(root, found);
-      }
-    } catch (e) {}
-    return found;
-  }
-  // The wasm tags what it is handed, split by whether a link carries a `data-chattag` hint.
-  const tagLinks = (list) => {
-    const plain = [];
-    const hinted = [];
-    for (const el of list) (el.hasAttribute('data-chattag') ? hinted : plain).push(el);
-    if (list.length) w.on_links(plain, hinted);
-  };
-
   // ---- debug overlay and QR dialog: idle unless debug mode / data-qr is on -------------------
-  // `sent`: [body, status, detail] per POST and per answer (debug only). The overlay's model and
-  // the QR click live in the lazily loaded "inspect" chunk (www/loader/wasm-inspect.js).
-  const sent = [];
-  const track = (...entry) => debug && sent.push(entry);
-  const state = { inspect: w.inspect, api, sent, maybe: MAYBE };
-  let inspector, qr;
-  // Called after every entry into the wasm (see `guard`); the model is rebuilt at most every 100 ms.
-  function refresh() {
+  // The overlay's model and the QR click live in the lazily loaded "inspect" chunk
+  // (www/loader/wasm-inspect.js); `inspect(element)` / `inspect()` are the wasm's verdicts.
+  const inspect = (el) =>
+    w.call(6, el && el.getAttribute('href'), el && el.getAttribute('data-chattag'), el ? 1 : 0) || '';
+  const state = { inspect, api, sent, maybe: MAYBE };
+  let overlay, inspector, qr, refreshing;
+  // Run after every entry into the wasm (see `guard`); the model is rebuilt at most every 100 ms.
+  ui.after = () => {
     if (!overlay || refreshing) return;
     refreshing = setTimeout(() => {
       refreshing = 0;
@@ -223,15 +82,18 @@ import CHUNKS from 'chattag:chunks';
         overlay.update(inspector.model(state));
       } catch (e) {}
     }, 100);
-  }
+  };
 
   const listen = () => {
     const opts = { capture: true, passive: true };
     // The link itself, found along the composed path: it may sit in an open shadow root, or
-    // wrap a <slot> whose light-DOM content was clicked.
+    // wrap a <slot> whose light-DOM content was clicked. Re-tagged (a framework may have set its
+    // href late) and, when used, reported; with no link, the wasm still looks for a late ClientID.
     const pointer = guard((e) => {
       const link = (e.composedPath ? e.composedPath() : [e.target]).find((n) => n.matches && n.matches(LINK));
-      w.on_interaction(link, e.type === 'click' || (e.type === 'auxclick' && e.button === 1));
+      const what = e.type === 'click' || (e.type === 'auxclick' && e.button === 1) ? 2 : 1;
+      if (link) tagLink(link, what);
+      else w.call(5, undefined, undefined, what);
     });
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
@@ -252,21 +114,21 @@ import CHUNKS from 'chattag:chunks';
       // pagehide and visibilitychange usually come together: one beacon is enough.
       if (Date.now() - hiddenAt < 1000) return;
       hiddenAt = Date.now();
-      w.on_hide();
+      w.on_timer(5); // TIMER_HIDE
     });
     W.addEventListener('pagehide', hide, opts);
     D.addEventListener('visibilitychange', () => D.visibilityState === 'hidden' && hide(), opts);
-    W.addEventListener('pageshow', guard((e) => e.persisted && w.on_show()), opts);
+    W.addEventListener('pageshow', guard((e) => e.persisted && w.on_timer(6)), opts); // TIMER_SHOW
 
-    // Links added or re-pointed by the page, gathered here (walking records is DOM plumbing
-    // that JS does cheaply) and tagged by the wasm in one bulk call. Attribute records of our
-    // own bulk writes are dropped; the rest are re-tagged, which is a no-op for tagged links.
-    // Another script that rewrites a link whenever it changes (an old chat-tracking script, a
-    // page putting its href back) would make that a loop that freezes the page: a link is
-    // re-tagged at most 3 times a second, and its further changes in that second are left alone.
-    // A script that answers every change then has the last word, and nothing loops.
+    // Links added or re-pointed by the page, gathered here and tagged in bulk. Attribute records
+    // of our own bulk writes are dropped; the rest are re-tagged, which is a no-op for tagged
+    // links. Another script that rewrites a link whenever it changes (an old chat-tracking
+    // script, a page putting its href back) would make that a loop that freezes the page: a link
+    // is re-tagged at most 3 times a second, and its further changes in that second are left
+    // alone. A script that answers every change then has the last word, and nothing loops.
+    const fights = new WeakMap();
     try {
-      observer = new MutationObserver(guard((records) => {
+      watching.observer = new MutationObserver(guard((records) => {
         const found = [];
         const add = (el) => found.push(el);
         const now = Date.now();
@@ -307,8 +169,8 @@ import CHUNKS from 'chattag:chunks';
     try {
       W.navigation.addEventListener('navigate', guard((e) => {
         const url = e.destination.url;
-        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || w.rewrite(url) === url) return;
-        const tagged = w.on_open(url);
+        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || w.call(1, url, undefined, 0) === url) return;
+        const tagged = w.call(1, url, undefined, 1);
         e.preventDefault();
         setTimeout(() => location[e.navigationType == 'replace' ? 'replace' : 'assign'](tagged));
       }));
@@ -319,7 +181,7 @@ import CHUNKS from 'chattag:chunks';
       W.open = function (url) {
         const args = Array.from(arguments);
         if (typeof url === 'string' || url instanceof URL) {
-          const tagged = guard(w.on_open)(String(url));
+          const tagged = guard(w.call)(1, String(url), undefined, 1);
           if (typeof tagged === 'string') args[0] = tagged;
         }
         return open.apply(W, args);
@@ -344,14 +206,14 @@ import CHUNKS from 'chattag:chunks';
       warn('wasm unavailable, using the JavaScript build:', e);
       finalize({ exports: (await loadChunk('fallback')).default(wasmImports()) });
     }
-    debug = w.boot(W, D, ports) || debug;
+    ui.debug = w.boot() || ui.debug;
     live = true;
     for (const [name, ...args] of queue.splice(0)) {
       if (METHODS.includes(name)) guard(api[name])(...args);
     }
     listen();
-    w.start();
-    if (debug) {
+    guard(w.start)();
+    if (ui.debug) {
       Promise.all([loadChunk('debug'), loadChunk('inspect')])
         .then(([m, i]) => {
           inspector = i;

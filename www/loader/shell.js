@@ -1,0 +1,293 @@
+// The imperative shell: every piece of browser I/O the wasm needs, imported by the wasm-bindgen
+// glue as 'chattag:shell' (src/browser/ports.rs declares each function). Only strings and
+// numbers cross, so no JS object lives in the wasm. These functions only move data: which links
+// are tagged and how, IDs, expiry, events and retries are the wasm's decisions.
+//
+// None of them may throw: a throw would unwind through the wasm mid-call. Calls back into the
+// wasm (timers, fetch answers, `ym` callbacks) are asynchronous and go through `guard`.
+import * as w from 'chattag:glue';
+
+export const W = window;
+export const D = document;
+// Only valid while this script runs synchronously.
+export const script = D.currentScript;
+
+// The same "is it on" rule the wasm applies to data-debug (settings.rs), needed here for
+// failures that happen before the wasm can read its settings.
+export const on = (v) => v != null && v !== false && !/^\s*(0|false|off|no)\s*$/i.test(String(v));
+// Only a plain object counts: markup such as two <a id="chattagConfig" name="endpoint"> (which
+// comment sanitizers allow) clobbers window.chattagConfig with elements. Own keys only, so a
+// polluted Object.prototype configures nothing either.
+const raw = W.chattagConfig;
+export const config = raw && {}.toString.call(raw) == '[object Object]' ? raw : {};
+export const own = (key) => ({}.hasOwnProperty.call(config, key) ? config[key] : undefined);
+// `?chattag_debug=1` switches debug mode on like data-debug (the wasm reads it through `setting`).
+const urlDebug = /[?&]chattag_debug=1(&|$)/.test(location.search);
+// `ui.debug`: debug mode; `ui.after`: run after every entry into the wasm (the overlay refresh).
+export const ui = { debug: urlDebug || on(script && script.getAttribute('data-debug')) || on(own('debug')) };
+export const warn = (...args) => {
+  try {
+    if (ui.debug) console.warn('chattag:', ...args);
+  } catch (e) {}
+};
+export const guard = (f) =>
+  function () {
+    try {
+      return f.apply(this, arguments);
+    } catch (e) {
+      warn(e);
+    } finally {
+      if (ui.after) ui.after();
+    }
+  };
+// A value for the wasm: a string, or undefined for none (never an object it cannot take).
+const text = (v) => (v == null ? undefined : '' + v);
+const safe = (f, fallback) => {
+  try {
+    return f();
+  } catch (e) {
+    return fallback;
+  }
+};
+
+// ---- network, timers, events ------------------------------------------------------------------
+
+// `sent`: [body, status, detail] per POST and per answer, for the debug overlay (debug only).
+export const sent = [];
+const track = (...entry) => ui.debug && sent.push(entry);
+
+export const post = (url, body, token) => {
+  let sending;
+  try {
+    sending = fetch(url, { method: 'POST', body, keepalive: true, credentials: 'omit' });
+    track(body, 'sending');
+  } catch (e) {
+    sending = Promise.reject(e);
+  }
+  sending.then((r) => r.status, () => 0).then(guard((status) => {
+    const r = w.on_settled(token, status);
+    if (r) track(body, ['', 'sent', 'dropped', 'retrying'][r], r > 1 ? (status ? `HTTP ${status}` : 'network error') : '');
+  }));
+};
+
+// Any answer means yes.
+const beacon = (url, body) => navigator.sendBeacon(url, body) || undefined;
+
+// A zero delay is a yield between slices of a long pass: postTask has no 4 ms clamp. A missing or
+// throwing one (a page's polyfill) falls back to setTimeout.
+const schedule = (run, ms) => {
+  let queued;
+  try {
+    if (!ms) (queued = W.scheduler.postTask(run)).catch(() => {});
+  } catch (e) {}
+  if (!queued) setTimeout(run, ms);
+};
+export const later = (ms, what) => schedule(guard(() => w.on_timer(what)), ms);
+
+const ready = (id) => {
+  setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))));
+};
+
+// The answer goes to the wasm as CLIENT_ID (lib.rs).
+const ym = (counter) => {
+  if (typeof W.ym === 'function') void W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.call(7, String(v)))));
+};
+
+// ---- settings and page facts ------------------------------------------------------------------
+
+const setting = (attr, key) => {
+  if (urlDebug && key == 'debug') return '1';
+  let v = script && script.getAttribute(attr);
+  if (v == null) v = own(key);
+  if (v == null) return;
+  v = String(v);
+  // A path on the site's own domain (`/chattag/v1/events`, the collector behind the site's
+  // proxy) or a scheme-relative URL: resolved against the page.
+  return key == 'endpoint' && /^\s*\//.test(v) ? new URL(v.trim(), D.baseURI).href : v;
+};
+
+export const now = () => Date.now();
+export const rnd = () => safe(() => crypto.getRandomValues(new Uint32Array(1))[0], -1);
+
+// ---- storage: localStorage and the cookie, each may be blocked or throw ---------------------------
+// Every value written this page view stays in `mem`, read when localStorage is gone. localStorage
+// is looked up on first use, so nothing is touched before consent.
+const mem = new Map();
+let local;
+const store = () => {
+  if (local === undefined) local = safe(() => W.localStorage || null, null);
+  return local;
+};
+const get = (key) => {
+  if (store()) {
+    try {
+      return local.getItem(key);
+    } catch (e) {
+      local = null;
+    }
+  }
+  return mem.get(key);
+};
+const set = (key, value) => {
+  mem.set(key, value);
+  // Quota exceeded or blocked mid-page: memory takes over for the rest of the view.
+  if (store()) {
+    try {
+      local.setItem(key, value);
+    } catch (e) {
+      local = null;
+    }
+  }
+};
+const remove = (key) => {
+  mem.delete(key);
+  if (store()) local.removeItem(key);
+};
+const kept = (key) => mem.get(key);
+const forget = () => {
+  mem.clear();
+};
+const foreign = (key) => store() && local.getItem(key);
+const cookies = () => D.cookie;
+const setCookie = (c) => {
+  D.cookie = c;
+};
+
+// ---- console ------------------------------------------------------------------------------------
+
+// A bad setting is the one thing said without debug: the site owner has to see it.
+const misconfigured = (message) => console.warn('chattag: bad setting:', message);
+
+// `io(op, a, b)` (ports.rs): the operations that pass strings, in the order of its constants;
+// the answer is a string or undefined, and a throw (storage blocked, a page's broken polyfill)
+// is no answer.
+const IO = [
+  get, set, remove, kept, forget, foreign, cookies, setCookie,
+  setting, beacon, ready, ym, warn, misconfigured,
+  // PAGE_*: page facts.
+  () => location.href,
+  () => location.search,
+  () => D.title,
+  () => D.referrer,
+  () => D.documentElement.getAttribute('lang'),
+  () => location.protocol,
+];
+export const io = (op, a, b) => safe(() => text(IO[op](a, b)));
+
+// ---- links: the tagging passes ------------------------------------------------------------------
+
+export const LINK = 'a[href],area[href]';
+// Links the bulk pass looks at: every link without a `data-chattag` hint (those go one at a time,
+// reading the hint). Plain selector lists, not `:is()`: engines before Chromium 88 / Safari 14
+// throw on `:is()`, which would leave every link untagged there. A CSS substring prefilter was
+// tried: with the `i` flag it made this query 2–3× slower on a 10,000-link page, and without it
+// it missed hosts written in mixed case (`http://www.WA.me/…`).
+const CANDIDATES = 'a[href]:not([data-chattag]),area[href]:not([data-chattag])';
+const HINTED = 'a[href][data-chattag],area[href][data-chattag]';
+// Links per slice of a long pass: ~20 ms of work on a 2-core machine, so that a 10,000-link page
+// never sees a task anywhere near 50 ms from us.
+const SLICE = 2000;
+// The bulk pass's prefilter: an href without any of these cannot be a messenger link, so the wasm
+// never sees it (the core classifies every href that passes).
+export const MAYBE = /wa\.me|whatsapp|t\.me|telegram|tg:|viber|max\.ru/i;
+// href values the bulk pass wrote, so the observer can skip its own writes cheaply.
+export const ours = new WeakMap();
+
+// `list[from..to]`: hrefs read and joined by "\n" ("" for one the prefilter rules out, and for one
+// that itself contains a newline: such a link is left to interaction time), tagged by the wasm in
+// one call, changed ones written back. One crossing per slice instead of one per link: the bulk
+// pass is DOM-bound, and per-call glue dominated it.
+function tagSlice(list, from, to) {
+  const out = [];
+  try {
+    for (let i = from; i < to; i++) {
+      const h = list[i].getAttribute('href') || '';
+      out.push(MAYBE.test(h) && !h.includes('\n') ? h : '');
+    }
+  } catch (e) {}
+  const tagged = w.call(4, out.join('\n')); // TAG_HREFS (lib.rs)
+  if (!tagged) return;
+  try {
+    const v = tagged.split('\n');
+    for (let i = 0; i < v.length && from + i < to; i++) {
+      if (!v[i]) continue;
+      list[from + i].setAttribute('href', v[i]);
+      ours.set(list[from + i], v[i]);
+    }
+  } catch (e) {}
+}
+
+// One link with its `data-chattag` hint; `what` as in app.rs (0 pass, 1 pointer, 2 used). The
+// wasm answers with the href to write, if it changes.
+export const tagLink = (el, what) => {
+  const href = w.call(5, text(el.getAttribute('href')), text(el.getAttribute('data-chattag')), what); // LINK (lib.rs)
+  if (href != null) el.setAttribute('href', href);
+};
+
+// Links the page added or changed (the loader's MutationObserver, shadow roots), tagged at once.
+export const tagLinks = (list) => {
+  const plain = [];
+  for (const el of list) {
+    if (el.hasAttribute('data-chattag')) guard(tagLink)(el, 0);
+    else plain.push(el);
+  }
+  for (let i = 0; i < plain.length; i += SLICE) tagSlice(plain, i, Math.min(plain.length, i + SLICE));
+};
+
+// ---- links in open shadow roots -----------------------------------------------------------------
+// Tagged like the document's and watched by the same observer. Looked for at and under `node` when
+// it is added, and over the whole document on every pass.
+const roots = new WeakSet();
+export const watching = {};
+export const watch = (root) =>
+  watching.observer && watching.observer.observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ['href'] });
+// getElementsByTagName: 4-5× faster than querySelectorAll('*') over a 30,000-element page
+// (~6 ms, measured); a shadow root has only the latter.
+export function shadows(node, found = []) {
+  try {
+    const all = node.getElementsByTagName ? node.getElementsByTagName('*') : node.querySelectorAll('*');
+    for (let i = -1; i < all.length; i++) {
+      const root = (i < 0 ? node : all[i]).shadowRoot;
+      if (!root) continue;
+      if (!roots.has(root)) roots.add(root), watch(root);
+      found.push(...root.querySelectorAll(LINK));
+      shadows(root, found);
+    }
+  } catch (e) {}
+  return found;
+}
+
+// A document pass, in slices of a few ms each starting in the next task, so that a page with
+// thousands of links stays responsive. The wasm asks for one whenever its ID may have changed; a
+// pass under way then starts over on its next slice.
+let list, from, passing;
+function step() {
+  let more;
+  try {
+    if (!list) {
+      // The queries get a task of their own (on a 10,000-link page they take as long as a
+      // slice), then the slices follow.
+      from = 0;
+      for (const el of D.querySelectorAll(HINTED)) guard(tagLink)(el, 0);
+      list = D.querySelectorAll(CANDIDATES);
+      more = list.length > 0;
+      // Open shadow roots, which querySelectorAll does not reach: in a task of their own.
+      setTimeout(guard(() => tagLinks(shadows(D))));
+    } else {
+      const to = Math.min(list.length, from + SLICE);
+      tagSlice(list, from, to);
+      from = to;
+      more = to < list.length;
+    }
+  } catch (e) {
+    warn(e);
+  } finally {
+    if (ui.after) ui.after();
+  }
+  if (more) schedule(step, 0);
+  else passing = list = undefined;
+}
+export const pass = () => {
+  list = undefined;
+  if (!passing) (passing = 1), schedule(step, 0);
+};
