@@ -96,7 +96,7 @@ function detectToolchain() {
         // /usr/bin first: cargo, rustc and rustdoc must all be Debian's 1.96.
         PATH: ['/usr/bin', basePath].join(path.delimiter),
         RUSTC_BOOTSTRAP: '1',
-        RUSTFLAGS: `--cfg getrandom_backend="wasm_js" -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none ${MVP_ABI}`,
+        RUSTFLAGS: `-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none ${MVP_ABI}`,
       },
     };
   };
@@ -106,7 +106,7 @@ function detectToolchain() {
     if (!installed.split('\n').includes('wasm32-unknown-unknown')) return null;
     const version = capture(rustc, ['--version']);
     const dir = path.join(ROOT, 'target', 'wasm-rustup');
-    const env = { PATH: basePath, RUSTFLAGS: `--cfg getrandom_backend="wasm_js" ${MVP_ABI}` };
+    const env = { PATH: basePath, RUSTFLAGS: `${MVP_ABI}` };
     // With the rust-src component, std is rebuilt like the Debian path: the same small build on a
     // stable toolchain (RUSTC_BOOTSTRAP unlocks -Zbuild-std and immediate-abort; no nightly).
     const src = path.join(capture(rustc, ['--print', 'sysroot']) ?? '', 'lib', 'rustlib', 'src', 'rust', 'library');
