@@ -204,7 +204,7 @@ fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<dyn Storage>), Comm
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let store = crate::store::open(&db.db, false, Arc::new(StoreMetrics::default()))?;
+    let store = crate::store::open(&db.database()?, false, Arc::new(StoreMetrics::default()))?;
     Ok((rt, store))
 }
 
