@@ -20,7 +20,9 @@
 //!
 //! This module names what is stored and asked, in the features' own types; it has no SQL.
 
+pub mod chat_rules;
 pub mod database;
+pub mod history;
 pub mod migrations;
 pub mod model;
 pub mod postgres;

@@ -25,6 +25,7 @@ pub mod migrate;
 mod privacy;
 mod queries;
 mod reports;
+mod sql;
 mod retention;
 
 use std::sync::{Arc, OnceLock};
