@@ -25,6 +25,7 @@ pub mod database;
 pub mod history;
 pub mod migrations;
 pub mod model;
+pub mod person;
 pub mod postgres;
 pub mod privacy;
 pub mod sqlite;

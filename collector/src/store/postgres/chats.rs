@@ -21,7 +21,9 @@ use super::sql::{exec, one, opt, rows};
 use super::PgStore;
 use crate::chats::inbound::{Answered, BotOpened, ChatUser, Inbound, InboundMessage, Unreadable};
 use crate::chats::intake::ValidIntake;
-use crate::chats::matching::{self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings, Method};
+use crate::chats::matching::{
+    self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings, Method,
+};
 use crate::chats::model::{Delivery, IntakeSource, LaterFacts, Written, CONVERSATION_GAP_MS};
 use crate::clock::now_ms;
 use crate::store::chat_rules::{

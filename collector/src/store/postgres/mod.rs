@@ -25,8 +25,8 @@ pub mod migrate;
 mod privacy;
 mod queries;
 mod reports;
-mod sql;
 mod retention;
+mod sql;
 
 use std::sync::{Arc, OnceLock};
 

@@ -7,12 +7,12 @@ use deadpool_postgres::Object;
 use tokio_postgres::Row;
 
 use crate::chats::matching::Method;
+use crate::store::history::{
+    clicks_from_bodies, history_from_bodies, MAX_CHAIN, MAX_CLICKS, MAX_EVENTS_READ,
+};
 use crate::store::model::{
     ChatRecord, Conflict, ConversationLink, MappingCursor, MappingPage, MappingQuery,
     MappingSummary,
-};
-use crate::store::history::{
-    clicks_from_bodies, history_from_bodies, MAX_CHAIN, MAX_CLICKS, MAX_EVENTS_READ,
 };
 use crate::store::StoreError;
 

@@ -18,9 +18,6 @@ use chattag_core::ChatId;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
-use crate::store::chat_rules::{
-    self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS, BOT_OPEN_SKEW_MS,
-};
 use crate::chats::inbound::{Answered, BotOpened, ChatUser, Inbound, InboundMessage, Unreadable};
 use crate::chats::intake::ValidIntake;
 use crate::chats::matching::{
@@ -28,6 +25,9 @@ use crate::chats::matching::{
 };
 use crate::chats::model::{Delivery, IntakeSource, LaterFacts, Written, CONVERSATION_GAP_MS};
 use crate::clock::now_ms;
+use crate::store::chat_rules::{
+    self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS, BOT_OPEN_SKEW_MS,
+};
 use crate::store::{ChatStore, StoreError};
 
 #[async_trait]
