@@ -160,35 +160,31 @@ async fn apply_batch(pool: &Pool, batch: &[Request]) -> Result<Vec<IngestOutcome
     let mut client = pool.get().await?;
     let statement = client.prepare_cached(STORE_EVENT).await?;
     let tx = client.transaction().await?;
-    let mut pending = Vec::new();
-    for request in batch {
-        for p in &request.events {
-            pending.push(store_event(
-                &tx,
-                &statement,
-                &request.site,
-                p,
-                request.received_at,
-            ));
-        }
-    }
+    // In (site, chat ID) order: two instances' transactions then lock shared chat rows in the
+    // same order, and cannot deadlock on them.
+    let mut order: Vec<(usize, &Prepared)> = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.events.iter().map(move |p| (i, p)))
+        .collect();
+    order.sort_by(|(a, pa), (b, pb)| {
+        (&batch[*a].site, &pa.event.chat_id).cmp(&(&batch[*b].site, &pb.event.chat_id))
+    });
+    let pending = order.iter().map(|(i, p)| {
+        let request = &batch[*i];
+        store_event(&tx, &statement, &request.site, p, request.received_at)
+    });
     let stored = futures_util::future::try_join_all(pending).await?;
     tx.commit().await?;
-    let mut stored = stored.into_iter();
-    Ok(batch
-        .iter()
-        .map(|request| {
-            let mut outcome = IngestOutcome::default();
-            for new in stored.by_ref().take(request.events.len()) {
-                if new {
-                    outcome.accepted += 1;
-                } else {
-                    outcome.duplicates += 1;
-                }
-            }
-            outcome
-        })
-        .collect())
+    let mut outcomes = vec![IngestOutcome::default(); batch.len()];
+    for ((i, _), new) in order.iter().zip(stored) {
+        if new {
+            outcomes[*i].accepted += 1;
+        } else {
+            outcomes[*i].duplicates += 1;
+        }
+    }
+    Ok(outcomes)
 }
 
 /// True when the event was new.
