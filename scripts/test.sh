@@ -31,7 +31,7 @@ echo "== collector integration tests on PostgreSQL (throwaway cluster, scripts/p
 if pg_env=$(bash scripts/postgres.sh start); then
   eval "$pg_env"
   trap 'bash scripts/postgres.sh stop "$CHATTAG_PG_DIR" || true' EXIT
-  if ! CHATTAG_TEST_POSTGRES="$CHATTAG_TEST_POSTGRES" cargo test -p chattag-collector --no-fail-fast --test '*' 2>&1 | tee "$logs/pg.log"; then status=1; fi
+  if ! CHATTAG_TEST_POSTGRES="$CHATTAG_TEST_POSTGRES" CHATTAG_TEST_POSTGRES_CA="${CHATTAG_TEST_POSTGRES_CA:-}" cargo test -p chattag-collector --no-fail-fast --test '*' 2>&1 | tee "$logs/pg.log"; then status=1; fi
   bash scripts/postgres.sh stop "$CHATTAG_PG_DIR" || true
   trap - EXIT
 else

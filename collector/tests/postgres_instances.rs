@@ -201,3 +201,45 @@ fn one_persons_messages_at_two_instances_at_once_make_one_conversation() {
         PEOPLE
     );
 }
+
+/// `migrate` on `url` (given in CHATTAG_DATABASE_URL): (succeeded, stderr).
+fn migrate(url: &str) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chattag-collector"))
+        .arg("migrate")
+        .env_remove("CHATTAG_DB")
+        .env("CHATTAG_DATABASE_URL", url)
+        .output()
+        .expect("run chattag-collector");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tls_is_required_and_verified_as_sslmode_says() {
+    let Some(base) = cluster() else { return };
+    let Some(ca) = std::env::var("CHATTAG_TEST_POSTGRES_CA")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        eprintln!("skipped: the test cluster has no TLS (CHATTAG_TEST_POSTGRES_CA)");
+        return;
+    };
+    let db = PgDb::create(&base);
+    let by_name = db.url.replacen("@127.0.0.1:", "@localhost:", 1);
+    // Verified against the cluster's own CA, by host name and by address.
+    for url in [&by_name, &db.url] {
+        let (ok, err) = migrate(&format!("{url}?sslmode=verify-full&sslrootcert={ca}"));
+        assert!(ok, "{url}: {err}");
+    }
+    // The public roots do not know the cluster's CA: verification fails, nothing connects.
+    let (ok, err) = migrate(&format!("{by_name}?sslmode=verify-full"));
+    assert!(!ok);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // `require` encrypts without checking the certificate (libpq's meaning).
+    let (ok, err) = migrate(&format!("{by_name}?sslmode=require"));
+    assert!(ok, "{err}");
+    let (ok, err) = migrate(&format!("{by_name}?sslmode=bogus"));
+    assert!(!ok && err.contains("sslmode"), "{err}");
+}
