@@ -243,3 +243,27 @@ fn tls_is_required_and_verified_as_sslmode_says() {
     let (ok, err) = migrate(&format!("{by_name}?sslmode=bogus"));
     assert!(!ok && err.contains("sslmode"), "{err}");
 }
+
+/// PostgreSQL stores a batch in rounds of distinct chats and event IDs: several events of one
+/// chat, and a resend inside the same request, still come out as one at a time would (on either
+/// engine).
+#[test]
+fn several_events_of_one_chat_and_a_resend_in_one_request_are_stored_as_one_by_one() {
+    let server = Server::start(&[]);
+    let chat = common::new_chat_id();
+    let issue = common::issue(&chat);
+    let click = common::click(&chat);
+    let mut later = common::click(&chat);
+    later["ts"] = json!(click["ts"].as_i64().unwrap() + 1_000);
+    let r = server.post_events(&json!([issue, click, click.clone(), later]));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({"accepted": 3, "duplicates": 1}));
+    assert_eq!(server.db_count("SELECT count(*) FROM events"), 3);
+    assert_eq!(server.db_count("SELECT count(*) FROM clicks"), 2);
+    let row = server.row(&format!(
+        "SELECT events, clicks, first_ts, last_ts FROM chats WHERE chat_id = '{chat}'"
+    ));
+    assert_eq!(row.get::<i64>(0), 3);
+    assert_eq!(row.get::<i64>(1), 2);
+    assert!(row.get::<i64>(2) < row.get::<i64>(3));
+}
