@@ -23,7 +23,11 @@ const CLIENT_ID: &str = "1700000000123456789";
 fn start() -> Server {
     Server::start_with_webhooks(
         &[Messenger::WhatsApp],
-        &[("CHATTAG_INTAKE_TOKEN", INTAKE_TOKEN)],
+        &[
+            ("CHATTAG_INTAKE_TOKEN", INTAKE_TOKEN),
+            // Phones in clear (the owner's opt-in): the rows are told apart by their phones.
+            ("CHATTAG_PHONES", "clear"),
+        ],
     )
 }
 

@@ -275,8 +275,13 @@ impl Exporter {
         row.set(Field::DateTime, &ts_text);
         row.set(Field::ChatPlatform, &platform);
         row.set_opt(Field::ChatUsername, chat.username.as_deref());
-        row.set_opt(Field::ChatUserId, chat.chat_user_id.as_deref());
-        row.set_opt(Field::PhoneNumber, chat.phone.as_deref());
+        // A hashed phone is no PhoneNumber; it stands in as the partner's ID when none is known.
+        let (phone, pseudonym) = crate::privacy::phones::for_metrica(chat.phone.as_deref());
+        row.set_opt(
+            Field::ChatUserId,
+            chat.chat_user_id.as_deref().or(pseudonym.as_deref()),
+        );
+        row.set_opt(Field::PhoneNumber, phone.as_deref());
         let mut written = WrittenRow {
             conversation: chat.conversation,
             date_time: ts,
