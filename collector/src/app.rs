@@ -62,12 +62,13 @@ impl AppState {
     /// Opens the configured database and assembles the state. Modules register their
     /// metrics in `registry` before it is frozen here.
     pub fn open(config: Config) -> Result<AppState, ServeError> {
-        let phones = crate::privacy::PrivacySettings::from_env(&config)
-            .and_then(|s| crate::privacy::phones::Phones::load(&s, &config.db))
-            .map_err(Box::new)?;
+        let settings = crate::privacy::PrivacySettings::from_env(&config).map_err(Box::new)?;
         let mut registry = Registry::default();
         let store_metrics = Arc::new(StoreMetrics::register(&mut registry));
         let store = crate::store::open(&config.db, true, store_metrics)?;
+        // After the store: on PostgreSQL the privacy key is kept in the database.
+        let phones = crate::privacy::phones::Phones::load(&settings, &config.db, store.as_ref())
+            .map_err(Box::new)?;
         let metrics = Metrics::register(&mut registry);
         let upload_gauges = crate::metrica::upload_metrics::register(&mut registry);
         let connections = ConnectionStats::register(&mut registry);
@@ -81,7 +82,7 @@ impl AppState {
                 LOGINS_PER_MINUTE,
                 config.rate_limit.ipv6_prefix,
             ),
-            budget: Budget::new(&config.limits, &config.db),
+            budget: Budget::new(&config.limits, config.db.sqlite_path()),
             connections,
             config,
             store,
@@ -359,7 +360,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .iter()
         .map(|s| s.id.as_str())
         .collect();
-    tracing::info!(addr = %local, db = %state.config.db.display(), sites = ?sites, max_connections = limits.max_connections, "collector started");
+    tracing::info!(addr = %local, db = %state.config.db, sites = ?sites, max_connections = limits.max_connections, "collector started");
     println!("chattag-collector listening on http://{local}");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
@@ -400,11 +401,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 }
 
 fn warn_if_low_on_disk(state: &AppState) {
-    let dir = state
-        .config
-        .db
-        .parent()
-        .unwrap_or(std::path::Path::new("."));
+    // PostgreSQL's disk is the database server's, not watched from here.
+    let Some(db) = state.config.db.sqlite_path() else {
+        return;
+    };
+    let dir = db.parent().unwrap_or(std::path::Path::new("."));
     let floor = state.config.limits.min_free_bytes;
     if let Ok(free) = crate::disk::free_bytes(dir) {
         if free < floor {

@@ -129,13 +129,10 @@ fn times_sent(rows: &[(usize, String, u64)]) -> HashMap<String, usize> {
 }
 
 fn ledger(server: &Server) -> Vec<(String, i64)> {
-    let conn = common::read_only(&server.db);
-    let mut st = conn
-        .prepare("SELECT state, rows FROM metrica_uploads ORDER BY id")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    server
+        .rows("SELECT state, rows FROM metrica_uploads ORDER BY id")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
         .collect()
 }
 
@@ -219,7 +216,7 @@ fn an_upload_killed_mid_file_resumes_with_that_file_and_sends_nothing_twice() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chattag-collector"))
         .args(upload_args(&standin, "5"))
         .arg("--db")
-        .arg(&server.db)
+        .arg(server.db_arg())
         .env("CHATTAG_METRICA_TOKEN", OAUTH)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

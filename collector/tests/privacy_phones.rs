@@ -10,7 +10,6 @@ mod common;
 #[path = "support/metrica_standin.rs"]
 mod metrica_standin;
 
-use chattag_collector::privacy::key::PrivacyKey;
 use chattag_collector::privacy::phones::token;
 use common::webhooks::{whatsapp_text, Messenger, INTAKE_TOKEN};
 use common::{new_chat_id, new_event_id, Server, TS};
@@ -207,6 +206,9 @@ fn privacy(server: &Server, action: &str, value: &str) -> Value {
 /// Every file beside the database (main file, WAL, shared memory, the inbox's segments) that
 /// holds `needle`, read as bytes.
 fn files_holding(server: &Server, needle: &str) -> Vec<String> {
+    if server.pg_url().is_some() {
+        return server.tables_holding(needle);
+    }
     let dir = server.db.parent().unwrap();
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -233,21 +235,18 @@ fn answers_and_unreadable(server: &Server, stored: &str) -> (i64, i64) {
             "SELECT count(*) FROM answers WHERE phone = '{stored}'"
         )),
         server.db_count(&format!(
-            "SELECT count(*) FROM webhook_unreadable WHERE instr(raw, '{stored}') > 0"
+            "SELECT count(*) FROM webhook_unreadable WHERE raw LIKE '%{stored}%'"
         )),
     )
 }
 
 /// The upload's kept file.
 fn uploaded_csv(server: &Server) -> String {
-    let conn = common::read_only(&server.db);
-    let files: Vec<String> = conn
-        .prepare("SELECT csv FROM metrica_uploads ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let files: Vec<String> = server
+        .rows("SELECT csv FROM metrica_uploads ORDER BY id")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     files.join("\n")
 }
 
@@ -262,7 +261,7 @@ fn hashed_phones_are_nowhere_in_clear_yet_match_export_and_forget() {
     upload(&server, &standin);
     server.caught_up();
 
-    let key = PrivacyKey::load_or_create(&server.db).unwrap();
+    let key = server.privacy_key();
     let anna_token = token(&key, &anna.phone);
     let boris_token = token(&key, &boris.phone);
 
@@ -275,13 +274,10 @@ fn hashed_phones_are_nowhere_in_clear_yet_match_export_and_forget() {
     }
     // Matching by phone still works: the WhatsApp chat was matched by the code in its text and
     // continued by the second message; the answer that overtook it was claimed.
-    let (method, messages, answered): (String, i64, bool) = common::read_only(&server.db)
-        .query_row(
-            "SELECT method, messages, answered FROM conversations WHERE platform = 'whatsapp' AND phone = ?1 AND source = 'webhook'",
-            [&anna_token],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let r = server.row(&format!(
+        "SELECT method, messages, answered FROM conversations WHERE platform = 'whatsapp' AND phone = '{anna_token}' AND source = 'webhook'"
+    ));
+    let (method, messages, answered): (String, i64, bool) = (r.get(0), r.get(1), r.get(2));
     assert_eq!(
         (method.as_str(), messages, answered),
         ("exact-text", 2, true)
@@ -358,9 +354,11 @@ fn phones_in_clear_when_the_owner_opts_in_and_forget_still_removes_answers_and_r
 /// Clear phones left in `conversations` and `answers` (numbers, or a WhatsApp user ID that is one).
 fn clear_phone_rows(server: &Server) -> i64 {
     server.db_count(
-        "SELECT (SELECT count(*) FROM conversations WHERE phone GLOB '[0-9]*' OR user_key GLOB 'phone:[0-9]*'
-                   OR (platform = 'whatsapp' AND chat_user_id GLOB '[0-9]*'))
-              + (SELECT count(*) FROM answers WHERE phone GLOB '[0-9]*')",
+        // "Starts with a digit", as both engines read it.
+        "SELECT (SELECT count(*) FROM conversations WHERE substr(phone, 1, 1) BETWEEN '0' AND '9'
+                   OR substr(user_key, 1, 7) BETWEEN 'phone:0' AND 'phone:9'
+                   OR (platform = 'whatsapp' AND substr(chat_user_id, 1, 1) BETWEEN '0' AND '9'))
+              + (SELECT count(*) FROM answers WHERE substr(phone, 1, 1) BETWEEN '0' AND '9')",
     )
 }
 
@@ -411,19 +409,18 @@ fn phones_kept_in_clear_before_are_hashed_by_the_server_and_the_person_goes_on_i
         ("CHATTAG_WHATSAPP_APP_SECRET", common::webhooks::WA_SECRET),
         ("CHATTAG_WHATSAPP_VERIFY_TOKEN", common::webhooks::WA_VERIFY),
     ]);
-    let after = Server::start_at(
-        tempfile::tempdir().unwrap(),
-        before.db.clone(),
-        &[
-            "--allowed-origin",
-            common::ORIGIN,
-            "--rate-limit",
-            "0",
-            "--config",
-            conf.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let args = [
+        "--allowed-origin",
+        common::ORIGIN,
+        "--rate-limit",
+        "0",
+        "--config",
+        conf.to_str().unwrap(),
+    ];
+    let after = match before.pg_url() {
+        Some(url) => Server::on_database(url, &args, &env),
+        None => Server::start_at(tempfile::tempdir().unwrap(), before.db.clone(), &args, &env),
+    };
     let hashed = common::wait_until(std::time::Duration::from_secs(15), || {
         clear_phone_rows(&after) == 0
     });
@@ -432,7 +429,7 @@ fn phones_kept_in_clear_before_are_hashed_by_the_server_and_the_person_goes_on_i
         "{} rows still hold a phone in clear",
         clear_phone_rows(&after)
     );
-    let key = PrivacyKey::load_or_create(&after.db).unwrap();
+    let key = after.privacy_key();
     let anna_token = token(&key, &anna.phone);
     assert_eq!(
         after.db_count(&format!(

@@ -98,14 +98,15 @@ pub fn import(source: ImportSource) -> Result<(), CommandError> {
             "{invalid} invalid row(s); nothing imported (use --skip-invalid to import the rest)"
         )));
     }
-    // Phones hashed as the server would (the same `[privacy]` and key next to the database).
-    crate::privacy::phones::Phones::for_command(table.as_ref(), &args.db.db)
-        .map_err(|e| CommandError::Refused(e.to_string()))?
-        .protect_intake(&mut valid);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let store = crate::store::open(&args.db.db, false, Arc::new(StoreMetrics::default()))?;
+    let db = args.db.database()?;
+    let store = crate::store::open(&db, false, Arc::new(StoreMetrics::default()))?;
+    // Phones hashed as the server would (the same `[privacy]` and the database's key).
+    crate::privacy::phones::Phones::for_command(table.as_ref(), &db, store.as_ref())
+        .map_err(|e| CommandError::Refused(e.to_string()))?
+        .protect_intake(&mut valid);
     let total = valid.len();
     let ids = rt.block_on(store.record_intake(valid, settings, IntakeSource::Csv))?;
     let opened = ids.iter().filter(|w| w.opened.is_some()).count();

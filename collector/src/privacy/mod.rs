@@ -220,12 +220,17 @@ impl Env {
 }
 
 impl phones::Phones {
-    /// The phone handling the settings ask for, with the privacy key next to `db` when hashed.
-    pub fn load(settings: &PrivacySettings, db: &std::path::Path) -> Result<Self, PrivacyError> {
+    /// The phone handling the settings ask for, with the privacy key of `db` when hashed (next
+    /// to a SQLite file, in a PostgreSQL database: [`key::PrivacyKey::for_store`]).
+    pub fn load(
+        settings: &PrivacySettings,
+        db: &crate::store::database::Database,
+        store: &dyn crate::store::Storage,
+    ) -> Result<Self, PrivacyError> {
         Ok(match settings.phones {
             phones::PhoneMode::Clear => phones::Phones::Clear,
             phones::PhoneMode::Hashed => {
-                phones::Phones::Hashed(key::PrivacyKey::load_or_create(db)?)
+                phones::Phones::Hashed(key::PrivacyKey::for_store(db, store)?)
             }
         })
     }
@@ -233,18 +238,19 @@ impl phones::Phones {
     /// For a command: `[privacy]` of the TOML file at `config` (if any) and the environment.
     pub fn for_command(
         config: Option<&toml::Table>,
-        db: &std::path::Path,
+        db: &crate::store::database::Database,
+        store: &dyn crate::store::Storage,
     ) -> Result<Self, PrivacyError> {
         let empty = toml::Table::new();
         let settings = PrivacySettings::from_table(config.unwrap_or(&empty), &Env::read())?;
-        Self::load(&settings, db)
+        Self::load(&settings, db, store)
     }
 }
 
 /// Server start-up: checks `[privacy]` and the key, and starts expiry.
 pub fn start(state: &crate::app::AppState) -> Result<(), PrivacyError> {
     let settings = PrivacySettings::from_env(&state.config)?;
-    key::PrivacyKey::load_or_create(&state.config.db)?;
+    key::PrivacyKey::for_store(&state.config.db, state.store.as_ref())?;
     if settings.token.is_none() {
         tracing::info!("no privacy token: POST /v1/privacy/* is disabled (CHATTAG_PRIVACY_TOKEN or [privacy] token_file); the forget and export-person commands work");
     }
@@ -262,12 +268,13 @@ pub enum RequestError {
 }
 
 fn audit_entry(
-    db: &std::path::Path,
+    store: &dyn crate::store::Storage,
+    db: &crate::store::database::Database,
     subject: subject::Subject,
     action: &'static str,
     via: &'static str,
 ) -> Result<(Whom, crate::store::privacy::AuditEntry), RequestError> {
-    let key = key::PrivacyKey::load_or_create(db)?;
+    let key = key::PrivacyKey::for_store(db, store)?;
     let entry = crate::store::privacy::AuditEntry {
         at_ms: crate::clock::now_ms(),
         action,
@@ -281,11 +288,11 @@ fn audit_entry(
 /// Deletes everything kept about the person; the audit keeps counts and a keyed hash.
 pub async fn forget(
     store: &dyn crate::store::Storage,
-    db: &std::path::Path,
+    db: &crate::store::database::Database,
     subject: subject::Subject,
     via: &'static str,
 ) -> Result<crate::store::privacy::Forgotten, RequestError> {
-    let (whom, entry) = audit_entry(db, subject, "forget", via)?;
+    let (whom, entry) = audit_entry(store, db, subject, "forget", via)?;
     let done = store.forget(whom, entry).await?;
     tracing::info!(target: "privacy", removed = ?done.removed, via, "forgot a person's data");
     Ok(done)
@@ -294,11 +301,11 @@ pub async fn forget(
 /// Everything kept about the person, per table.
 pub async fn export(
     store: &dyn crate::store::Storage,
-    db: &std::path::Path,
+    db: &crate::store::database::Database,
     subject: subject::Subject,
     via: &'static str,
 ) -> Result<crate::store::privacy::PersonData, RequestError> {
-    let (whom, entry) = audit_entry(db, subject, "export", via)?;
+    let (whom, entry) = audit_entry(store, db, subject, "export", via)?;
     Ok(store.export_person(whom, entry).await?)
 }
 

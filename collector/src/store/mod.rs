@@ -4,7 +4,9 @@
 //! [`MetricaStore`], [`ReportStore`]), gathered in [`Storage`]; the server holds an
 //! `Arc<dyn Storage>` and the commands get one from [`open`]. A second backend (PostgreSQL, for
 //! several collector instances) is an implementation of these traits and a line in [`open`],
-//! nothing else. Today there is one, [`sqlite::SqliteStore`]:
+//! nothing else. There are two: [`sqlite::SqliteStore`], the embedded default, and
+//! [`postgres::PgStore`] for several instances on one database ([`database::Database`] says
+//! which; [`migrations`] is the schema of both). SQLite:
 //!
 //! * ingest is answered once its events are fsynced to the inbox, an append-only log
 //!   ([`sqlite::inbox`]), and applied to the tables from there in bulk; start-up re-applies what
@@ -14,15 +16,21 @@
 //!   (`synchronous=FULL`);
 //! * a small pool of read-only connections serves lookups concurrently (WAL readers never
 //!   block the writer);
-//! * the schema is the numbered `.sql` files of [`sqlite::migrations`].
+//! * the schema is the numbered `.sql` files of [`migrations`].
 //!
 //! This module names what is stored and asked, in the features' own types; it has no SQL.
 
+pub mod chat_rules;
+pub mod database;
+pub mod history;
+pub mod migrations;
 pub mod model;
+pub mod person;
+pub mod postgres;
 pub mod privacy;
 pub mod sqlite;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -106,6 +114,32 @@ pub enum StoreError {
     UnknownConversation(i64),
     #[error("a chat without any chat-partner ID or external ID")]
     NoChatPartner,
+    #[error(transparent)]
+    Database(#[from] database::DatabaseError),
+    #[error("postgres: {}", pg_message(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("postgres: {0}")]
+    PgPool(#[from] deadpool_postgres::PoolError),
+    #[error("postgres settings: {0}")]
+    PgConfig(String),
+    #[error("migration {name} failed: {}", pg_message(.source))]
+    PgMigration {
+        name: &'static str,
+        source: tokio_postgres::Error,
+    },
+    #[error("{0} is not available on PostgreSQL yet")]
+    NotYetOnPostgres(&'static str),
+    #[error("counter {counter}: {chats} of the file's chats were reserved by another upload meanwhile; nothing was recorded, export again")]
+    AlreadyReserved { counter: u64, chats: usize },
+}
+
+/// The server's own message when there is one (tokio-postgres' `Display` says only "db error").
+fn pg_message(e: &tokio_postgres::Error) -> String {
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => format!("{} ({})", db.message(), db.code().code()),
+        (None, Some(source)) => format!("{e}: {source}"),
+        (None, None) => e.to_string(),
+    }
 }
 
 /// Why the inbox refused a group of ingest requests; each request of the group gets a copy
@@ -281,17 +315,22 @@ pub trait Storage:
 }
 impl<T: EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore> Storage for T {}
 
-/// Opens the storage at `db` (creating and migrating it). `serving`: this process answers
+/// Opens the storage `db` names (creating and migrating it). `serving`: this process answers
 /// ingest (the server); commands pass `false`.
 pub fn open(
-    db: &Path,
+    db: &database::Database,
     serving: bool,
     metrics: Arc<StoreMetrics>,
 ) -> Result<Arc<dyn Storage>, StoreError> {
-    let options = if serving {
-        sqlite::SqliteOptions::serving(db)
-    } else {
-        sqlite::SqliteOptions::new(db)
-    };
-    Ok(Arc::new(sqlite::SqliteStore::open(&options, metrics)?))
+    match db {
+        database::Database::Sqlite(path) => {
+            let options = if serving {
+                sqlite::SqliteOptions::serving(path)
+            } else {
+                sqlite::SqliteOptions::new(path)
+            };
+            Ok(Arc::new(sqlite::SqliteStore::open(&options, metrics)?))
+        }
+        database::Database::Postgres(url) => Ok(Arc::new(postgres::PgStore::open(url, metrics)?)),
+    }
 }

@@ -1,5 +1,10 @@
 //! Test harness: the real `chattag-collector` binary on a free loopback port with a temporary
 //! database, a minimal HTTP/1.1 client, and generators of valid events.
+//!
+//! The backend: SQLite (a file in the server's temporary directory), or, when
+//! `CHATTAG_TEST_POSTGRES` holds the URL of a PostgreSQL cluster (`scripts/postgres.sh start`),
+//! a fresh database on it per server, dropped afterwards. Tests that are about SQLite itself
+//! (the inbox, its files, the disk floor) skip on PostgreSQL with [`skip_on_postgres`].
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -23,8 +28,76 @@ pub struct Server {
     pub child: Child,
     pub addr: String,
     pub dir: tempfile::TempDir,
+    /// The SQLite file (unused on PostgreSQL).
     pub db: PathBuf,
+    /// The PostgreSQL database of this server, when the suite runs on PostgreSQL and this
+    /// server owns it (dropped with it).
+    pub pg: Option<PgDb>,
+    /// The PostgreSQL URL this server uses (owned or shared with another server).
+    pg_url: Option<String>,
     args: Vec<String>,
+}
+
+/// The base URL of the test cluster when the suite runs on PostgreSQL.
+pub fn postgres_base() -> Option<String> {
+    std::env::var("CHATTAG_TEST_POSTGRES")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// True (after saying why on stderr) when the suite runs on PostgreSQL and this test is about
+/// SQLite itself: `if skip_on_postgres("…") { return; }`.
+pub fn skip_on_postgres(reason: &str) -> bool {
+    if postgres_base().is_some() {
+        eprintln!("skipped on PostgreSQL: {reason}");
+        return true;
+    }
+    false
+}
+
+/// A fresh database on the test cluster, dropped (with its connections) when dropped.
+pub struct PgDb {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PgDb {
+    pub fn create(base: &str) -> PgDb {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "chattag_t{}_{}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst),
+            now_ms() % 1_000_000
+        );
+        let (root, _) = base.rsplit_once('/').expect("database URL with a path");
+        let mut admin =
+            postgres::Client::connect(base, postgres::NoTls).expect("connect to the test cluster");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create test database");
+        PgDb {
+            url: format!("{root}/{name}"),
+            admin: base.to_owned(),
+            name,
+        }
+    }
+
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to the test database")
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
 }
 
 impl Server {
@@ -47,7 +120,8 @@ impl Server {
         Server::launch(dir, db, args, env)
     }
 
-    /// Like `start_raw`, on a database at `db` (e.g. on a volume the test mounted in `dir`).
+    /// Like `start_raw`, on the SQLite database at `db` whatever the suite's backend (e.g. on a
+    /// volume the test mounted in `dir`).
     pub fn start_at(
         dir: tempfile::TempDir,
         db: PathBuf,
@@ -55,7 +129,16 @@ impl Server {
         env: &[(&str, &str)],
     ) -> Server {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Server::launch(dir, db, args, env)
+        let (child, addr) = spawn(db.as_os_str(), &args, env);
+        Server {
+            child,
+            addr,
+            dir,
+            db,
+            pg: None,
+            pg_url: None,
+            args,
+        }
     }
 
     fn launch(
@@ -64,14 +147,54 @@ impl Server {
         args: Vec<String>,
         env: &[(&str, &str)],
     ) -> Server {
-        let (child, addr) = spawn(&db, &args, env);
+        let pg = postgres_base().map(|base| PgDb::create(&base));
+        let (child, addr) = spawn(&db_arg(&db, pg.as_ref()), &args, env);
         Server {
             child,
             addr,
             dir,
             db,
+            pg_url: pg.as_ref().map(|p| p.url.clone()),
+            pg,
             args,
         }
+    }
+
+    /// Another server process on `db` (a PostgreSQL URL shared with another server, which owns
+    /// the database), with exactly `args` and `env`.
+    pub fn on_database(db: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (child, addr) = spawn(std::ffi::OsStr::new(db), &args, env);
+        Server {
+            child,
+            addr,
+            db: dir.path().join("unused.db"),
+            dir,
+            pg: None,
+            pg_url: Some(db.to_owned()),
+            args,
+        }
+    }
+
+    /// What `--db` says for this server: its file, or its PostgreSQL database's URL.
+    pub fn db_arg(&self) -> std::ffi::OsString {
+        match &self.pg_url {
+            Some(url) => url.into(),
+            None => self.db.as_os_str().to_owned(),
+        }
+    }
+
+    /// The PostgreSQL URL this server uses (`None` on SQLite).
+    pub fn pg_url(&self) -> Option<&str> {
+        self.pg_url.as_deref()
+    }
+
+    /// A direct connection to this server's PostgreSQL database (`None` on SQLite).
+    pub fn pg_client(&self) -> Option<postgres::Client> {
+        self.pg_url.as_ref().map(|url| {
+            postgres::Client::connect(url, postgres::NoTls).expect("connect to the test database")
+        })
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -83,7 +206,7 @@ impl Server {
     /// Starts the binary again on the same database and flags (new port).
     pub fn restart(&mut self) {
         self.kill9();
-        let (child, addr) = spawn(&self.db, &self.args, &DEFAULT_ENV);
+        let (child, addr) = spawn(&self.db_arg(), &self.args, &DEFAULT_ENV);
         self.child = child;
         self.addr = addr;
     }
@@ -134,9 +257,16 @@ impl Server {
     /// once everything acknowledged is applied.
     pub fn db_count(&self, sql: &str) -> i64 {
         self.caught_up();
-        read_only(&self.db)
-            .query_row(sql, [], |r| r.get(0))
-            .expect("count query")
+        match self.pg_client() {
+            // Any integer (count, sum) as bigint.
+            Some(mut client) => client
+                .query_one(&format!("SELECT ({sql})::bigint"), &[])
+                .map(|row| row.get::<_, Option<i64>>(0).unwrap_or(0))
+                .expect("count query"),
+            None => read_only(&self.db)
+                .query_row(sql, [], |r| r.get(0))
+                .expect("count query"),
+        }
     }
 }
 
@@ -144,6 +274,189 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One value read back from either backend.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// A value of a [`Cell`]: `i64`, `String`, `bool` (an integer flag) or an `Option` of them.
+pub trait FromCell: Sized {
+    fn from_cell(cell: &Cell) -> Self;
+}
+
+impl FromCell for i64 {
+    fn from_cell(cell: &Cell) -> i64 {
+        match cell {
+            Cell::Int(v) => *v,
+            other => panic!("expected an integer, got {other:?}"),
+        }
+    }
+}
+
+impl FromCell for String {
+    fn from_cell(cell: &Cell) -> String {
+        match cell {
+            Cell::Text(v) => v.clone(),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
+
+impl FromCell for bool {
+    fn from_cell(cell: &Cell) -> bool {
+        i64::from_cell(cell) != 0
+    }
+}
+
+impl<T: FromCell> FromCell for Option<T> {
+    fn from_cell(cell: &Cell) -> Option<T> {
+        match cell {
+            Cell::Null => None,
+            other => Some(T::from_cell(other)),
+        }
+    }
+}
+
+/// One row read back from either backend.
+#[derive(Clone, Debug)]
+pub struct DbRow(pub Vec<Cell>);
+
+impl DbRow {
+    pub fn get<T: FromCell>(&self, i: usize) -> T {
+        T::from_cell(&self.0[i])
+    }
+}
+
+impl Server {
+    /// The rows of `sql` (plain SQL both engines read alike), once everything acknowledged is
+    /// applied.
+    pub fn rows(&self, sql: &str) -> Vec<DbRow> {
+        self.caught_up();
+        match self.pg_client() {
+            Some(mut client) => client
+                .query(sql, &[])
+                .expect("query")
+                .iter()
+                .map(|row| {
+                    DbRow(
+                        row.columns()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, col)| pg_cell(row, i, col.type_()))
+                            .collect(),
+                    )
+                })
+                .collect(),
+            None => {
+                let conn = read_only(&self.db);
+                let mut stmt = conn.prepare(sql).expect("query");
+                let n = stmt.column_count();
+                stmt.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                rusqlite::types::ValueRef::Null => Cell::Null,
+                                rusqlite::types::ValueRef::Integer(v) => Cell::Int(v),
+                                rusqlite::types::ValueRef::Real(v) => Cell::Int(v as i64),
+                                rusqlite::types::ValueRef::Text(t)
+                                | rusqlite::types::ValueRef::Blob(t) => {
+                                    Cell::Text(String::from_utf8_lossy(t).into_owned())
+                                }
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(DbRow)
+                })
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect()
+            }
+        }
+    }
+
+    /// Runs `statements` in one transaction (the server may be running).
+    pub fn execute_in_one_transaction(&self, statements: &[String]) {
+        self.caught_up();
+        match self.pg_client() {
+            Some(mut client) => {
+                let mut tx = client.transaction().expect("begin");
+                for sql in statements {
+                    tx.batch_execute(sql).expect("statement");
+                }
+                tx.commit().expect("commit");
+            }
+            None => {
+                let mut conn = rusqlite::Connection::open(&self.db).expect("open db");
+                conn.busy_timeout(Duration::from_secs(5))
+                    .expect("busy timeout");
+                let tx = conn.transaction().expect("begin");
+                for sql in statements {
+                    tx.execute_batch(sql).expect("statement");
+                }
+                tx.commit().expect("commit");
+            }
+        }
+    }
+
+    /// The privacy key this server hashes with (beside the SQLite file, or in the PostgreSQL
+    /// database's `privacy_key` table).
+    pub fn privacy_key(&self) -> chattag_collector::privacy::key::PrivacyKey {
+        use chattag_collector::privacy::key::PrivacyKey;
+        let Some(mut client) = self.pg_client() else {
+            return PrivacyKey::load_or_create(&self.db).expect("privacy key");
+        };
+        let key: String = client
+            .query_one("SELECT key FROM privacy_key WHERE id = 1", &[])
+            .expect("privacy key row")
+            .get(0);
+        // Through a key file, the one way to build a key outside the collector.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("pg.db");
+        std::fs::write(PrivacyKey::path_for(&db), key).expect("write key file");
+        PrivacyKey::load_or_create(&db).expect("privacy key")
+    }
+
+    /// PostgreSQL: the tables with a row whose text holds `needle` (what a file scan is on
+    /// SQLite).
+    pub fn tables_holding(&self, needle: &str) -> Vec<String> {
+        self.rows(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .iter()
+        .map(|r| r.get::<String>(0))
+        .filter(|table| {
+            self.db_count(&format!(
+                "SELECT count(*) FROM {table} x WHERE x::text LIKE '%{needle}%'"
+            )) > 0
+        })
+        .collect()
+    }
+
+    /// The one row of `sql`.
+    pub fn row(&self, sql: &str) -> DbRow {
+        let mut rows = self.rows(sql);
+        assert_eq!(rows.len(), 1, "{sql}");
+        rows.remove(0)
+    }
+}
+
+fn pg_cell(row: &postgres::Row, i: usize, ty: &postgres::types::Type) -> Cell {
+    use postgres::types::Type;
+    let int = |v: Option<i64>| v.map_or(Cell::Null, Cell::Int);
+    match *ty {
+        Type::INT8 => int(row.get(i)),
+        Type::INT4 => int(row.get::<_, Option<i32>>(i).map(i64::from)),
+        Type::INT2 => int(row.get::<_, Option<i16>>(i).map(i64::from)),
+        Type::BOOL => int(row.get::<_, Option<bool>>(i).map(i64::from)),
+        _ => row
+            .get::<_, Option<String>>(i)
+            .map_or(Cell::Null, Cell::Text),
     }
 }
 
@@ -155,7 +468,14 @@ pub fn read_only(db: &std::path::Path) -> rusqlite::Connection {
         .expect("open db read-only")
 }
 
-fn spawn(db: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> (Child, String) {
+fn db_arg(db: &std::path::Path, pg: Option<&PgDb>) -> std::ffi::OsString {
+    match pg {
+        Some(pg) => pg.url.clone().into(),
+        None => db.as_os_str().to_owned(),
+    }
+}
+
+fn spawn(db: &std::ffi::OsStr, args: &[String], env: &[(&str, &str)]) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
     cmd.arg("--listen")
         .arg("127.0.0.1:0")
@@ -169,6 +489,7 @@ fn spawn(db: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> (Child,
         "CHATTAG_CONFIG",
         "CHATTAG_LISTEN",
         "CHATTAG_DB",
+        "CHATTAG_DATABASE_URL",
     ] {
         cmd.env_remove(var);
     }

@@ -6,9 +6,7 @@ use std::collections::HashSet;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::chats::inbound::{ChatUser, Platform};
 use crate::privacy::key::PrivacyKey;
-use crate::privacy::phones;
 use crate::store::privacy::{ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy};
 use crate::store::StoreError;
 
@@ -352,23 +350,15 @@ fn hash_rows(
         let Some((platform, user_id, phone, person)) = row else {
             continue;
         };
-        let Some(platform) = Platform::parse(&platform) else {
+        let Some((user_id, phone, person_hashed)) =
+            crate::store::person::rehash_phones(key, &platform, user_id, phone, person)
+        else {
             continue;
         };
-        let mut user = ChatUser {
-            user_id: user_id.clone(),
-            phone: phone.clone(),
-            ..ChatUser::default()
-        };
-        phones::hash_user(key, &platform, &mut user);
-        let person_hashed = person.as_deref().map(|k| phones::hash_user_key(key, k));
-        if user.user_id == user_id && user.phone == phone && person_hashed == person {
-            continue;
-        }
         let n = if table == PhoneTable::Conversations {
-            write.execute(params![id, user.user_id, user.phone, person_hashed])?
+            write.execute(params![id, user_id, phone, person_hashed])?
         } else {
-            write.execute(params![id, user.user_id, user.phone])?
+            write.execute(params![id, user_id, phone])?
         };
         changed += n as u64;
     }
