@@ -29,6 +29,8 @@ use crate::clock::now_ms;
 use crate::dates::parse_rfc3339_ms;
 use crate::durations::{parse_duration, parse_every};
 use crate::metrics::StoreMetrics;
+use crate::scheduled::{Lease, Standing};
+use crate::store::lease::LeaseStore;
 use crate::store::Storage;
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +130,12 @@ pub struct UploadArgs {
     /// Comment stored with the upload in Metrica.
     #[arg(long, default_value = "chattag")]
     pub comment: String,
+
+    /// Several `upload metrica` processes on one database: one uploads, and another takes over
+    /// this long after it stopped (killed, cut off). See docs/postgresql.md.
+    #[arg(long, env = "CHATTAG_LEASE_TTL", default_value = "30s",
+          value_parser = crate::durations::parse_duration)]
+    pub lease_ttl: Duration,
 }
 
 /// `YYYY-MM-DD` (a UTC day; `end` = the day after) or an RFC 3339 time.
@@ -201,7 +209,10 @@ fn counters(sel: &Selection) -> Result<Vec<CounterRules>, CommandError> {
 }
 
 fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<dyn Storage>), CommandError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // One worker thread: the upload lease is renewed there while this thread blocks on
+    // Metrica's answers and sleeps between runs.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
     let store = crate::store::open(&db.db, false, Arc::new(StoreMetrics::default()))?;
@@ -389,11 +400,70 @@ pub fn upload(target: UploadTarget) -> Result<(), CommandError> {
     let every = args.every.as_deref().map(parse_every).transpose()?;
     let client = MetricaClient::new(&args.metrica_api, token, Duration::from_secs(120));
     let (rt, store) = open(&args.select.db)?;
+    let lease = {
+        let _in_runtime = rt.enter();
+        let store: Arc<dyn LeaseStore> = store.clone();
+        Lease::keep(store, upload_lease(&rules), args.lease_ttl)
+    };
+    let scheduled = every.is_some();
+    match rt.block_on(lease.first_answer()) {
+        Standing::Held | Standing::Asking => {}
+        Standing::NotHeld { holder, until_ms } if !scheduled => {
+            return Err(CommandError::Refused(format!(
+                "{} is running in {holder} (its lease runs until {} UTC); not starting a second one",
+                lease.name(),
+                crate::dates::datetime(until_ms)
+            )))
+        }
+        Standing::NotHeld { holder, .. } => eprintln!(
+            "{} is running in {holder}: this process takes over if that one stops",
+            lease.name()
+        ),
+        Standing::Unknown(why) if !scheduled => {
+            return Err(CommandError::Refused(format!(
+                "cannot take the lease {}: {why}",
+                lease.name()
+            )))
+        }
+        Standing::Unknown(why) => eprintln!("cannot take the lease {} yet: {why}", lease.name()),
+    }
+    let result = upload_runs(
+        &rt, &*store, &client, &rules, &args, &settings, every, &lease,
+    );
+    let released = rt.block_on(lease.release());
+    result?;
+    Ok(released?)
+}
+
+/// The lease of one set of counters' uploads: processes uploading the same counters take
+/// turns, others do not wait for them.
+fn upload_lease(rules: &[CounterRules]) -> String {
+    let mut ids: Vec<String> = rules.iter().map(|r| r.id.to_string()).collect();
+    ids.sort();
+    format!("metrica-upload:{}", ids.join(","))
+}
+
+/// One run, or (with `every`) a run each interval while this process holds `lease`.
+#[allow(clippy::too_many_arguments)]
+fn upload_runs(
+    rt: &tokio::runtime::Runtime,
+    store: &dyn Storage,
+    client: &MetricaClient,
+    rules: &[CounterRules],
+    args: &UploadArgs,
+    settings: &Settings,
+    every: Option<Duration>,
+    lease: &Lease,
+) -> Result<(), CommandError> {
     loop {
+        if every.is_some() && !lease.is_held() {
+            rt.block_on(lease.held());
+            eprintln!("{}: this process now runs the uploads", lease.name());
+        }
         let (from, to) = range(&args.select, now_ms())?;
         let mut failures = Vec::new();
-        for r in &rules {
-            if let Err(e) = upload_counter(&rt, &*store, &client, r, from, to, &args, &settings) {
+        for r in rules {
+            if let Err(e) = upload_counter(rt, store, client, r, from, to, args, settings) {
                 eprintln!("counter {}: {e}", r.id);
                 failures.push(r.id);
             }

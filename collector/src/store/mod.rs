@@ -18,6 +18,7 @@
 //!
 //! This module names what is stored and asked, in the features' own types; it has no SQL.
 
+pub mod lease;
 pub mod model;
 pub mod privacy;
 pub mod sqlite;
@@ -280,10 +281,19 @@ pub trait ReportStore: Send + Sync {
 
 /// Everything the app needs from storage.
 pub trait Storage:
-    EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore
+    EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore + lease::LeaseStore
 {
 }
-impl<T: EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore> Storage for T {}
+impl<
+        T: EventStore
+            + ChatStore
+            + MetricaStore
+            + ReportStore
+            + privacy::PrivacyStore
+            + lease::LeaseStore,
+    > Storage for T
+{
+}
 
 /// Opens the storage at `db` (creating and migrating it). `serving`: this process answers
 /// ingest (the server); commands pass `false`.

@@ -37,6 +37,7 @@ pub const ALL: &[Migration] = &[
     migration!("chats_0002_webhook_intake", "0006_chats_webhook_intake.sql"),
     migration!("metrica_0002_later_facts", "0007_metrica_later_facts.sql"),
     migration!("privacy_0001_audit", "0008_privacy_audit.sql"),
+    migration!("scheduled_0001_leases", "0009_scheduled_leases.sql"),
 ];
 
 /// Every migration in the order it is applied.
