@@ -75,7 +75,7 @@ impl AppState {
                 LOGINS_PER_MINUTE,
                 config.rate_limit.ipv6_prefix,
             ),
-            budget: Budget::new(&config.limits, &config.db),
+            budget: Budget::new(&config.limits, config.db.sqlite_path()),
             connections,
             config,
             store,
@@ -353,7 +353,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .iter()
         .map(|s| s.id.as_str())
         .collect();
-    tracing::info!(addr = %local, db = %state.config.db.display(), sites = ?sites, max_connections = limits.max_connections, "collector started");
+    tracing::info!(addr = %local, db = %state.config.db, sites = ?sites, max_connections = limits.max_connections, "collector started");
     println!("chattag-collector listening on http://{local}");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
@@ -394,11 +394,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 }
 
 fn warn_if_low_on_disk(state: &AppState) {
-    let dir = state
-        .config
-        .db
-        .parent()
-        .unwrap_or(std::path::Path::new("."));
+    // PostgreSQL's disk is the database server's, not watched from here.
+    let Some(db) = state.config.db.sqlite_path() else {
+        return;
+    };
+    let dir = db.parent().unwrap_or(std::path::Path::new("."));
     let floor = state.config.limits.min_free_bytes;
     if let Ok(free) = crate::disk::free_bytes(dir) {
         if free < floor {

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -64,6 +63,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error(transparent)]
     Chats(#[from] ChatsConfigError),
+    #[error(transparent)]
+    Database(#[from] crate::store::database::DatabaseError),
 }
 
 #[derive(Debug, Clone)]
@@ -196,7 +197,7 @@ pub struct Config {
     pub public_https: Option<bool>,
     pub limits: Limits,
     pub client_addr: ClientAddr,
-    pub db: PathBuf,
+    pub db: crate::store::database::Database,
     pub sites: Sites,
     pub read_token: Option<Secret>,
     pub rate_limit: RateLimit,
@@ -325,7 +326,7 @@ impl Config {
             } else {
                 ClientAddr::Peer
             },
-            db: args.db.db.clone(),
+            db: args.db.database()?,
             sites: Sites::new(sites)?,
             read_token,
             rate_limit: RateLimit {

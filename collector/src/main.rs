@@ -14,7 +14,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => serve(&cli.serve),
         Some(Command::Serve(args)) => serve(&args),
-        Some(Command::Migrate(args)) => migrate(&args.db),
+        Some(Command::Migrate(args)) => migrate(&args),
+        Some(Command::Db(command)) => chattag_collector::cli::db_copy::run(command),
         Some(Command::Export(target)) => chattag_collector::metrica::cli::export(target),
         Some(Command::Upload(target)) => chattag_collector::metrica::cli::upload(target),
         Some(Command::Import(source)) => chattag_collector::chats::cli::import(source),
@@ -39,8 +40,11 @@ fn serve(args: &ServeArgs) -> Result<(), CommandError> {
     Ok(runtime.block_on(chattag_collector::app::serve(config))?)
 }
 
-fn migrate(db: &std::path::Path) -> Result<(), CommandError> {
-    chattag_collector::store::open(db, false, std::sync::Arc::new(StoreMetrics::default()))?;
-    println!("database ready: {}", db.display());
+fn migrate(args: &chattag_collector::cli::DbArgs) -> Result<(), CommandError> {
+    let db = args
+        .database()
+        .map_err(chattag_collector::store::StoreError::from)?;
+    chattag_collector::store::open(&db, false, std::sync::Arc::new(StoreMetrics::default()))?;
+    println!("database ready: {db}");
     Ok(())
 }

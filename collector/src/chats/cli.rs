@@ -98,7 +98,11 @@ pub fn import(source: ImportSource) -> Result<(), CommandError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let store = crate::store::open(&args.db.db, false, Arc::new(StoreMetrics::default()))?;
+    let store = crate::store::open(
+        &args.db.database()?,
+        false,
+        Arc::new(StoreMetrics::default()),
+    )?;
     let total = valid.len();
     let ids = rt.block_on(store.record_intake(valid, settings, IntakeSource::Csv))?;
     let opened = ids.iter().filter(|w| w.opened.is_some()).count();

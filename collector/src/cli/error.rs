@@ -21,6 +21,8 @@ pub enum CommandError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Database(#[from] crate::store::database::DatabaseError),
+    #[error(transparent)]
     Duration(#[from] DurationError),
     #[error(transparent)]
     Rules(#[from] RulesError),

@@ -45,16 +45,21 @@ struct Counts {
 }
 
 impl Budget {
-    /// `db`: the database file; its directory's volume is watched.
-    pub fn new(limits: &Limits, db: &std::path::Path) -> Budget {
+    /// `db`: the database file; its directory's volume is watched (`None`: the database is
+    /// elsewhere, PostgreSQL, and no floor applies here).
+    pub fn new(limits: &Limits, db: Option<&std::path::Path>) -> Budget {
         let dir = db
-            .parent()
+            .and_then(|db| db.parent())
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), PathBuf::from);
         Budget {
             site_daily: limits.site_daily_events,
             daily: limits.daily_events,
-            min_free: limits.min_free_bytes,
+            min_free: if db.is_some() {
+                limits.min_free_bytes
+            } else {
+                0
+            },
             dir,
             counts: Mutex::new(Counts::default()),
             free_bytes: AtomicU64::new(u64::MAX),
@@ -158,7 +163,7 @@ mod tests {
 
     #[test]
     fn per_site_and_global_quotas_reset_at_utc_midnight() {
-        let b = Budget::new(&limits(10, 15), std::path::Path::new("x.db"));
+        let b = Budget::new(&limits(10, 15), Some(std::path::Path::new("x.db")));
         let t = 20_000 * DAY_MS + 3_600_000;
         assert_eq!(b.check("a", 10, t), Ok(()));
         b.spend("a", 10, t);
@@ -176,7 +181,7 @@ mod tests {
 
     #[test]
     fn zero_means_no_quota() {
-        let b = Budget::new(&limits(0, 0), std::path::Path::new("x.db"));
+        let b = Budget::new(&limits(0, 0), Some(std::path::Path::new("x.db")));
         b.spend("a", u64::MAX, 0);
         assert_eq!(b.check("a", 1_000_000, 0), Ok(()));
     }

@@ -215,7 +215,7 @@ fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<dyn Storage>), Comm
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let store = crate::store::open(&db.db, false, Arc::new(StoreMetrics::default()))?;
+    let store = crate::store::open(&db.database()?, false, Arc::new(StoreMetrics::default()))?;
     Ok((rt, store))
 }
 

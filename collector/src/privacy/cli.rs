@@ -60,7 +60,11 @@ fn run<T>(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let store = crate::store::open(&args.db.db, false, Arc::new(StoreMetrics::default()))?;
+    let store = crate::store::open(
+        &args.db.database()?,
+        false,
+        Arc::new(StoreMetrics::default()),
+    )?;
     let fut = work(store, subject);
     Ok((rt, fut))
 }
@@ -74,7 +78,7 @@ fn print(value: &serde_json::Value) -> Result<(), CommandError> {
 
 /// Deletes the person's data and prints what was removed, as JSON.
 pub fn forget(args: PersonArgs) -> Result<(), CommandError> {
-    let db = args.db.db.clone();
+    let db = args.db.database()?;
     let (rt, done) = run(&args, |store, subject| async move {
         super::forget(store.as_ref(), &db, subject, "cli").await
     })?;
@@ -86,7 +90,7 @@ pub fn forget(args: PersonArgs) -> Result<(), CommandError> {
 
 /// Prints everything kept about the person, as JSON.
 pub fn export(args: PersonArgs) -> Result<(), CommandError> {
-    let db = args.db.db.clone();
+    let db = args.db.database()?;
     let (rt, data) = run(&args, |store, subject| async move {
         super::export(store.as_ref(), &db, subject, "cli").await
     })?;

@@ -18,6 +18,8 @@ pub enum KeyError {
     },
     #[error("privacy key {}: not 64 hex digits", .0.display())]
     Malformed(PathBuf),
+    #[error("privacy key: the database keeps none")]
+    Missing,
 }
 
 #[derive(Clone)]
@@ -77,6 +79,19 @@ impl PrivacyKey {
                 }
             }
             Err(e) => Err(io(e)),
+        }
+    }
+
+    /// The key of the database `db`: kept in the database itself when the backend does
+    /// (PostgreSQL: every instance shares it), else in the file beside it.
+    pub fn for_store(
+        db: &crate::store::database::Database,
+        store: &dyn crate::store::Storage,
+    ) -> Result<PrivacyKey, KeyError> {
+        match (store.stored_privacy_key(), db.sqlite_path()) {
+            (Some(key), _) => Ok(PrivacyKey(key.to_owned())),
+            (None, Some(path)) => Self::load_or_create(path),
+            (None, None) => Err(KeyError::Missing),
         }
     }
 

@@ -170,7 +170,7 @@ impl PrivacySettings {
 /// Server start-up: checks `[privacy]` and the key, and starts expiry.
 pub fn start(state: &crate::app::AppState) -> Result<(), PrivacyError> {
     let settings = PrivacySettings::from_env(&state.config)?;
-    key::PrivacyKey::load_or_create(&state.config.db)?;
+    key::PrivacyKey::for_store(&state.config.db, state.store.as_ref())?;
     if settings.token.is_none() {
         tracing::info!("no privacy token: POST /v1/privacy/* is disabled (CHATTAG_PRIVACY_TOKEN or [privacy] token_file); the forget and export-person commands work");
     }
@@ -188,12 +188,13 @@ pub enum RequestError {
 }
 
 fn audit_entry(
-    db: &std::path::Path,
+    store: &dyn crate::store::Storage,
+    db: &crate::store::database::Database,
     subject: &subject::Subject,
     action: &'static str,
     via: &'static str,
 ) -> Result<crate::store::privacy::AuditEntry, RequestError> {
-    let key = key::PrivacyKey::load_or_create(db)?;
+    let key = key::PrivacyKey::for_store(db, store)?;
     Ok(crate::store::privacy::AuditEntry {
         at_ms: crate::clock::now_ms(),
         action,
@@ -206,11 +207,11 @@ fn audit_entry(
 /// Deletes everything kept about the person; the audit keeps counts and a keyed hash.
 pub async fn forget(
     store: &dyn crate::store::Storage,
-    db: &std::path::Path,
+    db: &crate::store::database::Database,
     subject: subject::Subject,
     via: &'static str,
 ) -> Result<crate::store::privacy::Forgotten, RequestError> {
-    let entry = audit_entry(db, &subject, "forget", via)?;
+    let entry = audit_entry(store, db, &subject, "forget", via)?;
     let done = store.forget(subject, entry).await?;
     tracing::info!(target: "privacy", removed = ?done.removed, via, "forgot a person's data");
     Ok(done)
@@ -219,11 +220,11 @@ pub async fn forget(
 /// Everything kept about the person, per table.
 pub async fn export(
     store: &dyn crate::store::Storage,
-    db: &std::path::Path,
+    db: &crate::store::database::Database,
     subject: subject::Subject,
     via: &'static str,
 ) -> Result<crate::store::privacy::PersonData, RequestError> {
-    let entry = audit_entry(db, &subject, "export", via)?;
+    let entry = audit_entry(store, db, &subject, "export", via)?;
     Ok(store.export_person(subject, entry).await?)
 }
 

@@ -102,7 +102,8 @@ pub fn copy(
     if !from.exists() {
         return Err(CopyError::NoSource(from.to_owned()));
     }
-    let say = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(CopyError::Report);
+    let say =
+        |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(CopyError::Report);
     apply_inbox_leftovers(from)?;
     say(
         out,
@@ -141,10 +142,7 @@ fn apply_inbox_leftovers(from: &Path) -> Result<(), CopyError> {
         return Err(CopyError::ServerRunning(from.to_owned()));
     }
     // The lock taken above is released here; the store takes it again to apply the log.
-    let store = SqliteStore::open(
-        &SqliteOptions::new(from),
-        Arc::new(StoreMetrics::default()),
-    )?;
+    let store = SqliteStore::open(&SqliteOptions::new(from), Arc::new(StoreMetrics::default()))?;
     drop(store);
     if dir.exists() && inbox::lock(&dir)?.is_none() {
         return Err(CopyError::ServerRunning(from.to_owned()));
@@ -227,7 +225,10 @@ async fn copy_all(
         let left_out = if done.left_out.is_empty() {
             String::new()
         } else {
-            format!(" (SQLite-only column(s) not copied: {})", done.left_out.join(", "))
+            format!(
+                " (SQLite-only column(s) not copied: {})",
+                done.left_out.join(", ")
+            )
         };
         writeln!(
             out,
@@ -382,7 +383,12 @@ fn cell(
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
                 .map(Some)
-                .ok_or_else(|| bad(format!("{:?} is not an integer", String::from_utf8_lossy(t)))),
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{:?} is not an integer",
+                        String::from_utf8_lossy(t)
+                    ))
+                }),
             other => Err(bad(format!("{other:?} is not an integer"))),
         }
     };
@@ -404,8 +410,7 @@ fn cell(
         _ => Box::new(match value {
             ValueRef::Null => None,
             ValueRef::Text(t) => Some(
-                String::from_utf8(t.to_vec())
-                    .map_err(|_| bad("text that is not UTF-8".into()))?,
+                String::from_utf8(t.to_vec()).map_err(|_| bad("text that is not UTF-8".into()))?,
             ),
             ValueRef::Integer(i) => Some(i.to_string()),
             ValueRef::Real(f) => Some(f.to_string()),
@@ -449,7 +454,7 @@ async fn copy_table(
             .collect();
         writer.as_mut().write(&refs).await?;
         n += 1;
-        if n % batch.max(1) == 0 {
+        if n.is_multiple_of(batch.max(1)) {
             writeln!(out, "{}: {n} rows…", t.name).map_err(CopyError::Report)?;
         }
     }
@@ -481,7 +486,9 @@ async fn verify(
         .query_one(&format!("SELECT count(*) FROM {}", quote(&t.name)), &[])
         .await?
         .get(0);
-    if done.source_rows != done.target_rows || u64::try_from(done.source_rows).ok() != Some(done.copied) {
+    if done.source_rows != done.target_rows
+        || u64::try_from(done.source_rows).ok() != Some(done.copied)
+    {
         return Err(CopyError::Mismatch(format!(
             "{}: {} rows in SQLite, {} copied, {} in PostgreSQL",
             t.name, done.source_rows, done.copied, done.target_rows

@@ -4,7 +4,9 @@
 //! [`MetricaStore`], [`ReportStore`]), gathered in [`Storage`]; the server holds an
 //! `Arc<dyn Storage>` and the commands get one from [`open`]. A second backend (PostgreSQL, for
 //! several collector instances) is an implementation of these traits and a line in [`open`],
-//! nothing else. Today there is one, [`sqlite::SqliteStore`]:
+//! nothing else. There are two: [`sqlite::SqliteStore`], the embedded default, and
+//! [`postgres::PgStore`] for several instances on one database ([`database::Database`] says
+//! which; [`migrations`] is the schema of both). SQLite:
 //!
 //! * ingest is answered once its events are fsynced to the inbox, an append-only log
 //!   ([`sqlite::inbox`]), and applied to the tables from there in bulk; start-up re-applies what
@@ -14,17 +16,21 @@
 //!   (`synchronous=FULL`);
 //! * a small pool of read-only connections serves lookups concurrently (WAL readers never
 //!   block the writer);
-//! * the schema is the numbered `.sql` files of [`sqlite::migrations`].
+//! * the schema is the numbered `.sql` files of [`migrations`].
 //!
 //! This module names what is stored and asked, in the features' own types; it has no SQL.
 
+pub mod copy;
+pub mod database;
 pub mod lease;
+pub mod migrations;
 pub mod model;
+pub mod postgres;
 pub mod privacy;
 pub mod sqlite;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -108,6 +114,23 @@ pub enum StoreError {
     UnknownConversation(i64),
     #[error("a chat without any chat-partner ID or external ID")]
     NoChatPartner,
+    #[error(transparent)]
+    Database(#[from] database::DatabaseError),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("postgres: {0}")]
+    PgPool(#[from] deadpool_postgres::PoolError),
+    #[error("postgres settings: {0}")]
+    PgConfig(String),
+    #[error("migration {name} failed: {source}")]
+    PgMigration {
+        name: &'static str,
+        source: tokio_postgres::Error,
+    },
+    #[error("{0} is not available on PostgreSQL yet")]
+    NotYetOnPostgres(&'static str),
+    #[error("counter {counter}: {chats} of the file's chats were reserved by another upload meanwhile; nothing was recorded, export again")]
+    AlreadyReserved { counter: u64, chats: usize },
 }
 
 /// Why the inbox refused a group of ingest requests; each request of the group gets a copy
@@ -295,17 +318,22 @@ impl<
 {
 }
 
-/// Opens the storage at `db` (creating and migrating it). `serving`: this process answers
+/// Opens the storage `db` names (creating and migrating it). `serving`: this process answers
 /// ingest (the server); commands pass `false`.
 pub fn open(
-    db: &Path,
+    db: &database::Database,
     serving: bool,
     metrics: Arc<StoreMetrics>,
 ) -> Result<Arc<dyn Storage>, StoreError> {
-    let options = if serving {
-        sqlite::SqliteOptions::serving(db)
-    } else {
-        sqlite::SqliteOptions::new(db)
-    };
-    Ok(Arc::new(sqlite::SqliteStore::open(&options, metrics)?))
+    match db {
+        database::Database::Sqlite(path) => {
+            let options = if serving {
+                sqlite::SqliteOptions::serving(path)
+            } else {
+                sqlite::SqliteOptions::new(path)
+            };
+            Ok(Arc::new(sqlite::SqliteStore::open(&options, metrics)?))
+        }
+        database::Database::Postgres(url) => Ok(Arc::new(postgres::PgStore::open(url, metrics)?)),
+    }
 }

@@ -138,4 +138,10 @@ pub trait PrivacyStore: Send + Sync {
         after: i64,
         window: i64,
     ) -> Result<ExpiryStep, StoreError>;
+
+    /// The privacy key kept in the database itself, shared by every process on it; `None`:
+    /// this backend keeps it in a file beside the database ([`crate::privacy::key`]).
+    fn stored_privacy_key(&self) -> Option<&str> {
+        None
+    }
 }

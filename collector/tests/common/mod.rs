@@ -1,5 +1,10 @@
 //! Test harness: the real `chattag-collector` binary on a free loopback port with a temporary
 //! database, a minimal HTTP/1.1 client, and generators of valid events.
+//!
+//! The backend: SQLite (a file in the server's temporary directory), or, when
+//! `CHATTAG_TEST_POSTGRES` holds the URL of a PostgreSQL cluster (`scripts/postgres.sh start`),
+//! a fresh database on it per server, dropped afterwards. Tests that are about SQLite itself
+//! (the inbox, its files, the disk floor) skip on PostgreSQL with [`skip_on_postgres`].
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -23,8 +28,73 @@ pub struct Server {
     pub child: Child,
     pub addr: String,
     pub dir: tempfile::TempDir,
+    /// The SQLite file (unused on PostgreSQL).
     pub db: PathBuf,
+    /// The PostgreSQL database of this server, when the suite runs on PostgreSQL.
+    pub pg: Option<PgDb>,
     args: Vec<String>,
+}
+
+/// The base URL of the test cluster when the suite runs on PostgreSQL.
+pub fn postgres_base() -> Option<String> {
+    std::env::var("CHATTAG_TEST_POSTGRES")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// True (after saying why on stderr) when the suite runs on PostgreSQL and this test is about
+/// SQLite itself: `if skip_on_postgres("…") { return; }`.
+pub fn skip_on_postgres(reason: &str) -> bool {
+    if postgres_base().is_some() {
+        eprintln!("skipped on PostgreSQL: {reason}");
+        return true;
+    }
+    false
+}
+
+/// A fresh database on the test cluster, dropped (with its connections) when dropped.
+pub struct PgDb {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PgDb {
+    pub fn create(base: &str) -> PgDb {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "chattag_t{}_{}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst),
+            now_ms() % 1_000_000
+        );
+        let (root, _) = base.rsplit_once('/').expect("database URL with a path");
+        let mut admin =
+            postgres::Client::connect(base, postgres::NoTls).expect("connect to the test cluster");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create test database");
+        PgDb {
+            url: format!("{root}/{name}"),
+            admin: base.to_owned(),
+            name,
+        }
+    }
+
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to the test database")
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
 }
 
 impl Server {
@@ -47,7 +117,8 @@ impl Server {
         Server::launch(dir, db, args, env)
     }
 
-    /// Like `start_raw`, on a database at `db` (e.g. on a volume the test mounted in `dir`).
+    /// Like `start_raw`, on the SQLite database at `db` whatever the suite's backend (e.g. on a
+    /// volume the test mounted in `dir`).
     pub fn start_at(
         dir: tempfile::TempDir,
         db: PathBuf,
@@ -55,7 +126,15 @@ impl Server {
         env: &[(&str, &str)],
     ) -> Server {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Server::launch(dir, db, args, env)
+        let (child, addr) = spawn(db.as_os_str(), &args, env);
+        Server {
+            child,
+            addr,
+            dir,
+            db,
+            pg: None,
+            args,
+        }
     }
 
     fn launch(
@@ -64,14 +143,26 @@ impl Server {
         args: Vec<String>,
         env: &[(&str, &str)],
     ) -> Server {
-        let (child, addr) = spawn(&db, &args, env);
+        let pg = postgres_base().map(|base| PgDb::create(&base));
+        let (child, addr) = spawn(&db_arg(&db, pg.as_ref()), &args, env);
         Server {
             child,
             addr,
             dir,
             db,
+            pg,
             args,
         }
+    }
+
+    /// What `--db` says for this server: its file, or its PostgreSQL database's URL.
+    pub fn db_arg(&self) -> std::ffi::OsString {
+        db_arg(&self.db, self.pg.as_ref())
+    }
+
+    /// A direct connection to this server's PostgreSQL database (`None` on SQLite).
+    pub fn pg_client(&self) -> Option<postgres::Client> {
+        self.pg.as_ref().map(PgDb::client)
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -83,7 +174,7 @@ impl Server {
     /// Starts the binary again on the same database and flags (new port).
     pub fn restart(&mut self) {
         self.kill9();
-        let (child, addr) = spawn(&self.db, &self.args, &DEFAULT_ENV);
+        let (child, addr) = spawn(&self.db_arg(), &self.args, &DEFAULT_ENV);
         self.child = child;
         self.addr = addr;
     }
@@ -134,9 +225,16 @@ impl Server {
     /// once everything acknowledged is applied.
     pub fn db_count(&self, sql: &str) -> i64 {
         self.caught_up();
-        read_only(&self.db)
-            .query_row(sql, [], |r| r.get(0))
-            .expect("count query")
+        match self.pg_client() {
+            // Any integer (count, sum) as bigint.
+            Some(mut client) => client
+                .query_one(&format!("SELECT ({sql})::bigint"), &[])
+                .map(|row| row.get::<_, Option<i64>>(0).unwrap_or(0))
+                .expect("count query"),
+            None => read_only(&self.db)
+                .query_row(sql, [], |r| r.get(0))
+                .expect("count query"),
+        }
     }
 }
 
@@ -155,7 +253,14 @@ pub fn read_only(db: &std::path::Path) -> rusqlite::Connection {
         .expect("open db read-only")
 }
 
-fn spawn(db: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> (Child, String) {
+fn db_arg(db: &std::path::Path, pg: Option<&PgDb>) -> std::ffi::OsString {
+    match pg {
+        Some(pg) => pg.url.clone().into(),
+        None => db.as_os_str().to_owned(),
+    }
+}
+
+fn spawn(db: &std::ffi::OsStr, args: &[String], env: &[(&str, &str)]) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
     cmd.arg("--listen")
         .arg("127.0.0.1:0")
@@ -169,6 +274,7 @@ fn spawn(db: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> (Child,
         "CHATTAG_CONFIG",
         "CHATTAG_LISTEN",
         "CHATTAG_DB",
+        "CHATTAG_DATABASE_URL",
     ] {
         cmd.env_remove(var);
     }

@@ -9,6 +9,7 @@
 //!   its lock for ever; a lease expires `ttl` after the last renewal whatever the holder does;
 //! * the row says who holds what until when (`SELECT * FROM leases`), and it behaves like the
 //!   SQLite lease, so one set of tests covers both.
+//!
 //! The cost: a killed holder's work moves after up to `ttl` (plus a renewal period), not at
 //! once as when the server notices a dead connection. Work is hourly; 30 s is nothing.
 //!
@@ -25,12 +26,7 @@ use crate::store::StoreError;
 
 #[async_trait]
 impl LeaseStore for PgStore {
-    async fn try_hold(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<Claim, StoreError> {
+    async fn try_hold(&self, name: &str, holder: &str, ttl: Duration) -> Result<Claim, StoreError> {
         let client = self.client().await?;
         let won = client
             .query_opt(

@@ -1,60 +1,19 @@
-//! Schema migrations: numbered `.sql` files in `migrations/`, embedded in the binary, applied
-//! in order, once each, tracked by name in `schema_migrations`. Never edit an applied
-//! migration; add the next number.
-//!
-//! The recorded names are the ones databases already carry (they predate the numbering), so an
-//! existing database upgrades without re-running anything.
+//! Applying the schema steps of [`crate::store::migrations`] to SQLite: numbered `.sql` files
+//! in `migrations/`, embedded in the binary, applied in order, once each, tracked by name in
+//! `schema_migrations`.
 
 use rusqlite::Connection;
 
+pub use crate::store::migrations::{all, Step as Migration, STEPS as ALL};
 use crate::store::StoreError;
-
-#[derive(Debug)]
-pub struct Migration {
-    pub name: &'static str,
-    pub sql: &'static str,
-}
-
-macro_rules! migration {
-    ($name:literal, $file:literal) => {
-        Migration {
-            name: $name,
-            sql: include_str!(concat!("migrations/", $file)),
-        }
-    };
-}
-
-/// Every migration in the order it is applied.
-pub const ALL: &[Migration] = &[
-    migration!("events_0001_initial", "0001_events_initial.sql"),
-    migration!("events_0002_inbox", "0002_events_inbox.sql"),
-    migration!(
-        "events_0003_chat_event_list",
-        "0003_events_chat_event_list.sql"
-    ),
-    migration!("chats_0001_conversations", "0004_chats_conversations.sql"),
-    migration!("metrica_0001_uploads", "0005_metrica_uploads.sql"),
-    migration!("chats_0002_webhook_intake", "0006_chats_webhook_intake.sql"),
-    migration!("metrica_0002_later_facts", "0007_metrica_later_facts.sql"),
-    migration!("privacy_0001_audit", "0008_privacy_audit.sql"),
-    migration!("scheduled_0001_leases", "0009_scheduled_leases.sql"),
-];
-
-/// Every migration in the order it is applied.
-pub fn all() -> Vec<&'static Migration> {
-    ALL.iter().collect()
-}
 
 /// Applies the migrations not yet recorded, each in its own transaction.
 pub fn apply(
     conn: &mut Connection,
     migrations: &[&'static Migration],
 ) -> Result<usize, StoreError> {
-    let mut seen = std::collections::HashSet::new();
-    for m in migrations {
-        if !seen.insert(m.name) {
-            return Err(StoreError::DuplicateMigration(m.name));
-        }
+    if let Some(name) = crate::store::migrations::duplicate(migrations) {
+        return Err(StoreError::DuplicateMigration(name));
     }
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -73,7 +32,7 @@ pub fn apply(
             continue;
         }
         let tx = conn.transaction()?;
-        tx.execute_batch(m.sql)
+        tx.execute_batch(m.sqlite)
             .map_err(|source| StoreError::Migration {
                 name: m.name,
                 source,

@@ -1,0 +1,1 @@
+//! One bounded step of expiry on PostgreSQL.
