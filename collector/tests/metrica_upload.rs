@@ -341,7 +341,7 @@ fn scheduled_mode_uploads_then_waits_for_the_next_run() {
     cmd.args(upload_args(&standin))
         .args(["--wait", "0s", "--every", "1h"])
         .arg("--db")
-        .arg(&server.db)
+        .arg(server.db_arg())
         .env("CHATTAG_METRICA_TOKEN", OAUTH)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());

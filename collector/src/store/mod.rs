@@ -20,11 +20,14 @@
 //!
 //! This module names what is stored and asked, in the features' own types; it has no SQL.
 
+pub mod chat_rules;
 pub mod copy;
 pub mod database;
+pub mod history;
 pub mod lease;
 pub mod migrations;
 pub mod model;
+pub mod person;
 pub mod postgres;
 pub mod privacy;
 pub mod sqlite;

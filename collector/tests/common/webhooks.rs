@@ -94,7 +94,7 @@ impl Server {
     /// `CHATTAG_*` variables (the test runner's own must not leak into the command).
     pub fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chattag-collector"));
-        cmd.args(args).arg("--db").arg(&self.db);
+        cmd.args(args).arg("--db").arg(self.db_arg());
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHATTAG_")) {
             cmd.env_remove(k);
         }

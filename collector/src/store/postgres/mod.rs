@@ -27,6 +27,7 @@ mod privacy;
 mod queries;
 mod reports;
 mod retention;
+mod sql;
 
 use std::sync::{Arc, OnceLock};
 

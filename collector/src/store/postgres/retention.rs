@@ -1,1 +1,263 @@
-//! One bounded step of expiry on PostgreSQL.
+//! One bounded step of expiry on PostgreSQL: `store/sqlite/retention.rs` ported (the same
+//! windows in ID order; `chats.id` stands in for SQLite's rowid).
+
+use std::collections::HashSet;
+
+use deadpool_postgres::Transaction;
+
+use super::sql::{exec, rows};
+use crate::store::privacy::{ExpiryStep, ExpiryTarget, Retention, RetentionPolicy};
+use crate::store::StoreError;
+
+/// Uploads not settled yet: what Metrica still needs is kept until it is.
+const IN_FLIGHT_UPLOADS: &str =
+    "SELECT id FROM metrica_uploads WHERE state IN ('pending', 'failed')
+     OR (state = 'sent' AND coalesce(status, '') NOT IN ('PROCESSED', 'LINKAGE_FAILURE'))";
+
+pub async fn step(
+    tx: &Transaction<'_>,
+    target: ExpiryTarget,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    match target {
+        ExpiryTarget::Events => arrivals(tx, "events", policy, now, after, window).await,
+        ExpiryTarget::Clicks => arrivals(tx, "clicks", policy, now, after, window).await,
+        ExpiryTarget::Chats => chats(tx, policy, now, after, window).await,
+        ExpiryTarget::Conversations => conversations(tx, policy, now, after, window, false).await,
+        ExpiryTarget::FirstText => conversations(tx, policy, now, after, window, true).await,
+        ExpiryTarget::MetricaFiles => metrica_files(tx, policy, now, after, window).await,
+        ExpiryTarget::Diagnostics => diagnostics(tx, &policy.default, now, window).await,
+    }
+}
+
+fn next(seen: i64, window: i64, last: i64) -> Option<i64> {
+    (seen >= window).then_some(last)
+}
+
+async fn arrivals(
+    tx: &Transaction<'_>,
+    table: &'static str,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let found: Vec<(i64, String, i64)> = rows(
+        tx,
+        &format!("SELECT id, site, received_at FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"),
+        &[&after, &window],
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect();
+    let expired: Vec<i64> = found
+        .iter()
+        .filter(|(_, site, received_at)| *received_at < now - policy.for_site(Some(site)).events_ms)
+        .map(|r| r.0)
+        .collect();
+    let changed = exec(
+        tx,
+        &format!("DELETE FROM {table} WHERE id = ANY($1)"),
+        &[&expired],
+    )
+    .await?;
+    let youngest_cutoff = now - policy.shortest(|r| r.events_ms);
+    let last = found.last().map_or(after, |r| r.0);
+    let too_new = found.last().is_some_and(|r| r.2 >= youngest_cutoff);
+    Ok(ExpiryStep {
+        rows: changed,
+        next: if too_new {
+            None
+        } else {
+            next(found.len() as i64, window, last)
+        },
+    })
+}
+
+async fn in_flight_conversations(tx: &Transaction<'_>) -> Result<HashSet<i64>, StoreError> {
+    Ok(rows(
+        tx,
+        &format!("SELECT conversation FROM metrica_sent WHERE upload IN ({IN_FLIGHT_UPLOADS})"),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect())
+}
+
+async fn chats(
+    tx: &Transaction<'_>,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let found: Vec<(i64, String, String, i64)> = rows(
+        tx,
+        "SELECT id, site, chat_id, last_seen FROM chats WHERE id > $1 ORDER BY id LIMIT $2",
+        &[&after, &window],
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect();
+    let held: HashSet<String> = rows(
+        tx,
+        &format!(
+            "SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
+             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS})"
+        ),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    let expired: Vec<i64> = found
+        .iter()
+        .filter(|(_, site, chat_id, last_seen)| {
+            *last_seen < now - policy.for_site(Some(site)).chats_ms && !held.contains(chat_id)
+        })
+        .map(|r| r.0)
+        .collect();
+    let changed = exec(tx, "DELETE FROM chats WHERE id = ANY($1)", &[&expired]).await?;
+    let last = found.last().map_or(after, |r| r.0);
+    Ok(ExpiryStep {
+        rows: changed,
+        next: next(found.len() as i64, window, last),
+    })
+}
+
+async fn conversations(
+    tx: &Transaction<'_>,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+    first_text_only: bool,
+) -> Result<ExpiryStep, StoreError> {
+    let found: Vec<(i64, Option<String>, i64, i64, bool)> = rows(
+        tx,
+        "SELECT id, site, created_at, updated_at, first_text IS NOT NULL FROM conversations
+         WHERE id > $1 ORDER BY id LIMIT $2",
+        &[&after, &window],
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+    .collect();
+    let changed = if first_text_only {
+        let cleared: Vec<i64> = found
+            .iter()
+            .filter(|(_, site, created_at, _, has_text)| {
+                *has_text && *created_at < now - policy.for_site(site.as_deref()).first_text_ms
+            })
+            .map(|r| r.0)
+            .collect();
+        exec(
+            tx,
+            "UPDATE conversations SET first_text = NULL WHERE id = ANY($1) AND first_text IS NOT NULL",
+            &[&cleared],
+        )
+        .await?
+    } else {
+        let held = in_flight_conversations(tx).await?;
+        let expired: Vec<i64> = found
+            .iter()
+            .filter(|(id, site, _, updated_at, _)| {
+                *updated_at < now - policy.for_site(site.as_deref()).chats_ms && !held.contains(id)
+            })
+            .map(|r| r.0)
+            .collect();
+        for sql in [
+            "DELETE FROM metrica_sent WHERE conversation = ANY($1)",
+            "DELETE FROM metrica_facts_sent WHERE conversation = ANY($1)",
+            "DELETE FROM answers WHERE conversation = ANY($1)",
+        ] {
+            exec(tx, sql, &[&expired]).await?;
+        }
+        exec(
+            tx,
+            "DELETE FROM conversations WHERE id = ANY($1)",
+            &[&expired],
+        )
+        .await?
+    };
+    let last = found.last().map_or(after, |r| r.0);
+    Ok(ExpiryStep {
+        rows: changed,
+        next: next(found.len() as i64, window, last),
+    })
+}
+
+async fn metrica_files(
+    tx: &Transaction<'_>,
+    policy: &RetentionPolicy,
+    now: i64,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let found: Vec<(i64, i64)> = rows(
+        tx,
+        &format!(
+            "SELECT id, updated_at FROM metrica_uploads WHERE id > $1 AND csv <> ''
+               AND id NOT IN ({IN_FLIGHT_UPLOADS}) ORDER BY id LIMIT $2"
+        ),
+        &[&after, &window],
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    let cleared: Vec<i64> = found
+        .iter()
+        .filter(|(_, updated_at)| *updated_at < now - policy.default.metrica_files_ms)
+        .map(|r| r.0)
+        .collect();
+    let changed = exec(
+        tx,
+        "UPDATE metrica_uploads SET csv = '' WHERE id = ANY($1)",
+        &[&cleared],
+    )
+    .await?;
+    let last = found.last().map_or(after, |r| r.0);
+    Ok(ExpiryStep {
+        rows: changed,
+        next: next(found.len() as i64, window, last),
+    })
+}
+
+/// See SQLite's `diagnostics`: the same tables, cut-offs and windows.
+async fn diagnostics(
+    tx: &Transaction<'_>,
+    r: &Retention,
+    now: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let diag = now - r.diagnostics_ms;
+    let events = now - r.events_ms;
+    let work: [(&str, i64); 6] = [
+        ("DELETE FROM inbox_rejects WHERE seq IN (SELECT seq FROM inbox_rejects WHERE received_at < $1 LIMIT $2)", diag),
+        ("DELETE FROM chat_conflicts WHERE event_id IN (SELECT event_id FROM chat_conflicts WHERE received_at < $1 LIMIT $2)", diag),
+        ("DELETE FROM inbound_seen WHERE (platform, message_id) IN (SELECT platform, message_id FROM inbound_seen WHERE received_at < $1 LIMIT $2)", diag),
+        ("DELETE FROM webhook_unreadable WHERE id IN (SELECT id FROM webhook_unreadable WHERE received_at < $1 LIMIT $2)", diag),
+        ("DELETE FROM bot_opens WHERE id IN (SELECT id FROM bot_opens WHERE received_at < $1 LIMIT $2)", events),
+        ("DELETE FROM answers WHERE id IN (SELECT id FROM answers WHERE conversation IS NULL AND received_at < $1 LIMIT $2)", events),
+    ];
+    let mut changed = 0;
+    let mut more = false;
+    for (sql, cutoff) in &work {
+        let n = exec(tx, sql, &[cutoff, &window]).await?;
+        changed += n;
+        more |= n as i64 >= window;
+    }
+    Ok(ExpiryStep {
+        rows: changed,
+        next: more.then_some(0),
+    })
+}

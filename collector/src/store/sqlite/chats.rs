@@ -25,6 +25,9 @@ use crate::chats::matching::{
 };
 use crate::chats::model::{Delivery, IntakeSource, LaterFacts, Written, CONVERSATION_GAP_MS};
 use crate::clock::now_ms;
+use crate::store::chat_rules::{
+    self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS, BOT_OPEN_SKEW_MS,
+};
 use crate::store::{ChatStore, StoreError};
 
 #[async_trait]
@@ -103,16 +106,6 @@ impl ChatStore for SqliteStore {
         })
         .await
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Recorded {
-    /// A new conversation row, and how it was matched.
-    Opened(i64, Method),
-    /// An existing conversation got the message (and maybe a better match).
-    Continued(i64),
-    /// The platform delivered this message before (webhook retry).
-    Duplicate,
 }
 
 struct Open {
@@ -234,38 +227,6 @@ fn click_candidates(
     Ok(out)
 }
 
-/// Where a message comes from and what came with it.
-#[derive(Clone, Debug)]
-struct Provenance<'a> {
-    /// `webhook`, `api` (POST /v1/chats) or `csv` (import).
-    pub source: &'a str,
-    /// The CRM's own ID of the chat: reports with the same one update it.
-    pub external_id: Option<&'a str>,
-    /// An ID the intake was given explicitly; otherwise it comes from the start parameter or text.
-    pub evidence: Option<IdEvidence>,
-    pub facts: &'a LaterFacts,
-}
-
-impl Provenance<'static> {
-    pub fn webhook() -> Provenance<'static> {
-        static NONE: LaterFacts = LaterFacts {
-            answered: None,
-            tag: None,
-            revenue: None,
-            currency: None,
-            page_url: None,
-            chat_url: None,
-            messages: None,
-        };
-        Provenance {
-            source: "webhook",
-            external_id: None,
-            evidence: None,
-            facts: &NONE,
-        }
-    }
-}
-
 /// Records one inbound message, matching it when it opens a conversation.
 fn record_message(
     conn: &Connection,
@@ -289,39 +250,15 @@ fn record_message(
             return Ok(Recorded::Duplicate);
         }
     }
-    let Some(user_key) = msg
-        .user
-        .key()
-        .or_else(|| external_id.map(|e| format!("ext:{e}")))
-    else {
+    let Some(user_key) = rules::user_key(msg, external_id) else {
         return Err(StoreError::NoChatPartner);
     };
-    let own = evidence_override.unwrap_or_else(|| {
-        matching::id_evidence(
-            msg.start_param.as_deref(),
-            msg.text.as_deref(),
-            &settings.prefixes,
-        )
-    });
-    // The person opened the bot from a tagged link before writing: that link is the evidence,
-    // unless the message carries an ID of its own (typed later, so more recent).
     let opened = match source {
         "webhook" => latest_bot_open(conn, platform, &msg.user, msg.at_ms)?,
         _ => None,
     };
-    let (evidence, start_param) = match (&own, &opened) {
-        (IdEvidence::Link(_) | IdEvidence::Text(_), _) | (_, None) => {
-            (own, msg.start_param.clone())
-        }
-        (_, Some(param)) => match matching::id_evidence(Some(param), None, &settings.prefixes) {
-            link @ IdEvidence::Link(_) => (link, Some(param.clone())),
-            _ => (own, msg.start_param.clone()),
-        },
-    };
-    let evidence_id = match &evidence {
-        IdEvidence::Link(id) | IdEvidence::Text(id) => Some(id.as_str().to_string()),
-        _ => None,
-    };
+    let (evidence, start_param) = rules::evidence(msg, evidence_override, opened, settings);
+    let evidence_id = rules::evidence_id(&evidence);
 
     let existing = match external_id {
         Some(ext) => conn
@@ -436,14 +373,6 @@ fn record_message(
     Ok(Recorded::Opened(id, decision.method))
 }
 
-fn method_of(e: &IdEvidence) -> Method {
-    match e {
-        IdEvidence::Link(_) => Method::ExactLink,
-        IdEvidence::Text(_) => Method::ExactText,
-        _ => Method::Unmatched,
-    }
-}
-
 /// Later facts overwrite what was known (a CRM corrects revenue), except `answered`, which
 /// never goes back from 1 to 0 by omission.
 fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Result<(), StoreError> {
@@ -465,14 +394,6 @@ fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Resul
     )?
     .execute(params![id, f.answered, f.tag, f.revenue, f.currency, f.page_url, f.chat_url, f.messages, now_ms])?;
     Ok(())
-}
-
-/// What became of an answer.
-enum Answer {
-    /// The person's current conversation is answered.
-    Applied,
-    /// No conversation yet (the status overtook the message): kept until it opens.
-    Pending,
 }
 
 /// The site's side replied: the person's current conversation is answered. Every answer is
@@ -512,10 +433,6 @@ fn record_answered(conn: &Connection, a: &Answered, now_ms: i64) -> Result<Answe
     .execute(params![open.id, a.at_ms, now_ms])?;
     Ok(Answer::Applied)
 }
-
-/// An answer can only be claimed within the conversation gap after its message; messengers
-/// retry a delivery for up to a week (Meta: 7 days), well inside it.
-const ANSWER_KEEP_MS: i64 = CONVERSATION_GAP_MS;
 
 /// A conversation that just opened at `at_ms` claims the person's answers timed after it:
 /// waiting ones, and ones applied to an earlier conversation only because this message had not
@@ -575,10 +492,6 @@ fn claim_answers(
     }
     Ok(())
 }
-
-/// How far a bot opening may follow the message it belongs to (platform clocks agree; this
-/// covers the order of two events in one second).
-const BOT_OPEN_SKEW_MS: i64 = 60_000;
 
 /// The person's unused bot openings between `?2` and `?3`.
 fn bot_opens_of_person() -> String {
@@ -670,10 +583,7 @@ fn record_bot_open(
             return Ok(false);
         }
     }
-    let chat_id = match matching::id_evidence(b.start_param.as_deref(), None, &settings.prefixes) {
-        IdEvidence::Link(id) => Some(id.as_str().to_string()),
-        _ => None,
-    };
+    let chat_id = rules::bot_open_chat_id(b.start_param.as_deref(), settings);
     let site = match &chat_id {
         Some(id) => site_of(conn, id)?,
         None => None,

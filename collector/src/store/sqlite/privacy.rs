@@ -13,50 +13,12 @@ use serde_json::{Map, Value};
 
 use super::SqliteStore;
 use crate::privacy::subject::Subject;
+use crate::store::person::{merge, scan_csv, CsvRows, Found, UploadAbout};
 use crate::store::privacy::{
     AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PrivacyStore,
     RetentionPolicy,
 };
 use crate::store::StoreError;
-
-/// The rows of one person.
-#[derive(Debug, Default, Clone)]
-struct Found {
-    chat_ids: BTreeSet<String>,
-    client_ids: BTreeSet<String>,
-    conversations: BTreeSet<i64>,
-    /// (platform, user_key) of the person's conversations: all of their conversations.
-    people: BTreeSet<(String, String)>,
-    phones: BTreeSet<String>,
-    user_ids: BTreeSet<String>,
-    usernames: BTreeSet<String>,
-    /// Other values that identify the visit (yclid, the site's UserID, gclid...), searched in
-    /// kept files and raw payloads.
-    other_ids: BTreeSet<String>,
-    events: BTreeSet<i64>,
-    clicks: BTreeSet<i64>,
-    /// The largest event / click row ID looked at.
-    events_seen: i64,
-    clicks_seen: i64,
-}
-
-impl Found {
-    /// Every identifying string, for searches in text (raw payloads, CSV files).
-    fn values(&self) -> BTreeSet<String> {
-        let mut all = BTreeSet::new();
-        for set in [
-            &self.chat_ids,
-            &self.client_ids,
-            &self.phones,
-            &self.user_ids,
-            &self.usernames,
-            &self.other_ids,
-        ] {
-            all.extend(set.iter().filter(|v| v.len() >= 4).cloned());
-        }
-        all
-    }
-}
 
 fn json_list<T: serde::Serialize>(items: impl IntoIterator<Item = T>) -> String {
     Value::Array(
@@ -93,25 +55,7 @@ fn resolve(
     subject: &Subject,
     scan_after: Option<(i64, i64)>,
 ) -> Result<Found, StoreError> {
-    let mut f = Found::default();
-    match subject {
-        Subject::Phone(p) => {
-            f.phones.insert(p.clone());
-            f.phones.insert(format!("+{p}"));
-        }
-        Subject::UserId(u) => {
-            f.user_ids.insert(u.clone());
-        }
-        Subject::Username(u) => {
-            f.usernames.insert(u.clone());
-        }
-        Subject::ChatId(c) => {
-            f.chat_ids.insert(c.clone());
-        }
-        Subject::ClientId(c) => {
-            f.client_ids.insert(c.clone());
-        }
-    }
+    let mut f = Found::seeded(subject);
     // A handful of rounds reach everything tied to the person; each adds only what is new.
     for _ in 0..4 {
         let before = (
@@ -399,36 +343,6 @@ fn row_json(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Value, StoreErr
     Ok(Value::Object(obj))
 }
 
-/// Rows of a CSV file, cell by cell.
-type CsvRows = Vec<Vec<String>>;
-
-/// An upload with rows about the person: (upload, its file without them, those rows).
-type UploadAbout = (i64, String, CsvRows);
-
-/// CSV files kept of uploads, split into (header + the rows that are not about the person, the
-/// rows that are), for every upload that has any about them.
-fn scan_csv(csv_text: &str, values: &BTreeSet<String>) -> Option<(String, CsvRows)> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(csv_text.as_bytes());
-    let mut writer = crate::csv_format::CsvText::new();
-    let mut hit = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.ok()?;
-        let about = i > 0 && record.iter().any(|field| values.contains(field.trim()));
-        if about {
-            hit.push(record.iter().map(str::to_owned).collect());
-        } else {
-            writer.row(record.iter());
-        }
-    }
-    if hit.is_empty() {
-        return None;
-    }
-    Some((writer.finish(), hit))
-}
-
 fn upload_rows(
     conn: &Connection,
     values: &BTreeSet<String>,
@@ -482,20 +396,6 @@ fn audit(conn: &Connection, entry: &AuditEntry, counts: &Counts) -> Result<(), S
         params![entry.at_ms, entry.action, entry.subject_kind, entry.subject_hash, entry.via, counts],
     )?;
     Ok(())
-}
-
-fn merge(mut a: Found, b: Found) -> Found {
-    a.chat_ids.extend(b.chat_ids);
-    a.client_ids.extend(b.client_ids);
-    a.conversations.extend(b.conversations);
-    a.people.extend(b.people);
-    a.phones.extend(b.phones);
-    a.user_ids.extend(b.user_ids);
-    a.usernames.extend(b.usernames);
-    a.other_ids.extend(b.other_ids);
-    a.events.extend(b.events);
-    a.clicks.extend(b.clicks);
-    a
 }
 
 #[async_trait]

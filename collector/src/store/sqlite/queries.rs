@@ -1,6 +1,5 @@
 //! Read-side SQL: one chat ID with everything known about it, and the recent mappings list.
 
-use chattag_core::event::Event;
 use chattag_core::identifiers::{Identifiers, Utm};
 use rusqlite::{params, Connection, Row};
 
@@ -11,14 +10,9 @@ use crate::store::model::{
 };
 use crate::store::StoreError;
 
-/// How far `previous_chat_ids` follows `prev_chat_id` links: a visitor gets a new ID per ad
-/// click, so a long chain is possible but unbounded walks are not.
-const MAX_CHAIN: usize = 50;
-/// Per-record caps so that one busy chat ID cannot produce a huge response.
-const MAX_PAGES: usize = 200;
-/// Events of one chat read to derive its history: a real visitor produces a handful.
-const MAX_EVENTS_READ: i64 = 5000;
-const MAX_CLICKS: i64 = 200;
+use crate::store::history::{
+    clicks_from_bodies, history_from_bodies, MAX_CHAIN, MAX_CLICKS, MAX_EVENTS_READ,
+};
 
 const CHAT_COLUMNS: &str = "site, chat_id, first_seen, last_seen, first_ts, last_ts, client_id, yclid, user_id,
     purchase_id, gclid, fbclid, ga_client_id, utm, landing_page, referrer, prev_chat_id, events, clicks, collision";
@@ -169,25 +163,12 @@ fn clicks_from_events(
         "SELECT body, received_at FROM events WHERE id IN ({CHAT_EVENTS}) AND kind = 'click'
          ORDER BY ts, id LIMIT ?3"
     ))?;
-    let rows = stmt.query_map(params![site, chat_id, MAX_CLICKS], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })?;
-    let mut clicks = Vec::new();
-    for row in rows {
-        let (body, received_at) = row?;
-        let ev: Event = serde_json::from_str(&body).map_err(StoreError::StoredEvent)?;
-        clicks.push(Click {
-            ts: i64::try_from(ev.ts).unwrap_or(i64::MAX),
-            event_id: ev.event_id,
-            // As stored in `clicks` at ingest: a click event always carries these.
-            messenger: ev.messenger.unwrap_or_default(),
-            link_kind: ev.link_kind.unwrap_or_default(),
-            target: ev.target.unwrap_or_default(),
-            page: ev.page,
-            received_at,
-        });
-    }
-    Ok(clicks)
+    let rows = stmt
+        .query_map(params![site, chat_id, MAX_CLICKS], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    clicks_from_bodies(rows)
 }
 
 /// The identifier values and pages of one chat, from its stored events (the source of truth;
@@ -200,76 +181,12 @@ fn history_from_events(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT body, received_at FROM events WHERE id IN ({CHAT_EVENTS}) ORDER BY ts, id LIMIT ?3"
     ))?;
-    let rows = stmt.query_map(params![site, chat_id, MAX_EVENTS_READ], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })?;
-    let mut values: Vec<IdentifierValue> = Vec::new();
-    let mut pages: Vec<PageVisit> = Vec::new();
-    for row in rows {
-        let (body, received_at) = row?;
-        let ev: Event = serde_json::from_str(&body).map_err(StoreError::StoredEvent)?;
-        let ts = i64::try_from(ev.ts).unwrap_or(i64::MAX);
-        for (field, value) in identifier_values(&ev.ids) {
-            match values
-                .iter_mut()
-                .find(|v| v.field == field && v.value == value)
-            {
-                Some(v) => {
-                    v.first_seen = v.first_seen.min(received_at);
-                    v.last_seen = v.last_seen.max(received_at);
-                    v.first_ts = v.first_ts.min(ts);
-                    v.last_ts = v.last_ts.max(ts);
-                    v.events += 1;
-                }
-                None => values.push(IdentifierValue {
-                    field: field.to_owned(),
-                    value,
-                    first_seen: received_at,
-                    last_seen: received_at,
-                    first_ts: ts,
-                    last_ts: ts,
-                    events: 1,
-                }),
-            }
-        }
-        if let Some(url) = ev.page {
-            if let Some(p) = pages.iter_mut().find(|p| p.url == url) {
-                p.first_ts = p.first_ts.min(ts);
-                p.last_ts = p.last_ts.max(ts);
-                p.events += 1;
-            } else if pages.len() < MAX_PAGES {
-                pages.push(PageVisit {
-                    url,
-                    first_ts: ts,
-                    last_ts: ts,
-                    events: 1,
-                });
-            }
-        }
-    }
-    values.sort_by(|a, b| a.field.cmp(&b.field).then(a.first_ts.cmp(&b.first_ts)));
-    Ok((values, pages))
-}
-
-/// (field, value) for each identifier present; UTM as one JSON value (the five parameters
-/// describe one landing together).
-fn identifier_values(ids: &Identifiers) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, String)> = [
-        ("client_id", &ids.client_id),
-        ("yclid", &ids.yclid),
-        ("user_id", &ids.user_id),
-        ("purchase_id", &ids.purchase_id),
-        ("gclid", &ids.gclid),
-        ("fbclid", &ids.fbclid),
-        ("ga_client_id", &ids.ga_client_id),
-    ]
-    .into_iter()
-    .filter_map(|(f, v)| v.clone().map(|v| (f, v)))
-    .collect();
-    if let Some(json) = ids.utm.as_ref().and_then(|u| serde_json::to_string(u).ok()) {
-        out.push(("utm", json));
-    }
-    out
+    let rows = stmt
+        .query_map(params![site, chat_id, MAX_EVENTS_READ], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    history_from_bodies(rows)
 }
 
 /// Follows `prev_chat_id` from `start`; stops at a cycle (IDs come from visitors' browsers, so
