@@ -33,10 +33,15 @@ fn database(test: &str) -> Option<PgDb> {
     }
 }
 
-/// One collector instance on `db`, with the Telegram webhook and a 2 s lease.
+/// One collector instance on `db`, with the Telegram webhook, a 2 s lease and retention
+/// rounds every 200 ms.
 fn instance(db: &PgDb) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("chattag.toml");
+    std::fs::write(&config, "[privacy.retention]\ninterval = \"200ms\"\n").expect("config");
+    let config = config.to_str().expect("UTF-8 path").to_owned();
     Server::start_at(
-        tempfile::tempdir().expect("temp dir"),
+        dir,
         PathBuf::from(&db.url),
         &[
             "--allowed-origin",
@@ -45,6 +50,8 @@ fn instance(db: &PgDb) -> Server {
             "0",
             "--lease-ttl",
             "2s",
+            "--config",
+            &config,
         ],
         &[
             ("CHATTAG_READ_TOKEN", TOKEN),
@@ -281,6 +288,16 @@ fn the_same_webhook_delivery_at_both_instances_at_once_opens_one_chat() {
     );
 }
 
+/// Completed retention rounds of one instance (its /metrics).
+fn expiry_runs(server: &Server) -> i64 {
+    let r = server.request("GET", "/metrics", &[], b"");
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| l.strip_prefix("chattag_privacy_expiry_runs_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
 /// The pid in a lease holder (`host:pid:start`).
 fn holder_pid(holder: &str) -> Option<u32> {
     holder.split(':').nth(1)?.parse().ok()
@@ -309,15 +326,26 @@ fn the_retention_lease_is_held_by_one_instance_and_moves_when_it_is_killed() {
         .iter()
         .position(|p| Some(*p) == first)
         .expect("the lease is held by one of the two instances");
-    // It stays with its holder while the holder renews it.
+    // It stays with its holder while the holder renews it, and only the holder runs rounds.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(holder().and_then(|h| holder_pid(&h)), first);
+    let runs = [expiry_runs(&servers[0]), expiry_runs(&servers[1])];
+    assert!(
+        runs[held] > 3,
+        "the holder runs rounds every 200 ms: {runs:?}"
+    );
+    assert_eq!(runs[1 - held], 0, "the other instance runs none: {runs:?}");
     servers[held].kill9();
     let other = pids[1 - held];
     let moved = common::wait_until(Duration::from_secs(15), || {
         holder().and_then(|h| holder_pid(&h)) == Some(other)
     });
     assert!(moved, "the survivor took the lease: {:?}", holder());
+    let survivor = &servers[1 - held];
+    assert!(
+        common::wait_until(Duration::from_secs(5), || expiry_runs(survivor) > 0),
+        "the survivor runs the rounds now"
+    );
 }
 
 #[test]
