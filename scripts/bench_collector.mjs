@@ -492,14 +492,15 @@ async function main() {
     }
     const idx = prev.indexOf(MARKER);
     if (idx >= 0) notes = `\n${prev.slice(idx)}`;
-    const section = (name) => {
-      const m = new RegExp(`^## ${name}[\\s\\S]*?(?=^## |^${MARKER}|(?![\\s\\S]))`, 'm').exec(idx >= 0 ? prev.slice(0, idx) : prev);
-      return m ? m[0].trimEnd() + '\n' : '';
-    };
-    const written = ['Collector ingest', 'Webhook path', 'PostgreSQL']
-      .map((name) => fresh[name] ?? section(name))
-      .filter((text) => text)
-      .join('\n');
+    // The generated part as last written, without the title paragraph: each part run now
+    // replaces its own section there, a new one is added at the end, and everything else
+    // (other parts, hand-written sections above the marker) stays.
+    let generated = (idx >= 0 ? prev.slice(0, idx) : prev).replace(/^# Collector benchmark\n\n[^\n]*\n\n/, '');
+    for (const [name, text] of Object.entries(fresh)) {
+      const re = new RegExp(`^## ${name}[\\s\\S]*?(?=^## |(?![\\s\\S]))`, 'm');
+      generated = re.test(generated) ? generated.replace(re, `${text.trimEnd()}\n\n`) : `${generated.trimEnd()}\n\n${text}`;
+    }
+    const written = `${generated.trim()}\n`;
     writeFileSync(
       file,
       `# Collector benchmark\n\nProduced by \`node scripts/bench_collector.mjs\` (also part of \`npm run bench\` once wired). Targets on the 2-core machines: ≥ 20,000 events/s, p99 ≤ 25 ms, ≥ 0.5× the bare handler; on PostgreSQL ≥ 10,000 events/s with one instance and no loss with two.\n\n${written}${notes}`,
