@@ -8,6 +8,10 @@
 #                                 shell assignments to eval:
 #                                   CHATTAG_PG_DIR=/tmp/chattag-pg.XXXX
 #                                   CHATTAG_TEST_POSTGRES=postgres://postgres@127.0.0.1:PORT/postgres
+#                                   CHATTAG_TEST_POSTGRES_CA=/tmp/chattag-pg.XXXX/ca.pem
+#                                 TLS is on, with a certificate for localhost and 127.0.0.1 signed
+#                                 by a CA made for this cluster (CHATTAG_TEST_POSTGRES_CA; none
+#                                 without the openssl command)
 #   scripts/postgres.sh stop DIR  stops that cluster and removes its directory
 #                                 (DIR defaults to $CHATTAG_PG_DIR)
 #
@@ -73,6 +77,24 @@ free_port() {
   exit 1
 }
 
+# A CA and a server certificate (localhost, 127.0.0.1) for this cluster only, valid two days.
+make_certs() {
+  local dir="$1"
+  (
+    cd "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=chattag test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile server.ext -out server.crt
+    chmod 600 server.key ca.key
+    chmod 644 ca.pem
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: server.key server.crt; fi
+  ) >"$dir/certs.log" 2>&1 || { say "could not make TLS certificates (see $dir/certs.log); no TLS"; return 1; }
+}
+
 start() {
   install
   local bin dir port user
@@ -88,14 +110,21 @@ start() {
   as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   port=$(free_port)
+  local tls="" ca=""
+  if command -v openssl >/dev/null 2>&1; then
+    make_certs "$dir" && tls="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key" && ca="$dir/ca.pem"
+  else
+    say "no openssl command: the cluster runs without TLS"
+  fi
   # Loopback only, socket in the cluster's own directory. fsync stays on: the tests check
   # durability of what was acknowledged.
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c shared_buffers=64MB" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c shared_buffers=64MB $tls" \
     start >&2 || { cat "$dir/server.log" >&2; exit 1; }
   say "cluster running as $user in $dir on 127.0.0.1:$port"
   echo "CHATTAG_PG_DIR=$dir"
   echo "CHATTAG_TEST_POSTGRES=postgres://postgres@127.0.0.1:$port/postgres"
+  [ -z "$ca" ] || echo "CHATTAG_TEST_POSTGRES_CA=$ca"
 }
 
 stop() {

@@ -37,22 +37,17 @@ struct Chat {
 }
 
 fn chats(server: &Server) -> Vec<Chat> {
-    let conn = common::read_only(&server.db);
-    let mut stmt = conn
-        .prepare("SELECT method, chat_id, reason, site, messages FROM conversations ORDER BY id")
-        .unwrap();
-    stmt.query_map([], |r| {
-        Ok(Chat {
-            method: r.get(0)?,
-            chat_id: r.get(1)?,
-            reason: r.get(2)?,
-            site: r.get(3)?,
-            messages: r.get(4)?,
+    server
+        .rows("SELECT method, chat_id, reason, site, messages FROM conversations ORDER BY id")
+        .iter()
+        .map(|r| Chat {
+            method: r.get(0),
+            chat_id: r.get(1),
+            reason: r.get(2),
+            site: r.get(3),
+            messages: r.get(4),
         })
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+        .collect()
 }
 
 fn exact(id: &str, messages: i64) -> Chat {

@@ -48,24 +48,19 @@ struct Conv {
 }
 
 fn conversations(server: &Server) -> Vec<Conv> {
-    let conn = common::read_only(&server.db);
-    let mut stmt = conn
-        .prepare("SELECT platform, method, chat_id, reason, site, answered, messages FROM conversations ORDER BY id")
-        .unwrap();
-    stmt.query_map([], |r| {
-        Ok(Conv {
-            platform: r.get(0)?,
-            method: r.get(1)?,
-            chat_id: r.get(2)?,
-            reason: r.get(3)?,
-            site: r.get(4)?,
-            answered: r.get::<_, i64>(5)? == 1,
-            messages: r.get(6)?,
+    server
+        .rows("SELECT platform, method, chat_id, reason, site, answered, messages FROM conversations ORDER BY id")
+        .iter()
+        .map(|r| Conv {
+            platform: r.get(0),
+            method: r.get(1),
+            chat_id: r.get(2),
+            reason: r.get(3),
+            site: r.get(4),
+            answered: r.get::<i64>(5) == 1,
+            messages: r.get(6),
         })
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+        .collect()
 }
 
 fn tg_update(update_id: i64, user: i64, text: &str, date_s: u64) -> Vec<u8> {

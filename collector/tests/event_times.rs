@@ -25,17 +25,10 @@ fn far_future_events_are_stored_at_arrival() {
     let mut near = click(&chat);
     near["ts"] = json!(soon);
     assert_eq!(server.post_events(&json!([ev, near])).status, 200);
-    let conn = {
-        server.caught_up();
-        read_only(&server.db)
-    };
-    let mut stmt = conn
-        .prepare("SELECT kind, ts FROM events ORDER BY kind")
-        .unwrap();
-    let rows: Vec<(String, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let rows: Vec<(String, i64)> = server
+        .rows("SELECT kind, ts FROM events ORDER BY kind")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
         .collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0], ("click".into(), soon as i64));
@@ -134,13 +127,9 @@ fn future_dated_clicks_do_not_make_a_later_chat_ambiguous() {
         &body,
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let (method, reason, chat): (String, Option<String>, Option<String>) = read_only(&server.db)
-        .query_row(
-            "SELECT method, reason, chat_id FROM conversations",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let r = server.row("SELECT method, reason, chat_id FROM conversations");
+    let (method, reason, chat): (String, Option<String>, Option<String>) =
+        (r.get(0), r.get(1), r.get(2));
     assert_eq!(
         (method.as_str(), reason.as_deref(), chat.as_deref()),
         ("probable-click", None, Some(real.as_str()))

@@ -96,14 +96,11 @@ fn every_acknowledged_event_survives_kill_9_under_load() {
     // Acknowledged events still in the inbox at the kill are applied after the restart.
     server.caught_up();
 
-    let conn = common::read_only(&server.db);
-    let stored: HashSet<String> = conn
-        .prepare("SELECT event_id FROM events")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let stored: HashSet<String> = server
+        .rows("SELECT event_id FROM events")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
     eprintln!(
         "acknowledged {} events before SIGKILL; {} stored after restart; {} missing",
@@ -118,16 +115,8 @@ fn every_acknowledged_event_survives_kill_9_under_load() {
         &missing[..missing.len().min(5)]
     );
     // Whole requests are atomic: clicks and chats match the stored events exactly.
-    let clicks: i64 = conn
-        .query_row("SELECT count(*) FROM clicks", [], |r| r.get(0))
-        .unwrap();
-    let issues: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM events WHERE kind = 'issue'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let clicks = server.db_count("SELECT count(*) FROM clicks");
+    let issues = server.db_count("SELECT count(*) FROM events WHERE kind = 'issue'");
     assert_eq!(clicks, issues, "a request was half-stored");
 
     // The restarted server accepts more.

@@ -324,13 +324,9 @@ fn a_strangers_codeless_chat_after_someone_elses_click_is_not_exported_by_defaul
     );
     let r = server.whatsapp(&wa);
     assert_eq!(r.status, 200);
-    let method = common::read_only(&server.db)
-        .query_row(
-            "SELECT method FROM conversations WHERE phone = '16505550077'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .unwrap();
+    let method: String = server
+        .row("SELECT method FROM conversations WHERE phone = '16505550077'")
+        .get(0);
     assert_eq!(method, "probable-click");
 
     let plain = counters_file(
@@ -402,13 +398,10 @@ fn whatsapp_click(server: &Server, id: &str, ts: u64) {
 }
 
 fn method_of(server: &Server, phone: &str) -> (String, Option<String>) {
-    common::read_only(&server.db)
-        .query_row(
-            "SELECT method, chat_id FROM conversations WHERE phone = ?1",
-            [phone],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
+    let r = server.row(&format!(
+        "SELECT method, chat_id FROM conversations WHERE phone = '{phone}'"
+    ));
+    (r.get(0), r.get(1))
 }
 
 #[test]

@@ -126,13 +126,10 @@ fn upload(server: &Server, standin: &Standin, extra: &[&str]) -> Output {
 }
 
 fn uploads_table(server: &Server) -> Vec<(String, i64, Option<String>, i64)> {
-    let conn = common::read_only(&server.db);
-    let mut st = conn
-        .prepare("SELECT state, attempts, status, rows FROM metrica_uploads ORDER BY id")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    server
+        .rows("SELECT state, attempts, status, rows FROM metrica_uploads ORDER BY id")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect()
 }
 

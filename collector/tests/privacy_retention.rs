@@ -98,29 +98,17 @@ fn old_rows_expire_recent_ones_stay_and_unsettled_uploads_keep_their_chats() {
     );
     // Age everything but `recent` past every retention (events 90 d, chats 400 d).
     // In one transaction: an expiry round must not see half of it.
-    let mut conn = rusqlite::Connection::open(&server.db).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    let conn = conn.transaction().unwrap();
     let ago = 500 * DAY;
+    let mut ageing = Vec::new();
     for id in [&held, &old] {
-        conn.execute(
-            "UPDATE events SET received_at = received_at - ?2 WHERE chat_id = ?1",
-            rusqlite::params![id, ago],
-        )
-        .unwrap();
-        conn.execute(
-            "UPDATE clicks SET received_at = received_at - ?2 WHERE chat_id = ?1",
-            rusqlite::params![id, ago],
-        )
-        .unwrap();
-        conn.execute(
-            "UPDATE chats SET last_seen = last_seen - ?2 WHERE chat_id = ?1",
-            rusqlite::params![id, ago],
-        )
-        .unwrap();
-        conn.execute("UPDATE conversations SET created_at = created_at - ?2, updated_at = updated_at - ?2 WHERE chat_id = ?1", rusqlite::params![id, ago]).unwrap();
+        ageing.extend([
+            format!("UPDATE events SET received_at = received_at - {ago} WHERE chat_id = '{id}'"),
+            format!("UPDATE clicks SET received_at = received_at - {ago} WHERE chat_id = '{id}'"),
+            format!("UPDATE chats SET last_seen = last_seen - {ago} WHERE chat_id = '{id}'"),
+            format!("UPDATE conversations SET created_at = created_at - {ago}, updated_at = updated_at - {ago} WHERE chat_id = '{id}'"),
+        ]);
     }
-    conn.commit().unwrap();
+    server.execute_in_one_transaction(&ageing);
 
     let expired = common::wait_until(Duration::from_secs(15), || {
         server.db_count(&format!(

@@ -22,6 +22,9 @@ Environment (each flag above also has its CHATTAG_* twin, shown with it):
   Server:     CHATTAG_LISTEN, CHATTAG_DB, CHATTAG_CONFIG, CHATTAG_ALLOWED_ORIGINS,
               CHATTAG_RATE_LIMIT, CHATTAG_RATE_BURST, CHATTAG_TRUST_FORWARDED_FOR,
               CHATTAG_LOG, CHATTAG_LOG_FORMAT
+  Database:   CHATTAG_DB (a file, or a postgres:// URL without a password),
+              CHATTAG_DATABASE_URL (a postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=… URL;
+              used when --db and CHATTAG_DB are not given), PGPASSWORD, PGPASSFILE, PGUSER
   Read API and report page:
               CHATTAG_READ_TOKEN (the token itself), CHATTAG_READ_TOKEN_FILE
   Chat webhooks (a messenger without its secret answers 503; see docs/chats-setup.md):

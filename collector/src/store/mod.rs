@@ -119,13 +119,13 @@ pub enum StoreError {
     NoChatPartner,
     #[error(transparent)]
     Database(#[from] database::DatabaseError),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("postgres: {0}")]
     PgPool(#[from] deadpool_postgres::PoolError),
     #[error("postgres settings: {0}")]
     PgConfig(String),
-    #[error("migration {name} failed: {source}")]
+    #[error("migration {name} failed: {}", pg_message(.source))]
     PgMigration {
         name: &'static str,
         source: tokio_postgres::Error,
@@ -134,6 +134,15 @@ pub enum StoreError {
     NotYetOnPostgres(&'static str),
     #[error("counter {counter}: {chats} of the file's chats were reserved by another upload meanwhile; nothing was recorded, export again")]
     AlreadyReserved { counter: u64, chats: usize },
+}
+
+/// The server's own message when there is one (tokio-postgres' `Display` says only "db error").
+fn pg_message(e: &tokio_postgres::Error) -> String {
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => format!("{} ({})", db.message(), db.code().code()),
+        (None, Some(source)) => format!("{e}: {source}"),
+        (None, None) => e.to_string(),
+    }
 }
 
 /// Why the inbox refused a group of ingest requests; each request of the group gets a copy

@@ -155,6 +155,22 @@ impl Server {
         }
     }
 
+    /// Another server process on `db` (a PostgreSQL URL shared with another server, which owns
+    /// the database), with exactly `args` and `env`.
+    pub fn on_database(db: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (child, addr) = spawn(std::ffi::OsStr::new(db), &args, env);
+        Server {
+            child,
+            addr,
+            db: dir.path().join("unused.db"),
+            dir,
+            pg: None,
+            args,
+        }
+    }
+
     /// What `--db` says for this server: its file, or its PostgreSQL database's URL.
     pub fn db_arg(&self) -> std::ffi::OsString {
         db_arg(&self.db, self.pg.as_ref())
@@ -242,6 +258,155 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One value read back from either backend.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// A value of a [`Cell`]: `i64`, `String`, `bool` (an integer flag) or an `Option` of them.
+pub trait FromCell: Sized {
+    fn from_cell(cell: &Cell) -> Self;
+}
+
+impl FromCell for i64 {
+    fn from_cell(cell: &Cell) -> i64 {
+        match cell {
+            Cell::Int(v) => *v,
+            other => panic!("expected an integer, got {other:?}"),
+        }
+    }
+}
+
+impl FromCell for String {
+    fn from_cell(cell: &Cell) -> String {
+        match cell {
+            Cell::Text(v) => v.clone(),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
+
+impl FromCell for bool {
+    fn from_cell(cell: &Cell) -> bool {
+        i64::from_cell(cell) != 0
+    }
+}
+
+impl<T: FromCell> FromCell for Option<T> {
+    fn from_cell(cell: &Cell) -> Option<T> {
+        match cell {
+            Cell::Null => None,
+            other => Some(T::from_cell(other)),
+        }
+    }
+}
+
+/// One row read back from either backend.
+#[derive(Clone, Debug)]
+pub struct DbRow(pub Vec<Cell>);
+
+impl DbRow {
+    pub fn get<T: FromCell>(&self, i: usize) -> T {
+        T::from_cell(&self.0[i])
+    }
+}
+
+impl Server {
+    /// The rows of `sql` (plain SQL both engines read alike), once everything acknowledged is
+    /// applied.
+    pub fn rows(&self, sql: &str) -> Vec<DbRow> {
+        self.caught_up();
+        match self.pg_client() {
+            Some(mut client) => client
+                .query(sql, &[])
+                .expect("query")
+                .iter()
+                .map(|row| {
+                    DbRow(
+                        row.columns()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, col)| pg_cell(row, i, col.type_()))
+                            .collect(),
+                    )
+                })
+                .collect(),
+            None => {
+                let conn = read_only(&self.db);
+                let mut stmt = conn.prepare(sql).expect("query");
+                let n = stmt.column_count();
+                stmt.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                rusqlite::types::ValueRef::Null => Cell::Null,
+                                rusqlite::types::ValueRef::Integer(v) => Cell::Int(v),
+                                rusqlite::types::ValueRef::Real(v) => Cell::Int(v as i64),
+                                rusqlite::types::ValueRef::Text(t)
+                                | rusqlite::types::ValueRef::Blob(t) => {
+                                    Cell::Text(String::from_utf8_lossy(t).into_owned())
+                                }
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(DbRow)
+                })
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect()
+            }
+        }
+    }
+
+    /// Runs `statements` in one transaction (the server may be running).
+    pub fn execute_in_one_transaction(&self, statements: &[String]) {
+        self.caught_up();
+        match self.pg_client() {
+            Some(mut client) => {
+                let mut tx = client.transaction().expect("begin");
+                for sql in statements {
+                    tx.batch_execute(sql).expect("statement");
+                }
+                tx.commit().expect("commit");
+            }
+            None => {
+                let mut conn = rusqlite::Connection::open(&self.db).expect("open db");
+                conn.busy_timeout(Duration::from_secs(5))
+                    .expect("busy timeout");
+                let tx = conn.transaction().expect("begin");
+                for sql in statements {
+                    tx.execute_batch(sql).expect("statement");
+                }
+                tx.commit().expect("commit");
+            }
+        }
+    }
+
+    /// The one row of `sql`.
+    pub fn row(&self, sql: &str) -> DbRow {
+        let mut rows = self.rows(sql);
+        assert_eq!(rows.len(), 1, "{sql}");
+        rows.remove(0)
+    }
+}
+
+fn pg_cell(row: &postgres::Row, i: usize, ty: &postgres::types::Type) -> Cell {
+    use postgres::types::Type;
+    let int = |v: Option<i64>| v.map_or(Cell::Null, Cell::Int);
+    match *ty {
+        Type::INT8 => int(row.get(i)),
+        Type::INT4 => int(row.get::<_, Option<i32>>(i).map(i64::from)),
+        Type::INT2 => int(row.get::<_, Option<i16>>(i).map(i64::from)),
+        Type::BOOL => int(row.get::<_, Option<bool>>(i).map(i64::from)),
+        _ => row
+            .get::<_, Option<String>>(i)
+            .map_or(Cell::Null, Cell::Text),
     }
 }
 

@@ -156,124 +156,209 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Request>, metrics: Arc<StoreMetr
 }
 
 /// One transaction for the whole batch; the outcome of each request, after COMMIT.
+///
+/// The batch's events go in *rounds*, one statement each (arrays bound as parameters): a round
+/// holds at most one event per chat (an upsert may touch a row once per statement) and per
+/// event ID; the k-th event of a chat goes in round k, so a chat's events are applied in the
+/// order they came. Real traffic has one or two events per chat in a batch: a batch is one or
+/// two statements, whatever its size.
 async fn apply_batch(pool: &Pool, batch: &[Request]) -> Result<Vec<IngestOutcome>, StoreError> {
     let mut client = pool.get().await?;
-    let statement = client.prepare_cached(STORE_EVENT).await?;
+    let statement = client.prepare_cached(STORE_EVENTS).await?;
     let tx = client.transaction().await?;
-    let mut pending = Vec::new();
-    for request in batch {
+    let mut rounds: Vec<Vec<(usize, &Prepared)>> = Vec::new();
+    let mut seen: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+    let mut ids: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, request) in batch.iter().enumerate() {
         for p in &request.events {
-            pending.push(store_event(
-                &tx,
-                &statement,
-                &request.site,
-                p,
-                request.received_at,
-            ));
+            let by_chat = seen
+                .entry((request.site.as_str(), p.event.chat_id.as_str()))
+                .or_insert(0);
+            let by_id = ids.entry(p.event.event_id.as_str()).or_insert(0);
+            let round = (*by_chat).max(*by_id);
+            *by_chat = round + 1;
+            *by_id = round + 1;
+            if rounds.len() <= round {
+                rounds.resize_with(round + 1, Vec::new);
+            }
+            rounds[round].push((i, p));
         }
     }
-    let stored = futures_util::future::try_join_all(pending).await?;
-    tx.commit().await?;
-    let mut stored = stored.into_iter();
-    Ok(batch
-        .iter()
-        .map(|request| {
-            let mut outcome = IngestOutcome::default();
-            for new in stored.by_ref().take(request.events.len()) {
-                if new {
-                    outcome.accepted += 1;
-                } else {
-                    outcome.duplicates += 1;
-                }
+    let mut outcomes = vec![IngestOutcome::default(); batch.len()];
+    for mut round in rounds {
+        // In (site, chat ID) order: two instances' transactions then lock shared chat rows in
+        // the same order, and cannot deadlock on them.
+        round.sort_by(|(a, pa), (b, pb)| {
+            (&batch[*a].site, &pa.event.chat_id).cmp(&(&batch[*b].site, &pb.event.chat_id))
+        });
+        let stored = store_round(&tx, &statement, batch, &round).await?;
+        for ((i, _), new) in round.iter().zip(stored) {
+            if new {
+                outcomes[*i].accepted += 1;
+            } else {
+                outcomes[*i].duplicates += 1;
             }
-            outcome
-        })
-        .collect())
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes)
 }
 
-/// True when the event was new.
-async fn store_event(
+/// Stores one round; for each of its events, true when it was new.
+async fn store_round(
     tx: &deadpool_postgres::Transaction<'_>,
     statement: &tokio_postgres::Statement,
-    site: &str,
-    p: &Prepared,
-    received_at: i64,
-) -> Result<bool, StoreError> {
-    let ev = &p.event;
-    let ids = &ev.ids;
-    // Event::validate bounds `ts` far below i64::MAX; saturate rather than wrap regardless.
-    let ts = i64::try_from(ev.ts).unwrap_or(i64::MAX);
-    let kind = kind_name(ev.kind);
-    let is_click = i64::from(ev.kind == EventType::Click);
-    let row = tx
-        .query_one(
+    batch: &[Request],
+    round: &[(usize, &Prepared)],
+) -> Result<Vec<bool>, StoreError> {
+    let n = round.len();
+    let mut event_id = Vec::with_capacity(n);
+    let mut site = Vec::with_capacity(n);
+    let mut kind = Vec::with_capacity(n);
+    let mut chat_id = Vec::with_capacity(n);
+    let mut ts = Vec::with_capacity(n);
+    let mut received_at = Vec::with_capacity(n);
+    let mut body = Vec::with_capacity(n);
+    let mut client_id = Vec::with_capacity(n);
+    let mut yclid = Vec::with_capacity(n);
+    let mut user_id = Vec::with_capacity(n);
+    let mut purchase_id = Vec::with_capacity(n);
+    let mut gclid = Vec::with_capacity(n);
+    let mut fbclid = Vec::with_capacity(n);
+    let mut ga_client_id = Vec::with_capacity(n);
+    let mut utm = Vec::with_capacity(n);
+    let mut page = Vec::with_capacity(n);
+    let mut referrer = Vec::with_capacity(n);
+    let mut prev_chat_id = Vec::with_capacity(n);
+    let mut messenger = Vec::with_capacity(n);
+    let mut link_kind = Vec::with_capacity(n);
+    let mut target = Vec::with_capacity(n);
+    let mut is_click = Vec::with_capacity(n);
+    for (i, p) in round {
+        let ev = &p.event;
+        let ids = &ev.ids;
+        event_id.push(ev.event_id.as_str());
+        site.push(batch[*i].site.as_str());
+        kind.push(kind_name(ev.kind));
+        chat_id.push(ev.chat_id.as_str());
+        // Event::validate bounds `ts` far below i64::MAX; saturate rather than wrap regardless.
+        ts.push(i64::try_from(ev.ts).unwrap_or(i64::MAX));
+        received_at.push(batch[*i].received_at);
+        body.push(p.body.as_str());
+        client_id.push(ids.client_id.as_deref());
+        yclid.push(ids.yclid.as_deref());
+        user_id.push(ids.user_id.as_deref());
+        purchase_id.push(ids.purchase_id.as_deref());
+        gclid.push(ids.gclid.as_deref());
+        fbclid.push(ids.fbclid.as_deref());
+        ga_client_id.push(ids.ga_client_id.as_deref());
+        utm.push(p.utm.as_deref());
+        page.push(ev.page.as_deref());
+        referrer.push(ev.referrer.as_deref());
+        prev_chat_id.push(ev.prev_chat_id.as_deref());
+        messenger.push(ev.messenger.as_deref().unwrap_or_default());
+        link_kind.push(ev.link_kind.as_deref().unwrap_or_default());
+        target.push(ev.target.as_deref().unwrap_or_default());
+        is_click.push(i64::from(ev.kind == EventType::Click));
+    }
+    let rows = tx
+        .query(
             statement,
             &[
-                &ev.event_id,
+                &event_id,
                 &site,
                 &kind,
-                &ev.chat_id,
+                &chat_id,
                 &ts,
                 &received_at,
-                &p.body,
-                &ids.client_id,
-                &ids.yclid,
-                &ids.user_id,
-                &ids.purchase_id,
-                &ids.gclid,
-                &ids.fbclid,
-                &ids.ga_client_id,
-                &p.utm,
-                &ev.page,
-                &ev.referrer,
-                &ev.prev_chat_id,
-                &ev.messenger.as_deref().unwrap_or_default(),
-                &ev.link_kind.as_deref().unwrap_or_default(),
-                &ev.target.as_deref().unwrap_or_default(),
+                &body,
+                &client_id,
+                &yclid,
+                &user_id,
+                &purchase_id,
+                &gclid,
+                &fbclid,
+                &ga_client_id,
+                &utm,
+                &page,
+                &referrer,
+                &prev_chat_id,
+                &messenger,
+                &link_kind,
+                &target,
                 &is_click,
             ],
         )
         .await?;
-    let new: i64 = row.get(0);
-    if new == 1 && row.get::<_, i64>(1) == 1 {
-        tracing::warn!(site, chat_id = %ev.chat_id, "chat ID reissued with a different ClientID; flagged as a collision");
+    let mut new = std::collections::HashSet::with_capacity(rows.len());
+    for row in &rows {
+        let id: &str = row.get(0);
+        if row.get::<_, bool>(1) {
+            if let Some((i, p)) = round.iter().find(|(_, p)| p.event.event_id == id) {
+                tracing::warn!(site = %batch[*i].site, chat_id = %p.event.chat_id, "chat ID reissued with a different ClientID; flagged as a collision");
+            }
+        }
+        new.insert(id.to_owned());
     }
-    Ok(new == 1)
+    Ok(round
+        .iter()
+        .map(|(_, p)| new.contains(&p.event.event_id))
+        .collect())
 }
 
-/// `$1` event_id, `$2` site, `$3` kind, `$4` chat_id, `$5` ts, `$6` received_at, `$7` body,
-/// `$8`..`$14` client_id, yclid, user_id, purchase_id, gclid, fbclid, ga_client_id, `$15` utm,
-/// `$16` page, `$17` referrer, `$18` prev_chat_id, `$19` messenger, `$20` link_kind,
-/// `$21` target, `$22` 1 for a click. Returns (1 if stored, 1 if a ClientID collision).
+/// The arrays of one round (`$1` event_id, `$2` site, `$3` kind, `$4` chat_id, `$5` ts,
+/// `$6` received_at, `$7` body, `$8`..`$14` client_id, yclid, user_id, purchase_id, gclid,
+/// fbclid, ga_client_id, `$15` utm, `$16` page, `$17` referrer, `$18` prev_chat_id,
+/// `$19` messenger, `$20` link_kind, `$21` target, `$22` 1 for a click). Returns the new
+/// events' IDs, each with whether its `issue` met a different ClientID.
 ///
-/// The data-modifying CTEs all see the chats row as it was before this statement (`known`),
-/// which is what the collision check compares with. A present identifier replaces the current
-/// one only if this event is not older than the one that set the current values; an absent
-/// value never erases a known one.
-const STORE_EVENT: &str = "
-WITH ev AS (
+/// What `store/sqlite/ingest.rs` does per event, for a set: insert the events
+/// (`ON CONFLICT (event_id) DO NOTHING`), and only for the new ones merge each into its chat's
+/// row (same rules: first/last by min/max, identifiers only forward in visitor time; a present
+/// identifier replaces the current one only if this event is not older than the one that set
+/// the current values, an absent value never erases a known one), record a ClientID conflict
+/// for an `issue`, and keep a click. The data-modifying CTEs all see the chats rows as they
+/// were before the statement, which is what the collision check compares with.
+const STORE_EVENTS: &str = "
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                         $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[],
+                         $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+                         $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
+                         $21::text[], $22::bigint[])
+        AS t(event_id, site, kind, chat_id, ts, received_at, body, client_id, yclid, user_id,
+             purchase_id, gclid, fbclid, ga_client_id, utm, page, referrer, prev_chat_id,
+             messenger, link_kind, target, is_click)
+), ev AS (
     INSERT INTO events (event_id, site, kind, chat_id, ts, received_at, body)
-    VALUES ($1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::text)
+    SELECT event_id, site, kind, chat_id, ts, received_at, body FROM input
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING id
+    RETURNING event_id
+), new AS (
+    SELECT i.* FROM input i JOIN ev USING (event_id)
 ), clash AS (
-    SELECT c.client_id AS known FROM chats c, ev
-    WHERE c.site = $2 AND c.chat_id = $4 AND $3 = 'issue'
-      AND c.client_id IS NOT NULL AND $8::text IS NOT NULL AND c.client_id <> $8
+    SELECT n.event_id, c.client_id AS known FROM new n
+    JOIN chats c ON c.site = n.site AND c.chat_id = n.chat_id
+    WHERE n.kind = 'issue' AND c.client_id IS NOT NULL AND n.client_id IS NOT NULL
+      AND c.client_id <> n.client_id
 ), conflict AS (
     INSERT INTO chat_conflicts (event_id, site, chat_id, known_client_id, new_client_id, received_at)
-    SELECT $1, $2, $4, known, $8, $6 FROM clash
+    SELECT n.event_id, n.site, n.chat_id, k.known, n.client_id, n.received_at
+    FROM new n JOIN clash k USING (event_id)
     ON CONFLICT DO NOTHING
 ), click AS (
     INSERT INTO clicks (event_id, site, chat_id, messenger, link_kind, target, page, ts, received_at)
-    SELECT $1, $2, $4, $19::text, $20::text, $21::text, $16::text, $5, $6 FROM ev WHERE $22::bigint = 1
+    SELECT event_id, site, chat_id, messenger, link_kind, target, page, ts, received_at
+    FROM new WHERE is_click = 1
 ), chat AS (
     INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
                        client_id, yclid, user_id, purchase_id, gclid, fbclid, ga_client_id, utm,
                        landing_page, referrer, prev_chat_id, events, clicks, collision)
-    SELECT $2, $4, $6, $6, $5, $5, $5, $8, $9::text, $10::text, $11::text, $12::text, $13::text,
-           $14::text, $15::text, $16, $17::text, $18::text, 1, $22, (SELECT count(*) FROM clash)
-    FROM ev
+    SELECT n.site, n.chat_id, n.received_at, n.received_at, n.ts, n.ts, n.ts, n.client_id,
+           n.yclid, n.user_id, n.purchase_id, n.gclid, n.fbclid, n.ga_client_id, n.utm, n.page,
+           n.referrer, n.prev_chat_id, 1, n.is_click,
+           (SELECT count(*) FROM clash k WHERE k.event_id = n.event_id)
+    FROM new n
     ON CONFLICT (chat_id, site) DO UPDATE SET
        last_seen = greatest(chats.last_seen, excluded.last_seen),
        first_ts = least(chats.first_ts, excluded.first_ts),
@@ -294,4 +379,4 @@ WITH ev AS (
        clicks = chats.clicks + excluded.clicks,
        collision = greatest(chats.collision, excluded.collision)
 )
-SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM clash)";
+SELECT e.event_id, EXISTS (SELECT 1 FROM clash k WHERE k.event_id = e.event_id) FROM ev e";
