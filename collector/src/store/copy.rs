@@ -20,7 +20,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures_util::pin_mut;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -434,8 +433,7 @@ async fn copy_table(
         ))
         .await?;
     let types: Vec<Type> = t.columns.iter().map(|c| c.ty.clone()).collect();
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    pin_mut!(writer);
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
     let mut st = source.prepare(&format!(
         "SELECT {} FROM {}",
         column_list(t),
