@@ -7,8 +7,9 @@
 // the longest main-thread task that ran snippet code (Chromium trace). Medians of several runs.
 // Prints a table with PASS/MISS against the targets and the size of each block (from the
 // build's target/chattag-sizes.json), and writes docs/benchmarks.md; when
-// scripts/bench_collector.mjs exists its markdown output becomes the collector section
-// (BENCH_SNIPPET_ONLY=1 skips it and keeps the section of the last run).
+// scripts/bench_collector.mjs exists its markdown output becomes the collector section, followed
+// by the Metrica export bench and the expiry bench (ingest p99 while 1,000,000 old events expire)
+// (BENCH_SNIPPET_ONLY=1 skips them and keeps the section of the last run).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -422,6 +423,16 @@ async function main() {
     const section = (r.stdout || '').split('\n').filter((l) => !/^written: /.test(l)).join('\n').trim();
     const metrica = r.status === 0 ? section : `## Metrica export and upload preparation\n\nscripts/bench_metrica.mjs failed (exit ${r.status}).`;
     collector = collector ? `${collector}\n\n${metrica}` : metrica;
+  }
+  const EXPIRY_BENCH = path.join(ROOT, 'scripts', 'bench_expiry.mjs');
+  if (fs.existsSync(EXPIRY_BENCH) && !process.env.BENCH_SNIPPET_ONLY) {
+    // Ingest p99 while expiry deletes 1,000,000 old events; also recorded in docs/benchmarks-collector.md.
+    console.log('\nExpiry benchmark (scripts/bench_expiry.mjs)…');
+    const r = spawnSync(process.execPath, [EXPIRY_BENCH, '--no-build'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    process.stdout.write(r.stdout || '');
+    const section = (r.stdout || '').split('\n').filter((l) => !/^written: /.test(l)).join('\n').trim();
+    const expiry = r.status === 0 ? section : `## Expiry during ingest\n\nscripts/bench_expiry.mjs failed (exit ${r.status}).`;
+    collector = collector ? `${collector}\n\n${expiry}` : expiry;
   }
 
   const md = [

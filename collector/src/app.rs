@@ -41,6 +41,8 @@ pub struct AppInner {
     pub budget: Budget,
     pub connections: ConnectionStats,
     pub privacy_metrics: crate::privacy::ExpiryMetrics,
+    /// Phone numbers hashed (or not) before the chat side stores them.
+    pub phones: crate::privacy::phones::Phones,
 }
 
 /// Sign-in attempts a client may make per minute (and at once).
@@ -59,16 +61,21 @@ impl Deref for AppState {
 impl AppState {
     /// Opens the configured database and assembles the state. Modules register their
     /// metrics in `registry` before it is frozen here.
-    pub fn open(config: Config) -> Result<AppState, StoreError> {
+    pub fn open(config: Config) -> Result<AppState, ServeError> {
+        let settings = crate::privacy::PrivacySettings::from_env(&config).map_err(Box::new)?;
         let mut registry = Registry::default();
         let store_metrics = Arc::new(StoreMetrics::register(&mut registry));
         let store = crate::store::open(&config.db, true, store_metrics)?;
+        // After the store: on PostgreSQL the privacy key is kept in the database.
+        let phones = crate::privacy::phones::Phones::load(&settings, &config.db, store.as_ref())
+            .map_err(Box::new)?;
         let metrics = Metrics::register(&mut registry);
         let upload_gauges = crate::metrica::upload_metrics::register(&mut registry);
         let connections = ConnectionStats::register(&mut registry);
         let privacy_metrics = crate::privacy::ExpiryMetrics::register(&mut registry);
         Ok(AppState(Arc::new(AppInner {
             privacy_metrics,
+            phones,
             limiter: RateLimiter::new(config.rate_limit),
             login_limiter: RateLimiter::per_minute(
                 LOGINS_PER_MINUTE,

@@ -39,27 +39,32 @@ impl CsvText {
             if i > 0 {
                 self.out.push(',');
             }
-            let cell = cell.as_ref();
-            let prefix = if guard(i) && starts_formula(cell) {
-                "'"
-            } else {
-                ""
-            };
-            if needs_quotes(cell) {
-                self.out.push('"');
-                self.out.push_str(prefix);
-                self.out.push_str(&cell.replace('"', "\"\""));
-                self.out.push('"');
-            } else {
-                self.out.push_str(prefix);
-                self.out.push_str(cell);
-            }
+            write_cell(&mut self.out, cell.as_ref(), guard(i));
         }
         self.out.push_str("\r\n");
     }
 
     pub fn finish(self) -> String {
         self.out
+    }
+}
+
+/// Appends one cell as [`CsvText`] writes it (quoted as needed; with `guard`, a leading `'`
+/// before a formula), for writers that stream rows instead of building one text.
+pub fn write_cell(out: &mut String, cell: &str, guard: bool) {
+    let prefix = if guard && starts_formula(cell) {
+        "'"
+    } else {
+        ""
+    };
+    if needs_quotes(cell) {
+        out.push('"');
+        out.push_str(prefix);
+        out.push_str(&cell.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(prefix);
+        out.push_str(cell);
     }
 }
 

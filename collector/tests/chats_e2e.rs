@@ -11,7 +11,11 @@ use common::{new_chat_id, new_event_id, Server, TS};
 use serde_json::json;
 
 fn start() -> Server {
-    Server::start_with_webhooks(&[Messenger::Telegram, Messenger::WhatsApp], &[])
+    // Phones in clear (the owner's opt-in): this test reads them back as the messengers sent them.
+    Server::start_with_webhooks(
+        &[Messenger::Telegram, Messenger::WhatsApp],
+        &[("CHATTAG_PHONES", "clear")],
+    )
 }
 
 /// The snippet's three events for one visitor: landing from an ad (yclid, no ClientID yet — the
@@ -40,7 +44,7 @@ fn visit(
 }
 
 fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
-    let o = server.cli(args, &[]);
+    let o = server.cli(args, &[("CHATTAG_PHONES", "clear")]);
     (
         o.status.success(),
         String::from_utf8_lossy(&o.stdout).into_owned(),

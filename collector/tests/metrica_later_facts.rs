@@ -29,7 +29,11 @@ fn now_ms() -> u64 {
 fn start() -> Server {
     Server::start_with_webhooks(
         &[Messenger::WhatsApp],
-        &[("CHATTAG_INTAKE_TOKEN", INTAKE_TOKEN)],
+        &[
+            ("CHATTAG_INTAKE_TOKEN", INTAKE_TOKEN),
+            // Phones in clear (the owner's opt-in): this test reads them back as the messengers sent them.
+            ("CHATTAG_PHONES", "clear"),
+        ],
     )
 }
 

@@ -25,7 +25,8 @@ fn start() -> Server {
             Messenger::WhatsApp,
             Messenger::Max,
         ],
-        &[],
+        // Phones in clear (the owner's opt-in): this test reads them back as the messengers sent them.
+        &[("CHATTAG_PHONES", "clear")],
     )
 }
 

@@ -362,7 +362,8 @@ fn every_corpus_payload_is_stored_as_expected() {
             Messenger::Viber,
             Messenger::Max,
         ],
-        &[],
+        // Phones in clear (the owner's opt-in): this test reads them back as the messengers sent them.
+        &[("CHATTAG_PHONES", "clear")],
     );
     let later_steps: BTreeSet<&str> = exp["sequences"]
         .as_array()

@@ -42,6 +42,7 @@ pub struct ImportArgs {
 
 pub fn import(source: ImportSource) -> Result<(), CommandError> {
     let ImportSource::Chats(args) = source;
+    let mut table: Option<toml::Table> = None;
     let file: Option<ChatsFile> = match &args.config {
         Some(path) => {
             let path_text = || path.display().to_string();
@@ -53,11 +54,13 @@ pub fn import(source: ImportSource) -> Result<(), CommandError> {
                 path: path_text(),
                 source,
             };
-            let table: toml::Table = toml::from_str(&text).map_err(toml_error)?;
-            match table.get("chats") {
+            let parsed: toml::Table = toml::from_str(&text).map_err(toml_error)?;
+            let chats = match parsed.get("chats") {
                 Some(v) => Some(v.clone().try_into().map_err(toml_error)?),
                 None => None,
-            }
+            };
+            table = Some(parsed);
+            chats
         }
         None => None,
     };
@@ -98,11 +101,12 @@ pub fn import(source: ImportSource) -> Result<(), CommandError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let store = crate::store::open(
-        &args.db.database()?,
-        false,
-        Arc::new(StoreMetrics::default()),
-    )?;
+    let db = args.db.database()?;
+    let store = crate::store::open(&db, false, Arc::new(StoreMetrics::default()))?;
+    // Phones hashed as the server would (the same `[privacy]` and the database's key).
+    crate::privacy::phones::Phones::for_command(table.as_ref(), &db, store.as_ref())
+        .map_err(|e| CommandError::Refused(e.to_string()))?
+        .protect_intake(&mut valid);
     let total = valid.len();
     let ids = rt.block_on(store.record_intake(valid, settings, IntakeSource::Csv))?;
     let opened = ids.iter().filter(|w| w.opened.is_some()).count();

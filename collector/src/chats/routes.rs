@@ -161,7 +161,9 @@ async fn webhook<M: Messenger>(
             Refusal::NotConfigured(what) => not_configured(what),
             Refusal::Signature(e) => refused(e),
         })?;
-        let items = readable_or_kept::<M>(&body, m.parse(&body))?;
+        let mut items = readable_or_kept::<M>(&body, m.parse(&body))?;
+        // Phones (and what may carry one) hashed before anything is stored.
+        state.phones.protect(&mut items);
         for item in &items {
             if let Inbound::Unreadable(u) = item {
                 tracing::warn!(messenger = M::NAME, reason = u.reason.as_str(), detail = %u.detail, "webhook item kept unread");
@@ -300,7 +302,8 @@ async fn intake_inner(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let settings = state.config.chats.matching.clone();
-    let valid = validate_batch(parsed, &settings, now_ms())?;
+    let mut valid = validate_batch(parsed, &settings, now_ms())?;
+    state.phones.protect_intake(&mut valid);
     let ids = state
         .store
         .record_intake(valid, settings, IntakeSource::Api)

@@ -34,6 +34,10 @@ Environment (each flag above also has its CHATTAG_* twin, shown with it):
               CHATTAG_VIBER_AUTH_TOKEN     the Viber bot's auth token (checks the signature)
               CHATTAG_MAX_SECRET           secret given to MAX's POST /subscriptions
               CHATTAG_INTAKE_TOKEN         bearer token of POST /v1/chats (CRM intake)
+  Personal data (see docs/data-inventory.md):
+              CHATTAG_PRIVACY_TOKEN        bearer token of POST /v1/privacy/{forget,export}
+              CHATTAG_PHONES               hashed (default): phone numbers kept only as a keyed
+                                           hash, no PhoneNumber sent to Metrica; clear: as given
   Metrica (export / upload metrica):
               CHATTAG_COUNTERS_FILE, CHATTAG_METRICA_TOKEN (OAuth token),
               CHATTAG_METRICA_TOKEN_FILE, CHATTAG_METRICA_API

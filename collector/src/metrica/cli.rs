@@ -14,15 +14,12 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::conversions;
-use super::export::{self, ExportOptions};
-use super::probable::{Verdict, EVIDENCE_DAYS};
+use super::export::{CsvSpool, WrittenRow};
 use super::refusal;
-use super::rules::apply_rules;
 use super::rules::{is_counter_number, parse_counters, CounterRules};
-use super::rules::{Candidate, DAY_MS};
+use super::stream::{RowStream, PAGE_SIZE};
 use super::upload::{MetricaClient, OAuthToken, UploadError, DEFAULT_BASE};
 use super::uploads::{PendingUpload, UploadKind, UploadState, MAX_ATTEMPTS};
-use crate::chats::matching::{Method, Window};
 use crate::cli::db::DbArgs;
 use crate::cli::error::CommandError;
 use crate::clock::now_ms;
@@ -131,12 +128,24 @@ pub struct UploadArgs {
     #[arg(long, default_value = "chattag")]
     pub comment: String,
 
+    /// Rows per uploaded file: a larger set of chats goes out as several files, each recorded
+    /// with its chats before it is sent (memory stays bounded by one file).
+    #[arg(long, default_value_t = DEFAULT_ROWS_PER_FILE)]
+    pub rows_per_file: usize,
+
     /// Several `upload metrica` processes on one database: one uploads, and another takes over
     /// this long after it stopped (killed, cut off). See docs/postgresql.md.
     #[arg(long, env = "CHATTAG_LEASE_TTL", default_value = "30s",
           value_parser = crate::durations::parse_duration)]
     pub lease_ttl: Duration,
 }
+
+/// 50,000 rows: about 5 MB of CSV, far below Metrica's 1 GB per file; up to three files are in
+/// memory at once (one built, one waiting, one recorded and sent), and a failed file holds back
+/// (and resends) no more than that.
+pub const DEFAULT_ROWS_PER_FILE: usize = 50_000;
+/// A part also closes at this size, whatever its rows (long URLs): Metrica accepts up to 1 GB.
+const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// `YYYY-MM-DD` (a UTC day; `end` = the day after) or an RFC 3339 time.
 fn parse_bound(s: &str, end: bool) -> Result<i64, CommandError> {
@@ -209,8 +218,8 @@ fn counters(sel: &Selection) -> Result<Vec<CounterRules>, CommandError> {
 }
 
 fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<dyn Storage>), CommandError> {
-    // One worker thread: the upload lease is renewed there while this thread blocks on
-    // Metrica's answers and sleeps between runs.
+    // One worker: the next page of candidates is read while this one is written, and the
+    // upload lease is renewed while this thread blocks on Metrica's answers and sleeps.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -219,127 +228,18 @@ fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<dyn Storage>), Comm
     Ok((rt, store))
 }
 
-/// The file, the chats admitted by the send rules, and how many each rule excluded.
-type Built = (
-    export::Export,
-    Vec<export::ExportChat>,
-    Vec<(&'static str, usize)>,
-);
-
-/// How a file is built: `upload` holds back chats that have not settled (unless forced).
-struct BuildMode {
-    include_sent: bool,
-    only_confirmed: bool,
-    upload: bool,
-}
-
-fn build_export(
-    rt: &tokio::runtime::Runtime,
-    store: &dyn Storage,
-    rules: &CounterRules,
-    from: i64,
-    to: i64,
-    mode: BuildMode,
-) -> Result<Built, CommandError> {
-    let counter = rules.id;
-    let include_sent = mode.include_sent;
-    let now = now_ms();
-    let (all, taken) = rt.block_on(store.export_candidates(counter, from, to, include_sent))?;
-    let (all, held) = self_checked(rt, store, rules, all, now)?;
-    let settling_at = (mode.upload && !include_sent).then_some(now);
-    let (admitted, mut excluded) = apply_rules(rules, all, settling_at);
-    if held > 0 {
-        excluded.push(("probable-self-check", held));
-    }
-    let opts = ExportOptions {
-        include_unattributed: rules.include_unattributed,
-        allow_max: rules.allows_max(),
-        now_s: now / 1000,
-        only_confirmed: mode.only_confirmed,
-        revenue_on_row: rules.revenue_goal.is_none(),
-    };
-    // With --all / --force the earlier seconds of these very chats are not "taken".
-    let taken = if include_sent {
-        Default::default()
-    } else {
-        taken
-    };
-    Ok((export::build(&admitted, &opts, &taken), admitted, excluded))
-}
-
-/// With `send_probable`, probable chats of a messenger go out only while the site's own
-/// precision estimate clears the counter's bar; returns the rest and how many were held back.
-fn self_checked(
-    rt: &tokio::runtime::Runtime,
-    store: &dyn Storage,
-    rules: &CounterRules,
-    all: Vec<Candidate>,
-    now: i64,
-) -> Result<(Vec<Candidate>, usize), CommandError> {
-    let probable = |c: &Candidate| c.method == Method::ProbableClick.as_str();
-    if !rules.send_probable || !all.iter().any(probable) {
-        return Ok((all, 0));
-    }
-    let evidence = rt.block_on(store.probable_evidence(
-        now - EVIDENCE_DAYS * DAY_MS,
-        now,
-        Window::default().before_ms,
-    ))?;
-    let verdict = |platform: &str| {
-        evidence
-            .iter()
-            .find(|e| e.platform == platform)
-            .map_or(Verdict::NotEnoughEvidence(0), |e| {
-                e.verdict(rules.probable_min_precision)
-            })
-    };
-    let mut platforms: Vec<&str> = all
+/// Prints the file's columns that Metrica's documentation does not confirm.
+fn explain_columns(counter: u64, header: &[&str]) {
+    let unconfirmed: Vec<&str> = header
         .iter()
-        .filter(|c| probable(c))
-        .map(|c| c.chat.platform.as_str())
+        .copied()
+        .filter(|h| refusal::is_unconfirmed(h))
         .collect();
-    platforms.sort_unstable();
-    platforms.dedup();
-    for p in platforms {
-        eprintln!(
-            "counter {}: probable matches on {p}: {}",
-            rules.id,
-            verdict(p)
-        );
-    }
-    let before = all.len();
-    let kept: Vec<Candidate> = all
-        .into_iter()
-        .filter(|c| !probable(c) || matches!(verdict(&c.chat.platform), Verdict::Trusted(_)))
-        .collect();
-    let held = before - kept.len();
-    Ok((kept, held))
-}
-
-fn explain(counter: u64, e: &export::Export, excluded: &[(&'static str, usize)]) {
-    for (rule, n) in excluded {
-        if *rule == "settling" {
-            eprintln!("counter {counter}: {n} chat(s) not settled yet (not answered, settle time not passed): sent by a later run");
-        } else if *rule == "probable-self-check" {
-            eprintln!("counter {counter}: {n} probable chat(s) held back: the site's own precision estimate does not clear the bar");
-        } else if *rule == "probable" {
-            eprintln!("counter {counter}: {n} chat(s) excluded by the send rule `probable`: matched by click timing only, without a code (send_probable = true sends them while the site's precision estimate holds)");
-        } else {
-            eprintln!("counter {counter}: {n} chat(s) excluded by the send rule `{rule}`");
-        }
-    }
-    let unconfirmed = refusal::unconfirmed_in(&e.csv);
-    if !e.rows.is_empty() && !unconfirmed.is_empty() {
+    if !unconfirmed.is_empty() {
         eprintln!(
             "counter {counter}: columns not confirmed by Metrica's documentation: {} (--only-confirmed-columns leaves them out)",
             unconfirmed.join(", ")
         );
-    }
-    for (conv, why) in &e.skipped {
-        eprintln!("counter {counter}: chat #{conv} left out: {why}");
-    }
-    for w in &e.warnings {
-        eprintln!("counter {counter}: chat #{}: {}", w.conversation, w.message);
     }
 }
 
@@ -353,27 +253,61 @@ pub fn export(target: ExportTarget) -> Result<(), CommandError> {
     };
     let (from, to) = range(&args.select, now_ms())?;
     let (rt, store) = open(&args.select.db)?;
-    let (e, _, excluded) = build_export(
+    let only_confirmed = args.select.only_confirmed_columns;
+    let mut rows = RowStream::new(
         &rt,
-        &*store,
+        Arc::clone(&store),
         rules,
         from,
         to,
-        BuildMode {
-            include_sent: args.all,
-            only_confirmed: args.select.only_confirmed_columns,
-            upload: false,
-        },
-    )?;
-    explain(rules.id, &e, &excluded);
-    match &args.out {
-        Some(path) => std::fs::write(path, &e.csv).map_err(|source| CommandError::Write {
-            path: path.display().to_string(),
-            source,
-        })?,
-        None => std::io::stdout().write_all(e.csv.as_bytes())?,
+        args.all,
+        false,
+        only_confirmed,
+        now_ms(),
+    );
+    // One file of any size: rows wait in a temporary file until the columns are known.
+    let mut spool = CsvSpool::on_disk()?;
+    // An export records nothing: the ledger entries are dropped a page's worth at a time.
+    let mut ledger = Vec::new();
+    let mut limit = 0;
+    loop {
+        limit += PAGE_SIZE as usize;
+        let more = rows.fill(&mut spool, &mut ledger, limit, u64::MAX)?;
+        ledger.clear();
+        if !more {
+            break;
+        }
     }
-    eprintln!("counter {}: {} row(s) written", rules.id, e.rows.len());
+    rows.explain();
+    if spool.rows() > 0 {
+        explain_columns(rules.id, &spool.header(only_confirmed));
+    }
+    let n = spool.rows();
+    match &args.out {
+        // Written next to the target and renamed: the file is complete or absent.
+        Some(path) => {
+            let write_err = |source| CommandError::Write {
+                path: path.display().to_string(),
+                source,
+            };
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            let tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
+            let mut w = std::io::BufWriter::new(tmp);
+            spool.finish(only_confirmed, &mut w).map_err(write_err)?;
+            let tmp = w.into_inner().map_err(|e| write_err(e.into_error()))?;
+            tmp.persist(path).map_err(|e| write_err(e.error))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            spool.finish(only_confirmed, &mut w)?;
+            w.flush()?;
+        }
+    }
+    eprintln!("counter {}: {n} row(s) written", rules.id);
     Ok(())
 }
 
@@ -387,6 +321,11 @@ struct Settings {
 pub fn upload(target: UploadTarget) -> Result<(), CommandError> {
     let UploadTarget::Metrica(args) = target;
     let rules = counters(&args.select)?;
+    if args.rows_per_file == 0 {
+        return Err(CommandError::Refused(
+            "--rows-per-file must be at least 1".into(),
+        ));
+    }
     let token = OAuthToken::load(
         args.metrica_token_file.as_deref(),
         std::env::var("CHATTAG_METRICA_TOKEN").ok(),
@@ -428,7 +367,7 @@ pub fn upload(target: UploadTarget) -> Result<(), CommandError> {
         Standing::Unknown(why) => eprintln!("cannot take the lease {} yet: {why}", lease.name()),
     }
     let result = upload_runs(
-        &rt, &*store, &client, &rules, &args, &settings, every, &lease,
+        &rt, &store, &client, &rules, &args, &settings, every, &lease,
     );
     let released = rt.block_on(lease.release());
     result?;
@@ -447,7 +386,7 @@ fn upload_lease(rules: &[CounterRules]) -> String {
 #[allow(clippy::too_many_arguments)]
 fn upload_runs(
     rt: &tokio::runtime::Runtime,
-    store: &dyn Storage,
+    store: &Arc<dyn Storage>,
     client: &MetricaClient,
     rules: &[CounterRules],
     args: &UploadArgs,
@@ -486,7 +425,7 @@ fn upload_runs(
 #[allow(clippy::too_many_arguments)]
 fn upload_counter(
     rt: &tokio::runtime::Runtime,
-    store: &dyn Storage,
+    shared: &Arc<dyn Storage>,
     client: &MetricaClient,
     rules: &CounterRules,
     from: i64,
@@ -495,6 +434,7 @@ fn upload_counter(
     s: &Settings,
 ) -> Result<(), CommandError> {
     let counter = rules.id;
+    let store = &**shared;
 
     // Statuses of earlier uploads that were still being processed.
     let unfinished = rt.block_on(store.unfinished(counter))?;
@@ -511,17 +451,17 @@ fn upload_counter(
         }
     }
 
-    // A failed file first, unchanged (its chats are reserved for it); a failure stops here so
-    // that chats are never spread over two files in flight.
-    let pending = rt.block_on(store.retry_candidate(counter))?;
-    if let Some(p) = pending {
+    // Failed or interrupted files first, oldest first and unchanged (their chats are reserved
+    // for them); a failure stops here so that chats are never spread over more files in flight.
+    let mut sent = Vec::new();
+    while let Some(p) = rt.block_on(store.retry_candidate(counter))? {
         println!(
             "counter {counter}: retrying upload #{} ({} chats, attempt {})",
             p.id,
             p.rows,
             p.attempts + 1
         );
-        send(rt, store, client, &p, args, s)?;
+        sent.extend(send(rt, store, client, &p, args, s)?);
     }
 
     // A column Metrica refused stays out of this counter's files.
@@ -532,44 +472,135 @@ fn upload_counter(
             refused.join(", ")
         );
     }
-    let (e, chats, excluded) = build_export(
-        rt,
-        store,
-        rules,
-        from,
-        to,
-        BuildMode {
-            include_sent: args.force,
-            only_confirmed: args.select.only_confirmed_columns || !refused.is_empty(),
-            upload: true,
-        },
-    )?;
-    explain(counter, &e, &excluded);
-    if e.rows.is_empty() {
-        println!("counter {counter}: no new chats to upload");
-    } else {
-        let (csv, rows, force) = (e.csv.clone(), e.rows.clone(), args.force);
-        let n = rows.len() as i64;
-        let id = rt.block_on(store.create_upload(counter, csv, rows, chats, force))?;
-        send(
-            rt,
-            store,
-            client,
-            &PendingUpload {
-                id,
-                counter,
-                kind: UploadKind::Chats,
-                csv: e.csv,
-                rows: n,
-                attempts: 0,
-            },
-            args,
-            s,
-        )?;
+    let only_confirmed = args.select.only_confirmed_columns || !refused.is_empty();
+    // Parts are built on one thread while the previous one is reserved and sent on this one
+    // (the channel holds one): memory is at most three parts. Each part is reserved, with its
+    // chats, in one transaction before it is sent, and sent before the next is reserved, so at
+    // most one part is ever in flight; a failure stops the run and the builder with it.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Part>(1);
+    let now = now_ms();
+    let (built, consumed) = std::thread::scope(|scope| {
+        let builder = scope.spawn(move || -> Result<usize, CommandError> {
+            let mut rows = RowStream::new(
+                rt,
+                Arc::clone(shared),
+                rules,
+                from,
+                to,
+                args.force,
+                true,
+                only_confirmed,
+                now,
+            );
+            let built = build_parts(&mut rows, &tx, args.rows_per_file, only_confirmed);
+            rows.explain();
+            built.map(|()| rows.written())
+        });
+        let consumed = (|| -> Result<usize, CommandError> {
+            let mut parts = 0;
+            for part in &rx {
+                parts += 1;
+                explain_columns(counter, &part.header);
+                let n = part.rows.len() as i64;
+                let csv = part.csv;
+                let id =
+                    rt.block_on(store.create_upload(counter, csv.clone(), part.rows, args.force))?;
+                let plan = PendingUpload {
+                    id,
+                    counter,
+                    kind: UploadKind::Chats,
+                    csv,
+                    rows: n,
+                    attempts: 0,
+                };
+                sent.extend(send(rt, store, client, &plan, args, s)?);
+            }
+            Ok(parts)
+        })();
+        // Stops the builder if this side stopped first.
+        drop(rx);
+        let built = builder
+            .join()
+            .unwrap_or_else(|_| Err(CommandError::Refused("the file builder panicked".into())));
+        (built, consumed)
+    });
+    let parts = consumed?;
+    let written = built?;
+    if parts > 1 {
+        println!(
+            "counter {counter}: {written} chats in {parts} files of at most {} rows",
+            args.rows_per_file
+        );
     }
-    let sent_revenue = upload_late_revenue(rt, store, client, rules, args, s)?;
-    if e.rows.is_empty() && !sent_revenue {
+    if parts == 0 {
+        println!("counter {counter}: no new chats to upload");
+    }
+    let sent_revenue = upload_late_revenue(rt, store, client, rules, args, s, &mut sent)?;
+    poll(rt, store, client, counter, &sent, s)?;
+    if parts == 0 && !sent_revenue {
         println!("counter {counter}: nothing new to upload");
+    }
+    Ok(())
+}
+
+/// One file of an upload, built and not yet reserved.
+struct Part {
+    header: Vec<&'static str>,
+    csv: String,
+    rows: Vec<WrittenRow>,
+}
+
+/// Fills parts of at most `rows_per_file` rows (or [`MAX_FILE_BYTES`]) and hands each over,
+/// until the chats run out or the receiver stops.
+fn build_parts(
+    rows: &mut RowStream<'_>,
+    tx: &std::sync::mpsc::SyncSender<Part>,
+    rows_per_file: usize,
+    only_confirmed: bool,
+) -> Result<(), CommandError> {
+    loop {
+        let mut spool = CsvSpool::in_memory();
+        let mut ledger = Vec::new();
+        let more = rows.fill(&mut spool, &mut ledger, rows_per_file, MAX_FILE_BYTES)?;
+        if ledger.is_empty() {
+            return Ok(());
+        }
+        let part = Part {
+            header: spool.header(only_confirmed),
+            csv: spool.finish_to_string(only_confirmed)?,
+            rows: ledger,
+        };
+        if tx.send(part).is_err() || !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Waits (up to `--wait` in all) for Metrica to finish the files sent in this run, recording
+/// each status; what is not final yet is checked by the next run.
+fn poll(
+    rt: &tokio::runtime::Runtime,
+    store: &dyn Storage,
+    client: &MetricaClient,
+    counter: u64,
+    sent: &[(i64, u64)],
+    s: &Settings,
+) -> Result<(), CommandError> {
+    if s.wait.is_zero() {
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + s.wait;
+    for &(upload, metrica_id) in sent {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match client.poll(counter, metrica_id, s.poll_interval, left) {
+            Ok(last) => {
+                println!("counter {counter}: upload #{upload} is {}", last.status);
+                rt.block_on(store.mark_status(upload, last))?;
+            }
+            Err(e) => eprintln!(
+                "counter {counter}: polling upload #{upload}: {e} (the next run checks again)"
+            ),
+        }
     }
     Ok(())
 }
@@ -583,6 +614,7 @@ fn upload_late_revenue(
     rules: &CounterRules,
     args: &UploadArgs,
     s: &Settings,
+    sent: &mut Vec<(i64, u64)>,
 ) -> Result<bool, CommandError> {
     let counter = rules.id;
     let late = rt.block_on(store.late_revenue(counter))?;
@@ -609,7 +641,7 @@ fn upload_late_revenue(
         c.csv.clone(),
         c.rows,
     ))?;
-    send(
+    sent.extend(send(
         rt,
         store,
         client,
@@ -623,10 +655,12 @@ fn upload_late_revenue(
         },
         args,
         s,
-    )?;
+    )?);
     Ok(true)
 }
 
+/// Sends one file (retrying within the run, and once without refused columns) and records the
+/// outcome. Returns the upload and Metrica's ID when Metrica's status is not final yet.
 fn send(
     rt: &tokio::runtime::Runtime,
     store: &dyn Storage,
@@ -634,7 +668,7 @@ fn send(
     plan: &PendingUpload,
     args: &UploadArgs,
     s: &Settings,
-) -> Result<(), CommandError> {
+) -> Result<Option<(i64, u64)>, CommandError> {
     let (counter, upload) = (plan.counter, plan.id);
     let what = match plan.kind {
         UploadKind::Chats => "chats",
@@ -682,18 +716,9 @@ fn send(
                     u.source_quantity.map_or("?".into(), |v| v.to_string()),
                     u.line_quantity.map_or("?".into(), |v| v.to_string()),
                 );
-                let first = u.clone();
-                rt.block_on(store.mark_sent(upload, first))?;
-                if !s.wait.is_zero() && !u.is_final() {
-                    match client.poll(counter, u.id, s.poll_interval, s.wait) {
-                        Ok(last) => {
-                            println!("counter {counter}: upload #{upload} is {}", last.status);
-                            rt.block_on(store.mark_status(upload, last))?;
-                        }
-                        Err(e) => eprintln!("counter {counter}: polling upload #{upload}: {e} (the next run checks again)"),
-                    }
-                }
-                return Ok(());
+                let pending = (!u.is_final()).then_some((upload, u.id));
+                rt.block_on(store.mark_sent(upload, u))?;
+                return Ok(pending);
             }
             Err(e) => {
                 let msg = e.to_string();

@@ -1,10 +1,10 @@
 //! Builds the chat-import CSV: validates each chat, keeps `DateTime` distinct per visitor and in
 //! the past, and writes only the columns that carry data (see [`super::columns`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use super::columns::{Field, Requirement, COLUMNS, DOCUMENTED_PLATFORMS};
-use crate::csv_format::CsvText;
 use crate::money::{is_iso_4217, normalize_revenue};
 
 /// One chat as the exporter needs it (joined from the conversation and the visitor mapping).
@@ -117,11 +117,18 @@ pub struct Warning {
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A row written: what the ledger records for its chat ([`crate::store::MetricaStore::create_upload`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WrittenRow {
     pub conversation: i64,
     /// The `DateTime` written, to be recorded so later exports avoid the same second.
     pub date_time: i64,
+    /// The visitor IDs written (none for a colliding chat ID): later revenue goes to the same
+    /// visit, and later rows avoid their seconds.
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub yclid: Option<String>,
+    pub purchase_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -134,105 +141,175 @@ pub struct Export {
 
 pub const MAX_TAG_CHARS: usize = 100;
 /// How far back a `DateTime` may be nudged to keep it distinct.
-const MAX_NUDGE_S: i64 = 60;
+pub const MAX_NUDGE_S: i64 = 60;
 
-struct Row {
-    values: Vec<(Field, String)>,
+/// The visitor-ID kinds, in the ledger's order.
+const ID_KINDS: [&str; 4] = ["client_id", "user_id", "yclid", "purchase_id"];
+
+fn kind_index(kind: &str) -> u8 {
+    ID_KINDS.iter().position(|k| *k == kind).unwrap_or(0) as u8
 }
 
-/// `taken`: (visitor ID kind, value, DateTime) already used for this counter in earlier uploads.
-pub fn build(
-    chats: &[ExportChat],
-    opts: &ExportOptions,
-    taken: &HashSet<(String, String, i64)>,
-) -> Export {
-    let mut export = Export::default();
-    let mut used: HashSet<(String, String, i64)> = taken.clone();
-    let mut rows: Vec<Row> = Vec::new();
-    let mut sorted: Vec<&ExportChat> = chats.iter().collect();
-    sorted.sort_by_key(|c| (c.started_ms, c.conversation));
+/// Seconds this run has written per visitor ID, kept only while a later chat could still be
+/// nudged onto them. Chats come in start order, so their own seconds never decrease: a second
+/// older than the current chat's window can never clash again and is forgotten. Memory follows
+/// the number of chats per minute, not the size of the export.
+#[derive(Default)]
+struct RecentSeconds {
+    by_id: HashMap<String, Vec<(u8, i64)>>,
+    order: VecDeque<(i64, u8, String)>,
+}
 
-    for chat in sorted {
+impl RecentSeconds {
+    fn contains(&self, kind: u8, id: &str, ts: i64) -> bool {
+        self.by_id.get(id).is_some_and(|v| v.contains(&(kind, ts)))
+    }
+
+    fn insert(&mut self, kind: u8, id: &str, ts: i64) {
+        self.by_id
+            .entry(id.to_string())
+            .or_default()
+            .push((kind, ts));
+        self.order.push_back((ts, kind, id.to_string()));
+    }
+
+    /// Forgets the seconds before `ts`.
+    fn forget_before(&mut self, ts: i64) {
+        while self.order.front().is_some_and(|(t, _, _)| *t < ts) {
+            let Some((t, kind, id)) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(v) = self.by_id.get_mut(&id) {
+                v.retain(|e| *e != (kind, t));
+                if v.is_empty() {
+                    self.by_id.remove(&id);
+                }
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+}
+
+/// Decides the rows of one export, one chat at a time, in export order (start time, then
+/// conversation): validation, the distinct-second rule, the values of each column. Rows go to a
+/// [`CsvSpool`]; nothing of earlier rows is kept but the seconds still in reach.
+pub struct Exporter {
+    opts: ExportOptions,
+    recent: RecentSeconds,
+    /// The last chat's own second: the order check (a backend that pages out of order would
+    /// break the distinct-second rule silently).
+    last_origin: i64,
+}
+
+impl Exporter {
+    pub fn new(opts: ExportOptions) -> Exporter {
+        Exporter {
+            opts,
+            recent: RecentSeconds::default(),
+            last_origin: i64::MIN,
+        }
+    }
+
+    /// How many (visitor ID, second) pairs are held: bounded by the chats of the last minute.
+    pub fn seconds_held(&self) -> usize {
+        self.recent.len()
+    }
+
+    /// Writes `chat`'s row to `spool` and returns what the ledger records, or why the chat is not
+    /// in the file. `taken`: seconds earlier uploads to the counter use for one of its visitor
+    /// IDs in its nudge window ([`super::rules::Candidate::taken`]). Values dropped from a row
+    /// that was written are pushed to `warnings`.
+    pub fn write(
+        &mut self,
+        chat: &ExportChat,
+        taken: &[i64],
+        spool: &mut CsvSpool,
+        warnings: &mut Vec<Warning>,
+    ) -> std::io::Result<Result<WrittenRow, Skip>> {
+        let opts = &self.opts;
         let platform = chat.platform.to_ascii_lowercase();
         let documented = DOCUMENTED_PLATFORMS.contains(&platform.as_str());
         if !(documented || (platform == "max" && opts.allow_max)) {
-            export
-                .skipped
-                .push((chat.conversation, Skip::UnsupportedPlatform(platform)));
-            continue;
+            return Ok(Err(Skip::UnsupportedPlatform(platform)));
         }
         if chat.chat_user_id.is_none() && chat.username.is_none() && chat.phone.is_none() {
-            export
-                .skipped
-                .push((chat.conversation, Skip::NoChatPartner));
-            continue;
+            return Ok(Err(Skip::NoChatPartner));
         }
         if !chat.has_visitor_id() && !opts.include_unattributed {
-            let why = if chat.id_collision {
+            return Ok(Err(if chat.id_collision {
                 Skip::IdCollision
             } else {
                 Skip::NoVisitorId
-            };
-            export.skipped.push((chat.conversation, why));
-            continue;
+            }));
         }
         // In the past: a chat stamped "now" or later (clock skew) moves to one second ago.
-        let mut ts = (chat.started_ms.div_euclid(1000)).min(opts.now_s - 1);
-        let origin = ts;
-        let clash = |ts: i64, used: &HashSet<(String, String, i64)>| {
-            chat.visitor_ids()
-                .any(|(k, v)| used.contains(&(k.to_string(), v.to_string(), ts)))
+        let origin = (chat.started_ms.div_euclid(1000)).min(opts.now_s - 1);
+        debug_assert!(origin >= self.last_origin, "chats out of export order");
+        self.last_origin = self.last_origin.max(origin);
+        self.recent.forget_before(origin - MAX_NUDGE_S);
+        let recent = &self.recent;
+        let clash = |ts: i64| {
+            taken.contains(&ts)
+                || chat
+                    .visitor_ids()
+                    .any(|(k, v)| recent.contains(kind_index(k), v, ts))
         };
         // Several conversions with the same visitor ID and second collapse into one in Metrica:
         // step back a second at a time (never forward, which could reach the future).
-        while clash(ts, &used) && origin - ts < MAX_NUDGE_S {
+        let mut ts = origin;
+        while clash(ts) && origin - ts < MAX_NUDGE_S {
             ts -= 1;
         }
-        if clash(ts, &used) {
-            export.skipped.push((chat.conversation, Skip::NoFreeSecond));
-            continue;
+        if clash(ts) {
+            return Ok(Err(Skip::NoFreeSecond));
         }
         for (k, v) in chat.visitor_ids() {
-            used.insert((k.to_string(), v.to_string(), ts));
+            self.recent.insert(kind_index(k), v, ts);
         }
 
-        let mut values = vec![
-            (Field::DateTime, ts.to_string()),
-            (Field::ChatPlatform, platform),
-        ];
-        let mut put = |f: Field, v: &Option<String>| {
-            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                values.push((f, v.to_string()));
-            }
+        let ts_text = ts.to_string();
+        let mut row = spool.row();
+        row.set(Field::DateTime, &ts_text);
+        row.set(Field::ChatPlatform, &platform);
+        row.set_opt(Field::ChatUsername, chat.username.as_deref());
+        // A hashed phone is no PhoneNumber; it stands in as the partner's ID when none is known.
+        let (phone, pseudonym) = crate::privacy::phones::for_metrica(chat.phone.as_deref());
+        row.set_opt(
+            Field::ChatUserId,
+            chat.chat_user_id.as_deref().or(pseudonym.as_deref()),
+        );
+        row.set_opt(Field::PhoneNumber, phone.as_deref());
+        let mut written = WrittenRow {
+            conversation: chat.conversation,
+            date_time: ts,
+            ..WrittenRow::default()
         };
-        put(Field::ChatUsername, &chat.username);
-        put(Field::ChatUserId, &chat.chat_user_id);
-        put(Field::PhoneNumber, &chat.phone);
         for (kind, v) in chat.visitor_ids() {
-            let field = match kind {
-                "client_id" => Field::ClientId,
-                "user_id" => Field::UserId,
-                "yclid" => Field::Yclid,
-                "purchase_id" => Field::PurchaseId,
+            let (field, slot) = match kind {
+                "client_id" => (Field::ClientId, &mut written.client_id),
+                "user_id" => (Field::UserId, &mut written.user_id),
+                "yclid" => (Field::Yclid, &mut written.yclid),
+                "purchase_id" => (Field::PurchaseId, &mut written.purchase_id),
                 _ => continue,
             };
-            put(field, &Some(v.to_string()));
+            row.set_opt(field, Some(v));
+            *slot = Some(v.to_string());
         }
-        put(Field::PageUrl, &chat.page_url);
-        put(Field::ChatUrl, &chat.chat_url);
-        values.push((
-            Field::Answered,
-            if chat.answered { "1" } else { "0" }.to_string(),
-        ));
+        row.set_opt(Field::PageUrl, chat.page_url.as_deref());
+        row.set_opt(Field::ChatUrl, chat.chat_url.as_deref());
+        row.set(Field::Answered, if chat.answered { "1" } else { "0" });
         let mut warn = |m: String| {
-            export.warnings.push(Warning {
+            warnings.push(Warning {
                 conversation: chat.conversation,
                 message: m,
             })
         };
         if let Some(tag) = chat.tag.as_deref().filter(|t| !t.is_empty()) {
             if tag.chars().count() <= MAX_TAG_CHARS {
-                values.push((Field::Tag, tag.to_string()));
+                row.set(Field::Tag, tag);
             } else {
                 warn(format!(
                     "tag longer than {MAX_TAG_CHARS} characters left out"
@@ -244,8 +321,8 @@ pub fn build(
             (Some(_), _) if !opts.revenue_on_row => {}
             (Some(r), Some(c)) => match (normalize_revenue(r), is_iso_4217(c)) {
                 (Some(r), true) => {
-                    values.push((Field::Revenue, r));
-                    values.push((Field::Currency, c.to_string()));
+                    row.set(Field::Revenue, &r);
+                    row.set(Field::Currency, c);
                 }
                 (None, _) => warn(format!("revenue {r:?} is not a plain number; left out")),
                 (_, false) => warn(format!(
@@ -254,50 +331,270 @@ pub fn build(
             },
             (Some(_), None) => warn("revenue without a currency left out".to_string()),
         }
-        export.rows.push(WrittenRow {
-            conversation: chat.conversation,
-            date_time: ts,
-        });
-        rows.push(Row { values });
+        row.finish()?;
+        Ok(Ok(written))
+    }
+}
+
+/// Rows of a CSV file whose columns are known only at the end: optional columns are written only
+/// when some row has a value (for the answered flag, a 1), so each row is kept with every
+/// column, already escaped, until [`CsvSpool::finish`] writes the header and the rows with the
+/// columns that carry data. Kept in memory (one file part, bounded by the caller) or in an
+/// anonymous temporary file (a whole export).
+pub struct CsvSpool {
+    buf: Vec<u8>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    present: Vec<bool>,
+    rows: usize,
+    bytes: u64,
+    scratch: String,
+    cells: Vec<(usize, usize)>,
+}
+
+/// Flushes to the temporary file in blocks of this size.
+const SPOOL_BLOCK: usize = 1 << 20;
+
+fn column_index(field: Field) -> usize {
+    COLUMNS.iter().position(|c| c.field == field).unwrap_or(0)
+}
+
+impl CsvSpool {
+    /// Rows kept in memory: for one bounded file part.
+    pub fn in_memory() -> CsvSpool {
+        CsvSpool {
+            buf: Vec::new(),
+            file: None,
+            present: vec![false; COLUMNS.len()],
+            rows: 0,
+            bytes: 0,
+            scratch: String::new(),
+            cells: Vec::with_capacity(COLUMNS.len()),
+        }
     }
 
-    // Required columns always; optional ones only when some row has a value — for the answered
-    // flag, a 1 (an all-zero column says nothing the absence would not). Unconfirmed optional
-    // headers only when allowed.
-    let carries = |c: &super::columns::Column| {
-        rows.iter().any(|r| {
-            r.values
-                .iter()
-                .any(|(f, v)| *f == c.field && (c.field != Field::Answered || v == "1"))
-        })
-    };
-    let columns: Vec<_> = COLUMNS
-        .iter()
-        .filter(|c| {
-            c.requirement == Requirement::Always
-                || (carries(c)
-                    && !(opts.only_confirmed
-                        && c.requirement == Requirement::Optional
-                        && !c.confirmed))
-        })
-        .collect();
-    let mut csv = CsvText::new();
-    csv.row(columns.iter().map(|c| c.name));
-    // Only free text is guarded against spreadsheet formulas (a CRM's tag, a messenger user
-    // name): Metrica matches the other columns by exact value (a PhoneNumber starts with +).
-    let free_text = |i: usize| matches!(columns[i].field, Field::Tag | Field::ChatUsername);
-    for row in &rows {
-        csv.row_guarding(
-            columns.iter().map(|c| {
-                row.values
-                    .iter()
-                    .find(|(f, _)| *f == c.field)
-                    .map_or("", |(_, v)| v.as_str())
-            }),
-            free_text,
-        );
+    /// Rows kept in an anonymous temporary file (removed by the system when closed).
+    pub fn on_disk() -> std::io::Result<CsvSpool> {
+        let mut spool = CsvSpool::in_memory();
+        spool.file = Some(std::io::BufWriter::new(tempfile::tempfile()?));
+        Ok(spool)
     }
-    export.csv = csv.finish();
+
+    /// Whether rows go to a temporary file rather than memory.
+    pub fn is_on_disk(&self) -> bool {
+        self.file.is_some()
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes of rows held in memory (for a spool on disk, less than a block).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Escaped bytes of the rows so far (about the size of the file).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn row(&mut self) -> SpoolRow<'_> {
+        self.scratch.clear();
+        self.cells.clear();
+        SpoolRow { spool: self }
+    }
+
+    /// The columns to write: required ones always; the others when some row has a value,
+    /// unconfirmed optional headers only when allowed.
+    fn columns(&self, only_confirmed: bool) -> Vec<usize> {
+        (0..COLUMNS.len())
+            .filter(|&i| {
+                let c = &COLUMNS[i];
+                c.requirement == Requirement::Always
+                    || (self.present[i]
+                        && !(only_confirmed
+                            && c.requirement == Requirement::Optional
+                            && !c.confirmed))
+            })
+            .collect()
+    }
+
+    /// The header [`CsvSpool::finish`] writes for the rows so far.
+    pub fn header(&self, only_confirmed: bool) -> Vec<&'static str> {
+        self.columns(only_confirmed)
+            .into_iter()
+            .map(|i| COLUMNS[i].name)
+            .collect()
+    }
+
+    /// Writes the file: the header, then every row with the columns that carry data.
+    pub fn finish(mut self, only_confirmed: bool, out: &mut dyn Write) -> std::io::Result<()> {
+        let columns = self.columns(only_confirmed);
+        out.write_all(self.header(only_confirmed).join(",").as_bytes())?;
+        out.write_all(b"\r\n")?;
+        let n = COLUMNS.len();
+        let mut keep = vec![false; n];
+        for &i in &columns {
+            keep[i] = true;
+        }
+        let mut line = Vec::new();
+        let mut write_record = |record: &[u8], out: &mut dyn Write| -> std::io::Result<()> {
+            // Record: per column a little-endian u32 length and the escaped cell.
+            line.clear();
+            let mut at = 0;
+            let mut first = true;
+            for &kept in &keep {
+                let len = record
+                    .get(at..at + 4)
+                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+                at += 4;
+                if kept {
+                    if !first {
+                        line.push(b',');
+                    }
+                    first = false;
+                    line.extend_from_slice(record.get(at..at + len).unwrap_or_default());
+                }
+                at += len;
+            }
+            line.extend_from_slice(b"\r\n");
+            out.write_all(&line)
+        };
+        match self.file.take() {
+            None => {
+                let buf = std::mem::take(&mut self.buf);
+                let mut rest = &buf[..];
+                while let Some((record, tail)) = next_record(rest) {
+                    write_record(record, out)?;
+                    rest = tail;
+                }
+            }
+            Some(mut file) => {
+                file.write_all(&self.buf)?;
+                let mut file = file.into_inner().map_err(|e| e.into_error())?;
+                file.seek(SeekFrom::Start(0))?;
+                let mut reader = std::io::BufReader::with_capacity(SPOOL_BLOCK, file);
+                let mut record = Vec::new();
+                loop {
+                    let mut len = [0u8; 4];
+                    match reader.read_exact(&mut len) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                        Err(e) => return Err(e),
+                    }
+                    record.clear();
+                    record.resize(u32::from_le_bytes(len) as usize, 0);
+                    reader.read_exact(&mut record)?;
+                    write_record(&record, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole file as text (an in-memory part).
+    pub fn finish_to_string(self, only_confirmed: bool) -> std::io::Result<String> {
+        let mut out = Vec::with_capacity(self.bytes as usize + 256);
+        self.finish(only_confirmed, &mut out)?;
+        String::from_utf8(out).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+}
+
+/// Splits a length-prefixed record off the front of an in-memory spool.
+fn next_record(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = buf.get(..4)?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let body = buf.get(4..4 + len)?;
+    Some((body, &buf[4 + len..]))
+}
+
+/// One row being written: cells in any order, escaped as they come.
+struct SpoolRow<'a> {
+    spool: &'a mut CsvSpool,
+}
+
+impl SpoolRow<'_> {
+    fn set(&mut self, field: Field, value: &str) {
+        let i = column_index(field);
+        // Only free text is guarded against spreadsheet formulas (a CRM's tag, a messenger
+        // user name): Metrica matches the other columns by exact value (a PhoneNumber starts
+        // with +).
+        let guard = matches!(field, Field::Tag | Field::ChatUsername);
+        let start = self.spool.scratch.len();
+        crate::csv_format::write_cell(&mut self.spool.scratch, value, guard);
+        self.spool.cells.push((i, start));
+        let carries = if field == Field::Answered {
+            value == "1"
+        } else {
+            !value.is_empty()
+        };
+        if carries {
+            self.spool.present[i] = true;
+        }
+    }
+
+    fn set_opt(&mut self, field: Field, value: Option<&str>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.set(field, v);
+        }
+    }
+
+    /// Appends the row: per column (in [`COLUMNS`] order) its length and escaped text.
+    fn finish(self) -> std::io::Result<()> {
+        let s = self.spool;
+        let n = COLUMNS.len();
+        let mut spans = vec![(0usize, 0usize); n];
+        for (k, &(i, start)) in s.cells.iter().enumerate() {
+            let end = s.cells.get(k + 1).map_or(s.scratch.len(), |c| c.1);
+            spans[i] = (start, end);
+        }
+        let body: usize = 4 * n + s.scratch.len();
+        s.buf.extend_from_slice(&(body as u32).to_le_bytes());
+        for (start, end) in spans {
+            s.buf
+                .extend_from_slice(&((end - start) as u32).to_le_bytes());
+            s.buf.extend_from_slice(&s.scratch.as_bytes()[start..end]);
+        }
+        s.rows += 1;
+        s.bytes += s.scratch.len() as u64 + n as u64 + 1;
+        if let Some(file) = s.file.as_mut() {
+            if s.buf.len() >= SPOOL_BLOCK {
+                file.write_all(&s.buf)?;
+                s.buf.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds a whole file in memory (small exports and the tests): the chats in export order,
+/// `taken` the (visitor ID kind, value, DateTime) already used for this counter.
+pub fn build(
+    chats: &[ExportChat],
+    opts: &ExportOptions,
+    taken: &HashSet<(String, String, i64)>,
+) -> Export {
+    let mut export = Export::default();
+    let mut sorted: Vec<&ExportChat> = chats.iter().collect();
+    sorted.sort_by_key(|c| (c.started_ms, c.conversation));
+    let mut exporter = Exporter::new(*opts);
+    let mut spool = CsvSpool::in_memory();
+    for chat in sorted {
+        let own: Vec<i64> = taken
+            .iter()
+            .filter(|(k, v, _)| chat.visitor_ids().any(|(ck, cv)| ck == k && cv == v))
+            .map(|(_, _, t)| *t)
+            .collect();
+        match exporter.write(chat, &own, &mut spool, &mut export.warnings) {
+            Ok(Ok(row)) => export.rows.push(row),
+            Ok(Err(skip)) => export.skipped.push((chat.conversation, skip)),
+            // Writing to memory does not fail.
+            Err(_) => {}
+        }
+    }
+    export.csv = spool
+        .finish_to_string(opts.only_confirmed)
+        .unwrap_or_default();
     export
 }
 
@@ -491,5 +788,63 @@ mod tests {
         assert!(lines
             .iter()
             .any(|l| l.ends_with(",whatsapp,u2,1700000000123456789")));
+    }
+    /// The distinct-second rule keeps only the seconds a later chat can still reach: a long
+    /// export of one visitor holds about a minute of them, not one per row.
+    #[test]
+    fn seconds_held_stay_within_the_nudge_window() {
+        let t = 1_763_000_000;
+        let mut exporter = Exporter::new(opts());
+        let mut spool = CsvSpool::in_memory();
+        let mut warnings = Vec::new();
+        let mut seconds = HashSet::new();
+        for i in 0..10_000 {
+            // Two chats of one ClientID in every other second: one keeps it, one steps back
+            // into the free second before it.
+            let c = chat(i, "telegram", t + i - i % 2);
+            let row = exporter
+                .write(&c, &[], &mut spool, &mut warnings)
+                .unwrap()
+                .unwrap();
+            assert!(seconds.insert(row.date_time), "second reused: {row:?}");
+            assert!(exporter.seconds_held() <= (MAX_NUDGE_S + 2) as usize);
+        }
+        assert_eq!(spool.rows(), 10_000);
+        // Seconds taken by earlier uploads are avoided too.
+        let mut exporter = Exporter::new(opts());
+        let c = chat(1, "telegram", t);
+        let row = exporter
+            .write(&c, &[t, t - 1], &mut spool, &mut warnings)
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.date_time, t - 2);
+        assert_eq!(row.client_id.as_deref(), Some("1700000000123456789"));
+    }
+
+    /// A spool on disk keeps at most a block in memory and writes the same file as one in
+    /// memory.
+    #[test]
+    fn spool_on_disk_holds_a_block_and_writes_the_same_file() {
+        let t = 1_763_000_000;
+        let mut disk = CsvSpool::on_disk().unwrap();
+        let mut memory = CsvSpool::in_memory();
+        let (mut a, mut b) = (Exporter::new(opts()), Exporter::new(opts()));
+        let mut warnings = Vec::new();
+        for i in 0..30_000 {
+            let mut c = chat(i, "whatsapp", t + i);
+            c.page_url = Some(format!("https://shop.example/p/{i},\"x\""));
+            a.write(&c, &[], &mut disk, &mut warnings).unwrap().unwrap();
+            b.write(&c, &[], &mut memory, &mut warnings)
+                .unwrap()
+                .unwrap();
+            assert!(disk.buffered() < SPOOL_BLOCK);
+        }
+        assert!(disk.is_on_disk() && memory.buffered() > 2 * SPOOL_BLOCK);
+        let mut from_disk = Vec::new();
+        disk.finish(false, &mut from_disk).unwrap();
+        let from_memory = memory.finish_to_string(false).unwrap();
+        assert_eq!(String::from_utf8(from_disk).unwrap(), from_memory);
+        assert!(from_memory.starts_with("DateTime,ChatPlatform,ChatUserID,ClientID,PageURL\r\n"));
+        assert!(from_memory.contains(",\"https://shop.example/p/7,\"\"x\"\"\"\r\n"));
     }
 }

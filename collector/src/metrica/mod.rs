@@ -10,6 +10,7 @@ pub mod export;
 pub mod probable;
 pub mod refusal;
 pub mod rules;
+pub mod stream;
 pub mod upload;
 pub mod upload_metrics;
 pub mod uploads;

@@ -166,48 +166,93 @@ pub struct Candidate {
     pub messages: u32,
     /// The visitor's first recorded activity with this chat ID (ms), for Metrica's 21-day window.
     pub visit_ms: Option<i64>,
+    /// `DateTime` seconds that rows of earlier uploads to the counter already use for one of
+    /// this chat's visitor IDs, within the window its own `DateTime` may be nudged into
+    /// ([`CandidateQuery::taken_window`]); empty when sent chats are included.
+    pub taken: Vec<i64>,
 }
 
-/// Applies a counter's send rules; returns the admitted chats and how many each rule excluded.
-/// `settling_at`: the upload's "now", to hold back chats that have not settled yet (see
-/// [`is_settled`]); `None` for an export or a forced upload, which take every chat as it is.
-pub fn apply_rules(
-    rules: &CounterRules,
-    all: Vec<Candidate>,
-    settling_at: Option<i64>,
-) -> (Vec<ExportChat>, Vec<(&'static str, usize)>) {
-    let mut excluded: Vec<(&'static str, usize)> = Vec::new();
-    let mut admitted = Vec::new();
-    for c in all {
-        let settled = settling_at.is_none_or(|now| {
-            is_settled(
-                c.chat.answered,
-                c.chat.started_ms,
-                c.visit_ms,
-                now,
-                rules.settle,
-            )
-        });
-        let facts = RuleFacts {
-            site: c.site.as_deref(),
-            platform: &c.chat.platform,
-            answered: c.chat.answered,
-            tag: c.chat.tag.as_deref(),
-            messages: c.messages,
-            method: &c.method,
-        };
-        match rules
-            .admits(&facts)
-            .and(if settled { Ok(()) } else { Err("settling") })
-        {
-            Ok(()) => admitted.push(c.chat),
-            Err(rule) => match excluded.iter_mut().find(|(r, _)| *r == rule) {
-                Some((_, n)) => *n += 1,
-                None => excluded.push((rule, 1)),
-            },
+impl Candidate {
+    /// Where the next page starts.
+    pub fn key(&self) -> CandidateKey {
+        CandidateKey {
+            started_ms: self.chat.started_ms,
+            conversation: self.chat.conversation,
         }
     }
-    (admitted, excluded)
+}
+
+/// A candidate's place in the export order `(started_at, conversation id)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CandidateKey {
+    pub started_ms: i64,
+    pub conversation: i64,
+}
+
+/// One page of export candidates ([`crate::store::MetricaStore::export_candidates`]): keyset
+/// paging, so a backend reads each page by index from where the last one ended and an export
+/// of any size is held in memory a page at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CandidateQuery {
+    pub counter: u64,
+    /// Conversations started in `[from_ms, to_ms)`.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Also chats already sent to `counter` (`--all`, `--force`); then no second is taken.
+    pub include_sent: bool,
+    /// Only candidates after this one in the export order.
+    pub after: Option<CandidateKey>,
+    pub limit: u32,
+    /// The exporter's clock (Unix seconds): every `DateTime` is before it.
+    pub now_s: i64,
+}
+
+impl CandidateQuery {
+    /// The `DateTime` seconds a chat that started at `started_ms` may be written with: its own
+    /// second (at most one before `now_s`) and up to [`super::export::MAX_NUDGE_S`] before it.
+    /// The taken seconds a backend returns are those of earlier rows in this window.
+    pub fn taken_window(&self, started_ms: i64) -> std::ops::RangeInclusive<i64> {
+        let origin = started_ms.div_euclid(1000).min(self.now_s - 1);
+        origin - super::export::MAX_NUDGE_S..=origin
+    }
+}
+
+/// Applies a counter's send rules to one chat; `Err` names the rule that excluded it.
+/// `settling_at`: the upload's "now", to hold back chats that have not settled yet (see
+/// [`is_settled`]); `None` for an export or a forced upload, which take every chat as it is.
+pub fn admit(
+    rules: &CounterRules,
+    c: &Candidate,
+    settling_at: Option<i64>,
+) -> Result<(), &'static str> {
+    let settled = settling_at.is_none_or(|now| {
+        is_settled(
+            c.chat.answered,
+            c.chat.started_ms,
+            c.visit_ms,
+            now,
+            rules.settle,
+        )
+    });
+    let facts = RuleFacts {
+        site: c.site.as_deref(),
+        platform: &c.chat.platform,
+        answered: c.chat.answered,
+        tag: c.chat.tag.as_deref(),
+        messages: c.messages,
+        method: &c.method,
+    };
+    rules
+        .admits(&facts)
+        .and(if settled { Ok(()) } else { Err("settling") })
+}
+
+/// Counts one exclusion by rule, in the order rules first exclude something.
+pub fn count_exclusion(excluded: &mut Vec<(&'static str, usize)>, rule: &'static str) {
+    match excluded.iter_mut().find(|(r, _)| *r == rule) {
+        Some((_, n)) => *n += 1,
+        None => excluded.push((rule, 1)),
+    }
 }
 
 /// What the rules look at.

@@ -173,28 +173,47 @@ fn encode_query(v: &str) -> String {
     percent_encoding::utf8_percent_encode(v, QUERY_VALUE).to_string()
 }
 
-/// A boundary that cannot occur in the CSV: retried with a counter until absent.
-fn multipart_body(csv: &str, filename: &str) -> (String, Vec<u8>) {
-    let mut n = 0u32;
-    let boundary = loop {
-        let b = format!(
-            "----chattag-{:016x}-{n}",
-            csv.len() as u64 ^ 0x9e37_79b9_7f4a_7c15
-        );
-        if !csv.contains(&b) {
-            break b;
+/// The multipart envelope around a CSV: its content type and the bytes before and after the
+/// file, so the body is sent as prefix, file, suffix without copying the file into one buffer.
+/// The boundary cannot occur in the CSV: retried with a counter until absent.
+struct Multipart {
+    content_type: String,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl Multipart {
+    fn new(csv: &str, filename: &str) -> Multipart {
+        let mut n = 0u32;
+        let boundary = loop {
+            let b = format!(
+                "----chattag-{:016x}-{n}",
+                csv.len() as u64 ^ 0x9e37_79b9_7f4a_7c15
+            );
+            if !csv.contains(&b) {
+                break b;
+            }
+            n += 1;
+        };
+        Multipart {
+            content_type: format!("multipart/form-data; boundary={boundary}"),
+            head: format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/csv; charset=utf-8\r\n\r\n").into_bytes(),
+            tail: format!("\r\n--{boundary}--\r\n").into_bytes(),
         }
-        n += 1;
-    };
-    let mut body = Vec::with_capacity(csv.len() + 256);
-    body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-    body.extend_from_slice(
-        format!("Content-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/csv; charset=utf-8\r\n\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(csv.as_bytes());
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    }
+
+    fn len(&self, csv: &str) -> usize {
+        self.head.len() + csv.len() + self.tail.len()
+    }
+
+    /// The whole body, read in order.
+    fn reader<'a>(&'a self, csv: &'a str) -> impl std::io::Read + 'a {
+        use std::io::Read;
+        self.head
+            .as_slice()
+            .chain(csv.as_bytes())
+            .chain(self.tail.as_slice())
+    }
 }
 
 fn excerpt(s: &str) -> String {
@@ -281,13 +300,16 @@ impl MetricaClient {
         } else {
             "conversions.csv"
         };
-        let (content_type, body) = multipart_body(csv, filename);
+        let body = Multipart::new(csv, filename);
+        // Streamed from the file's text with its length declared (no chunked encoding).
+        let mut reader = body.reader(csv);
         Self::answer(
             self.agent
                 .post(&url)
                 .header("Authorization", &self.token.header())
-                .header("Content-Type", &content_type)
-                .send(&body[..]),
+                .header("Content-Type", &body.content_type)
+                .header("Content-Length", &body.len(csv).to_string())
+                .send(ureq::SendBody::from_reader(&mut reader)),
         )
     }
 
@@ -355,9 +377,15 @@ mod tests {
 
     #[test]
     fn multipart_shape() {
-        let (ct, body) = multipart_body("DateTime,ChatPlatform\r\n1,telegram\r\n", "chats.csv");
-        let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
-        let text = String::from_utf8(body).unwrap();
+        let csv = "DateTime,ChatPlatform\r\n1,telegram\r\n";
+        let m = Multipart::new(csv, "chats.csv");
+        let boundary = m
+            .content_type
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut m.reader(csv), &mut text).unwrap();
+        assert_eq!(text.len(), m.len(csv));
         assert!(text.starts_with(&format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\""
         )));

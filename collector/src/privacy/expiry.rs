@@ -1,7 +1,8 @@
 //! Expiry inside the server: every `interval`, each kind of data is walked in steps of at most
-//! `batch` rows, each step one short job of the single writer, with a pause between steps so
-//! that ingest's group commits interleave. With several instances on one database, only the one
-//! holding the `privacy-expiry` lease runs the rounds ([`crate::scheduled`]).
+//! `batch` rows, each step one short job of the single writer, with a pause between steps (at
+//! least as long as the step took) so that ingest's group commits interleave. With several
+//! instances on one database, only the one holding the `privacy-expiry` lease runs the rounds
+//! ([`crate::scheduled`]).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -13,14 +14,23 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use super::phones::Phones;
 use super::PrivacySettings;
 use crate::app::AppState;
 use crate::scheduled::Lease;
 use crate::store::lease::LeaseStore;
-use crate::store::privacy::ExpiryTarget;
+use crate::store::privacy::{ExpiryTarget, PhoneTable};
 
-/// Pause between two steps: the writer serves everything else meanwhile.
+/// Shortest pause between two steps: the writer serves everything else meanwhile.
 const PAUSE: Duration = Duration::from_millis(20);
+
+/// The pause after a step that took `took` (waiting for the writer included): at least as long
+/// again, so expiry never has more than half of the writer's time. Under busy ingest a step
+/// waits and works longer, and expiry slows down with it instead of crowding ingest out
+/// (measured: `docs/benchmarks-collector.md`, expiry during ingest).
+fn pause_after(took: Duration) -> Duration {
+    took.max(PAUSE)
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -58,13 +68,10 @@ impl ExpiryMetrics {
             "How long the last expiry round took",
             m.last_run_seconds.clone(),
         );
-        for target in ExpiryTarget::ALL {
+        let kinds = ExpiryTarget::ALL.map(ExpiryTarget::as_str);
+        for kind in kinds.into_iter().chain([PHONES_HASHED]) {
             // Every kind shows from the start, at 0.
-            m.rows
-                .get_or_create(&KindLabels {
-                    kind: target.as_str(),
-                })
-                .inc_by(0);
+            m.rows.get_or_create(&KindLabels { kind }).inc_by(0);
         }
         m
     }
@@ -92,13 +99,50 @@ pub fn spawn(state: AppState, settings: PrivacySettings) {
     });
 }
 
-/// One pass over every kind of data.
+/// The metric kind of phones kept in clear from before phones were hashed, hashed by expiry.
+const PHONES_HASHED: &str = "phones_hashed";
+
+/// One pass over every kind of data; first, while phones are hashed, over the phones kept in
+/// clear before (a collector that kept them so and now hashes them ends up with none in clear).
 pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
     let started = Instant::now();
     let metrics = &state.privacy_metrics;
+    if let Phones::Hashed(key) = &state.phones {
+        for table in PhoneTable::ALL {
+            let mut after = 0;
+            loop {
+                let started = Instant::now();
+                match state
+                    .store
+                    .hash_phones_step(key, table, after, settings.batch)
+                    .await
+                {
+                    Ok(step) => {
+                        metrics
+                            .rows
+                            .get_or_create(&KindLabels {
+                                kind: PHONES_HASHED,
+                            })
+                            .inc_by(step.rows);
+                        match step.next {
+                            Some(next) => after = next,
+                            None => break,
+                        }
+                    }
+                    Err(e) => {
+                        metrics.failures.inc();
+                        tracing::warn!(kind = PHONES_HASHED, error = %e, "hashing stored phones failed");
+                        break;
+                    }
+                }
+                tokio::time::sleep(pause_after(started.elapsed())).await;
+            }
+        }
+    }
     for target in ExpiryTarget::ALL {
         let mut after = 0;
         loop {
+            let started = Instant::now();
             let now = crate::clock::now_ms();
             match state
                 .store
@@ -123,7 +167,7 @@ pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
                     break;
                 }
             }
-            tokio::time::sleep(PAUSE).await;
+            tokio::time::sleep(pause_after(started.elapsed())).await;
         }
     }
     metrics.runs.inc();

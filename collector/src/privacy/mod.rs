@@ -6,11 +6,12 @@
 //! ```toml
 //! [privacy]
 //! token_file = "/etc/chattag/privacy-token"   # or CHATTAG_PRIVACY_TOKEN; without: API off
+//! phones = "hashed"          # or "clear" (or CHATTAG_PHONES): see `phones`
 //!
 //! [privacy.retention]        # the defaults
 //! events_days = 90           # snippet events, clicks, bot openings: yclid lives 90 days
 //! chats_days = 400           # visits and conversations: a year of reports plus a month
-//! first_text_days = 30       # first message text: matching reads it on arrival
+//! first_text_days = 7        # first message text: matching reads it on arrival only
 //! metrica_files_days = 30    # copy of a settled upload file
 //! diagnostics_days = 30      # refused records, unreadable webhook items, seen message IDs
 //! interval = "1h"            # how often expiry runs (first run one interval after start)
@@ -23,6 +24,7 @@
 pub mod cli;
 pub mod expiry;
 pub mod key;
+pub mod phones;
 pub mod routes;
 pub mod subject;
 
@@ -34,7 +36,7 @@ use serde::Deserialize;
 use crate::config::Config;
 use crate::durations::{parse_duration, DurationError};
 use crate::secret::{Secret, SecretError};
-use crate::store::privacy::{Retention, RetentionPolicy};
+use crate::store::privacy::{Retention, RetentionPolicy, Whom};
 
 pub use expiry::ExpiryMetrics;
 
@@ -54,12 +56,15 @@ pub enum PrivacyError {
     Batch,
     #[error(transparent)]
     Key(#[from] key::KeyError),
+    #[error("{0}: phones must be \"hashed\" or \"clear\", not {1:?}")]
+    Phones(&'static str, String),
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PrivacyFile {
     token_file: Option<std::path::PathBuf>,
+    phones: Option<String>,
     #[serde(default)]
     retention: RetentionFile,
     #[serde(default)]
@@ -90,7 +95,9 @@ impl Retention {
     pub const DEFAULT: Retention = Retention {
         events_ms: 90 * DAY_MS,
         chats_ms: 400 * DAY_MS,
-        first_text_ms: 30 * DAY_MS,
+        // Matching reads the text once, on arrival; nothing reads it later. A week lets the
+        // owner see why a chat went unmatched (a damaged code) before it is gone.
+        first_text_ms: 7 * DAY_MS,
         metrica_files_ms: 30 * DAY_MS,
         diagnostics_ms: 30 * DAY_MS,
     };
@@ -125,16 +132,34 @@ pub struct PrivacySettings {
     pub policy: RetentionPolicy,
     pub interval: Duration,
     pub batch: i64,
+    /// How phone numbers are kept (`[privacy] phones`, `CHATTAG_PHONES` wins).
+    pub phones: phones::PhoneMode,
 }
 
 impl PrivacySettings {
     /// `env_token`: `CHATTAG_PRIVACY_TOKEN`, which wins over `token_file`.
-    pub fn resolve(config: &Config, env_token: Option<String>) -> Result<Self, PrivacyError> {
-        let file: PrivacyFile = config.section("privacy")?.unwrap_or_default();
-        Self::from_file(file, env_token)
+    pub fn resolve(config: &Config, env: &Env) -> Result<Self, PrivacyError> {
+        Self::from_table(&config.file, env)
     }
 
-    fn from_file(file: PrivacyFile, env_token: Option<String>) -> Result<Self, PrivacyError> {
+    /// From the whole TOML file (the commands read it without a server's [`Config`]).
+    pub fn from_table(file: &toml::Table, env: &Env) -> Result<Self, PrivacyError> {
+        let section: PrivacyFile = match file.get("privacy") {
+            None => PrivacyFile::default(),
+            Some(v) => {
+                v.clone()
+                    .try_into()
+                    .map_err(|source| crate::config::ConfigError::Section {
+                        section: "privacy".to_owned(),
+                        source,
+                    })?
+            }
+        };
+        Self::from_file(section, env)
+    }
+
+    fn from_file(file: PrivacyFile, env: &Env) -> Result<Self, PrivacyError> {
+        let env_token = env.token.clone();
         let token = match (env_token.filter(|t| !t.trim().is_empty()), &file.token_file) {
             (Some(t), _) => Some(Secret::new(&t)?),
             (None, Some(path)) => Some(Secret::from_file(path)?),
@@ -154,16 +179,71 @@ impl PrivacySettings {
         if !(1..=100_000).contains(&batch) {
             return Err(PrivacyError::Batch);
         }
+        let phones = match (&env.phones, &file.phones) {
+            (Some(v), _) => phones::PhoneMode::parse(v)
+                .ok_or_else(|| PrivacyError::Phones(phones::ENV, v.clone()))?,
+            (None, Some(v)) => phones::PhoneMode::parse(v)
+                .ok_or_else(|| PrivacyError::Phones("[privacy]", v.clone()))?,
+            (None, None) => phones::PhoneMode::default(),
+        };
         Ok(PrivacySettings {
             token,
             policy: RetentionPolicy { default, sites },
             interval: interval.max(Duration::from_millis(50)),
             batch,
+            phones,
         })
     }
 
     pub fn from_env(config: &Config) -> Result<Self, PrivacyError> {
-        Self::resolve(config, std::env::var("CHATTAG_PRIVACY_TOKEN").ok())
+        Self::resolve(config, &Env::read())
+    }
+}
+
+/// The environment variables of `[privacy]`, passed in so tests need not change the process's.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// `CHATTAG_PRIVACY_TOKEN`: wins over `token_file`.
+    pub token: Option<String>,
+    /// `CHATTAG_PHONES`: wins over `phones`.
+    pub phones: Option<String>,
+}
+
+impl Env {
+    pub fn read() -> Env {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Env {
+            token: var("CHATTAG_PRIVACY_TOKEN"),
+            phones: var(phones::ENV),
+        }
+    }
+}
+
+impl phones::Phones {
+    /// The phone handling the settings ask for, with the privacy key of `db` when hashed (next
+    /// to a SQLite file, in a PostgreSQL database: [`key::PrivacyKey::for_store`]).
+    pub fn load(
+        settings: &PrivacySettings,
+        db: &crate::store::database::Database,
+        store: &dyn crate::store::Storage,
+    ) -> Result<Self, PrivacyError> {
+        Ok(match settings.phones {
+            phones::PhoneMode::Clear => phones::Phones::Clear,
+            phones::PhoneMode::Hashed => {
+                phones::Phones::Hashed(key::PrivacyKey::for_store(db, store)?)
+            }
+        })
+    }
+
+    /// For a command: `[privacy]` of the TOML file at `config` (if any) and the environment.
+    pub fn for_command(
+        config: Option<&toml::Table>,
+        db: &crate::store::database::Database,
+        store: &dyn crate::store::Storage,
+    ) -> Result<Self, PrivacyError> {
+        let empty = toml::Table::new();
+        let settings = PrivacySettings::from_table(config.unwrap_or(&empty), &Env::read())?;
+        Self::load(&settings, db, store)
     }
 }
 
@@ -190,18 +270,19 @@ pub enum RequestError {
 fn audit_entry(
     store: &dyn crate::store::Storage,
     db: &crate::store::database::Database,
-    subject: &subject::Subject,
+    subject: subject::Subject,
     action: &'static str,
     via: &'static str,
-) -> Result<crate::store::privacy::AuditEntry, RequestError> {
+) -> Result<(Whom, crate::store::privacy::AuditEntry), RequestError> {
     let key = key::PrivacyKey::for_store(db, store)?;
-    Ok(crate::store::privacy::AuditEntry {
+    let entry = crate::store::privacy::AuditEntry {
         at_ms: crate::clock::now_ms(),
         action,
         subject_kind: subject.kind(),
         subject_hash: key.hash(subject.kind(), subject.value()),
         via,
-    })
+    };
+    Ok((Whom { subject, key }, entry))
 }
 
 /// Deletes everything kept about the person; the audit keeps counts and a keyed hash.
@@ -211,8 +292,8 @@ pub async fn forget(
     subject: subject::Subject,
     via: &'static str,
 ) -> Result<crate::store::privacy::Forgotten, RequestError> {
-    let entry = audit_entry(store, db, &subject, "forget", via)?;
-    let done = store.forget(subject, entry).await?;
+    let (whom, entry) = audit_entry(store, db, subject, "forget", via)?;
+    let done = store.forget(whom, entry).await?;
     tracing::info!(target: "privacy", removed = ?done.removed, via, "forgot a person's data");
     Ok(done)
 }
@@ -224,8 +305,8 @@ pub async fn export(
     subject: subject::Subject,
     via: &'static str,
 ) -> Result<crate::store::privacy::PersonData, RequestError> {
-    let entry = audit_entry(store, db, &subject, "export", via)?;
-    Ok(store.export_person(subject, entry).await?)
+    let (whom, entry) = audit_entry(store, db, subject, "export", via)?;
+    Ok(store.export_person(whom, entry).await?)
 }
 
 #[cfg(test)]
@@ -239,7 +320,7 @@ mod tests {
             .cloned()
             .map(|v| v.try_into().unwrap())
             .unwrap_or_default();
-        PrivacySettings::from_file(file, None)
+        PrivacySettings::from_file(file, &Env::default())
     }
 
     #[test]
@@ -248,8 +329,30 @@ mod tests {
         assert_eq!(s.policy.default, Retention::DEFAULT);
         assert_eq!(s.policy.default.events_ms, 90 * DAY_MS);
         assert_eq!(s.policy.default.chats_ms, 400 * DAY_MS);
+        assert_eq!(s.policy.default.first_text_ms, 7 * DAY_MS);
         assert_eq!(s.interval, Duration::from_secs(3600));
         assert!(s.token.is_none());
+        assert_eq!(s.phones, phones::PhoneMode::Hashed);
+    }
+
+    #[test]
+    fn phones_come_from_the_file_and_the_environment_wins() {
+        let s = parse("[privacy]\nphones = \"clear\"\n").unwrap();
+        assert_eq!(s.phones, phones::PhoneMode::Clear);
+        let file = PrivacyFile {
+            phones: Some("clear".into()),
+            ..Default::default()
+        };
+        let env = Env {
+            phones: Some("hashed".into()),
+            ..Default::default()
+        };
+        let s = PrivacySettings::from_file(file, &env).unwrap();
+        assert_eq!(s.phones, phones::PhoneMode::Hashed);
+        assert!(matches!(
+            parse("[privacy]\nphones = \"md5\"\n"),
+            Err(PrivacyError::Phones(_, _))
+        ));
     }
 
     #[test]

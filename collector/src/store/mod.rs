@@ -32,7 +32,6 @@ pub mod postgres;
 pub mod privacy;
 pub mod sqlite;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -45,8 +44,8 @@ use crate::chats::intake::ValidIntake;
 use crate::chats::matching::MatchSettings;
 use crate::chats::model::{Delivery, IntakeSource, Written};
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
-use crate::metrica::export::{ExportChat, WrittenRow};
-use crate::metrica::rules::Candidate;
+use crate::metrica::export::WrittenRow;
+use crate::metrica::rules::{Candidate, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{CounterSummary, PendingUpload, UploadState, UploadTotals};
 use crate::metrics::StoreMetrics;
@@ -211,34 +210,31 @@ pub trait ChatStore: Send + Sync {
     ) -> Result<Vec<Written>, StoreError>;
 }
 
-/// (visitor ID kind, value, DateTime) already sent to a counter: Metrica refuses a second row
-/// with the same ID at the same second.
-pub type TakenSeconds = HashSet<(String, String, i64)>;
-
 /// The Metrica side: what to export, and what was sent to which counter.
+///
+/// Exports are streamed: candidates come a page at a time (keyset on `(started_at, id)`), and a
+/// large export becomes several files of bounded size, each recorded by [`Self::create_upload`]
+/// with the chats it reserves. Nothing here holds a whole export in memory.
 #[async_trait]
 pub trait MetricaStore: Send + Sync {
-    /// Conversations started in `[from_ms, to_ms)` with the visitor IDs of their chat ID, and
-    /// the seconds already taken on `counter`. Without `include_sent`, chats already sent to
-    /// `counter` are left out.
-    async fn export_candidates(
-        &self,
-        counter: u64,
-        from_ms: i64,
-        to_ms: i64,
-        include_sent: bool,
-    ) -> Result<(Vec<Candidate>, TakenSeconds), StoreError>;
+    /// One page of conversations started in `[from_ms, to_ms)`, ordered by `(started_at, id)`,
+    /// after `query.after`, at most `query.limit` of them, with the visitor IDs of their chat ID.
+    /// Without `include_sent`, chats already sent to `counter` are left out, and each candidate
+    /// carries in [`Candidate::taken`] the `DateTime` seconds its visitor IDs already occupy on
+    /// the counter in the nudge window (see [`CandidateQuery`]).
+    async fn export_candidates(&self, query: CandidateQuery) -> Result<Vec<Candidate>, StoreError>;
 
     /// A failed (or interrupted) upload of this counter to try again before anything new.
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError>;
 
-    /// Records a new file and reserves its chats for this counter, in one transaction.
+    /// Records a new file (one part of an export, bounded in size) and reserves its chats for
+    /// this counter, in one transaction: each row's chat with the `DateTime` and visitor IDs it
+    /// was written with.
     async fn create_upload(
         &self,
         counter: u64,
         csv: String,
         rows: Vec<WrittenRow>,
-        chats: Vec<ExportChat>,
         forced: bool,
     ) -> Result<i64, StoreError>;
 

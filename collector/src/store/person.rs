@@ -4,7 +4,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::privacy::key::PrivacyKey;
+use crate::privacy::phones;
 use crate::privacy::subject::Subject;
+use crate::store::privacy::Whom;
 
 /// The rows of one person.
 #[derive(Debug, Default, Clone)]
@@ -20,6 +23,9 @@ pub struct Found {
     /// Other values that identify the visit (yclid, the site's UserID, gclid...), searched in
     /// kept files and raw payloads.
     pub other_ids: BTreeSet<String>,
+    /// The hashed form of every phone-like value above: how phones are stored when hashed, and
+    /// what replaced phone-like digits in kept texts and raw items.
+    pub hashed: BTreeSet<String>,
     pub events: BTreeSet<i64>,
     pub clicks: BTreeSet<i64>,
     /// The largest event / click row ID looked at.
@@ -28,16 +34,21 @@ pub struct Found {
 }
 
 impl Found {
-    /// What the request names, before any tie is followed (a phone with and without `+`).
-    pub fn seeded(subject: &Subject) -> Found {
+    /// What the request names, before any tie is followed: a phone with and without `+`, and
+    /// hashed (phones may be kept hashed; a WhatsApp ID made of the phone's digits too).
+    pub fn seeded(whom: &Whom) -> Found {
         let mut f = Found::default();
-        match subject {
+        let key = &whom.key;
+        match &whom.subject {
             Subject::Phone(p) => {
                 f.phones.insert(p.clone());
                 f.phones.insert(format!("+{p}"));
+                f.phones.insert(phones::token(key, p));
+                f.user_ids.insert(phones::token(key, p));
             }
             Subject::UserId(u) => {
                 f.user_ids.insert(u.clone());
+                f.user_ids.extend(hashed_forms(key, [u]));
             }
             Subject::Username(u) => {
                 f.usernames.insert(u.clone());
@@ -52,6 +63,19 @@ impl Found {
         f
     }
 
+    /// Adds the hashed forms of every phone-like value found (after the search).
+    pub fn hash_phone_likes(&mut self, key: &PrivacyKey) {
+        let hashed = hashed_forms(
+            key,
+            self.phones
+                .iter()
+                .chain(&self.user_ids)
+                .chain(&self.usernames)
+                .chain(&self.other_ids),
+        );
+        self.hashed.extend(hashed);
+    }
+
     /// Every identifying string, for searches in text (raw payloads, CSV files).
     pub fn values(&self) -> BTreeSet<String> {
         let mut all = BTreeSet::new();
@@ -62,6 +86,7 @@ impl Found {
             &self.user_ids,
             &self.usernames,
             &self.other_ids,
+            &self.hashed,
         ] {
             all.extend(set.iter().filter(|v| v.len() >= 4).cloned());
         }
@@ -109,7 +134,49 @@ pub fn merge(mut a: Found, b: Found) -> Found {
     a.user_ids.extend(b.user_ids);
     a.usernames.extend(b.usernames);
     a.other_ids.extend(b.other_ids);
+    a.hashed.extend(b.hashed);
     a.events.extend(b.events);
     a.clicks.extend(b.clicks);
     a
+}
+
+/// A value that may be a phone in its stored digits (or a WhatsApp ID made of them).
+fn phone_like(v: &str) -> Option<&str> {
+    let digits = v.strip_prefix('+').unwrap_or(v);
+    ((7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
+}
+
+/// The hashed forms of the phone-like values among `values`.
+fn hashed_forms<'a>(key: &PrivacyKey, values: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    values
+        .into_iter()
+        .filter_map(|v| phone_like(v))
+        .map(|d| phones::token(key, d))
+        .collect()
+}
+
+/// A row's phone fields hashed the way new data is hashed before it is stored (phone, a WhatsApp
+/// user ID that is the phone, the `phone:` person key): the new (user ID, phone, person key), or
+/// `None` when nothing changes (already hashed, or no phone) or the platform is unknown. Both
+/// backends' phone-hashing steps rewrite rows with it.
+pub fn rehash_phones(
+    key: &PrivacyKey,
+    platform: &str,
+    user_id: Option<String>,
+    phone: Option<String>,
+    person: Option<String>,
+) -> Option<(Option<String>, Option<String>, Option<String>)> {
+    let platform = crate::chats::inbound::Platform::parse(platform)?;
+    let mut user = crate::chats::inbound::ChatUser {
+        user_id: user_id.clone(),
+        phone: phone.clone(),
+        ..crate::chats::inbound::ChatUser::default()
+    };
+    phones::hash_user(key, &platform, &mut user);
+    let person_hashed = person.as_deref().map(|k| phones::hash_user_key(key, k));
+    if user.user_id == user_id && user.phone == phone && person_hashed == person {
+        return None;
+    }
+    Some((user.user_id, user.phone, person_hashed))
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::StoreError;
+use crate::privacy::key::PrivacyKey;
 use crate::privacy::subject::Subject;
 
 /// Rows per table.
@@ -14,6 +15,15 @@ pub type Counts = BTreeMap<String, u64>;
 
 /// Everything kept about one person: per table, its rows as JSON objects.
 pub type PersonData = BTreeMap<String, Vec<serde_json::Value>>;
+
+/// Whom a request is about: the identifier, and the privacy key phones may be stored hashed
+/// with ([`crate::privacy::phones`]). A phone, and any phone-like value found on the way, is
+/// searched in clear and hashed: a database may hold both (kept before phones were hashed).
+#[derive(Debug, Clone)]
+pub struct Whom {
+    pub subject: Subject,
+    pub key: PrivacyKey,
+}
 
 /// A request recorded in `privacy_audit`, without the identifier itself.
 #[derive(Debug, Clone)]
@@ -107,6 +117,22 @@ impl ExpiryTarget {
     }
 }
 
+/// A table that holds phones, for [`PrivacyStore::hash_phones_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneTable {
+    Conversations,
+    Answers,
+    BotOpens,
+}
+
+impl PhoneTable {
+    pub const ALL: [PhoneTable; 3] = [
+        PhoneTable::Conversations,
+        PhoneTable::Answers,
+        PhoneTable::BotOpens,
+    ];
+}
+
 /// One bounded step of expiry: rows changed, and where the next step starts (`None`: this
 /// target is done for this round).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,16 +143,12 @@ pub struct ExpiryStep {
 
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
-    /// Everything kept about the person `subject` identifies; recorded in the audit.
-    async fn export_person(
-        &self,
-        subject: Subject,
-        audit: AuditEntry,
-    ) -> Result<PersonData, StoreError>;
+    /// Everything kept about the person `whom` identifies; recorded in the audit.
+    async fn export_person(&self, whom: Whom, audit: AuditEntry) -> Result<PersonData, StoreError>;
 
     /// Deletes every row about the person (securely: freed content is zeroed) and records the
     /// request with its counts; then truncates the WAL.
-    async fn forget(&self, subject: Subject, audit: AuditEntry) -> Result<Forgotten, StoreError>;
+    async fn forget(&self, whom: Whom, audit: AuditEntry) -> Result<Forgotten, StoreError>;
 
     /// One bounded step of expiry of `target`, starting after `after` (a row ID; 0 at first),
     /// examining at most `window` rows, in one short write job.
@@ -135,6 +157,20 @@ pub trait PrivacyStore: Send + Sync {
         target: ExpiryTarget,
         policy: &RetentionPolicy,
         now_ms: i64,
+        after: i64,
+        window: i64,
+    ) -> Result<ExpiryStep, StoreError>;
+
+    /// One bounded step of hashing phones kept in clear from before phones were hashed (the
+    /// shell hashes everything new before it is stored): rows of `table` after row ID `after`
+    /// with a phone in clear, at most `window` of them, rewritten with
+    /// [`crate::privacy::phones::hash_user`] and `hash_user_key` in one short write job. The
+    /// search for such rows runs on a read connection, so a table without any costs the writer
+    /// nothing.
+    async fn hash_phones_step(
+        &self,
+        key: &PrivacyKey,
+        table: PhoneTable,
         after: i64,
         window: i64,
     ) -> Result<ExpiryStep, StoreError>;

@@ -30,8 +30,11 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     /// The SQLite file (unused on PostgreSQL).
     pub db: PathBuf,
-    /// The PostgreSQL database of this server, when the suite runs on PostgreSQL.
+    /// The PostgreSQL database of this server, when the suite runs on PostgreSQL and this
+    /// server owns it (dropped with it).
     pub pg: Option<PgDb>,
+    /// The PostgreSQL URL this server uses (owned or shared with another server).
+    pg_url: Option<String>,
     args: Vec<String>,
 }
 
@@ -133,6 +136,7 @@ impl Server {
             dir,
             db,
             pg: None,
+            pg_url: None,
             args,
         }
     }
@@ -150,6 +154,7 @@ impl Server {
             addr,
             dir,
             db,
+            pg_url: pg.as_ref().map(|p| p.url.clone()),
             pg,
             args,
         }
@@ -167,18 +172,29 @@ impl Server {
             db: dir.path().join("unused.db"),
             dir,
             pg: None,
+            pg_url: Some(db.to_owned()),
             args,
         }
     }
 
     /// What `--db` says for this server: its file, or its PostgreSQL database's URL.
     pub fn db_arg(&self) -> std::ffi::OsString {
-        db_arg(&self.db, self.pg.as_ref())
+        match &self.pg_url {
+            Some(url) => url.into(),
+            None => self.db.as_os_str().to_owned(),
+        }
+    }
+
+    /// The PostgreSQL URL this server uses (`None` on SQLite).
+    pub fn pg_url(&self) -> Option<&str> {
+        self.pg_url.as_deref()
     }
 
     /// A direct connection to this server's PostgreSQL database (`None` on SQLite).
     pub fn pg_client(&self) -> Option<postgres::Client> {
-        self.pg.as_ref().map(PgDb::client)
+        self.pg_url.as_ref().map(|url| {
+            postgres::Client::connect(url, postgres::NoTls).expect("connect to the test database")
+        })
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -386,6 +402,40 @@ impl Server {
                 tx.commit().expect("commit");
             }
         }
+    }
+
+    /// The privacy key this server hashes with (beside the SQLite file, or in the PostgreSQL
+    /// database's `privacy_key` table).
+    pub fn privacy_key(&self) -> chattag_collector::privacy::key::PrivacyKey {
+        use chattag_collector::privacy::key::PrivacyKey;
+        let Some(mut client) = self.pg_client() else {
+            return PrivacyKey::load_or_create(&self.db).expect("privacy key");
+        };
+        let key: String = client
+            .query_one("SELECT key FROM privacy_key WHERE id = 1", &[])
+            .expect("privacy key row")
+            .get(0);
+        // Through a key file, the one way to build a key outside the collector.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("pg.db");
+        std::fs::write(PrivacyKey::path_for(&db), key).expect("write key file");
+        PrivacyKey::load_or_create(&db).expect("privacy key")
+    }
+
+    /// PostgreSQL: the tables with a row whose text holds `needle` (what a file scan is on
+    /// SQLite).
+    pub fn tables_holding(&self, needle: &str) -> Vec<String> {
+        self.rows(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .iter()
+        .map(|r| r.get::<String>(0))
+        .filter(|table| {
+            self.db_count(&format!(
+                "SELECT count(*) FROM {table} x WHERE x::text LIKE '%{needle}%'"
+            )) > 0
+        })
+        .collect()
     }
 
     /// The one row of `sql`.

@@ -58,6 +58,12 @@ pub struct State {
     pub received: Vec<Received>,
     pub uploads: Vec<Stored>,
     pub status_requests: u32,
+    /// Once this many files are stored, the next upload request is read and then left without
+    /// an answer until [`Standin::release`] (a client killed mid-upload); it is never stored.
+    pub hold_after: Option<usize>,
+    /// The CSV of each held request.
+    pub held: Vec<String>,
+    pub released: bool,
 }
 
 pub struct Standin {
@@ -109,6 +115,23 @@ impl Standin {
 
     pub fn fail_next(&self, n: u32) {
         self.state.lock().unwrap().fail_next = n;
+    }
+
+    /// Holds the upload request that comes after `stored` accepted files (see `State::hold_after`).
+    pub fn hold_after(&self, stored: usize) {
+        self.state.lock().unwrap().hold_after = Some(stored);
+    }
+
+    /// CSVs of the requests held so far.
+    pub fn held(&self) -> Vec<String> {
+        self.state.lock().unwrap().held.clone()
+    }
+
+    /// Lets held requests go: they are answered 503 (to a client that is gone) and not stored.
+    pub fn release(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.released = true;
+        st.hold_after = None;
     }
 
     pub fn refuse_columns(&self, names: &[&str]) {
@@ -378,6 +401,18 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             let csv = req
                 .header("content-type")
                 .and_then(|ct| multipart_file(ct, &req.body));
+            if st.hold_after.is_some_and(|n| st.uploads.len() >= n) {
+                st.held.push(csv.clone().unwrap_or_default());
+                drop(st);
+                while !state.lock().unwrap().released {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                return respond(
+                    &mut stream,
+                    503,
+                    &error_body(503, "backend_error", "connection lost"),
+                );
+            }
             let mut record = Received {
                 counter,
                 authorized,

@@ -16,12 +16,12 @@ use crate::clock::now_ms;
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::probable::Evidence;
-use crate::metrica::rules::Candidate;
+use crate::metrica::rules::{Candidate, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
     CounterSummary, PendingUpload, UploadKind, UploadState, UploadTotals, MAX_ATTEMPTS,
 };
-use crate::store::{MetricaStore, StoreError, TakenSeconds};
+use crate::store::{MetricaStore, StoreError};
 
 /// Conversations `c` joined with the visit `m` of their chat ID (SQLite's
 /// `conversations_with_visit!`, the same rule).
@@ -41,18 +41,9 @@ fn counter_i64(counter: u64) -> i64 {
 
 #[async_trait]
 impl MetricaStore for PgStore {
-    async fn export_candidates(
-        &self,
-        counter: u64,
-        from_ms: i64,
-        to_ms: i64,
-        include_sent: bool,
-    ) -> Result<(Vec<Candidate>, TakenSeconds), StoreError> {
+    async fn export_candidates(&self, query: CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
         let c = self.client().await?;
-        Ok((
-            candidates(&c, counter, from_ms, to_ms, include_sent).await?,
-            taken_seconds(&c, counter).await?,
-        ))
+        candidates(&c, &query).await
     }
 
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
@@ -79,7 +70,6 @@ impl MetricaStore for PgStore {
         counter: u64,
         csv: String,
         rows: Vec<WrittenRow>,
-        chats: Vec<ExportChat>,
         forced: bool,
     ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
@@ -110,14 +100,8 @@ impl MetricaStore for PgStore {
              ON CONFLICT (counter, conversation) DO NOTHING"
         };
         let statement = tx.prepare_cached(sql).await?;
-        // By conversation: a linear search per row made a file of n chats cost n².
-        let by_conversation: std::collections::HashMap<i64, &ExportChat> =
-            chats.iter().map(|c| (c.conversation, c)).collect();
         let mut taken = 0;
         for row in &rows {
-            let Some(chat) = by_conversation.get(&row.conversation) else {
-                return Err(StoreError::UnknownConversation(row.conversation));
-            };
             let inserted = tx
                 .execute(
                     &statement,
@@ -126,10 +110,10 @@ impl MetricaStore for PgStore {
                         &row.conversation,
                         &upload,
                         &row.date_time,
-                        &chat.client_id,
-                        &chat.user_id,
-                        &chat.yclid,
-                        &chat.purchase_id,
+                        &row.client_id,
+                        &row.user_id,
+                        &row.yclid,
+                        &row.purchase_id,
                     ],
                 )
                 .await?;
@@ -449,15 +433,16 @@ impl MetricaStore for PgStore {
     }
 }
 
-/// Conversations started in `[from_ms, to_ms)`, joined with the visitor IDs of their chat ID
-/// (see SQLite's `candidates`).
+/// One page of conversations started in `[from_ms, to_ms)` after `query.after` in the order
+/// `(started_at, id)`, joined with the visitor IDs of their chat ID, each with the seconds its
+/// visitor IDs already take on the counter in its nudge window (see SQLite's `candidates`).
 async fn candidates<C: GenericClient>(
     c: &C,
-    counter: u64,
-    from_ms: i64,
-    to_ms: i64,
-    force: bool,
+    query: &CandidateQuery,
 ) -> Result<Vec<Candidate>, StoreError> {
+    let (after_start, after_id) = query
+        .after
+        .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
     let found = rows(
         c,
         concat!(
@@ -468,14 +453,34 @@ async fn candidates<C: GenericClient>(
                         WHERE k.site = m.site AND k.chat_id = m.chat_id AND k.kind = 'click'
                         AND k.body::jsonb ->> 'page' IS NOT NULL
                         AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
-                    coalesce(m.collision, 0), m.first_ts
+                    coalesce(m.collision, 0), m.first_ts,
+                    CASE WHEN NOT $3 AND coalesce(m.collision, 0) = 0 THEN
+                    (SELECT array_agg(s.date_time) FROM metrica_sent s
+                        WHERE s.counter = $4
+                          AND s.date_time BETWEEN least(c.started_at / 1000, $8::bigint - 1) - $9::bigint AND least(c.started_at / 1000, $8::bigint - 1)
+                          AND (s.client_id = m.client_id OR s.user_id = m.user_id
+                               OR s.yclid = m.yclid OR s.purchase_id = m.purchase_id)) END
 ",
             conversations_with_visit!(),
+            // $1 is the later of `from` and the last key's start: each page is an index range
+            // that begins where the last one ended.
             "         WHERE c.started_at >= $1 AND c.started_at < $2
+               AND (c.started_at > $5 OR c.id > $6)
                AND ($3 OR NOT EXISTS (SELECT 1 FROM metrica_sent s WHERE s.counter = $4 AND s.conversation = c.id))
-             ORDER BY c.started_at, c.id"
+             ORDER BY c.started_at, c.id
+             LIMIT $7"
         ),
-        &[&from_ms, &to_ms, &force, &counter_i64(counter)],
+        &[
+            &query.from_ms.max(after_start),
+            &query.to_ms,
+            &query.include_sent,
+            &counter_i64(query.counter),
+            &after_start,
+            &after_id,
+            &i64::from(query.limit),
+            &query.now_s,
+            &crate::metrica::export::MAX_NUDGE_S,
+        ],
     )
     .await?;
     Ok(found
@@ -516,32 +521,10 @@ async fn candidates<C: GenericClient>(
                 method: r.get(12),
                 messages: u32::try_from(r.get::<_, i64>(13)).unwrap_or(u32::MAX),
                 visit_ms: r.get(22),
+                taken: r.get::<_, Option<Vec<i64>>>(23).unwrap_or_default(),
             }
         })
         .collect())
-}
-
-/// (visitor ID kind, value, DateTime) already used for this counter.
-async fn taken_seconds<C: GenericClient>(c: &C, counter: u64) -> Result<TakenSeconds, StoreError> {
-    let mut out = TakenSeconds::new();
-    for r in rows(
-        c,
-        "SELECT date_time, client_id, user_id, yclid, purchase_id FROM metrica_sent WHERE counter = $1",
-        &[&counter_i64(counter)],
-    )
-    .await?
-    {
-        let ts: i64 = r.get(0);
-        for (i, kind) in ["client_id", "user_id", "yclid", "purchase_id"]
-            .into_iter()
-            .enumerate()
-        {
-            if let Some(v) = r.get::<_, Option<String>>(i + 1) {
-                out.insert((kind.to_string(), v, ts));
-            }
-        }
-    }
-    Ok(out)
 }
 
 async fn refused_columns<C: GenericClient>(c: &C, counter: u64) -> Result<Vec<String>, StoreError> {

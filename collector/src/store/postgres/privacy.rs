@@ -11,11 +11,11 @@ use serde_json::Value;
 
 use super::sql::{exec, rows};
 use super::PgStore;
-use crate::privacy::subject::Subject;
+use crate::privacy::key::PrivacyKey;
 use crate::store::person::{scan_csv, Found, UploadAbout};
 use crate::store::privacy::{
-    AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PrivacyStore,
-    RetentionPolicy,
+    AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PhoneTable, PrivacyStore,
+    RetentionPolicy, Whom,
 };
 use crate::store::StoreError;
 
@@ -36,8 +36,8 @@ async fn ids<C: GenericClient>(c: &C, sql: &str, arg: &str) -> Result<Vec<i64>, 
 }
 
 /// Follows the ties from `subject` until nothing new is found (see SQLite's `resolve`).
-async fn resolve<C: GenericClient>(c: &C, subject: &Subject) -> Result<Found, StoreError> {
-    let mut f = Found::seeded(subject);
+async fn resolve<C: GenericClient>(c: &C, whom: &Whom) -> Result<Found, StoreError> {
+    let mut f = Found::seeded(whom);
     for _ in 0..4 {
         let before = (
             f.chat_ids.len(),
@@ -172,6 +172,7 @@ async fn resolve<C: GenericClient>(c: &C, subject: &Subject) -> Result<Found, St
             break;
         }
     }
+    f.hash_phone_likes(&whom.key);
     let chats: Vec<&String> = f.chat_ids.iter().collect();
     f.events = rows(
         c,
@@ -395,13 +396,9 @@ async fn audit<C: GenericClient>(
 
 #[async_trait]
 impl PrivacyStore for PgStore {
-    async fn export_person(
-        &self,
-        subject: Subject,
-        entry: AuditEntry,
-    ) -> Result<PersonData, StoreError> {
+    async fn export_person(&self, whom: Whom, entry: AuditEntry) -> Result<PersonData, StoreError> {
         let c = self.client().await?;
-        let found = resolve(&c, &subject).await?;
+        let found = resolve(&c, &whom).await?;
         let data = collect(&c, &found).await?;
         let counts: Counts = data
             .iter()
@@ -411,7 +408,7 @@ impl PrivacyStore for PgStore {
         Ok(data)
     }
 
-    async fn forget(&self, subject: Subject, entry: AuditEntry) -> Result<Forgotten, StoreError> {
+    async fn forget(&self, whom: Whom, entry: AuditEntry) -> Result<Forgotten, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // One forget at a time, and none while chat-side writes tie new rows to the person.
@@ -421,7 +418,7 @@ impl PrivacyStore for PgStore {
             &[&super::chats::CHATS_LOCK],
         )
         .await?;
-        let found = resolve(&tx, &subject).await?;
+        let found = resolve(&tx, &whom).await?;
         let removed = delete_person(&tx, &found).await?;
         audit(&tx, &entry, &removed).await?;
         tx.commit().await?;
@@ -449,6 +446,20 @@ impl PrivacyStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let step = super::retention::step(&tx, target, policy, now_ms, after, window).await?;
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    async fn hash_phones_step(
+        &self,
+        key: &PrivacyKey,
+        table: PhoneTable,
+        after: i64,
+        window: i64,
+    ) -> Result<ExpiryStep, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let step = super::retention::hash_phones_step(&tx, key, table, after, window).await?;
         tx.commit().await?;
         Ok(step)
     }

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use deadpool_postgres::Transaction;
 
 use super::sql::{exec, rows};
-use crate::store::privacy::{ExpiryStep, ExpiryTarget, Retention, RetentionPolicy};
+use crate::privacy::key::PrivacyKey;
+use crate::store::privacy::{ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy};
 use crate::store::StoreError;
 
 /// Uploads not settled yet: what Metrica still needs is kept until it is.
@@ -97,14 +98,14 @@ async fn chats(
     after: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    let found: Vec<(i64, String, String, i64)> = rows(
+    let found: Vec<(i64, String, String, i64, i64)> = rows(
         tx,
-        "SELECT id, site, chat_id, last_seen FROM chats WHERE id > $1 ORDER BY id LIMIT $2",
+        "SELECT id, site, chat_id, last_seen, first_seen FROM chats WHERE id > $1 ORDER BY id LIMIT $2",
         &[&after, &window],
     )
     .await?
     .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
     .collect();
     let held: HashSet<String> = rows(
         tx,
@@ -120,16 +121,25 @@ async fn chats(
     .collect();
     let expired: Vec<i64> = found
         .iter()
-        .filter(|(_, site, chat_id, last_seen)| {
+        .filter(|(_, site, chat_id, last_seen, _)| {
             *last_seen < now - policy.for_site(Some(site)).chats_ms && !held.contains(chat_id)
         })
         .map(|r| r.0)
         .collect();
     let changed = exec(tx, "DELETE FROM chats WHERE id = ANY($1)", &[&expired]).await?;
     let last = found.last().map_or(after, |r| r.0);
+    // Rows are created in arrival order: past one first seen too recently to expire, every
+    // later row is too (as SQLite's).
+    let too_new = found
+        .last()
+        .is_some_and(|r| r.4 >= now - policy.shortest(|r| r.chats_ms));
     Ok(ExpiryStep {
         rows: changed,
-        next: next(found.len() as i64, window, last),
+        next: if too_new {
+            None
+        } else {
+            next(found.len() as i64, window, last)
+        },
     })
 }
 
@@ -189,9 +199,21 @@ async fn conversations(
         .await?
     };
     let last = found.last().map_or(after, |r| r.0);
+    // Created in ID order: past one created too recently for either kind of expiry, every
+    // later one is too (as SQLite's).
+    let keep_ms = if first_text_only {
+        policy.shortest(|r| r.first_text_ms)
+    } else {
+        policy.shortest(|r| r.chats_ms)
+    };
+    let too_new = found.last().is_some_and(|r| r.2 >= now - keep_ms);
     Ok(ExpiryStep {
         rows: changed,
-        next: next(found.len() as i64, window, last),
+        next: if too_new {
+            None
+        } else {
+            next(found.len() as i64, window, last)
+        },
     })
 }
 
@@ -259,5 +281,67 @@ async fn diagnostics(
     Ok(ExpiryStep {
         rows: changed,
         next: more.then_some(0),
+    })
+}
+
+/// One step of hashing phones kept in clear from before phones were hashed (see SQLite's
+/// `clear_phone_rows` and `hash_phones`): rows of `table` after `after` whose phone (or
+/// WhatsApp user ID) starts with a digit, at most `window`, rewritten by the shared rule
+/// [`crate::store::person::rehash_phones`].
+pub async fn hash_phones_step(
+    tx: &Transaction<'_>,
+    key: &PrivacyKey,
+    table: PhoneTable,
+    after: i64,
+    window: i64,
+) -> Result<ExpiryStep, StoreError> {
+    let (name, whatsapp_ids, user_key) = match table {
+        PhoneTable::Conversations => ("conversations", true, "user_key"),
+        PhoneTable::Answers => ("answers", true, "NULL::text"),
+        PhoneTable::BotOpens => ("bot_opens", false, "NULL::text"),
+    };
+    let clear = if whatsapp_ids {
+        "(phone ~ '^[0-9]' OR (platform = 'whatsapp' AND chat_user_id ~ '^[0-9]'))"
+    } else {
+        "phone ~ '^[0-9]'"
+    };
+    let found = rows(
+        tx,
+        &format!(
+            "SELECT id, platform, chat_user_id, phone, {user_key} FROM {name}
+             WHERE id > $1 AND {clear} ORDER BY id LIMIT $2 FOR UPDATE"
+        ),
+        &[&after, &window],
+    )
+    .await?;
+    let Some(last) = found.last().map(|r| r.get::<_, i64>(0)) else {
+        return Ok(ExpiryStep {
+            rows: 0,
+            next: None,
+        });
+    };
+    let write = if table == PhoneTable::Conversations {
+        format!("UPDATE {name} SET chat_user_id = $2, phone = $3, user_key = $4 WHERE id = $1")
+    } else {
+        format!("UPDATE {name} SET chat_user_id = $2, phone = $3 WHERE id = $1")
+    };
+    let mut changed = 0;
+    for r in &found {
+        let id: i64 = r.get(0);
+        let platform: String = r.get(1);
+        let Some((user_id, phone, person)) =
+            crate::store::person::rehash_phones(key, &platform, r.get(2), r.get(3), r.get(4))
+        else {
+            continue;
+        };
+        changed += if table == PhoneTable::Conversations {
+            exec(tx, &write, &[&id, &user_id, &phone, &person]).await?
+        } else {
+            exec(tx, &write, &[&id, &user_id, &phone]).await?
+        };
+    }
+    Ok(ExpiryStep {
+        rows: changed,
+        next: (found.len() as i64 >= window).then_some(last),
     })
 }

@@ -9,29 +9,17 @@ use crate::clock::now_ms;
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::probable::Evidence;
-use crate::metrica::rules::Candidate;
+use crate::metrica::rules::{Candidate, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
     CounterSummary, PendingUpload, UploadKind, UploadState, UploadTotals, MAX_ATTEMPTS,
 };
-use crate::store::{MetricaStore, StoreError, TakenSeconds};
+use crate::store::{MetricaStore, StoreError};
 
 #[async_trait]
 impl MetricaStore for SqliteStore {
-    async fn export_candidates(
-        &self,
-        counter: u64,
-        from_ms: i64,
-        to_ms: i64,
-        include_sent: bool,
-    ) -> Result<(Vec<Candidate>, TakenSeconds), StoreError> {
-        self.read(move |conn| {
-            Ok((
-                candidates(conn, counter, from_ms, to_ms, include_sent)?,
-                taken_seconds(conn, counter)?,
-            ))
-        })
-        .await
+    async fn export_candidates(&self, query: CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
+        self.read(move |conn| candidates(conn, &query)).await
     }
 
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
@@ -43,10 +31,9 @@ impl MetricaStore for SqliteStore {
         counter: u64,
         csv: String,
         rows: Vec<WrittenRow>,
-        chats: Vec<ExportChat>,
         forced: bool,
     ) -> Result<i64, StoreError> {
-        self.write(move |conn| create_upload(conn, counter, &csv, &rows, &chats, forced, now_ms()))
+        self.write(move |conn| create_upload(conn, counter, &csv, &rows, forced, now_ms()))
             .await
     }
 
@@ -120,103 +107,104 @@ impl MetricaStore for SqliteStore {
     }
 }
 
-/// Conversations started in `[from_ms, to_ms)`, joined with the visitor IDs of their chat ID.
-/// Without `force`, chats already sent to `counter` are left out. A chat ID flagged as a
-/// collision (issued to two ClientIDs) yields no visitor IDs: see `ExportChat::id_collision`.
-fn candidates(
-    conn: &Connection,
-    counter: u64,
-    from_ms: i64,
-    to_ms: i64,
-    force: bool,
-) -> Result<Vec<Candidate>, StoreError> {
-    let mut stmt = conn.prepare(
-        concat!(
+/// One page of conversations started in `[from_ms, to_ms)` after `query.after` in the order
+/// `(started_at, id)` (the `conversations_by_start` index holds exactly that order), joined with
+/// the visitor IDs of their chat ID. Without `include_sent`, chats already sent to the counter
+/// are left out and each row carries the seconds of earlier rows that share one of its visitor
+/// IDs within its nudge window (`metrica_sent_by_time`). A chat ID flagged as a collision
+/// (issued to two ClientIDs) yields no visitor IDs: see `ExportChat::id_collision`.
+fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
+    let mut stmt = conn.prepare_cached(concat!(
         "SELECT c.id, c.platform, c.started_at, c.chat_user_id, c.username, c.phone, c.answered, c.tag,
                 c.revenue, c.currency, c.page_url, c.chat_url, c.method, c.messages,
                 m.site, m.client_id, m.user_id, m.yclid, m.purchase_id, m.landing_page,
+                CASE WHEN m.event_rowids <> '' THEN
                 (SELECT json_extract(k.body, '$.page') FROM events k
                     WHERE k.id IN (SELECT value FROM json_each('[' || m.event_rowids || ']')) AND k.kind = 'click'
                     AND json_extract(k.body, '$.page') IS NOT NULL
-                    AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
-                coalesce(m.collision, 0), m.first_ts
+                    AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1) END,
+                coalesce(m.collision, 0), m.first_ts,
+                CASE WHEN NOT ?3 AND coalesce(m.collision, 0) = 0 THEN
+                (SELECT group_concat(s.date_time) FROM metrica_sent s
+                    WHERE s.counter = ?4
+                      AND s.date_time BETWEEN min(c.started_at / 1000, ?8 - 1) - ?9 AND min(c.started_at / 1000, ?8 - 1)
+                      AND (s.client_id = m.client_id OR s.user_id = m.user_id
+                           OR s.yclid = m.yclid OR s.purchase_id = m.purchase_id)) END
 ",
         conversations_with_visit!(),
+        // ?1 is the later of `from` and the last key's start, so each page is an index range
+        // that begins where the last one ended (not a scan from `from`).
         "         WHERE c.started_at >= ?1 AND c.started_at < ?2
+           AND (c.started_at > ?5 OR c.id > ?6)
            AND (?3 OR NOT EXISTS (SELECT 1 FROM metrica_sent s WHERE s.counter = ?4 AND s.conversation = c.id))
-         ORDER BY c.started_at, c.id"
-    ),
+         ORDER BY c.started_at, c.id
+         LIMIT ?7"
+    ))?;
+    let (after_start, after_id) = query
+        .after
+        .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+    let rows = stmt.query_map(
+        params![
+            query.from_ms.max(after_start),
+            query.to_ms,
+            query.include_sent,
+            query.counter as i64,
+            after_start,
+            after_id,
+            i64::from(query.limit),
+            query.now_s,
+            crate::metrica::export::MAX_NUDGE_S,
+        ],
+        |r| {
+            let click_page: Option<String> = r.get(20)?;
+            let landing: Option<String> = r.get(19)?;
+            let page_url: Option<String> = r.get(10)?;
+            let id_collision = r.get::<_, i64>(21)? != 0;
+            // The visit's pages may belong to the other visitor (and a landing URL can carry its
+            // yclid): with a collision only the CRM's own page is used.
+            let visit_page = if id_collision {
+                None
+            } else {
+                click_page.or(landing)
+            };
+            let taken: Option<String> = r.get(23)?;
+            Ok(Candidate {
+                chat: ExportChat {
+                    conversation: r.get(0)?,
+                    platform: r.get(1)?,
+                    started_ms: r.get(2)?,
+                    chat_user_id: r.get(3)?,
+                    username: r.get(4)?,
+                    phone: r.get(5)?,
+                    answered: r.get::<_, i64>(6)? == 1,
+                    tag: r.get(7)?,
+                    revenue: r.get(8)?,
+                    currency: r.get(9)?,
+                    // The CRM's page if it sent one, else the page of the click, else the landing page.
+                    page_url: page_url.or(visit_page),
+                    chat_url: r.get(11)?,
+                    client_id: r.get(15)?,
+                    user_id: r.get(16)?,
+                    yclid: r.get(17)?,
+                    purchase_id: r.get(18)?,
+                    id_collision,
+                }
+                .without_colliding_ids(),
+                site: r.get(14)?,
+                method: r.get(12)?,
+                messages: u32::try_from(r.get::<_, i64>(13)?).unwrap_or(u32::MAX),
+                visit_ms: r.get(22)?,
+                // group_concat of integers: digits and commas only.
+                taken: taken
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(',')
+                    .filter_map(|t| t.parse().ok())
+                    .collect(),
+            })
+        },
     )?;
-    let rows = stmt.query_map(params![from_ms, to_ms, force, counter as i64], |r| {
-        let click_page: Option<String> = r.get(20)?;
-        let landing: Option<String> = r.get(19)?;
-        let page_url: Option<String> = r.get(10)?;
-        let id_collision = r.get::<_, i64>(21)? != 0;
-        // The visit's pages may belong to the other visitor (and a landing URL can carry its
-        // yclid): with a collision only the CRM's own page is used.
-        let visit_page = if id_collision {
-            None
-        } else {
-            click_page.or(landing)
-        };
-        Ok(Candidate {
-            chat: ExportChat {
-                conversation: r.get(0)?,
-                platform: r.get(1)?,
-                started_ms: r.get(2)?,
-                chat_user_id: r.get(3)?,
-                username: r.get(4)?,
-                phone: r.get(5)?,
-                answered: r.get::<_, i64>(6)? == 1,
-                tag: r.get(7)?,
-                revenue: r.get(8)?,
-                currency: r.get(9)?,
-                // The CRM's page if it sent one, else the page of the click, else the landing page.
-                page_url: page_url.or(visit_page),
-                chat_url: r.get(11)?,
-                client_id: r.get(15)?,
-                user_id: r.get(16)?,
-                yclid: r.get(17)?,
-                purchase_id: r.get(18)?,
-                id_collision,
-            }
-            .without_colliding_ids(),
-            site: r.get(14)?,
-            method: r.get(12)?,
-            messages: u32::try_from(r.get::<_, i64>(13)?).unwrap_or(u32::MAX),
-            visit_ms: r.get(22)?,
-        })
-    })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-/// (visitor ID kind, value, DateTime) already used for this counter.
-fn taken_seconds(conn: &Connection, counter: u64) -> Result<TakenSeconds, StoreError> {
-    let mut stmt = conn.prepare("SELECT date_time, client_id, user_id, yclid, purchase_id FROM metrica_sent WHERE counter = ?1")?;
-    let mut out = TakenSeconds::new();
-    let rows = stmt.query_map([counter as i64], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            [
-                r.get::<_, Option<String>>(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-            ],
-        ))
-    })?;
-    for row in rows {
-        let (ts, ids) = row?;
-        for (kind, v) in ["client_id", "user_id", "yclid", "purchase_id"]
-            .into_iter()
-            .zip(ids)
-        {
-            if let Some(v) = v {
-                out.insert((kind.to_string(), v, ts));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// A failed (or interrupted) upload of this counter that should be tried again before anything new.
@@ -246,7 +234,6 @@ fn create_upload(
     counter: u64,
     csv: &str,
     rows: &[WrittenRow],
-    chats: &[ExportChat],
     forced: bool,
     now_ms: i64,
 ) -> Result<i64, StoreError> {
@@ -255,28 +242,22 @@ fn create_upload(
         params![counter as i64, now_ms, rows.len() as i64, forced, csv],
     )?;
     let upload = conn.last_insert_rowid();
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id, user_id, yclid, purchase_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (counter, conversation) DO UPDATE SET upload = excluded.upload, date_time = excluded.date_time,
              client_id = excluded.client_id, user_id = excluded.user_id, yclid = excluded.yclid, purchase_id = excluded.purchase_id",
     )?;
-    // By conversation: a linear search per row made a file of n chats cost n² (minutes at 10⁵).
-    let by_conversation: std::collections::HashMap<i64, &ExportChat> =
-        chats.iter().map(|c| (c.conversation, c)).collect();
     for row in rows {
-        let Some(chat) = by_conversation.get(&row.conversation) else {
-            return Err(StoreError::UnknownConversation(row.conversation));
-        };
         stmt.execute(params![
             counter as i64,
             row.conversation,
             upload,
             row.date_time,
-            chat.client_id,
-            chat.user_id,
-            chat.yclid,
-            chat.purchase_id
+            row.client_id,
+            row.user_id,
+            row.yclid,
+            row.purchase_id
         ])?;
     }
     Ok(upload)
@@ -564,11 +545,100 @@ VALUES ('telegram', 'u1', 10000, 10000, 1, 'CTX', 'shop', 'start_param', 'webhoo
 "#,
         )
         .unwrap();
-        let found = candidates(&conn, 1, 0, 20_000, true).unwrap();
+        let query = CandidateQuery {
+            counter: 1,
+            from_ms: 0,
+            to_ms: 20_000,
+            include_sent: true,
+            after: None,
+            limit: 10,
+            now_s: 1_000_000,
+        };
+        let found = candidates(&conn, &query).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(
             found[0].chat.page_url.as_deref(),
             Some("https://shop.example/late")
         );
+    }
+    /// Keyset pages cover every candidate once, in (started_at, id) order, also when several
+    /// chats start in the same millisecond across a page boundary; each carries the seconds
+    /// earlier rows of the counter use for one of its visitor IDs in its nudge window only.
+    #[test]
+    fn keyset_pages_cover_every_candidate_once_with_their_taken_seconds() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::migrations::apply(
+            &mut conn,
+            &crate::store::sqlite::migrations::all(),
+        )
+        .unwrap();
+        conn.execute_batch(
+            r#"
+INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts, client_id,
+                   yclid, landing_page, events, clicks, collision, event_rowids)
+VALUES ('shop', 'CTA', 1, 1, 1000, 1000, 1000, '123', NULL, NULL, 1, 0, 0, ''),
+       ('shop', 'CTB', 1, 1, 1000, 1000, 1000, '456', '789', NULL, 1, 0, 0, '');
+INSERT INTO conversations (id, platform, user_key, started_at, last_message_at, messages,
+                           chat_id, site, method, source, created_at, updated_at)
+VALUES (1, 'telegram', 'u1', 1000000, 1, 1, 'CTA', 'shop', 'start_param', 'webhook', 1, 1),
+       (7, 'telegram', 'u7', 1000000, 1, 1, 'CTA', 'shop', 'start_param', 'webhook', 1, 1),
+       (3, 'telegram', 'u3', 1000000, 1, 1, 'CTB', 'shop', 'start_param', 'webhook', 1, 1),
+       (2, 'telegram', 'u2', 1000500, 1, 1, 'CTB', 'shop', 'start_param', 'webhook', 1, 1),
+       (9, 'telegram', 'u9', 999999, 1, 1, 'CTA', 'shop', 'start_param', 'webhook', 1, 1),
+       (4, 'telegram', 'u4', 1002000, 1, 1, 'CTA', 'shop', 'start_param', 'webhook', 1, 1),
+       (5, 'telegram', 'u5', 1500000, 1, 1, 'CTB', 'shop', 'start_param', 'webhook', 1, 1);
+-- Sent earlier: conversation 99 of ClientID 123 at seconds 995 and 1001, yclid 789 at 940,
+-- a row of another counter, and one far outside any window.
+INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id, yclid)
+VALUES (1, 99, 1, 995, '123', NULL), (1, 98, 1, 1001, '123', NULL), (1, 97, 1, 940, NULL, '789'),
+       (2, 96, 2, 999, '123', NULL), (1, 95, 1, 100, '123', NULL);
+"#,
+        )
+        .unwrap();
+        let mut query = CandidateQuery {
+            counter: 1,
+            from_ms: 0,
+            to_ms: 2_000_000,
+            include_sent: false,
+            after: None,
+            limit: 2,
+            now_s: 1_000_000,
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = candidates(&conn, &query).unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            query.after = Some(last.key());
+            seen.extend(page.iter().map(|c| (c.chat.conversation, c.taken.clone())));
+        }
+        let order: Vec<i64> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(order, vec![9, 1, 3, 7, 2, 4, 5]);
+        let taken: std::collections::HashMap<i64, Vec<i64>> = seen.into_iter().collect();
+        // ClientID 123 at second 1000: 995 is in [940, 1000], 1001 is after it.
+        assert_eq!(taken[&1], vec![995]);
+        assert_eq!(taken[&9], vec![995]);
+        // yclid 789 (chat B) at second 1000 reaches 940; ClientID 456 has nothing.
+        assert_eq!(taken[&3], vec![940]);
+        // At second 1002 the window [942, 1002] holds 995 and 1001.
+        let mut four = taken[&4].clone();
+        four.sort_unstable();
+        assert_eq!(four, vec![995, 1001]);
+        assert!(taken[&5].is_empty());
+
+        // Sent chats are left out unless included, and then nothing is taken.
+        conn.execute("INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id) VALUES (1, 7, 1, 500, '123')", []).unwrap();
+        query.after = None;
+        query.limit = 100;
+        let ids: Vec<i64> = candidates(&conn, &query)
+            .unwrap()
+            .iter()
+            .map(|c| c.chat.conversation)
+            .collect();
+        assert_eq!(ids, vec![9, 1, 3, 2, 4, 5]);
+        query.include_sent = true;
+        let all = candidates(&conn, &query).unwrap();
+        assert_eq!(all.len(), 7);
+        assert!(all.iter().all(|c| c.taken.is_empty()));
     }
 }

@@ -12,11 +12,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::SqliteStore;
-use crate::privacy::subject::Subject;
+use crate::privacy::key::PrivacyKey;
 use crate::store::person::{merge, scan_csv, CsvRows, Found, UploadAbout};
 use crate::store::privacy::{
-    AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PrivacyStore,
-    RetentionPolicy,
+    AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PhoneTable, PrivacyStore,
+    RetentionPolicy, Whom,
 };
 use crate::store::StoreError;
 
@@ -52,10 +52,10 @@ fn ids(conn: &Connection, sql: &str, arg: &str) -> Result<Vec<i64>, StoreError> 
 /// click rows with a larger row ID only (`None`: all of them).
 fn resolve(
     conn: &Connection,
-    subject: &Subject,
+    whom: &Whom,
     scan_after: Option<(i64, i64)>,
 ) -> Result<Found, StoreError> {
-    let mut f = Found::seeded(subject);
+    let mut f = Found::seeded(whom);
     // A handful of rounds reach everything tied to the person; each adds only what is new.
     for _ in 0..4 {
         let before = (
@@ -202,6 +202,7 @@ fn resolve(
             break;
         }
     }
+    f.hash_phone_likes(&whom.key);
     let (events_after, clicks_after) = scan_after.unwrap_or((0, 0));
     let chat_list = json_list(&f.chat_ids);
     {
@@ -400,14 +401,10 @@ fn audit(conn: &Connection, entry: &AuditEntry, counts: &Counts) -> Result<(), S
 
 #[async_trait]
 impl PrivacyStore for SqliteStore {
-    async fn export_person(
-        &self,
-        subject: Subject,
-        entry: AuditEntry,
-    ) -> Result<PersonData, StoreError> {
+    async fn export_person(&self, whom: Whom, entry: AuditEntry) -> Result<PersonData, StoreError> {
         let data = self
             .read(move |conn| {
-                let found = resolve(conn, &subject, None)?;
+                let found = resolve(conn, &whom, None)?;
                 collect(conn, &found)
             })
             .await?;
@@ -419,16 +416,16 @@ impl PrivacyStore for SqliteStore {
         Ok(data)
     }
 
-    async fn forget(&self, subject: Subject, entry: AuditEntry) -> Result<Forgotten, StoreError> {
+    async fn forget(&self, whom: Whom, entry: AuditEntry) -> Result<Forgotten, StoreError> {
         let first = {
-            let subject = subject.clone();
-            self.read(move |conn| resolve(conn, &subject, None)).await?
+            let whom = whom.clone();
+            self.read(move |conn| resolve(conn, &whom, None)).await?
         };
         let removed = self
             .write(move |conn| {
                 // Rows added since the read are looked at here; the rest is known.
                 let seen = (first.events_seen, first.clicks_seen);
-                let now = resolve(conn, &subject, Some(seen))?;
+                let now = resolve(conn, &whom, Some(seen))?;
                 let found = merge(first, now);
                 // Deleted content is overwritten with zeros, not left in free space.
                 conn.execute_batch("PRAGMA secure_delete = ON;")?;
@@ -464,6 +461,33 @@ impl PrivacyStore for SqliteStore {
         let policy = policy.clone();
         self.write(move |conn| super::retention::step(conn, target, &policy, now_ms, after, window))
             .await
+    }
+
+    async fn hash_phones_step(
+        &self,
+        key: &PrivacyKey,
+        table: PhoneTable,
+        after: i64,
+        window: i64,
+    ) -> Result<ExpiryStep, StoreError> {
+        let ids = self
+            .read(move |conn| super::retention::clear_phone_rows(conn, table, after, window))
+            .await?;
+        let Some(&last) = ids.last() else {
+            return Ok(ExpiryStep {
+                rows: 0,
+                next: None,
+            });
+        };
+        let full = ids.len() as i64 >= window;
+        let key = key.clone();
+        let rows = self
+            .write(move |conn| super::retention::hash_phones(conn, &key, table, &ids))
+            .await?;
+        Ok(ExpiryStep {
+            rows,
+            next: full.then_some(last),
+        })
     }
 }
 

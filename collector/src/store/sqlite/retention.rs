@@ -4,9 +4,10 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::privacy::{ExpiryStep, ExpiryTarget, Retention, RetentionPolicy};
+use crate::privacy::key::PrivacyKey;
+use crate::store::privacy::{ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy};
 use crate::store::StoreError;
 
 /// Uploads not settled yet: what Metrica still needs is kept until it is.
@@ -92,12 +93,12 @@ fn chats(
     after: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    let rows: Vec<(i64, String, String, i64)> = {
+    let rows: Vec<(i64, String, String, i64, i64)> = {
         let mut st = conn.prepare_cached(
-            "SELECT rowid, site, chat_id, last_seen FROM chats WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            "SELECT rowid, site, chat_id, last_seen, first_seen FROM chats WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
         )?;
         let rows = st.query_map(params![after, window], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
         rows.collect::<Result<_, _>>()?
     };
@@ -111,15 +112,24 @@ fn chats(
     };
     let mut delete = conn.prepare_cached("DELETE FROM chats WHERE rowid = ?1")?;
     let mut changed = 0;
-    for (rowid, site, chat_id, last_seen) in &rows {
+    for (rowid, site, chat_id, last_seen, _) in &rows {
         if *last_seen < now - policy.for_site(Some(site)).chats_ms && !held.contains(chat_id) {
             changed += delete.execute([rowid])? as u64;
         }
     }
     let last = rows.last().map_or(after, |r| r.0);
+    // Rows are created in arrival order: past one first seen too recently to expire, every
+    // later row is too (without this stop, a walk behind busy ingest would never end).
+    let too_new = rows
+        .last()
+        .is_some_and(|r| r.4 >= now - policy.shortest(|r| r.chats_ms));
     Ok(ExpiryStep {
         rows: changed,
-        next: next(rows.len() as i64, window, last),
+        next: if too_new {
+            None
+        } else {
+            next(rows.len() as i64, window, last)
+        },
     })
 }
 
@@ -172,9 +182,21 @@ fn conversations(
         }
     }
     let last = rows.last().map_or(after, |r| r.0);
+    // Created in ID order: past one created too recently for either kind of expiry (a
+    // conversation's last activity is never before its creation), every later one is too.
+    let keep_ms = if first_text_only {
+        policy.shortest(|r| r.first_text_ms)
+    } else {
+        policy.shortest(|r| r.chats_ms)
+    };
+    let too_new = rows.last().is_some_and(|r| r.2 >= now - keep_ms);
     Ok(ExpiryStep {
         rows: changed,
-        next: next(rows.len() as i64, window, last),
+        next: if too_new {
+            None
+        } else {
+            next(rows.len() as i64, window, last)
+        },
     })
 }
 
@@ -239,4 +261,182 @@ fn diagnostics(
         rows: changed,
         next: more.then_some(0),
     })
+}
+
+/// Rows of `table` after `after` that may hold a phone in clear (digits, where hashed ones start
+/// with `ph:`), at most `window`, in row ID order. Meant for a read connection.
+pub fn clear_phone_rows(
+    conn: &Connection,
+    table: PhoneTable,
+    after: i64,
+    window: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let sql = match table {
+        PhoneTable::Conversations => {
+            "SELECT id FROM conversations WHERE id > ?1 AND (phone GLOB '[0-9]*'
+               OR (platform = 'whatsapp' AND chat_user_id GLOB '[0-9]*')) ORDER BY id LIMIT ?2"
+        }
+        PhoneTable::Answers => {
+            "SELECT id FROM answers WHERE id > ?1 AND (phone GLOB '[0-9]*'
+               OR (platform = 'whatsapp' AND chat_user_id GLOB '[0-9]*')) ORDER BY id LIMIT ?2"
+        }
+        PhoneTable::BotOpens => {
+            "SELECT id FROM bot_opens WHERE id > ?1 AND phone GLOB '[0-9]*' ORDER BY id LIMIT ?2"
+        }
+    };
+    let mut st = conn.prepare_cached(sql)?;
+    let rows = st.query_map(params![after, window], |r| r.get::<_, i64>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Hashes the phones of the rows `ids` of `table` the way new data is hashed before it is
+/// stored (phone, a WhatsApp user ID that is the phone, the `phone:` person key). Returns the
+/// rows changed.
+pub fn hash_phones(
+    conn: &Connection,
+    key: &PrivacyKey,
+    table: PhoneTable,
+    ids: &[i64],
+) -> Result<u64, StoreError> {
+    let name = match table {
+        PhoneTable::Conversations => "conversations",
+        PhoneTable::Answers => "answers",
+        PhoneTable::BotOpens => "bot_opens",
+    };
+    // Only conversations keep a person key.
+    let user_key = if table == PhoneTable::Conversations {
+        "user_key"
+    } else {
+        "NULL"
+    };
+    let mut read = conn.prepare_cached(&format!(
+        "SELECT platform, chat_user_id, phone, {user_key} FROM {name} WHERE id = ?1"
+    ))?;
+    let mut write = conn.prepare_cached(&format!(
+        "UPDATE {name} SET chat_user_id = ?2, phone = ?3{} WHERE id = ?1",
+        if table == PhoneTable::Conversations {
+            ", user_key = ?4"
+        } else {
+            ""
+        }
+    ))?;
+    // The numbers' old copies are overwritten with zeros, not left in free space.
+    conn.execute_batch("PRAGMA secure_delete = ON;")?;
+    let result = hash_rows(ids, &mut read, &mut write, key, table);
+    conn.execute_batch("PRAGMA secure_delete = FAST;")?;
+    result
+}
+
+fn hash_rows(
+    ids: &[i64],
+    read: &mut rusqlite::CachedStatement<'_>,
+    write: &mut rusqlite::CachedStatement<'_>,
+    key: &PrivacyKey,
+    table: PhoneTable,
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for id in ids {
+        let row = read
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .optional()?;
+        // Deleted since it was found.
+        let Some((platform, user_id, phone, person)) = row else {
+            continue;
+        };
+        let Some((user_id, phone, person_hashed)) =
+            crate::store::person::rehash_phones(key, &platform, user_id, phone, person)
+        else {
+            continue;
+        };
+        let n = if table == PhoneTable::Conversations {
+            write.execute(params![id, user_id, phone, person_hashed])?
+        } else {
+            write.execute(params![id, user_id, phone])?
+        };
+        changed += n as u64;
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::migrations;
+
+    /// Behind busy ingest, new visits and conversations arrive faster than a walk of `window`
+    /// rows a step can pass them: the walk must stop at the first rows too new to expire.
+    #[test]
+    fn walks_stop_at_rows_too_new_to_expire() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrations::apply(&mut conn, &migrations::all()).unwrap();
+        let now = 1_800_000_000_000_i64;
+        for i in 0..5 {
+            conn.execute(
+                "INSERT INTO chats (site, chat_id, first_seen, last_seen, first_ts, last_ts, ids_ts,
+                                    events, clicks, collision) VALUES ('shop', ?1, ?2, ?2, ?2, ?2, ?2, 1, 0, 0)",
+                params![format!("CT{i}"), now - 1000],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO conversations (platform, user_key, started_at, last_message_at, messages,
+                                            method, source, created_at, updated_at)
+                 VALUES ('telegram', ?1, ?2, ?2, 1, 'unmatched', 'webhook', ?2, ?2)",
+                params![format!("id:{i}"), now - 1000],
+            )
+            .unwrap();
+        }
+        let policy = RetentionPolicy {
+            default: Retention {
+                events_ms: 10_000,
+                chats_ms: 10_000,
+                first_text_ms: 10_000,
+                metrica_files_ms: 10_000,
+                diagnostics_ms: 10_000,
+            },
+            sites: Default::default(),
+        };
+        for target in [
+            ExpiryTarget::Chats,
+            ExpiryTarget::Conversations,
+            ExpiryTarget::FirstText,
+        ] {
+            let s = step(&conn, target, &policy, now, 0, 2).unwrap();
+            assert_eq!(
+                s,
+                ExpiryStep {
+                    rows: 0,
+                    next: None
+                },
+                "{target:?}"
+            );
+        }
+        // Old rows are walked past, a full window at a time.
+        conn.execute_batch(
+            "UPDATE chats SET first_seen = 0, last_seen = 0; UPDATE conversations SET created_at = 0, updated_at = 0;",
+        )
+        .unwrap();
+        let s = step(&conn, ExpiryTarget::Chats, &policy, now, 0, 2).unwrap();
+        assert_eq!(
+            s,
+            ExpiryStep {
+                rows: 2,
+                next: Some(2)
+            }
+        );
+        let s = step(&conn, ExpiryTarget::Conversations, &policy, now, 0, 2).unwrap();
+        assert_eq!(
+            s,
+            ExpiryStep {
+                rows: 2,
+                next: Some(2)
+            }
+        );
+    }
 }
