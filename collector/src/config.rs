@@ -202,6 +202,8 @@ pub struct Config {
     pub read_token: Option<Secret>,
     pub rate_limit: RateLimit,
     pub bench_bare: bool,
+    /// How long scheduled work's lease outlives a holder that stopped renewing it.
+    pub lease_ttl: std::time::Duration,
     /// The chat side: `[chats]` plus its secrets.
     pub chats: ChatsConfig,
     /// The whole TOML file, for modules that keep their settings in their own table.
@@ -333,6 +335,7 @@ impl Config {
                 ipv6_prefix: args.rate_limit_ipv6_prefix,
             },
             bench_bare: args.bench_bare,
+            lease_ttl: args.lease_ttl,
             chats,
             file,
         })

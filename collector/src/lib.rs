@@ -24,6 +24,7 @@ pub mod privacy;
 pub mod ratelimit;
 pub mod read_api;
 pub mod reports;
+pub mod scheduled;
 pub mod secret;
 pub mod signing;
 pub mod store;

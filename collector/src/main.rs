@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         None => serve(&cli.serve),
         Some(Command::Serve(args)) => serve(&args),
         Some(Command::Migrate(args)) => migrate(&args),
+        Some(Command::Db(command)) => chattag_collector::cli::db_copy::run(command),
         Some(Command::Export(target)) => chattag_collector::metrica::cli::export(target),
         Some(Command::Upload(target)) => chattag_collector::metrica::cli::upload(target),
         Some(Command::Import(source)) => chattag_collector::chats::cli::import(source),

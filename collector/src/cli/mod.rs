@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod db;
+pub mod db_copy;
 pub mod error;
 pub mod serve;
 pub use db::DbArgs;
@@ -63,6 +64,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or migrate the database, then exit.
     Migrate(DbArgs),
+    /// Database tools: `db copy` moves a SQLite database into PostgreSQL.
+    #[command(subcommand)]
+    Db(db_copy::DbCommand),
     /// Export data: `export metrica` writes Metrica's chat-import CSV.
     #[command(subcommand)]
     Export(crate::metrica::cli::ExportTarget),

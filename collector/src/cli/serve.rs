@@ -104,6 +104,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATTAG_DAILY_EVENTS", default_value_t = 5_000_000)]
     pub daily_events: u64,
 
+    /// With several collectors on one database, scheduled work (retention) moves to another
+    /// instance this long after its holder stopped renewing its lease (see docs/postgresql.md).
+    #[arg(long, env = "CHATTAG_LEASE_TTL", default_value = "30s",
+          value_parser = crate::durations::parse_duration)]
+    pub lease_ttl: Duration,
+
     /// Log format.
     #[arg(long, env = "CHATTAG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -26,6 +26,8 @@ use crate::clock::now_ms;
 use crate::dates::parse_rfc3339_ms;
 use crate::durations::{parse_duration, parse_every};
 use crate::metrics::StoreMetrics;
+use crate::scheduled::{Lease, Standing};
+use crate::store::lease::LeaseStore;
 use crate::store::Storage;
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +132,12 @@ pub struct UploadArgs {
     /// with its chats before it is sent (memory stays bounded by one file).
     #[arg(long, default_value_t = DEFAULT_ROWS_PER_FILE)]
     pub rows_per_file: usize,
+
+    /// Several `upload metrica` processes on one database: one uploads, and another takes over
+    /// this long after it stopped (killed, cut off). See docs/postgresql.md.
+    #[arg(long, env = "CHATTAG_LEASE_TTL", default_value = "30s",
+          value_parser = crate::durations::parse_duration)]
+    pub lease_ttl: Duration,
 }
 
 /// 50,000 rows: about 5 MB of CSV, far below Metrica's 1 GB per file; up to three files are in
@@ -210,7 +218,8 @@ fn counters(sel: &Selection) -> Result<Vec<CounterRules>, CommandError> {
 }
 
 fn open(db: &DbArgs) -> Result<(tokio::runtime::Runtime, Arc<dyn Storage>), CommandError> {
-    // One worker: the next page of candidates is read while this one is written.
+    // One worker: the next page of candidates is read while this one is written, and the
+    // upload lease is renewed while this thread blocks on Metrica's answers and sleeps.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -330,11 +339,70 @@ pub fn upload(target: UploadTarget) -> Result<(), CommandError> {
     let every = args.every.as_deref().map(parse_every).transpose()?;
     let client = MetricaClient::new(&args.metrica_api, token, Duration::from_secs(120));
     let (rt, store) = open(&args.select.db)?;
+    let lease = {
+        let _in_runtime = rt.enter();
+        let store: Arc<dyn LeaseStore> = store.clone();
+        Lease::keep(store, upload_lease(&rules), args.lease_ttl)
+    };
+    let scheduled = every.is_some();
+    match rt.block_on(lease.first_answer()) {
+        Standing::Held | Standing::Asking => {}
+        Standing::NotHeld { holder, until_ms } if !scheduled => {
+            return Err(CommandError::Refused(format!(
+                "{} is running in {holder} (its lease runs until {} UTC); not starting a second one",
+                lease.name(),
+                crate::dates::datetime(until_ms)
+            )))
+        }
+        Standing::NotHeld { holder, .. } => eprintln!(
+            "{} is running in {holder}: this process takes over if that one stops",
+            lease.name()
+        ),
+        Standing::Unknown(why) if !scheduled => {
+            return Err(CommandError::Refused(format!(
+                "cannot take the lease {}: {why}",
+                lease.name()
+            )))
+        }
+        Standing::Unknown(why) => eprintln!("cannot take the lease {} yet: {why}", lease.name()),
+    }
+    let result = upload_runs(
+        &rt, &store, &client, &rules, &args, &settings, every, &lease,
+    );
+    let released = rt.block_on(lease.release());
+    result?;
+    Ok(released?)
+}
+
+/// The lease of one set of counters' uploads: processes uploading the same counters take
+/// turns, others do not wait for them.
+fn upload_lease(rules: &[CounterRules]) -> String {
+    let mut ids: Vec<String> = rules.iter().map(|r| r.id.to_string()).collect();
+    ids.sort();
+    format!("metrica-upload:{}", ids.join(","))
+}
+
+/// One run, or (with `every`) a run each interval while this process holds `lease`.
+#[allow(clippy::too_many_arguments)]
+fn upload_runs(
+    rt: &tokio::runtime::Runtime,
+    store: &Arc<dyn Storage>,
+    client: &MetricaClient,
+    rules: &[CounterRules],
+    args: &UploadArgs,
+    settings: &Settings,
+    every: Option<Duration>,
+    lease: &Lease,
+) -> Result<(), CommandError> {
     loop {
+        if every.is_some() && !lease.is_held() {
+            rt.block_on(lease.held());
+            eprintln!("{}: this process now runs the uploads", lease.name());
+        }
         let (from, to) = range(&args.select, now_ms())?;
         let mut failures = Vec::new();
-        for r in &rules {
-            if let Err(e) = upload_counter(&rt, &store, &client, r, from, to, &args, &settings) {
+        for r in rules {
+            if let Err(e) = upload_counter(rt, store, client, r, from, to, args, settings) {
                 eprintln!("counter {}: {e}", r.id);
                 failures.push(r.id);
             }

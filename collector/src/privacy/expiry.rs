@@ -1,9 +1,11 @@
 //! Expiry inside the server: every `interval`, each kind of data is walked in steps of at most
 //! `batch` rows, each step one short job of the single writer, with a pause between steps (at
-//! least as long as the step took) so that ingest's group commits interleave. One server per
-//! database (the inbox lock), so it runs once per database.
+//! least as long as the step took) so that ingest's group commits interleave. With several
+//! instances on one database, only the one holding the `privacy-expiry` lease runs the rounds
+//! ([`crate::scheduled`]).
 
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -15,6 +17,8 @@ use prometheus_client::registry::Registry;
 use super::phones::Phones;
 use super::PrivacySettings;
 use crate::app::AppState;
+use crate::scheduled::Lease;
+use crate::store::lease::LeaseStore;
 use crate::store::privacy::{ExpiryTarget, PhoneTable};
 
 /// Shortest pause between two steps: the writer serves everything else meanwhile.
@@ -73,8 +77,13 @@ impl ExpiryMetrics {
     }
 }
 
+/// The lease of the expiry rounds: one instance among those on a database runs them.
+pub const LEASE: &str = "privacy-expiry";
+
 pub fn spawn(state: AppState, settings: PrivacySettings) {
     tokio::spawn(async move {
+        let store: Arc<dyn LeaseStore> = state.store.clone();
+        let lease = Lease::keep(store, LEASE, state.config.lease_ttl);
         let mut tick = tokio::time::interval_at(
             tokio::time::Instant::now() + settings.interval,
             settings.interval,
@@ -82,7 +91,10 @@ pub fn spawn(state: AppState, settings: PrivacySettings) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            run_round(&state, &settings).await;
+            // Another instance on this database runs this round.
+            if lease.is_held() {
+                run_round(&state, &settings).await;
+            }
         }
     });
 }

@@ -38,6 +38,7 @@ pub const STEPS: &[Step] = &[
     step!("metrica_0002_later_facts", "0007_metrica_later_facts.sql"),
     step!("privacy_0001_audit", "0008_privacy_audit.sql"),
     step!("metrica_0003_sent_by_time", "0009_metrica_sent_by_time.sql"),
+    step!("scheduled_0001_leases", "0010_scheduled_leases.sql"),
 ];
 
 /// Every step in the order it is applied.

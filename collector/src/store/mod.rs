@@ -21,8 +21,10 @@
 //! This module names what is stored and asked, in the features' own types; it has no SQL.
 
 pub mod chat_rules;
+pub mod copy;
 pub mod database;
 pub mod history;
+pub mod lease;
 pub mod migrations;
 pub mod model;
 pub mod person;
@@ -310,10 +312,19 @@ pub trait ReportStore: Send + Sync {
 
 /// Everything the app needs from storage.
 pub trait Storage:
-    EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore
+    EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore + lease::LeaseStore
 {
 }
-impl<T: EventStore + ChatStore + MetricaStore + ReportStore + privacy::PrivacyStore> Storage for T {}
+impl<
+        T: EventStore
+            + ChatStore
+            + MetricaStore
+            + ReportStore
+            + privacy::PrivacyStore
+            + lease::LeaseStore,
+    > Storage for T
+{
+}
 
 /// Opens the storage `db` names (creating and migrating it). `serving`: this process answers
 /// ingest (the server); commands pass `false`.

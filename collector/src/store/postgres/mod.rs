@@ -20,6 +20,7 @@
 mod chats;
 pub mod connect;
 mod ingest;
+mod lease;
 mod metrica;
 pub mod migrate;
 mod privacy;

@@ -19,6 +19,7 @@ macro_rules! conversations_with_visit {
 mod chats;
 pub mod inbox;
 pub mod ingest;
+mod lease;
 mod metrica;
 pub mod migrations;
 mod privacy;
