@@ -1,7 +1,7 @@
 //! Expiry inside the server: every `interval`, each kind of data is walked in steps of at most
-//! `batch` rows, each step one short job of the single writer, with a pause between steps (at
-//! least as long as the step took) so that ingest's group commits interleave. One server per
-//! database (the inbox lock), so it runs once per database.
+//! `batch` rows, each step one short job of the single writer, with a pause between steps so
+//! that ingest's group commits interleave. One server per database (the inbox lock), so it
+//! runs once per database.
 
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -17,16 +17,10 @@ use super::PrivacySettings;
 use crate::app::AppState;
 use crate::store::privacy::{ExpiryTarget, PhoneTable};
 
-/// Shortest pause between two steps: the writer serves everything else meanwhile.
+/// Pause between two steps: the writer serves everything else meanwhile. (A pause as long as
+/// the step took was tried: under busy ingest a step mostly waits for the writer, so expiry
+/// slowed tenfold without a better ingest p99 — `docs/benchmarks-collector.md`.)
 const PAUSE: Duration = Duration::from_millis(20);
-
-/// The pause after a step that took `took` (waiting for the writer included): at least as long
-/// again, so expiry never has more than half of the writer's time. Under busy ingest a step
-/// waits and works longer, and expiry slows down with it instead of crowding ingest out
-/// (measured: `docs/benchmarks-collector.md`, expiry during ingest).
-fn pause_after(took: Duration) -> Duration {
-    took.max(PAUSE)
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -99,7 +93,6 @@ pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
         for table in PhoneTable::ALL {
             let mut after = 0;
             loop {
-                let started = Instant::now();
                 match state
                     .store
                     .hash_phones_step(key, table, after, settings.batch)
@@ -123,14 +116,13 @@ pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
                         break;
                     }
                 }
-                tokio::time::sleep(pause_after(started.elapsed())).await;
+                tokio::time::sleep(PAUSE).await;
             }
         }
     }
     for target in ExpiryTarget::ALL {
         let mut after = 0;
         loop {
-            let started = Instant::now();
             let now = crate::clock::now_ms();
             match state
                 .store
@@ -155,7 +147,7 @@ pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
                     break;
                 }
             }
-            tokio::time::sleep(pause_after(started.elapsed())).await;
+            tokio::time::sleep(PAUSE).await;
         }
     }
     metrics.runs.inc();
