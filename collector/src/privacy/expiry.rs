@@ -1,6 +1,6 @@
 //! Expiry inside the server: every `interval`, each kind of data is walked in steps of at most
-//! `batch` rows, each step one short job of the single writer, with a pause between steps (at
-//! least as long as the step took) so that ingest's group commits interleave. With several
+//! `batch` rows, each step one short job of the single writer, with a pause between steps and a
+//! wait while ingest's backlog is high, so that ingest's group commits interleave. With several
 //! instances on one database, only the one holding the `privacy-expiry` lease runs the rounds
 //! ([`crate::scheduled`]).
 
@@ -21,15 +21,26 @@ use crate::scheduled::Lease;
 use crate::store::lease::LeaseStore;
 use crate::store::privacy::{ExpiryTarget, PhoneTable};
 
-/// Shortest pause between two steps: the writer serves everything else meanwhile.
+/// Pause between two steps: the writer serves everything else meanwhile. (A pause as long as
+/// the step took was tried: under busy ingest a step mostly waits for the writer, so expiry
+/// slowed tenfold without a better ingest p99; waiting for the ingest backlog instead, below,
+/// helped — `docs/benchmarks-collector.md`.)
 const PAUSE: Duration = Duration::from_millis(20);
 
-/// The pause after a step that took `took` (waiting for the writer included): at least as long
-/// again, so expiry never has more than half of the writer's time. Under busy ingest a step
-/// waits and works longer, and expiry slows down with it instead of crowding ingest out
-/// (measured: `docs/benchmarks-collector.md`, expiry during ingest).
-fn pause_after(took: Duration) -> Duration {
-    took.max(PAUSE)
+/// Acknowledged events waiting to be applied above which a step waits: then the writer is
+/// behind ingest, and a step would only delay it further (`docs/benchmarks-collector.md`).
+const BACKLOG_YIELD: usize = 1_000;
+
+/// The longest a step waits for that backlog to clear, so that expiry still progresses under
+/// ingest that never lets it.
+const MAX_YIELD: Duration = Duration::from_secs(2);
+
+/// Waits (at most [`MAX_YIELD`]) while the writer is behind ingest.
+async fn yield_to_ingest(state: &AppState) {
+    let until = Instant::now() + MAX_YIELD;
+    while state.store.backlog() > BACKLOG_YIELD && Instant::now() < until {
+        tokio::time::sleep(PAUSE).await;
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -111,7 +122,6 @@ pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
         for table in PhoneTable::ALL {
             let mut after = 0;
             loop {
-                let started = Instant::now();
                 match state
                     .store
                     .hash_phones_step(key, table, after, settings.batch)
@@ -135,14 +145,14 @@ pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
                         break;
                     }
                 }
-                tokio::time::sleep(pause_after(started.elapsed())).await;
+                tokio::time::sleep(PAUSE).await;
+                yield_to_ingest(state).await;
             }
         }
     }
     for target in ExpiryTarget::ALL {
         let mut after = 0;
         loop {
-            let started = Instant::now();
             let now = crate::clock::now_ms();
             match state
                 .store
@@ -167,7 +177,8 @@ pub async fn run_round(state: &AppState, settings: &PrivacySettings) {
                     break;
                 }
             }
-            tokio::time::sleep(pause_after(started.elapsed())).await;
+            tokio::time::sleep(PAUSE).await;
+            yield_to_ingest(state).await;
         }
     }
     metrics.runs.inc();
