@@ -215,6 +215,8 @@ fn an_upload_killed_mid_file_resumes_with_that_file_and_sends_nothing_twice() {
     standin.hold_after(1);
     let mut child = Command::new(env!("CARGO_BIN_EXE_chattag-collector"))
         .args(upload_args(&standin, "5"))
+        // A short lease, so that the killed holder's lease has run out when the next run starts.
+        .args(["--lease-ttl", "1s"])
         .arg("--db")
         .arg(server.db_arg())
         .env("CHATTAG_METRICA_TOKEN", OAUTH)
@@ -238,6 +240,9 @@ fn an_upload_killed_mid_file_resumes_with_that_file_and_sends_nothing_twice() {
         10
     );
 
+    // The killed process cannot release its upload lease: the next run may start once it has
+    // run out (a run before that refuses, naming the holder: tests/scheduled_lease.rs).
+    std::thread::sleep(Duration::from_millis(1500));
     // The next run sends the interrupted file first, unchanged, then the chats never reserved.
     let (o, out) = upload(&server, &standin, "5");
     assert!(o.status.success(), "{out}");

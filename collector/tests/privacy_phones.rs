@@ -364,7 +364,9 @@ fn clear_phone_rows(server: &Server) -> i64 {
 
 #[test]
 fn phones_kept_in_clear_before_are_hashed_by_the_server_and_the_person_goes_on_in_the_same_chat() {
-    let mut before = start(&[("CHATTAG_PHONES", "clear")]);
+    // A short lease: this server is killed below, and the next one's expiry rounds (which hash
+    // the old phones) start only once the killed holder's lease has run out.
+    let mut before = start(&[("CHATTAG_PHONES", "clear"), ("CHATTAG_LEASE_TTL", "1s")]);
     let anna = person(5);
     // An answer waits, then Anna writes (it claims the answer); a CRM reports her by the WhatsApp
     // user ID that is her phone.

@@ -81,7 +81,7 @@ test('playing the customer: a signed webhook from the demo server, the chat matc
     assert.match(await page.textContent('#write-status'), /WhatsApp webhook from customer 7916\d{7} → collector answered 200/);
     await page.waitForFunction((cid) => {
       const pre = document.querySelector('#metrica-row pre');
-      return pre && /^DateTime,ChatPlatform,PhoneNumber,ClientID/.test(pre.textContent) && pre.textContent.includes(`,whatsapp,`) && pre.textContent.includes(cid);
+      return pre && /^DateTime,ChatPlatform,ChatUserID,ClientID/.test(pre.textContent) && pre.textContent.includes(`,whatsapp,`) && pre.textContent.includes(cid);
     }, clientId, { timeout: 10000 });
 
     await page.click('#write-tg');

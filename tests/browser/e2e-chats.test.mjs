@@ -204,7 +204,11 @@ test('demo page → Telegram /start + WhatsApp first message → two Metrica CSV
     }
     assert.equal(tgRow.ChatUserID, String(TG_USER.id));
     assert.equal(tgRow.ChatUsername, TG_USER.username);
-    assert.equal(waRow.PhoneNumber, WA_PHONE);
+    // Phones are kept only as a keyed hash by default: no PhoneNumber, and the hash stands in as
+    // the WhatsApp partner's ID; the number itself is nowhere in the file.
+    assert.equal(waRow.PhoneNumber ?? '', '', 'no PhoneNumber unless the owner opts in');
+    assert.match(waRow.ChatUserID, /^ph:[0-9a-f]{32}$/);
+    assert.ok(!csv.includes(WA_PHONE), `the phone in clear is not in the file:\n${csv}`);
     // Same visitor, two chats: Metrica would merge two conversions in one second.
     assert.notEqual(tgRow.DateTime, waRow.DateTime, 'DateTime distinct per visitor');
     assert.ok(tgRow.PageURL?.startsWith(demoUrl), `PageURL is the landing page: ${tgRow.PageURL}`);
