@@ -242,8 +242,17 @@ async function customerWrites(collectorBase, secrets, messenger, chatId) {
 }
 
 /** The rows `export metrica` would give Metrica for this chat ID's demo customers. */
-function metricaRows(chatId) {
+async function metricaRows(collectorBase, token, chatId) {
+  // A row is this chat's when it names the visit's identifiers (ClientID, yclid: what Metrica
+  // joins on) or the customer. The customer alone is not enough: phones are kept as a keyed
+  // hash by default, so a WhatsApp row names the hash, not the number the demo sent.
   const partners = (customers.get(chatId) || []).map((c) => c.partner);
+  let visit = [];
+  try {
+    const r = await fetch(`${collectorBase}/v1/chats/${encodeURIComponent(chatId)}`, { headers: { authorization: `Bearer ${token}` } });
+    if (r.ok) visit = ((await r.json()).identifier_history || []).map((v) => v.value).filter((v) => typeof v === 'string' && v.length >= 6);
+  } catch { /* the collector is down: fall back to the customer */ }
+  const keys = [...partners, ...visit];
   const from = new Date(Date.now() - 21 * 86_400_000).toISOString().slice(0, 10);
   const r = spawnSync(COLLECTOR_BIN, ['export', 'metrica', '--counter', DEMO_COUNTER, '--from', from, '--db', DB_PATH], {
     cwd: ROOT, encoding: 'utf8', timeout: 10_000, env: { ...process.env, CHATTAG_READ_TOKEN: '' },
@@ -254,7 +263,7 @@ function metricaRows(chatId) {
   return {
     counter: DEMO_COUNTER,
     header: lines[0] || '',
-    rows: lines.slice(1).filter((l) => partners.some((p) => l.includes(`,${p},`) || l.endsWith(`,${p}`))),
+    rows: lines.slice(1).filter((l) => keys.some((k) => l.includes(`,${k},`) || l.endsWith(`,${k}`))),
     notes,
   };
 }
@@ -285,7 +294,7 @@ function startDemoServer({ port, collector, token, endpoint, secrets }) {
     } else if (p === '/demo/metrica-row' && collector) {
       const id = url.searchParams.get('chat_id') || '';
       if (!CHAT_ID_RE.test(id)) res.writeHead(400).end();
-      else res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(metricaRows(id)));
+      else metricaRows(collector, token, id).then((rows) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(rows)));
     } else if ((p === '/reports' || p.startsWith('/reports/')) && collector) {
       if (req.method !== 'GET') res.writeHead(405).end();
       else proxyReport(res, collector, token, p + url.search);
