@@ -267,3 +267,51 @@ fn several_events_of_one_chat_and_a_resend_in_one_request_are_stored_as_one_by_o
     assert_eq!(row.get::<i64>(1), 2);
     assert!(row.get::<i64>(2) < row.get::<i64>(3));
 }
+
+/// A resend racing its original: one batch holds a chat's row (from the chat's earlier event)
+/// and waits for the resent event's ID, which a concurrent batch holds while it waits for that
+/// chat's row. PostgreSQL aborts one of the two for the deadlock; it must be retried, not
+/// answered as a failure, and every event still stored once.
+#[test]
+fn a_resend_racing_its_original_in_concurrent_batches_is_stored_once_without_failures() {
+    let Some((a, b)) = two_instances() else {
+        return;
+    };
+    const N: usize = 40;
+    let chats: Vec<(serde_json::Value, serde_json::Value)> = (0..N)
+        .map(|_| {
+            let chat = common::new_chat_id();
+            (common::issue(&chat), common::click(&chat))
+        })
+        .collect();
+    let accepted: i64 = std::thread::scope(|s| {
+        let runs: Vec<_> = [(&a, true), (&a, false), (&b, true), (&b, false)]
+            .into_iter()
+            .map(|(server, original)| {
+                let chats = &chats;
+                s.spawn(move || {
+                    chats
+                        .iter()
+                        .map(|(issue, click)| {
+                            let body = if original {
+                                json!([issue, click])
+                            } else {
+                                json!([click])
+                            };
+                            let r = server.post_events(&body);
+                            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                            r.json()["accepted"].as_i64().unwrap()
+                        })
+                        .sum::<i64>()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(accepted, 2 * N as i64, "each event accepted once");
+    assert_eq!(a.db_count("SELECT count(*) FROM events"), 2 * N as i64);
+    assert_eq!(
+        a.db_count("SELECT count(*) FROM chats WHERE events = 2 AND clicks = 1"),
+        N as i64
+    );
+}

@@ -1,20 +1,25 @@
 //! Ingest on PostgreSQL: requests waiting at the same moment share one transaction (group
-//! commit, as the SQLite writer), and each event is one statement, all of a transaction's
-//! statements pipelined on one connection, so a batch costs one round trip and one COMMIT.
+//! commit, as the SQLite writer), stored set-wise (a batch is one or two statements, see
+//! `apply_batch`), so a batch costs a few round trips and one COMMIT. Up to `IN_FLIGHT`
+//! batches are committed at once, each on its own pooled connection, so the next batch is
+//! applied while the last one waits for its COMMIT. Concurrent batches (of this instance or
+//! another) lock chat rows in (site, chat ID) order; a deadlock or serialization failure that
+//! still happens is retried, never answered as a failed request.
 //!
-//! One statement per event does what `store/sqlite/ingest.rs` does in several: insert the
-//! event (`ON CONFLICT (event_id) DO NOTHING`: a resend, or the same event at another instance
-//! at the same moment, is stored once), and only when it was new: merge it into its chat's row
+//! One statement per round of events does what `store/sqlite/ingest.rs` does in several per
+//! event: insert the event (`ON CONFLICT (event_id) DO NOTHING`: a resend, or the same event in another batch or at
+//! another instance at the same moment, is stored once), and only when it was new: merge it into its chat's row
 //! (same rules: first/last by min/max, identifiers only forward in visitor time), record a
 //! ClientID conflict for an `issue`, and keep a click. Each request is answered after COMMIT.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chattag_core::event::{Event, EventType};
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_postgres::error::SqlState;
 
 use crate::metrics::StoreMetrics;
 use crate::store::model::IngestOutcome;
@@ -24,6 +29,12 @@ use crate::store::StoreError;
 /// Events in one transaction at most: large enough that a COMMIT (an fsync) is shared by many
 /// requests, small enough that one batch's statements stay a moment's work.
 const MAX_EVENTS: usize = 4096;
+/// Batches being committed at once, each on its own pooled connection: while one waits for
+/// its COMMIT (an fsync) the next is already being applied, so more than one backend works.
+/// Small beside the pool (`POOL_SIZE`), which reads and webhooks share.
+const IN_FLIGHT: usize = 3;
+/// Tries of one batch when PostgreSQL aborts it for a deadlock or serialization failure.
+const ATTEMPTS: u32 = 5;
 /// Requests waiting for the batching task before `ingest` waits to queue (backpressure).
 const QUEUE: usize = 4096;
 
@@ -97,6 +108,7 @@ impl Batcher {
 }
 
 async fn run(pool: Pool, mut rx: mpsc::Receiver<Request>, metrics: Arc<StoreMetrics>) {
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut carried: Option<Request> = None;
     loop {
         let first = match carried.take() {
@@ -105,6 +117,10 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Request>, metrics: Arc<StoreMetr
                 Some(r) => r,
                 None => return,
             },
+        };
+        // Wait for a free slot before forming the batch: requests arriving meanwhile join it.
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+            return;
         };
         let mut weight = first.events.len();
         let mut batch = vec![first];
@@ -121,38 +137,77 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Request>, metrics: Arc<StoreMetr
                 Err(_) => break,
             }
         }
-        let started = Instant::now();
-        let jobs = batch.len();
-        match apply_batch(&pool, &batch).await {
-            Ok(outcomes) => {
-                metrics.observe_commit(jobs, started.elapsed(), true);
-                for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(Ok(outcome));
-                }
+        let pool = pool.clone();
+        let metrics = Arc::clone(&metrics);
+        tokio::spawn(async move {
+            commit_and_answer(&pool, batch, &metrics).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Commits one batch and answers each of its requests with its outcome (or its error).
+async fn commit_and_answer(pool: &Pool, batch: Vec<Request>, metrics: &StoreMetrics) {
+    let started = Instant::now();
+    let jobs = batch.len();
+    match apply_with_retry(pool, &batch).await {
+        Ok(outcomes) => {
+            metrics.observe_commit(jobs, started.elapsed(), true);
+            for (request, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = request.reply.send(Ok(outcome));
             }
-            Err(error) if jobs == 1 => {
-                metrics.observe_commit(jobs, started.elapsed(), false);
-                tracing::error!(%error, "ingest transaction failed");
-                for request in batch {
-                    let _ = request
-                        .reply
-                        .send(Err(StoreError::CommitFailed(error.to_string())));
-                }
+        }
+        Err(error) if jobs == 1 => {
+            metrics.observe_commit(jobs, started.elapsed(), false);
+            tracing::error!(%error, "ingest transaction failed");
+            for request in batch {
+                let _ = request
+                    .reply
+                    .send(Err(StoreError::CommitFailed(error.to_string())));
             }
-            // One request's failure must not cost the others: each is tried on its own.
-            Err(error) => {
-                metrics.observe_commit(jobs, started.elapsed(), false);
-                tracing::warn!(%error, jobs, "ingest batch failed; applying its requests one by one");
-                for request in batch {
-                    let result = apply_batch(&pool, std::slice::from_ref(&request))
-                        .await
-                        .map(|mut o| o.remove(0))
-                        .map_err(|e| StoreError::CommitFailed(e.to_string()));
-                    let _ = request.reply.send(result);
-                }
+        }
+        // One request's failure must not cost the others: each is tried on its own.
+        Err(error) => {
+            metrics.observe_commit(jobs, started.elapsed(), false);
+            tracing::warn!(%error, jobs, "ingest batch failed; applying its requests one by one");
+            for request in batch {
+                let result = apply_with_retry(pool, std::slice::from_ref(&request))
+                    .await
+                    .map(|mut o| o.remove(0))
+                    .map_err(|e| StoreError::CommitFailed(e.to_string()));
+                let _ = request.reply.send(result);
             }
         }
     }
+}
+
+/// `apply_batch`, again when PostgreSQL aborted it for a deadlock or a serialization failure.
+/// Statements keep a (site, chat ID) order, but a resend carried by two batches at once can
+/// still make two transactions wait on each other (one holds the chat row, the other the
+/// event ID); the aborted one has written nothing, so running it again is safe.
+async fn apply_with_retry(
+    pool: &Pool,
+    batch: &[Request],
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match apply_batch(pool, batch).await {
+            Err(StoreError::Postgres(error)) if attempt < ATTEMPTS && is_transient(&error) => {
+                tracing::info!(%error, attempt, "ingest transaction aborted by PostgreSQL; retrying");
+                tokio::time::sleep(Duration::from_millis(5 * (1 << attempt))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_transient(error: &tokio_postgres::Error) -> bool {
+    matches!(
+        error.code(),
+        Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+    )
 }
 
 /// One transaction for the whole batch; the outcome of each request, after COMMIT.
