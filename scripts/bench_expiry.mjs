@@ -71,12 +71,14 @@ PRAGMA wal_checkpoint(TRUNCATE);
   if (r.status !== 0) throw new Error(`filling the database failed: ${r.stderr}`);
 }
 
-function startCollector(db, config) {
+function startCollector(db, config, leaseTtl = '30s') {
   const child = spawn(
     bin('chattag-collector'),
     ['--listen', '127.0.0.1:0', '--db', db, '--config', config, '--allowed-origin', ORIGIN, '--rate-limit', '0',
       '--site-daily-events', '0', '--daily-events', '0', '--log', 'warn'],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CHATTAG_READ_TOKEN: '' } },
+    { stdio: ['ignore', 'pipe', 'inherit'], // A short lease: the first server is stopped without releasing its expiry lease, and the
+    // second one's rounds start only once it has run out.
+    env: { ...process.env, CHATTAG_READ_TOKEN: '', CHATTAG_LEASE_TTL: '2s' } },
   );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('collector did not start within 30 s')), 30_000);
@@ -171,7 +173,7 @@ async function main() {
     // 1. Without expiry: the same database, expiry not due during the run.
     const baseline = [];
     {
-      const { child, addr } = await startCollector(db, config('1h'));
+      const { child, addr } = await startCollector(db, config('1h'), '2s'); // a short lease: this server is stopped without releasing it, and the next one's expiry waits for it to run out
       try {
         // Several rounds: on a shared machine one round's tail is mostly the neighbours'.
         for (let i = 0; i < opts.baselineRounds; i++) {
