@@ -57,6 +57,37 @@ pub struct Retention {
     pub diagnostics_ms: i64,
 }
 
+impl Retention {
+    /// Kept for diagnosis and de-duplication only: refused inbox records, ClientID conflicts,
+    /// delivered message IDs, unreadable webhook items (`diagnostics_ms`); bot openings and
+    /// unclaimed answers, which matching uses like events (`events_ms`). One statement each,
+    /// deleting at most `limit` rows received before `cutoff`, written with the engine's
+    /// placeholders for those two (`?1`/`?2` or `$1`/`$2`); both backends walk this one list.
+    pub fn diagnostic_deletes(&self, now: i64, cutoff: &str, limit: &str) -> [(String, i64); 6] {
+        let diag = now - self.diagnostics_ms;
+        let events = now - self.events_ms;
+        // `key`: the key column(s); a key of several columns is compared as a row value.
+        let delete = |table: &str, key: &str, also: &str| {
+            let row = if key.contains(',') {
+                format!("({key})")
+            } else {
+                key.to_string()
+            };
+            format!(
+                "DELETE FROM {table} WHERE {row} IN (SELECT {key} FROM {table} WHERE {also}received_at < {cutoff} LIMIT {limit})"
+            )
+        };
+        [
+            (delete("inbox_rejects", "seq", ""), diag),
+            (delete("chat_conflicts", "event_id", ""), diag),
+            (delete("inbound_seen", "platform, message_id", ""), diag),
+            (delete("webhook_unreadable", "id", ""), diag),
+            (delete("bot_opens", "id", ""), events),
+            (delete("answers", "id", "conversation IS NULL AND "), events),
+        ]
+    }
+}
+
 /// The default retention and the sites that have their own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {
@@ -179,5 +210,40 @@ pub trait PrivacyStore: Send + Sync {
     /// this backend keeps it in a file beside the database ([`crate::privacy::key`]).
     fn stored_privacy_key(&self) -> Option<&str> {
         None
+    }
+}
+
+#[cfg(test)]
+mod diagnostic_deletes_tests {
+    use super::Retention;
+
+    #[test]
+    fn statements_keep_each_table_key_and_condition() {
+        let r = Retention {
+            events_ms: 10,
+            chats_ms: 0,
+            first_text_ms: 0,
+            metrica_files_ms: 0,
+            diagnostics_ms: 20,
+        };
+        let work = r.diagnostic_deletes(100, "?1", "?2");
+        assert_eq!(
+            work[2],
+            (
+                "DELETE FROM inbound_seen WHERE (platform, message_id) IN (SELECT platform, message_id FROM inbound_seen WHERE received_at < ?1 LIMIT ?2)".to_string(),
+                80
+            )
+        );
+        assert_eq!(
+            work[5],
+            (
+                "DELETE FROM answers WHERE id IN (SELECT id FROM answers WHERE conversation IS NULL AND received_at < ?1 LIMIT ?2)".to_string(),
+                90
+            )
+        );
+        assert_eq!(
+            r.diagnostic_deletes(100, "$1", "$2")[0].0,
+            "DELETE FROM inbox_rejects WHERE seq IN (SELECT seq FROM inbox_rejects WHERE received_at < $1 LIMIT $2)"
+        );
     }
 }

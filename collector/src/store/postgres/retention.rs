@@ -254,23 +254,14 @@ async fn metrica_files(
     })
 }
 
-/// See SQLite's `diagnostics`: the same tables, cut-offs and windows.
+/// One step over the diagnosis-only tables ([`Retention::diagnostic_deletes`]).
 async fn diagnostics(
     tx: &Transaction<'_>,
     r: &Retention,
     now: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    let diag = now - r.diagnostics_ms;
-    let events = now - r.events_ms;
-    let work: [(&str, i64); 6] = [
-        ("DELETE FROM inbox_rejects WHERE seq IN (SELECT seq FROM inbox_rejects WHERE received_at < $1 LIMIT $2)", diag),
-        ("DELETE FROM chat_conflicts WHERE event_id IN (SELECT event_id FROM chat_conflicts WHERE received_at < $1 LIMIT $2)", diag),
-        ("DELETE FROM inbound_seen WHERE (platform, message_id) IN (SELECT platform, message_id FROM inbound_seen WHERE received_at < $1 LIMIT $2)", diag),
-        ("DELETE FROM webhook_unreadable WHERE id IN (SELECT id FROM webhook_unreadable WHERE received_at < $1 LIMIT $2)", diag),
-        ("DELETE FROM bot_opens WHERE id IN (SELECT id FROM bot_opens WHERE received_at < $1 LIMIT $2)", events),
-        ("DELETE FROM answers WHERE id IN (SELECT id FROM answers WHERE conversation IS NULL AND received_at < $1 LIMIT $2)", events),
-    ];
+    let work = r.diagnostic_deletes(now, "$1", "$2");
     let mut changed = 0;
     let mut more = false;
     for (sql, cutoff) in &work {
