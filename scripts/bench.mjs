@@ -10,10 +10,9 @@
 // scripts/bench_collector.mjs exists its markdown output becomes the collector section, followed
 // by the Metrica export bench and the expiry bench (ingest p99 while 1,000,000 old events expire)
 // (BENCH_SNIPPET_ONLY=1 skips them and keeps the section of the last run).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -101,29 +100,33 @@ ${tag}
 </head><body><ul id="list">${body}</ul></body></html>`;
 }
 
+/** The web server in a child process (scripts/bench/static-server.mjs says why). */
 async function startServer() {
-  const pages = new Map();
-  const server = http.createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    try {
-      if (pages.has(url.pathname)) {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(pages.get(url.pathname));
-      } else if (url.pathname === '/bench/plain-rewriter.js') {
-        res.writeHead(200, { 'content-type': 'text/javascript' }).end(await fsp.readFile(PLAIN));
-      } else if (url.pathname.startsWith('/dist/')) {
-        const file = path.join(DIST, path.basename(url.pathname));
-        const type = file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
-        res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(await fsp.readFile(file));
-      } else {
-        res.writeHead(404).end();
-      }
-    } catch {
-      res.writeHead(404).end();
-    }
+  const pagesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chattag-bench-pages-'));
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'bench', 'static-server.mjs'), DIST, PLAIN, pagesDir], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  return { server, origin, add: (name, html) => { pages.set(`/${name}.html`, html); return `${origin}/${name}.html`; } };
+  const origin = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.split('\n')[0].trim());
+    });
+    child.once('exit', (code) => reject(new Error(`bench web server exited (${code})`)));
+  });
+  return {
+    server: {
+      close: () => {
+        child.stdin.end();
+        fs.rmSync(pagesDir, { recursive: true, force: true });
+      },
+    },
+    origin,
+    add: (name, html) => {
+      fs.writeFileSync(path.join(pagesDir, `${name}.html`), html);
+      return `${origin}/${name}.html`;
+    },
+  };
 }
 
 const median = (xs) => {
@@ -426,7 +429,7 @@ async function main() {
     else collector = /^## /m.test(section) ? section : `## Collector\n\n${section}`;
   }
   const METRICA_BENCH = path.join(ROOT, 'scripts', 'bench_metrica.mjs');
-  if (fs.existsSync(METRICA_BENCH)) {
+  if (fs.existsSync(METRICA_BENCH) && !process.env.BENCH_SNIPPET_ONLY) {
     // Metrica export / upload preparation of 1,000,000 chats; also recorded in docs/benchmarks-collector.md.
     console.log('\nMetrica export benchmark (scripts/bench_metrica.mjs)…');
     const r = spawnSync(process.execPath, [METRICA_BENCH, '--no-build'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
