@@ -1,11 +1,21 @@
 //! A chat's history derived from its stored events, the same on every backend: the backends
 //! read the event bodies (with when each arrived), these functions make the read API's values.
 
-use chattag_core::event::Event;
+use chattag_core::event::{Event, EventType};
 use chattag_core::identifiers::Identifiers;
 
 use crate::store::model::{Click, IdentifierValue, PageVisit};
 use crate::store::StoreError;
+
+/// The stored `events.kind` of an event type: the wire name, kept in a column of its own on
+/// every backend so that queries can filter by it without reading bodies.
+pub fn kind_name(kind: EventType) -> &'static str {
+    match kind {
+        EventType::Issue => "issue",
+        EventType::Update => "update",
+        EventType::Click => "click",
+    }
+}
 
 /// How far `previous_chat_ids` follows `prev_chat_id` links: a visitor gets a new ID per ad
 /// click, so a long chain is possible but unbounded walks are not.
@@ -105,4 +115,19 @@ fn identifier_values(ids: &Identifiers) -> Vec<(&'static str, String)> {
         out.push(("utm", json));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored kind is the event's wire name: reading a body back and filtering by the
+    /// column must agree.
+    #[test]
+    fn kind_names_are_the_wire_names() {
+        for kind in [EventType::Issue, EventType::Update, EventType::Click] {
+            let wire = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(wire, format!("\"{}\"", kind_name(kind)));
+        }
+    }
 }

@@ -23,7 +23,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::metrics::StoreMetrics;
 use crate::store::model::IngestOutcome;
-use crate::store::sqlite::ingest::kind_name;
+use crate::store::history::kind_name;
 use crate::store::StoreError;
 
 /// Events in one transaction at most: large enough that a COMMIT (an fsync) is shared by many

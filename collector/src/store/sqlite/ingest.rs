@@ -11,6 +11,7 @@
 use chattag_core::event::{Event, EventType};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::store::history::kind_name;
 use crate::store::model::IngestOutcome;
 use crate::store::StoreError;
 
@@ -247,14 +248,6 @@ fn write_chat(
             .execute(&values[..])?,
     };
     Ok(written == 1)
-}
-
-pub fn kind_name(kind: EventType) -> &'static str {
-    match kind {
-        EventType::Issue => "issue",
-        EventType::Update => "update",
-        EventType::Click => "click",
-    }
 }
 
 /// Event::validate bounds `ts` far below i64::MAX; saturate rather than wrap regardless.
