@@ -323,6 +323,9 @@ pub enum ServeError {
     Privacy(#[from] Box<crate::privacy::PrivacyError>),
 }
 
+/// How long a clean stop waits for the database to record that the leases are given up.
+const LEASE_RELEASE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Binds, prints `chattag-collector listening on http://<addr>` on stdout (scripts and tests
 /// read the port from it when started with port 0), and serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
@@ -395,6 +398,15 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let _ = stop_tx.send(true);
     if let Some(task) = metrics_task {
         let _ = task.await;
+    }
+    // Hand the scheduled work (retention) to another instance now rather than after the TTL.
+    if tokio::time::timeout(LEASE_RELEASE, crate::scheduled::release_all())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "giving the leases up timed out; another instance takes them after their TTL"
+        );
     }
     tracing::info!("collector stopped");
     Ok(())

@@ -8,7 +8,8 @@
 //! else take it, measured from before its claim was sent, so two processes never both count as
 //! holders (as long as no process freezes between checking and starting a step of work).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -22,6 +23,50 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 
 /// Shortest TTL accepted: renewals every third of it must not flood the database.
 pub const MIN_TTL: Duration = Duration::from_millis(300);
+
+/// Set once the process stops: no lease counts as held, and none is claimed again.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// The leases this process keeps, so that a clean stop hands them over at once instead of
+/// leaving the other instances to wait out the TTL.
+static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+struct Kept {
+    id: u64,
+    name: String,
+    holder: String,
+    store: Arc<dyn LeaseStore>,
+    keeper: tokio::task::AbortHandle,
+}
+
+fn kept() -> std::sync::MutexGuard<'static, Vec<Kept>> {
+    // The list stays consistent whatever a panicking holder of the lock was doing.
+    KEPT.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// On a clean stop (SIGTERM, Ctrl-C): stops every keeper of this process and gives its leases
+/// up, so that another instance takes the scheduled work at its next claim. Work already
+/// running finishes its current step; none starts after this.
+pub async fn release_all() {
+    STOPPING.store(true, Ordering::SeqCst);
+    let leases: Vec<(String, String, Arc<dyn LeaseStore>)> = kept()
+        .drain(..)
+        .map(|k| {
+            k.keeper.abort();
+            (k.name, k.holder, k.store)
+        })
+        .collect();
+    for (name, holder, store) in leases {
+        match store.release(&name, &holder).await {
+            Ok(()) => tracing::info!(lease = %name, "lease given up at shutdown"),
+            Err(e) => {
+                tracing::warn!(lease = %name, error = %e, "cannot give the lease up; another instance takes it after its TTL")
+            }
+        }
+    }
+}
 
 /// This process as a lease holder: host, process ID and start time, so that logs and the
 /// `leases` table say which instance holds what.
@@ -50,6 +95,7 @@ pub enum Standing {
 
 /// A lease kept alive by a background task until dropped or released.
 pub struct Lease {
+    id: u64,
     name: String,
     holder: String,
     store: Arc<dyn LeaseStore>,
@@ -74,7 +120,16 @@ impl Lease {
             ttl,
             tx,
         ));
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        kept().push(Kept {
+            id,
+            name: name.clone(),
+            holder: holder.clone(),
+            store: Arc::clone(&store),
+            keeper: keeper.abort_handle(),
+        });
         Lease {
+            id,
             name,
             holder,
             store,
@@ -92,7 +147,7 @@ impl Lease {
     }
 
     pub fn is_held(&self) -> bool {
-        *self.standing.borrow() == Standing::Held
+        !STOPPING.load(Ordering::SeqCst) && *self.standing.borrow() == Standing::Held
     }
 
     /// The first answer of the database (or of a failed claim).
@@ -121,6 +176,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.keeper.abort();
+        kept().retain(|k| k.id != self.id);
     }
 }
 
@@ -135,6 +191,9 @@ async fn keep(
     // Until when this process may count itself the holder.
     let mut valid_until: Option<Instant> = None;
     loop {
+        if STOPPING.load(Ordering::SeqCst) {
+            return;
+        }
         let asked = Instant::now();
         // A claim that outlasts the current lease cannot keep it: give up waiting then.
         let answer = match valid_until {

@@ -203,6 +203,27 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, as an init system stops a service, and waits for the process to end: the
+    /// shutdown code runs. Returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -TERM failed");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the server") {
+                return status.success();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop within 20 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Starts the binary again on the same database and flags (new port).
     pub fn restart(&mut self) {
         self.kill9();

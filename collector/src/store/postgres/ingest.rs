@@ -22,8 +22,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_postgres::error::SqlState;
 
 use crate::metrics::StoreMetrics;
-use crate::store::model::IngestOutcome;
 use crate::store::history::kind_name;
+use crate::store::model::IngestOutcome;
 use crate::store::StoreError;
 
 /// Events in one transaction at most: large enough that a COMMIT (an fsync) is shared by many
