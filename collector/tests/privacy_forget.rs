@@ -102,16 +102,7 @@ fn store_everything(server: &Server, p: &Person, seq: i64) {
 
     let intake = json!({"platform": "whatsapp", "started_at": TS / 1000 + 300, "phone": format!("+{}", p.phone),
         "text": format!("From the CRM {}", p.chat_id), "external_id": format!("crm-{seq}")});
-    let auth = format!("Bearer {INTAKE_TOKEN}");
-    let r = server.request(
-        "POST",
-        "/v1/chats",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        &serde_json::to_vec(&intake).unwrap(),
-    );
+    let r = server.intake(&intake);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 

@@ -152,16 +152,7 @@ fn store_everything(server: &Server, p: &Person, seq: i64, cli_env: &[(&str, &st
 
     let intake = json!({"platform": "whatsapp", "started_at": TS / 1000 + 300, "phone": p.formatted(),
         "text": format!("From the CRM {} tel {}", p.chat_id, p.phone), "external_id": format!("crm-{seq}")});
-    let auth = format!("Bearer {INTAKE_TOKEN}");
-    let r = server.request(
-        "POST",
-        "/v1/chats",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        &serde_json::to_vec(&intake).unwrap(),
-    );
+    let r = server.intake(&intake);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 
     let csv = server.db.with_file_name(format!("import-{seq}.csv"));

@@ -90,6 +90,20 @@ impl Server {
         )
     }
 
+    /// `POST /v1/chats` with the CRM intake token: a chat, a later fact, or a batch of them.
+    pub fn intake(&self, body: &serde_json::Value) -> Response {
+        let auth = format!("Bearer {INTAKE_TOKEN}");
+        self.request(
+            "POST",
+            "/v1/chats",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            &serde_json::to_vec(body).expect("a JSON body"),
+        )
+    }
+
     /// Runs a `chattag-collector` subcommand on this server's database with only `env` from the
     /// `CHATTAG_*` variables (the test runner's own must not leak into the command).
     pub fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
