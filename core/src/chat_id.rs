@@ -42,7 +42,7 @@ impl Prefix {
         if b.len() > MAX_PREFIX_LEN {
             return Err(PrefixError::TooLong);
         }
-        if !b.iter().all(u8::is_ascii_uppercase) {
+        if !crate::url::all_bytes(b, u8::is_ascii_uppercase) {
             return Err(PrefixError::NotUppercaseLatin);
         }
         let mut buf = [0; MAX_PREFIX_LEN];
@@ -118,7 +118,7 @@ impl ChatId {
             return Err(ChatIdError::Length);
         }
         let plen = b.len() - BODY_LEN - 1;
-        if !b[..plen].iter().all(u8::is_ascii_uppercase) {
+        if !crate::url::all_bytes(&b[..plen], u8::is_ascii_uppercase) {
             return Err(ChatIdError::Prefix);
         }
         let mut body = [0u8; BODY_LEN];

@@ -100,8 +100,8 @@ pub const MAX_UTM_LEN: usize = 200;
 /// A `clean_*` function: the value itself when valid, else `None`.
 pub type Cleaner = fn(&str) -> Option<String>;
 
-fn ascii_token(v: &str, max: usize, ok: impl Fn(u8) -> bool) -> Option<String> {
-    if v.is_empty() || v.len() > max || !v.bytes().all(ok) {
+fn ascii_token(v: &str, max: usize, ok: fn(&u8) -> bool) -> Option<String> {
+    if v.is_empty() || v.len() > max || !crate::url::all_bytes(v.as_bytes(), ok) {
         return None;
     }
     Some(v.to_owned())
@@ -110,16 +110,16 @@ fn ascii_token(v: &str, max: usize, ok: impl Fn(u8) -> bool) -> Option<String> {
 /// Metrica ClientID: 1–32 digits. Kept as an opaque string: it exceeds 2^53, and leading zeros
 /// (never seen, but not excluded by Metrica) must survive.
 pub fn clean_client_id(v: &str) -> Option<String> {
-    ascii_token(v, MAX_CLIENT_ID_LEN, |c| c.is_ascii_digit())
+    ascii_token(v, MAX_CLIENT_ID_LEN, u8::is_ascii_digit)
 }
 
 pub fn clean_yclid(v: &str) -> Option<String> {
-    ascii_token(v, MAX_YCLID_LEN, |c| c.is_ascii_digit())
+    ascii_token(v, MAX_YCLID_LEN, u8::is_ascii_digit)
 }
 
 pub fn clean_gclid(v: &str) -> Option<String> {
     ascii_token(v, MAX_GCLID_LEN, |c| {
-        c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+        c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-'
     })
 }
 
@@ -230,7 +230,9 @@ pub fn ga_client_id_from_cookies(cookies: &str) -> Option<String> {
     if version.is_empty() || !crate::url::all_digits(version) {
         return None;
     }
-    if depth.is_empty() || !depth.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+    if depth.is_empty()
+        || !crate::url::all_bytes(depth.as_bytes(), |c| c.is_ascii_digit() || *c == b'-')
+    {
         return None;
     }
     clean_ga_client_id(id)

@@ -20,8 +20,8 @@ const ID: u8 = 3;
 const URL: u8 = 4;
 const TITLE: u8 = 5;
 
-fn is_marker(b: u8) -> bool {
-    (TEXT..=TITLE).contains(&b)
+fn find_marker(s: &str) -> Option<usize> {
+    crate::url::position(s.as_bytes(), &|b| (TEXT..=TITLE).contains(&b))
 }
 
 /// A parsed message template.
@@ -54,10 +54,8 @@ impl std::error::Error for TemplateError {}
 /// "Request number" in each supported language (primary subtag of `<html lang>`).
 fn label(lang: &str) -> &'static str {
     let lang = lang.trim_ascii();
-    let end = lang
-        .bytes()
-        .position(|c| c == b'-' || c == b'_')
-        .unwrap_or(lang.len());
+    let end =
+        crate::url::position(lang.as_bytes(), &|c| c == b'-' || c == b'_').unwrap_or(lang.len());
     let primary = &lang[..end];
     let is = |code: &str| crate::url::eq_ci(primary, code);
     if is("ru") {
@@ -219,7 +217,7 @@ fn char_count(s: &str) -> usize {
 /// Appends template text, minus any characters that would read as placeholders.
 fn push_literal(out: &mut String, s: &str) {
     let mut rest = s;
-    while let Some(at) = rest.bytes().position(is_marker) {
+    while let Some(at) = find_marker(rest) {
         out.push_str(&rest[..at]);
         rest = &rest[at + 1..];
     }
@@ -247,7 +245,7 @@ fn write(out: &mut String, compiled: &str, text: &str, ctx: &Context<'_>) {
     };
     let mut rest = compiled;
     while !rest.is_empty() {
-        let at = rest.bytes().position(is_marker).unwrap_or(rest.len());
+        let at = find_marker(rest).unwrap_or(rest.len());
         put(out, &rest[..at]);
         let Some(&marker) = rest.as_bytes().get(at) else {
             break;
