@@ -251,7 +251,7 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
             host,
             eq_ci,
         ) {
-            whatsapp_send(path_segments(parts.path).next(), &parts)?
+            whatsapp_send(segments(parts.path).0, &parts)?
         } else if listed("t.me telegram.me telegram.dog", host, eq_ci) {
             telegram_web(&parts, hint)?
         } else if ends_with_ci(host, ".t.me") {
@@ -277,26 +277,34 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
     Ok(Recognised { kind, parts })
 }
 
-/// Non-empty `/`-separated path segments (`/a//b/` → `a`, `b`).
-fn path_segments(path: &str) -> impl Iterator<Item = &str> {
-    split_byte(path, b'/').filter(|s| !s.is_empty())
+/// The first two non-empty `/`-separated path segments (`/a//b/c` → `a`, `b`): all any link
+/// form looks at. One out-of-line function instead of an iterator adapter inlined per caller.
+#[inline(never)]
+fn segments(path: &str) -> (Option<&str>, Option<&str>) {
+    let mut found = (None, None);
+    for seg in split_byte(path, b'/') {
+        if seg.is_empty() {
+            continue;
+        }
+        if found.0.is_none() {
+            found.0 = Some(seg);
+        } else {
+            found.1 = Some(seg);
+            break;
+        }
+    }
+    found
 }
 
 /// The action of an app-scheme link: `tg://resolve?…` and `tg:resolve?…` both give `resolve`.
 /// `None` when there is more path than one name.
 fn app_action<'a>(parts: &Parts<'a>) -> Option<&'a str> {
+    let (first, second) = segments(parts.path);
     match parts.host {
-        Some(h) if path_segments(parts.path).next().is_none() => Some(h),
+        Some(h) if first.is_none() => Some(h),
         Some(_) => None,
-        None => {
-            let mut segs = path_segments(parts.path);
-            let first = segs.next();
-            if segs.next().is_some() {
-                None
-            } else {
-                first
-            }
-        }
+        None if second.is_some() => None,
+        None => first,
     }
 }
 
@@ -320,11 +328,10 @@ fn is_phone_path(seg: &str) -> bool {
 }
 
 fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
-    let mut segs = path_segments(parts.path);
-    let Some(first) = segs.next() else {
+    let (Some(first), second) = segments(parts.path) else {
         return Err(Skip::Share);
     };
-    let more = segs.next().is_some();
+    let more = second.is_some();
     if listed("message qr", first, eq_ci) {
         Err(Skip::FixedText)
     } else if eq_ci(first, "c") {
@@ -412,9 +419,8 @@ fn is_bot(name: &str, parts: &Parts<'_>, hint: Hint) -> bool {
 }
 
 fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let mut segs = path_segments(parts.path);
-    let first = segs.next().ok_or(Skip::NotAChat)?;
-    let second = segs.next();
+    let (first, second) = segments(parts.path);
+    let first = first.ok_or(Skip::NotAChat)?;
     if eq_ci(first, "share") {
         return Err(Skip::Share);
     }
@@ -499,12 +505,12 @@ fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
 }
 
 fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let mut segs = path_segments(parts.path);
-    let first = segs.next().ok_or(Skip::NotAChat)?;
+    let (first, second) = segments(parts.path);
+    let first = first.ok_or(Skip::NotAChat)?;
     if listed(":share %3Ashare", first, eq_ci) {
         return Err(Skip::Share);
     }
-    if segs.next().is_some() {
+    if second.is_some() {
         return Err(Skip::NotAChat);
     }
     if first.is_empty() || first.len() > 64 || !is_word(first) {
@@ -537,7 +543,7 @@ pub fn account_of_link(href: &str) -> Option<String> {
         (!d.is_empty()).then_some(d)
     };
     let on_web = listed("https http", parts.scheme, eq_ci);
-    let first_segment = path_segments(parts.path).next().unwrap_or("");
+    let first_segment = segments(parts.path).0.unwrap_or("");
     match kind {
         LinkKind::WhatsApp
             if on_web
