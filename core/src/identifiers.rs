@@ -285,8 +285,13 @@ fn check(v: &Option<String>, field: Field, clean: Cleaner) -> Result<(), Identif
     }
 }
 
-fn keep(v: Option<String>, clean: Cleaner) -> Option<String> {
-    v.filter(|s| clean(s).is_some())
+/// Empties `slot` when its value is not clean. In place: moving each `Option<String>` through a
+/// filter copies the whole struct around in the wasm.
+#[inline(never)]
+fn keep(slot: &mut Option<String>, clean: Cleaner) {
+    if slot.as_deref().is_some_and(|s| clean(s).is_none()) {
+        *slot = None;
+    }
 }
 
 impl Utm {
@@ -315,18 +320,20 @@ impl Utm {
         .all(|v| v.as_deref().is_none_or(|s| clean_utm_value(s).is_some()))
     }
 
-    fn cleaned(self) -> Option<Utm> {
-        let u = Utm {
-            source: keep(self.source, clean_utm_value),
-            medium: keep(self.medium, clean_utm_value),
-            campaign: keep(self.campaign, clean_utm_value),
-            term: keep(self.term, clean_utm_value),
-            content: keep(self.content, clean_utm_value),
-        };
-        if u.is_empty() {
+    fn cleaned(mut self) -> Option<Utm> {
+        for slot in [
+            &mut self.source,
+            &mut self.medium,
+            &mut self.campaign,
+            &mut self.term,
+            &mut self.content,
+        ] {
+            keep(slot, clean_utm_value);
+        }
+        if self.is_empty() {
             None
         } else {
-            Some(u)
+            Some(self)
         }
     }
 }
@@ -349,16 +356,15 @@ impl Identifiers {
     }
 
     /// For the snippet: the same identifiers with every invalid value dropped.
-    pub fn cleaned(self) -> Identifiers {
-        Identifiers {
-            client_id: keep(self.client_id, clean_client_id),
-            yclid: keep(self.yclid, clean_yclid),
-            user_id: keep(self.user_id, clean_user_id),
-            purchase_id: keep(self.purchase_id, clean_purchase_id),
-            gclid: keep(self.gclid, clean_gclid),
-            fbclid: keep(self.fbclid, clean_fbclid),
-            ga_client_id: keep(self.ga_client_id, clean_ga_client_id),
-            utm: self.utm.and_then(Utm::cleaned),
-        }
+    pub fn cleaned(mut self) -> Identifiers {
+        keep(&mut self.client_id, clean_client_id);
+        keep(&mut self.yclid, clean_yclid);
+        keep(&mut self.user_id, clean_user_id);
+        keep(&mut self.purchase_id, clean_purchase_id);
+        keep(&mut self.gclid, clean_gclid);
+        keep(&mut self.fbclid, clean_fbclid);
+        keep(&mut self.ga_client_id, clean_ga_client_id);
+        self.utm = self.utm.and_then(Utm::cleaned);
+        self
     }
 }
