@@ -57,24 +57,16 @@ fn label(lang: &str) -> &'static str {
     let end =
         crate::url::position(lang.as_bytes(), &|c| c == b'-' || c == b'_').unwrap_or(lang.len());
     let primary = &lang[..end];
-    let is = |code: &str| crate::url::eq_ci(primary, code);
-    if is("ru") {
-        "Номер обращения"
-    } else if is("uk") {
-        "Номер звернення"
-    } else if is("kk") {
-        "Өтініш нөмірі"
-    } else if is("pt") {
-        "Número da solicitação"
-    } else if is("es") {
-        "Número de solicitud"
-    } else if is("tr") {
-        "Talep numarası"
-    } else if is("de") {
-        "Anfragenummer"
-    } else {
-        "Request number"
+    // One table string (`<code><label>` per line) scanned by one loop, instead of a comparison
+    // per language.
+    const LABELS: &str = "ruНомер обращения\nukНомер звернення\nkkӨтініш нөмірі\n\
+        ptNúmero da solicitação\nesNúmero de solicitud\ntrTalep numarası\ndeAnfragenummer";
+    for line in crate::url::split_byte(LABELS, b'\n') {
+        if primary.len() == 2 && crate::url::eq_ci(primary, &line[..2]) {
+            return &line[2..];
+        }
     }
+    "Request number"
 }
 
 impl Template {
