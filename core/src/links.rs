@@ -6,7 +6,7 @@
 //! ID is edited. Anything not positively recognised is left alone.
 
 use crate::chat_id::{ChatId, Prefix};
-use crate::find::canonical_ids;
+use crate::find::next_canonical_id;
 use crate::template::Template;
 use crate::url::{
     all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split,
@@ -607,15 +607,13 @@ pub struct Tagged {
 /// only). A site that needs its whole value back should keep it short.
 pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
     let r = recognise(href, input.hint)?;
-    let mut prefixes: Vec<&str> = Vec::with_capacity(input.prefixes.len() + 1);
-    prefixes.push(input.chat_id.prefix());
-    for p in input.prefixes {
-        prefixes.push(p.as_str());
-    }
+    // Whether an earlier ID's prefix is ours: the current one or one of `prefixes`.
+    let ours =
+        |p: &str| p == input.chat_id.prefix() || input.prefixes.iter().any(|o| o.as_str() == p);
     let (key, new_raw) = match r.kind.carrier() {
         Carrier::Text => {
             let raw = param(r.parts.query, "text").unwrap_or("");
-            ("text", tag_text(raw, input, &prefixes))
+            ("text", tag_text(raw, input, &ours))
         }
         Carrier::Hidden { key, max } => {
             let raw = param(r.parts.query, key).unwrap_or("");
@@ -625,7 +623,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
             } else {
                 max
             };
-            (key, hidden_value(raw, input.chat_id, &prefixes, max))
+            (key, hidden_value(raw, input.chat_id, &ours, max))
         }
     };
     let out = if param(r.parts.query, key) == Some(new_raw.as_str()) {
@@ -649,7 +647,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
 /// the rendered tag. An earlier tag is replaced: stripped when the text ends in it as rendered
 /// (compared in our own encoding), else its ID is replaced where it stands (the visitor's or the
 /// site's edits around it are kept, in the site's encoding).
-fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
+fn tag_text(raw: &str, input: &TagInput<'_>, ours: &dyn Fn(&str) -> bool) -> String {
     let (t, id, url, title) = (
         input.template,
         input.chat_id,
@@ -662,7 +660,8 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     // else what is left after stripping our earlier rendering, if it is one. (The scan is
     // repeated below rather than collected: a `Vec` of matches costs more wasm.)
     let mut site = Some((raw, !decoded.is_empty()));
-    for (_, _, old) in canonical_ids(&decoded, prefixes) {
+    let mut at = 0;
+    while let Some((_, _, old)) = next_canonical_id(&decoded, &mut at, ours) {
         site = t
             .strip_rendered(raw, &old, url, title)
             .map(|s| (s, !s.is_empty()));
@@ -675,8 +674,8 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     }
     // Replace each earlier ID where it stands, in the raw text, so the site's encoding survives.
     let mut out = String::with_capacity(raw.len() + 8);
-    let mut copied = 0;
-    for (start, end, _) in canonical_ids(&decoded, prefixes) {
+    let (mut copied, mut at) = (0, 0);
+    while let Some((start, end, _)) = next_canonical_id(&decoded, &mut at, ours) {
         let (rs, re) = (raw_index(raw, start), raw_index(raw, end));
         out.push_str(raw.get(copied..rs).unwrap_or(""));
         out.push_str(id.as_str());
@@ -688,13 +687,13 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
 
 /// `<site>_<ID>` for a hidden parameter, within `max` bytes; the site's part is shortened if
 /// needed (never the ID). An earlier ID, alone or after `_`, is replaced.
-fn hidden_value(raw: &str, id: &ChatId, prefixes: &[&str], max: usize) -> String {
-    let ours = |s: &str| ChatId::parse(s).is_ok_and(|old| prefixes.contains(&old.prefix()));
-    let site = if raw.is_empty() || ours(raw) {
+fn hidden_value(raw: &str, id: &ChatId, ours: &dyn Fn(&str) -> bool, max: usize) -> String {
+    let ours_id = |s: &str| ChatId::parse(s).is_ok_and(|old| ours(old.prefix()));
+    let site = if raw.is_empty() || ours_id(raw) {
         ""
     } else {
         match rfind_byte(raw, b'_') {
-            Some(i) if ours(&raw[i + 1..]) => &raw[..i],
+            Some(i) if ours_id(&raw[i + 1..]) => &raw[..i],
             _ => raw,
         }
     };
