@@ -205,9 +205,7 @@ pub(crate) fn next_canonical_id(
         while i < text.len() && text[i].is_ascii_alphanumeric() {
             i += 1;
         }
-        // ASCII alphanumerics only, so always UTF-8.
-        let word = core::str::from_utf8(&text[start..i]).unwrap_or("");
-        if let Ok(id) = ChatId::parse(word) {
+        if let Ok(id) = ChatId::parse_bytes(&text[start..i]) {
             if ours(id.prefix()) {
                 *at = i;
                 return Some((start, i, id));
