@@ -89,7 +89,8 @@ impl Template {
         let mut rest = s;
         while let Some((literal, after)) = crate::url::split_once_byte(rest, b'{') {
             push_literal(&mut compiled, literal);
-            let name_len = after.bytes().take_while(u8::is_ascii_lowercase).count();
+            let name_len = crate::url::position(after.as_bytes(), &|c| !c.is_ascii_lowercase())
+                .unwrap_or(after.len());
             if name_len == 0 || after.as_bytes().get(name_len) != Some(&b'}') {
                 compiled.push('{');
                 rest = after;
@@ -203,7 +204,11 @@ impl Template {
 /// `s.chars().count()` without std's unrolled counter, which is large in wasm: every byte that
 /// does not continue a UTF-8 sequence starts a character.
 fn char_count(s: &str) -> usize {
-    s.bytes().filter(|b| b & 0xC0 != 0x80).count()
+    let mut n = 0;
+    for b in s.as_bytes() {
+        n += (b & 0xC0 != 0x80) as usize;
+    }
+    n
 }
 
 /// Appends template text, minus any characters that would read as placeholders.
