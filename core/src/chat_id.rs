@@ -133,7 +133,11 @@ impl ChatId {
         if check != check_value(&body) {
             return Err(ChatIdError::Check);
         }
-        Ok(ChatId(b.iter().map(|&c| c as char).collect()))
+        let mut s = String::with_capacity(b.len());
+        for &c in b {
+            s.push(c as char);
+        }
+        Ok(ChatId(s))
     }
 
     pub fn as_str(&self) -> &str {
