@@ -608,8 +608,17 @@ pub struct Tagged {
 pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
     let r = recognise(href, input.hint)?;
     // Whether an earlier ID's prefix is ours: the current one or one of `prefixes`.
-    let ours =
-        |p: &str| p == input.chat_id.prefix() || input.prefixes.iter().any(|o| o.as_str() == p);
+    let ours = |p: &str| {
+        if p == input.chat_id.prefix() {
+            return true;
+        }
+        for o in input.prefixes {
+            if o.as_str() == p {
+                return true;
+            }
+        }
+        false
+    };
     let (key, new_raw) = match r.kind.carrier() {
         Carrier::Text => {
             let raw = param(r.parts.query, "text").unwrap_or("");
