@@ -297,15 +297,11 @@ fn keep(slot: &mut Option<String>, clean: Cleaner) {
 impl Utm {
     /// No field set (cheaper in wasm than comparing with `Utm::default()`).
     fn is_empty(&self) -> bool {
-        [
-            &self.source,
-            &self.medium,
-            &self.campaign,
-            &self.term,
-            &self.content,
-        ]
-        .iter()
-        .all(|v| v.is_none())
+        self.source.is_none()
+            && self.medium.is_none()
+            && self.campaign.is_none()
+            && self.term.is_none()
+            && self.content.is_none()
     }
 
     fn is_clean(&self) -> bool {
