@@ -6,7 +6,7 @@ pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub fn value(c: u8) -> Option<u8> {
     // A search of the 32-byte alphabet the encoder needs anyway: smaller in wasm than the
     // range match it replaces.
-    ALPHABET.iter().position(|&a| a == c).map(|v| v as u8)
+    crate::url::position(ALPHABET, &|a| a == c).map(|v| v as u8)
 }
 
 /// Value of a character as a person may have typed it: any case, with Crockford's

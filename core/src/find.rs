@@ -178,31 +178,42 @@ fn verify(prefix: &Prefix, units: &[Unit]) -> Found {
 /// non-ASCII-alphanumerics, with its byte range. Works on bytes (a link's decoded text need not
 /// be UTF-8) and needs no Unicode tables, unlike [`find_chat_id`]: the link tagger uses it to
 /// recognise its own earlier tags.
+#[cfg(test)]
 pub(crate) fn canonical_ids<'a>(
     text: &'a [u8],
     prefixes: &'a [&'a str],
 ) -> impl Iterator<Item = (usize, usize, ChatId)> + 'a {
-    let mut i = 0;
-    core::iter::from_fn(move || {
-        while i < text.len() {
-            if !text[i].is_ascii_alphanumeric() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < text.len() && text[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            // ASCII alphanumerics only, so always UTF-8.
-            let word = core::str::from_utf8(&text[start..i]).unwrap_or("");
-            if let Ok(id) = ChatId::parse(word) {
-                if prefixes.contains(&id.prefix()) {
-                    return Some((start, i, id));
-                }
+    let mut at = 0;
+    core::iter::from_fn(move || next_canonical_id(text, &mut at, &|p| prefixes.contains(&p)))
+}
+
+/// The next ID of [`canonical_ids`] from byte `*at` on whose prefix passes `ours`; `*at` moves
+/// past it. One plain function, not an iterator: the link tagger calls it from two loops.
+#[inline(never)]
+pub(crate) fn next_canonical_id(
+    text: &[u8],
+    at: &mut usize,
+    ours: &dyn Fn(&str) -> bool,
+) -> Option<(usize, usize, ChatId)> {
+    let mut i = *at;
+    while i < text.len() {
+        if !text[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && text[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        if let Ok(id) = ChatId::parse_bytes(&text[start..i]) {
+            if ours(id.prefix()) {
+                *at = i;
+                return Some((start, i, id));
             }
         }
-        None
-    })
+    }
+    *at = i;
+    None
 }
 
 #[cfg(test)]

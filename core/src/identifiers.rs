@@ -100,8 +100,8 @@ pub const MAX_UTM_LEN: usize = 200;
 /// A `clean_*` function: the value itself when valid, else `None`.
 pub type Cleaner = fn(&str) -> Option<String>;
 
-fn ascii_token(v: &str, max: usize, ok: impl Fn(u8) -> bool) -> Option<String> {
-    if v.is_empty() || v.len() > max || !v.bytes().all(ok) {
+fn ascii_token(v: &str, max: usize, ok: fn(&u8) -> bool) -> Option<String> {
+    if v.is_empty() || v.len() > max || !crate::url::all_bytes(v.as_bytes(), ok) {
         return None;
     }
     Some(v.to_owned())
@@ -110,16 +110,16 @@ fn ascii_token(v: &str, max: usize, ok: impl Fn(u8) -> bool) -> Option<String> {
 /// Metrica ClientID: 1–32 digits. Kept as an opaque string: it exceeds 2^53, and leading zeros
 /// (never seen, but not excluded by Metrica) must survive.
 pub fn clean_client_id(v: &str) -> Option<String> {
-    ascii_token(v, MAX_CLIENT_ID_LEN, |c| c.is_ascii_digit())
+    ascii_token(v, MAX_CLIENT_ID_LEN, u8::is_ascii_digit)
 }
 
 pub fn clean_yclid(v: &str) -> Option<String> {
-    ascii_token(v, MAX_YCLID_LEN, |c| c.is_ascii_digit())
+    ascii_token(v, MAX_YCLID_LEN, u8::is_ascii_digit)
 }
 
 pub fn clean_gclid(v: &str) -> Option<String> {
     ascii_token(v, MAX_GCLID_LEN, |c| {
-        c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+        c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-'
     })
 }
 
@@ -230,7 +230,9 @@ pub fn ga_client_id_from_cookies(cookies: &str) -> Option<String> {
     if version.is_empty() || !crate::url::all_digits(version) {
         return None;
     }
-    if depth.is_empty() || !depth.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+    if depth.is_empty()
+        || !crate::url::all_bytes(depth.as_bytes(), |c| c.is_ascii_digit() || *c == b'-')
+    {
         return None;
     }
     clean_ga_client_id(id)
@@ -283,22 +285,23 @@ fn check(v: &Option<String>, field: Field, clean: Cleaner) -> Result<(), Identif
     }
 }
 
-fn keep(v: Option<String>, clean: Cleaner) -> Option<String> {
-    v.filter(|s| clean(s).is_some())
+/// Empties `slot` when its value is not clean. In place: moving each `Option<String>` through a
+/// filter copies the whole struct around in the wasm.
+#[inline(never)]
+fn keep(slot: &mut Option<String>, clean: Cleaner) {
+    if slot.as_deref().is_some_and(|s| clean(s).is_none()) {
+        *slot = None;
+    }
 }
 
 impl Utm {
     /// No field set (cheaper in wasm than comparing with `Utm::default()`).
     fn is_empty(&self) -> bool {
-        [
-            &self.source,
-            &self.medium,
-            &self.campaign,
-            &self.term,
-            &self.content,
-        ]
-        .iter()
-        .all(|v| v.is_none())
+        self.source.is_none()
+            && self.medium.is_none()
+            && self.campaign.is_none()
+            && self.term.is_none()
+            && self.content.is_none()
     }
 
     fn is_clean(&self) -> bool {
@@ -313,18 +316,20 @@ impl Utm {
         .all(|v| v.as_deref().is_none_or(|s| clean_utm_value(s).is_some()))
     }
 
-    fn cleaned(self) -> Option<Utm> {
-        let u = Utm {
-            source: keep(self.source, clean_utm_value),
-            medium: keep(self.medium, clean_utm_value),
-            campaign: keep(self.campaign, clean_utm_value),
-            term: keep(self.term, clean_utm_value),
-            content: keep(self.content, clean_utm_value),
-        };
-        if u.is_empty() {
+    fn cleaned(mut self) -> Option<Utm> {
+        for slot in [
+            &mut self.source,
+            &mut self.medium,
+            &mut self.campaign,
+            &mut self.term,
+            &mut self.content,
+        ] {
+            keep(slot, clean_utm_value);
+        }
+        if self.is_empty() {
             None
         } else {
-            Some(u)
+            Some(self)
         }
     }
 }
@@ -347,16 +352,15 @@ impl Identifiers {
     }
 
     /// For the snippet: the same identifiers with every invalid value dropped.
-    pub fn cleaned(self) -> Identifiers {
-        Identifiers {
-            client_id: keep(self.client_id, clean_client_id),
-            yclid: keep(self.yclid, clean_yclid),
-            user_id: keep(self.user_id, clean_user_id),
-            purchase_id: keep(self.purchase_id, clean_purchase_id),
-            gclid: keep(self.gclid, clean_gclid),
-            fbclid: keep(self.fbclid, clean_fbclid),
-            ga_client_id: keep(self.ga_client_id, clean_ga_client_id),
-            utm: self.utm.and_then(Utm::cleaned),
-        }
+    pub fn cleaned(mut self) -> Identifiers {
+        keep(&mut self.client_id, clean_client_id);
+        keep(&mut self.yclid, clean_yclid);
+        keep(&mut self.user_id, clean_user_id);
+        keep(&mut self.purchase_id, clean_purchase_id);
+        keep(&mut self.gclid, clean_gclid);
+        keep(&mut self.fbclid, clean_fbclid);
+        keep(&mut self.ga_client_id, clean_ga_client_id);
+        self.utm = self.utm.and_then(Utm::cleaned);
+        self
     }
 }

@@ -6,7 +6,7 @@
 //! ID is edited. Anything not positively recognised is left alone.
 
 use crate::chat_id::{ChatId, Prefix};
-use crate::find::canonical_ids;
+use crate::find::next_canonical_id;
 use crate::template::Template;
 use crate::url::{
     all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split,
@@ -251,7 +251,7 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
             host,
             eq_ci,
         ) {
-            whatsapp_send(path_segments(parts.path).next(), &parts)?
+            whatsapp_send(segments(parts.path).0, &parts)?
         } else if listed("t.me telegram.me telegram.dog", host, eq_ci) {
             telegram_web(&parts, hint)?
         } else if ends_with_ci(host, ".t.me") {
@@ -277,26 +277,34 @@ fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
     Ok(Recognised { kind, parts })
 }
 
-/// Non-empty `/`-separated path segments (`/a//b/` → `a`, `b`).
-fn path_segments(path: &str) -> impl Iterator<Item = &str> {
-    split_byte(path, b'/').filter(|s| !s.is_empty())
+/// The first two non-empty `/`-separated path segments (`/a//b/c` → `a`, `b`): all any link
+/// form looks at. One out-of-line function instead of an iterator adapter inlined per caller.
+#[inline(never)]
+fn segments(path: &str) -> (Option<&str>, Option<&str>) {
+    let mut found = (None, None);
+    for seg in split_byte(path, b'/') {
+        if seg.is_empty() {
+            continue;
+        }
+        if found.0.is_none() {
+            found.0 = Some(seg);
+        } else {
+            found.1 = Some(seg);
+            break;
+        }
+    }
+    found
 }
 
 /// The action of an app-scheme link: `tg://resolve?…` and `tg:resolve?…` both give `resolve`.
 /// `None` when there is more path than one name.
 fn app_action<'a>(parts: &Parts<'a>) -> Option<&'a str> {
+    let (first, second) = segments(parts.path);
     match parts.host {
-        Some(h) if path_segments(parts.path).next().is_none() => Some(h),
+        Some(h) if first.is_none() => Some(h),
         Some(_) => None,
-        None => {
-            let mut segs = path_segments(parts.path);
-            let first = segs.next();
-            if segs.next().is_some() {
-                None
-            } else {
-                first
-            }
-        }
+        None if second.is_some() => None,
+        None => first,
     }
 }
 
@@ -320,11 +328,10 @@ fn is_phone_path(seg: &str) -> bool {
 }
 
 fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
-    let mut segs = path_segments(parts.path);
-    let Some(first) = segs.next() else {
+    let (Some(first), second) = segments(parts.path) else {
         return Err(Skip::Share);
     };
-    let more = segs.next().is_some();
+    let more = second.is_some();
     if listed("message qr", first, eq_ci) {
         Err(Skip::FixedText)
     } else if eq_ci(first, "c") {
@@ -392,7 +399,7 @@ fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
 /// Only `A-Z a-z 0-9 _` (the name characters of Telegram and MAX).
 #[inline(never)]
 fn is_word(s: &str) -> bool {
-    s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    crate::url::all_bytes(s.as_bytes(), |c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.
@@ -412,9 +419,8 @@ fn is_bot(name: &str, parts: &Parts<'_>, hint: Hint) -> bool {
 }
 
 fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let mut segs = path_segments(parts.path);
-    let first = segs.next().ok_or(Skip::NotAChat)?;
-    let second = segs.next();
+    let (first, second) = segments(parts.path);
+    let first = first.ok_or(Skip::NotAChat)?;
     if eq_ci(first, "share") {
         return Err(Skip::Share);
     }
@@ -499,12 +505,12 @@ fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
 }
 
 fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let mut segs = path_segments(parts.path);
-    let first = segs.next().ok_or(Skip::NotAChat)?;
+    let (first, second) = segments(parts.path);
+    let first = first.ok_or(Skip::NotAChat)?;
     if listed(":share %3Ashare", first, eq_ci) {
         return Err(Skip::Share);
     }
-    if segs.next().is_some() {
+    if second.is_some() {
         return Err(Skip::NotAChat);
     }
     if first.is_empty() || first.len() > 64 || !is_word(first) {
@@ -537,7 +543,7 @@ pub fn account_of_link(href: &str) -> Option<String> {
         (!d.is_empty()).then_some(d)
     };
     let on_web = listed("https http", parts.scheme, eq_ci);
-    let first_segment = path_segments(parts.path).next().unwrap_or("");
+    let first_segment = segments(parts.path).0.unwrap_or("");
     match kind {
         LinkKind::WhatsApp
             if on_web
@@ -601,15 +607,22 @@ pub struct Tagged {
 /// only). A site that needs its whole value back should keep it short.
 pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
     let r = recognise(href, input.hint)?;
-    let mut prefixes: Vec<&str> = Vec::with_capacity(input.prefixes.len() + 1);
-    prefixes.push(input.chat_id.prefix());
-    for p in input.prefixes {
-        prefixes.push(p.as_str());
-    }
+    // Whether an earlier ID's prefix is ours: the current one or one of `prefixes`.
+    let ours = |p: &str| {
+        if p == input.chat_id.prefix() {
+            return true;
+        }
+        for o in input.prefixes {
+            if o.as_str() == p {
+                return true;
+            }
+        }
+        false
+    };
     let (key, new_raw) = match r.kind.carrier() {
         Carrier::Text => {
             let raw = param(r.parts.query, "text").unwrap_or("");
-            ("text", tag_text(raw, input, &prefixes))
+            ("text", tag_text(raw, input, &ours))
         }
         Carrier::Hidden { key, max } => {
             let raw = param(r.parts.query, key).unwrap_or("");
@@ -619,7 +632,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
             } else {
                 max
             };
-            (key, hidden_value(raw, input.chat_id, &prefixes, max))
+            (key, hidden_value(raw, input.chat_id, &ours, max))
         }
     };
     let out = if param(r.parts.query, key) == Some(new_raw.as_str()) {
@@ -643,7 +656,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
 /// the rendered tag. An earlier tag is replaced: stripped when the text ends in it as rendered
 /// (compared in our own encoding), else its ID is replaced where it stands (the visitor's or the
 /// site's edits around it are kept, in the site's encoding).
-fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
+fn tag_text(raw: &str, input: &TagInput<'_>, ours: &dyn Fn(&str) -> bool) -> String {
     let (t, id, url, title) = (
         input.template,
         input.chat_id,
@@ -656,7 +669,8 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     // else what is left after stripping our earlier rendering, if it is one. (The scan is
     // repeated below rather than collected: a `Vec` of matches costs more wasm.)
     let mut site = Some((raw, !decoded.is_empty()));
-    for (_, _, old) in canonical_ids(&decoded, prefixes) {
+    let mut at = 0;
+    while let Some((_, _, old)) = next_canonical_id(&decoded, &mut at, ours) {
         site = t
             .strip_rendered(raw, &old, url, title)
             .map(|s| (s, !s.is_empty()));
@@ -669,8 +683,8 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
     }
     // Replace each earlier ID where it stands, in the raw text, so the site's encoding survives.
     let mut out = String::with_capacity(raw.len() + 8);
-    let mut copied = 0;
-    for (start, end, _) in canonical_ids(&decoded, prefixes) {
+    let (mut copied, mut at) = (0, 0);
+    while let Some((start, end, _)) = next_canonical_id(&decoded, &mut at, ours) {
         let (rs, re) = (raw_index(raw, start), raw_index(raw, end));
         out.push_str(raw.get(copied..rs).unwrap_or(""));
         out.push_str(id.as_str());
@@ -682,13 +696,13 @@ fn tag_text(raw: &str, input: &TagInput<'_>, prefixes: &[&str]) -> String {
 
 /// `<site>_<ID>` for a hidden parameter, within `max` bytes; the site's part is shortened if
 /// needed (never the ID). An earlier ID, alone or after `_`, is replaced.
-fn hidden_value(raw: &str, id: &ChatId, prefixes: &[&str], max: usize) -> String {
-    let ours = |s: &str| ChatId::parse(s).is_ok_and(|old| prefixes.contains(&old.prefix()));
-    let site = if raw.is_empty() || ours(raw) {
+fn hidden_value(raw: &str, id: &ChatId, ours: &dyn Fn(&str) -> bool, max: usize) -> String {
+    let ours_id = |s: &str| ChatId::parse(s).is_ok_and(|old| ours(old.prefix()));
+    let site = if raw.is_empty() || ours_id(raw) {
         ""
     } else {
         match rfind_byte(raw, b'_') {
-            Some(i) if ours(&raw[i + 1..]) => &raw[..i],
+            Some(i) if ours_id(&raw[i + 1..]) => &raw[..i],
             _ => raw,
         }
     };

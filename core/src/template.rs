@@ -20,8 +20,8 @@ const ID: u8 = 3;
 const URL: u8 = 4;
 const TITLE: u8 = 5;
 
-fn is_marker(b: u8) -> bool {
-    (TEXT..=TITLE).contains(&b)
+fn find_marker(s: &str) -> Option<usize> {
+    crate::url::position(s.as_bytes(), &|b| (TEXT..=TITLE).contains(&b))
 }
 
 /// A parsed message template.
@@ -54,29 +54,19 @@ impl std::error::Error for TemplateError {}
 /// "Request number" in each supported language (primary subtag of `<html lang>`).
 fn label(lang: &str) -> &'static str {
     let lang = lang.trim_ascii();
-    let end = lang
-        .bytes()
-        .position(|c| c == b'-' || c == b'_')
-        .unwrap_or(lang.len());
+    let end =
+        crate::url::position(lang.as_bytes(), &|c| c == b'-' || c == b'_').unwrap_or(lang.len());
     let primary = &lang[..end];
-    let is = |code: &str| crate::url::eq_ci(primary, code);
-    if is("ru") {
-        "Номер обращения"
-    } else if is("uk") {
-        "Номер звернення"
-    } else if is("kk") {
-        "Өтініш нөмірі"
-    } else if is("pt") {
-        "Número da solicitação"
-    } else if is("es") {
-        "Número de solicitud"
-    } else if is("tr") {
-        "Talep numarası"
-    } else if is("de") {
-        "Anfragenummer"
-    } else {
-        "Request number"
+    // One table string (`<code><label>` per line) scanned by one loop, instead of a comparison
+    // per language.
+    const LABELS: &str = "ruНомер обращения\nukНомер звернення\nkkӨтініш нөмірі\n\
+        ptNúmero da solicitação\nesNúmero de solicitud\ntrTalep numarası\ndeAnfragenummer";
+    for line in crate::url::split_byte(LABELS, b'\n') {
+        if primary.len() == 2 && crate::url::eq_ci(primary, &line[..2]) {
+            return &line[2..];
+        }
     }
+    "Request number"
 }
 
 impl Template {
@@ -99,7 +89,8 @@ impl Template {
         let mut rest = s;
         while let Some((literal, after)) = crate::url::split_once_byte(rest, b'{') {
             push_literal(&mut compiled, literal);
-            let name_len = after.bytes().take_while(u8::is_ascii_lowercase).count();
+            let name_len = crate::url::position(after.as_bytes(), &|c| !c.is_ascii_lowercase())
+                .unwrap_or(after.len());
             if name_len == 0 || after.as_bytes().get(name_len) != Some(&b'}') {
                 compiled.push('{');
                 rest = after;
@@ -213,13 +204,17 @@ impl Template {
 /// `s.chars().count()` without std's unrolled counter, which is large in wasm: every byte that
 /// does not continue a UTF-8 sequence starts a character.
 fn char_count(s: &str) -> usize {
-    s.bytes().filter(|b| b & 0xC0 != 0x80).count()
+    let mut n = 0;
+    for b in s.as_bytes() {
+        n += (b & 0xC0 != 0x80) as usize;
+    }
+    n
 }
 
 /// Appends template text, minus any characters that would read as placeholders.
 fn push_literal(out: &mut String, s: &str) {
     let mut rest = s;
-    while let Some(at) = rest.bytes().position(is_marker) {
+    while let Some(at) = find_marker(rest) {
         out.push_str(&rest[..at]);
         rest = &rest[at + 1..];
     }
@@ -247,7 +242,7 @@ fn write(out: &mut String, compiled: &str, text: &str, ctx: &Context<'_>) {
     };
     let mut rest = compiled;
     while !rest.is_empty() {
-        let at = rest.bytes().position(is_marker).unwrap_or(rest.len());
+        let at = find_marker(rest).unwrap_or(rest.len());
         put(out, &rest[..at]);
         let Some(&marker) = rest.as_bytes().get(at) else {
             break;

@@ -33,9 +33,9 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     let sb = scheme.as_bytes();
     if sb.is_empty()
         || !sb[0].is_ascii_alphabetic()
-        || !sb
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        || !all_bytes(sb, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')
+        })
     {
         return None;
     }
@@ -57,10 +57,7 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     let (host, path) = if let Some(after) = hier.strip_prefix("//") {
         // Browsers end the authority at `\` too for http(s); treating it the same means a
         // `https://evil.example\@wa.me` trick is seen as evil.example, as the browser sees it.
-        let end = after
-            .bytes()
-            .position(|c| c == b'/' || c == b'\\')
-            .unwrap_or(after.len());
+        let end = position(after.as_bytes(), &|c| c == b'/' || c == b'\\').unwrap_or(after.len());
         let authority = &after[..end];
         let host_port = match rfind_byte(authority, b'@') {
             Some(i) => &authority[i + 1..],
@@ -95,26 +92,49 @@ pub struct Param<'a> {
 }
 
 /// The `&`-separated pairs of a raw query, empty segments skipped.
-pub fn params(query: &str) -> impl Iterator<Item = Param<'_>> {
-    split_byte(query, b'&')
-        .filter(|s| !s.is_empty())
-        .map(|s| match split_once_byte(s, b'=') {
-            Some((key, value)) => Param {
-                key,
-                value,
-                has_eq: true,
-            },
-            None => Param {
-                key: s,
-                value: "",
-                has_eq: false,
-            },
-        })
+pub fn params(query: &str) -> Params<'_> {
+    Params(split_byte(query, b'&'))
+}
+
+/// The iterator of [`params`].
+#[derive(Clone, Debug)]
+pub struct Params<'a>(SplitByte<'a>);
+
+impl<'a> Iterator for Params<'a> {
+    type Item = Param<'a>;
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<Param<'a>> {
+        loop {
+            let s = self.0.next()?;
+            if s.is_empty() {
+                continue;
+            }
+            return Some(match split_once_byte(s, b'=') {
+                Some((key, value)) => Param {
+                    key,
+                    value,
+                    has_eq: true,
+                },
+                None => Param {
+                    key: s,
+                    value: "",
+                    has_eq: false,
+                },
+            });
+        }
+    }
 }
 
 /// The raw value of the first parameter named `key` (exact, case-sensitive, as messengers read it).
+#[inline(never)]
 pub fn param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    params(query?).find(|p| p.key == key).map(|p| p.value)
+    for p in params(query?) {
+        if p.key == key {
+            return Some(p.value);
+        }
+    }
+    None
 }
 
 /// `href` with the first `key` parameter's value replaced by `raw_value` (already encoded), or
@@ -191,7 +211,36 @@ pub fn encode_component(s: &str) -> String {
 /// which convention the site used and must not reinterpret its text). Invalid escapes are kept as
 /// written; invalid UTF-8 makes the result `None`.
 pub fn decode(s: &str, plus_is_space: bool) -> Option<String> {
-    String::from_utf8(decode_bytes(s, plus_is_space)).ok()
+    let b = decode_bytes(s, plus_is_space);
+    // UTF-8 decoded by hand, character by character, instead of `String::from_utf8`: std's
+    // validator (0.6 KB of wasm, built for speed on long texts) is needed nowhere else. Rejects
+    // what std rejects: stray continuation bytes, truncated sequences, overlong forms
+    // (`cp < min`), surrogates and code points above U+10FFFF (`char::from_u32`).
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let lead = b[i];
+        let (len, min, mut cp) = match lead {
+            0x00..=0x7F => (1, 0, lead as u32),
+            0xC0..=0xDF => (2, 0x80, (lead & 0x1F) as u32),
+            0xE0..=0xEF => (3, 0x800, (lead & 0x0F) as u32),
+            0xF0..=0xF7 => (4, 0x10000, (lead & 0x07) as u32),
+            _ => return None,
+        };
+        for k in 1..len {
+            let c = *b.get(i + k)?;
+            if c & 0xC0 != 0x80 {
+                return None;
+            }
+            cp = cp << 6 | (c & 0x3F) as u32;
+        }
+        if cp < min {
+            return None;
+        }
+        out.push(char::from_u32(cp)?);
+        i += len;
+    }
+    Some(out)
 }
 
 /// Percent-decoded bytes, not necessarily UTF-8 (see [`decode`]).
@@ -243,7 +292,7 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 /// in wasm than a range match).
 fn hex(c: u8) -> Option<u8> {
     let upper = c.to_ascii_uppercase();
-    HEX.iter().position(|&h| h == upper).map(|v| v as u8)
+    position(HEX, &|h| h == upper).map(|v| v as u8)
 }
 
 // The helpers below stand in for `str::find` / `split` / `eq_ignore_ascii_case`: those are
@@ -274,18 +323,59 @@ pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
 /// Every byte is an ASCII digit (true for ""). One out-of-line copy for all callers.
 #[inline(never)]
 pub fn all_digits(s: &str) -> bool {
-    s.bytes().all(|c| c.is_ascii_digit())
+    all_bytes(s.as_bytes(), u8::is_ascii_digit)
+}
+
+/// Every byte of `s` passes `ok` (true for ""). A plain loop over a function pointer: iterator
+/// `all` with a closure is a separate `try_fold` instance per caller in the wasm.
+#[inline(never)]
+pub fn all_bytes(s: &[u8], ok: fn(&u8) -> bool) -> bool {
+    for c in s {
+        if !ok(c) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Position of the first byte of `s` that passes `hit` (`None` when there is none).
+#[inline(never)]
+pub fn position(s: &[u8], hit: &dyn Fn(u8) -> bool) -> Option<usize> {
+    let mut i = 0;
+    while i < s.len() {
+        if hit(s[i]) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Position of an ASCII byte.
 #[inline(never)]
 pub fn find_byte(s: &str, b: u8) -> Option<usize> {
-    s.bytes().position(|c| c == b)
+    let s = s.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 #[inline(never)]
 pub fn rfind_byte(s: &str, b: u8) -> Option<usize> {
-    s.bytes().rposition(|c| c == b)
+    let s = s.as_bytes();
+    let mut i = s.len();
+    while i > 0 {
+        i -= 1;
+        if s[i] == b {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// `s` up to the first `b` (all of `s` when there is none).
@@ -302,21 +392,34 @@ pub fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
 }
 
 /// `s.split(b as char)` for an ASCII byte.
-pub fn split_byte(s: &str, b: u8) -> impl Iterator<Item = &str> {
-    let mut rest = Some(s);
-    core::iter::from_fn(move || {
-        let r = rest?;
-        match find_byte(r, b) {
+pub fn split_byte(s: &str, b: u8) -> SplitByte<'_> {
+    SplitByte { rest: Some(s), b }
+}
+
+/// The iterator of [`split_byte`]: a named type with one `next`, so that every caller shares it.
+#[derive(Clone, Debug)]
+pub struct SplitByte<'a> {
+    rest: Option<&'a str>,
+    b: u8,
+}
+
+impl<'a> Iterator for SplitByte<'a> {
+    type Item = &'a str;
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'a str> {
+        let r = self.rest?;
+        match find_byte(r, self.b) {
             Some(i) => {
-                rest = Some(&r[i + 1..]);
+                self.rest = Some(&r[i + 1..]);
                 Some(&r[..i])
             }
             None => {
-                rest = None;
+                self.rest = None;
                 Some(r)
             }
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -407,6 +510,43 @@ mod tests {
         assert_eq!(strip_prefix_ci("WWW.wa.me", "www."), Some("wa.me"));
         assert_eq!(strip_prefix_ci("ЖЖ", "w"), None);
         assert_eq!(rfind_byte("a_b_c", b'_'), Some(3));
+        assert_eq!(rfind_byte("_bc", b'_'), Some(0));
+        assert_eq!(rfind_byte("abc", b'_'), None);
+        assert_eq!(find_byte("ab_c_", b'_'), Some(2));
+        assert_eq!(find_byte("", b'_'), None);
+        assert_eq!(position(b"ab-c", &|c| c == b'-'), Some(2));
+        assert_eq!(position(b"abc", &|c| c == b'-'), None);
+        assert!(all_bytes(b"", u8::is_ascii_digit));
+        assert!(all_bytes(b"0129", u8::is_ascii_digit));
+        assert!(!all_bytes(b"01a9", u8::is_ascii_digit));
+        assert_eq!(
+            params("a=1&&b&c=&=d").collect::<Vec<_>>(),
+            vec![
+                Param {
+                    key: "a",
+                    value: "1",
+                    has_eq: true
+                },
+                Param {
+                    key: "b",
+                    value: "",
+                    has_eq: false
+                },
+                Param {
+                    key: "c",
+                    value: "",
+                    has_eq: true
+                },
+                Param {
+                    key: "",
+                    value: "d",
+                    has_eq: true
+                },
+            ]
+        );
+        assert_eq!(param(Some("a=1&b=2&b=3"), "b"), Some("2"));
+        assert_eq!(param(Some("ab=1"), "a"), None);
+        assert_eq!(param(None, "a"), None);
     }
 
     #[test]
@@ -419,6 +559,44 @@ mod tests {
                 _ => None,
             };
             assert_eq!(hex(c), expected, "byte {c}");
+        }
+    }
+
+    /// [`decode`]'s hand-written UTF-8 decoding against std's, for every one- and two-byte
+    /// sequence and every lead byte of a longer one with each second byte and edge third/fourth
+    /// bytes (overlongs, surrogates, beyond U+10FFFF, truncation, stray continuation bytes).
+    #[test]
+    fn decodes_utf8_exactly_as_std() {
+        let check = |bytes: &[u8]| {
+            let mut raw = String::new();
+            for b in bytes {
+                raw.push('%');
+                raw.push(HEX[(b >> 4) as usize] as char);
+                raw.push(HEX[(b & 15) as usize] as char);
+            }
+            assert_eq!(
+                decode(&raw, false),
+                String::from_utf8(bytes.to_vec()).ok(),
+                "bytes {bytes:x?}"
+            );
+        };
+        let edges = [
+            0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF,
+        ];
+        for a in 0..=255u8 {
+            check(&[a]);
+            for b in 0..=255u8 {
+                check(&[a, b]);
+                for c in edges {
+                    check(&[a, b, c]);
+                    check(&[b'x', a, b, c, b'y']);
+                    if a >= 0xF0 {
+                        for d in edges {
+                            check(&[a, b, c, d]);
+                        }
+                    }
+                }
+            }
         }
     }
 
