@@ -21,8 +21,10 @@
 //! This module names what is stored and asked, in the features' own types; it has no SQL.
 
 pub mod chat_rules;
+pub mod chat_sql;
 pub mod copy;
 pub mod database;
+pub mod dialect;
 pub mod history;
 pub mod lease;
 pub mod migrations;

@@ -14,21 +14,21 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use chattag_core::ChatId;
 use deadpool_postgres::Transaction;
+use tokio_postgres::Row;
 
 use super::sql::{exec, one, opt, rows};
 use super::PgStore;
 use crate::chats::inbound::{Answered, BotOpened, ChatUser, Inbound, InboundMessage, Unreadable};
 use crate::chats::intake::ValidIntake;
-use crate::chats::matching::{
-    self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings, Method,
-};
+use crate::chats::matching::{self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings};
 use crate::chats::model::{Delivery, IntakeSource, LaterFacts, Written, CONVERSATION_GAP_MS};
 use crate::clock::now_ms;
 use crate::store::chat_rules::{
     self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS, BOT_OPEN_SKEW_MS,
 };
+use crate::store::chat_sql::{self as sql, Open};
+use crate::store::dialect::Dialect::Postgres;
 use crate::store::{ChatStore, StoreError};
 
 /// The advisory lock of chat-side writes ("chattag" and 2).
@@ -114,30 +114,6 @@ impl ChatStore for PgStore {
     }
 }
 
-struct Open {
-    id: i64,
-    chat_id: Option<String>,
-    method: Method,
-}
-
-/// Row IDs of `table` whose platform is `$1` and that name the person by `$4` (user ID), `$5`
-/// (phone) or `$6` (username, without case) — or by `extra` — as a union of indexed lookups.
-fn person(table: &str, extra: &str) -> String {
-    let mut terms = vec![
-        "chat_user_id = $4::text",
-        "phone = $5::text",
-        "lower(username) = lower($6::text)",
-    ];
-    if !extra.is_empty() {
-        terms.push(extra);
-    }
-    terms
-        .iter()
-        .map(|t| format!("SELECT id FROM {table} WHERE platform = $1::text AND {t}"))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ")
-}
-
 /// The person's current conversation (see SQLite's `open_conversation`).
 async fn open_conversation(
     tx: &Transaction<'_>,
@@ -149,12 +125,7 @@ async fn open_conversation(
 ) -> Result<Option<Open>, StoreError> {
     let row = opt(
         tx,
-        &format!(
-            "SELECT id, chat_id, method FROM conversations WHERE id IN ({})
-               AND last_message_at >= $2::bigint AND started_at <= coalesce($7::bigint, started_at)
-             ORDER BY started_at DESC LIMIT 1",
-            person("conversations", "user_key = $3::text")
-        ),
+        &sql::open_conversation(Postgres),
         &[
             &platform,
             &(at_ms - CONVERSATION_GAP_MS),
@@ -166,22 +137,19 @@ async fn open_conversation(
         ],
     )
     .await?;
-    Ok(row.map(|r| Open {
-        id: r.get(0),
-        chat_id: r.get(1),
-        method: Method::parse(&r.get::<_, String>(2)).unwrap_or(Method::Unmatched),
-    }))
+    Ok(row.as_ref().map(open_row))
+}
+
+/// An [`Open`] from the columns id, chat_id, method.
+fn open_row(r: &Row) -> Open {
+    Open::new(r.get(0), r.get(1), r.get(2))
 }
 
 /// The site whose mapping holds this chat ID (the most recently active, should two sites share it).
 async fn site_of(tx: &Transaction<'_>, chat_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(opt(
-        tx,
-        "SELECT site FROM chats WHERE chat_id = $1 ORDER BY last_seen DESC LIMIT 1",
-        &[&chat_id],
-    )
-    .await?
-    .map(|r| r.get(0)))
+    Ok(opt(tx, &sql::site_of(Postgres), &[&chat_id])
+        .await?
+        .map(|r| r.get(0)))
 }
 
 async fn click_candidates(
@@ -193,27 +161,14 @@ async fn click_candidates(
 ) -> Result<Vec<ClickCandidate>, StoreError> {
     let found = rows(
         tx,
-        "SELECT k.chat_id, k.messenger, k.target, k.ts,
-                EXISTS (SELECT 1 FROM conversations c WHERE c.chat_id = k.chat_id
-                        AND c.method IN ('exact-link', 'exact-text') AND c.started_at <= $4)
-         FROM clicks k WHERE k.messenger = $1 AND k.ts BETWEEN $2 AND $3 LIMIT 1000",
+        &sql::click_candidates(Postgres),
         &[&messenger, &from_ms, &to_ms, &chat_start_ms],
     )
     .await?;
-    let mut out = Vec::new();
-    for r in found {
-        // Stored IDs were validated at ingest; a row that no longer parses is skipped, not fatal.
-        if let Ok(chat_id) = ChatId::parse(&r.get::<_, String>(0)) {
-            out.push(ClickCandidate {
-                chat_id,
-                messenger: r.get(1),
-                target: Some(r.get(2)),
-                ts_ms: r.get(3),
-                claimed: r.get(4),
-            });
-        }
-    }
-    Ok(out)
+    Ok(found
+        .iter()
+        .filter_map(|r| sql::click_candidate(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect())
 }
 
 /// Records one inbound message, matching it when it opens a conversation.
@@ -232,12 +187,7 @@ async fn record_message(
     } = origin;
     let platform = msg.platform.as_str();
     if let Some(mid) = msg.message_id.as_deref() {
-        let fresh = exec(
-            tx,
-            "INSERT INTO inbound_seen (platform, message_id, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&platform, &mid, &now_ms],
-        )
-        .await?;
+        let fresh = exec(tx, &sql::mark_seen(Postgres), &[&platform, &mid, &now_ms]).await?;
         if fresh == 0 {
             return Ok(Recorded::Duplicate);
         }
@@ -255,15 +205,12 @@ async fn record_message(
     let existing = match external_id {
         Some(ext) => opt(
             tx,
-            "SELECT id, chat_id, method FROM conversations WHERE platform = $1 AND external_id = $2",
+            &sql::conversation_by_external_id(Postgres),
             &[&platform, &ext],
         )
         .await?
-        .map(|r| Open {
-            id: r.get(0),
-            chat_id: r.get(1),
-            method: Method::parse(&r.get::<_, String>(2)).unwrap_or(Method::Unmatched),
-        }),
+        .as_ref()
+        .map(open_row),
         None => open_conversation(tx, platform, &msg.user, Some(&user_key), msg.at_ms, None)
             .await?
             // A different exact ID means a new visit → a new chat for Metrica.
@@ -275,15 +222,7 @@ async fn record_message(
     if let Some(open) = existing {
         exec(
             tx,
-            "UPDATE conversations SET
-                messages = messages + CASE WHEN $2::boolean THEN 1 ELSE 0 END,
-                last_message_at = greatest(last_message_at, $3::bigint),
-                started_at = least(started_at, $3::bigint),
-                username = coalesce(username, $4::text), display_name = coalesce(display_name, $5::text),
-                phone = coalesce(phone, $6::text), chat_user_id = coalesce(chat_user_id, $7::text),
-                first_text = coalesce(first_text, $8::text), ad_click_id = coalesce(ad_click_id, $9::text),
-                updated_at = $10::bigint
-             WHERE id = $1",
+            &sql::continue_conversation(Postgres),
             &[
                 &open.id,
                 // A CRM report about a known chat is not a new message from the person.
@@ -307,7 +246,7 @@ async fn record_message(
                 let site = site_of(tx, id.as_str()).await?;
                 exec(
                     tx,
-                    "UPDATE conversations SET chat_id = $2, method = $3, reason = NULL, site = $4, updated_at = $5 WHERE id = $1",
+                    &sql::upgrade_match(Postgres),
                     &[&open.id, &id.as_str(), &method.as_str(), &site, &now_ms],
                 )
                 .await?;
@@ -349,11 +288,7 @@ async fn record_message(
     };
     let id: i64 = one(
         tx,
-        "INSERT INTO conversations (platform, user_key, chat_user_id, username, phone, display_name, account,
-            started_at, last_message_at, messages, first_text, start_param, chat_id, site, method, reason,
-            ad_click_id, source, external_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
-         RETURNING id",
+        &sql::insert_conversation(Postgres),
         &[
             &platform,
             &user_key,
@@ -398,16 +333,7 @@ async fn apply_facts(
     let messages = f.messages.map(i64::from);
     exec(
         tx,
-        "UPDATE conversations SET
-            answered = coalesce($2::bigint, answered),
-            answered_at = CASE WHEN $2::bigint = 1 THEN coalesce(answered_at, $9::bigint) ELSE answered_at END,
-            tag = coalesce($3::text, tag),
-            revenue_at = CASE WHEN $4::text IS NOT NULL AND (revenue IS NULL OR revenue <> $4::text OR coalesce(currency, '') <> coalesce($5::text, currency, ''))
-                              THEN $9::bigint ELSE revenue_at END,
-            revenue = coalesce($4::text, revenue), currency = coalesce($5::text, currency),
-            page_url = coalesce($6::text, page_url), chat_url = coalesce($7::text, chat_url),
-            messages = coalesce($8::bigint, messages), updated_at = $9::bigint
-         WHERE id = $1",
+        &sql::apply_facts(Postgres),
         &[
             &id,
             &answered,
@@ -442,14 +368,13 @@ async fn record_answered(
     .await?;
     exec(
         tx,
-        "DELETE FROM answers WHERE received_at < $1",
+        &sql::delete_old_answers(Postgres),
         &[&(now_ms - ANSWER_KEEP_MS)],
     )
     .await?;
     exec(
         tx,
-        "INSERT INTO answers (platform, chat_user_id, username, phone, at_ms, conversation, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &sql::insert_answer(Postgres),
         &[
             &platform,
             &a.partner.user_id,
@@ -466,7 +391,7 @@ async fn record_answered(
     };
     exec(
         tx,
-        "UPDATE conversations SET answered = 1, answered_at = least(coalesce(answered_at, $2::bigint), $2::bigint), updated_at = $3 WHERE id = $1",
+        &sql::mark_answered(Postgres),
         &[&open.id, &a.at_ms, &now_ms],
     )
     .await?;
@@ -485,11 +410,7 @@ async fn claim_answers(
 ) -> Result<(), StoreError> {
     let claimed: Vec<(i64, i64, Option<i64>)> = rows(
         tx,
-        &format!(
-            "SELECT id, at_ms, conversation FROM answers WHERE id IN ({})
-               AND at_ms BETWEEN $2::bigint AND $3::bigint AND coalesce(conversation, 0) <> $7::bigint",
-            person("answers", "")
-        ),
+        &sql::answers_to_claim(Postgres),
         &[
             &platform,
             &at_ms,
@@ -508,16 +429,11 @@ async fn claim_answers(
         return Ok(());
     };
     for (id, _, _) in &claimed {
-        exec(
-            tx,
-            "UPDATE answers SET conversation = $2 WHERE id = $1",
-            &[id, &conversation],
-        )
-        .await?;
+        exec(tx, &sql::claim_answer(Postgres), &[id, &conversation]).await?;
     }
     exec(
         tx,
-        "UPDATE conversations SET answered = 1, answered_at = least(coalesce(answered_at, $2::bigint), $2::bigint), updated_at = $3 WHERE id = $1",
+        &sql::mark_answered(Postgres),
         &[&conversation, &first, &now_ms],
     )
     .await?;
@@ -525,24 +441,12 @@ async fn claim_answers(
     for old in earlier {
         exec(
             tx,
-            "UPDATE conversations SET
-                answered_at = (SELECT min(at_ms) FROM answers WHERE conversation = $1),
-                answered = (SELECT (count(*) > 0)::int FROM answers WHERE conversation = $1),
-                updated_at = $3
-             WHERE id = $1 AND answered_at >= $2",
+            &sql::recount_answers(Postgres),
             &[&old, &at_ms, &now_ms],
         )
         .await?;
     }
     Ok(())
-}
-
-/// The person's unused bot openings between `$2` and `$3`.
-fn bot_opens_of_person() -> String {
-    format!(
-        "id IN ({}) AND used_by IS NULL AND at_ms BETWEEN $2::bigint AND $3::bigint",
-        person("bot_opens", "")
-    )
 }
 
 /// The start parameter of the person's latest unused bot opening before `at_ms`, if it had one.
@@ -554,10 +458,7 @@ async fn latest_bot_open(
 ) -> Result<Option<String>, StoreError> {
     Ok(opt(
         tx,
-        &format!(
-            "SELECT start_param FROM bot_opens WHERE {} ORDER BY at_ms DESC LIMIT 1",
-            bot_opens_of_person()
-        ),
+        &sql::latest_bot_open(Postgres),
         &[
             &platform,
             &(at_ms - CONVERSATION_GAP_MS),
@@ -581,10 +482,7 @@ async fn use_bot_opens(
 ) -> Result<(), StoreError> {
     let used = exec(
         tx,
-        &format!(
-            "UPDATE bot_opens SET used_by = $7::bigint WHERE {}",
-            bot_opens_of_person()
-        ),
+        &sql::use_bot_opens(Postgres),
         &[
             &platform,
             &(at_ms - CONVERSATION_GAP_MS),
@@ -598,19 +496,7 @@ async fn use_bot_opens(
     .await?;
     if used > 0 {
         // The opening may name the person more fully (a username the message lacks).
-        exec(
-            tx,
-            "UPDATE conversations SET
-                chat_user_id = coalesce(conversations.chat_user_id, o.chat_user_id),
-                username = coalesce(conversations.username, o.username),
-                phone = coalesce(conversations.phone, o.phone),
-                display_name = coalesce(conversations.display_name, o.display_name)
-             FROM (SELECT chat_user_id, username, phone, display_name FROM bot_opens
-                   WHERE used_by = $1 ORDER BY at_ms DESC LIMIT 1) AS o
-             WHERE conversations.id = $1",
-            &[&conversation],
-        )
-        .await?;
+        exec(tx, &sql::person_from_bot_open(Postgres), &[&conversation]).await?;
     }
     Ok(())
 }
@@ -624,12 +510,7 @@ async fn record_bot_open(
 ) -> Result<bool, StoreError> {
     let platform = b.platform.as_str();
     if let Some(id) = b.event_id.as_deref() {
-        let fresh = exec(
-            tx,
-            "INSERT INTO inbound_seen (platform, message_id, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&platform, &id, &now_ms],
-        )
-        .await?;
+        let fresh = exec(tx, &sql::mark_seen(Postgres), &[&platform, &id, &now_ms]).await?;
         if fresh == 0 {
             return Ok(false);
         }
@@ -641,9 +522,7 @@ async fn record_bot_open(
     };
     exec(
         tx,
-        "INSERT INTO bot_opens (platform, chat_user_id, username, phone, display_name, account, at_ms,
-            start_param, chat_id, site, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &sql::insert_bot_open(Postgres),
         &[
             &platform,
             &b.user.user_id,
@@ -669,8 +548,14 @@ async fn record_unreadable(
 ) -> Result<(), StoreError> {
     exec(
         tx,
-        "INSERT INTO webhook_unreadable (platform, reason, detail, raw, received_at) VALUES ($1, $2, $3, $4, $5)",
-        &[&u.platform.as_str(), &u.reason.as_str(), &u.detail, &u.raw, &now_ms],
+        &sql::insert_unreadable(Postgres),
+        &[
+            &u.platform.as_str(),
+            &u.reason.as_str(),
+            &u.detail,
+            &u.raw,
+            &now_ms,
+        ],
     )
     .await?;
     Ok(())

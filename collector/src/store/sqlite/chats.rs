@@ -14,20 +14,19 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use chattag_core::ChatId;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
 use crate::chats::inbound::{Answered, BotOpened, ChatUser, Inbound, InboundMessage, Unreadable};
 use crate::chats::intake::ValidIntake;
-use crate::chats::matching::{
-    self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings, Method,
-};
+use crate::chats::matching::{self, ChatStartFacts, ClickCandidate, IdEvidence, MatchSettings};
 use crate::chats::model::{Delivery, IntakeSource, LaterFacts, Written, CONVERSATION_GAP_MS};
 use crate::clock::now_ms;
 use crate::store::chat_rules::{
     self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS, BOT_OPEN_SKEW_MS,
 };
+use crate::store::chat_sql::{self as sql, Open};
+use crate::store::dialect::Dialect::Sqlite;
 use crate::store::{ChatStore, StoreError};
 
 #[async_trait]
@@ -108,12 +107,6 @@ impl ChatStore for SqliteStore {
     }
 }
 
-struct Open {
-    id: i64,
-    chat_id: Option<String>,
-    method: Method,
-}
-
 /// The person's current conversation: the latest one active within [`CONVERSATION_GAP_MS`]
 /// that names them by any identifier this payload gives (stored key, user ID, phone, username).
 ///
@@ -127,13 +120,8 @@ fn open_conversation(
     at_ms: i64,
     started_by: Option<i64>,
 ) -> Result<Option<Open>, StoreError> {
-    let row = conn
-        .prepare_cached(&format!(
-            "SELECT id, chat_id, method FROM conversations WHERE id IN ({})
-               AND last_message_at >= ?2 AND started_at <= coalesce(?7, started_at)
-             ORDER BY started_at DESC LIMIT 1",
-            person("conversations", "user_key = ?3")
-        ))?
+    Ok(conn
+        .prepare_cached(&sql::open_conversation(Sqlite))?
         .query_row(
             params![
                 platform,
@@ -144,46 +132,20 @@ fn open_conversation(
                 user.username,
                 started_by
             ],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            },
+            open_row,
         )
-        .optional()?;
-    Ok(row.map(|(id, chat_id, method)| Open {
-        id,
-        chat_id,
-        method: Method::parse(&method).unwrap_or(Method::Unmatched),
-    }))
+        .optional()?)
 }
 
-/// Row IDs of `table` whose platform is `?1` and that name the person by `?4` (user ID), `?5`
-/// (phone) or `?6` (username) — or by `extra` — as a union of indexed lookups.
-fn person(table: &str, extra: &str) -> String {
-    let mut terms = vec![
-        "chat_user_id = ?4",
-        "phone = ?5",
-        "username = ?6 COLLATE NOCASE",
-    ];
-    if !extra.is_empty() {
-        terms.push(extra);
-    }
-    terms
-        .iter()
-        .map(|t| format!("SELECT id FROM {table} WHERE platform = ?1 AND {t}"))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ")
+/// An [`Open`] from the columns id, chat_id, method.
+fn open_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Open> {
+    Ok(Open::new(r.get(0)?, r.get(1)?, &r.get::<_, String>(2)?))
 }
 
 /// The site whose mapping holds this chat ID (the most recently active, should two sites share it).
 fn site_of(conn: &Connection, chat_id: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT site FROM chats WHERE chat_id = ?1 ORDER BY last_seen DESC LIMIT 1",
-        )?
+        .prepare_cached(&sql::site_of(Sqlite))?
         .query_row([chat_id], |r| r.get(0))
         .optional()?)
 }
@@ -195,12 +157,7 @@ fn click_candidates(
     to_ms: i64,
     chat_start_ms: i64,
 ) -> Result<Vec<ClickCandidate>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT k.chat_id, k.messenger, k.target, k.ts,
-                EXISTS (SELECT 1 FROM conversations c WHERE c.chat_id = k.chat_id
-                        AND c.method IN ('exact-link', 'exact-text') AND c.started_at <= ?4)
-         FROM clicks k WHERE k.messenger = ?1 AND k.ts BETWEEN ?2 AND ?3 LIMIT 1000",
-    )?;
+    let mut stmt = conn.prepare_cached(&sql::click_candidates(Sqlite))?;
     let rows = stmt.query_map(params![messenger, from_ms, to_ms, chat_start_ms], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -213,16 +170,9 @@ fn click_candidates(
     let mut out = Vec::new();
     for row in rows {
         let (chat_id, messenger, target, ts_ms, claimed) = row?;
-        // Stored IDs were validated at ingest; a row that no longer parses is skipped, not fatal.
-        if let Ok(chat_id) = ChatId::parse(&chat_id) {
-            out.push(ClickCandidate {
-                chat_id,
-                messenger,
-                target: Some(target),
-                ts_ms,
-                claimed,
-            });
-        }
+        out.extend(sql::click_candidate(
+            &chat_id, messenger, target, ts_ms, claimed,
+        ));
     }
     Ok(out)
 }
@@ -244,7 +194,7 @@ fn record_message(
     let platform = msg.platform.as_str();
     if let Some(mid) = msg.message_id.as_deref() {
         let fresh = conn
-            .prepare_cached("INSERT INTO inbound_seen (platform, message_id, received_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
+            .prepare_cached(&sql::mark_seen(Sqlite))?
             .execute(params![platform, mid, now_ms])?;
         if fresh == 0 {
             return Ok(Recorded::Duplicate);
@@ -262,51 +212,40 @@ fn record_message(
 
     let existing = match external_id {
         Some(ext) => conn
-            .prepare_cached("SELECT id, chat_id, method FROM conversations WHERE platform = ?1 AND external_id = ?2")?
-            .query_row(params![platform, ext], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)))
-            .optional()?
-            .map(|(id, chat_id, m)| Open { id, chat_id, method: Method::parse(&m).unwrap_or(Method::Unmatched) }),
+            .prepare_cached(&sql::conversation_by_external_id(Sqlite))?
+            .query_row(params![platform, ext], open_row)
+            .optional()?,
         None => open_conversation(conn, platform, &msg.user, Some(&user_key), msg.at_ms, None)?
             // A different exact ID means a new visit → a new chat for Metrica.
-            .filter(|open| !(open.method.is_exact() && evidence_id.is_some() && evidence_id != open.chat_id)),
+            .filter(|open| {
+                !(open.method.is_exact() && evidence_id.is_some() && evidence_id != open.chat_id)
+            }),
     };
 
     if let Some(open) = existing {
-        conn.prepare_cached(
-            "UPDATE conversations SET
-                messages = messages + CASE WHEN ?2 THEN 1 ELSE 0 END,
-                last_message_at = max(last_message_at, ?3),
-                started_at = min(started_at, ?3),
-                username = coalesce(username, ?4), display_name = coalesce(display_name, ?5),
-                phone = coalesce(phone, ?6), chat_user_id = coalesce(chat_user_id, ?7),
-                first_text = coalesce(first_text, ?8), ad_click_id = coalesce(ad_click_id, ?9),
-                updated_at = ?10
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            open.id,
-            // A CRM report about a known chat is not a new message from the person; it may set
-            // `messages` itself.
-            source == "webhook",
-            msg.at_ms,
-            msg.user.username,
-            msg.user.name,
-            msg.user.phone,
-            msg.user.user_id,
-            msg.text,
-            msg.ad_click_id,
-            now_ms
-        ])?;
+        conn.prepare_cached(&sql::continue_conversation(Sqlite))?
+            .execute(params![
+                open.id,
+                // A CRM report about a known chat is not a new message from the person; it may set
+                // `messages` itself.
+                source == "webhook",
+                msg.at_ms,
+                msg.user.username,
+                msg.user.name,
+                msg.user.phone,
+                msg.user.user_id,
+                msg.text,
+                msg.ad_click_id,
+                now_ms
+            ])?;
         // A later message may carry the ID the first one lacked: upgrade, never downgrade.
         if !open.method.is_exact() {
             if let (IdEvidence::Link(id) | IdEvidence::Text(id), method) =
                 (&evidence, method_of(&evidence))
             {
                 let site = site_of(conn, id.as_str())?;
-                conn.prepare_cached(
-                    "UPDATE conversations SET chat_id = ?2, method = ?3, reason = NULL, site = ?4, updated_at = ?5 WHERE id = ?1",
-                )?
-                .execute(params![open.id, id.as_str(), method.as_str(), site, now_ms])?;
+                conn.prepare_cached(&sql::upgrade_match(Sqlite))?
+                    .execute(params![open.id, id.as_str(), method.as_str(), site, now_ms])?;
             }
         }
         apply_facts(conn, open.id, facts, now_ms)?;
@@ -340,33 +279,31 @@ fn record_message(
         Some(id) => site_of(conn, id.as_str())?,
         None => None,
     };
-    conn.prepare_cached(
-        "INSERT INTO conversations (platform, user_key, chat_user_id, username, phone, display_name, account,
-            started_at, last_message_at, messages, first_text, start_param, chat_id, site, method, reason,
-            ad_click_id, source, external_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)",
-    )?
-    .execute(params![
-        platform,
-        user_key,
-        msg.user.user_id,
-        msg.user.username,
-        msg.user.phone,
-        msg.user.name,
-        msg.account,
-        msg.at_ms,
-        msg.text,
-        start_param,
-        decision.chat_id.as_ref().map(|c| c.as_str()),
-        site,
-        decision.method.as_str(),
-        decision.reason.map(|r| r.code()),
-        msg.ad_click_id,
-        source,
-        external_id,
-        now_ms
-    ])?;
-    let id = conn.last_insert_rowid();
+    let id: i64 = conn
+        .prepare_cached(&sql::insert_conversation(Sqlite))?
+        .query_row(
+            params![
+                platform,
+                user_key,
+                msg.user.user_id,
+                msg.user.username,
+                msg.user.phone,
+                msg.user.name,
+                msg.account,
+                msg.at_ms,
+                msg.text,
+                start_param,
+                decision.chat_id.as_ref().map(|c| c.as_str()),
+                site,
+                decision.method.as_str(),
+                decision.reason.map(|r| r.code()),
+                msg.ad_click_id,
+                source,
+                external_id,
+                now_ms
+            ],
+            |r| r.get(0),
+        )?;
     apply_facts(conn, id, facts, now_ms)?;
     use_bot_opens(conn, platform, &msg.user, msg.at_ms, id)?;
     claim_answers(conn, id, platform, &msg.user, msg.at_ms, now_ms)?;
@@ -379,20 +316,11 @@ fn apply_facts(conn: &Connection, id: i64, f: &LaterFacts, now_ms: i64) -> Resul
     if *f == LaterFacts::default() {
         return Ok(());
     }
-    conn.prepare_cached(
-        "UPDATE conversations SET
-            answered = coalesce(?2, answered),
-            answered_at = CASE WHEN ?2 = 1 THEN coalesce(answered_at, ?9) ELSE answered_at END,
-            tag = coalesce(?3, tag),
-            -- A new amount (or currency) gets a new time: it is the DateTime of its conversion.
-            revenue_at = CASE WHEN ?4 IS NOT NULL AND (revenue IS NULL OR revenue <> ?4 OR coalesce(currency, '') <> coalesce(?5, currency, ''))
-                              THEN ?9 ELSE revenue_at END,
-            revenue = coalesce(?4, revenue), currency = coalesce(?5, currency),
-            page_url = coalesce(?6, page_url), chat_url = coalesce(?7, chat_url),
-            messages = coalesce(?8, messages), updated_at = ?9
-         WHERE id = ?1",
-    )?
-    .execute(params![id, f.answered, f.tag, f.revenue, f.currency, f.page_url, f.chat_url, f.messages, now_ms])?;
+    conn.prepare_cached(&sql::apply_facts(Sqlite))?
+        .execute(params![
+            id, f.answered, f.tag, f.revenue, f.currency, f.page_url, f.chat_url, f.messages,
+            now_ms
+        ])?;
     Ok(())
 }
 
@@ -409,28 +337,23 @@ fn record_answered(conn: &Connection, a: &Answered, now_ms: i64) -> Result<Answe
         a.at_ms,
         Some(a.at_ms),
     )?;
-    conn.prepare_cached("DELETE FROM answers WHERE received_at < ?1")?
+    conn.prepare_cached(&sql::delete_old_answers(Sqlite))?
         .execute([now_ms - ANSWER_KEEP_MS])?;
-    conn.prepare_cached(
-        "INSERT INTO answers (platform, chat_user_id, username, phone, at_ms, conversation, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        platform,
-        a.partner.user_id,
-        a.partner.username,
-        a.partner.phone,
-        a.at_ms,
-        open.as_ref().map(|o| o.id),
-        now_ms
-    ])?;
+    conn.prepare_cached(&sql::insert_answer(Sqlite))?
+        .execute(params![
+            platform,
+            a.partner.user_id,
+            a.partner.username,
+            a.partner.phone,
+            a.at_ms,
+            open.as_ref().map(|o| o.id),
+            now_ms
+        ])?;
     let Some(open) = open else {
         return Ok(Answer::Pending);
     };
-    conn.prepare_cached(
-        "UPDATE conversations SET answered = 1, answered_at = min(coalesce(answered_at, ?2), ?2), updated_at = ?3 WHERE id = ?1",
-    )?
-    .execute(params![open.id, a.at_ms, now_ms])?;
+    conn.prepare_cached(&sql::mark_answered(Sqlite))?
+        .execute(params![open.id, a.at_ms, now_ms])?;
     Ok(Answer::Applied)
 }
 
@@ -454,11 +377,7 @@ fn claim_answers(
         user.username,
         conversation
     ];
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id, at_ms, conversation FROM answers WHERE id IN ({})
-           AND at_ms BETWEEN ?2 AND ?3 AND coalesce(conversation, 0) <> ?7",
-        person("answers", "")
-    ))?;
+    let mut stmt = conn.prepare_cached(&sql::answers_to_claim(Sqlite))?;
     let claimed = stmt
         .query_map(who, |r| {
             Ok((
@@ -472,33 +391,17 @@ fn claim_answers(
         return Ok(());
     };
     for (id, _, _) in &claimed {
-        conn.prepare_cached("UPDATE answers SET conversation = ?2 WHERE id = ?1")?
+        conn.prepare_cached(&sql::claim_answer(Sqlite))?
             .execute(params![id, conversation])?;
     }
-    conn.prepare_cached(
-        "UPDATE conversations SET answered = 1, answered_at = min(coalesce(answered_at, ?2), ?2), updated_at = ?3 WHERE id = ?1",
-    )?
-    .execute(params![conversation, first, now_ms])?;
+    conn.prepare_cached(&sql::mark_answered(Sqlite))?
+        .execute(params![conversation, first, now_ms])?;
     let earlier: BTreeSet<i64> = claimed.iter().filter_map(|(_, _, c)| *c).collect();
     for old in earlier {
-        conn.prepare_cached(
-            "UPDATE conversations SET
-                answered_at = (SELECT min(at_ms) FROM answers WHERE conversation = ?1),
-                answered = (SELECT count(*) > 0 FROM answers WHERE conversation = ?1),
-                updated_at = ?3
-             WHERE id = ?1 AND answered_at >= ?2",
-        )?
-        .execute(params![old, at_ms, now_ms])?;
+        conn.prepare_cached(&sql::recount_answers(Sqlite))?
+            .execute(params![old, at_ms, now_ms])?;
     }
     Ok(())
-}
-
-/// The person's unused bot openings between `?2` and `?3`.
-fn bot_opens_of_person() -> String {
-    format!(
-        "id IN ({}) AND used_by IS NULL AND at_ms BETWEEN ?2 AND ?3",
-        person("bot_opens", "")
-    )
 }
 
 /// The start parameter of the person's latest unused bot opening before `at_ms`, if it had one.
@@ -509,10 +412,7 @@ fn latest_bot_open(
     at_ms: i64,
 ) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT start_param FROM bot_opens WHERE {} ORDER BY at_ms DESC LIMIT 1",
-            bot_opens_of_person()
-        ))?
+        .prepare_cached(&sql::latest_bot_open(Sqlite))?
         .query_row(
             params![
                 platform,
@@ -537,10 +437,7 @@ fn use_bot_opens(
     conversation: i64,
 ) -> Result<(), StoreError> {
     let used = conn
-        .prepare_cached(&format!(
-            "UPDATE bot_opens SET used_by = ?7 WHERE {}",
-            bot_opens_of_person()
-        ))?
+        .prepare_cached(&sql::use_bot_opens(Sqlite))?
         .execute(params![
             platform,
             at_ms - CONVERSATION_GAP_MS,
@@ -552,17 +449,8 @@ fn use_bot_opens(
         ])?;
     if used > 0 {
         // The opening may name the person more fully (a username the message lacks).
-        conn.prepare_cached(
-            "UPDATE conversations SET
-                chat_user_id = coalesce(conversations.chat_user_id, o.chat_user_id),
-                username = coalesce(conversations.username, o.username),
-                phone = coalesce(conversations.phone, o.phone),
-                display_name = coalesce(conversations.display_name, o.display_name)
-             FROM (SELECT chat_user_id, username, phone, display_name FROM bot_opens
-                   WHERE used_by = ?1 ORDER BY at_ms DESC LIMIT 1) AS o
-             WHERE conversations.id = ?1",
-        )?
-        .execute([conversation])?;
+        conn.prepare_cached(&sql::person_from_bot_open(Sqlite))?
+            .execute([conversation])?;
     }
     Ok(())
 }
@@ -577,7 +465,7 @@ fn record_bot_open(
     let platform = b.platform.as_str();
     if let Some(id) = b.event_id.as_deref() {
         let fresh = conn
-            .prepare_cached("INSERT INTO inbound_seen (platform, message_id, received_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
+            .prepare_cached(&sql::mark_seen(Sqlite))?
             .execute(params![platform, id, now_ms])?;
         if fresh == 0 {
             return Ok(false);
@@ -588,31 +476,31 @@ fn record_bot_open(
         Some(id) => site_of(conn, id)?,
         None => None,
     };
-    conn.prepare_cached(
-        "INSERT INTO bot_opens (platform, chat_user_id, username, phone, display_name, account, at_ms,
-            start_param, chat_id, site, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        platform,
-        b.user.user_id,
-        b.user.username,
-        b.user.phone,
-        b.user.name,
-        b.account,
-        b.at_ms,
-        b.start_param,
-        chat_id,
-        site,
-        now_ms
-    ])?;
+    conn.prepare_cached(&sql::insert_bot_open(Sqlite))?
+        .execute(params![
+            platform,
+            b.user.user_id,
+            b.user.username,
+            b.user.phone,
+            b.user.name,
+            b.account,
+            b.at_ms,
+            b.start_param,
+            chat_id,
+            site,
+            now_ms
+        ])?;
     Ok(true)
 }
 
 fn record_unreadable(conn: &Connection, u: &Unreadable, now_ms: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO webhook_unreadable (platform, reason, detail, raw, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![u.platform.as_str(), u.reason.as_str(), u.detail, u.raw, now_ms])?;
+    conn.prepare_cached(&sql::insert_unreadable(Sqlite))?
+        .execute(params![
+            u.platform.as_str(),
+            u.reason.as_str(),
+            u.detail,
+            u.raw,
+            now_ms
+        ])?;
     Ok(())
 }
