@@ -22,6 +22,7 @@
 
 pub mod chat_rules;
 pub mod chat_sql;
+pub mod columns;
 pub mod copy;
 pub mod database;
 pub mod dialect;
@@ -32,6 +33,8 @@ pub mod model;
 pub mod person;
 pub mod postgres;
 pub mod privacy;
+pub mod read_sql;
+pub mod report_sql;
 pub mod sqlite;
 
 use std::path::PathBuf;

@@ -1,63 +1,40 @@
 //! Read-side SQL on PostgreSQL: one chat ID with everything known about it, and the recent
-//! mappings list (`store/sqlite/queries.rs` ported; the history is derived from the events the
-//! same way, by [`crate::store::sqlite::queries`]' shared functions).
+//! mappings list. The statements and the record's assembly are shared
+//! ([`crate::store::read_sql`]); how one chat's events are found is PostgreSQL's own (an
+//! index on (site, chat_id), where SQLite lists them in the `chats` row).
 
-use chattag_core::identifiers::{Identifiers, Utm};
 use deadpool_postgres::Object;
 use tokio_postgres::Row;
 
-use crate::chats::matching::Method;
-use crate::store::history::{
-    clicks_from_bodies, history_from_bodies, MAX_CHAIN, MAX_CLICKS, MAX_EVENTS_READ,
-};
-use crate::store::model::{
-    ChatRecord, Conflict, ConversationLink, MappingCursor, MappingPage, MappingQuery,
-    MappingSummary,
-};
+use crate::store::columns::Columns;
+use crate::store::dialect::Dialect::Postgres;
+use crate::store::history::{clicks_from_bodies, history_from_bodies, MAX_CLICKS, MAX_EVENTS_READ};
+use crate::store::model::{ChatRecord, MappingCursor, MappingPage, MappingQuery};
+use crate::store::read_sql::{self as sql, ChatRow, Related};
 use crate::store::StoreError;
 
-const CHAT_COLUMNS: &str = "site, chat_id, first_seen, last_seen, first_ts, last_ts, client_id, yclid, user_id,
-    purchase_id, gclid, fbclid, ga_client_id, utm, landing_page, referrer, prev_chat_id, events, clicks, collision, id";
-
-struct ChatRow {
-    summary: MappingSummary,
-    first_ts: i64,
-    last_ts: i64,
-    landing_page: Option<String>,
-    referrer: Option<String>,
-    id: i64,
+impl Columns for Row {
+    type Error = tokio_postgres::Error;
+    fn int(&self, i: usize) -> Result<i64, Self::Error> {
+        self.try_get(i)
+    }
+    fn text(&self, i: usize) -> Result<String, Self::Error> {
+        self.try_get(i)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error> {
+        self.try_get(i)
+    }
+    fn flag(&self, i: usize) -> Result<bool, Self::Error> {
+        self.try_get(i)
+    }
 }
 
-fn chat_row(r: &Row) -> ChatRow {
-    let utm: Option<String> = r.get(13);
-    ChatRow {
-        summary: MappingSummary {
-            site: r.get(0),
-            chat_id: r.get(1),
-            first_seen: r.get(2),
-            last_seen: r.get(3),
-            identifiers: Identifiers {
-                client_id: r.get(6),
-                yclid: r.get(7),
-                user_id: r.get(8),
-                purchase_id: r.get(9),
-                gclid: r.get(10),
-                fbclid: r.get(11),
-                ga_client_id: r.get(12),
-                // Written by the collector from a validated Utm; unreadable JSON reads as absent.
-                utm: utm.and_then(|s| serde_json::from_str::<Utm>(&s).ok()),
-            },
-            prev_chat_id: r.get(16),
-            events: r.get(17),
-            clicks: r.get(18),
-            collision: r.get::<_, i64>(19) != 0,
-        },
-        first_ts: r.get(4),
-        last_ts: r.get(5),
-        landing_page: r.get(14),
-        referrer: r.get(15),
-        id: r.get(20),
-    }
+/// Every row through `assemble`, stopping at the first column that does not read.
+fn each<T>(
+    rows: &[Row],
+    assemble: impl Fn(&Row) -> Result<T, tokio_postgres::Error>,
+) -> Result<Vec<T>, StoreError> {
+    Ok(rows.iter().map(assemble).collect::<Result<_, _>>()?)
 }
 
 pub async fn chat(
@@ -67,24 +44,16 @@ pub async fn chat(
 ) -> Result<Vec<ChatRecord>, StoreError> {
     let rows = match site {
         Some(site) => {
-            let st = c
-                .prepare_cached(&format!(
-                    "SELECT {CHAT_COLUMNS} FROM chats WHERE site = $1 AND chat_id = $2"
-                ))
-                .await?;
+            let st = c.prepare_cached(&sql::chat_at_site(Postgres)).await?;
             c.query(&st, &[&site, &chat_id]).await?
         }
         None => {
-            let st = c
-                .prepare_cached(&format!(
-                    "SELECT {CHAT_COLUMNS} FROM chats WHERE chat_id = $1 ORDER BY site"
-                ))
-                .await?;
+            let st = c.prepare_cached(&sql::chat_on_every_site(Postgres)).await?;
             c.query(&st, &[&chat_id]).await?
         }
     };
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows.iter().map(chat_row) {
+    for row in each(&rows, sql::chat_row)? {
         out.push(full_record(c, row).await?);
     }
     Ok(out)
@@ -113,99 +82,40 @@ async fn full_record(c: &Object, row: ChatRow) -> Result<ChatRecord, StoreError>
     };
     let (identifier_history, pages) = history_from_bodies(bodies(None, MAX_EVENTS_READ).await?)?;
     let clicks = clicks_from_bodies(bodies(Some("click"), MAX_CLICKS).await?)?;
+    let site_and_id: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&site, &id];
 
-    let st = c
-        .prepare_cached(
-            "SELECT event_id, known_client_id, new_client_id, received_at FROM chat_conflicts
-             WHERE site = $1 AND chat_id = $2 ORDER BY received_at",
-        )
-        .await?;
-    let conflicts = c
-        .query(&st, &[&site, &id])
-        .await?
-        .iter()
-        .map(|r| Conflict {
-            event_id: r.get(0),
-            known_client_id: r.get(1),
-            new_client_id: r.get(2),
-            received_at: r.get(3),
-        })
-        .collect();
-
+    let st = c.prepare_cached(&sql::conflicts(Postgres)).await?;
+    let conflicts = each(&c.query(&st, &site_and_id).await?, sql::conflict)?;
     let previous_chat_ids =
         previous_chain(c, &site, row.summary.prev_chat_id.as_deref(), &id).await?;
-    let st = c
-        .prepare_cached(
-            "SELECT chat_id FROM chats WHERE site = $1 AND prev_chat_id = $2 ORDER BY first_seen LIMIT 50",
-        )
-        .await?;
-    let next_chat_ids = c
-        .query(&st, &[&site, &id])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let st = c.prepare_cached(&sql::next_chat_ids(Postgres)).await?;
+    let next_chat_ids = each(&c.query(&st, &site_and_id).await?, |r| r.text(0))?;
+    let st = c.prepare_cached(&sql::conversation_links(Postgres)).await?;
+    let conversations = each(&c.query(&st, &site_and_id).await?, sql::conversation_link)?;
 
-    let st = c
-        .prepare_cached(
-            "SELECT platform, started_at, method, answered FROM conversations
-             WHERE chat_id = $2 AND coalesce(site, $1) = $1 ORDER BY started_at, id LIMIT 100",
-        )
-        .await?;
-    let conversations = c
-        .query(&st, &[&site, &id])
-        .await?
-        .iter()
-        .map(|r| {
-            let method: String = r.get(2);
-            ConversationLink {
-                platform: r.get(0),
-                started_at: r.get(1),
-                probable: method == Method::ProbableClick.as_str(),
-                method,
-                answered: r.get::<_, i64>(3) != 0,
-            }
-        })
-        .collect();
-
-    let s = row.summary;
-    Ok(ChatRecord {
-        site: s.site,
-        chat_id: s.chat_id,
-        first_seen: s.first_seen,
-        last_seen: s.last_seen,
-        first_ts: row.first_ts,
-        last_ts: row.last_ts,
-        identifiers: s.identifiers,
+    Ok(row.record(Related {
         identifier_history,
-        landing_page: row.landing_page,
-        referrer: row.referrer,
-        prev_chat_id: s.prev_chat_id,
-        previous_chat_ids,
-        next_chat_ids,
         pages,
         clicks,
-        events: s.events,
-        collision: s.collision,
         conflicts,
+        previous_chat_ids,
+        next_chat_ids,
         conversations,
-    })
+    }))
 }
 
-/// Follows `prev_chat_id` from `start`, as SQLite's: stops at a cycle or after [`MAX_CHAIN`].
+/// Follows `prev_chat_id` from `start` until [`sql::chain_ends`].
 async fn previous_chain(
     c: &Object,
     site: &str,
     start: Option<&str>,
     own: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let st = c
-        .prepare_cached("SELECT prev_chat_id FROM chats WHERE site = $1 AND chat_id = $2")
-        .await?;
+    let st = c.prepare_cached(&sql::previous_chat_id(Postgres)).await?;
     let mut chain: Vec<String> = Vec::new();
     let mut next = start.map(str::to_owned);
     while let Some(id) = next.take() {
-        if id == own || chain.contains(&id) || chain.len() >= MAX_CHAIN {
+        if sql::chain_ends(&chain, &id, own) {
             break;
         }
         next = c
@@ -222,32 +132,12 @@ pub async fn mappings(c: &Object, q: &MappingQuery) -> Result<MappingPage, Store
         last_seen: i64::MAX,
         rowid: i64::MAX,
     });
-    // The row comparison walks `chats_by_last_seen` (last_seen, id) backwards from the cursor.
-    let st = c
-        .prepare_cached(&format!(
-            "SELECT {CHAT_COLUMNS} FROM chats
-             WHERE ($1::text IS NULL OR site = $1) AND (last_seen, id) < ($2, $3)
-             ORDER BY last_seen DESC, id DESC LIMIT $4"
-        ))
-        .await?;
-    let rows: Vec<ChatRow> = c
+    let st = c.prepare_cached(&sql::mappings_page(Postgres)).await?;
+    let rows = c
         .query(
             &st,
             &[&q.site, &after.last_seen, &after.rowid, &i64::from(q.limit)],
         )
-        .await?
-        .iter()
-        .map(chat_row)
-        .collect();
-    let next = match rows.last() {
-        Some(row) if rows.len() == q.limit as usize => Some(MappingCursor {
-            last_seen: row.summary.last_seen,
-            rowid: row.id,
-        }),
-        _ => None,
-    };
-    Ok(MappingPage {
-        mappings: rows.into_iter().map(|r| r.summary).collect(),
-        next,
-    })
+        .await?;
+    Ok(sql::mapping_page(each(&rows, sql::mapping_row)?, q.limit))
 }

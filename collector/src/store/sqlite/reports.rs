@@ -1,10 +1,13 @@
-//! The report page's rows in SQLite: conversations joined with the visit of their chat ID.
+//! The report page's rows in SQLite: conversations joined with the visit of their chat ID
+//! (statements and rows shared: [`crate::store::report_sql`]).
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
 use super::SqliteStore;
 use crate::reports::data::{ChatRow, UnreadableRow};
+use crate::store::dialect::Dialect::Sqlite;
+use crate::store::report_sql::{self as sql, RAW_SHOWN};
 use crate::store::{ReportStore, StoreError};
 
 #[async_trait]
@@ -24,9 +27,6 @@ impl ReportStore for SqliteStore {
     }
 }
 
-/// Characters of the raw item shown on the page (the whole item stays in the database).
-const RAW_SHOWN: usize = 400;
-
 fn unreadable(
     conn: &Connection,
     from_ms: i64,
@@ -34,67 +34,22 @@ fn unreadable(
     limit: u32,
 ) -> Result<(i64, Vec<UnreadableRow>), StoreError> {
     let count = conn.query_row(
-        "SELECT count(*) FROM webhook_unreadable WHERE received_at >= ?1 AND received_at < ?2",
+        &sql::unreadable_count(Sqlite),
         params![from_ms, to_ms],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare(
-        "SELECT platform, reason, detail, substr(raw, 1, ?4), received_at FROM webhook_unreadable
-         WHERE received_at >= ?1 AND received_at < ?2 ORDER BY id DESC LIMIT ?3",
-    )?;
-    let rows = stmt
+    let rows = conn
+        .prepare(&sql::unreadable_rows(Sqlite))?
         .query_map(params![from_ms, to_ms, limit, RAW_SHOWN], |r| {
-            Ok(UnreadableRow {
-                platform: r.get(0)?,
-                reason: r.get(1)?,
-                detail: r.get(2)?,
-                raw: r.get(3)?,
-                received_ms: r.get(4)?,
-            })
+            sql::unreadable_row(r)
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((count, rows))
 }
 
 fn load(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ChatRow>, StoreError> {
-    let mut stmt = conn.prepare(
-        concat!(
-        "SELECT c.id, c.platform, c.started_at, coalesce(c.display_name, c.username, c.phone, c.chat_user_id, ''),
-                c.method, c.reason, c.answered, c.revenue, c.currency, c.tag, c.messages, c.chat_id,
-                m.chat_id IS NOT NULL,
-                coalesce(m.client_id, m.yclid, m.user_id, m.purchase_id) IS NOT NULL,
-                m.yclid IS NOT NULL, m.utm, m.referrer, coalesce(m.collision, 0)
-",
-        conversations_with_visit!(),
-        "         WHERE c.started_at >= ?1 AND c.started_at < ?2
-         ORDER BY c.started_at DESC, c.id DESC"
-    ),
-    )?;
-    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
-        let utm: Option<String> = r.get(15)?;
-        let revenue: Option<String> = r.get(7)?;
-        let id_collision = r.get::<_, i64>(17)? != 0;
-        Ok(ChatRow {
-            id: r.get(0)?,
-            platform: r.get(1)?,
-            started_ms: r.get(2)?,
-            person: r.get(3)?,
-            method: r.get(4)?,
-            reason: r.get(5)?,
-            answered: r.get::<_, i64>(6)? == 1,
-            revenue: revenue.and_then(|v| v.parse().ok()),
-            currency: r.get(8)?,
-            tag: r.get(9)?,
-            messages: r.get(10)?,
-            chat_id: r.get(11)?,
-            visit_known: r.get(12)?,
-            // The export sends no visitor IDs for a colliding chat ID; the report agrees.
-            has_visitor_ids: r.get::<_, bool>(13)? && !id_collision,
-            id_collision,
-            yclid: r.get(14)?,
-            utm: utm.and_then(|u| serde_json::from_str(&u).ok()),
-            referrer: r.get(16)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    Ok(conn
+        .prepare(&sql::chat_rows(Sqlite, conversations_with_visit!()))?
+        .query_map(params![from_ms, to_ms], |r| sql::chat_row(r))?
+        .collect::<Result<Vec<_>, _>>()?)
 }
