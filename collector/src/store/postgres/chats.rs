@@ -114,7 +114,7 @@ impl ChatStore for PgStore {
     }
 }
 
-/// The person's current conversation (see SQLite's `open_conversation`).
+/// The person's current conversation ([`sql::open_conversation`]).
 async fn open_conversation(
     tx: &Transaction<'_>,
     platform: &str,
@@ -350,7 +350,7 @@ async fn apply_facts(
     Ok(())
 }
 
-/// The site's side replied (see SQLite's `record_answered`).
+/// The site's side replied (see SQLite's `record_answered` for why every answer is logged).
 async fn record_answered(
     tx: &Transaction<'_>,
     a: &Answered,

@@ -7,9 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::store::columns::Columns;
 use crate::store::dialect::Dialect::Sqlite;
 use crate::store::history::{clicks_from_bodies, history_from_bodies, MAX_CLICKS, MAX_EVENTS_READ};
-use crate::store::model::{
-    ChatRecord, Click, IdentifierValue, MappingCursor, MappingPage, MappingQuery, PageVisit,
-};
+use crate::store::model::{ChatRecord, MappingCursor, MappingPage, MappingQuery};
 use crate::store::read_sql::{self as sql, ChatRow, Related};
 use crate::store::StoreError;
 
@@ -50,11 +48,12 @@ pub fn chat(
 fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError> {
     let site = row.summary.site.clone();
     let id = row.summary.chat_id.clone();
-    let (identifier_history, pages) = history_from_events(conn, &site, &id)?;
+    let (identifier_history, pages) =
+        history_from_bodies(event_bodies(conn, &site, &id, None, MAX_EVENTS_READ)?)?;
     let related = Related {
         identifier_history,
         pages,
-        clicks: clicks_from_events(conn, &site, &id)?,
+        clicks: clicks_from_bodies(event_bodies(conn, &site, &id, Some("click"), MAX_CLICKS)?)?,
         conflicts: conn
             .prepare_cached(&sql::conflicts(Sqlite))?
             .query_map(params![site, id], |r| sql::conflict(r))?
@@ -76,41 +75,26 @@ fn full_record(conn: &Connection, row: ChatRow) -> Result<ChatRecord, StoreError
 /// at ingest (see migration `events_0003_chat_event_list`).
 const CHAT_EVENTS: &str = "SELECT value FROM json_each((SELECT '[' || event_rowids || ']' FROM chats WHERE site = ?1 AND chat_id = ?2))";
 
-/// The clicks of one chat, from its stored `click` events, so the `clicks` table needs no
-/// per-chat index of its own.
-fn clicks_from_events(
+/// The bodies (and receipt times) of one chat's stored events, of `kind` only when given, in
+/// visitor-clock order: the source of its history and its clicks (see `ingest.rs` for why
+/// these are not kept as tables, and why `clicks` needs no per-chat index of its own).
+fn event_bodies(
     conn: &Connection,
     site: &str,
     chat_id: &str,
-) -> Result<Vec<Click>, StoreError> {
+    kind: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT body, received_at FROM events WHERE id IN ({CHAT_EVENTS}) AND kind = 'click'
-         ORDER BY ts, id LIMIT ?3"
+        "SELECT body, received_at FROM events WHERE id IN ({CHAT_EVENTS})
+           AND (?4 IS NULL OR kind = ?4) ORDER BY ts, id LIMIT ?3"
     ))?;
     let rows = stmt
-        .query_map(params![site, chat_id, MAX_CLICKS], |r| {
+        .query_map(params![site, chat_id, limit, kind], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    clicks_from_bodies(rows)
-}
-
-/// The identifier values and pages of one chat, from its stored events (the source of truth;
-/// see `ingest.rs` for why these are not kept as tables).
-fn history_from_events(
-    conn: &Connection,
-    site: &str,
-    chat_id: &str,
-) -> Result<(Vec<IdentifierValue>, Vec<PageVisit>), StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT body, received_at FROM events WHERE id IN ({CHAT_EVENTS}) ORDER BY ts, id LIMIT ?3"
-    ))?;
-    let rows = stmt
-        .query_map(params![site, chat_id, MAX_EVENTS_READ], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    history_from_bodies(rows)
+    Ok(rows)
 }
 
 /// Follows `prev_chat_id` from `start` until [`sql::chain_ends`].
