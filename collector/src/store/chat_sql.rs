@@ -8,6 +8,8 @@
 use chattag_core::ChatId;
 
 use crate::chats::matching::{ClickCandidate, Method};
+use crate::chats::model::CONVERSATION_GAP_MS;
+use crate::store::chat_rules::BOT_OPEN_SKEW_MS;
 use crate::store::dialect::Dialect;
 
 /// Row IDs of `table` whose platform is `$1` and that name the person by `$4` (user ID), `$5`
@@ -184,6 +186,12 @@ fn bot_opens_of_person(d: Dialect) -> String {
         "id IN ({}) AND used_by IS NULL AND at_ms BETWEEN $2::bigint AND $3::bigint",
         person(d, "bot_opens", "")
     )
+}
+
+/// The bot openings that count for a message at `at_ms`: from one conversation gap before it
+/// to [`BOT_OPEN_SKEW_MS`] after (the opening's event may be timed just after the message).
+pub fn bot_open_window(at_ms: i64) -> (i64, i64) {
+    (at_ms - CONVERSATION_GAP_MS, at_ms + BOT_OPEN_SKEW_MS)
 }
 
 /// The start parameter of the person's latest unused bot opening (see [`bot_opens_of_person`]).

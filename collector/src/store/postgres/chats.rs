@@ -25,7 +25,7 @@ use crate::chats::matching::{self, ChatStartFacts, ClickCandidate, IdEvidence, M
 use crate::chats::model::{Delivery, IntakeSource, LaterFacts, Written, CONVERSATION_GAP_MS};
 use crate::clock::now_ms;
 use crate::store::chat_rules::{
-    self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS, BOT_OPEN_SKEW_MS,
+    self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS,
 };
 use crate::store::chat_sql::{self as sql, Open};
 use crate::store::dialect::Dialect::Postgres;
@@ -456,13 +456,14 @@ async fn latest_bot_open(
     user: &ChatUser,
     at_ms: i64,
 ) -> Result<Option<String>, StoreError> {
+    let (from, to) = sql::bot_open_window(at_ms);
     Ok(opt(
         tx,
         &sql::latest_bot_open(Postgres),
         &[
             &platform,
-            &(at_ms - CONVERSATION_GAP_MS),
-            &(at_ms + BOT_OPEN_SKEW_MS),
+            &from,
+            &to,
             &user.user_id,
             &user.phone,
             &user.username,
@@ -480,13 +481,14 @@ async fn use_bot_opens(
     at_ms: i64,
     conversation: i64,
 ) -> Result<(), StoreError> {
+    let (from, to) = sql::bot_open_window(at_ms);
     let used = exec(
         tx,
         &sql::use_bot_opens(Postgres),
         &[
             &platform,
-            &(at_ms - CONVERSATION_GAP_MS),
-            &(at_ms + BOT_OPEN_SKEW_MS),
+            &from,
+            &to,
             &user.user_id,
             &user.phone,
             &user.username,

@@ -23,7 +23,7 @@ use crate::chats::matching::{self, ChatStartFacts, ClickCandidate, IdEvidence, M
 use crate::chats::model::{Delivery, IntakeSource, LaterFacts, Written, CONVERSATION_GAP_MS};
 use crate::clock::now_ms;
 use crate::store::chat_rules::{
-    self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS, BOT_OPEN_SKEW_MS,
+    self as rules, method_of, Answer, Provenance, Recorded, ANSWER_KEEP_MS,
 };
 use crate::store::chat_sql::{self as sql, Open};
 use crate::store::dialect::Dialect::Sqlite;
@@ -411,17 +411,11 @@ fn latest_bot_open(
     user: &ChatUser,
     at_ms: i64,
 ) -> Result<Option<String>, StoreError> {
+    let (from, to) = sql::bot_open_window(at_ms);
     Ok(conn
         .prepare_cached(&sql::latest_bot_open(Sqlite))?
         .query_row(
-            params![
-                platform,
-                at_ms - CONVERSATION_GAP_MS,
-                at_ms + BOT_OPEN_SKEW_MS,
-                user.user_id,
-                user.phone,
-                user.username
-            ],
+            params![platform, from, to, user.user_id, user.phone, user.username],
             |r| r.get::<_, Option<String>>(0),
         )
         .optional()?
@@ -436,12 +430,13 @@ fn use_bot_opens(
     at_ms: i64,
     conversation: i64,
 ) -> Result<(), StoreError> {
+    let (from, to) = sql::bot_open_window(at_ms);
     let used = conn
         .prepare_cached(&sql::use_bot_opens(Sqlite))?
         .execute(params![
             platform,
-            at_ms - CONVERSATION_GAP_MS,
-            at_ms + BOT_OPEN_SKEW_MS,
+            from,
+            to,
             user.user_id,
             user.phone,
             user.username,
