@@ -21,12 +21,20 @@ mod logic;
 #[cfg(target_arch = "wasm32")]
 mod browser;
 
+/// The wasm boundary without wasm-bindgen: plain `extern "C"` exports with one-letter names
+/// (each name ships twice, in the wasm and in the loader's glue, www/loader/glue.js, which
+/// lists them). Strings cross as (pointer, length) pairs of UTF-8 in linear memory:
+/// - JS → wasm: the glue asks `alloc(len)` for a block, writes the bytes and hands the pair over;
+///   the wasm takes ownership (`abi::take`). Pointer 0 is "no string" (`None`).
+/// - wasm → JS: an answer goes out through the `r(ptr, len)` import, which decodes it at once.
+///
+/// Only the glue's TextEncoder writes these bytes, and it writes UTF-8 whatever the JS string
+/// holds (lone surrogates become U+FFFD), so no UTF-8 validation (and its tables) ships here.
 #[cfg(target_arch = "wasm32")]
 mod exports {
     use std::cell::RefCell;
 
-    use wasm_bindgen::prelude::*;
-
+    use crate::browser::abi::{answer, take};
     use crate::browser::app::App;
     use crate::logic::delivery::Outcome;
 
@@ -44,8 +52,8 @@ mod exports {
     }
 
     /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
-    #[wasm_bindgen]
-    pub fn boot() -> bool {
+    #[export_name = "b"]
+    pub extern "C" fn boot() -> bool {
         let Ok(mut slot) = APP.0.try_borrow_mut() else {
             return false;
         };
@@ -53,13 +61,13 @@ mod exports {
     }
 
     /// After the page's queued calls were replayed: activate (unless consent is pending).
-    #[wasm_bindgen]
-    pub fn start() {
+    #[export_name = "s"]
+    pub extern "C" fn start() {
         with(|a| a.start());
     }
 
-    #[wasm_bindgen]
-    pub fn consent(granted: bool) {
+    #[export_name = "g"]
+    pub extern "C" fn consent(granted: bool) {
         with(|a| a.consent(granted));
     }
 
@@ -83,10 +91,28 @@ mod exports {
     /// The ClientID from `ym(counter, 'getClientID', cb)`.
     pub const CLIENT_ID: u32 = 7;
 
-    /// Every call that passes strings, in one export (each export taking or returning strings
-    /// costs its own conversion wrapper in the glue; one shared wrapper costs that once).
-    #[wasm_bindgen]
-    pub fn call(op: u32, a: Option<String>, b: Option<String>, n: u32) -> Option<String> {
+    /// Every call that passes strings, in one export; the answer (if any) goes out through
+    /// `answer`. `a`/`b`: (pointer, length) from the glue's `alloc`, pointer 0 for none.
+    ///
+    /// # Safety
+    /// Called only by the glue, with pointers from `alloc` (or 0) holding UTF-8 of that length.
+    #[export_name = "c"]
+    pub unsafe extern "C" fn call(
+        op: u32,
+        a_ptr: *mut u8,
+        a_len: usize,
+        b_ptr: *mut u8,
+        b_len: usize,
+        n: u32,
+    ) {
+        // SAFETY: the glue's contract above.
+        let (a, b) = unsafe { (take(a_ptr, a_len), take(b_ptr, b_len)) };
+        if let Some(s) = run(op, a, b, n) {
+            answer(&s);
+        }
+    }
+
+    fn run(op: u32, a: Option<String>, b: Option<String>, n: u32) -> Option<String> {
         let mut guard = APP.0.try_borrow_mut().ok();
         let Some(app) = guard.as_mut().and_then(|g| g.as_mut()) else {
             // Not running (or busy): a URL comes back as it is.
@@ -119,16 +145,16 @@ mod exports {
     }
 
     /// Timers, page hide and bfcache restore (`app::TIMER_*`).
-    #[wasm_bindgen]
-    pub fn on_timer(what: u32) {
+    #[export_name = "t"]
+    pub extern "C" fn on_timer(what: u32) {
         with(|a| a.timer(what));
     }
 
     /// What became of the batch (for the debug overlay): 0 a stale answer, 1 delivered,
     /// 2 refused and dropped, 3 kept for a retry.
-    #[wasm_bindgen]
-    pub fn on_settled(token: u32, status: u16) -> u32 {
-        match with(|a| a.settled(token, status)).flatten() {
+    #[export_name = "d"]
+    pub extern "C" fn on_settled(token: u32, status: u32) -> u32 {
+        match with(|a| a.settled(token, status as u16)).flatten() {
             None => 0,
             Some(Outcome::Delivered) => 1,
             Some(Outcome::Refused) => 2,

@@ -11,7 +11,6 @@
 // Lazy chunks, each loaded only when used: the debug
 // overlay (debug mode), the QR dialog (data-qr on a desktop), and the strict-CSP fallback — the
 // same wasm turned into JavaScript by wasm2js, driven by the same glue — when wasm cannot compile.
-import { initSync, wasmImports, finalize } from 'chattag:glue';
 import * as w from 'chattag:glue';
 import loadWasm from 'chattag:wasm';
 import CHUNKS from 'chattag:chunks';
@@ -197,14 +196,14 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     // Object.prototype.then). Under a CSP without 'wasm-unsafe-eval' either throws a
     // CompileError: caught below.
     try {
-      const loaded = loadWasm(script, wasmImports, finalize);
+      const loaded = loadWasm(script, w.imports, w.adopt);
       if (loaded instanceof Promise) await loaded;
-      else initSync({ module: loaded });
+      else w.adopt(new WebAssembly.Instance(new WebAssembly.Module(loaded), w.imports()));
     } catch (e) {
       // No wasm here (a CSP without 'wasm-unsafe-eval' throws a CompileError): the same code as
       // JavaScript, fed the same glue's imports and adopted as if it were the wasm instance.
       warn('wasm unavailable, using the JavaScript build:', e);
-      finalize({ exports: (await loadChunk('fallback')).default(wasmImports()) });
+      w.adopt({ exports: (await loadChunk('fallback')).default(w.imports()) });
     }
     ui.debug = w.boot() || ui.debug;
     live = true;
