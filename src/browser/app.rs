@@ -426,17 +426,23 @@ impl App {
         let Some(p) = self.pass(false) else {
             return String::new();
         };
-        match p.link(href, hint) {
+        let words = match p.link(href, hint) {
             Ok(t) => [
-                if t.changed { "u " } else { "t " },
+                if t.changed { "u" } else { "t" },
                 t.messenger.as_str(),
-                " ",
                 t.kind.as_str(),
-            ]
-            .concat(),
-            Err(Skip::NotMessenger) => String::new(),
-            Err(s) => ["s ", s.as_str(), " ", s.reason()].concat(),
+            ],
+            Err(Skip::NotMessenger) => return String::new(),
+            Err(s) => ["s", s.as_str(), s.reason()],
+        };
+        let mut out = String::new();
+        for w in words {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(w);
         }
+        out
     }
 
     /// `<consent> <endpoint>` for the debug overlay: `granted` / `required` (waiting for
@@ -449,12 +455,10 @@ impl App {
         } else {
             "required"
         };
-        [
-            consent,
-            " ",
-            self.settings.endpoint.as_deref().unwrap_or(""),
-        ]
-        .concat()
+        let mut out = String::from(consent);
+        out.push(' ');
+        out.push_str(self.settings.endpoint.as_deref().unwrap_or(""));
+        out
     }
 
     // ---- events and delivery -------------------------------------------------------------
