@@ -35,7 +35,7 @@ mod exports {
     use std::cell::RefCell;
 
     use crate::browser::abi::{answer, take};
-    use crate::browser::app::App;
+    use crate::browser::app::{App, LINK_PASS};
     use crate::logic::delivery::Outcome;
 
     /// The page's one `App`. A plain static, not `thread_local!`: wasm32-unknown-unknown without
@@ -118,6 +118,10 @@ mod exports {
             // Not running (or busy): a URL comes back as it is.
             return if op == REWRITE { a } else { None };
         };
+        // Tagging does not wait for the rest of an activation; everything else comes after it.
+        if !(op == TAG_HREFS || op == LINK && n == LINK_PASS) {
+            app.settle();
+        }
         match op {
             ID => app.id(),
             REWRITE => a.map(|url| {
@@ -147,7 +151,10 @@ mod exports {
     /// Timers, page hide and bfcache restore (`app::TIMER_*`).
     #[export_name = "t"]
     pub extern "C" fn on_timer(what: u32) {
-        with(|a| a.timer(what));
+        with(|a| {
+            a.settle();
+            a.timer(what)
+        });
     }
 
     /// What became of the batch (for the debug overlay): 0 a stale answer, 1 delivered,

@@ -31,6 +31,8 @@ pub const TIMER_CONFIRM: u32 = 3;
 pub const TIMER_HIDE: u32 = 5;
 /// bfcache restore (`pageshow` with `persisted`).
 pub const TIMER_SHOW: u32 = 6;
+/// The rest of an activation, after the first tagging pass (`App::settle`).
+pub const TIMER_SETTLE: u32 = 7;
 
 /// `App::link`: a hinted link of a tagging pass, or a link being used (a click); the shell
 /// passes 1 for the link under a pointer (`pointerdown` / `contextmenu`).
@@ -52,6 +54,8 @@ pub struct App {
     /// The loader has replayed the page's queued calls; activation may happen.
     started: bool,
     live: Option<Live>,
+    /// An activation's events, storage writes and first send, not made yet (`App::settle`).
+    pending: Option<Resolution>,
     /// Created on first use, so that nothing is touched before consent.
     store: Option<Store>,
     user_id: Option<String>,
@@ -99,6 +103,7 @@ impl App {
             settings,
             started: false,
             live: None,
+            pending: None,
             store: None,
             user_id: None,
             purchase_id: None,
@@ -184,6 +189,7 @@ impl App {
         } else {
             self.consent = false;
             self.live = None;
+            self.pending = None;
             self.sender.reset();
             self.store().clear();
         }
@@ -213,15 +219,27 @@ impl App {
         if self.settings.prefix != Prefix::DEFAULT {
             prefixes.push(Prefix::DEFAULT);
         }
-        let chat_id = res.record.chat_id.as_str().to_owned();
         self.live = Some(Live {
             record: res.record.clone(),
             template,
             prefixes,
         });
-        self.apply(res);
-
+        self.pending = Some(res);
+        // Tagging first: the shell runs this pass as soon as `start` returns, and the rest of
+        // the activation (events, storage writes, the first send: most of its time, storage and
+        // cookies being synchronous IPC in browsers) in a task after it. Any other call that
+        // needs it runs it first (`settle`).
         ports::pass();
+        ports::later(0, TIMER_SETTLE);
+    }
+
+    /// The rest of an activation (see `activate`); nothing when none is pending.
+    pub fn settle(&mut self) {
+        let Some(res) = self.pending.take() else {
+            return;
+        };
+        let chat_id = res.record.chat_id.as_str().to_owned();
+        self.apply(res);
         self.client_id_check = 0;
         ports::later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
         if let Some(c) = &self.settings.counter {
@@ -407,6 +425,7 @@ impl App {
         if self.live.is_none() {
             return;
         }
+        self.settle();
         if let Some(res) = self.resolve(Landing::default()) {
             self.apply(res);
         }
@@ -595,6 +614,7 @@ impl App {
             TIMER_CONFIRM => self.flush(),
             TIMER_HIDE => self.beacon(),
             TIMER_SHOW => self.show(),
+            TIMER_SETTLE => self.settle(),
             TIMER_CLIENT_ID if self.live.is_some() => {
                 if self.report_news() {
                     self.flush();

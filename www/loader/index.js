@@ -14,7 +14,7 @@
 import * as w from 'chattag:glue';
 import loadWasm from 'chattag:wasm';
 import CHUNKS from 'chattag:chunks';
-import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching } from './shell.js';
+import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching, passNow } from './shell.js';
 
 (() => {
   const previous = W.chattag;
@@ -212,6 +212,7 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     }
     listen();
     guard(w.start)();
+    passNow();
     if (ui.debug) {
       Promise.all([loadChunk('debug'), loadChunk('inspect')])
         .then(([m, i]) => {
