@@ -66,22 +66,10 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
   W.chattag = api;
 
   // ---- debug overlay and QR dialog: idle unless debug mode / data-qr is on -------------------
-  // The overlay's model and the QR click live in the lazily loaded "inspect" chunk
-  // (www/loader/wasm-inspect.js); `inspect(element)` / `inspect()` are the wasm's verdicts.
-  const inspect = (el) =>
-    w.call(6, el && el.getAttribute('href'), el && el.getAttribute('data-chattag'), el ? 1 : 0) || '';
-  const state = { inspect, api, sent, maybe: MAYBE };
-  let overlay, inspector, qr, refreshing;
-  // Run after every entry into the wasm (see `guard`); the model is rebuilt at most every 100 ms.
-  ui.after = () => {
-    if (!overlay || refreshing) return;
-    refreshing = setTimeout(() => {
-      refreshing = 0;
-      try {
-        overlay.update(inspector.model(state));
-      } catch (e) {}
-    }, 100);
-  };
+  // Both live in the lazily loaded "inspect" chunk (www/loader/wasm-inspect.js), handed what it
+  // needs of the loader here.
+  const state = { call: w.call, api, sent, maybe: MAYBE, ui };
+  let qrClick;
 
   const listen = () => {
     const opts = { capture: true, passive: true };
@@ -98,14 +86,8 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
     if (setting('data-qr', 'qr') && W.matchMedia && matchMedia('(pointer: fine)').matches && !matchMedia('(pointer: coarse)').matches) {
       // Both fetched now, so that a click never waits on the network.
-      Promise.all([loadChunk('qr'), loadChunk('inspect')]).then(([q, i]) => ((qr = q), (inspector = i)), (e) => warn('qr:', e));
-      W.addEventListener('click', (e) => {
-        try {
-          if (qr) inspector.qrClick(e, qr, state);
-        } catch (err) {
-          warn('qr:', err); // e.g. a RangeError: too long for a QR code; the click navigates
-        }
-      }, true);
+      Promise.all([loadChunk('qr'), loadChunk('inspect')]).then(([q, i]) => (qrClick = i.qrClick(q, state)), (e) => warn('qr:', e));
+      W.addEventListener('click', (e) => qrClick && qrClick(e), true);
     }
 
     let hiddenAt = 0;
@@ -215,10 +197,7 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     passNow();
     if (ui.debug) {
       Promise.all([loadChunk('debug'), loadChunk('inspect')])
-        .then(([m, i]) => {
-          inspector = i;
-          overlay = m.showDebug(i.model(state));
-        })
+        .then(([m, i]) => i.debug(m, state))
         .catch((e) => warn('debug overlay:', e));
     }
   })().catch((e) => warn('not running:', e));
