@@ -45,10 +45,9 @@ function sections(buf) {
 }
 
 /**
- * Which block a (demangled) function name belongs to: the first project or binding crate path
- * in it, so a std generic instantiated for one of ours counts as ours. An export's wrapper
- * (`maybe_catch_unwind::<chattag::exports::…>`) counts as the browser shell: the `App` methods
- * it calls are inlined into it.
+ * Which block a function name belongs to: the first project crate path in it, so a std generic
+ * instantiated for one of ours counts as ours. An export counts as the browser shell: the `App`
+ * methods it calls are inlined into it.
  */
 // Names as rustc mangles them (v0 `_R…7chattag5logic…` or legacy `_ZN7chattag5logic…`: the
 // crate, then the module path, each as <length><name>) or demangled (`chattag[hash]::logic`).
@@ -56,12 +55,10 @@ const OWNERS = [
   [/chattag_core\[|12chattag_core/, 'rules: core'],
   [/chattag\[[0-9a-f]+\]::logic|7chattag5logic/, 'rules: snippet logic'],
   [/chattag\[[0-9a-f]+\]::(browser|exports)|7chattag(7browser|7exports)/, 'shell: page-view state, exports (src/browser, lib.rs)'],
-  [/wasm_bindgen\[|web_sys\[|js_sys\[|getrandom\[|__wbg|__wbindgen|__externref/, 'shell: wasm-bindgen runtime'],
 ];
 export function blockOf(name) {
   // The exports (src/lib.rs, src/browser/abi.rs) keep their one-letter export names.
   if (/^[a-z]$/.test(name)) return OWNERS[2][1];
-  if (/^wasm_bindgen\[[0-9a-f]+\]::__rt::maybe_catch_unwind::<chattag\[[0-9a-f]+\]::exports/.test(name)) return OWNERS[2][1];
   let best = 'runtime: std, alloc, core';
   let at = Infinity;
   for (const [re, block] of OWNERS) {

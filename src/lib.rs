@@ -10,9 +10,8 @@
 //! and the calls into the loader's shell, www/loader/shell.js, which does all browser I/O).
 //!
 //! Size: every byte ships to every page, so no `format!`/`core::fmt`, no serde_json (see
-//! `logic::wire`), and only strings and numbers cross the boundary: no web-sys, js-sys or
-//! getrandom, and no JS object kept in wasm (wasm-bindgen's object heap and closures stay out of
-//! the glue).
+//! `logic::wire`), and only strings and numbers cross the boundary: no wasm-bindgen, web-sys,
+//! js-sys or getrandom, and no JS object kept in wasm.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 

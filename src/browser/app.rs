@@ -10,7 +10,7 @@ use chattag_core::identifiers::{
 use chattag_core::links::{Hint, Skip, Tagged};
 use chattag_core::template::Template;
 use chattag_core::url::split_byte;
-use chattag_core::Prefix;
+use chattag_core::{ChatId, Prefix};
 
 use crate::browser::dom::Pass;
 use crate::browser::ports::{
@@ -55,7 +55,7 @@ pub struct App {
     started: bool,
     live: Option<Live>,
     /// An activation's events, storage writes and first send, not made yet (`App::settle`).
-    pending: Option<Resolution>,
+    pending: Option<Due>,
     /// Created on first use, so that nothing is touched before consent.
     store: Option<Store>,
     user_id: Option<String>,
@@ -66,11 +66,27 @@ pub struct App {
     sender: Sender,
 }
 
+/// What a resolution of the visitor's ID leaves to tell the collector and storage (`App::apply`).
+struct Due {
+    issued: bool,
+    prev: Option<ChatId>,
+    changed: bool,
+}
+
 /// The active visitor: present only while the snippet may run and has an ID.
 struct Live {
     record: Record,
     template: Template,
     prefixes: Vec<Prefix>,
+}
+
+fn split(r: Resolution) -> (Record, Due) {
+    let due = Due {
+        issued: r.issued,
+        prev: r.prev,
+        changed: r.changed,
+    };
+    (r.record, due)
 }
 
 fn now_ms() -> u64 {
@@ -219,12 +235,13 @@ impl App {
         if self.settings.prefix != Prefix::DEFAULT {
             prefixes.push(Prefix::DEFAULT);
         }
+        let (record, due) = split(res);
         self.live = Some(Live {
-            record: res.record.clone(),
+            record,
             template,
             prefixes,
         });
-        self.pending = Some(res);
+        self.pending = Some(due);
         // Tagging first: the shell runs this pass as soon as `start` returns, and the rest of
         // the activation (events, storage writes, the first send: most of its time, storage and
         // cookies being synchronous IPC in browsers) in a task after it. Any other call that
@@ -235,11 +252,12 @@ impl App {
 
     /// The rest of an activation (see `activate`); nothing when none is pending.
     pub fn settle(&mut self) {
-        let Some(res) = self.pending.take() else {
+        let Some(due) = self.pending.take() else {
             return;
         };
-        let chat_id = res.record.chat_id.as_str().to_owned();
-        self.apply(res);
+        self.apply(due);
+        let Some(l) = &self.live else { return };
+        let chat_id = l.record.chat_id.as_str().to_owned();
         self.client_id_check = 0;
         ports::later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
         if let Some(c) = &self.settings.counter {
@@ -266,11 +284,8 @@ impl App {
         ))
     }
 
-    /// Makes `res` the live record and tells the collector what is new about it.
-    fn apply(&mut self, res: Resolution) {
-        if let Some(l) = &mut self.live {
-            l.record = res.record;
-        }
+    /// Tells the collector what is new about the live record, and stores it if it changed.
+    fn apply(&mut self, res: Due) {
         if res.issued {
             let ids = self.identifiers();
             if let Some(mut ev) = self.event(EventType::Issue, ids.clone()) {
@@ -427,7 +442,11 @@ impl App {
         }
         self.settle();
         if let Some(res) = self.resolve(Landing::default()) {
-            self.apply(res);
+            let (record, due) = split(res);
+            if let Some(l) = &mut self.live {
+                l.record = record;
+            }
+            self.apply(due);
         }
         ports::pass();
         self.report_news();

@@ -1,7 +1,7 @@
 //! The loader's side of the wasm boundary: the imperative shell (www/loader/shell.js) that does
 //! every piece of browser I/O — storage, cookies, page facts, the network, timers, the console.
 //! Only strings and numbers cross: no JS object lives in the wasm, so neither web-sys nor
-//! wasm-bindgen's object heap ships to the page.
+//! wasm-bindgen ships to the page (the glue is www/loader/glue.js, by hand).
 //!
 //! The calls that pass strings go through one import, `io(op, a, b)`, and typed wrappers here:
 //! each import taking or returning strings costs its own conversion shim in the glue (~0.3 KB

@@ -1,5 +1,5 @@
-// The imperative shell: every piece of browser I/O the wasm needs, imported by the wasm-bindgen
-// glue as 'chattag:shell' (src/browser/ports.rs declares each function). Only strings and
+// The imperative shell: every piece of browser I/O the wasm needs, handed to it by the glue
+// (www/loader/glue.js; src/browser/ports.rs declares each function). Only strings and
 // numbers cross, so no JS object lives in the wasm. These functions only move data: which links
 // are tagged and how, IDs, expiry, events and retries are the wasm's decisions.
 //
