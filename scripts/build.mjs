@@ -169,7 +169,52 @@ function optimize(input) {
     '--strip-debug', '--strip-producers', '--strip-target-features',
     input, '-o', output,
   ]);
+  fs.writeFileSync(output, dropExports(fs.readFileSync(output), ['__data_end', '__heap_base']));
   return { before: fs.statSync(input).size, path: output };
+}
+
+// The linker exports two globals of its own (`__data_end`, `__heap_base`) that nothing reads; their
+// names would ship in every download. Rewrites the export section without them.
+function dropExports(wasm, names) {
+  const leb = (pos) => {
+    let n = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = wasm[pos++];
+      n += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return [n, pos];
+    }
+  };
+  const uleb = (n) => {
+    const out = [];
+    do {
+      let b = n & 0x7f;
+      n = Math.floor(n / 128);
+      if (n) b |= 0x80;
+      out.push(b);
+    } while (n);
+    return Buffer.from(out);
+  };
+  for (let pos = 8; pos < wasm.length;) {
+    const start = pos;
+    const id = wasm[pos++];
+    const [size, body] = leb(pos);
+    const end = body + size;
+    if (id === 7) {
+      let [count, p] = leb(body);
+      const kept = [];
+      while (count--) {
+        const from = p;
+        const [len, q] = leb(p);
+        const name = wasm.subarray(q, q + len).toString('utf8');
+        [, p] = leb(q + len + 1); // kind byte, then the index
+        if (!names.includes(name)) kept.push(wasm.subarray(from, p));
+      }
+      const content = Buffer.concat([uleb(kept.length), ...kept]);
+      return Buffer.concat([wasm.subarray(0, start), Buffer.from([7]), uleb(content.length), content, wasm.subarray(end)]);
+    }
+    pos = end;
+  }
+  return wasm;
 }
 
 // ---- 3b. the strict-CSP fallback ------------------------------------------------------------
