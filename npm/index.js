@@ -1,7 +1,7 @@
 // chattag for sites that bundle their own code: `import { start } from 'chattag'`.
 //
 // This is the same snippet as the script tag, not a second implementation: `chattag.mjs` is the
-// built dist/chattag.inline.js (loader + wasm-bindgen glue + the wasm, inlined) wrapped so that it runs
+// built dist/chattag.inline.js (loader + glue + the wasm, inlined) wrapped so that it runs
 // when `start()` is called instead of when it is loaded (scripts/build_npm.mjs). Every rule
 // stays in the Rust core; this file only hands over the settings and forwards calls to
 // `window.chattag`, the snippet's API.

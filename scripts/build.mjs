@@ -10,16 +10,17 @@
 //                   nightly; measured with 1.95: 118 B more wasm, 36 B more gzip than Debian's
 //                   1.96). Without rust-src the build stops and says to install it.
 //      Force one with CHATTAG_WASM_TOOLCHAIN=build-std|rustup.
-//   2. wasm-pack (wasm-bindgen --target web) with the size-first `[profile.wasm]` of Cargo.toml;
-//      plain `cargo build` + `wasm-bindgen` when wasm-pack is not installed (same output).
+//   2. cargo build with the size-first `[profile.wasm]` of Cargo.toml. No wasm-bindgen: the
+//      exports and imports are plain numbers (src/lib.rs, src/browser/ports.rs) and the glue is
+//      www/loader/glue.js, by hand.
 //   3. wasm-opt -Oz (binaryen from node_modules).
-//   4. esbuild: loader + wasm-bindgen glue → dist/chattag.js, with the wasm beside it as
+//   4. esbuild: loader + glue → dist/chattag.js, with the wasm beside it as
 //      dist/chattag.<hash>.wasm (default, --wasm=file: compiled while it streams in, nothing
 //      base64-inflated) or inlined as base64 (--wasm=inline: one file, no MIME/CORS needs on the
 //      host). The one-file build is always written as dist/chattag.inline.js too (the npm
 //      package wraps it). Both variants are measured on every build and printed.
 //
-// Flags: --wasm=file|inline   --skip-cargo (reuse the last wasm-bindgen output; loader-only work)
+// Flags: --wasm=file|inline   --skip-cargo (reuse the last cargo output; loader-only work)
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -67,15 +68,9 @@ function capture(cmd, argv, env) {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function onPath(exe, envPath) {
-  return envPath.split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, exe)));
-}
-
 // The strict-CSP fallback is this same wasm turned into JavaScript by wasm2js, driven by the same
-// wasm-bindgen glue. wasm2js handles neither an externref table nor multi-value returns, so
-// wasm-bindgen must not emit them: with these features off it keeps JS objects in the glue's heap
-// array and returns strings through a return pointer (measured: the wasm gets smaller, the glue
-// a little larger).
+// glue. wasm2js handles neither reference types nor multi-value returns: the module is built
+// without both (std included, rebuilt with these flags).
 const MVP_ABI = '-Ctarget-feature=-reference-types,-multivalue';
 
 // ---- 1. toolchain ----------------------------------------------------------------------------
@@ -120,10 +115,9 @@ function detectToolchain() {
         env: { ...env, RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `${env.RUSTFLAGS} -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none` },
       };
     }
-    // Without rust-src there is only the prebuilt std, compiled with reference types on: with
-    // MVP_ABI (needed by the wasm2js fallback) wasm-bindgen then fails ("failed to find the
-    // `__wbindgen_externref_table_dealloc` function", measured with rustup 1.95), and it would
-    // lack immediate-abort anyway. Say what to install instead of failing inside wasm-pack.
+    // Without rust-src there is only the prebuilt std, compiled with reference types on (which
+    // the wasm2js fallback cannot translate) and without immediate-abort (its panic machinery is
+    // kilobytes). Say what to install instead of shipping a bigger, different build.
     fail(`rustup ${version} has the wasm32 target but not the rust-src component, which the snippet's build needs `
       + '(std rebuilt with panic=immediate-abort and without reference types): `rustup component add rust-src`');
   };
@@ -140,36 +134,19 @@ function detectToolchain() {
   );
 }
 
-// ---- 2. cargo + wasm-bindgen -----------------------------------------------------------------
+// ---- 2. cargo ---------------------------------------------------------------------------------
 
 function buildWasm(tc) {
   const env = {
     ...process.env,
     ...tc.env,
     CARGO_TARGET_DIR: tc.targetDir,
-    // wasm-bindgen needs the target_features section that `strip = true` removes; wasm-opt
-    // --strip-debug drops names and debug sections after it instead.
+    // Function names stay in the module cargo writes (the size table reads them); wasm-opt
+    // --strip-debug drops names and debug sections from the shipped one.
     CARGO_PROFILE_WASM_STRIP: 'false',
   };
-  const outDir = path.join(tc.targetDir, 'pkg');
-  fs.rmSync(outDir, { recursive: true, force: true });
-  if (onPath('wasm-pack', env.PATH)) {
-    say('bindings: wasm-pack');
-    run(
-      'wasm-pack',
-      [
-        'build', '--mode', 'force', '--target', 'web', '--profile', 'wasm', '--no-opt', '--no-pack', '--no-typescript',
-        '--out-dir', outDir, '--out-name', 'chattag', ROOT, ...tc.cargoArgs,
-      ],
-      env,
-    );
-  } else {
-    say('bindings: cargo + wasm-bindgen (wasm-pack not installed)');
-    run('cargo', ['build', '--lib', '--profile', 'wasm', '--target', 'wasm32-unknown-unknown', ...tc.cargoArgs], env);
-    const raw = path.join(tc.targetDir, 'wasm32-unknown-unknown', 'wasm', 'chattag.wasm');
-    run('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir', outDir, '--out-name', 'chattag', raw], env);
-  }
-  return outDir;
+  run('cargo', ['build', '--lib', '--profile', 'wasm', '--target', 'wasm32-unknown-unknown', ...tc.cargoArgs], env);
+  return path.join(tc.targetDir, 'wasm32-unknown-unknown', 'wasm', 'chattag.wasm');
 }
 
 // ---- 3. wasm-opt -----------------------------------------------------------------------------
@@ -178,9 +155,8 @@ function buildWasm(tc) {
 // and multi-value; wasm-opt must not reintroduce either (wasm2js could not translate them).
 const WASM_FEATURES = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals'];
 
-function optimize(outDir) {
-  const input = path.join(outDir, 'chattag_bg.wasm');
-  const output = path.join(outDir, 'chattag_bg.opt.wasm');
+function optimize(input) {
+  const output = path.join(path.dirname(input), 'chattag.opt.wasm');
   const wasmOpt = path.join(BIN, 'wasm-opt');
   if (!fs.existsSync(wasmOpt)) fail('node_modules/.bin/wasm-opt missing: run `npm ci`');
   run(wasmOpt, [
@@ -193,17 +169,52 @@ function optimize(outDir) {
     '--strip-debug', '--strip-producers', '--strip-target-features',
     input, '-o', output,
   ]);
-  // Import, export and module names down to one or two letters (wasm-bindgen's are
-  // `__wbg_cookie_d2fddf0073ea44a9` and the like, each in the wasm and again as a key in the
-  // glue): ~1 KB gzip off the wasm, more off the glue, which glueSource() renames to match.
-  say(`$ ${wasmOpt} --minify-imports-and-exports-and-modules ${output} -o ${output}`);
-  const r = spawnSync(wasmOpt, [...WASM_FEATURES, '--minify-imports-and-exports-and-modules', output, '-o', output], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) fail(`wasm-opt --minify-imports-and-exports-and-modules: ${r.stderr}`);
-  const map = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
-  const modules = new Set(WebAssembly.Module.imports(new WebAssembly.Module(fs.readFileSync(output))).map((i) => i.module));
-  if (modules.size !== 1) fail(`expected one import module after minifying, found ${[...modules].join(', ')}`);
-  const names = { module: [...modules][0], imports: map.imports.map(([, from, to]) => [from, to]), exports: map.exports };
-  return { before: fs.statSync(input).size, path: output, names };
+  fs.writeFileSync(output, dropExports(fs.readFileSync(output), ['__data_end', '__heap_base']));
+  return { before: fs.statSync(input).size, path: output };
+}
+
+// The linker exports two globals of its own (`__data_end`, `__heap_base`) that nothing reads; their
+// names would ship in every download. Rewrites the export section without them.
+function dropExports(wasm, names) {
+  const leb = (pos) => {
+    let n = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = wasm[pos++];
+      n += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return [n, pos];
+    }
+  };
+  const uleb = (n) => {
+    const out = [];
+    do {
+      let b = n & 0x7f;
+      n = Math.floor(n / 128);
+      if (n) b |= 0x80;
+      out.push(b);
+    } while (n);
+    return Buffer.from(out);
+  };
+  for (let pos = 8; pos < wasm.length;) {
+    const start = pos;
+    const id = wasm[pos++];
+    const [size, body] = leb(pos);
+    const end = body + size;
+    if (id === 7) {
+      let [count, p] = leb(body);
+      const kept = [];
+      while (count--) {
+        const from = p;
+        const [len, q] = leb(p);
+        const name = wasm.subarray(q, q + len).toString('utf8');
+        [, p] = leb(q + len + 1); // kind byte, then the index
+        if (!names.includes(name)) kept.push(wasm.subarray(from, p));
+      }
+      const content = Buffer.concat([uleb(kept.length), ...kept]);
+      return Buffer.concat([wasm.subarray(0, start), Buffer.from([7]), uleb(content.length), content, wasm.subarray(end)]);
+    }
+    pos = end;
+  }
+  return wasm;
 }
 
 // ---- 3b. the strict-CSP fallback ------------------------------------------------------------
@@ -245,40 +256,6 @@ async function buildFallback(optPath) {
   return { name: 'fallback', file: `chattag-fallback.${crypto.createHash('sha256').update(js).digest('hex').slice(0, 10)}.js`, js };
 }
 
-// The wasm-bindgen glue, plus two of its internals the fallback path needs: the import object it
-// builds and the step that adopts an instance (`initSync` does both, but only for real wasm).
-// `names`: optimize()'s renaming, applied here to the glue's import object keys, its module key
-// and its `wasm.<export>` calls.
-function glueSource(outDir, names) {
-  const file = path.join(outDir, 'chattag.js');
-  let js = fs.readFileSync(file, 'utf8');
-  for (const f of ['__wbg_get_imports', '__wbg_finalize_init']) {
-    if (!js.includes(`function ${f}(`)) fail(`the wasm-bindgen glue has no ${f}(); the fallback path needs it`);
-  }
-  const swap = (re, to, what) => {
-    const n = js.match(re)?.length ?? 0;
-    if (n === 0) fail(`the wasm-bindgen glue changed shape: no ${what}; update glueSource in scripts/build.mjs`);
-    js = js.replace(re, to);
-  };
-  swap(/"\.\/chattag_bg\.js": import0/g, `${JSON.stringify(names.module)}: import0`, 'import module key');
-  // Imports of the shell that need no conversion (no arguments, numbers only) are imported by
-  // wasm-bindgen straight from the module namespace (`"chattag:shell": import1`): they join the
-  // one import object under their short names instead.
-  js = js.replace(/^\s*"chattag:shell": import\d+,\n/gm, '');
-  for (const [from, to] of names.imports) {
-    if (new RegExp(`\\b${from}(?=: function)`).test(js)) swap(new RegExp(`\\b${from}(?=: function)`, 'g'), JSON.stringify(to), `import ${from}`);
-    else if (/^import \* as import1 from "chattag:shell"$/m.test(js)) swap(/(const import0 = \{\n\s*__proto__: null,\n)/, `$1${JSON.stringify(to)}: import1.${from},\n`, `import ${from}`);
-    else fail(`the wasm-bindgen glue changed shape: no import ${from}; update glueSource in scripts/build.mjs`);
-  }
-  for (const [from, to] of names.exports) {
-    const re = new RegExp(`\\bwasm\\.${from}\\b`, 'g');
-    if (re.test(js)) js = js.replace(re, `wasm[${JSON.stringify(to)}]`);
-  }
-  // The glue's TextDecoder / TextEncoder come from www/loader/text.js: a page's broken polyfill
-  // must not throw while chattag.js is evaluated.
-  return `import { TextDecoder, TextEncoder } from 'chattag:text';\n${js}\nexport { __wbg_get_imports as wasmImports, __wbg_finalize_init as finalize };\n`;
-}
-
 // ---- 4. bundle -------------------------------------------------------------------------------
 
 const gzipSize = (buf) => zlib.gzipSync(buf, { level: 9 }).length;
@@ -305,7 +282,7 @@ async function buildChunks() {
   return out;
 }
 
-async function bundle(outDir, names, wasmBytes, mode, chunks, { glueExternal = false } = {}) {
+async function bundle(wasmBytes, mode, chunks, { glueExternal = false } = {}) {
   const hash = crypto.createHash('sha256').update(wasmBytes).digest('hex').slice(0, 10);
   const wasmName = `chattag.${hash}.wasm`;
   const wasmPlugin = {
@@ -320,11 +297,9 @@ async function bundle(outDir, names, wasmBytes, mode, chunks, { glueExternal = f
         contents: `export default ${JSON.stringify(a.path === 'chattag:wasm-base64' ? wasmBytes.toString('base64') : wasmName)};`,
         loader: 'js',
       }));
-      build.onResolve({ filter: /^chattag:glue$/ }, () => (glueExternal ? { path: 'chattag:glue', external: true } : { path: 'glue', namespace: 'chattag-glue' }));
-      build.onLoad({ filter: /.*/, namespace: 'chattag-glue' }, () => ({ contents: glueSource(outDir, names), loader: 'js', resolveDir: outDir }));
+      build.onResolve({ filter: /^chattag:glue$/ }, () => (glueExternal ? { path: 'chattag:glue', external: true } : { path: path.join(ROOT, 'www', 'loader', 'glue.js') }));
       build.onResolve({ filter: /^chattag:text$/ }, () => ({ path: path.join(ROOT, 'www', 'loader', 'text.js') }));
-      // The wasm's imports (src/browser/ports.rs): the loader's shell, one module with the
-      // loader's own import of it.
+      // The I/O the glue hands the wasm (src/browser/ports.rs): the loader's shell.
       build.onResolve({ filter: /^chattag:shell$/ }, () => ({ path: path.join(ROOT, 'www', 'loader', 'shell.js') }));
       build.onResolve({ filter: /^chattag:chunks$/ }, () => ({ path: 'chunks', namespace: 'chattag-chunks' }));
       build.onLoad({ filter: /.*/, namespace: 'chattag-chunks' }, () => ({
@@ -344,9 +319,6 @@ async function bundle(outDir, names, wasmBytes, mode, chunks, { glueExternal = f
     legalComments: 'none',
     write: false,
     logLevel: 'silent',
-    // The glue's default-URL branch (import.meta.url) is never taken: the loader always passes
-    // the module itself.
-    define: { 'import.meta.url': 'undefined' },
     plugins: [wasmPlugin],
   });
   for (const w of result.warnings) say(`esbuild warning: ${w.text}`);
@@ -374,15 +346,15 @@ function sizes(name, buf) {
 async function main() {
   const tc = detectToolchain();
   say(`wasm toolchain: ${tc.name} — ${tc.describe}`);
-  const outDir = flag('skip-cargo') ? path.join(tc.targetDir, 'pkg') : buildWasm(tc);
-  if (!fs.existsSync(path.join(outDir, 'chattag_bg.wasm'))) fail(`no wasm-bindgen output in ${outDir}`);
-  const opt = optimize(outDir);
+  const raw = flag('skip-cargo') ? path.join(tc.targetDir, 'wasm32-unknown-unknown', 'wasm', 'chattag.wasm') : buildWasm(tc);
+  if (!fs.existsSync(raw)) fail(`no wasm at ${raw}`);
+  const opt = optimize(raw);
   const wasm = fs.readFileSync(opt.path);
   say(`wasm-opt -Oz: ${fmt(opt.before)} B → ${fmt(wasm.length)} B`);
 
   const chunks = [...(await buildChunks()), await buildFallback(opt.path)];
   const variants = {};
-  for (const mode of ['inline', 'file']) variants[mode] = await bundle(outDir, opt.names, wasm, mode, chunks);
+  for (const mode of ['inline', 'file']) variants[mode] = await bundle(wasm, mode, chunks);
 
   fs.rmSync(DIST, { recursive: true, force: true });
   fs.mkdirSync(DIST, { recursive: true });
@@ -408,17 +380,16 @@ async function main() {
 
   // Per block (the issue's table): which code the bytes come from.
   const glue = await esbuild.build({
-    stdin: { contents: glueSource(outDir, opt.names), loader: 'js', resolveDir: outDir, sourcefile: 'glue.js' },
+    entryPoints: [path.join(ROOT, 'www', 'loader', 'glue.js')],
     bundle: true, format: 'esm', minify: true, target: ['es2020'], legalComments: 'none', write: false, logLevel: 'silent',
-    define: { 'import.meta.url': 'undefined' },
     plugins: [{ name: 'text', setup: (b) => {
       b.onResolve({ filter: /^chattag:text$/ }, () => ({ path: path.join(ROOT, 'www', 'loader', 'text.js') }));
       b.onResolve({ filter: /^chattag:shell$/ }, () => ({ path: 'chattag:shell', external: true }));
     } }],
   });
-  const loaderOnly = await bundle(outDir, opt.names, wasm, WASM_MODE, chunks, { glueExternal: true });
+  const loaderOnly = await bundle(wasm, WASM_MODE, chunks, { glueExternal: true });
   const blocks = sizeTable({
-    named: fs.readFileSync(path.join(outDir, 'chattag_bg.wasm')),
+    named: fs.readFileSync(raw),
     wasm,
     loaderJs: loaderOnly.js,
     glueJs: Buffer.from(glue.outputFiles[0].contents),

@@ -5,8 +5,6 @@
 #   wasm toolchain   rustup's wasm32 target if it can be had; otherwise Debian's rustc-web with
 #                    its std sources (std is then built from source: see
 #                    docs/reference/toolchain.md). scripts/build.mjs picks whichever exists.
-#   wasm-bindgen     the CLI at exactly the version in Cargo.lock
-#   wasm-pack        cargo install
 #   node packages    npm ci (playwright-core, esbuild, binaryen's wasm-opt)
 #   Chromium         Debian's chromium + chromium-driver (Playwright cannot download browsers here)
 #   QR test tools    zbar-tools (zbarimg) and qrencode, to check the QR dialog's codes
@@ -71,24 +69,6 @@ elif timeout 300 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 && tim
 else
   say "no way to get a wasm32 toolchain here (neither Debian's rustc-web nor rustup's wasm32 target)"
   exit 1
-fi
-
-# --- wasm-bindgen CLI at the exact crate version ----------------------------------------------
-wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock 2>/dev/null || true)
-if [ -z "$wb_version" ]; then
-  wb_version=$(grep -oE 'wasm-bindgen = "=[0-9.]+"' Cargo.toml | grep -oE '[0-9]+\.[0-9]+\.[0-9]+')
-fi
-have_wb=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
-if [ "$have_wb" != "$wb_version" ]; then
-  say "installing wasm-bindgen-cli $wb_version (have: ${have_wb:-none}; takes ~2 min)"
-  cargo install -q wasm-bindgen-cli --version "$wb_version" --force
-  did+=("cargo install wasm-bindgen-cli $wb_version")
-fi
-
-if ! command -v wasm-pack >/dev/null 2>&1; then
-  say "installing wasm-pack (takes ~3 min)"
-  cargo install -q wasm-pack
-  did+=("cargo install wasm-pack")
 fi
 
 # --- node packages ----------------------------------------------------------------------------

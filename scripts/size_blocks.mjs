@@ -1,6 +1,6 @@
 // Where the bytes of a page download go, per block: the wasm split by the code that produced it
 // (from the function names of the un-optimised module), and the JS split into the loader and the
-// wasm-bindgen glue. Used by scripts/build.mjs (which writes target/chattag-sizes.json) and
+// glue. Used by scripts/build.mjs (which writes target/chattag-sizes.json) and
 // scripts/bench.mjs (which prints it beside the timings).
 //
 // The optimised wasm has no names (wasm-opt -Oz strips them and inlines across blocks), so each
@@ -45,19 +45,20 @@ function sections(buf) {
 }
 
 /**
- * Which block a (demangled) function name belongs to: the first project or binding crate path
- * in it, so a std generic instantiated for one of ours counts as ours. An export's wrapper
- * (`maybe_catch_unwind::<chattag::exports::…>`) counts as the browser shell: the `App` methods
- * it calls are inlined into it.
+ * Which block a function name belongs to: the first project crate path in it, so a std generic
+ * instantiated for one of ours counts as ours. An export counts as the browser shell: the `App`
+ * methods it calls are inlined into it.
  */
+// Names as rustc mangles them (v0 `_R…7chattag5logic…` or legacy `_ZN7chattag5logic…`: the
+// crate, then the module path, each as <length><name>) or demangled (`chattag[hash]::logic`).
 const OWNERS = [
-  [/chattag_core\[/, 'rules: core'],
-  [/chattag\[[0-9a-f]+\]::logic/, 'rules: snippet logic'],
-  [/chattag\[[0-9a-f]+\]::(browser|exports)/, 'shell: page-view state, exports (src/browser, lib.rs)'],
-  [/wasm_bindgen\[|web_sys\[|js_sys\[|getrandom\[|__wbg|__wbindgen|__externref/, 'shell: wasm-bindgen runtime'],
+  [/chattag_core\[|12chattag_core/, 'rules: core'],
+  [/chattag\[[0-9a-f]+\]::logic|7chattag5logic/, 'rules: snippet logic'],
+  [/chattag\[[0-9a-f]+\]::(browser|exports)|7chattag(7browser|7exports)/, 'shell: page-view state, exports (src/browser, lib.rs)'],
 ];
 export function blockOf(name) {
-  if (/^wasm_bindgen\[[0-9a-f]+\]::__rt::maybe_catch_unwind::<chattag\[[0-9a-f]+\]::exports/.test(name)) return OWNERS[2][1];
+  // The exports (src/lib.rs, src/browser/abi.rs) keep their one-letter export names.
+  if (/^[a-z]$/.test(name)) return OWNERS[2][1];
   let best = 'runtime: std, alloc, core';
   let at = Infinity;
   for (const [re, block] of OWNERS) {
@@ -155,7 +156,7 @@ export function sizeTable({ named, wasm, loaderJs, glueJs, shipped }) {
       gzip: Math.round((wasmGz * bytes) / codeTotal),
       brotli: Math.round((wasmBr * bytes) / codeTotal),
     }));
-  for (const [name, buf] of [['JS shell + loader (www/loader)', loaderJs], ['JS wasm-bindgen glue', glueJs]]) {
+  for (const [name, buf] of [['JS shell + loader (www/loader)', loaderJs], ['JS glue (www/loader/glue.js, text.js)', glueJs]]) {
     if (buf) rows.push({ name, raw: buf.length, gzip: gzipSize(buf), brotli: brotliSize(buf) });
   }
   const total = { name: 'total a page downloads (each file compressed whole)', raw: 0, gzip: 0, brotli: 0 };

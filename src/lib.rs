@@ -10,9 +10,8 @@
 //! and the calls into the loader's shell, www/loader/shell.js, which does all browser I/O).
 //!
 //! Size: every byte ships to every page, so no `format!`/`core::fmt`, no serde_json (see
-//! `logic::wire`), and only strings and numbers cross the boundary: no web-sys, js-sys or
-//! getrandom, and no JS object kept in wasm (wasm-bindgen's object heap and closures stay out of
-//! the glue).
+//! `logic::wire`), and only strings and numbers cross the boundary: no wasm-bindgen, web-sys,
+//! js-sys or getrandom, and no JS object kept in wasm.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -21,13 +20,21 @@ mod logic;
 #[cfg(target_arch = "wasm32")]
 mod browser;
 
+/// The wasm boundary without wasm-bindgen: plain `extern "C"` exports with one-letter names
+/// (each name ships twice, in the wasm and in the loader's glue, www/loader/glue.js, which
+/// lists them). Strings cross as (pointer, length) pairs of UTF-8 in linear memory:
+/// - JS → wasm: the glue asks `alloc(len)` for a block, writes the bytes and hands the pair over;
+///   the wasm takes ownership (`abi::take`). Pointer 0 is "no string" (`None`).
+/// - wasm → JS: an answer goes out through the `r(ptr, len)` import, which decodes it at once.
+///
+/// Only the glue's TextEncoder writes these bytes, and it writes UTF-8 whatever the JS string
+/// holds (lone surrogates become U+FFFD), so no UTF-8 validation (and its tables) ships here.
 #[cfg(target_arch = "wasm32")]
 mod exports {
     use std::cell::RefCell;
 
-    use wasm_bindgen::prelude::*;
-
-    use crate::browser::app::App;
+    use crate::browser::abi::{answer, take};
+    use crate::browser::app::{App, LINK_PASS};
     use crate::logic::delivery::Outcome;
 
     /// The page's one `App`. A plain static, not `thread_local!`: wasm32-unknown-unknown without
@@ -44,8 +51,8 @@ mod exports {
     }
 
     /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
-    #[wasm_bindgen]
-    pub fn boot() -> bool {
+    #[export_name = "b"]
+    pub extern "C" fn boot() -> bool {
         let Ok(mut slot) = APP.0.try_borrow_mut() else {
             return false;
         };
@@ -53,13 +60,13 @@ mod exports {
     }
 
     /// After the page's queued calls were replayed: activate (unless consent is pending).
-    #[wasm_bindgen]
-    pub fn start() {
+    #[export_name = "s"]
+    pub extern "C" fn start() {
         with(|a| a.start());
     }
 
-    #[wasm_bindgen]
-    pub fn consent(granted: bool) {
+    #[export_name = "g"]
+    pub extern "C" fn consent(granted: bool) {
         with(|a| a.consent(granted));
     }
 
@@ -83,15 +90,37 @@ mod exports {
     /// The ClientID from `ym(counter, 'getClientID', cb)`.
     pub const CLIENT_ID: u32 = 7;
 
-    /// Every call that passes strings, in one export (each export taking or returning strings
-    /// costs its own conversion wrapper in the glue; one shared wrapper costs that once).
-    #[wasm_bindgen]
-    pub fn call(op: u32, a: Option<String>, b: Option<String>, n: u32) -> Option<String> {
+    /// Every call that passes strings, in one export; the answer (if any) goes out through
+    /// `answer`. `a`/`b`: (pointer, length) from the glue's `alloc`, pointer 0 for none.
+    ///
+    /// # Safety
+    /// Called only by the glue, with pointers from `alloc` (or 0) holding UTF-8 of that length.
+    #[export_name = "c"]
+    pub unsafe extern "C" fn call(
+        op: u32,
+        a_ptr: *mut u8,
+        a_len: usize,
+        b_ptr: *mut u8,
+        b_len: usize,
+        n: u32,
+    ) {
+        // SAFETY: the glue's contract above.
+        let (a, b) = unsafe { (take(a_ptr, a_len), take(b_ptr, b_len)) };
+        if let Some(s) = run(op, a, b, n) {
+            answer(&s);
+        }
+    }
+
+    fn run(op: u32, a: Option<String>, b: Option<String>, n: u32) -> Option<String> {
         let mut guard = APP.0.try_borrow_mut().ok();
         let Some(app) = guard.as_mut().and_then(|g| g.as_mut()) else {
             // Not running (or busy): a URL comes back as it is.
             return if op == REWRITE { a } else { None };
         };
+        // Tagging does not wait for the rest of an activation; everything else comes after it.
+        if !(op == TAG_HREFS || op == LINK && n == LINK_PASS) {
+            app.settle();
+        }
         match op {
             ID => app.id(),
             REWRITE => a.map(|url| {
@@ -119,16 +148,19 @@ mod exports {
     }
 
     /// Timers, page hide and bfcache restore (`app::TIMER_*`).
-    #[wasm_bindgen]
-    pub fn on_timer(what: u32) {
-        with(|a| a.timer(what));
+    #[export_name = "t"]
+    pub extern "C" fn on_timer(what: u32) {
+        with(|a| {
+            a.settle();
+            a.timer(what)
+        });
     }
 
     /// What became of the batch (for the debug overlay): 0 a stale answer, 1 delivered,
     /// 2 refused and dropped, 3 kept for a retry.
-    #[wasm_bindgen]
-    pub fn on_settled(token: u32, status: u16) -> u32 {
-        match with(|a| a.settled(token, status)).flatten() {
+    #[export_name = "d"]
+    pub extern "C" fn on_settled(token: u32, status: u32) -> u32 {
+        match with(|a| a.settled(token, status as u16)).flatten() {
             None => 0,
             Some(Outcome::Delivered) => 1,
             Some(Outcome::Refused) => 2,

@@ -10,7 +10,7 @@ use chattag_core::identifiers::{
 use chattag_core::links::{Hint, Skip, Tagged};
 use chattag_core::template::Template;
 use chattag_core::url::split_byte;
-use chattag_core::Prefix;
+use chattag_core::{ChatId, Prefix};
 
 use crate::browser::dom::Pass;
 use crate::browser::ports::{
@@ -31,6 +31,8 @@ pub const TIMER_CONFIRM: u32 = 3;
 pub const TIMER_HIDE: u32 = 5;
 /// bfcache restore (`pageshow` with `persisted`).
 pub const TIMER_SHOW: u32 = 6;
+/// The rest of an activation, after the first tagging pass (`App::settle`).
+pub const TIMER_SETTLE: u32 = 7;
 
 /// `App::link`: a hinted link of a tagging pass, or a link being used (a click); the shell
 /// passes 1 for the link under a pointer (`pointerdown` / `contextmenu`).
@@ -52,6 +54,8 @@ pub struct App {
     /// The loader has replayed the page's queued calls; activation may happen.
     started: bool,
     live: Option<Live>,
+    /// An activation's events, storage writes and first send, not made yet (`App::settle`).
+    pending: Option<Due>,
     /// Created on first use, so that nothing is touched before consent.
     store: Option<Store>,
     user_id: Option<String>,
@@ -62,11 +66,27 @@ pub struct App {
     sender: Sender,
 }
 
+/// What a resolution of the visitor's ID leaves to tell the collector and storage (`App::apply`).
+struct Due {
+    issued: bool,
+    prev: Option<ChatId>,
+    changed: bool,
+}
+
 /// The active visitor: present only while the snippet may run and has an ID.
 struct Live {
     record: Record,
     template: Template,
     prefixes: Vec<Prefix>,
+}
+
+fn split(r: Resolution) -> (Record, Due) {
+    let due = Due {
+        issued: r.issued,
+        prev: r.prev,
+        changed: r.changed,
+    };
+    (r.record, due)
 }
 
 fn now_ms() -> u64 {
@@ -99,6 +119,7 @@ impl App {
             settings,
             started: false,
             live: None,
+            pending: None,
             store: None,
             user_id: None,
             purchase_id: None,
@@ -184,6 +205,7 @@ impl App {
         } else {
             self.consent = false;
             self.live = None;
+            self.pending = None;
             self.sender.reset();
             self.store().clear();
         }
@@ -213,15 +235,29 @@ impl App {
         if self.settings.prefix != Prefix::DEFAULT {
             prefixes.push(Prefix::DEFAULT);
         }
-        let chat_id = res.record.chat_id.as_str().to_owned();
+        let (record, due) = split(res);
         self.live = Some(Live {
-            record: res.record.clone(),
+            record,
             template,
             prefixes,
         });
-        self.apply(res);
-
+        self.pending = Some(due);
+        // Tagging first: the shell runs this pass as soon as `start` returns, and the rest of
+        // the activation (events, storage writes, the first send: most of its time, storage and
+        // cookies being synchronous IPC in browsers) in a task after it. Any other call that
+        // needs it runs it first (`settle`).
         ports::pass();
+        ports::later(0, TIMER_SETTLE);
+    }
+
+    /// The rest of an activation (see `activate`); nothing when none is pending.
+    pub fn settle(&mut self) {
+        let Some(due) = self.pending.take() else {
+            return;
+        };
+        self.apply(due);
+        let Some(l) = &self.live else { return };
+        let chat_id = l.record.chat_id.as_str().to_owned();
         self.client_id_check = 0;
         ports::later(CLIENT_ID_CHECKS_MS[0], TIMER_CLIENT_ID);
         if let Some(c) = &self.settings.counter {
@@ -248,11 +284,8 @@ impl App {
         ))
     }
 
-    /// Makes `res` the live record and tells the collector what is new about it.
-    fn apply(&mut self, res: Resolution) {
-        if let Some(l) = &mut self.live {
-            l.record = res.record;
-        }
+    /// Tells the collector what is new about the live record, and stores it if it changed.
+    fn apply(&mut self, res: Due) {
         if res.issued {
             let ids = self.identifiers();
             if let Some(mut ev) = self.event(EventType::Issue, ids.clone()) {
@@ -407,8 +440,13 @@ impl App {
         if self.live.is_none() {
             return;
         }
+        self.settle();
         if let Some(res) = self.resolve(Landing::default()) {
-            self.apply(res);
+            let (record, due) = split(res);
+            if let Some(l) = &mut self.live {
+                l.record = record;
+            }
+            self.apply(due);
         }
         ports::pass();
         self.report_news();
@@ -426,17 +464,23 @@ impl App {
         let Some(p) = self.pass(false) else {
             return String::new();
         };
-        match p.link(href, hint) {
+        let words = match p.link(href, hint) {
             Ok(t) => [
-                if t.changed { "u " } else { "t " },
+                if t.changed { "u" } else { "t" },
                 t.messenger.as_str(),
-                " ",
                 t.kind.as_str(),
-            ]
-            .concat(),
-            Err(Skip::NotMessenger) => String::new(),
-            Err(s) => ["s ", s.as_str(), " ", s.reason()].concat(),
+            ],
+            Err(Skip::NotMessenger) => return String::new(),
+            Err(s) => ["s", s.as_str(), s.reason()],
+        };
+        let mut out = String::new();
+        for w in words {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(w);
         }
+        out
     }
 
     /// `<consent> <endpoint>` for the debug overlay: `granted` / `required` (waiting for
@@ -449,12 +493,10 @@ impl App {
         } else {
             "required"
         };
-        [
-            consent,
-            " ",
-            self.settings.endpoint.as_deref().unwrap_or(""),
-        ]
-        .concat()
+        let mut out = String::from(consent);
+        out.push(' ');
+        out.push_str(self.settings.endpoint.as_deref().unwrap_or(""));
+        out
     }
 
     // ---- events and delivery -------------------------------------------------------------
@@ -591,6 +633,7 @@ impl App {
             TIMER_CONFIRM => self.flush(),
             TIMER_HIDE => self.beacon(),
             TIMER_SHOW => self.show(),
+            TIMER_SETTLE => self.settle(),
             TIMER_CLIENT_ID if self.live.is_some() => {
                 if self.report_news() {
                     self.flush();

@@ -28,7 +28,9 @@ impl Pass<'_> {
         // Protocol-relative (`//wa.me/…`): every messenger host is HTTPS-only, so never http,
         // whatever the page's own scheme.
         let href = if trimmed.starts_with("//") {
-            absolute = ["https:", trimmed].concat();
+            let mut s = String::from("https:");
+            s.push_str(trimmed);
+            absolute = s;
             absolute.as_str()
         } else {
             trimmed

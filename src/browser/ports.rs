@@ -1,7 +1,7 @@
 //! The loader's side of the wasm boundary: the imperative shell (www/loader/shell.js) that does
 //! every piece of browser I/O — storage, cookies, page facts, the network, timers, the console.
 //! Only strings and numbers cross: no JS object lives in the wasm, so neither web-sys nor
-//! wasm-bindgen's object heap ships to the page.
+//! wasm-bindgen ships to the page (the glue is www/loader/glue.js, by hand).
 //!
 //! The calls that pass strings go through one import, `io(op, a, b)`, and typed wrappers here:
 //! each import taking or returning strings costs its own conversion shim in the glue (~0.3 KB
@@ -12,31 +12,72 @@
 //! keeps two promises: no callback can re-enter the snippet while it is busy, and nothing the
 //! snippet does can throw into the page. None of these functions throws.
 
-use wasm_bindgen::prelude::*;
+use crate::browser::abi::taken;
 
-#[wasm_bindgen(raw_module = "chattag:shell")]
+// The glue's functions (www/loader/glue.js, import module `c`), by one-letter names: strings
+// as (pointer, length) of UTF-8 in linear memory, valid during the call.
+#[link(wasm_import_module = "c")]
 extern "C" {
-    /// Operation `op` (the `IO` table in shell.js, in the order of the constants below) with up
-    /// to two strings; its answer, if it has one.
-    fn io(op: u32, a: &str, b: &str) -> Option<String>;
+    /// Operation `op` (the `IO` table in shell.js, in the order of the constants below) with two
+    /// strings; its answer, if it has one: a block from `abi::alloc` (0 = none).
+    #[link_name = "i"]
+    fn io_raw(op: u32, a: *const u8, a_len: usize, b: *const u8, b_len: usize) -> *mut u8;
+
+    /// The current export call's answer (`abi::answer`).
+    pub fn r(ptr: *const u8, len: usize);
 
     /// `fetch(url, {method: 'POST', body, keepalive: true, credentials: 'omit'})`; the status
     /// (0 for a network error) comes back through `on_settled(token, status)`.
-    pub fn post(url: &str, body: &str, token: u32);
+    #[link_name = "p"]
+    fn post_raw(url: *const u8, url_len: usize, body: *const u8, body_len: usize, token: u32);
 
     /// `setTimeout` → `on_timer(what)`.
-    pub fn later(ms: u32, what: u32);
+    #[link_name = "l"]
+    fn later_raw(ms: u32, what: u32);
 
     /// Starts a tagging pass over the document (and its open shadow roots) in tasks of its own:
     /// the shell hands the links' hrefs to `tag_hrefs` a slice at a time, and the links with a
     /// `data-chattag` hint to `link`. A pass already under way starts over.
-    pub fn pass();
+    #[link_name = "s"]
+    fn pass_raw();
 
     /// `Date.now()`.
-    pub fn now() -> f64;
+    #[link_name = "n"]
+    fn now_raw() -> f64;
 
     /// 32 bits from `crypto.getRandomValues`, or -1 when this browser has no CSPRNG.
-    pub fn rnd() -> f64;
+    #[link_name = "x"]
+    fn rnd_raw() -> f64;
+}
+
+fn io(op: u32, a: &str, b: &str) -> Option<String> {
+    // SAFETY: both strings outlive the call; the glue returns 0 or a block from `alloc`.
+    taken(unsafe { io_raw(op, a.as_ptr(), a.len(), b.as_ptr(), b.len()) })
+}
+
+pub fn post(url: &str, body: &str, token: u32) {
+    // SAFETY: both strings outlive the call.
+    unsafe { post_raw(url.as_ptr(), url.len(), body.as_ptr(), body.len(), token) }
+}
+
+pub fn later(ms: u32, what: u32) {
+    // SAFETY: numbers only.
+    unsafe { later_raw(ms, what) }
+}
+
+pub fn pass() {
+    // SAFETY: no arguments.
+    unsafe { pass_raw() }
+}
+
+pub fn now() -> f64 {
+    // SAFETY: no arguments.
+    unsafe { now_raw() }
+}
+
+pub fn rnd() -> f64 {
+    // SAFETY: no arguments.
+    unsafe { rnd_raw() }
 }
 
 const GET: u32 = 0;

@@ -11,11 +11,10 @@
 // Lazy chunks, each loaded only when used: the debug
 // overlay (debug mode), the QR dialog (data-qr on a desktop), and the strict-CSP fallback — the
 // same wasm turned into JavaScript by wasm2js, driven by the same glue — when wasm cannot compile.
-import { initSync, wasmImports, finalize } from 'chattag:glue';
 import * as w from 'chattag:glue';
 import loadWasm from 'chattag:wasm';
 import CHUNKS from 'chattag:chunks';
-import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching } from './shell.js';
+import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching, passNow } from './shell.js';
 
 (() => {
   const previous = W.chattag;
@@ -67,22 +66,10 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
   W.chattag = api;
 
   // ---- debug overlay and QR dialog: idle unless debug mode / data-qr is on -------------------
-  // The overlay's model and the QR click live in the lazily loaded "inspect" chunk
-  // (www/loader/wasm-inspect.js); `inspect(element)` / `inspect()` are the wasm's verdicts.
-  const inspect = (el) =>
-    w.call(6, el && el.getAttribute('href'), el && el.getAttribute('data-chattag'), el ? 1 : 0) || '';
-  const state = { inspect, api, sent, maybe: MAYBE };
-  let overlay, inspector, qr, refreshing;
-  // Run after every entry into the wasm (see `guard`); the model is rebuilt at most every 100 ms.
-  ui.after = () => {
-    if (!overlay || refreshing) return;
-    refreshing = setTimeout(() => {
-      refreshing = 0;
-      try {
-        overlay.update(inspector.model(state));
-      } catch (e) {}
-    }, 100);
-  };
+  // Both live in the lazily loaded "inspect" chunk (www/loader/wasm-inspect.js), handed what it
+  // needs of the loader here.
+  const state = { call: w.call, api, sent, maybe: MAYBE, ui };
+  let qrClick;
 
   const listen = () => {
     const opts = { capture: true, passive: true };
@@ -99,14 +86,8 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
     if (setting('data-qr', 'qr') && W.matchMedia && matchMedia('(pointer: fine)').matches && !matchMedia('(pointer: coarse)').matches) {
       // Both fetched now, so that a click never waits on the network.
-      Promise.all([loadChunk('qr'), loadChunk('inspect')]).then(([q, i]) => ((qr = q), (inspector = i)), (e) => warn('qr:', e));
-      W.addEventListener('click', (e) => {
-        try {
-          if (qr) inspector.qrClick(e, qr, state);
-        } catch (err) {
-          warn('qr:', err); // e.g. a RangeError: too long for a QR code; the click navigates
-        }
-      }, true);
+      Promise.all([loadChunk('qr'), loadChunk('inspect')]).then(([q, i]) => (qrClick = i.qrClick(q, state)), (e) => warn('qr:', e));
+      W.addEventListener('click', (e) => qrClick && qrClick(e), true);
     }
 
     let hiddenAt = 0;
@@ -197,14 +178,14 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     // Object.prototype.then). Under a CSP without 'wasm-unsafe-eval' either throws a
     // CompileError: caught below.
     try {
-      const loaded = loadWasm(script, wasmImports, finalize);
+      const loaded = loadWasm(script, w.imports, w.adopt);
       if (loaded instanceof Promise) await loaded;
-      else initSync({ module: loaded });
+      else w.adopt(new WebAssembly.Instance(new WebAssembly.Module(loaded), w.imports()));
     } catch (e) {
       // No wasm here (a CSP without 'wasm-unsafe-eval' throws a CompileError): the same code as
       // JavaScript, fed the same glue's imports and adopted as if it were the wasm instance.
       warn('wasm unavailable, using the JavaScript build:', e);
-      finalize({ exports: (await loadChunk('fallback')).default(wasmImports()) });
+      w.adopt({ exports: (await loadChunk('fallback')).default(w.imports()) });
     }
     ui.debug = w.boot() || ui.debug;
     live = true;
@@ -213,12 +194,10 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     }
     listen();
     guard(w.start)();
+    passNow();
     if (ui.debug) {
       Promise.all([loadChunk('debug'), loadChunk('inspect')])
-        .then(([m, i]) => {
-          inspector = i;
-          overlay = m.showDebug(i.model(state));
-        })
+        .then(([m, i]) => i.debug(m, state))
         .catch((e) => warn('debug overlay:', e));
     }
   })().catch((e) => warn('not running:', e));

@@ -1,5 +1,5 @@
-// The imperative shell: every piece of browser I/O the wasm needs, imported by the wasm-bindgen
-// glue as 'chattag:shell' (src/browser/ports.rs declares each function). Only strings and
+// The imperative shell: every piece of browser I/O the wasm needs, handed to it by the glue
+// (www/loader/glue.js; src/browser/ports.rs declares each function). Only strings and
 // numbers cross, so no JS object lives in the wasm. These functions only move data: which links
 // are tagged and how, IDs, expiry, events and retries are the wasm's decisions.
 //
@@ -187,6 +187,9 @@ const HINTED = 'a[href][data-chattag],area[href][data-chattag]';
 // Links per slice of a long pass: ~20 ms of work on a 2-core machine, so that a 10,000-link page
 // never sees a task anywhere near 50 ms from us.
 const SLICE = 2000;
+// Up to this many links, a pass's first slice runs in the same task as its queries (a few ms
+// together) instead of waiting for another task.
+const SMALL = 500;
 // The bulk pass's prefilter: an href without any of these cannot be a messenger link, so the wasm
 // never sees it (the core classifies every href that passes).
 export const MAYBE = /wa\.me|whatsapp|t\.me|telegram|tg:|viber|max\.ru/i;
@@ -262,32 +265,36 @@ export function shadows(node, found = []) {
 // pass under way then starts over on its next slice.
 let list, from, passing;
 function step() {
-  let more;
+  // Run already (`passNow`): a stale scheduled step has nothing to do.
+  if (!passing) return;
+  let queried;
   try {
     if (!list) {
       // The queries get a task of their own (on a 10,000-link page they take as long as a
-      // slice), then the slices follow.
-      from = 0;
+      // slice), then the slices follow; a small page's one slice comes with them.
+      queried = from = 0;
       for (const el of D.querySelectorAll(HINTED)) guard(tagLink)(el, 0);
       list = D.querySelectorAll(CANDIDATES);
-      more = list.length > 0;
       // Open shadow roots, which querySelectorAll does not reach: in a task of their own.
       setTimeout(guard(() => tagLinks(shadows(D))));
-    } else {
+    }
+    if (queried === undefined || list.length <= SMALL) {
       const to = Math.min(list.length, from + SLICE);
-      tagSlice(list, from, to);
+      if (to > from) tagSlice(list, from, to);
       from = to;
-      more = to < list.length;
     }
   } catch (e) {
     warn(e);
   } finally {
     if (ui.after) ui.after();
   }
-  if (more) schedule(step, 0);
+  if (list && from < list.length) schedule(step, 0);
   else passing = list = undefined;
 }
 export const pass = () => {
   list = undefined;
   if (!passing) (passing = 1), schedule(step, 0);
 };
+// The pass the wasm asked for at start, run now rather than in a later task: tagging is what a
+// visitor's first click needs, and the rest of the start waits for it (src/browser/app.rs).
+export const passNow = () => step();

@@ -1,5 +1,5 @@
-// The wasm-bindgen glue's TextDecoder / TextEncoder, imported in place of the page's globals
-// (scripts/build.mjs adds the import to the glue). The glue creates both while the script is
+// The glue's TextDecoder / TextEncoder (www/loader/glue.js), imported in place of the page's
+// globals. The glue creates both while the script is
 // evaluated, before window.chattag exists, so a page's broken polyfill would stop chattag there.
 // The page's own classes are used when they work; otherwise a small UTF-8 codec over
 // encodeURIComponent (slower, only ever used on such pages).

@@ -4,19 +4,39 @@
 // "s <skip> <reason>" (left alone) or "" (not a messenger link); `inspect()` answers
 // "<consent> <endpoint>".
 //
-// `s` is the loader's state: { inspect, api, sent, maybe } — `sent` holds [body, status, detail]
-// for each POST and answer, `maybe` is the loader's messenger-link prefilter.
+// `s` is the loader's state: { call, api, sent, maybe, ui } — `call` is the glue's call into the
+// wasm, `sent` holds [body, status, detail] for each POST and answer, `maybe` is the loader's
+// messenger-link prefilter, `ui.after` runs after every entry into the wasm.
 
 const LINK = 'a[href],area[href]';
 
+// INSPECT (src/lib.rs): a link's verdict (`el`), or the consent state and endpoint.
+const inspect = (s, el) =>
+  s.call(6, el && el.getAttribute('href'), el && el.getAttribute('data-chattag'), el ? 1 : 0) || '';
+
+/** Shows the debug overlay (`m`: the debug chunk), rebuilt at most every 100 ms after each entry into the wasm. */
+export function debug(m, s) {
+  const overlay = m.showDebug(model(s));
+  let refreshing;
+  s.ui.after = () => {
+    if (refreshing) return;
+    refreshing = setTimeout(() => {
+      refreshing = 0;
+      try {
+        overlay.update(model(s));
+      } catch (e) {}
+    }, 100);
+  };
+}
+
 /** The debug overlay's model (shape: docs/loader-and-build.md). */
 export function model(s) {
-  const [consent, endpoint] = s.inspect().split(' ');
+  const [consent, endpoint] = inspect(s).split(' ');
   const links = [];
   for (const element of document.querySelectorAll(LINK)) {
     const href = element.getAttribute('href');
     if (!s.maybe.test(href)) continue;
-    const [st, a, ...b] = s.inspect(element).split(' ');
+    const [st, a, ...b] = inspect(s, element).split(' ');
     if (st == 's') links.push({ href, tagged: false, skip: a, reason: b.join(' '), element });
     else if (st) links.push({ href, tagged: st == 't', messenger: a, kind: b[0], reason: st == 't' ? undefined : 'not tagged yet', element });
   }
@@ -35,13 +55,22 @@ export function model(s) {
  * dialog and only then cancels the navigation (docs/loader-and-build.md, section 4). A link too
  * long for a QR code makes `showQr` throw, and the click navigates as usual.
  */
-export function qrClick(e, qr, s) {
+export const qrClick = (qr, s) => (e) => {
+  try {
+    qrShow(e, qr, s);
+  } catch (err) {
+    // e.g. a RangeError: too long for a QR code; the click navigates
+    if (s.ui.debug) console.warn('chattag: qr:', err);
+  }
+};
+
+function qrShow(e, qr, s) {
   if (e.button || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || e.defaultPrevented) return;
   const path = e.composedPath();
   // Not inside data-chattag="off" — which includes the dialog's own "Open on this computer".
   if (path.some((n) => n.getAttribute && n.getAttribute('data-chattag') == 'off')) return;
   const a = path[0].closest && path[0].closest(LINK);
-  const [st, messenger] = a ? s.inspect(a).split(' ') : [];
+  const [st, messenger] = a ? inspect(s, a).split(' ') : [];
   // MAX is left out: the issue asks for WhatsApp, Telegram and Viber.
   if (st != 't' || messenger == 'max') return;
   qr.showQr(a.href, { lang: document.documentElement.lang });
