@@ -2,7 +2,10 @@
 //!
 //! * `POST {base}/management/v1/counter/{counter}/offline_conversions/upload?type=CHATS[&comment=…]`
 //!   with `multipart/form-data`, the CSV in field `file`, header `Authorization: OAuth <token>`;
-//! * `GET {base}/management/v1/counter/{counter}/offline_conversions/uploading/{id}` for status.
+//! * `GET {base}/management/v1/counter/{counter}/offline_conversions/uploading/{id}` for status;
+//! * `GET {base}/management/v1/counter/{counter}/offline_conversions/uploadings?limit=&offset=`,
+//!   the counter's uploads, to find a file whose answer was lost by the comment it was sent with
+//!   (see [`file_comment`]).
 //!
 //! The documentation shows the upload object both as `{"uploading":{…}}` and as
 //! `{"uploadings":[{…}]}`; both are accepted. The base URL is configurable so tests run against
@@ -99,6 +102,44 @@ impl Uploading {
         matches!(self.status.as_str(), "PROCESSED" | "LINKAGE_FAILURE")
     }
 }
+
+#[derive(Deserialize)]
+struct List {
+    #[serde(default)]
+    uploadings: Vec<Uploading>,
+}
+
+/// The comment a file is sent with: a key naming the collector's upload (its ledger ID and
+/// creation time, so two databases uploading to one counter do not share keys) before the
+/// site owner's comment. Metrica allows 255 characters of letters, digits and spaces in a comment.
+pub fn file_comment(key: &str, comment: &str) -> String {
+    let owner: String = comment
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ')
+        .collect();
+    let text = if owner.trim().is_empty() {
+        key.to_string()
+    } else {
+        format!("{key} {}", owner.trim())
+    };
+    text.chars().take(255).collect()
+}
+
+/// The key of upload `id` created at `created_ms` (see [`file_comment`]).
+pub fn file_key(id: i64, created_ms: i64) -> String {
+    format!("chattag file {id} {created_ms}")
+}
+
+/// Whether a listed upload's comment carries `key` (the key, then the end or a space).
+pub fn comment_names(comment: &str, key: &str) -> bool {
+    comment
+        .trim()
+        .strip_prefix(key)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
+/// Uploads listed per request (Metrica's documented default).
+const LIST_PAGE: usize = 10_000;
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -237,6 +278,13 @@ impl MetricaClient {
     fn answer(
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Uploading, UploadError> {
+        parse_uploading(&Self::body(resp)?)
+    }
+
+    /// A 2xx answer's text, or the error.
+    fn body(
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<String, UploadError> {
         let mut resp = resp.map_err(|e| UploadError::Transport(e.to_string()))?;
         let status = resp.status().as_u16();
         let text = resp
@@ -251,7 +299,7 @@ impl MetricaClient {
                 body: excerpt(&text),
             });
         }
-        parse_uploading(&text)
+        Ok(text)
     }
 
     /// Chat rows: `type=CHATS`.
@@ -326,6 +374,43 @@ impl MetricaClient {
         )
     }
 
+    /// The counter's upload whose comment carries `key`, if Metrica lists one: a file sent
+    /// before whose answer was lost (a dropped connection, a killed process) is found here
+    /// instead of being sent twice. Read in pages of Metrica's default size until a short one.
+    pub fn find_by_comment(
+        &self,
+        counter: u64,
+        key: &str,
+    ) -> Result<Option<Uploading>, UploadError> {
+        let mut offset = 0;
+        loop {
+            let url = format!(
+                "{}/management/v1/counter/{counter}/offline_conversions/uploadings?limit={LIST_PAGE}&offset={offset}",
+                self.base
+            );
+            let resp = self
+                .agent
+                .get(&url)
+                .header("Authorization", &self.token.header())
+                .call();
+            let text = Self::body(resp)?;
+            let list: List =
+                serde_json::from_str(&text).map_err(|e| UploadError::Response(e.to_string()))?;
+            let n = list.uploadings.len();
+            if let Some(found) = list
+                .uploadings
+                .into_iter()
+                .find(|u| u.comment.as_deref().is_some_and(|c| comment_names(c, key)))
+            {
+                return Ok(Some(found));
+            }
+            if n < LIST_PAGE {
+                return Ok(None);
+            }
+            offset += n;
+        }
+    }
+
     /// Polls until a final status or `max_wait` passed; returns the last status seen.
     pub fn poll(
         &self,
@@ -391,6 +476,24 @@ mod tests {
         )));
         assert!(text.ends_with(&format!("\r\n--{boundary}--\r\n")));
         assert_eq!(encode_query("Чаты 1"), "%D0%A7%D0%B0%D1%82%D1%8B%201");
+    }
+
+    #[test]
+    fn file_comments_carry_their_key() {
+        let key = file_key(12, 1_765_000_000_123);
+        assert_eq!(key, "chattag file 12 1765000000123");
+        let c = file_comment(&key, "chattag");
+        assert_eq!(c, "chattag file 12 1765000000123 chattag");
+        assert!(comment_names(&c, &key));
+        assert!(comment_names(&key, &key));
+        // Upload 1 is not upload 12, nor 12 of another database.
+        assert!(!comment_names(&c, &file_key(1, 1_765_000_000_123)));
+        assert!(!comment_names(
+            &file_comment(&file_key(120, 1), ""),
+            &file_key(12, 1)
+        ));
+        assert_eq!(file_comment(&key, "Чаты: май!"), format!("{key} Чаты май"));
+        assert_eq!(file_comment(&key, &"x".repeat(400)).chars().count(), 255);
     }
 
     #[test]

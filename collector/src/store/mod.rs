@@ -229,13 +229,15 @@ pub trait MetricaStore: Send + Sync {
 
     /// Records a new file (one part of an export, bounded in size) and reserves its chats for
     /// this counter, in one transaction: each row's chat with the `DateTime` and visitor IDs it
-    /// was written with.
+    /// was written with. `created_ms` is the file's creation time: with its ID it names the file
+    /// in the comment it is sent with ([`crate::metrica::upload::file_key`]).
     async fn create_upload(
         &self,
         counter: u64,
         csv: String,
         rows: Vec<WrittenRow>,
         forced: bool,
+        created_ms: i64,
     ) -> Result<i64, StoreError>;
 
     async fn mark_sent(&self, upload: i64, answer: Uploading) -> Result<(), StoreError>;
@@ -256,8 +258,15 @@ pub trait MetricaStore: Send + Sync {
     async fn upload_totals(&self) -> Result<UploadTotals, StoreError>;
 
     /// Chats whose row reached `counter` and whose revenue has not been sent as an offline
-    /// conversion yet, with the visitor IDs of that row.
-    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError>;
+    /// conversion yet, with the visitor IDs of that row: one page of at most `limit`, by
+    /// conversation, after the conversation `after` (keyset), so many late facts are never
+    /// held at once.
+    async fn late_revenue(
+        &self,
+        counter: u64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LateRevenue>, StoreError>;
 
     /// Records a file of offline conversions on `target` and its rows in the fact ledger, in one
     /// transaction.
@@ -267,6 +276,7 @@ pub trait MetricaStore: Send + Sync {
         target: String,
         csv: String,
         rows: Vec<ConversionRow>,
+        created_ms: i64,
     ) -> Result<i64, StoreError>;
 
     /// Metrica refused `names` in `upload`: records the refusal for the counter and replaces the

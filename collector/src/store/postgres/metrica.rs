@@ -50,7 +50,7 @@ impl MetricaStore for PgStore {
         let c = self.client().await?;
         Ok(opt(
             &c,
-            "SELECT id, csv, rows, attempts, kind FROM metrica_uploads
+            "SELECT id, csv, rows, attempts, kind, created_at FROM metrica_uploads
              WHERE counter = $1 AND state IN ('pending', 'failed') ORDER BY id LIMIT 1",
             &[&counter_i64(counter)],
         )
@@ -62,6 +62,7 @@ impl MetricaStore for PgStore {
             csv: r.get(1),
             rows: r.get(2),
             attempts: r.get(3),
+            created_ms: r.get(5),
         }))
     }
 
@@ -71,10 +72,10 @@ impl MetricaStore for PgStore {
         csv: String,
         rows: Vec<WrittenRow>,
         forced: bool,
+        now: i64,
     ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let now = now_ms();
         let upload: i64 = one(
             &tx,
             "INSERT INTO metrica_uploads (counter, created_at, updated_at, rows, state, forced, csv)
@@ -285,7 +286,12 @@ impl MetricaStore for PgStore {
         })
     }
 
-    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
+    async fn late_revenue(
+        &self,
+        counter: u64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LateRevenue>, StoreError> {
         let c = self.client().await?;
         Ok(rows(
             &c,
@@ -294,11 +300,12 @@ impl MetricaStore for PgStore {
              FROM metrica_sent s
              JOIN metrica_uploads u ON u.id = s.upload AND u.state = 'sent'
              JOIN conversations c ON c.id = s.conversation
-             WHERE s.counter = $1 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
+             WHERE s.counter = $1 AND s.conversation > $2 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM metrica_facts_sent f
                                WHERE f.counter = $1 AND f.conversation = c.id AND f.kind = 'revenue')
-             ORDER BY c.id",
-            &[&counter_i64(counter)],
+             ORDER BY s.conversation
+             LIMIT $3",
+            &[&counter_i64(counter), &after.unwrap_or(i64::MIN), &i64::from(limit)],
         )
         .await?
         .iter()
@@ -321,10 +328,10 @@ impl MetricaStore for PgStore {
         target: String,
         csv: String,
         rows: Vec<ConversionRow>,
+        now: i64,
     ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let now = now_ms();
         let upload: i64 = one(
             &tx,
             "INSERT INTO metrica_uploads (counter, created_at, updated_at, rows, state, csv, kind)

@@ -32,8 +32,9 @@ impl MetricaStore for SqliteStore {
         csv: String,
         rows: Vec<WrittenRow>,
         forced: bool,
+        created_ms: i64,
     ) -> Result<i64, StoreError> {
-        self.write(move |conn| create_upload(conn, counter, &csv, &rows, forced, now_ms()))
+        self.write(move |conn| create_upload(conn, counter, &csv, &rows, forced, created_ms))
             .await
     }
 
@@ -64,8 +65,14 @@ impl MetricaStore for SqliteStore {
         self.read(upload_totals).await
     }
 
-    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
-        self.read(move |conn| late_revenue(conn, counter)).await
+    async fn late_revenue(
+        &self,
+        counter: u64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LateRevenue>, StoreError> {
+        self.read(move |conn| late_revenue(conn, counter, after, limit))
+            .await
     }
 
     async fn create_conversion_upload(
@@ -74,9 +81,10 @@ impl MetricaStore for SqliteStore {
         target: String,
         csv: String,
         rows: Vec<ConversionRow>,
+        created_ms: i64,
     ) -> Result<i64, StoreError> {
         self.write(move |conn| {
-            create_conversion_upload(conn, counter, &target, &csv, &rows, now_ms())
+            create_conversion_upload(conn, counter, &target, &csv, &rows, created_ms)
         })
         .await
     }
@@ -211,7 +219,7 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
 fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT id, csv, rows, attempts, kind FROM metrica_uploads
+            "SELECT id, csv, rows, attempts, kind, created_at FROM metrica_uploads
              WHERE counter = ?1 AND state IN ('pending', 'failed') ORDER BY id LIMIT 1",
             [counter as i64],
             |r| {
@@ -222,6 +230,7 @@ fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUplo
                     csv: r.get(1)?,
                     rows: r.get(2)?,
                     attempts: r.get(3)?,
+                    created_ms: r.get(5)?,
                 })
             },
         )
@@ -383,21 +392,29 @@ fn upload_totals(conn: &Connection) -> Result<UploadTotals, StoreError> {
 }
 
 /// Revenue of chats whose row reached the counter (in a file Metrica accepted) and that has
-/// no offline conversion yet. `DateTime` is when the amount was recorded; rows from before
-/// that was kept fall back to the chat's last update.
-fn late_revenue(conn: &Connection, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
-    let mut stmt = conn.prepare(
+/// no offline conversion yet: a page of `limit` by conversation after `after` (the ledger's key
+/// is (counter, conversation), so each page is a range of it). `DateTime` is when the amount
+/// was recorded; rows from before that was kept fall back to the chat's last update.
+fn late_revenue(
+    conn: &Connection,
+    counter: u64,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<LateRevenue>, StoreError> {
+    let mut stmt = conn.prepare_cached(
         "SELECT c.id, s.client_id, s.user_id, s.yclid, s.purchase_id, c.revenue, c.currency,
                 coalesce(c.revenue_at, c.updated_at)
          FROM metrica_sent s
          JOIN metrica_uploads u ON u.id = s.upload AND u.state = 'sent'
          JOIN conversations c ON c.id = s.conversation
-         WHERE s.counter = ?1 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
+         WHERE s.counter = ?1 AND s.conversation > ?2 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM metrica_facts_sent f
                            WHERE f.counter = ?1 AND f.conversation = c.id AND f.kind = 'revenue')
-         ORDER BY c.id",
+         ORDER BY s.conversation
+         LIMIT ?3",
     )?;
-    let rows = stmt.query_map([counter as i64], |r| {
+    let after = after.unwrap_or(i64::MIN);
+    let rows = stmt.query_map(params![counter as i64, after, i64::from(limit)], |r| {
         Ok(LateRevenue {
             conversation: r.get(0)?,
             client_id: r.get(1)?,
