@@ -566,13 +566,16 @@ fn build_parts(
     rows_per_file: usize,
     only_confirmed: bool,
 ) -> Result<(), CommandError> {
+    // Sized after the last part: parts are alike, so a part's buffers are allocated once.
+    let (mut spool_bytes, mut ledger_rows) = (0, 0);
     loop {
-        let mut spool = CsvSpool::in_memory();
-        let mut ledger = Vec::new();
+        let mut spool = CsvSpool::in_memory_with_capacity(spool_bytes);
+        let mut ledger = Vec::with_capacity(ledger_rows);
         let more = rows.fill(&mut spool, &mut ledger, rows_per_file, MAX_FILE_BYTES)?;
         if ledger.is_empty() {
             return Ok(());
         }
+        (spool_bytes, ledger_rows) = (spool.buffered(), ledger.len());
         let part = Part {
             header: spool.header(only_confirmed),
             csv: spool.finish_to_string(only_confirmed)?,

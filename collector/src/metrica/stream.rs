@@ -75,6 +75,7 @@ impl<'a> RowStream<'a> {
                 after: None,
                 limit: PAGE_SIZE,
                 now_s: opts.now_s,
+                sent_until_s: None,
             },
             page: Vec::new().into_iter(),
             next: None,
@@ -104,7 +105,17 @@ impl<'a> RowStream<'a> {
                     .block_on(read)
                     .map_err(|_| StoreError::JobPanicked)??,
                 None if self.exhausted => return Ok(None),
-                None => self.rt.block_on(self.store.export_candidates(self.query))?,
+                None => {
+                    if self.query.after.is_none() && !self.query.include_sent {
+                        // Rows of earlier uploads end here; this export's own rows are the
+                        // exporter's to avoid (it holds the last minute's seconds).
+                        let latest = self
+                            .rt
+                            .block_on(self.store.latest_sent_second(self.rules.id))?;
+                        self.query.sent_until_s = Some(latest.unwrap_or(i64::MIN));
+                    }
+                    self.rt.block_on(self.store.export_candidates(self.query))?
+                }
             };
             self.pages += 1;
             let Some(last) = page.last() else {

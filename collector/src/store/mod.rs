@@ -224,6 +224,9 @@ pub trait MetricaStore: Send + Sync {
     /// the counter in the nudge window (see [`CandidateQuery`]).
     async fn export_candidates(&self, query: CandidateQuery) -> Result<Vec<Candidate>, StoreError>;
 
+    /// The latest `DateTime` second in `counter`'s ledger, if any (an index lookup).
+    async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError>;
+
     /// A failed (or interrupted) upload of this counter to try again before anything new.
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError>;
 

@@ -46,6 +46,17 @@ impl MetricaStore for PgStore {
         candidates(&c, &query).await
     }
 
+    async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError> {
+        let c = self.client().await?;
+        Ok(one(
+            &c,
+            "SELECT max(date_time) FROM metrica_sent WHERE counter = $1",
+            &[&counter_i64(counter)],
+        )
+        .await?
+        .get(0))
+    }
+
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
         let c = self.client().await?;
         Ok(opt(
@@ -461,7 +472,8 @@ async fn candidates<C: GenericClient>(
                         AND k.body::jsonb ->> 'page' IS NOT NULL
                         AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
                     coalesce(m.collision, 0), m.first_ts,
-                    CASE WHEN NOT $3 AND coalesce(m.collision, 0) = 0 THEN
+                    CASE WHEN NOT $3 AND coalesce(m.collision, 0) = 0
+                              AND least(c.started_at / 1000, $8::bigint - 1) - $9::bigint <= $10::bigint THEN
                     (SELECT array_agg(s.date_time) FROM metrica_sent s
                         WHERE s.counter = $4
                           AND s.date_time BETWEEN least(c.started_at / 1000, $8::bigint - 1) - $9::bigint AND least(c.started_at / 1000, $8::bigint - 1)
@@ -487,6 +499,7 @@ async fn candidates<C: GenericClient>(
             &i64::from(query.limit),
             &query.now_s,
             &crate::metrica::export::MAX_NUDGE_S,
+            &query.sent_until_s.unwrap_or(i64::MAX),
         ],
     )
     .await?;

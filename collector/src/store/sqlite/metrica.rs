@@ -22,6 +22,15 @@ impl MetricaStore for SqliteStore {
         self.read(move |conn| candidates(conn, &query)).await
     }
 
+    async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT max(date_time) FROM metrica_sent WHERE counter = ?1")?
+                .query_row([counter as i64], |r| r.get(0))?)
+        })
+        .await
+    }
+
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
         self.read(move |conn| retry_candidate(conn, counter)).await
     }
@@ -119,7 +128,8 @@ impl MetricaStore for SqliteStore {
 /// `(started_at, id)` (the `conversations_by_start` index holds exactly that order), joined with
 /// the visitor IDs of their chat ID. Without `include_sent`, chats already sent to the counter
 /// are left out and each row carries the seconds of earlier rows that share one of its visitor
-/// IDs within its nudge window (`metrica_sent_by_time`). A chat ID flagged as a collision
+/// IDs within its nudge window (`metrica_sent_by_time`), looked up only when the window reaches
+/// back to `query.sent_until_s` (a first upload of many chats looks up none). A chat ID flagged as a collision
 /// (issued to two ClientIDs) yields no visitor IDs: see `ExportChat::id_collision`.
 fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
     let mut stmt = conn.prepare_cached(concat!(
@@ -132,7 +142,8 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
                     AND json_extract(k.body, '$.page') IS NOT NULL
                     AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1) END,
                 coalesce(m.collision, 0), m.first_ts,
-                CASE WHEN NOT ?3 AND coalesce(m.collision, 0) = 0 THEN
+                CASE WHEN NOT ?3 AND coalesce(m.collision, 0) = 0
+                          AND min(c.started_at / 1000, ?8 - 1) - ?9 <= ?10 THEN
                 (SELECT group_concat(s.date_time) FROM metrica_sent s
                     WHERE s.counter = ?4
                       AND s.date_time BETWEEN min(c.started_at / 1000, ?8 - 1) - ?9 AND min(c.started_at / 1000, ?8 - 1)
@@ -162,6 +173,7 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
             i64::from(query.limit),
             query.now_s,
             crate::metrica::export::MAX_NUDGE_S,
+            query.sent_until_s.unwrap_or(i64::MAX),
         ],
         |r| {
             let click_page: Option<String> = r.get(20)?;
@@ -237,6 +249,29 @@ fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUplo
         .optional()?)
 }
 
+/// Ledger rows per INSERT statement: one statement (prepared once, cached) reserves this many
+/// chats, so a file of 50,000 chats is 782 statements instead of 50,000. 8 parameters each:
+/// 512 per statement, far below SQLite's limit.
+const LEDGER_CHUNK: usize = 64;
+
+/// The ledger INSERT for `n` rows: the same upsert as one row, with `n` tuples.
+fn ledger_insert(n: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id, user_id, yclid, purchase_id) VALUES ",
+    );
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?)");
+    }
+    sql.push_str(
+        " ON CONFLICT (counter, conversation) DO UPDATE SET upload = excluded.upload, date_time = excluded.date_time,
+             client_id = excluded.client_id, user_id = excluded.user_id, yclid = excluded.yclid, purchase_id = excluded.purchase_id",
+    );
+    sql
+}
+
 /// Records a new file and reserves its chats for this counter, in one transaction.
 fn create_upload(
     conn: &Connection,
@@ -251,25 +286,46 @@ fn create_upload(
         params![counter as i64, now_ms, rows.len() as i64, forced, csv],
     )?;
     let upload = conn.last_insert_rowid();
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id, user_id, yclid, purchase_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (counter, conversation) DO UPDATE SET upload = excluded.upload, date_time = excluded.date_time,
-             client_id = excluded.client_id, user_id = excluded.user_id, yclid = excluded.yclid, purchase_id = excluded.purchase_id",
-    )?;
-    for row in rows {
-        stmt.execute(params![
-            counter as i64,
-            row.conversation,
-            upload,
-            row.date_time,
-            row.client_id,
-            row.user_id,
-            row.yclid,
-            row.purchase_id
-        ])?;
+    let counter = counter as i64;
+    // In key order: the rows of a file come in start order, which need not be conversation
+    // order (a CRM's backfill), and inserts in key order split fewer B-tree pages.
+    let mut sorted: Vec<&WrittenRow> = rows.iter().collect();
+    sorted.sort_unstable_by_key(|r| r.conversation);
+    let mut chunks = sorted.chunks_exact(LEDGER_CHUNK);
+    let mut full = conn.prepare_cached(&ledger_insert(LEDGER_CHUNK))?;
+    for chunk in chunks.by_ref() {
+        bind_ledger(&mut full, counter, upload, chunk)?;
+        full.raw_execute()?;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Not cached: one odd size per file.
+        let mut stmt = conn.prepare(&ledger_insert(rest.len()))?;
+        bind_ledger(&mut stmt, counter, upload, rest)?;
+        stmt.raw_execute()?;
     }
     Ok(upload)
+}
+
+/// Binds `rows` to a statement of [`ledger_insert`]`(rows.len())`.
+fn bind_ledger(
+    stmt: &mut rusqlite::Statement<'_>,
+    counter: i64,
+    upload: i64,
+    rows: &[&WrittenRow],
+) -> Result<(), StoreError> {
+    for (i, row) in rows.iter().enumerate() {
+        let at = i * 8;
+        stmt.raw_bind_parameter(at + 1, counter)?;
+        stmt.raw_bind_parameter(at + 2, row.conversation)?;
+        stmt.raw_bind_parameter(at + 3, upload)?;
+        stmt.raw_bind_parameter(at + 4, row.date_time)?;
+        stmt.raw_bind_parameter(at + 5, row.client_id.as_deref())?;
+        stmt.raw_bind_parameter(at + 6, row.user_id.as_deref())?;
+        stmt.raw_bind_parameter(at + 7, row.yclid.as_deref())?;
+        stmt.raw_bind_parameter(at + 8, row.purchase_id.as_deref())?;
+    }
+    Ok(())
 }
 
 fn mark_sent(conn: &Connection, upload: i64, u: &Uploading, now_ms: i64) -> Result<(), StoreError> {
@@ -570,6 +626,7 @@ VALUES ('telegram', 'u1', 10000, 10000, 1, 'CTX', 'shop', 'start_param', 'webhoo
             after: None,
             limit: 10,
             now_s: 1_000_000,
+            sent_until_s: None,
         };
         let found = candidates(&conn, &query).unwrap();
         assert_eq!(found.len(), 1);
@@ -620,6 +677,7 @@ VALUES (1, 99, 1, 995, '123', NULL), (1, 98, 1, 1001, '123', NULL), (1, 97, 1, 9
             after: None,
             limit: 2,
             now_s: 1_000_000,
+            sent_until_s: None,
         };
         let mut seen = Vec::new();
         loop {
@@ -642,6 +700,20 @@ VALUES (1, 99, 1, 995, '123', NULL), (1, 98, 1, 1001, '123', NULL), (1, 97, 1, 9
         four.sort_unstable();
         assert_eq!(four, vec![995, 1001]);
         assert!(taken[&5].is_empty());
+
+        // Rows up to second 938 came before the export (`sent_until_s`): windows starting
+        // later ([939, 999] and on) are not looked up (rows after that are the exporter's own).
+        query.after = None;
+        query.limit = 100;
+        query.sent_until_s = Some(938);
+        let page = candidates(&conn, &query).unwrap();
+        assert_eq!(page.len(), 7);
+        assert!(page.iter().all(|c| c.taken.is_empty()));
+        query.sent_until_s = Some(940);
+        let page = candidates(&conn, &query).unwrap();
+        let one = page.iter().find(|c| c.chat.conversation == 1).unwrap();
+        assert_eq!(one.taken, vec![995]);
+        query.sent_until_s = None;
 
         // Sent chats are left out unless included, and then nothing is taken.
         conn.execute("INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id) VALUES (1, 7, 1, 500, '123')", []).unwrap();
