@@ -109,33 +109,34 @@ struct List {
     uploadings: Vec<Uploading>,
 }
 
-/// The comment a file is sent with: a key naming the collector's upload (its ledger ID and
-/// creation time, so two databases uploading to one counter do not share keys) before the
-/// site owner's comment. Metrica allows 255 characters of letters, digits and spaces in a comment.
+/// The comment a file is sent with: the site owner's comment, then a key naming the
+/// collector's upload (its ledger ID and creation time, so two databases uploading to one
+/// counter do not share keys). Metrica allows 255 characters of letters, digits and spaces; the
+/// owner's part is shortened to leave the key whole.
 pub fn file_comment(key: &str, comment: &str) -> String {
+    let room = 255usize.saturating_sub(key.chars().count() + 1);
     let owner: String = comment
         .chars()
         .filter(|c| c.is_alphanumeric() || *c == ' ')
+        .take(room)
         .collect();
-    let text = if owner.trim().is_empty() {
-        key.to_string()
-    } else {
-        format!("{key} {}", owner.trim())
-    };
-    text.chars().take(255).collect()
+    match owner.trim() {
+        "" => key.to_string(),
+        owner => format!("{owner} {key}"),
+    }
 }
 
 /// The key of upload `id` created at `created_ms` (see [`file_comment`]).
 pub fn file_key(id: i64, created_ms: i64) -> String {
-    format!("chattag file {id} {created_ms}")
+    format!("file {id} {created_ms}")
 }
 
-/// Whether a listed upload's comment carries `key` (the key, then the end or a space).
+/// Whether a listed upload's comment carries `key` (at its end, as a whole word).
 pub fn comment_names(comment: &str, key: &str) -> bool {
     comment
         .trim()
-        .strip_prefix(key)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        .strip_suffix(key)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with(' '))
 }
 
 /// Uploads listed per request (Metrica's documented default).
@@ -481,19 +482,18 @@ mod tests {
     #[test]
     fn file_comments_carry_their_key() {
         let key = file_key(12, 1_765_000_000_123);
-        assert_eq!(key, "chattag file 12 1765000000123");
+        assert_eq!(key, "file 12 1765000000123");
         let c = file_comment(&key, "chattag");
-        assert_eq!(c, "chattag file 12 1765000000123 chattag");
+        assert_eq!(c, "chattag file 12 1765000000123");
         assert!(comment_names(&c, &key));
         assert!(comment_names(&key, &key));
-        // Upload 1 is not upload 12, nor 12 of another database.
-        assert!(!comment_names(&c, &file_key(1, 1_765_000_000_123)));
-        assert!(!comment_names(
-            &file_comment(&file_key(120, 1), ""),
-            &file_key(12, 1)
-        ));
-        assert_eq!(file_comment(&key, "Чаты: май!"), format!("{key} Чаты май"));
-        assert_eq!(file_comment(&key, &"x".repeat(400)).chars().count(), 255);
+        // Upload 2 is not upload 12, nor 12 of another database.
+        assert!(!comment_names(&c, &file_key(2, 1_765_000_000_123)));
+        assert!(!comment_names(&c, &file_key(12, 765_000_000_123)));
+        assert_eq!(file_comment(&key, "Чаты: май!"), format!("Чаты май {key}"));
+        let long = file_comment(&key, &"x".repeat(400));
+        assert_eq!(long.chars().count(), 255);
+        assert!(comment_names(&long, &key));
     }
 
     #[test]
