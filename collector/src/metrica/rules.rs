@@ -202,6 +202,9 @@ pub struct CandidateQuery {
     pub include_sent: bool,
     /// Only candidates after this one in the export order.
     pub after: Option<CandidateKey>,
+    /// Only candidates up to this one (inclusive): a segment found by
+    /// [`crate::store::MetricaStore::candidate_bound`], so that segments are read side by side.
+    pub until: Option<CandidateKey>,
     pub limit: u32,
     /// The exporter's clock (Unix seconds): every `DateTime` is before it.
     pub now_s: i64,

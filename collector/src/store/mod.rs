@@ -45,7 +45,7 @@ use crate::chats::matching::MatchSettings;
 use crate::chats::model::{Delivery, IntakeSource, Written};
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::WrittenRow;
-use crate::metrica::rules::{Candidate, CandidateQuery};
+use crate::metrica::rules::{Candidate, CandidateKey, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{CounterSummary, PendingUpload, UploadState, UploadTotals};
 use crate::metrics::StoreMetrics;
@@ -223,6 +223,15 @@ pub trait MetricaStore: Send + Sync {
     /// carries in [`Candidate::taken`] the `DateTime` seconds its visitor IDs already occupy on
     /// the counter in the nudge window (see [`CandidateQuery`]).
     async fn export_candidates(&self, query: CandidateQuery) -> Result<Vec<Candidate>, StoreError>;
+
+    /// The key of the `query.limit`-th conversation after `query.after` in `[from_ms, to_ms)`,
+    /// in export order, whether sent or not (an index range, no rows read): the end of the
+    /// next segment of candidates, so the export reads segments in parallel. `None`: fewer
+    /// remain.
+    async fn candidate_bound(
+        &self,
+        query: CandidateQuery,
+    ) -> Result<Option<CandidateKey>, StoreError>;
 
     /// The latest `DateTime` second in `counter`'s ledger, if any (an index lookup).
     async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError>;

@@ -16,7 +16,7 @@ use crate::clock::now_ms;
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::probable::Evidence;
-use crate::metrica::rules::{Candidate, CandidateQuery};
+use crate::metrica::rules::{Candidate, CandidateKey, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
     CounterSummary, PendingUpload, UploadKind, UploadState, UploadTotals, MAX_ATTEMPTS,
@@ -44,6 +44,34 @@ impl MetricaStore for PgStore {
     async fn export_candidates(&self, query: CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
         let c = self.client().await?;
         candidates(&c, &query).await
+    }
+
+    async fn candidate_bound(
+        &self,
+        query: CandidateQuery,
+    ) -> Result<Option<CandidateKey>, StoreError> {
+        let c = self.client().await?;
+        let (after_start, after_id) = query
+            .after
+            .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+        Ok(opt(
+            &c,
+            "SELECT started_at, id FROM conversations
+             WHERE started_at >= $1 AND started_at < $2 AND (started_at > $3 OR id > $4)
+             ORDER BY started_at, id LIMIT 1 OFFSET $5",
+            &[
+                &query.from_ms.max(after_start),
+                &query.to_ms,
+                &after_start,
+                &after_id,
+                &(i64::from(query.limit.max(1)) - 1),
+            ],
+        )
+        .await?
+        .map(|r| CandidateKey {
+            started_ms: r.get(0),
+            conversation: r.get(1),
+        }))
     }
 
     async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError> {
@@ -461,6 +489,9 @@ async fn candidates<C: GenericClient>(
     let (after_start, after_id) = query
         .after
         .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+    let (until_start, until_id) = query
+        .until
+        .map_or((i64::MAX, i64::MAX), |k| (k.started_ms, k.conversation));
     let found = rows(
         c,
         concat!(
@@ -485,6 +516,7 @@ async fn candidates<C: GenericClient>(
             // that begins where the last one ended.
             "         WHERE c.started_at >= $1 AND c.started_at < $2
                AND (c.started_at > $5 OR c.id > $6)
+               AND c.started_at <= $11 AND (c.started_at < $11 OR c.id <= $12)
                AND ($3 OR NOT EXISTS (SELECT 1 FROM metrica_sent s WHERE s.counter = $4 AND s.conversation = c.id))
              ORDER BY c.started_at, c.id
              LIMIT $7"
@@ -500,6 +532,8 @@ async fn candidates<C: GenericClient>(
             &query.now_s,
             &crate::metrica::export::MAX_NUDGE_S,
             &query.sent_until_s.unwrap_or(i64::MAX),
+            &until_start,
+            &until_id,
         ],
     )
     .await?;

@@ -9,7 +9,7 @@ use crate::clock::now_ms;
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::probable::Evidence;
-use crate::metrica::rules::{Candidate, CandidateQuery};
+use crate::metrica::rules::{Candidate, CandidateKey, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
     CounterSummary, PendingUpload, UploadKind, UploadState, UploadTotals, MAX_ATTEMPTS,
@@ -20,6 +20,13 @@ use crate::store::{MetricaStore, StoreError};
 impl MetricaStore for SqliteStore {
     async fn export_candidates(&self, query: CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
         self.read(move |conn| candidates(conn, &query)).await
+    }
+
+    async fn candidate_bound(
+        &self,
+        query: CandidateQuery,
+    ) -> Result<Option<CandidateKey>, StoreError> {
+        self.read(move |conn| candidate_bound(conn, &query)).await
     }
 
     async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError> {
@@ -124,6 +131,38 @@ impl MetricaStore for SqliteStore {
     }
 }
 
+/// The key of the `query.limit`-th conversation after `query.after` (index only).
+fn candidate_bound(
+    conn: &Connection,
+    query: &CandidateQuery,
+) -> Result<Option<CandidateKey>, StoreError> {
+    let (after_start, after_id) = query
+        .after
+        .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+    Ok(conn
+        .prepare_cached(
+            "SELECT started_at, id FROM conversations
+             WHERE started_at >= ?1 AND started_at < ?2 AND (started_at > ?3 OR id > ?4)
+             ORDER BY started_at, id LIMIT 1 OFFSET ?5",
+        )?
+        .query_row(
+            params![
+                query.from_ms.max(after_start),
+                query.to_ms,
+                after_start,
+                after_id,
+                i64::from(query.limit.max(1)) - 1
+            ],
+            |r| {
+                Ok(CandidateKey {
+                    started_ms: r.get(0)?,
+                    conversation: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
 /// One page of conversations started in `[from_ms, to_ms)` after `query.after` in the order
 /// `(started_at, id)` (the `conversations_by_start` index holds exactly that order), joined with
 /// the visitor IDs of their chat ID. Without `include_sent`, chats already sent to the counter
@@ -155,6 +194,7 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
         // that begins where the last one ended (not a scan from `from`).
         "         WHERE c.started_at >= ?1 AND c.started_at < ?2
            AND (c.started_at > ?5 OR c.id > ?6)
+           AND c.started_at <= ?11 AND (c.started_at < ?11 OR c.id <= ?12)
            AND (?3 OR NOT EXISTS (SELECT 1 FROM metrica_sent s WHERE s.counter = ?4 AND s.conversation = c.id))
          ORDER BY c.started_at, c.id
          LIMIT ?7"
@@ -162,6 +202,9 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
     let (after_start, after_id) = query
         .after
         .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+    let (until_start, until_id) = query
+        .until
+        .map_or((i64::MAX, i64::MAX), |k| (k.started_ms, k.conversation));
     let rows = stmt.query_map(
         params![
             query.from_ms.max(after_start),
@@ -174,6 +217,8 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
             query.now_s,
             crate::metrica::export::MAX_NUDGE_S,
             query.sent_until_s.unwrap_or(i64::MAX),
+            until_start,
+            until_id,
         ],
         |r| {
             let click_page: Option<String> = r.get(20)?;
@@ -627,6 +672,7 @@ VALUES ('telegram', 'u1', 10000, 10000, 1, 'CTX', 'shop', 'start_param', 'webhoo
             limit: 10,
             now_s: 1_000_000,
             sent_until_s: None,
+            until: None,
         };
         let found = candidates(&conn, &query).unwrap();
         assert_eq!(found.len(), 1);
@@ -678,6 +724,7 @@ VALUES (1, 99, 1, 995, '123', NULL), (1, 98, 1, 1001, '123', NULL), (1, 97, 1, 9
             limit: 2,
             now_s: 1_000_000,
             sent_until_s: None,
+            until: None,
         };
         let mut seen = Vec::new();
         loop {
@@ -714,6 +761,23 @@ VALUES (1, 99, 1, 995, '123', NULL), (1, 98, 1, 1001, '123', NULL), (1, 97, 1, 9
         let one = page.iter().find(|c| c.chat.conversation == 1).unwrap();
         assert_eq!(one.taken, vec![995]);
         query.sent_until_s = None;
+
+        // Segments: each ends at the index's `limit`-th conversation after the last (sent or
+        // not); read side by side with `until`, they cover every candidate once, in order.
+        let mut segment = CandidateQuery { limit: 2, ..query };
+        let mut in_segments = Vec::new();
+        loop {
+            let end = candidate_bound(&conn, &segment).unwrap();
+            segment.until = end;
+            let page = candidates(&conn, &segment).unwrap();
+            assert!(page.len() <= 2);
+            in_segments.extend(page.iter().map(|c| c.chat.conversation));
+            segment.after = end;
+            if end.is_none() {
+                break;
+            }
+        }
+        assert_eq!(in_segments, vec![9, 1, 3, 7, 2, 4, 5]);
 
         // Sent chats are left out unless included, and then nothing is taken.
         conn.execute("INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id) VALUES (1, 7, 1, 500, '123')", []).unwrap();
