@@ -124,7 +124,8 @@ pub struct UploadArgs {
     #[arg(long)]
     pub every: Option<String>,
 
-    /// Comment stored with the upload in Metrica.
+    /// Comment stored with the upload in Metrica; each file's key (`file <id> <created ms>`)
+    /// follows it, so a file whose answer was lost is found in Metrica's list, not sent twice.
     #[arg(long, default_value = "chattag")]
     pub comment: String,
 
