@@ -68,21 +68,29 @@ fn counters_file(dir: &tempfile::TempDir, body: &str) -> String {
 }
 
 fn upload(server: &Server, standin: &Standin, counters: &str) -> (Output, String) {
-    let o = server.cli(
-        &[
-            "upload",
-            "metrica",
-            "--counters-file",
-            counters,
-            "--metrica-api",
-            &standin.base,
-            "--retry-delay",
-            "20ms",
-            "--wait",
-            "0s",
-        ],
-        &[("CHATTAG_METRICA_TOKEN", OAUTH)],
-    );
+    upload_with(server, standin, counters, &[])
+}
+
+fn upload_with(
+    server: &Server,
+    standin: &Standin,
+    counters: &str,
+    extra: &[&str],
+) -> (Output, String) {
+    let mut args = vec![
+        "upload",
+        "metrica",
+        "--counters-file",
+        counters,
+        "--metrica-api",
+        &standin.base,
+        "--retry-delay",
+        "20ms",
+        "--wait",
+        "0s",
+    ];
+    args.extend_from_slice(extra);
+    let o = server.cli(&args, &[("CHATTAG_METRICA_TOKEN", OAUTH)]);
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&o.stdout),
@@ -224,6 +232,77 @@ fn answered_and_paid_after_the_first_upload_reach_metrica_once() {
     assert_eq!(rows_with(&all, "79990000001"), 1);
     assert_eq!(rows_with(&all, "79990000002"), 1);
     assert!(!all.contains("Price") && !all.contains("1250.50"));
+}
+
+/// Late revenue is read a page at a time (at most `--rows-per-file` facts, one offline
+/// conversion file per page): with more paid chats than one page, every payment still reaches
+/// Metrica exactly once.
+#[test]
+fn late_revenue_of_more_chats_than_one_page_is_sent_once_page_by_page() {
+    let server = start();
+    let standin = Standin::start(OAUTH);
+    let dir = tempfile::tempdir().unwrap();
+    let counters = counters_file(
+        &dir,
+        "[[counter]]\nid = 12345\nsettle = \"24h\"\nrevenue_goal = \"chat_paid\"\n",
+    );
+    let now = now_ms();
+    let started = (now - 300_000) / 1000;
+    for i in 0..5u64 {
+        let id = new_chat_id();
+        let ev = json!({"event_id": new_event_id(), "type": "issue", "chat_id": id,
+            "ts": now - 600_000, "page": "https://shop.example/p/1",
+            "client_id": format!("17000000001234567{i:02}")});
+        assert_eq!(server.post_events(&json!([ev])).status, 200);
+        crm(
+            &server,
+            json!({"platform": "whatsapp", "external_id": format!("crm-{i}"),
+                "phone": format!("+7 999 000-00-1{i}"), "started_at": started + i,
+                "text": format!("Hello {id}"), "answered": true}),
+        );
+    }
+    let (o, out) = upload(&server, &standin, &counters);
+    assert!(o.status.success(), "{out}");
+    assert_eq!(standin.chat_uploads().len(), 1, "{out}");
+    for i in 0..5u64 {
+        crm(
+            &server,
+            json!({"platform": "whatsapp", "external_id": format!("crm-{i}"),
+                "revenue": format!("{}00", i + 1), "currency": "RUB"}),
+        );
+    }
+
+    let (o, out) = upload_with(&server, &standin, &counters, &["--rows-per-file", "2"]);
+    assert!(o.status.success(), "{out}");
+    let conv = standin.conversion_uploads();
+    assert_eq!(
+        conv.iter().map(|u| u.source_quantity).collect::<Vec<_>>(),
+        vec![2, 2, 1],
+        "{out}"
+    );
+    let mut paid: Vec<String> = conv
+        .iter()
+        .flat_map(|u| u.csv.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .map(|l| l.split(',').nth(2).unwrap_or("").to_string())
+        .collect();
+    paid.sort();
+    assert_eq!(
+        paid,
+        (0..5)
+            .map(|i| format!("17000000001234567{i:02}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        server.db_count("SELECT count(*) FROM metrica_facts_sent WHERE counter = 12345"),
+        5
+    );
+
+    // Nothing left: no request at all.
+    let before = standin.received().len();
+    let (o, out) = upload_with(&server, &standin, &counters, &["--rows-per-file", "2"]);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("nothing new to upload"), "{out}");
+    assert_eq!(standin.received().len(), before);
 }
 
 #[test]

@@ -268,6 +268,71 @@ fn an_upload_killed_mid_file_resumes_with_that_file_and_sends_nothing_twice() {
     );
 }
 
+/// Metrica accepted a file but its answer was lost (the connection closed after the upload):
+/// the file is found in Metrica's list of uploads by the key in its comment and recorded as
+/// sent, never sent again: at once within the run, or by the next run when the list could not
+/// be read in the first.
+#[test]
+fn a_file_whose_answer_was_lost_is_found_by_its_comment_and_not_sent_twice() {
+    let server = start();
+    let standin = Standin::start(OAUTH);
+    let base = base_s();
+    seed(&server, 0..12, base);
+
+    // The second file is stored by Metrica; its answer never comes back.
+    standin.drop_answers_after(1, 1);
+    let (first, out) = upload(&server, &standin, "5");
+    // Whatever the first run made of it, a second one has nothing left to send.
+    let (_, again) = upload(&server, &standin, "5");
+    let times = times_sent(&rows(&standin));
+    assert_eq!(times.len(), 12, "{times:?}");
+    assert!(
+        times.values().all(|&n| n == 1),
+        "chats sent twice: {times:?}\n{out}\n{again}"
+    );
+    assert_eq!(standin.chat_uploads().len(), 3, "{out}");
+    assert!(first.status.success(), "{out}");
+    assert!(out.contains("upload #2 had reached Metrica"), "{out}");
+    assert!(again.contains("nothing new to upload"), "{again}");
+    let files = standin.chat_uploads();
+    assert!(files[1].comment.starts_with("chattag file 2 "), "{files:?}");
+    assert_eq!(
+        server
+            .rows("SELECT state, metrica_id FROM metrica_uploads ORDER BY id")
+            .iter()
+            .map(|r| (r.get::<String>(0), r.get::<i64>(1)))
+            .collect::<Vec<_>>(),
+        vec![
+            ("sent".to_string(), 1000),
+            ("sent".to_string(), 1001),
+            ("sent".to_string(), 1002)
+        ]
+    );
+
+    // Again, and the list cannot be read either: the run stops without sending or counting
+    // anything more; the next run finds the file and sends nothing.
+    seed(&server, 12..15, base);
+    standin.drop_answers_after(3, 1);
+    standin.fail_lists(1);
+    let (o, out) = upload(&server, &standin, "5");
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("upload #4: cannot check whether Metrica already has it"),
+        "{out}"
+    );
+    assert_eq!(standin.chat_uploads().len(), 4);
+    let before = standin.received().len();
+    let (o, out) = upload(&server, &standin, "5");
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("retrying upload #4 (3 chats"), "{out}");
+    assert!(out.contains("upload #4 had reached Metrica"), "{out}");
+    assert_eq!(standin.received().len(), before, "{out}");
+    let times = times_sent(&rows(&standin));
+    assert_eq!(times.len(), 15, "{times:?}");
+    assert!(times.values().all(|&n| n == 1), "{times:?}");
+    assert_eq!(ledger(&server).last(), Some(&("sent".to_string(), 3)));
+}
+
 #[test]
 fn export_writes_one_complete_file_of_every_chat() {
     let server = start();

@@ -124,7 +124,8 @@ pub struct UploadArgs {
     #[arg(long)]
     pub every: Option<String>,
 
-    /// Comment stored with the upload in Metrica.
+    /// Comment stored with the upload in Metrica; each file's key (`file <id> <created ms>`)
+    /// follows it, so a file whose answer was lost is found in Metrica's list, not sent twice.
     #[arg(long, default_value = "chattag")]
     pub comment: String,
 
@@ -461,7 +462,8 @@ fn upload_counter(
             p.rows,
             p.attempts + 1
         );
-        sent.extend(send(rt, store, client, &p, args, s)?);
+        // It may have reached Metrica in a run whose answer was lost: looked up first.
+        sent.extend(send(rt, store, client, &p, true, args, s)?);
     }
 
     // A column Metrica refused stays out of this counter's files.
@@ -503,8 +505,14 @@ fn upload_counter(
                 explain_columns(counter, &part.header);
                 let n = part.rows.len() as i64;
                 let csv = part.csv;
-                let id =
-                    rt.block_on(store.create_upload(counter, csv.clone(), part.rows, args.force))?;
+                let created_ms = now_ms();
+                let id = rt.block_on(store.create_upload(
+                    counter,
+                    csv.clone(),
+                    part.rows,
+                    args.force,
+                    created_ms,
+                ))?;
                 let plan = PendingUpload {
                     id,
                     counter,
@@ -512,8 +520,9 @@ fn upload_counter(
                     csv,
                     rows: n,
                     attempts: 0,
+                    created_ms,
                 };
-                sent.extend(send(rt, store, client, &plan, args, s)?);
+                sent.extend(send(rt, store, client, &plan, false, args, s)?);
             }
             Ok(parts)
         })();
@@ -558,13 +567,16 @@ fn build_parts(
     rows_per_file: usize,
     only_confirmed: bool,
 ) -> Result<(), CommandError> {
+    // Sized after the last part: parts are alike, so a part's buffers are allocated once.
+    let (mut spool_bytes, mut ledger_rows) = (0, 0);
     loop {
-        let mut spool = CsvSpool::in_memory();
-        let mut ledger = Vec::new();
+        let mut spool = CsvSpool::in_memory_with_capacity(spool_bytes);
+        let mut ledger = Vec::with_capacity(ledger_rows);
         let more = rows.fill(&mut spool, &mut ledger, rows_per_file, MAX_FILE_BYTES)?;
         if ledger.is_empty() {
             return Ok(());
         }
+        (spool_bytes, ledger_rows) = (spool.buffered(), ledger.len());
         let part = Part {
             header: spool.header(only_confirmed),
             csv: spool.finish_to_string(only_confirmed)?,
@@ -605,8 +617,13 @@ fn poll(
     Ok(())
 }
 
-/// Revenue of chats already sent, as offline conversions on the counter's goal; true when a
-/// file was sent.
+/// Late facts read per query, and so the most conversions in one file.
+const LATE_PAGE: u32 = 5_000;
+
+/// Revenue of chats already sent, as offline conversions on the counter's goal, a page of late
+/// facts at a time (one file per page, recorded and sent before the next page is read, so many
+/// late facts never sit in memory at once); true when a file was sent. Pages hold at most
+/// `--rows-per-file` facts.
 fn upload_late_revenue(
     rt: &tokio::runtime::Runtime,
     store: &dyn Storage,
@@ -617,17 +634,50 @@ fn upload_late_revenue(
     sent: &mut Vec<(i64, u64)>,
 ) -> Result<bool, CommandError> {
     let counter = rules.id;
-    let late = rt.block_on(store.late_revenue(counter))?;
-    let Some(goal) = rules.revenue_goal.as_deref() else {
-        if !late.is_empty() {
-            eprintln!(
-                "counter {counter}: {} chat(s) have revenue that rides only on their chat row; amounts recorded after the row was sent are not sent: set revenue_goal for the counter",
-                late.len()
-            );
+    let limit = u32::try_from(args.rows_per_file)
+        .unwrap_or(u32::MAX)
+        .clamp(1, LATE_PAGE);
+    let mut after = None;
+    let mut any = false;
+    let mut unsent = 0;
+    loop {
+        let late = rt.block_on(store.late_revenue(counter, after, limit))?;
+        let Some(last) = late.last() else { break };
+        after = Some(last.conversation);
+        let full = late.len() == limit as usize;
+        match rules.revenue_goal.as_deref() {
+            None => unsent += late.len(),
+            Some(goal) => {
+                any |= send_conversions(rt, store, client, counter, goal, &late, args, s, sent)?
+            }
         }
-        return Ok(false);
-    };
-    let c = conversions::build(goal, &late, now_ms() / 1000);
+        if !full {
+            break;
+        }
+    }
+    if unsent > 0 {
+        eprintln!(
+            "counter {counter}: {unsent} chat(s) have revenue that rides only on their chat row; amounts recorded after the row was sent are not sent: set revenue_goal for the counter"
+        );
+    }
+    Ok(any)
+}
+
+/// One file of offline conversions for `late` (the distinct-second rule holds within it);
+/// true when it was sent.
+#[allow(clippy::too_many_arguments)]
+fn send_conversions(
+    rt: &tokio::runtime::Runtime,
+    store: &dyn Storage,
+    client: &MetricaClient,
+    counter: u64,
+    goal: &str,
+    late: &[conversions::LateRevenue],
+    args: &UploadArgs,
+    s: &Settings,
+    sent: &mut Vec<(i64, u64)>,
+) -> Result<bool, CommandError> {
+    let c = conversions::build(goal, late, now_ms() / 1000);
     for (conv, why) in &c.skipped {
         eprintln!("counter {counter}: revenue of chat #{conv} not sent: {why}");
     }
@@ -635,37 +685,43 @@ fn upload_late_revenue(
         return Ok(false);
     }
     let n = c.rows.len() as i64;
+    let created_ms = now_ms();
     let id = rt.block_on(store.create_conversion_upload(
         counter,
         goal.to_string(),
         c.csv.clone(),
         c.rows,
+        created_ms,
     ))?;
-    sent.extend(send(
-        rt,
-        store,
-        client,
-        &PendingUpload {
-            id,
-            counter,
-            kind: UploadKind::Conversions,
-            csv: c.csv,
-            rows: n,
-            attempts: 0,
-        },
-        args,
-        s,
-    )?);
+    let plan = PendingUpload {
+        id,
+        counter,
+        kind: UploadKind::Conversions,
+        csv: c.csv,
+        rows: n,
+        attempts: 0,
+        created_ms,
+    };
+    sent.extend(send(rt, store, client, &plan, false, args, s)?);
     Ok(true)
 }
 
 /// Sends one file (retrying within the run, and once without refused columns) and records the
 /// outcome. Returns the upload and Metrica's ID when Metrica's status is not final yet.
+///
+/// The file goes out with its key in the comment ([`super::upload::file_comment`]). When it may
+/// already have reached Metrica (`maybe_sent`: a file of an earlier run, which may have been on
+/// the wire when that run ended; or an attempt whose answer did not come back), Metrica's list
+/// of uploads is read and a file found there by its key is adopted instead of being counted as
+/// failed or sent again: a lost answer does not put the same chats into Metrica twice, nor
+/// releases them into a new file. If the list cannot be read, nothing more is sent or counted
+/// (the next run checks again).
 fn send(
     rt: &tokio::runtime::Runtime,
     store: &dyn Storage,
     client: &MetricaClient,
     plan: &PendingUpload,
+    maybe_sent: bool,
     args: &UploadArgs,
     s: &Settings,
 ) -> Result<Option<(i64, u64)>, CommandError> {
@@ -674,17 +730,22 @@ fn send(
         UploadKind::Chats => "chats",
         UploadKind::Conversions => "offline conversions",
     };
+    let key = plan.key();
+    let comment = super::upload::file_comment(&key, &args.comment);
     let mut csv = plan.csv.clone();
     let mut delay = s.retry_delay;
     let mut refusal_retried = false;
     let mut attempt = 0;
     while attempt < s.attempts {
         attempt += 1;
-        let answer = match plan.kind {
-            UploadKind::Chats => client.upload(counter, &csv, Some(&args.comment)),
-            UploadKind::Conversions => {
-                client.upload_conversions(counter, &csv, Some(&args.comment))
+        if maybe_sent && attempt == 1 {
+            if let Some(pending) = adopt_if_listed(rt, store, client, plan, &key)? {
+                return Ok(pending);
             }
+        }
+        let answer = match plan.kind {
+            UploadKind::Chats => client.upload(counter, &csv, Some(&comment)),
+            UploadKind::Conversions => client.upload_conversions(counter, &csv, Some(&comment)),
         };
         // A refused unconfirmed column: the same rows once more, with confirmed columns only.
         // The refused file was not accepted, so nothing reaches Metrica twice.
@@ -721,6 +782,14 @@ fn send(
                 return Ok(pending);
             }
             Err(e) => {
+                // An answer that did not come back (or a gateway's 5xx) may hide an accepted
+                // file; a 4xx is Metrica's own refusal.
+                if e.is_retryable() {
+                    eprintln!("counter {counter}: upload #{upload} attempt {attempt}: {e}; looking it up in Metrica's list of uploads");
+                    if let Some(pending) = adopt_if_listed(rt, store, client, plan, &key)? {
+                        return Ok(pending);
+                    }
+                }
                 let msg = e.to_string();
                 let state = rt.block_on(store.mark_failed(upload, msg))?;
                 eprintln!("counter {counter}: upload #{upload} attempt {attempt} failed: {e}");
@@ -738,6 +807,32 @@ fn send(
         }
     }
     Err(CommandError::Refused(format!("upload #{upload} failed")))
+}
+
+/// Looks the file up in Metrica's list of uploads by its key; if Metrica has it, records it as
+/// sent with Metrica's upload and returns `Some` (what [`send`] returns). A list that cannot be
+/// read stops the run: sending again could count the chats twice.
+fn adopt_if_listed(
+    rt: &tokio::runtime::Runtime,
+    store: &dyn Storage,
+    client: &MetricaClient,
+    plan: &PendingUpload,
+    key: &str,
+) -> Result<Option<Option<(i64, u64)>>, CommandError> {
+    let (counter, upload) = (plan.counter, plan.id);
+    let found = client.find_by_comment(counter, key).map_err(|e| {
+        CommandError::Refused(format!(
+            "upload #{upload}: cannot check whether Metrica already has it ({e}); not sending it again until that can be checked"
+        ))
+    })?;
+    let Some(u) = found else { return Ok(None) };
+    println!(
+        "counter {counter}: upload #{upload} had reached Metrica (Metrica upload {}, status {}, found by its comment): not sent again",
+        u.id, u.status
+    );
+    let pending = (!u.is_final()).then_some((upload, u.id));
+    rt.block_on(store.mark_sent(upload, u))?;
+    Ok(Some(pending))
 }
 
 #[cfg(test)]

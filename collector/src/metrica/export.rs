@@ -154,35 +154,43 @@ fn kind_index(kind: &str) -> u8 {
 /// nudged onto them. Chats come in start order, so their own seconds never decrease: a second
 /// older than the current chat's window can never clash again and is forgotten. Memory follows
 /// the number of chats per minute, not the size of the export.
+///
+/// A visitor ID is held as a 64-bit hash of its kind and value (no copy of the text per row):
+/// two IDs sharing a hash could only make a chat step back one more second than needed, never
+/// let two conversions of one visitor share a second.
 #[derive(Default)]
 struct RecentSeconds {
-    by_id: HashMap<String, Vec<(u8, i64)>>,
-    order: VecDeque<(i64, u8, String)>,
+    hasher: std::hash::RandomState,
+    by_id: HashMap<u64, Vec<i64>>,
+    order: VecDeque<(i64, u64)>,
 }
 
 impl RecentSeconds {
-    fn contains(&self, kind: u8, id: &str, ts: i64) -> bool {
-        self.by_id.get(id).is_some_and(|v| v.contains(&(kind, ts)))
+    fn key(&self, kind: u8, id: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, (kind, id))
     }
 
-    fn insert(&mut self, kind: u8, id: &str, ts: i64) {
-        self.by_id
-            .entry(id.to_string())
-            .or_default()
-            .push((kind, ts));
-        self.order.push_back((ts, kind, id.to_string()));
+    fn contains(&self, key: u64, ts: i64) -> bool {
+        self.by_id.get(&key).is_some_and(|v| v.contains(&ts))
+    }
+
+    fn insert(&mut self, key: u64, ts: i64) {
+        self.by_id.entry(key).or_default().push(ts);
+        self.order.push_back((ts, key));
     }
 
     /// Forgets the seconds before `ts`.
     fn forget_before(&mut self, ts: i64) {
-        while self.order.front().is_some_and(|(t, _, _)| *t < ts) {
-            let Some((t, kind, id)) = self.order.pop_front() else {
+        while self.order.front().is_some_and(|(t, _)| *t < ts) {
+            let Some((t, key)) = self.order.pop_front() else {
                 break;
             };
-            if let Some(v) = self.by_id.get_mut(&id) {
-                v.retain(|e| *e != (kind, t));
+            if let Some(v) = self.by_id.get_mut(&key) {
+                if let Some(i) = v.iter().position(|e| *e == t) {
+                    v.swap_remove(i);
+                }
                 if v.is_empty() {
-                    self.by_id.remove(&id);
+                    self.by_id.remove(&key);
                 }
             }
         }
@@ -199,6 +207,8 @@ impl RecentSeconds {
 pub struct Exporter {
     opts: ExportOptions,
     recent: RecentSeconds,
+    /// The `DateTime` text of the row being written (reused: no allocation per row).
+    ts_text: String,
     /// The last chat's own second: the order check (a backend that pages out of order would
     /// break the distinct-second rule silently).
     last_origin: i64,
@@ -209,6 +219,7 @@ impl Exporter {
         Exporter {
             opts,
             recent: RecentSeconds::default(),
+            ts_text: String::new(),
             last_origin: i64::MIN,
         }
     }
@@ -230,10 +241,16 @@ impl Exporter {
         warnings: &mut Vec<Warning>,
     ) -> std::io::Result<Result<WrittenRow, Skip>> {
         let opts = &self.opts;
-        let platform = chat.platform.to_ascii_lowercase();
-        let documented = DOCUMENTED_PLATFORMS.contains(&platform.as_str());
+        // Lowercase already, as the collector stores platforms: no copy then.
+        let platform: std::borrow::Cow<'_, str> =
+            if chat.platform.bytes().any(|b| b.is_ascii_uppercase()) {
+                chat.platform.to_ascii_lowercase().into()
+            } else {
+                chat.platform.as_str().into()
+            };
+        let documented = DOCUMENTED_PLATFORMS.contains(&&*platform);
         if !(documented || (platform == "max" && opts.allow_max)) {
-            return Ok(Err(Skip::UnsupportedPlatform(platform)));
+            return Ok(Err(Skip::UnsupportedPlatform(platform.into_owned())));
         }
         if chat.chat_user_id.is_none() && chat.username.is_none() && chat.phone.is_none() {
             return Ok(Err(Skip::NoChatPartner));
@@ -251,12 +268,14 @@ impl Exporter {
         self.last_origin = self.last_origin.max(origin);
         self.recent.forget_before(origin - MAX_NUDGE_S);
         let recent = &self.recent;
-        let clash = |ts: i64| {
-            taken.contains(&ts)
-                || chat
-                    .visitor_ids()
-                    .any(|(k, v)| recent.contains(kind_index(k), v, ts))
-        };
+        let mut keys = [0u64; 4];
+        let mut n_keys = 0;
+        for (k, v) in chat.visitor_ids() {
+            keys[n_keys] = recent.key(kind_index(k), v);
+            n_keys += 1;
+        }
+        let keys = &keys[..n_keys];
+        let clash = |ts: i64| taken.contains(&ts) || keys.iter().any(|&k| recent.contains(k, ts));
         // Several conversions with the same visitor ID and second collapse into one in Metrica:
         // step back a second at a time (never forward, which could reach the future).
         let mut ts = origin;
@@ -266,13 +285,17 @@ impl Exporter {
         if clash(ts) {
             return Ok(Err(Skip::NoFreeSecond));
         }
-        for (k, v) in chat.visitor_ids() {
-            self.recent.insert(kind_index(k), v, ts);
+        for &k in keys {
+            self.recent.insert(k, ts);
         }
 
-        let ts_text = ts.to_string();
+        self.ts_text.clear();
+        {
+            use std::fmt::Write as _;
+            let _ = write!(self.ts_text, "{ts}");
+        }
         let mut row = spool.row();
-        row.set(Field::DateTime, &ts_text);
+        row.set(Field::DateTime, &self.ts_text);
         row.set(Field::ChatPlatform, &platform);
         row.set_opt(Field::ChatUsername, chat.username.as_deref());
         // A hashed phone is no PhoneNumber; it stands in as the partner's ID when none is known.
@@ -361,8 +384,14 @@ fn column_index(field: Field) -> usize {
 impl CsvSpool {
     /// Rows kept in memory: for one bounded file part.
     pub fn in_memory() -> CsvSpool {
+        CsvSpool::in_memory_with_capacity(0)
+    }
+
+    /// Rows kept in memory, room for `bytes` of them reserved at once (the size of the last
+    /// part: no regrowing and copying of a part as it fills).
+    pub fn in_memory_with_capacity(bytes: usize) -> CsvSpool {
         CsvSpool {
-            buf: Vec::new(),
+            buf: Vec::with_capacity(bytes),
             file: None,
             present: vec![false; COLUMNS.len()],
             rows: 0,

@@ -202,9 +202,16 @@ pub struct CandidateQuery {
     pub include_sent: bool,
     /// Only candidates after this one in the export order.
     pub after: Option<CandidateKey>,
+    /// Only candidates up to this one (inclusive): a segment found by
+    /// [`crate::store::MetricaStore::candidate_bound`], so that segments are read side by side.
+    pub until: Option<CandidateKey>,
     pub limit: u32,
     /// The exporter's clock (Unix seconds): every `DateTime` is before it.
     pub now_s: i64,
+    /// The counter's latest ledger `DateTime` when the export began (`Some(i64::MIN)`: none).
+    /// A chat whose window starts after it can meet no earlier row, and rows of this export are
+    /// the exporter's own concern, so its lookup is skipped. `None`: every chat looks.
+    pub sent_until_s: Option<i64>,
 }
 
 impl CandidateQuery {

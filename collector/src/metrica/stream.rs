@@ -16,6 +16,9 @@ use crate::store::{Storage, StoreError};
 
 /// Candidates read per query.
 pub const PAGE_SIZE: u32 = 5_000;
+/// Segments read at once, ahead of the one being written: reading is most of an export's work,
+/// and two reader connections share it.
+const READ_AHEAD: usize = 2;
 /// Chats named one by one on stderr (left out, or a value dropped); the rest are counted.
 const LISTED: usize = 50;
 
@@ -26,9 +29,14 @@ pub struct RowStream<'a> {
     rules: &'a CounterRules,
     query: CandidateQuery,
     page: std::vec::IntoIter<Candidate>,
-    /// The next page, read while this one is written (on a multi-thread runtime).
-    next: Option<tokio::task::JoinHandle<Result<Vec<Candidate>, StoreError>>>,
-    exhausted: bool,
+    /// The next segments, in order, read while this one is written (on a multi-thread runtime).
+    reading:
+        std::collections::VecDeque<tokio::task::JoinHandle<Result<Vec<Candidate>, StoreError>>>,
+    /// Where the next segment to read begins (after this key); `None` before the first.
+    cursor: Option<super::rules::CandidateKey>,
+    /// Every segment up to the end of the range is being read or was read.
+    all_scheduled: bool,
+    started: bool,
     /// The upload's "now" for the settle rule; `None` takes every chat as it is.
     settling_at: Option<i64>,
     now_ms: i64,
@@ -73,12 +81,16 @@ impl<'a> RowStream<'a> {
                 to_ms,
                 include_sent,
                 after: None,
+                until: None,
                 limit: PAGE_SIZE,
                 now_s: opts.now_s,
+                sent_until_s: None,
             },
             page: Vec::new().into_iter(),
-            next: None,
-            exhausted: false,
+            reading: std::collections::VecDeque::new(),
+            cursor: None,
+            all_scheduled: false,
+            started: false,
             settling_at: (upload && !include_sent).then_some(now_ms),
             now_ms,
             exporter: Exporter::new(opts),
@@ -91,39 +103,57 @@ impl<'a> RowStream<'a> {
         }
     }
 
-    /// The next candidate. A full page starts the read of the one after it at once, so the
-    /// database reads the next page while this one is written.
+    /// The next candidate. Candidates are read in segments of at most [`PAGE_SIZE`]
+    /// conversations whose ends come from the index ([`crate::store::MetricaStore::candidate_bound`]),
+    /// [`READ_AHEAD`] segments at once on separate connections while this one is written, and
+    /// consumed in order.
     fn next_candidate(&mut self) -> Result<Option<Candidate>, CommandError> {
         loop {
             if let Some(c) = self.page.next() {
                 return Ok(Some(c));
             }
-            let page = match self.next.take() {
-                Some(read) => self
-                    .rt
-                    .block_on(read)
-                    .map_err(|_| StoreError::JobPanicked)??,
-                None if self.exhausted => return Ok(None),
-                None => self.rt.block_on(self.store.export_candidates(self.query))?,
-            };
-            self.pages += 1;
-            let Some(last) = page.last() else {
-                self.exhausted = true;
+            self.schedule()?;
+            let Some(read) = self.reading.pop_front() else {
                 return Ok(None);
             };
-            self.query.after = Some(last.key());
-            // A short page is the last one.
-            if page.len() < self.query.limit as usize {
-                self.exhausted = true;
-            } else {
-                let (store, query) = (Arc::clone(&self.store), self.query);
-                self.next = Some(
-                    self.rt
-                        .spawn(async move { store.export_candidates(query).await }),
-                );
-            }
+            let page = self
+                .rt
+                .block_on(read)
+                .map_err(|_| StoreError::JobPanicked)??;
+            self.pages += 1;
             self.page = page.into_iter();
+            // The next segment starts reading before this one is written.
+            self.schedule()?;
         }
+    }
+
+    /// Starts reading segments until [`READ_AHEAD`] are in flight or the range is covered.
+    fn schedule(&mut self) -> Result<(), CommandError> {
+        if !self.started {
+            self.started = true;
+            if !self.query.include_sent {
+                // Rows of earlier uploads end here; this export's own rows are the exporter's
+                // to avoid (it holds the last minute's seconds).
+                let latest = self
+                    .rt
+                    .block_on(self.store.latest_sent_second(self.rules.id))?;
+                self.query.sent_until_s = Some(latest.unwrap_or(i64::MIN));
+            }
+        }
+        while !self.all_scheduled && self.reading.len() < READ_AHEAD {
+            let mut segment = self.query;
+            segment.after = self.cursor;
+            let end = self.rt.block_on(self.store.candidate_bound(segment))?;
+            segment.until = end;
+            self.cursor = end;
+            self.all_scheduled = end.is_none();
+            let store = Arc::clone(&self.store);
+            self.reading.push_back(
+                self.rt
+                    .spawn(async move { store.export_candidates(segment).await }),
+            );
+        }
+        Ok(())
     }
 
     /// Writes rows into `spool` (and their ledger entries into `rows`) until it holds

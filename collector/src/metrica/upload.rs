@@ -2,7 +2,10 @@
 //!
 //! * `POST {base}/management/v1/counter/{counter}/offline_conversions/upload?type=CHATS[&comment=…]`
 //!   with `multipart/form-data`, the CSV in field `file`, header `Authorization: OAuth <token>`;
-//! * `GET {base}/management/v1/counter/{counter}/offline_conversions/uploading/{id}` for status.
+//! * `GET {base}/management/v1/counter/{counter}/offline_conversions/uploading/{id}` for status;
+//! * `GET {base}/management/v1/counter/{counter}/offline_conversions/uploadings?limit=&offset=`,
+//!   the counter's uploads, to find a file whose answer was lost by the comment it was sent with
+//!   (see [`file_comment`]).
 //!
 //! The documentation shows the upload object both as `{"uploading":{…}}` and as
 //! `{"uploadings":[{…}]}`; both are accepted. The base URL is configurable so tests run against
@@ -99,6 +102,45 @@ impl Uploading {
         matches!(self.status.as_str(), "PROCESSED" | "LINKAGE_FAILURE")
     }
 }
+
+#[derive(Deserialize)]
+struct List {
+    #[serde(default)]
+    uploadings: Vec<Uploading>,
+}
+
+/// The comment a file is sent with: the site owner's comment, then a key naming the
+/// collector's upload (its ledger ID and creation time, so two databases uploading to one
+/// counter do not share keys). Metrica allows 255 characters of letters, digits and spaces; the
+/// owner's part is shortened to leave the key whole.
+pub fn file_comment(key: &str, comment: &str) -> String {
+    let room = 255usize.saturating_sub(key.chars().count() + 1);
+    let owner: String = comment
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ')
+        .take(room)
+        .collect();
+    match owner.trim() {
+        "" => key.to_string(),
+        owner => format!("{owner} {key}"),
+    }
+}
+
+/// The key of upload `id` created at `created_ms` (see [`file_comment`]).
+pub fn file_key(id: i64, created_ms: i64) -> String {
+    format!("file {id} {created_ms}")
+}
+
+/// Whether a listed upload's comment carries `key` (at its end, as a whole word).
+pub fn comment_names(comment: &str, key: &str) -> bool {
+    comment
+        .trim()
+        .strip_suffix(key)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with(' '))
+}
+
+/// Uploads listed per request (Metrica's documented default).
+const LIST_PAGE: usize = 10_000;
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -237,6 +279,13 @@ impl MetricaClient {
     fn answer(
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Uploading, UploadError> {
+        parse_uploading(&Self::body(resp)?)
+    }
+
+    /// A 2xx answer's text, or the error.
+    fn body(
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<String, UploadError> {
         let mut resp = resp.map_err(|e| UploadError::Transport(e.to_string()))?;
         let status = resp.status().as_u16();
         let text = resp
@@ -251,7 +300,7 @@ impl MetricaClient {
                 body: excerpt(&text),
             });
         }
-        parse_uploading(&text)
+        Ok(text)
     }
 
     /// Chat rows: `type=CHATS`.
@@ -326,6 +375,43 @@ impl MetricaClient {
         )
     }
 
+    /// The counter's upload whose comment carries `key`, if Metrica lists one: a file sent
+    /// before whose answer was lost (a dropped connection, a killed process) is found here
+    /// instead of being sent twice. Read in pages of Metrica's default size until a short one.
+    pub fn find_by_comment(
+        &self,
+        counter: u64,
+        key: &str,
+    ) -> Result<Option<Uploading>, UploadError> {
+        let mut offset = 0;
+        loop {
+            let url = format!(
+                "{}/management/v1/counter/{counter}/offline_conversions/uploadings?limit={LIST_PAGE}&offset={offset}",
+                self.base
+            );
+            let resp = self
+                .agent
+                .get(&url)
+                .header("Authorization", &self.token.header())
+                .call();
+            let text = Self::body(resp)?;
+            let list: List =
+                serde_json::from_str(&text).map_err(|e| UploadError::Response(e.to_string()))?;
+            let n = list.uploadings.len();
+            if let Some(found) = list
+                .uploadings
+                .into_iter()
+                .find(|u| u.comment.as_deref().is_some_and(|c| comment_names(c, key)))
+            {
+                return Ok(Some(found));
+            }
+            if n < LIST_PAGE {
+                return Ok(None);
+            }
+            offset += n;
+        }
+    }
+
     /// Polls until a final status or `max_wait` passed; returns the last status seen.
     pub fn poll(
         &self,
@@ -391,6 +477,23 @@ mod tests {
         )));
         assert!(text.ends_with(&format!("\r\n--{boundary}--\r\n")));
         assert_eq!(encode_query("Чаты 1"), "%D0%A7%D0%B0%D1%82%D1%8B%201");
+    }
+
+    #[test]
+    fn file_comments_carry_their_key() {
+        let key = file_key(12, 1_765_000_000_123);
+        assert_eq!(key, "file 12 1765000000123");
+        let c = file_comment(&key, "chattag");
+        assert_eq!(c, "chattag file 12 1765000000123");
+        assert!(comment_names(&c, &key));
+        assert!(comment_names(&key, &key));
+        // Upload 2 is not upload 12, nor 12 of another database.
+        assert!(!comment_names(&c, &file_key(2, 1_765_000_000_123)));
+        assert!(!comment_names(&c, &file_key(12, 765_000_000_123)));
+        assert_eq!(file_comment(&key, "Чаты: май!"), format!("Чаты май {key}"));
+        let long = file_comment(&key, &"x".repeat(400));
+        assert_eq!(long.chars().count(), 255);
+        assert!(comment_names(&long, &key));
     }
 
     #[test]

@@ -41,6 +41,15 @@ pub struct PendingUpload {
     pub csv: String,
     pub rows: i64,
     pub attempts: i64,
+    /// When the file was recorded: with `id`, its key in the comment it is sent with.
+    pub created_ms: i64,
+}
+
+impl PendingUpload {
+    /// The key Metrica's list of uploads shows it by ([`super::upload::file_key`]).
+    pub fn key(&self) -> String {
+        super::upload::file_key(self.id, self.created_ms)
+    }
 }
 
 /// Our state of an upload after a failed attempt.

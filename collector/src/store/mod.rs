@@ -50,7 +50,7 @@ use crate::chats::matching::MatchSettings;
 use crate::chats::model::{Delivery, IntakeSource, Written};
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::WrittenRow;
-use crate::metrica::rules::{Candidate, CandidateQuery};
+use crate::metrica::rules::{Candidate, CandidateKey, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{CounterSummary, PendingUpload, UploadState, UploadTotals};
 use crate::metrics::StoreMetrics;
@@ -229,18 +229,32 @@ pub trait MetricaStore: Send + Sync {
     /// the counter in the nudge window (see [`CandidateQuery`]).
     async fn export_candidates(&self, query: CandidateQuery) -> Result<Vec<Candidate>, StoreError>;
 
+    /// The key of the `query.limit`-th conversation after `query.after` in `[from_ms, to_ms)`,
+    /// in export order, whether sent or not (an index range, no rows read): the end of the
+    /// next segment of candidates, so the export reads segments in parallel. `None`: fewer
+    /// remain.
+    async fn candidate_bound(
+        &self,
+        query: CandidateQuery,
+    ) -> Result<Option<CandidateKey>, StoreError>;
+
+    /// The latest `DateTime` second in `counter`'s ledger, if any (an index lookup).
+    async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError>;
+
     /// A failed (or interrupted) upload of this counter to try again before anything new.
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError>;
 
     /// Records a new file (one part of an export, bounded in size) and reserves its chats for
     /// this counter, in one transaction: each row's chat with the `DateTime` and visitor IDs it
-    /// was written with.
+    /// was written with. `created_ms` is the file's creation time: with its ID it names the file
+    /// in the comment it is sent with ([`crate::metrica::upload::file_key`]).
     async fn create_upload(
         &self,
         counter: u64,
         csv: String,
         rows: Vec<WrittenRow>,
         forced: bool,
+        created_ms: i64,
     ) -> Result<i64, StoreError>;
 
     async fn mark_sent(&self, upload: i64, answer: Uploading) -> Result<(), StoreError>;
@@ -261,8 +275,15 @@ pub trait MetricaStore: Send + Sync {
     async fn upload_totals(&self) -> Result<UploadTotals, StoreError>;
 
     /// Chats whose row reached `counter` and whose revenue has not been sent as an offline
-    /// conversion yet, with the visitor IDs of that row.
-    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError>;
+    /// conversion yet, with the visitor IDs of that row: one page of at most `limit`, by
+    /// conversation, after the conversation `after` (keyset), so many late facts are never
+    /// held at once.
+    async fn late_revenue(
+        &self,
+        counter: u64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LateRevenue>, StoreError>;
 
     /// Records a file of offline conversions on `target` and its rows in the fact ledger, in one
     /// transaction.
@@ -272,6 +293,7 @@ pub trait MetricaStore: Send + Sync {
         target: String,
         csv: String,
         rows: Vec<ConversionRow>,
+        created_ms: i64,
     ) -> Result<i64, StoreError>;
 
     /// Metrica refused `names` in `upload`: records the refusal for the counter and replaces the

@@ -7,6 +7,10 @@
 //!   (the documentation shows both);
 //! * `GET …/offline_conversions/uploading/{id}`: `UPLOADED` first, then `PROCESSED`, or
 //!   `LINKAGE_FAILURE` when no row carries a visitor ID;
+//! * `GET …/offline_conversions/uploadings?limit=&offset=`: the counter's uploads with their
+//!   comments, `{"uploadings":[…]}` (documented default limit 10,000);
+//! * on demand (`drop_answers`), an upload that is accepted and stored but whose connection is
+//!   closed before the answer (the answer lost on the way back);
 //! * `POST …/offline_conversions/upload?type=BASIC` (or no `type`): offline conversions, checked
 //!   for the documented `Target`, `DateTime` and at least one of `ClientId` / `UserId` / `Yclid` /
 //!   `PurchaseId`;
@@ -46,6 +50,8 @@ pub struct Stored {
     pub line_quantity: u64,
     pub attributed: u64,
     pub polls: u32,
+    /// The `comment` it was sent with.
+    pub comment: String,
 }
 
 #[derive(Default)]
@@ -64,6 +70,14 @@ pub struct State {
     /// The CSV of each held request.
     pub held: Vec<String>,
     pub released: bool,
+    /// Once `drop_from` files are stored, accept and store the next N uploads, then close the
+    /// connection without an answer.
+    pub drop_answers: u32,
+    pub drop_from: usize,
+    /// Answer the next N requests for the list of uploads with 503.
+    pub fail_lists: u32,
+    /// Requests for the list of uploads.
+    pub list_requests: u32,
 }
 
 pub struct Standin {
@@ -132,6 +146,19 @@ impl Standin {
         let mut st = self.state.lock().unwrap();
         st.released = true;
         st.hold_after = None;
+    }
+
+    /// Once `stored` files are stored, the next `n` accepted uploads are stored and their
+    /// answers lost (see `State::drop_answers`).
+    pub fn drop_answers_after(&self, stored: usize, n: u32) {
+        let mut st = self.state.lock().unwrap();
+        st.drop_from = stored;
+        st.drop_answers = n;
+    }
+
+    /// The next `n` requests for the list of uploads fail with 503.
+    pub fn fail_lists(&self, n: u32) {
+        self.state.lock().unwrap().fail_lists = n;
     }
 
     pub fn refuse_columns(&self, names: &[&str]) {
@@ -473,6 +500,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                             line_quantity: valid,
                             attributed,
                             polls: 0,
+                            comment: comment.clone().unwrap_or_default(),
                         };
                         let obj = uploading_json(&u, "UPLOADED", comment.as_deref().unwrap_or(""));
                         // Both documented shapes, alternately.
@@ -481,7 +509,14 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                         } else {
                             serde_json::json!({"uploadings": [obj]})
                         };
+                        let drop_answer = st.drop_answers > 0 && st.uploads.len() >= st.drop_from;
                         st.uploads.push(u);
+                        if drop_answer {
+                            st.drop_answers -= 1;
+                            st.received.push(record);
+                            // Stored; the connection closes with no answer.
+                            return Ok(());
+                        }
                         (200, body.to_string())
                     }
                 }
@@ -490,6 +525,44 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             st.received.push(record);
             drop(st);
             respond(&mut stream, status, &body)
+        }
+        ("GET", ["management", "v1", "counter", counter, "offline_conversions", "uploadings"]) => {
+            st.list_requests += 1;
+            if !authorized {
+                drop(st);
+                return respond(
+                    &mut stream,
+                    403,
+                    &error_body(403, "invalid_token", "Invalid oauth_token"),
+                );
+            }
+            if st.fail_lists > 0 {
+                st.fail_lists -= 1;
+                drop(st);
+                return respond(
+                    &mut stream,
+                    503,
+                    &error_body(503, "backend_error", "Service temporarily unavailable"),
+                );
+            }
+            let counter: u64 = counter.parse().unwrap_or(0);
+            let num = |name: &str, default: usize| {
+                query_param(query, name)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(default)
+            };
+            let (limit, offset) = (num("limit", 10_000), num("offset", 0));
+            let list: Vec<serde_json::Value> = st
+                .uploads
+                .iter()
+                .filter(|u| u.counter == counter)
+                .skip(offset)
+                .take(limit)
+                .map(|u| uploading_json(u, "UPLOADED", &u.comment))
+                .collect();
+            let body = serde_json::json!({ "uploadings": list }).to_string();
+            drop(st);
+            respond(&mut stream, 200, &body)
         }
         (
             "GET",
@@ -519,7 +592,8 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 (_, 0) => "LINKAGE_FAILURE",
                 _ => "PROCESSED",
             };
-            let body = serde_json::json!({"uploading": uploading_json(u, status, "")}).to_string();
+            let body =
+                serde_json::json!({"uploading": uploading_json(u, status, &u.comment)}).to_string();
             drop(st);
             respond(&mut stream, 200, &body)
         }

@@ -16,7 +16,7 @@ use crate::clock::now_ms;
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::probable::Evidence;
-use crate::metrica::rules::{Candidate, CandidateQuery};
+use crate::metrica::rules::{Candidate, CandidateKey, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
     CounterSummary, PendingUpload, UploadKind, UploadState, UploadTotals, MAX_ATTEMPTS,
@@ -46,11 +46,50 @@ impl MetricaStore for PgStore {
         candidates(&c, &query).await
     }
 
+    async fn candidate_bound(
+        &self,
+        query: CandidateQuery,
+    ) -> Result<Option<CandidateKey>, StoreError> {
+        let c = self.client().await?;
+        let (after_start, after_id) = query
+            .after
+            .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+        Ok(opt(
+            &c,
+            "SELECT started_at, id FROM conversations
+             WHERE started_at >= $1 AND started_at < $2 AND (started_at > $3 OR id > $4)
+             ORDER BY started_at, id LIMIT 1 OFFSET $5",
+            &[
+                &query.from_ms.max(after_start),
+                &query.to_ms,
+                &after_start,
+                &after_id,
+                &(i64::from(query.limit.max(1)) - 1),
+            ],
+        )
+        .await?
+        .map(|r| CandidateKey {
+            started_ms: r.get(0),
+            conversation: r.get(1),
+        }))
+    }
+
+    async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError> {
+        let c = self.client().await?;
+        Ok(one(
+            &c,
+            "SELECT max(date_time) FROM metrica_sent WHERE counter = $1",
+            &[&counter_i64(counter)],
+        )
+        .await?
+        .get(0))
+    }
+
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
         let c = self.client().await?;
         Ok(opt(
             &c,
-            "SELECT id, csv, rows, attempts, kind FROM metrica_uploads
+            "SELECT id, csv, rows, attempts, kind, created_at FROM metrica_uploads
              WHERE counter = $1 AND state IN ('pending', 'failed') ORDER BY id LIMIT 1",
             &[&counter_i64(counter)],
         )
@@ -62,6 +101,7 @@ impl MetricaStore for PgStore {
             csv: r.get(1),
             rows: r.get(2),
             attempts: r.get(3),
+            created_ms: r.get(5),
         }))
     }
 
@@ -71,10 +111,10 @@ impl MetricaStore for PgStore {
         csv: String,
         rows: Vec<WrittenRow>,
         forced: bool,
+        now: i64,
     ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let now = now_ms();
         let upload: i64 = one(
             &tx,
             "INSERT INTO metrica_uploads (counter, created_at, updated_at, rows, state, forced, csv)
@@ -285,7 +325,12 @@ impl MetricaStore for PgStore {
         })
     }
 
-    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
+    async fn late_revenue(
+        &self,
+        counter: u64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LateRevenue>, StoreError> {
         let c = self.client().await?;
         Ok(rows(
             &c,
@@ -294,11 +339,12 @@ impl MetricaStore for PgStore {
              FROM metrica_sent s
              JOIN metrica_uploads u ON u.id = s.upload AND u.state = 'sent'
              JOIN conversations c ON c.id = s.conversation
-             WHERE s.counter = $1 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
+             WHERE s.counter = $1 AND s.conversation > $2 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM metrica_facts_sent f
                                WHERE f.counter = $1 AND f.conversation = c.id AND f.kind = 'revenue')
-             ORDER BY c.id",
-            &[&counter_i64(counter)],
+             ORDER BY s.conversation
+             LIMIT $3",
+            &[&counter_i64(counter), &after.unwrap_or(i64::MIN), &i64::from(limit)],
         )
         .await?
         .iter()
@@ -321,10 +367,10 @@ impl MetricaStore for PgStore {
         target: String,
         csv: String,
         rows: Vec<ConversionRow>,
+        now: i64,
     ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let now = now_ms();
         let upload: i64 = one(
             &tx,
             "INSERT INTO metrica_uploads (counter, created_at, updated_at, rows, state, csv, kind)
@@ -443,6 +489,9 @@ async fn candidates<C: GenericClient>(
     let (after_start, after_id) = query
         .after
         .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+    let (until_start, until_id) = query
+        .until
+        .map_or((i64::MAX, i64::MAX), |k| (k.started_ms, k.conversation));
     let found = rows(
         c,
         concat!(
@@ -454,7 +503,8 @@ async fn candidates<C: GenericClient>(
                         AND k.body::jsonb ->> 'page' IS NOT NULL
                         AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1),
                     coalesce(m.collision, 0), m.first_ts,
-                    CASE WHEN NOT $3 AND coalesce(m.collision, 0) = 0 THEN
+                    CASE WHEN NOT $3 AND coalesce(m.collision, 0) = 0
+                              AND least(c.started_at / 1000, $8::bigint - 1) - $9::bigint <= $10::bigint THEN
                     (SELECT array_agg(s.date_time) FROM metrica_sent s
                         WHERE s.counter = $4
                           AND s.date_time BETWEEN least(c.started_at / 1000, $8::bigint - 1) - $9::bigint AND least(c.started_at / 1000, $8::bigint - 1)
@@ -466,6 +516,7 @@ async fn candidates<C: GenericClient>(
             // that begins where the last one ended.
             "         WHERE c.started_at >= $1 AND c.started_at < $2
                AND (c.started_at > $5 OR c.id > $6)
+               AND c.started_at <= $11 AND (c.started_at < $11 OR c.id <= $12)
                AND ($3 OR NOT EXISTS (SELECT 1 FROM metrica_sent s WHERE s.counter = $4 AND s.conversation = c.id))
              ORDER BY c.started_at, c.id
              LIMIT $7"
@@ -480,6 +531,9 @@ async fn candidates<C: GenericClient>(
             &i64::from(query.limit),
             &query.now_s,
             &crate::metrica::export::MAX_NUDGE_S,
+            &query.sent_until_s.unwrap_or(i64::MAX),
+            &until_start,
+            &until_id,
         ],
     )
     .await?;

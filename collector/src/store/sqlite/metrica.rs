@@ -9,7 +9,7 @@ use crate::clock::now_ms;
 use crate::metrica::conversions::{ConversionRow, LateRevenue};
 use crate::metrica::export::{ExportChat, WrittenRow};
 use crate::metrica::probable::Evidence;
-use crate::metrica::rules::{Candidate, CandidateQuery};
+use crate::metrica::rules::{Candidate, CandidateKey, CandidateQuery};
 use crate::metrica::upload::Uploading;
 use crate::metrica::uploads::{
     CounterSummary, PendingUpload, UploadKind, UploadState, UploadTotals, MAX_ATTEMPTS,
@@ -22,6 +22,22 @@ impl MetricaStore for SqliteStore {
         self.read(move |conn| candidates(conn, &query)).await
     }
 
+    async fn candidate_bound(
+        &self,
+        query: CandidateQuery,
+    ) -> Result<Option<CandidateKey>, StoreError> {
+        self.read(move |conn| candidate_bound(conn, &query)).await
+    }
+
+    async fn latest_sent_second(&self, counter: u64) -> Result<Option<i64>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT max(date_time) FROM metrica_sent WHERE counter = ?1")?
+                .query_row([counter as i64], |r| r.get(0))?)
+        })
+        .await
+    }
+
     async fn retry_candidate(&self, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
         self.read(move |conn| retry_candidate(conn, counter)).await
     }
@@ -32,8 +48,9 @@ impl MetricaStore for SqliteStore {
         csv: String,
         rows: Vec<WrittenRow>,
         forced: bool,
+        created_ms: i64,
     ) -> Result<i64, StoreError> {
-        self.write(move |conn| create_upload(conn, counter, &csv, &rows, forced, now_ms()))
+        self.write(move |conn| create_upload(conn, counter, &csv, &rows, forced, created_ms))
             .await
     }
 
@@ -64,8 +81,14 @@ impl MetricaStore for SqliteStore {
         self.read(upload_totals).await
     }
 
-    async fn late_revenue(&self, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
-        self.read(move |conn| late_revenue(conn, counter)).await
+    async fn late_revenue(
+        &self,
+        counter: u64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LateRevenue>, StoreError> {
+        self.read(move |conn| late_revenue(conn, counter, after, limit))
+            .await
     }
 
     async fn create_conversion_upload(
@@ -74,9 +97,10 @@ impl MetricaStore for SqliteStore {
         target: String,
         csv: String,
         rows: Vec<ConversionRow>,
+        created_ms: i64,
     ) -> Result<i64, StoreError> {
         self.write(move |conn| {
-            create_conversion_upload(conn, counter, &target, &csv, &rows, now_ms())
+            create_conversion_upload(conn, counter, &target, &csv, &rows, created_ms)
         })
         .await
     }
@@ -107,11 +131,44 @@ impl MetricaStore for SqliteStore {
     }
 }
 
+/// The key of the `query.limit`-th conversation after `query.after` (index only).
+fn candidate_bound(
+    conn: &Connection,
+    query: &CandidateQuery,
+) -> Result<Option<CandidateKey>, StoreError> {
+    let (after_start, after_id) = query
+        .after
+        .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+    Ok(conn
+        .prepare_cached(
+            "SELECT started_at, id FROM conversations
+             WHERE started_at >= ?1 AND started_at < ?2 AND (started_at > ?3 OR id > ?4)
+             ORDER BY started_at, id LIMIT 1 OFFSET ?5",
+        )?
+        .query_row(
+            params![
+                query.from_ms.max(after_start),
+                query.to_ms,
+                after_start,
+                after_id,
+                i64::from(query.limit.max(1)) - 1
+            ],
+            |r| {
+                Ok(CandidateKey {
+                    started_ms: r.get(0)?,
+                    conversation: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
 /// One page of conversations started in `[from_ms, to_ms)` after `query.after` in the order
 /// `(started_at, id)` (the `conversations_by_start` index holds exactly that order), joined with
 /// the visitor IDs of their chat ID. Without `include_sent`, chats already sent to the counter
 /// are left out and each row carries the seconds of earlier rows that share one of its visitor
-/// IDs within its nudge window (`metrica_sent_by_time`). A chat ID flagged as a collision
+/// IDs within its nudge window (`metrica_sent_by_time`), looked up only when the window reaches
+/// back to `query.sent_until_s` (a first upload of many chats looks up none). A chat ID flagged as a collision
 /// (issued to two ClientIDs) yields no visitor IDs: see `ExportChat::id_collision`.
 fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate>, StoreError> {
     let mut stmt = conn.prepare_cached(concat!(
@@ -124,7 +181,8 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
                     AND json_extract(k.body, '$.page') IS NOT NULL
                     AND k.ts <= c.started_at + 120000 ORDER BY k.ts DESC, k.id DESC LIMIT 1) END,
                 coalesce(m.collision, 0), m.first_ts,
-                CASE WHEN NOT ?3 AND coalesce(m.collision, 0) = 0 THEN
+                CASE WHEN NOT ?3 AND coalesce(m.collision, 0) = 0
+                          AND min(c.started_at / 1000, ?8 - 1) - ?9 <= ?10 THEN
                 (SELECT group_concat(s.date_time) FROM metrica_sent s
                     WHERE s.counter = ?4
                       AND s.date_time BETWEEN min(c.started_at / 1000, ?8 - 1) - ?9 AND min(c.started_at / 1000, ?8 - 1)
@@ -136,6 +194,7 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
         // that begins where the last one ended (not a scan from `from`).
         "         WHERE c.started_at >= ?1 AND c.started_at < ?2
            AND (c.started_at > ?5 OR c.id > ?6)
+           AND c.started_at <= ?11 AND (c.started_at < ?11 OR c.id <= ?12)
            AND (?3 OR NOT EXISTS (SELECT 1 FROM metrica_sent s WHERE s.counter = ?4 AND s.conversation = c.id))
          ORDER BY c.started_at, c.id
          LIMIT ?7"
@@ -143,6 +202,9 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
     let (after_start, after_id) = query
         .after
         .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+    let (until_start, until_id) = query
+        .until
+        .map_or((i64::MAX, i64::MAX), |k| (k.started_ms, k.conversation));
     let rows = stmt.query_map(
         params![
             query.from_ms.max(after_start),
@@ -154,6 +216,9 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
             i64::from(query.limit),
             query.now_s,
             crate::metrica::export::MAX_NUDGE_S,
+            query.sent_until_s.unwrap_or(i64::MAX),
+            until_start,
+            until_id,
         ],
         |r| {
             let click_page: Option<String> = r.get(20)?;
@@ -211,7 +276,7 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
 fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUpload>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT id, csv, rows, attempts, kind FROM metrica_uploads
+            "SELECT id, csv, rows, attempts, kind, created_at FROM metrica_uploads
              WHERE counter = ?1 AND state IN ('pending', 'failed') ORDER BY id LIMIT 1",
             [counter as i64],
             |r| {
@@ -222,10 +287,34 @@ fn retry_candidate(conn: &Connection, counter: u64) -> Result<Option<PendingUplo
                     csv: r.get(1)?,
                     rows: r.get(2)?,
                     attempts: r.get(3)?,
+                    created_ms: r.get(5)?,
                 })
             },
         )
         .optional()?)
+}
+
+/// Ledger rows per INSERT statement: one statement (prepared once, cached) reserves this many
+/// chats, so a file of 50,000 chats is 782 statements instead of 50,000. 8 parameters each:
+/// 512 per statement, far below SQLite's limit.
+const LEDGER_CHUNK: usize = 64;
+
+/// The ledger INSERT for `n` rows: the same upsert as one row, with `n` tuples.
+fn ledger_insert(n: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id, user_id, yclid, purchase_id) VALUES ",
+    );
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?)");
+    }
+    sql.push_str(
+        " ON CONFLICT (counter, conversation) DO UPDATE SET upload = excluded.upload, date_time = excluded.date_time,
+             client_id = excluded.client_id, user_id = excluded.user_id, yclid = excluded.yclid, purchase_id = excluded.purchase_id",
+    );
+    sql
 }
 
 /// Records a new file and reserves its chats for this counter, in one transaction.
@@ -242,25 +331,46 @@ fn create_upload(
         params![counter as i64, now_ms, rows.len() as i64, forced, csv],
     )?;
     let upload = conn.last_insert_rowid();
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id, user_id, yclid, purchase_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (counter, conversation) DO UPDATE SET upload = excluded.upload, date_time = excluded.date_time,
-             client_id = excluded.client_id, user_id = excluded.user_id, yclid = excluded.yclid, purchase_id = excluded.purchase_id",
-    )?;
-    for row in rows {
-        stmt.execute(params![
-            counter as i64,
-            row.conversation,
-            upload,
-            row.date_time,
-            row.client_id,
-            row.user_id,
-            row.yclid,
-            row.purchase_id
-        ])?;
+    let counter = counter as i64;
+    // In key order: the rows of a file come in start order, which need not be conversation
+    // order (a CRM's backfill), and inserts in key order split fewer B-tree pages.
+    let mut sorted: Vec<&WrittenRow> = rows.iter().collect();
+    sorted.sort_unstable_by_key(|r| r.conversation);
+    let mut chunks = sorted.chunks_exact(LEDGER_CHUNK);
+    let mut full = conn.prepare_cached(&ledger_insert(LEDGER_CHUNK))?;
+    for chunk in chunks.by_ref() {
+        bind_ledger(&mut full, counter, upload, chunk)?;
+        full.raw_execute()?;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Not cached: one odd size per file.
+        let mut stmt = conn.prepare(&ledger_insert(rest.len()))?;
+        bind_ledger(&mut stmt, counter, upload, rest)?;
+        stmt.raw_execute()?;
     }
     Ok(upload)
+}
+
+/// Binds `rows` to a statement of [`ledger_insert`]`(rows.len())`.
+fn bind_ledger(
+    stmt: &mut rusqlite::Statement<'_>,
+    counter: i64,
+    upload: i64,
+    rows: &[&WrittenRow],
+) -> Result<(), StoreError> {
+    for (i, row) in rows.iter().enumerate() {
+        let at = i * 8;
+        stmt.raw_bind_parameter(at + 1, counter)?;
+        stmt.raw_bind_parameter(at + 2, row.conversation)?;
+        stmt.raw_bind_parameter(at + 3, upload)?;
+        stmt.raw_bind_parameter(at + 4, row.date_time)?;
+        stmt.raw_bind_parameter(at + 5, row.client_id.as_deref())?;
+        stmt.raw_bind_parameter(at + 6, row.user_id.as_deref())?;
+        stmt.raw_bind_parameter(at + 7, row.yclid.as_deref())?;
+        stmt.raw_bind_parameter(at + 8, row.purchase_id.as_deref())?;
+    }
+    Ok(())
 }
 
 fn mark_sent(conn: &Connection, upload: i64, u: &Uploading, now_ms: i64) -> Result<(), StoreError> {
@@ -383,21 +493,29 @@ fn upload_totals(conn: &Connection) -> Result<UploadTotals, StoreError> {
 }
 
 /// Revenue of chats whose row reached the counter (in a file Metrica accepted) and that has
-/// no offline conversion yet. `DateTime` is when the amount was recorded; rows from before
-/// that was kept fall back to the chat's last update.
-fn late_revenue(conn: &Connection, counter: u64) -> Result<Vec<LateRevenue>, StoreError> {
-    let mut stmt = conn.prepare(
+/// no offline conversion yet: a page of `limit` by conversation after `after` (the ledger's key
+/// is (counter, conversation), so each page is a range of it). `DateTime` is when the amount
+/// was recorded; rows from before that was kept fall back to the chat's last update.
+fn late_revenue(
+    conn: &Connection,
+    counter: u64,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<LateRevenue>, StoreError> {
+    let mut stmt = conn.prepare_cached(
         "SELECT c.id, s.client_id, s.user_id, s.yclid, s.purchase_id, c.revenue, c.currency,
                 coalesce(c.revenue_at, c.updated_at)
          FROM metrica_sent s
          JOIN metrica_uploads u ON u.id = s.upload AND u.state = 'sent'
          JOIN conversations c ON c.id = s.conversation
-         WHERE s.counter = ?1 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
+         WHERE s.counter = ?1 AND s.conversation > ?2 AND c.revenue IS NOT NULL AND c.currency IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM metrica_facts_sent f
                            WHERE f.counter = ?1 AND f.conversation = c.id AND f.kind = 'revenue')
-         ORDER BY c.id",
+         ORDER BY s.conversation
+         LIMIT ?3",
     )?;
-    let rows = stmt.query_map([counter as i64], |r| {
+    let after = after.unwrap_or(i64::MIN);
+    let rows = stmt.query_map(params![counter as i64, after, i64::from(limit)], |r| {
         Ok(LateRevenue {
             conversation: r.get(0)?,
             client_id: r.get(1)?,
@@ -553,6 +671,8 @@ VALUES ('telegram', 'u1', 10000, 10000, 1, 'CTX', 'shop', 'start_param', 'webhoo
             after: None,
             limit: 10,
             now_s: 1_000_000,
+            sent_until_s: None,
+            until: None,
         };
         let found = candidates(&conn, &query).unwrap();
         assert_eq!(found.len(), 1);
@@ -603,6 +723,8 @@ VALUES (1, 99, 1, 995, '123', NULL), (1, 98, 1, 1001, '123', NULL), (1, 97, 1, 9
             after: None,
             limit: 2,
             now_s: 1_000_000,
+            sent_until_s: None,
+            until: None,
         };
         let mut seen = Vec::new();
         loop {
@@ -625,6 +747,37 @@ VALUES (1, 99, 1, 995, '123', NULL), (1, 98, 1, 1001, '123', NULL), (1, 97, 1, 9
         four.sort_unstable();
         assert_eq!(four, vec![995, 1001]);
         assert!(taken[&5].is_empty());
+
+        // Rows up to second 938 came before the export (`sent_until_s`): windows starting
+        // later ([939, 999] and on) are not looked up (rows after that are the exporter's own).
+        query.after = None;
+        query.limit = 100;
+        query.sent_until_s = Some(938);
+        let page = candidates(&conn, &query).unwrap();
+        assert_eq!(page.len(), 7);
+        assert!(page.iter().all(|c| c.taken.is_empty()));
+        query.sent_until_s = Some(940);
+        let page = candidates(&conn, &query).unwrap();
+        let one = page.iter().find(|c| c.chat.conversation == 1).unwrap();
+        assert_eq!(one.taken, vec![995]);
+        query.sent_until_s = None;
+
+        // Segments: each ends at the index's `limit`-th conversation after the last (sent or
+        // not); read side by side with `until`, they cover every candidate once, in order.
+        let mut segment = CandidateQuery { limit: 2, ..query };
+        let mut in_segments = Vec::new();
+        loop {
+            let end = candidate_bound(&conn, &segment).unwrap();
+            segment.until = end;
+            let page = candidates(&conn, &segment).unwrap();
+            assert!(page.len() <= 2);
+            in_segments.extend(page.iter().map(|c| c.chat.conversation));
+            segment.after = end;
+            if end.is_none() {
+                break;
+            }
+        }
+        assert_eq!(in_segments, vec![9, 1, 3, 7, 2, 4, 5]);
 
         // Sent chats are left out unless included, and then nothing is taken.
         conn.execute("INSERT INTO metrica_sent (counter, conversation, upload, date_time, client_id) VALUES (1, 7, 1, 500, '123')", []).unwrap();
