@@ -370,3 +370,43 @@ fn export_writes_one_complete_file_of_every_chat() {
     // An export records nothing.
     assert_eq!(server.db_count("SELECT count(*) FROM metrica_sent"), 0);
 }
+
+/// `-o` naming a pipe or device (`/dev/stdout`, `/dev/null`, a FIFO) writes into it: replacing
+/// it with a file by rename, as a regular target is, would (as root) turn /dev/null into a file.
+#[test]
+fn export_into_a_pipe_writes_through_it_and_leaves_it_a_pipe() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = start();
+    seed(&server, 0..3, base_s());
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rows.pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    // The reader: opening a FIFO blocks until a writer opens it.
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo))
+    };
+    let o = server.cli(
+        &[
+            "export",
+            "metrica",
+            "--counter",
+            "12345",
+            "--from",
+            "2025-01-01",
+            "-o",
+            fifo.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the pipe was replaced: {kind:?}");
+    let csv = reader.join().unwrap().unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+}

@@ -285,6 +285,21 @@ pub fn export(target: ExportTarget) -> Result<(), CommandError> {
     }
     let n = spool.rows();
     match &args.out {
+        // Not a regular file (`/dev/null`, `/dev/stdout`, a FIFO): written into as it is. A
+        // rename would replace the device or pipe itself with a file (as root, /dev/null).
+        Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_file()) => {
+            let write_err = |source| CommandError::Write {
+                path: path.display().to_string(),
+                source,
+            };
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(write_err)?;
+            let mut w = std::io::BufWriter::new(file);
+            spool.finish(only_confirmed, &mut w).map_err(write_err)?;
+            w.flush().map_err(write_err)?;
+        }
         // Written next to the target and renamed: the file is complete or absent.
         Some(path) => {
             let write_err = |source| CommandError::Write {
