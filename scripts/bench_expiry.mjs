@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 // Expiry of old events while ingest runs, compared like with like: fills a temporary database
 // (the collector's own schema) with N events received longer ago than the events retention
-// (90 days), copies it, and measures open-loop ingest at the target rate (20,000 events/s in
-// batches of 10), round after round, on each copy:
+// (90 days), copies it, and starts one server on each copy: one with expiry due 2 s after
+// start, one with expiry not due (`interval = "1h"`). Then, round after round, it measures
+// open-loop ingest at the target rate (20,000 events/s in batches of 10) on the first and then
+// on the second, each while the other is stopped (SIGSTOP), from the first expired rows until
+// the expiry round has finished (or --max-minutes of the expiry server's running time).
 //
-//   1. with expiry due 2 s after start: rounds from its first expired rows until the expiry round
-//      has finished (or --max-minutes);
-//   2. with expiry not due (`interval = "1h"`): the same number of rounds on the other copy.
-//
-// Round i of one run is compared with round i of the other: both start from the same file and
-// grow by the same ingest, so a p99 that creeps as the database grows (deeper indexes, more WAL
-// to checkpoint) creeps in both. Per round it also records, from the server's own metrics, the
-// old events expired, the expiry steps and the writer time they took, the writer's busy share
-// (group commits) and the ingest backlog left at the end of the round.
+// Round i with expiry is compared with round i without: both servers started from the same file
+// and grew by the same ingest (a p99 that creeps as the database grows, deeper indexes, more
+// WAL to checkpoint, creeps in both), and the two rounds of a pair run seconds apart, under
+// the same neighbours on a shared machine. Per round it also records, from the server's own
+// metrics, the old events expired, the expiry steps and the writer time they took, the
+// writer's busy share (group commits) and the ingest backlog left at the end of the round.
 // Target: p99 ≤ 25 ms at 20,000 events/s in every round while expiry runs (the ingest target).
 // Prints a markdown section and, unless --no-write, puts it into docs/benchmarks-collector.md
 // between the markers below (kept across the other benches' runs).
@@ -145,26 +145,30 @@ async function metrics(addr) {
   };
 }
 
-async function drain(addr) {
-  const started = Date.now();
-  for (;;) {
-    const health = await (await get(`http://${addr}/healthz`)).json();
-    if (health.inbox_backlog === 0) return;
-    if (Date.now() - started > 120_000) throw new Error('backlog not applied within 120 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 const ms = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const pct = (n) => (Number.isFinite(n) ? `${Math.round(n * 100)} %` : '–');
 
-/** One measured round and what the server did meanwhile. */
+/**
+ * One measured round and what the server did meanwhile. The server's metrics are also polled
+ * during the round, to catch the moment the expiry round finishes (`finishedAfterS`: seconds
+ * into this round).
+ */
 async function round(addr, opts) {
   const before = await metrics(addr);
   const started = Date.now();
+  let finishedAfterS = before.runs >= 1 ? 0 : NaN;
+  let polling = true;
+  const poll = (async () => {
+    while (polling && !Number.isFinite(finishedAfterS)) {
+      await new Promise((r) => setTimeout(r, 250));
+      if ((await metrics(addr)).runs >= 1) finishedAfterS = (Date.now() - started) / 1000;
+    }
+  })();
   const r = await loadgen(addr, opts);
+  polling = false;
+  await poll;
   const wallS = (Date.now() - started) / 1000;
   const after = await metrics(addr);
   const steps = after.steps - before.steps;
@@ -179,44 +183,62 @@ async function round(addr, opts) {
     expiryShare: (after.stepS - before.stepS) / wallS,
     writerShare: (after.commitS - before.commitS) / wallS,
     backlog: after.backlog,
+    wallS,
     finished: after.runs >= 1,
+    finishedAfterS,
     expiredSoFar: after.expired,
   };
 }
 
+/** A running server stopped (SIGSTOP) or resumed (SIGCONT) between its rounds. */
+const pause = (server) => server.child.kill('SIGSTOP');
+const resume = (server) => server.child.kill('SIGCONT');
+
 /**
- * One server on `db`: with `expiry`, rounds from its first expired rows until its round has
- * finished or `maxMinutes` passed; without, `rounds` rounds after the same start-up wait.
+ * Both servers at once, rounds interleaved: round i with expiry, then round i without, each
+ * while the other server is stopped (SIGSTOP), so both see the same neighbours on a shared
+ * machine and neither's work runs during the other's round. Until the expiry round has
+ * finished or `maxMinutes` of the expiry server's running time passed.
  */
-async function run(db, config, { expiry, rounds, maxMinutes, opts }) {
-  const { child, addr } = await startCollector(db, config);
-  const out = [];
+async function interleaved(dbWith, configWith, dbWithout, configWithout, opts) {
+  const withServer = await startCollector(dbWith, configWith);
+  let withoutServer;
+  const pairs = [];
+  let runningS = 0; // the expiry server's time since its first expired rows, while not stopped
+  let expiryS = NaN; // that time when its expiry round finished
   let last;
   try {
+    withoutServer = await startCollector(dbWithout, configWithout);
+    pause(withoutServer);
     const began = Date.now();
-    if (expiry) {
-      while ((await metrics(addr)).expired === 0) {
-        if (Date.now() - began > 30_000) throw new Error('expiry did not start within 30 s');
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    } else {
-      // The expiry run's rounds start ~2 s after its server; so do these.
-      await new Promise((r) => setTimeout(r, 2_000));
+    while ((await metrics(withServer.addr)).expired === 0) {
+      if (Date.now() - began > 30_000) throw new Error('expiry did not start within 30 s');
+      await new Promise((r) => setTimeout(r, 50));
     }
-    const until = Date.now() + maxMinutes * 60_000;
-    for (let i = 0; expiry ? Date.now() < until : i < rounds; i++) {
-      if (expiry && (await metrics(addr)).runs >= 1) break;
-      const r = await round(addr, opts);
-      out.push(r);
-      const what = expiry ? `, ${fmt(r.expiredSoFar)} old events expired so far (${fmt(r.steps)} steps, ${ms(r.stepMs)} ms writer time each)` : '';
-      console.error(`${expiry ? 'with' : 'without'} expiry, round ${i + 1}: p99 ${r.p99.toFixed(2)} ms, writer busy ${pct(r.writerShare)}, backlog ${r.backlog}${what}`);
+    let since = Date.now();
+    for (let i = 0; runningS + (Date.now() - since) / 1000 < opts.maxMinutes * 60; i++) {
+      if ((await metrics(withServer.addr)).runs >= 1) break;
+      const w = await round(withServer.addr, opts);
+      if (Number.isFinite(w.finishedAfterS)) expiryS = runningS + (Date.now() - since) / 1000 - (w.wallS - w.finishedAfterS);
+      runningS += (Date.now() - since) / 1000;
+      pause(withServer);
+      resume(withoutServer);
+      const b = await round(withoutServer.addr, opts);
+      pause(withoutServer);
+      resume(withServer);
+      since = Date.now();
+      pairs.push({ w, b });
+      console.error(`round ${i + 1}: p99 ${w.p99.toFixed(2)} ms with expiry (${fmt(w.expiredSoFar)} old events expired so far, ${fmt(w.steps)} steps, ${ms(w.stepMs)} ms writer time each), ${b.p99.toFixed(2)} ms without`);
     }
-    last = await metrics(addr);
-    await drain(addr);
+    last = await metrics(withServer.addr);
+    last.seconds = Number.isFinite(expiryS) ? expiryS : runningS;
   } finally {
-    await stop(child);
+    for (const server of [withServer, withoutServer].filter(Boolean)) {
+      resume(server);
+      await stop(server.child);
+    }
   }
-  return { rounds: out, last };
+  return { pairs, last };
 }
 
 async function main() {
@@ -245,19 +267,15 @@ async function main() {
       return path;
     };
 
-    // 1. With expiry: due 2 s after start; measured from its first deleted rows to its end.
-    const withExpiry = await run(dbWith, config('2s'), { expiry: true, maxMinutes: opts.maxMinutes, opts });
-    const during = withExpiry.rounds;
-    const expiry = withExpiry.last;
-    // 2. Without expiry: the other copy, as many rounds.
-    const without = (await run(dbWithout, config('1h'), { expiry: false, rounds: during.length, maxMinutes: 0, opts })).rounds;
+    const { pairs, last: expiry } = await interleaved(dbWith, config('2s'), dbWithout, config('1h'), opts);
+    const during = pairs.map((p) => p.w);
+    const without = pairs.map((p) => p.b);
 
     const finished = expiry.runs >= 1;
     const left = spawnSync('sqlite3', [dbWith, `SELECT count(*) FROM events WHERE event_id LIKE 'old-%'`], { encoding: 'utf8' }).stdout.trim();
 
     const pass = (r) => r.p99 <= TARGET.p99Ms && r.failed === 0 && r.rate >= 0.98 * TARGET.eventsPerSec;
     const mark = (ok) => (ok ? 'PASS' : 'MISS');
-    const pairs = during.map((r, i) => ({ w: r, b: without[i] }));
     const missedBoth = pairs.filter(({ w, b }) => !pass(w) && !pass(b)).length;
     const missedOnlyWith = pairs.filter(({ w, b }) => !pass(w) && pass(b)).length;
     const rows = [
@@ -266,13 +284,12 @@ async function main() {
       ...pairs.map(({ w, b }, i) => `| ${i + 1}${w.finished ? ' (expiry finished during it)' : ''} | ${b ? ms(b.p99) : '–'} | **${ms(w.p99)}** | ${b ? ms(b.p50) : '–'} / ${ms(w.p50)} | ${fmt(w.rate)} | ${fmt(w.expired)} | ${fmt(w.steps)}, ${ms(w.stepMs)} | ${b ? pct(b.writerShare) : '–'} / ${pct(w.writerShare)} (${pct(w.expiryShare)}) | ${b ? fmt(b.backlog) : '–'} / ${fmt(w.backlog)} | ${mark(pass(w))}${!pass(w) && b && !pass(b) ? ' (missed without expiry too)' : ''} |`),
     ].join('\n');
     const n = opts.events.toLocaleString('en-US');
-    const expiredS = during.length * (opts.duration + 1);
     const context = [
       `- run: ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model.trim() || 'CPU'}; load average before / after: ${loadBefore.map((l) => l.toFixed(2)).join(' ')} / ${loadavg().map((l) => l.toFixed(2)).join(' ')} (the machine is shared)`,
       `- database: ${n} snippet events received 100 days ago and earlier (retention: 90 days), written straight into the collector's schema in ${fillS.toFixed(1)} s, then copied: one copy per run, so round i of both runs starts from the same database grown by the same ingest`,
       finished
-        ? `- expiry round: **${expiry.lastRunS.toFixed(1)} s** for ${fmt(expiry.expired)} expired events (~${fmt(expiry.expired / expiry.lastRunS)} rows/s under this ingest; every kind of data walked; ${left} old events left), ${fmt(expiry.steps)} steps, ${ms((expiry.stepS * 1000) / expiry.steps)} ms of writer time each on average`
-        : `- expiry round **not finished** after ${opts.maxMinutes} minutes of load: ${fmt(expiry.expired)} of ${n} old events expired (~${fmt(expiry.expired / expiredS)} rows/s; ${left} left), ${fmt(expiry.steps)} steps`,
+        ? `- expiry round: **${expiry.seconds.toFixed(0)} s** of the expiry server's running time for ${fmt(expiry.expired)} expired events (~${fmt(expiry.expired / expiry.seconds)} rows/s under this ingest; every kind of data walked; ${left} old events left), ${fmt(expiry.steps)} steps, ${ms((expiry.stepS * 1000) / expiry.steps)} ms of writer time each on average`
+        : `- expiry round **not finished** after ${opts.maxMinutes} minutes of load: ${fmt(expiry.expired)} of ${n} old events expired (~${fmt(expiry.expired / expiry.seconds)} rows/s; ${left} left), ${fmt(expiry.steps)} steps`,
       `- p99 with expiry: median ${ms(median(during.map((r) => r.p99)))} ms, worst ${ms(Math.max(...during.map((r) => r.p99)))} ms; without: median ${ms(median(without.map((r) => r.p99)))} ms, worst ${ms(Math.max(...without.map((r) => r.p99)))} ms`,
       `- **${mark(finished && during.every(pass))}** (pass rule: expiry finishes within ${opts.maxMinutes} minutes and every round while it runs has p99 ≤ 25 ms at ≥ 98 % of the rate with nothing failed); rounds missed with expiry: ${missedOnlyWith + missedBoth}, of which ${missedBoth} also missed without expiry (the same round of the other run: the machine, not expiry)`,
       `- each round: ${opts.duration} s measured after 1 s warmup, ${opts.connections} keep-alive connections, requests scheduled evenly, latency from the scheduled time; new events each (ClientID, yclid, UTM, a click); writer busy = group-commit time / round time (from \`chattag_store_commit_seconds\`), expiry's part from \`chattag_privacy_expiry_step_seconds\``,
