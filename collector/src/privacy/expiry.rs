@@ -54,12 +54,13 @@ pub const MAX_WINDOW: i64 = 100_000;
 const MIN_WINDOW: i64 = 100;
 
 /// The next step's window from the last full one's: scaled so that its writer time nears
-/// `budget`, changing at most twofold per step (one slow step — a checkpoint, a busy disk —
-/// does not collapse it), between `floor` and [`MAX_WINDOW`].
+/// `budget`, between `floor` and [`MAX_WINDOW`]. It grows at most twofold per step but shrinks
+/// at once: a window grown while the writer was idle must not run long once ingest resumes
+/// (halving per step was tried: steps of 100,000 rows took seconds each while it shrank).
 pub fn next_window(window: i64, took: Duration, budget: Duration, floor: i64) -> i64 {
     let took_us = took.as_micros().max(1) as f64;
     let scaled = window as f64 * budget.as_micros() as f64 / took_us;
-    let bounded = scaled.clamp(window as f64 / 2.0, window as f64 * 2.0) as i64;
+    let bounded = scaled.min(window as f64 * 2.0) as i64;
     bounded.clamp(floor.clamp(1, MAX_WINDOW), MAX_WINDOW)
 }
 
@@ -281,8 +282,9 @@ mod tests {
         assert_eq!(next_window(1_000, MS, STEP_BUDGET, 100), 2_000);
         // 2,000 rows in 5 ms: 1,600 to take 4 ms.
         assert_eq!(next_window(2_000, 5 * MS, STEP_BUDGET, 100), 1_600);
-        // A step slowed by something else (a checkpoint) halves the window, no more.
-        assert_eq!(next_window(2_000, 500 * MS, STEP_BUDGET, 100), 1_000);
+        // A window grown while idle shrinks at once to what the budget allows under ingest.
+        assert_eq!(next_window(100_000, 100 * MS, STEP_BUDGET, 100), 4_000);
+        assert_eq!(next_window(2_000, 500 * MS, STEP_BUDGET, 100), 100);
         // Between the floor and the largest window.
         assert_eq!(next_window(150, 100 * MS, STEP_BUDGET, 100), 100);
         assert_eq!(next_window(90_000, MS, IDLE_BUDGET, 100), MAX_WINDOW);
