@@ -15,7 +15,7 @@
 //! metrica_files_days = 30    # copy of a settled upload file
 //! diagnostics_days = 30      # refused records, unreadable webhook items, seen message IDs
 //! interval = "1h"            # how often expiry runs (first run one interval after start)
-//! batch = 1000               # rows looked at per write job
+//! batch = 1000               # rows of a walk's first step (later: sized by writer time)
 //!
 //! [privacy.sites."shop.example"]   # a site's own (any of the *_days above)
 //! events_days = 30

@@ -2,6 +2,7 @@
 //! data expired in small batches ([`crate::privacy`] has the rules and the shell around them).
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -109,6 +110,39 @@ impl RetentionPolicy {
             .map(&field)
             .fold(field(&self.default), i64::min)
     }
+
+    /// The cut-offs of one field at `now`, grouped the way a range of rows is expired: one
+    /// group per site with its own retention and one for every other site, so that a range
+    /// is deleted with one statement per group instead of one per row.
+    pub fn cutoffs(&self, now: i64, field: impl Fn(&Retention) -> i64) -> Cutoffs {
+        let mut own: Vec<(String, i64)> = self
+            .sites
+            .iter()
+            .map(|(site, r)| (site.clone(), now - field(r)))
+            .collect();
+        // A stable order, so that the same statements are prepared (and cached) each step.
+        own.sort();
+        Cutoffs {
+            own,
+            default: now - field(&self.default),
+        }
+    }
+}
+
+/// Rows older than these go: [`RetentionPolicy::cutoffs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cutoffs {
+    /// Each site with its own retention and its cut-off.
+    pub own: Vec<(String, i64)>,
+    /// The cut-off of every site not in `own`.
+    pub default: i64,
+}
+
+impl Cutoffs {
+    /// The sites with their own retention (excluded from the default group).
+    pub fn own_sites(&self) -> Vec<String> {
+        self.own.iter().map(|(site, _)| site.clone()).collect()
+    }
 }
 
 /// One kind of data expiry walks through.
@@ -170,6 +204,19 @@ impl PhoneTable {
 pub struct ExpiryStep {
     pub rows: u64,
     pub next: Option<i64>,
+    /// How long the step's own work took: inside the writer's job on SQLite (not the wait for
+    /// it), its transaction on PostgreSQL. Expiry sizes the next step by it.
+    pub took: Duration,
+}
+
+impl ExpiryStep {
+    pub fn new(rows: u64, next: Option<i64>) -> ExpiryStep {
+        ExpiryStep {
+            rows,
+            next,
+            took: Duration::ZERO,
+        }
+    }
 }
 
 #[async_trait]

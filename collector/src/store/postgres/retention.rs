@@ -1,13 +1,17 @@
 //! One bounded step of expiry on PostgreSQL: `store/sqlite/retention.rs` ported (the same
-//! windows in ID order; `chats.id` stands in for SQLite's rowid).
+//! windows in ID order, events, clicks and visits deleted a window at a time with one statement
+//! per group of sites; `chats.id` stands in for SQLite's rowid).
 
 use std::collections::HashSet;
+use std::time::Instant;
 
 use deadpool_postgres::Transaction;
 
-use super::sql::{exec, rows};
+use super::sql::{exec, opt, rows};
 use crate::privacy::key::PrivacyKey;
-use crate::store::privacy::{ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy};
+use crate::store::privacy::{
+    Cutoffs, ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy,
+};
 use crate::store::StoreError;
 
 /// Uploads not settled yet: what Metrica still needs is kept until it is.
@@ -15,6 +19,7 @@ const IN_FLIGHT_UPLOADS: &str =
     "SELECT id FROM metrica_uploads WHERE state IN ('pending', 'failed')
      OR (state = 'sent' AND coalesce(status, '') NOT IN ('PROCESSED', 'LINKAGE_FAILURE'))";
 
+/// Runs one step and records how long its statements took.
 pub async fn step(
     tx: &Transaction<'_>,
     target: ExpiryTarget,
@@ -23,7 +28,8 @@ pub async fn step(
     after: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    match target {
+    let started = Instant::now();
+    let mut step = match target {
         ExpiryTarget::Events => arrivals(tx, "events", policy, now, after, window).await,
         ExpiryTarget::Clicks => arrivals(tx, "clicks", policy, now, after, window).await,
         ExpiryTarget::Chats => chats(tx, policy, now, after, window).await,
@@ -31,11 +37,76 @@ pub async fn step(
         ExpiryTarget::FirstText => conversations(tx, policy, now, after, window, true).await,
         ExpiryTarget::MetricaFiles => metrica_files(tx, policy, now, after, window).await,
         ExpiryTarget::Diagnostics => diagnostics(tx, &policy.default, now, window).await,
-    }
+    }?;
+    step.took = started.elapsed();
+    Ok(step)
 }
 
 fn next(seen: i64, window: i64, last: i64) -> Option<i64> {
     (seen >= window).then_some(last)
+}
+
+/// The window of at most `window` rows after `after` in ID order: its last row's ID and `time`
+/// column, and whether it is full. `None`: no rows left.
+async fn window_end(
+    tx: &Transaction<'_>,
+    table: &str,
+    time: &str,
+    after: i64,
+    window: i64,
+) -> Result<Option<(i64, i64, bool)>, StoreError> {
+    let offset = window - 1;
+    if let Some(r) = opt(
+        tx,
+        &format!("SELECT id, {time} FROM {table} WHERE id > $1 ORDER BY id OFFSET $2 LIMIT 1"),
+        &[&after, &offset],
+    )
+    .await?
+    {
+        return Ok(Some((r.get(0), r.get(1), true)));
+    }
+    Ok(opt(
+        tx,
+        &format!("SELECT id, {time} FROM {table} WHERE id > $1 ORDER BY id DESC LIMIT 1"),
+        &[&after],
+    )
+    .await?
+    .map(|r| (r.get(0), r.get(1), false)))
+}
+
+/// Deletes the rows of `table` with `after < id ≤ last` whose `time` is before their site's
+/// cut-off and that satisfy `also` (SQL, may be empty): one statement per group of `cutoffs`.
+#[allow(clippy::too_many_arguments)]
+async fn delete_range(
+    tx: &Transaction<'_>,
+    table: &str,
+    time: &str,
+    also: &str,
+    cutoffs: &Cutoffs,
+    after: i64,
+    last: i64,
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for (site, cutoff) in &cutoffs.own {
+        changed += exec(
+            tx,
+            &format!(
+                "DELETE FROM {table} WHERE id > $1 AND id <= $2 AND site = $3 AND {time} < $4{also}"
+            ),
+            &[&after, &last, site, cutoff],
+        )
+        .await?;
+    }
+    let own = cutoffs.own_sites();
+    changed += exec(
+        tx,
+        &format!(
+            "DELETE FROM {table} WHERE id > $1 AND id <= $2 AND {time} < $3 AND site <> ALL($4){also}"
+        ),
+        &[&after, &last, &cutoffs.default, &own],
+    )
+    .await?;
+    Ok(changed)
 }
 
 async fn arrivals(
@@ -46,37 +117,18 @@ async fn arrivals(
     after: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    let found: Vec<(i64, String, i64)> = rows(
-        tx,
-        &format!("SELECT id, site, received_at FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"),
-        &[&after, &window],
-    )
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect();
-    let expired: Vec<i64> = found
-        .iter()
-        .filter(|(_, site, received_at)| *received_at < now - policy.for_site(Some(site)).events_ms)
-        .map(|r| r.0)
-        .collect();
-    let changed = exec(
-        tx,
-        &format!("DELETE FROM {table} WHERE id = ANY($1)"),
-        &[&expired],
-    )
-    .await?;
-    let youngest_cutoff = now - policy.shortest(|r| r.events_ms);
-    let last = found.last().map_or(after, |r| r.0);
-    let too_new = found.last().is_some_and(|r| r.2 >= youngest_cutoff);
-    Ok(ExpiryStep {
-        rows: changed,
-        next: if too_new {
-            None
-        } else {
-            next(found.len() as i64, window, last)
-        },
-    })
+    let Some((last, received_at, full)) =
+        window_end(tx, table, "received_at", after, window).await?
+    else {
+        return Ok(ExpiryStep::new(0, None));
+    };
+    let cutoffs = policy.cutoffs(now, |r| r.events_ms);
+    let changed = delete_range(tx, table, "received_at", "", &cutoffs, after, last).await?;
+    let too_new = received_at >= now - policy.shortest(|r| r.events_ms);
+    Ok(ExpiryStep::new(
+        changed,
+        if too_new || !full { None } else { Some(last) },
+    ))
 }
 
 async fn in_flight_conversations(tx: &Transaction<'_>) -> Result<HashSet<i64>, StoreError> {
@@ -98,49 +150,24 @@ async fn chats(
     after: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    let found: Vec<(i64, String, String, i64, i64)> = rows(
-        tx,
-        "SELECT id, site, chat_id, last_seen, first_seen FROM chats WHERE id > $1 ORDER BY id LIMIT $2",
-        &[&after, &window],
-    )
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-    .collect();
-    let held: HashSet<String> = rows(
-        tx,
-        &format!(
-            "SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
-             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS})"
-        ),
-        &[],
-    )
-    .await?
-    .iter()
-    .map(|r| r.get(0))
-    .collect();
-    let expired: Vec<i64> = found
-        .iter()
-        .filter(|(_, site, chat_id, last_seen, _)| {
-            *last_seen < now - policy.for_site(Some(site)).chats_ms && !held.contains(chat_id)
-        })
-        .map(|r| r.0)
-        .collect();
-    let changed = exec(tx, "DELETE FROM chats WHERE id = ANY($1)", &[&expired]).await?;
-    let last = found.last().map_or(after, |r| r.0);
+    let Some((last, first_seen, full)) =
+        window_end(tx, "chats", "first_seen", after, window).await?
+    else {
+        return Ok(ExpiryStep::new(0, None));
+    };
+    let held = format!(
+        " AND chat_id NOT IN (SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
+             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS}))"
+    );
+    let cutoffs = policy.cutoffs(now, |r| r.chats_ms);
+    let changed = delete_range(tx, "chats", "last_seen", &held, &cutoffs, after, last).await?;
     // Rows are created in arrival order: past one first seen too recently to expire, every
     // later row is too (as SQLite's).
-    let too_new = found
-        .last()
-        .is_some_and(|r| r.4 >= now - policy.shortest(|r| r.chats_ms));
-    Ok(ExpiryStep {
-        rows: changed,
-        next: if too_new {
-            None
-        } else {
-            next(found.len() as i64, window, last)
-        },
-    })
+    let too_new = first_seen >= now - policy.shortest(|r| r.chats_ms);
+    Ok(ExpiryStep::new(
+        changed,
+        if too_new || !full { None } else { Some(last) },
+    ))
 }
 
 async fn conversations(
@@ -207,14 +234,14 @@ async fn conversations(
         policy.shortest(|r| r.chats_ms)
     };
     let too_new = found.last().is_some_and(|r| r.2 >= now - keep_ms);
-    Ok(ExpiryStep {
-        rows: changed,
-        next: if too_new {
+    Ok(ExpiryStep::new(
+        changed,
+        if too_new {
             None
         } else {
             next(found.len() as i64, window, last)
         },
-    })
+    ))
 }
 
 async fn metrica_files(
@@ -248,10 +275,10 @@ async fn metrica_files(
     )
     .await?;
     let last = found.last().map_or(after, |r| r.0);
-    Ok(ExpiryStep {
-        rows: changed,
-        next: next(found.len() as i64, window, last),
-    })
+    Ok(ExpiryStep::new(
+        changed,
+        next(found.len() as i64, window, last),
+    ))
 }
 
 /// One step over the diagnosis-only tables ([`Retention::diagnostic_deletes`]).
@@ -269,10 +296,7 @@ async fn diagnostics(
         changed += n;
         more |= n as i64 >= window;
     }
-    Ok(ExpiryStep {
-        rows: changed,
-        next: more.then_some(0),
-    })
+    Ok(ExpiryStep::new(changed, more.then_some(0)))
 }
 
 /// One step of hashing phones kept in clear from before phones were hashed (see SQLite's
@@ -306,10 +330,7 @@ pub async fn hash_phones_step(
     )
     .await?;
     let Some(last) = found.last().map(|r| r.get::<_, i64>(0)) else {
-        return Ok(ExpiryStep {
-            rows: 0,
-            next: None,
-        });
+        return Ok(ExpiryStep::new(0, None));
     };
     let write = if table == PhoneTable::Conversations {
         format!("UPDATE {name} SET chat_user_id = $2, phone = $3, user_key = $4 WHERE id = $1")
@@ -331,8 +352,8 @@ pub async fn hash_phones_step(
             exec(tx, &write, &[&id, &user_id, &phone]).await?
         };
     }
-    Ok(ExpiryStep {
-        rows: changed,
-        next: (found.len() as i64 >= window).then_some(last),
-    })
+    Ok(ExpiryStep::new(
+        changed,
+        (found.len() as i64 >= window).then_some(last),
+    ))
 }

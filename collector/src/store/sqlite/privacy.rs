@@ -459,7 +459,12 @@ impl PrivacyStore for SqliteStore {
         window: i64,
     ) -> Result<ExpiryStep, StoreError> {
         let policy = policy.clone();
-        self.write(move |conn| super::retention::step(conn, target, &policy, now_ms, after, window))
+        // Re-runnable (it depends only on its inputs and the database): the ingest jobs that
+        // share its transaction then keep running without a savepoint each.
+        self.writer
+            .write_rerunnable(move |conn| {
+                super::retention::step(conn, target, &policy, now_ms, after, window)
+            })
             .await
     }
 
@@ -474,20 +479,14 @@ impl PrivacyStore for SqliteStore {
             .read(move |conn| super::retention::clear_phone_rows(conn, table, after, window))
             .await?;
         let Some(&last) = ids.last() else {
-            return Ok(ExpiryStep {
-                rows: 0,
-                next: None,
-            });
+            return Ok(ExpiryStep::new(0, None));
         };
         let full = ids.len() as i64 >= window;
         let key = key.clone();
         let rows = self
             .write(move |conn| super::retention::hash_phones(conn, &key, table, &ids))
             .await?;
-        Ok(ExpiryStep {
-            rows,
-            next: full.then_some(last),
-        })
+        Ok(ExpiryStep::new(rows, full.then_some(last)))
     }
 }
 

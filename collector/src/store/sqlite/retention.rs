@@ -1,13 +1,22 @@
 //! One bounded step of expiry on SQLite: at most `window` rows looked at, in row ID order,
 //! inside one write job, so that ingest's group commits go on between steps. Row IDs grow with
-//! arrival, so events and clicks stop as soon as a step reaches rows too new to expire.
+//! arrival, so events, clicks and visits stop as soon as a step reaches rows too new to expire.
+//!
+//! Events, clicks and visits are deleted a window at a time: the window's last row ID is found,
+//! then one `DELETE … WHERE id > after AND id <= last AND <older than the site's cut-off>` per
+//! group of sites with the same retention ([`RetentionPolicy::cutoffs`]). Old rows are a prefix
+//! in ID order, so such a statement walks the table's pages in order; deleting the same rows
+//! one statement each cost a B-tree search per row and read every row into Rust first.
 
 use std::collections::HashSet;
+use std::time::Instant;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::privacy::key::PrivacyKey;
-use crate::store::privacy::{ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy};
+use crate::store::privacy::{
+    Cutoffs, ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy,
+};
 use crate::store::StoreError;
 
 /// Uploads not settled yet: what Metrica still needs is kept until it is.
@@ -15,6 +24,7 @@ pub(super) const IN_FLIGHT_UPLOADS: &str =
     "SELECT id FROM metrica_uploads WHERE state IN ('pending', 'failed')
      OR (state = 'sent' AND coalesce(status, '') NOT IN ('PROCESSED', 'LINKAGE_FAILURE'))";
 
+/// Runs one step and records how long its own work took (the writer's time, not the wait).
 pub fn step(
     conn: &Connection,
     target: ExpiryTarget,
@@ -23,7 +33,8 @@ pub fn step(
     after: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    match target {
+    let started = Instant::now();
+    let mut step = match target {
         ExpiryTarget::Events => arrivals(conn, "events", policy, now, after, window),
         ExpiryTarget::Clicks => arrivals(conn, "clicks", policy, now, after, window),
         ExpiryTarget::Chats => chats(conn, policy, now, after, window),
@@ -31,11 +42,87 @@ pub fn step(
         ExpiryTarget::FirstText => conversations(conn, policy, now, after, window, true),
         ExpiryTarget::MetricaFiles => metrica_files(conn, policy, now, after, window),
         ExpiryTarget::Diagnostics => diagnostics(conn, &policy.default, now, window),
-    }
+    }?;
+    step.took = started.elapsed();
+    Ok(step)
 }
 
 fn next(seen: i64, window: i64, last: i64) -> Option<i64> {
     (seen >= window).then_some(last)
+}
+
+/// The window of at most `window` rows after `after` in `id` order: its last row's ID and
+/// `time` column, and whether it is full. `None`: no rows left.
+fn window_end(
+    conn: &Connection,
+    table: &str,
+    id: &str,
+    time: &str,
+    after: i64,
+    window: i64,
+) -> Result<Option<(i64, i64, bool)>, StoreError> {
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+    let full: Option<(i64, i64)> = conn
+        .prepare_cached(&format!(
+            "SELECT {id}, {time} FROM {table} WHERE {id} > ?1 ORDER BY {id} LIMIT 1 OFFSET ?2"
+        ))?
+        .query_row(params![after, window - 1], row)
+        .optional()?;
+    if let Some((last, t)) = full {
+        return Ok(Some((last, t, true)));
+    }
+    let rest: Option<(i64, i64)> = conn
+        .prepare_cached(&format!(
+            "SELECT {id}, {time} FROM {table} WHERE {id} > ?1 ORDER BY {id} DESC LIMIT 1"
+        ))?
+        .query_row([after], row)
+        .optional()?;
+    Ok(rest.map(|(last, t)| (last, t, false)))
+}
+
+/// Deletes the rows of `table` with `after < id ≤ last` whose `time` is before their site's
+/// cut-off, and that satisfy `also` (SQL, may be empty): one statement per group of
+/// `cutoffs`. Returns the rows deleted.
+#[allow(clippy::too_many_arguments)]
+fn delete_range(
+    conn: &Connection,
+    table: &str,
+    id: &str,
+    time: &str,
+    also: &str,
+    cutoffs: &Cutoffs,
+    after: i64,
+    last: i64,
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for (site, cutoff) in &cutoffs.own {
+        changed += conn
+            .prepare_cached(&format!(
+                "DELETE FROM {table} WHERE {id} > ?1 AND {id} <= ?2 AND site = ?3 AND {time} < ?4{also}"
+            ))?
+            .execute(params![after, last, site, cutoff])? as u64;
+    }
+    // Every other site: `site NOT IN (?3, ?4, …)`, one placeholder per site with its own.
+    let own = cutoffs.own_sites();
+    let others = if own.is_empty() {
+        String::new()
+    } else {
+        let marks: Vec<String> = (0..own.len()).map(|i| format!("?{}", i + 3)).collect();
+        format!(" AND site NOT IN ({})", marks.join(", "))
+    };
+    let sql = format!(
+        "DELETE FROM {table} WHERE {id} > ?1 AND {id} <= ?2 AND {time} < ?{cut}{others}{also}",
+        cut = own.len() + 3
+    );
+    let values: Vec<rusqlite::types::Value> = [after.into(), last.into()]
+        .into_iter()
+        .chain(own.into_iter().map(rusqlite::types::Value::from))
+        .chain([cutoffs.default.into()])
+        .collect();
+    changed += conn
+        .prepare_cached(&sql)?
+        .execute(params_from_iter(values))? as u64;
+    Ok(changed)
 }
 
 /// `events` or `clicks`: kept `events_ms` after they arrived.
@@ -47,33 +134,18 @@ fn arrivals(
     after: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    let rows: Vec<(i64, String, i64)> = {
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT id, site, received_at FROM {table} WHERE id > ?1 ORDER BY id LIMIT ?2"
-        ))?;
-        let rows = st.query_map(params![after, window], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-        rows.collect::<Result<_, _>>()?
+    let Some((last, received_at, full)) =
+        window_end(conn, table, "id", "received_at", after, window)?
+    else {
+        return Ok(ExpiryStep::new(0, None));
     };
-    let mut delete = conn.prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?;
-    let mut changed = 0;
-    for (id, site, received_at) in &rows {
-        if *received_at < now - policy.for_site(Some(site)).events_ms {
-            changed += delete.execute([id])? as u64;
-        }
-    }
-    let youngest_cutoff = now - policy.shortest(|r| r.events_ms);
-    let last = rows.last().map_or(after, |r| r.0);
-    let too_new = rows.last().is_some_and(|r| r.2 >= youngest_cutoff);
-    Ok(ExpiryStep {
-        rows: changed,
-        next: if too_new {
-            None
-        } else {
-            next(rows.len() as i64, window, last)
-        },
-    })
+    let cutoffs = policy.cutoffs(now, |r| r.events_ms);
+    let changed = delete_range(conn, table, "id", "received_at", "", &cutoffs, after, last)?;
+    let too_new = received_at >= now - policy.shortest(|r| r.events_ms);
+    Ok(ExpiryStep::new(
+        changed,
+        if too_new || !full { None } else { Some(last) },
+    ))
 }
 
 fn in_flight_conversations(conn: &Connection) -> Result<HashSet<i64>, StoreError> {
@@ -93,44 +165,33 @@ fn chats(
     after: i64,
     window: i64,
 ) -> Result<ExpiryStep, StoreError> {
-    let rows: Vec<(i64, String, String, i64, i64)> = {
-        let mut st = conn.prepare_cached(
-            "SELECT rowid, site, chat_id, last_seen, first_seen FROM chats WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
-        )?;
-        let rows = st.query_map(params![after, window], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-        rows.collect::<Result<_, _>>()?
+    let Some((last, first_seen, full)) =
+        window_end(conn, "chats", "rowid", "first_seen", after, window)?
+    else {
+        return Ok(ExpiryStep::new(0, None));
     };
-    let held: HashSet<String> = {
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
-             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS})"
-        ))?;
-        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    let mut delete = conn.prepare_cached("DELETE FROM chats WHERE rowid = ?1")?;
-    let mut changed = 0;
-    for (rowid, site, chat_id, last_seen, _) in &rows {
-        if *last_seen < now - policy.for_site(Some(site)).chats_ms && !held.contains(chat_id) {
-            changed += delete.execute([rowid])? as u64;
-        }
-    }
-    let last = rows.last().map_or(after, |r| r.0);
+    let held = format!(
+        " AND chat_id NOT IN (SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
+             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS}))"
+    );
+    let cutoffs = policy.cutoffs(now, |r| r.chats_ms);
+    let changed = delete_range(
+        conn,
+        "chats",
+        "rowid",
+        "last_seen",
+        &held,
+        &cutoffs,
+        after,
+        last,
+    )?;
     // Rows are created in arrival order: past one first seen too recently to expire, every
     // later row is too (without this stop, a walk behind busy ingest would never end).
-    let too_new = rows
-        .last()
-        .is_some_and(|r| r.4 >= now - policy.shortest(|r| r.chats_ms));
-    Ok(ExpiryStep {
-        rows: changed,
-        next: if too_new {
-            None
-        } else {
-            next(rows.len() as i64, window, last)
-        },
-    })
+    let too_new = first_seen >= now - policy.shortest(|r| r.chats_ms);
+    Ok(ExpiryStep::new(
+        changed,
+        if too_new || !full { None } else { Some(last) },
+    ))
 }
 
 /// Conversations: deleted `chats_ms` after their last message (with their Metrica ledger rows
@@ -190,14 +251,14 @@ fn conversations(
         policy.shortest(|r| r.chats_ms)
     };
     let too_new = rows.last().is_some_and(|r| r.2 >= now - keep_ms);
-    Ok(ExpiryStep {
-        rows: changed,
-        next: if too_new {
+    Ok(ExpiryStep::new(
+        changed,
+        if too_new {
             None
         } else {
             next(rows.len() as i64, window, last)
         },
-    })
+    ))
 }
 
 /// The copy of a settled upload's file: emptied `metrica_files_ms` after its last change (the
@@ -225,10 +286,10 @@ fn metrica_files(
         }
     }
     let last = rows.last().map_or(after, |r| r.0);
-    Ok(ExpiryStep {
-        rows: changed,
-        next: next(rows.len() as i64, window, last),
-    })
+    Ok(ExpiryStep::new(
+        changed,
+        next(rows.len() as i64, window, last),
+    ))
 }
 
 /// One step over the diagnosis-only tables ([`Retention::diagnostic_deletes`]).
@@ -246,10 +307,7 @@ fn diagnostics(
         changed += n as u64;
         more |= n >= window;
     }
-    Ok(ExpiryStep {
-        rows: changed,
-        next: more.then_some(0),
-    })
+    Ok(ExpiryStep::new(changed, more.then_some(0)))
 }
 
 /// Rows of `table` after `after` that may hold a phone in clear (digits, where hashed ones start
@@ -397,14 +455,7 @@ mod tests {
             ExpiryTarget::FirstText,
         ] {
             let s = step(&conn, target, &policy, now, 0, 2).unwrap();
-            assert_eq!(
-                s,
-                ExpiryStep {
-                    rows: 0,
-                    next: None
-                },
-                "{target:?}"
-            );
+            assert_eq!((s.rows, s.next), (0, None), "{target:?}");
         }
         // Old rows are walked past, a full window at a time.
         conn.execute_batch(
@@ -412,20 +463,8 @@ mod tests {
         )
         .unwrap();
         let s = step(&conn, ExpiryTarget::Chats, &policy, now, 0, 2).unwrap();
-        assert_eq!(
-            s,
-            ExpiryStep {
-                rows: 2,
-                next: Some(2)
-            }
-        );
+        assert_eq!((s.rows, s.next), (2, Some(2)));
         let s = step(&conn, ExpiryTarget::Conversations, &policy, now, 0, 2).unwrap();
-        assert_eq!(
-            s,
-            ExpiryStep {
-                rows: 2,
-                next: Some(2)
-            }
-        );
+        assert_eq!((s.rows, s.next), (2, Some(2)));
     }
 }
