@@ -28,7 +28,8 @@ const COLLECTOR_BENCH = path.join(ROOT, 'scripts', 'bench_collector.mjs');
 // The cheap rows get more runs: on 2 shared cores a single run is noisy.
 const RUNS = Number(process.env.BENCH_RUNS) || 7;
 const RUNS_CHEAP = RUNS * 2 + 1;
-const ENDPOINT = 'https://collector.bench/v1/events';
+// The collector endpoint: the bench's web server answers it (set once the server runs).
+let ENDPOINT = '';
 
 // The issue's target for everything a page downloads (stretch: 10 KB).
 const TARGET_GZIP = 15 * 1024;
@@ -135,9 +136,9 @@ const median = (xs) => {
 };
 
 async function newPage(browser) {
+  // No request interception: with a route registered, every request of the page (the wasm's
+  // too) would make a round trip through the driver. The endpoint is the bench's web server.
   const context = await browser.newContext();
-  // The endpoint is answered locally: the bench measures the page, not a network.
-  await context.route(`${ENDPOINT}*`, (route) => route.fulfill({ status: 200, headers: { 'access-control-allow-origin': '*' }, body: '{"accepted":0,"duplicates":0}' }));
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -271,14 +272,16 @@ async function downloadBytes(browser, url) {
 }
 
 const fmtMs = (x) => `${x.toFixed(1)} ms`;
-const ratioRow = (name, s, p) => {
+// The issue's targets: ≤ 1.5× the plain rewriter at start; a 10,000-link page ≤ 1.0×.
+const ratioRow = (name, s, p, target = TARGET_RATIO) => {
   const ratio = s / p;
-  return { name, snippet: fmtMs(s), plain: fmtMs(p), result: `${ratio.toFixed(2)}×`, pass: ratio <= TARGET_RATIO, target: `≤ ${TARGET_RATIO}× plain` };
+  return { name, snippet: fmtMs(s), plain: fmtMs(p), result: `${ratio.toFixed(2)}×`, pass: ratio <= target, target: `≤ ${target}× plain` };
 };
 
 async function main() {
   if (!fs.existsSync(path.join(DIST, 'chattag.js'))) throw new Error(`${path.relative(ROOT, DIST)}/chattag.js is missing: run \`npm run build\``);
-  const { server, add } = await startServer();
+  const { server, origin, add } = await startServer();
+  ENDPOINT = `${origin}/v1/events`;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -337,7 +340,7 @@ async function main() {
       rows.push({ name: '100-link page, default build: the wasm request, sent → first byte (the server\'s wait)', snippet: `${wait.toFixed(1)} ms`, plain: '', result: `${wait.toFixed(1)} ms`, pass: null, target: 'the one-file build\'s saving' });
       rows.push({ name: '100-link page, default build: wasm arrived → all tagged (compile, instantiate, tag)', snippet: `${after.toFixed(1)} ms`, plain: '', result: `${after.toFixed(1)} ms`, pass: null, target: '' });
     }
-    rows.push(ratioRow('10,000 links already on the page: script start → all tagged', m('p10k', 'snippet'), m('p10k', 'plain')));
+    rows.push(ratioRow('10,000 links already on the page: script start → all tagged', m('p10k', 'snippet'), m('p10k', 'plain'), 1.0));
     rows.push(ratioRow('1,000 links inserted at once → all tagged', m('insert', 'snippet'), m('insert', 'plain')));
 
     const tasks = {};
