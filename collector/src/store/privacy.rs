@@ -217,6 +217,14 @@ impl ExpiryStep {
             took: Duration::ZERO,
         }
     }
+
+    /// A step of a walk in row ID order that looked at the rows up to `last`: the walk goes on
+    /// after `last` only when the step saw a full window and its last row was not too new to
+    /// expire. Rows are created in ID order, so past one too new every later row is too
+    /// (without this stop, a walk behind busy ingest would never end).
+    pub fn walked(rows: u64, full: bool, last: i64, too_new: bool) -> ExpiryStep {
+        ExpiryStep::new(rows, (full && !too_new).then_some(last))
+    }
 }
 
 #[async_trait]
@@ -262,7 +270,15 @@ pub trait PrivacyStore: Send + Sync {
 
 #[cfg(test)]
 mod diagnostic_deletes_tests {
-    use super::Retention;
+    use super::{ExpiryStep, Retention};
+
+    #[test]
+    fn a_walk_goes_on_only_after_a_full_window_of_rows_old_enough() {
+        assert_eq!(ExpiryStep::walked(3, true, 40, false).next, Some(40));
+        assert_eq!(ExpiryStep::walked(3, false, 40, false).next, None);
+        assert_eq!(ExpiryStep::walked(3, true, 40, true).next, None);
+        assert_eq!(ExpiryStep::walked(3, true, 40, false).rows, 3);
+    }
 
     #[test]
     fn statements_keep_each_table_key_and_condition() {

@@ -42,10 +42,6 @@ pub async fn step(
     Ok(step)
 }
 
-fn next(seen: i64, window: i64, last: i64) -> Option<i64> {
-    (seen >= window).then_some(last)
-}
-
 /// The window of at most `window` rows after `after` in ID order: its last row's ID and `time`
 /// column, and whether it is full. `None`: no rows left.
 async fn window_end(
@@ -125,10 +121,7 @@ async fn arrivals(
     let cutoffs = policy.cutoffs(now, |r| r.events_ms);
     let changed = delete_range(tx, table, "received_at", "", &cutoffs, after, last).await?;
     let too_new = received_at >= now - policy.shortest(|r| r.events_ms);
-    Ok(ExpiryStep::new(
-        changed,
-        if too_new || !full { None } else { Some(last) },
-    ))
+    Ok(ExpiryStep::walked(changed, full, last, too_new))
 }
 
 async fn in_flight_conversations(tx: &Transaction<'_>) -> Result<HashSet<i64>, StoreError> {
@@ -161,13 +154,9 @@ async fn chats(
     );
     let cutoffs = policy.cutoffs(now, |r| r.chats_ms);
     let changed = delete_range(tx, "chats", "last_seen", &held, &cutoffs, after, last).await?;
-    // Rows are created in arrival order: past one first seen too recently to expire, every
-    // later row is too (as SQLite's).
+    // Rows are created in arrival order (see `ExpiryStep::walked`).
     let too_new = first_seen >= now - policy.shortest(|r| r.chats_ms);
-    Ok(ExpiryStep::new(
-        changed,
-        if too_new || !full { None } else { Some(last) },
-    ))
+    Ok(ExpiryStep::walked(changed, full, last, too_new))
 }
 
 async fn conversations(
@@ -234,13 +223,11 @@ async fn conversations(
         policy.shortest(|r| r.chats_ms)
     };
     let too_new = found.last().is_some_and(|r| r.2 >= now - keep_ms);
-    Ok(ExpiryStep::new(
+    Ok(ExpiryStep::walked(
         changed,
-        if too_new {
-            None
-        } else {
-            next(found.len() as i64, window, last)
-        },
+        found.len() as i64 >= window,
+        last,
+        too_new,
     ))
 }
 
@@ -275,9 +262,11 @@ async fn metrica_files(
     )
     .await?;
     let last = found.last().map_or(after, |r| r.0);
-    Ok(ExpiryStep::new(
+    Ok(ExpiryStep::walked(
         changed,
-        next(found.len() as i64, window, last),
+        found.len() as i64 >= window,
+        last,
+        false,
     ))
 }
 

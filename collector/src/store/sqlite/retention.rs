@@ -47,10 +47,6 @@ pub fn step(
     Ok(step)
 }
 
-fn next(seen: i64, window: i64, last: i64) -> Option<i64> {
-    (seen >= window).then_some(last)
-}
-
 /// The window of at most `window` rows after `after` in `id` order: its last row's ID and
 /// `time` column, and whether it is full. `None`: no rows left.
 fn window_end(
@@ -142,10 +138,7 @@ fn arrivals(
     let cutoffs = policy.cutoffs(now, |r| r.events_ms);
     let changed = delete_range(conn, table, "id", "received_at", "", &cutoffs, after, last)?;
     let too_new = received_at >= now - policy.shortest(|r| r.events_ms);
-    Ok(ExpiryStep::new(
-        changed,
-        if too_new || !full { None } else { Some(last) },
-    ))
+    Ok(ExpiryStep::walked(changed, full, last, too_new))
 }
 
 fn in_flight_conversations(conn: &Connection) -> Result<HashSet<i64>, StoreError> {
@@ -185,13 +178,9 @@ fn chats(
         after,
         last,
     )?;
-    // Rows are created in arrival order: past one first seen too recently to expire, every
-    // later row is too (without this stop, a walk behind busy ingest would never end).
+    // Rows are created in arrival order (see `ExpiryStep::walked`).
     let too_new = first_seen >= now - policy.shortest(|r| r.chats_ms);
-    Ok(ExpiryStep::new(
-        changed,
-        if too_new || !full { None } else { Some(last) },
-    ))
+    Ok(ExpiryStep::walked(changed, full, last, too_new))
 }
 
 /// Conversations: deleted `chats_ms` after their last message (with their Metrica ledger rows
@@ -236,7 +225,7 @@ fn conversations(
         for (id, site, _, updated_at, _) in &rows {
             if *updated_at < now - policy.for_site(site.as_deref()).chats_ms && !held.contains(id) {
                 for sql in &extra {
-                    conn.execute(sql, [id])?;
+                    conn.prepare_cached(sql)?.execute([id])?;
                 }
                 changed += delete.execute([id])? as u64;
             }
@@ -251,13 +240,11 @@ fn conversations(
         policy.shortest(|r| r.chats_ms)
     };
     let too_new = rows.last().is_some_and(|r| r.2 >= now - keep_ms);
-    Ok(ExpiryStep::new(
+    Ok(ExpiryStep::walked(
         changed,
-        if too_new {
-            None
-        } else {
-            next(rows.len() as i64, window, last)
-        },
+        rows.len() as i64 >= window,
+        last,
+        too_new,
     ))
 }
 
@@ -286,9 +273,11 @@ fn metrica_files(
         }
     }
     let last = rows.last().map_or(after, |r| r.0);
-    Ok(ExpiryStep::new(
+    Ok(ExpiryStep::walked(
         changed,
-        next(rows.len() as i64, window, last),
+        rows.len() as i64 >= window,
+        last,
+        false,
     ))
 }
 
