@@ -7,7 +7,74 @@ use std::collections::BTreeSet;
 use crate::privacy::key::PrivacyKey;
 use crate::privacy::phones;
 use crate::privacy::subject::Subject;
+use crate::store::dialect::Dialect;
 use crate::store::privacy::Whom;
+
+/// Which identifiers of a search a lookup is run with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookupBy {
+    Phones,
+    UserIds,
+    Usernames,
+    ChatIds,
+    UserIdsAndPhones,
+}
+
+/// What a lookup returns: conversation row IDs, or chat IDs (bot openings tie a messenger
+/// user to a chat ID too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookupFinds {
+    Conversations,
+    ChatIds,
+}
+
+/// One round's lookups of a person's search, each run once per value with the value as `$1`
+/// (rendered for `d`): the same on every backend.
+pub fn lookups(d: Dialect) -> Vec<(LookupBy, LookupFinds, String)> {
+    use LookupBy as By;
+    use LookupFinds as Finds;
+    [
+        (
+            By::Phones,
+            Finds::Conversations,
+            "SELECT id FROM conversations WHERE phone = $1".to_string(),
+        ),
+        (
+            By::UserIds,
+            Finds::Conversations,
+            "SELECT id FROM conversations WHERE chat_user_id = $1 OR user_key = $1".to_string(),
+        ),
+        (
+            By::Usernames,
+            Finds::Conversations,
+            format!(
+                "SELECT id FROM conversations WHERE {}",
+                d.eq_nocase("username", "$1")
+            ),
+        ),
+        (
+            By::ChatIds,
+            Finds::Conversations,
+            "SELECT id FROM conversations WHERE chat_id = $1".to_string(),
+        ),
+        (
+            By::UserIdsAndPhones,
+            Finds::ChatIds,
+            "SELECT chat_id FROM bot_opens WHERE chat_user_id = $1 OR phone = $1".to_string(),
+        ),
+        (
+            By::Usernames,
+            Finds::ChatIds,
+            format!(
+                "SELECT chat_id FROM bot_opens WHERE {}",
+                d.eq_nocase("username", "$1")
+            ),
+        ),
+    ]
+    .into_iter()
+    .map(|(by, finds, sql)| (by, finds, d.render(&sql)))
+    .collect()
+}
 
 /// The rows of one person.
 #[derive(Debug, Default, Clone)]
@@ -34,6 +101,18 @@ pub struct Found {
 }
 
 impl Found {
+    /// The values a lookup by `by` is run with (copied: the search adds to these sets).
+    pub fn values_of(&self, by: LookupBy) -> Vec<String> {
+        let sets: &[&BTreeSet<String>] = match by {
+            LookupBy::Phones => &[&self.phones],
+            LookupBy::UserIds => &[&self.user_ids],
+            LookupBy::Usernames => &[&self.usernames],
+            LookupBy::ChatIds => &[&self.chat_ids],
+            LookupBy::UserIdsAndPhones => &[&self.user_ids, &self.phones],
+        };
+        sets.iter().flat_map(|s| s.iter().cloned()).collect()
+    }
+
     /// What the request names, before any tie is followed: a phone with and without `+`, and
     /// hashed (phones may be kept hashed; a WhatsApp ID made of the phone's digits too).
     pub fn seeded(whom: &Whom) -> Found {
@@ -179,4 +258,47 @@ pub fn rehash_phones(
         return None;
     }
     Some((user.user_id, user.phone, person_hashed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lookups each engine runs, as rendered: usernames without case by each engine's
+    /// index (SQLite's `COLLATE NOCASE`, PostgreSQL's `lower()`), placeholders its own.
+    #[test]
+    fn lookups_per_engine() {
+        let sql = |d| lookups(d).into_iter().map(|l| l.2).collect::<Vec<_>>();
+        assert_eq!(
+            sql(Dialect::Sqlite),
+            [
+                "SELECT id FROM conversations WHERE phone = ?1",
+                "SELECT id FROM conversations WHERE chat_user_id = ?1 OR user_key = ?1",
+                "SELECT id FROM conversations WHERE username = ?1 COLLATE NOCASE",
+                "SELECT id FROM conversations WHERE chat_id = ?1",
+                "SELECT chat_id FROM bot_opens WHERE chat_user_id = ?1 OR phone = ?1",
+                "SELECT chat_id FROM bot_opens WHERE username = ?1 COLLATE NOCASE",
+            ]
+        );
+        assert_eq!(
+            sql(Dialect::Postgres)[2],
+            "SELECT id FROM conversations WHERE lower(username) = lower($1)"
+        );
+        assert_eq!(
+            sql(Dialect::Postgres)[5],
+            "SELECT chat_id FROM bot_opens WHERE lower(username) = lower($1)"
+        );
+    }
+
+    #[test]
+    fn bot_openings_are_looked_up_by_user_ids_and_phones() {
+        let mut f = Found::default();
+        f.user_ids.insert("u1".into());
+        f.phones.insert("79160001122".into());
+        assert_eq!(
+            f.values_of(LookupBy::UserIdsAndPhones),
+            ["u1", "79160001122"]
+        );
+        assert_eq!(f.values_of(LookupBy::Usernames), Vec::<String>::new());
+    }
 }

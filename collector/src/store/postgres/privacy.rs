@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::sql::{exec, rows};
 use super::PgStore;
 use crate::privacy::key::PrivacyKey;
-use crate::store::person::{scan_csv, Found, UploadAbout};
+use crate::store::dialect::Dialect;
+use crate::store::person::{lookups, scan_csv, Found, LookupFinds, UploadAbout};
 use crate::store::privacy::{
     AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PhoneTable, PrivacyStore,
     RetentionPolicy, Whom,
@@ -46,53 +47,14 @@ async fn resolve<C: GenericClient>(c: &C, whom: &Whom) -> Result<Found, StoreErr
             f.people.len(),
         );
         let mut convs = Vec::new();
-        for p in &f.phones {
-            convs.extend(ids(c, "SELECT id FROM conversations WHERE phone = $1", p).await?);
-        }
-        for u in &f.user_ids {
-            convs.extend(
-                ids(
-                    c,
-                    "SELECT id FROM conversations WHERE chat_user_id = $1 OR user_key = $1",
-                    u,
-                )
-                .await?,
-            );
-        }
-        for u in &f.usernames {
-            convs.extend(
-                ids(
-                    c,
-                    "SELECT id FROM conversations WHERE lower(username) = lower($1)",
-                    u,
-                )
-                .await?,
-            );
-        }
-        for chat in &f.chat_ids {
-            convs.extend(ids(c, "SELECT id FROM conversations WHERE chat_id = $1", chat).await?);
-        }
-        // Bot openings tie a messenger user to a chat ID too.
         let mut opened = Vec::new();
-        for v in f.user_ids.iter().chain(&f.phones) {
-            opened.extend(
-                strings(
-                    c,
-                    "SELECT chat_id FROM bot_opens WHERE chat_user_id = $1 OR phone = $1",
-                    v,
-                )
-                .await?,
-            );
-        }
-        for u in &f.usernames {
-            opened.extend(
-                strings(
-                    c,
-                    "SELECT chat_id FROM bot_opens WHERE lower(username) = lower($1)",
-                    u,
-                )
-                .await?,
-            );
+        for (by, finds, sql) in lookups(Dialect::Postgres) {
+            for v in f.values_of(by) {
+                match finds {
+                    LookupFinds::Conversations => convs.extend(ids(c, &sql, &v).await?),
+                    LookupFinds::ChatIds => opened.extend(strings(c, &sql, &v).await?),
+                }
+            }
         }
         f.chat_ids.extend(opened);
         for chat in &f.chat_ids.clone() {

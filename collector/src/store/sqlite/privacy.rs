@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 
 use super::SqliteStore;
 use crate::privacy::key::PrivacyKey;
-use crate::store::person::{merge, scan_csv, CsvRows, Found, UploadAbout};
+use crate::store::dialect::Dialect;
+use crate::store::person::{lookups, merge, scan_csv, CsvRows, Found, LookupFinds, UploadAbout};
 use crate::store::privacy::{
     AuditEntry, Counts, ExpiryStep, ExpiryTarget, Forgotten, PersonData, PhoneTable, PrivacyStore,
     RetentionPolicy, Whom,
@@ -65,49 +66,14 @@ fn resolve(
             f.people.len(),
         );
         let mut convs = Vec::new();
-        for p in &f.phones {
-            convs.extend(ids(
-                conn,
-                "SELECT id FROM conversations WHERE phone = ?1",
-                p,
-            )?);
-        }
-        for u in &f.user_ids {
-            convs.extend(ids(
-                conn,
-                "SELECT id FROM conversations WHERE chat_user_id = ?1 OR user_key = ?1",
-                u,
-            )?);
-        }
-        for u in &f.usernames {
-            convs.extend(ids(
-                conn,
-                "SELECT id FROM conversations WHERE username = ?1 COLLATE NOCASE",
-                u,
-            )?);
-        }
-        for c in &f.chat_ids {
-            convs.extend(ids(
-                conn,
-                "SELECT id FROM conversations WHERE chat_id = ?1",
-                c,
-            )?);
-        }
-        // Bot openings tie a messenger user to a chat ID too.
         let mut opened = Vec::new();
-        for v in f.user_ids.iter().chain(&f.phones) {
-            opened.extend(strings(
-                conn,
-                "SELECT chat_id FROM bot_opens WHERE chat_user_id = ?1 OR phone = ?1",
-                v,
-            )?);
-        }
-        for u in &f.usernames {
-            opened.extend(strings(
-                conn,
-                "SELECT chat_id FROM bot_opens WHERE username = ?1 COLLATE NOCASE",
-                u,
-            )?);
+        for (by, finds, sql) in lookups(Dialect::Sqlite) {
+            for v in f.values_of(by) {
+                match finds {
+                    LookupFinds::Conversations => convs.extend(ids(conn, &sql, &v)?),
+                    LookupFinds::ChatIds => opened.extend(strings(conn, &sql, &v)?),
+                }
+            }
         }
         f.chat_ids.extend(opened);
         for c in &f.chat_ids {
