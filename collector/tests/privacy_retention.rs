@@ -3,6 +3,8 @@
 //! its visit whatever its age.
 
 mod common;
+#[path = "support/held_upload.rs"]
+mod held_upload;
 #[path = "support/metrica_standin.rs"]
 mod metrica_standin;
 
@@ -10,11 +12,9 @@ use std::time::Duration;
 
 use common::webhooks::{whatsapp_text, WA_SECRET};
 use common::{new_chat_id, Server, ORIGIN, TOKEN, TS};
-use metrica_standin::Standin;
 use serde_json::json;
 
 const DAY: i64 = 86_400_000;
-const OAUTH: &str = "y0_AgAAAAAtestOAuthToken0123456789";
 
 #[test]
 fn old_rows_expire_recent_ones_stay_and_unsettled_uploads_keep_their_chats() {
@@ -47,33 +47,7 @@ fn old_rows_expire_recent_ones_stay_and_unsettled_uploads_keep_their_chats() {
     }
     server.caught_up();
     // A chat for `held` in an upload that failed: Metrica has not got it yet.
-    let wa = whatsapp_text(
-        "79160001122",
-        "A",
-        &format!("hi {held}"),
-        TS / 1000 + 60,
-        "wamid.R1",
-    );
-    assert_eq!(server.whatsapp(&wa).status, 200);
-    let standin = Standin::start(OAUTH);
-    standin.fail_next(100);
-    let _ = server.cli(
-        &[
-            "upload",
-            "metrica",
-            "--counter",
-            "12345",
-            "--from",
-            "2025-01-01",
-            "--metrica-api",
-            &standin.base,
-            "--attempts",
-            "1",
-            "--retry-delay",
-            "10ms",
-        ],
-        &[("CHATTAG_METRICA_TOKEN", OAUTH)],
-    );
+    let _standin = held_upload::hold_in_failed_upload(&server, &held, "79160001122", "wamid.R1");
     assert_eq!(
         server
             .db_count("SELECT count(*) FROM metrica_uploads WHERE state IN ('failed', 'pending')"),

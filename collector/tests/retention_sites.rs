@@ -4,18 +4,18 @@
 //! stay whatever its site's retention says.
 
 mod common;
+#[path = "support/held_upload.rs"]
+mod held_upload;
 #[path = "support/metrica_standin.rs"]
 mod metrica_standin;
 
 use std::time::Duration;
 
-use common::webhooks::{whatsapp_text, WA_SECRET};
-use common::{new_chat_id, Server, TOKEN, TS};
-use metrica_standin::Standin;
+use common::webhooks::WA_SECRET;
+use common::{new_chat_id, Server, TOKEN};
 use serde_json::json;
 
 const DAY: i64 = 86_400_000;
-const OAUTH: &str = "y0_AgAAAAAtestOAuthToken0123456789";
 const LONG: &str = "https://shop.example";
 const SHORT: &str = "https://short.example";
 
@@ -75,42 +75,7 @@ fn each_row_of_a_window_gets_its_own_sites_retention_and_held_visits_stay() {
     }
     server.caught_up();
     // A chat for `held` in an upload that failed: Metrica has not got it yet.
-    let wa = whatsapp_text(
-        "79160001122",
-        "A",
-        &format!("hi {held}"),
-        TS / 1000 + 60,
-        "wamid.S1",
-    );
-    assert_eq!(server.whatsapp(&wa).status, 200);
-    let standin = Standin::start(OAUTH);
-    standin.fail_next(100);
-    let _ = server.cli(
-        &[
-            "upload",
-            "metrica",
-            "--counter",
-            "12345",
-            "--from",
-            "2025-01-01",
-            "--metrica-api",
-            &standin.base,
-            "--attempts",
-            "1",
-            "--retry-delay",
-            "10ms",
-        ],
-        &[("CHATTAG_METRICA_TOKEN", OAUTH)],
-    );
-    assert_eq!(
-        server.db_count(&format!(
-            "SELECT count(*) FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
-             WHERE c.chat_id = '{held}' AND s.upload IN
-               (SELECT id FROM metrica_uploads WHERE state IN ('failed', 'pending'))"
-        )),
-        1,
-        "the held chat should be in the failed upload"
-    );
+    let _standin = held_upload::hold_in_failed_upload(&server, &held, "79160001122", "wamid.S1");
 
     // Events 45 days old: past short.example's 30, within the default's 90. Visits 100 days
     // old: past short.example's 60, within the default's 400. In one transaction: an expiry
