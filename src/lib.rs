@@ -34,64 +34,50 @@ mod exports {
     use std::cell::RefCell;
 
     use crate::browser::abi::{answer, take};
-    use crate::browser::app::{App, LINK_PASS};
-    use crate::logic::delivery::Outcome;
+    use crate::browser::page::PageView;
 
-    /// The page's one `App`. A plain static, not `thread_local!`: wasm32-unknown-unknown without
-    /// the atomics feature has one thread, and each export inlining a `LocalKey::with` cost
-    /// ~0.5 KB gzip (measured).
-    struct Slot(RefCell<Option<App>>);
+    /// The page's one `PageView`. A plain static, not `thread_local!`: wasm32-unknown-unknown
+    /// without the atomics feature has one thread, and each export inlining a `LocalKey::with`
+    /// cost ~0.5 KB gzip (measured).
+    struct Slot(RefCell<Option<PageView>>);
     // SAFETY: this target has no threads (no `atomics`), so the RefCell is never shared across one.
     unsafe impl Sync for Slot {}
-    static APP: Slot = Slot(RefCell::new(None));
+    static VIEW: Slot = Slot(RefCell::new(None));
 
-    fn with<R>(f: impl FnOnce(&mut App) -> R) -> Option<R> {
-        let mut guard = APP.0.try_borrow_mut().ok()?;
-        guard.as_mut().map(f)
-    }
-
-    /// Reads the settings; returns whether `debug` is on. Nothing else happens until `start`.
-    #[export_name = "b"]
-    pub extern "C" fn boot() -> bool {
-        let Ok(mut slot) = APP.0.try_borrow_mut() else {
-            return false;
-        };
-        slot.get_or_insert_with(App::boot).debug()
-    }
-
-    /// After the page's queued calls were replayed: activate (unless consent is pending).
-    #[export_name = "s"]
-    pub extern "C" fn start() {
-        with(|a| a.start());
-    }
-
-    #[export_name = "g"]
-    pub extern "C" fn consent(granted: bool) {
-        with(|a| a.consent(granted));
-    }
-
-    /// `chattag.id()`.
-    pub const ID: u32 = 0;
+    /// The settings the wasm applies: `a` the prefix, `b` the template (raw, `None` = not set),
+    /// `n` = 1 in debug mode. Answers the letters of the rejected ones (`page::BAD_*`). First.
+    pub const CONFIGURE: u32 = 0;
+    /// Activation: `a` = the stored visitor record, `n` = the ID lifetime in days. Effects.
+    pub const START: u32 = 1;
+    /// The rest of an activation, after the first tagging pass (`PageView::settle`). Effects.
+    pub const SETTLE: u32 = 2;
+    /// `chattag.id()`: the chat ID, if running.
+    pub const ID: u32 = 3;
     /// `chattag.rewrite(a)` (`n` = 0), or the page's `window.open(a)` / script navigation to
-    /// `a` (`n` = 1: reported as a click): the URL to use instead.
-    pub const REWRITE: u32 = 1;
+    /// `a` (`n` = 1: reported as a click). Effects (`h`: the URL to use instead).
+    pub const REWRITE: u32 = 4;
     /// `chattag.identifiers()`: JSON text the loader parses.
-    pub const IDENTIFIERS: u32 = 2;
-    /// `setUserId(a)` (`n` = 0) / `setPurchaseId(a)` (`n` = 1); `a` = `None` clears.
-    pub const SET_ID: u32 = 3;
-    /// A slice of the shell's tagging pass: hrefs joined by "\n" → the new ones (`App::tag_hrefs`).
-    pub const TAG_HREFS: u32 = 4;
-    /// One link's raw `href` (`a`) and `data-chattag` (`b`), `n` as in `App::link`: the href to
-    /// write, if any.
-    pub const LINK: u32 = 5;
-    /// Debug overlay and QR dialog: for a link (`n` = 1, `a`/`b` as for `LINK`) what the core
-    /// makes of it now (`App::inspect_link`); otherwise the consent state and endpoint.
-    pub const INSPECT: u32 = 6;
-    /// The ClientID from `ym(counter, 'getClientID', cb)`.
-    pub const CLIENT_ID: u32 = 7;
+    pub const IDENTIFIERS: u32 = 5;
+    /// `setUserId(a)` (`n` = 0) / `setPurchaseId(a)` (`n` = 1); `a` = `None` clears. Effects.
+    pub const SET_ID: u32 = 6;
+    /// A slice of the shell's tagging pass: hrefs joined by "\n" → the new ones (`Pass::hrefs`).
+    pub const TAG_HREFS: u32 = 7;
+    /// One link's raw `href` (`a`) and `data-chattag` (`b`), `n` as in `PageView::link`. Effects.
+    pub const LINK: u32 = 8;
+    /// Debug overlay and QR dialog: what the core makes of a link now (`PageView::inspect_link`).
+    pub const INSPECT: u32 = 9;
+    /// `a` = the ClientID from `ym(counter, 'getClientID', cb)`. Effects.
+    pub const CLIENT_ID: u32 = 10;
+    /// Anything new to tell the collector (a late `_ym_uid`)? Effects.
+    pub const NEWS: u32 = 11;
+    /// bfcache restore: `a` = the stored visitor record as it is now. Effects.
+    pub const SHOW: u32 = 12;
+    /// Consent withdrawn: forget the visitor.
+    pub const FORGET: u32 = 13;
 
-    /// Every call that passes strings, in one export; the answer (if any) goes out through
-    /// `answer`. `a`/`b`: (pointer, length) from the glue's `alloc`, pointer 0 for none.
+    /// Every call, in one export; the answer (if any) goes out through `answer`. `a`/`b`:
+    /// (pointer, length) from the glue's `alloc`, pointer 0 for none. A call that arrives while
+    /// the view is borrowed (cannot happen: the loader calls in asynchronously) is ignored.
     ///
     /// # Safety
     /// Called only by the glue, with pointers from `alloc` (or 0) holding UTF-8 of that length.
@@ -106,65 +92,60 @@ mod exports {
     ) {
         // SAFETY: the glue's contract above.
         let (a, b) = unsafe { (take(a_ptr, a_len), take(b_ptr, b_len)) };
-        if let Some(s) = run(op, a, b, n) {
-            answer(&s);
-        }
-    }
-
-    fn run(op: u32, a: Option<String>, b: Option<String>, n: u32) -> Option<String> {
-        let mut guard = APP.0.try_borrow_mut().ok();
-        let Some(app) = guard.as_mut().and_then(|g| g.as_mut()) else {
-            // Not running (or busy): a URL comes back as it is.
-            return if op == REWRITE { a } else { None };
+        let Ok(mut slot) = VIEW.0.try_borrow_mut() else {
+            return;
         };
-        // Tagging does not wait for the rest of an activation; everything else comes after it.
-        if !(op == TAG_HREFS || op == LINK && n == LINK_PASS) {
-            app.settle();
+        if op == CONFIGURE {
+            let (view, bad) = PageView::new(a, b, n == 1);
+            *slot = Some(view);
+            return answer(&bad);
         }
-        match op {
-            ID => app.id(),
-            REWRITE => a.map(|url| {
-                if n == 1 {
-                    app.open(url)
-                } else {
-                    app.rewrite(url)
-                }
-            }),
-            IDENTIFIERS => Some(app.identifiers_json()),
-            SET_ID => {
-                app.set_user_id(a, n == 1);
+        let Some(v) = slot.as_mut() else {
+            return;
+        };
+        let plain = match op {
+            START => {
+                v.start(a, n);
                 None
             }
-            TAG_HREFS => app.tag_hrefs(&a?),
-            LINK => app.link(a, b, n),
-            INSPECT if n == 1 => Some(app.inspect_link(&a?, b.as_deref())),
-            INSPECT => Some(app.inspect_state()),
+            SETTLE => {
+                v.settle();
+                None
+            }
+            ID => v.id(),
+            REWRITE => {
+                v.rewrite(&a.unwrap_or_default(), n == 1);
+                None
+            }
+            IDENTIFIERS => Some(v.identifiers_json()),
+            SET_ID => {
+                v.set_user_id(a, n == 1);
+                None
+            }
+            TAG_HREFS => v.tag_hrefs(&a.unwrap_or_default()),
+            LINK => {
+                v.link(a, b, n);
+                None
+            }
+            INSPECT => Some(v.inspect_link(&a.unwrap_or_default(), b.as_deref())),
             CLIENT_ID => {
-                app.client_id(&a?);
+                v.client_id(&a.unwrap_or_default());
+                None
+            }
+            NEWS => {
+                v.report_news();
+                None
+            }
+            SHOW => {
+                v.show(a);
+                None
+            }
+            FORGET => {
+                v.forget();
                 None
             }
             _ => None,
-        }
-    }
-
-    /// Timers, page hide and bfcache restore (`app::TIMER_*`).
-    #[export_name = "t"]
-    pub extern "C" fn on_timer(what: u32) {
-        with(|a| {
-            a.settle();
-            a.timer(what)
-        });
-    }
-
-    /// What became of the batch (for the debug overlay): 0 a stale answer, 1 delivered,
-    /// 2 refused and dropped, 3 kept for a retry.
-    #[export_name = "d"]
-    pub extern "C" fn on_settled(token: u32, status: u32) -> u32 {
-        match with(|a| a.settled(token, status as u16)).flatten() {
-            None => 0,
-            Some(Outcome::Delivered) => 1,
-            Some(Outcome::Refused) => 2,
-            Some(Outcome::Retry) => 3,
-        }
+        };
+        answer(&plain.unwrap_or_else(|| v.effects()));
     }
 }

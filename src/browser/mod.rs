@@ -3,7 +3,6 @@
 
 pub mod abi;
 pub mod alloc;
-pub mod app;
 pub mod dom;
+pub mod page;
 pub mod ports;
-pub mod storage;

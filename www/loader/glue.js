@@ -1,6 +1,7 @@
 // The wasm's glue, by hand: the import object it is instantiated with and the exports the loader
 // and the shell call. Replaces wasm-bindgen's generated glue (~1.9 KB gzip) for an ABI of plain
 // numbers (src/lib.rs `exports`, src/browser/ports.rs, src/browser/abi.rs):
+//   - one export, `c(op, a, b, n)`, takes every call (op numbers in src/lib.rs);
 //   - strings cross as (pointer, length) of UTF-8 in the wasm's memory;
 //   - JS → wasm: `put` asks the wasm for a block (`a(len)`) and writes the bytes; pointer 0 is
 //     "no string"; the wasm owns the block from then on;
@@ -9,7 +10,7 @@
 // The same glue drives the wasm2js fallback: its exports have the same names and a `memory`
 // whose `buffer` is re-read on every access (it is replaced when memory grows).
 import { TextDecoder, TextEncoder } from 'chattag:text';
-import { io, post, later, pass, now, rnd } from 'chattag:shell';
+import { io, now, rnd } from 'chattag:shell';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -36,9 +37,6 @@ export const imports = () => ({
     r: (p, n) => {
       out = str(p, n);
     },
-    p: (u, ul, b, bl, token) => post(str(u, ul), str(b, bl), token),
-    l: later,
-    s: pass,
     n: now,
     x: rnd,
   },
@@ -55,8 +53,5 @@ export const call = (op, a, b, n) => {
   x.c(op, ...put(a), ...put(b), n);
   return out;
 };
-export const boot = () => x.b();
-export const start = () => x.s();
-export const consent = (granted) => x.g(granted);
-export const on_timer = (what) => x.t(what);
-export const on_settled = (token, status) => x.d(token, status);
+// UTF-8 length of a string (the outbox's byte budget).
+export const bytes = (s) => enc.encode(s).length;

@@ -15,6 +15,7 @@ import * as w from 'chattag:glue';
 import loadWasm from 'chattag:wasm';
 import CHUNKS from 'chattag:chunks';
 import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching, passNow } from './shell.js';
+import * as page from './page.js';
 
 (() => {
   const previous = W.chattag;
@@ -39,16 +40,15 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     if (METHODS.includes(name)) return api[name](...args);
   };
   api.version = '0.1.0';
-  // `w.call(op, a, b, n)`: the wasm's calls that pass strings; op numbers as in src/lib.rs
-  // (0 ID, 1 REWRITE, 2 IDENTIFIERS, 3 SET_ID, 5 LINK, 6 INSPECT).
-  api.id = () => (live ? guard(w.call)(0) : undefined); // ID (lib.rs)
-  api.rewrite = (url) => {
-    const out = live && (typeof url === 'string' || url instanceof URL) ? guard(w.call)(1, String(url), undefined, 0) : url;
-    return typeof out === 'string' ? out : url;
-  };
+  // `page.run` / `page.ask(op, a, b, n)`: calls into the wasm; op numbers as in src/lib.rs
+  // (3 ID, 4 REWRITE, 5 IDENTIFIERS, 6 SET_ID, 8 LINK).
+  api.id = () => (live && guard(page.ask)(3)) || undefined; // ID (lib.rs)
+  // A URL to use instead of `url` (`open`: the page is opening it: reported as a click).
+  const rewrite = (url, open) => (live && (typeof url === 'string' || url instanceof URL) && guard(page.run)(4, String(url), undefined, open)) || url;
+  api.rewrite = (url) => rewrite(url, 0);
   api.identifiers = () => {
     try {
-      return live ? JSON.parse(w.call(2)) : {};
+      return live ? JSON.parse(page.ask(5)) : {};
     } catch (e) {
       return {};
     }
@@ -60,15 +60,15 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
   // Strings as they are, finite numbers in their JS spelling, null/undefined = clear; anything
   // else becomes "" so the wasm rejects it (with a warning under debug).
   const text = (v) => (v == null ? undefined : typeof v === 'string' || Number.isFinite(v) ? String(v) : '');
-  api.setUserId = setter('setUserId', (v) => w.call(3, text(v), undefined, 0));
-  api.setPurchaseId = setter('setPurchaseId', (v) => w.call(3, text(v), undefined, 1));
-  api.consent = setter('consent', (granted) => w.consent(!!granted));
+  api.setUserId = setter('setUserId', (v) => page.run(6, text(v), undefined, 0));
+  api.setPurchaseId = setter('setPurchaseId', (v) => page.run(6, text(v), undefined, 1));
+  api.consent = setter('consent', (granted) => page.consentTo(!!granted));
   W.chattag = api;
 
   // ---- debug overlay and QR dialog: idle unless debug mode / data-qr is on -------------------
   // Both live in the lazily loaded "inspect" chunk (www/loader/wasm-inspect.js), handed what it
   // needs of the loader here.
-  const state = { call: w.call, api, sent, maybe: MAYBE, ui };
+  const state = { call: w.call, page: page.state, api, sent, maybe: MAYBE, ui };
   let qrClick;
 
   const listen = () => {
@@ -79,8 +79,8 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     const pointer = guard((e) => {
       const link = (e.composedPath ? e.composedPath() : [e.target]).find((n) => n.matches && n.matches(LINK));
       const what = e.type === 'click' || (e.type === 'auxclick' && e.button === 1) ? 2 : 1;
-      if (link) tagLink(link, what);
-      else w.call(5, undefined, undefined, what);
+      if (link) tagLink(link, what, page.run);
+      else page.run(8, undefined, undefined, what);
     });
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
@@ -95,11 +95,11 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
       // pagehide and visibilitychange usually come together: one beacon is enough.
       if (Date.now() - hiddenAt < 1000) return;
       hiddenAt = Date.now();
-      w.on_timer(5); // TIMER_HIDE
+      page.hide();
     });
     W.addEventListener('pagehide', hide, opts);
     D.addEventListener('visibilitychange', () => D.visibilityState === 'hidden' && hide(), opts);
-    W.addEventListener('pageshow', guard((e) => e.persisted && w.on_timer(6)), opts); // TIMER_SHOW
+    W.addEventListener('pageshow', guard((e) => e.persisted && page.show()), opts);
 
     // Links added or re-pointed by the page, gathered here and tagged in bulk. Attribute records
     // of our own bulk writes are dropped; the rest are re-tagged, which is a no-op for tagged
@@ -150,8 +150,8 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     try {
       W.navigation.addEventListener('navigate', guard((e) => {
         const url = e.destination.url;
-        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || w.call(1, url, undefined, 0) === url) return;
-        const tagged = w.call(1, url, undefined, 1);
+        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || rewrite(url, 0) === url) return;
+        const tagged = rewrite(url, 1);
         e.preventDefault();
         setTimeout(() => location[e.navigationType == 'replace' ? 'replace' : 'assign'](tagged));
       }));
@@ -161,10 +161,7 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
     if (typeof open === 'function') {
       W.open = function (url) {
         const args = Array.from(arguments);
-        if (typeof url === 'string' || url instanceof URL) {
-          const tagged = guard(w.call)(1, String(url), undefined, 1);
-          if (typeof tagged === 'string') args[0] = tagged;
-        }
+        args[0] = rewrite(url, 1);
         return open.apply(W, args);
       };
     }
@@ -187,13 +184,13 @@ import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours
       warn('wasm unavailable, using the JavaScript build:', e);
       w.adopt({ exports: (await loadChunk('fallback')).default(w.imports()) });
     }
-    ui.debug = w.boot() || ui.debug;
+    ui.debug = page.boot() || ui.debug;
     live = true;
     for (const [name, ...args] of queue.splice(0)) {
       if (METHODS.includes(name)) guard(api[name])(...args);
     }
     listen();
-    guard(w.start)();
+    guard(page.start)();
     passNow();
     if (ui.debug) {
       Promise.all([loadChunk('debug'), loadChunk('inspect')])

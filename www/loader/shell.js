@@ -1,27 +1,26 @@
-// The imperative shell: every piece of browser I/O the wasm needs, handed to it by the glue
-// (www/loader/glue.js; src/browser/ports.rs declares each function). Only strings and
-// numbers cross, so no JS object lives in the wasm. These functions only move data: which links
-// are tagged and how, IDs, expiry, events and retries are the wasm's decisions.
+// The imperative shell: browser I/O — what the wasm reads (`io`, handed to it by the glue,
+// www/loader/glue.js; src/browser/ports.rs declares each read), storage, the network, timers and
+// the tagging passes over the DOM. These functions only move data: which links are tagged and
+// how, IDs and events are the wasm's decisions; www/loader/page.js acts on them.
 //
 // None of them may throw: a throw would unwind through the wasm mid-call. Calls back into the
 // wasm (timers, fetch answers, `ym` callbacks) are asynchronous and go through `guard`.
 import * as w from 'chattag:glue';
+import { on } from './settings.js';
 
 export const W = window;
 export const D = document;
 // Only valid while this script runs synchronously.
 export const script = D.currentScript;
 
-// The same "is it on" rule the wasm applies to data-debug (settings.rs), needed here for
-// failures that happen before the wasm can read its settings.
-export const on = (v) => v != null && v !== false && !/^\s*(0|false|off|no)\s*$/i.test(String(v));
+export { on };
 // Only a plain object counts: markup such as two <a id="chattagConfig" name="endpoint"> (which
 // comment sanitizers allow) clobbers window.chattagConfig with elements. Own keys only, so a
 // polluted Object.prototype configures nothing either.
 const raw = W.chattagConfig;
 export const config = raw && {}.toString.call(raw) == '[object Object]' ? raw : {};
 export const own = (key) => ({}.hasOwnProperty.call(config, key) ? config[key] : undefined);
-// `?chattag_debug=1` switches debug mode on like data-debug (the wasm reads it through `setting`).
+// `?chattag_debug=1` switches debug mode on like data-debug (settings.js reads it through `setting`).
 const urlDebug = /[?&]chattag_debug=1(&|$)/.test(location.search);
 // `ui.debug`: debug mode; `ui.after`: run after every entry into the wasm (the overlay refresh).
 export const ui = { debug: urlDebug || on(script && script.getAttribute('data-debug')) || on(own('debug')) };
@@ -50,13 +49,15 @@ const safe = (f, fallback) => {
   }
 };
 
-// ---- network, timers, events ------------------------------------------------------------------
+// ---- network, timers ---------------------------------------------------------------------------
 
 // `sent`: [body, status, detail] per POST and per answer, for the debug overlay (debug only).
 export const sent = [];
 const track = (...entry) => ui.debug && sent.push(entry);
 
-export const post = (url, body, token) => {
+// `fetch(url, {method: 'POST', body, keepalive})`; `done(status)` (0 for a network error) answers
+// what became of the batch: 0 a stale answer, 1 delivered, 2 refused and dropped, 3 kept for a retry.
+export const post = (url, body, done) => {
   let sending;
   try {
     sending = fetch(url, { method: 'POST', body, keepalive: true, credentials: 'omit' });
@@ -65,13 +66,13 @@ export const post = (url, body, token) => {
     sending = Promise.reject(e);
   }
   sending.then((r) => r.status, () => 0).then(guard((status) => {
-    const r = w.on_settled(token, status);
+    const r = done(status);
     if (r) track(body, ['', 'sent', 'dropped', 'retrying'][r], r > 1 ? (status ? `HTTP ${status}` : 'network error') : '');
   }));
 };
 
-// Any answer means yes.
-const beacon = (url, body) => navigator.sendBeacon(url, body) || undefined;
+// `navigator.sendBeacon`: whether the browser queued it.
+export const beacon = (url, body) => safe(() => navigator.sendBeacon(url, body), false);
 
 // A zero delay is a yield between slices of a long pass: postTask has no 4 ms clamp. A missing or
 // throwing one (a page's polyfill) falls back to setTimeout.
@@ -82,20 +83,17 @@ const schedule = (run, ms) => {
   } catch (e) {}
   if (!queued) setTimeout(run, ms);
 };
-export const later = (ms, what) => schedule(guard(() => w.on_timer(what)), ms);
+export const later = (ms, f) => schedule(guard(f), ms);
 
-const ready = (id) => {
-  setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))));
-};
-
-// The answer goes to the wasm as CLIENT_ID (lib.rs).
-const ym = (counter) => {
-  if (typeof W.ym === 'function') void W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => w.call(7, String(v)))));
+// `ym(counter, 'getClientID', cb)` when Metrica's tag is on the page; `cb` runs in a task of its own.
+export const ym = (counter, cb) => {
+  if (counter && typeof W.ym === 'function') void W.ym(+counter, 'getClientID', (v) => setTimeout(guard(() => cb(v))));
 };
 
 // ---- settings and page facts ------------------------------------------------------------------
 
-const setting = (attr, key) => {
+// The raw value of a setting: the script tag's `attr`, else `String(chattagConfig[key])`.
+export const setting = (attr, key) => {
   if (urlDebug && key == 'debug') return '1';
   let v = script && script.getAttribute(attr);
   if (v == null) v = own(key);
@@ -108,8 +106,10 @@ const setting = (attr, key) => {
 
 export const now = () => Date.now();
 export const rnd = () => safe(() => crypto.getRandomValues(new Uint32Array(1))[0], -1);
+// A random byte (the retry jitter); 128 (no jitter) without a CSPRNG.
+export const rnd8 = () => safe(() => crypto.getRandomValues(new Uint8Array(1))[0], 128);
 
-// ---- storage: localStorage and the cookie, each may be blocked or throw ---------------------------
+// ---- storage: localStorage, which may be blocked or throw ------------------------------------------
 // Every value written this page view stays in `mem`, read when localStorage is gone. localStorage
 // is looked up on first use, so nothing is touched before consent.
 const mem = new Map();
@@ -118,7 +118,8 @@ const store = () => {
   if (local === undefined) local = safe(() => W.localStorage || null, null);
   return local;
 };
-const get = (key) => {
+// localStorage when it works (so tabs see each other's writes), else this page's memory.
+export const get = (key) => {
   if (store()) {
     try {
       return local.getItem(key);
@@ -128,7 +129,7 @@ const get = (key) => {
   }
   return mem.get(key);
 };
-const set = (key, value) => {
+export const set = (key, value) => {
   mem.set(key, value);
   // Quota exceeded or blocked mid-page: memory takes over for the rest of the view.
   if (store()) {
@@ -139,38 +140,27 @@ const set = (key, value) => {
     }
   }
 };
-const remove = (key) => {
+export const remove = (key) => {
   mem.delete(key);
-  if (store()) local.removeItem(key);
+  if (store()) safe(() => local.removeItem(key));
 };
-const kept = (key) => mem.get(key);
-const forget = () => {
-  mem.clear();
-};
-const foreign = (key) => store() && local.getItem(key);
-const cookies = () => D.cookie;
-const setCookie = (c) => {
-  D.cookie = c;
-};
+// This page's memory only (the fallback when neither storage nor the cookie kept a value).
+export const kept = (key) => mem.get(key);
+export const forget = () => mem.clear();
 
-// ---- console ------------------------------------------------------------------------------------
-
-// A bad setting is the one thing said without debug: the site owner has to see it.
-const misconfigured = (message) => console.warn('chattag: bad setting:', message);
-
-// `io(op, a, b)` (ports.rs): the operations that pass strings, in the order of its constants;
-// the answer is a string or undefined, and a throw (storage blocked, a page's broken polyfill)
-// is no answer.
+// `io(op, a, b)` (ports.rs): what the wasm reads, in the order of its constants; the answer is a
+// string or undefined, and a throw (storage blocked, a page's broken polyfill) is no answer.
 const IO = [
-  get, set, remove, kept, forget, foreign, cookies, setCookie,
-  setting, beacon, ready, ym, warn, misconfigured,
+  // Another script's localStorage key (Metrica's `_ym_uid`), read only.
+  (key) => store() && local.getItem(key),
+  () => D.cookie,
+  warn,
   // PAGE_*: page facts.
   () => location.href,
   () => location.search,
   () => D.title,
   () => D.referrer,
   () => D.documentElement.getAttribute('lang'),
-  () => location.protocol,
 ];
 export const io = (op, a, b) => safe(() => text(IO[op](a, b)));
 
@@ -208,7 +198,7 @@ function tagSlice(list, from, to) {
       out.push(MAYBE.test(h) && !h.includes('\n') ? h : '');
     }
   } catch (e) {}
-  const tagged = w.call(4, out.join('\n')); // TAG_HREFS (lib.rs)
+  const tagged = w.call(7, out.join('\n')); // TAG_HREFS (lib.rs)
   if (!tagged) return;
   try {
     const v = tagged.split('\n');
@@ -220,10 +210,16 @@ function tagSlice(list, from, to) {
   } catch (e) {}
 }
 
-// One link with its `data-chattag` hint; `what` as in app.rs (0 pass, 1 pointer, 2 used). The
-// wasm answers with the href to write, if it changes.
-export const tagLink = (el, what) => {
-  const href = w.call(5, text(el.getAttribute('href')), text(el.getAttribute('data-chattag')), what); // LINK (lib.rs)
+// A pass's LINK call: its one possible effect is `h<href>` (src/browser/page.rs).
+const passLink = (...args) => {
+  const h = w.call(...args);
+  return h ? h.slice(1, -1) : undefined;
+};
+// One link with its `data-chattag` hint; `what` as in src/browser/page.rs (0 pass, 1 pointer,
+// 2 used). `link` answers with the href to write, if it changes: page.js's `run` for an
+// interaction, the bare call during a pass (which must not wait for the rest of the start).
+export const tagLink = (el, what, link = passLink) => {
+  const href = link(8, text(el.getAttribute('href')), text(el.getAttribute('data-chattag')), what); // LINK (lib.rs)
   if (href != null) el.setAttribute('href', href);
 };
 
@@ -296,5 +292,5 @@ export const pass = () => {
   if (!passing) (passing = 1), schedule(step, 0);
 };
 // The pass the wasm asked for at start, run now rather than in a later task: tagging is what a
-// visitor's first click needs, and the rest of the start waits for it (src/browser/app.rs).
+// visitor's first click needs, and the rest of the start waits for it (www/loader/page.js).
 export const passNow = () => step();

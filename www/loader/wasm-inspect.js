@@ -1,18 +1,16 @@
 // The "inspect" chunk: what the debug overlay and the QR dialog need from the running snippet,
 // kept out of chattag.js (every byte of the main script counts) and loaded with them only. Every
 // verdict is the wasm's: `inspect(element)` answers "t|u <messenger> <kind>" (tagged / not yet),
-// "s <skip> <reason>" (left alone) or "" (not a messenger link); `inspect()` answers
-// "<consent> <endpoint>".
+// "s <skip> <reason>" (left alone) or "" (not a messenger link).
 //
-// `s` is the loader's state: { call, api, sent, maybe, ui } — `call` is the glue's call into the
-// wasm, `sent` holds [body, status, detail] for each POST and answer, `maybe` is the loader's
+// `s` is the loader's state: { call, page, api, sent, maybe, ui } — `call` is the glue's call into
+// the wasm, `page()` the consent state and endpoint (www/loader/page.js), `sent` holds [body, status, detail] for each POST and answer, `maybe` is the loader's
 // messenger-link prefilter, `ui.after` runs after every entry into the wasm.
 
 const LINK = 'a[href],area[href]';
 
-// INSPECT (src/lib.rs): a link's verdict (`el`), or the consent state and endpoint.
-const inspect = (s, el) =>
-  s.call(6, el && el.getAttribute('href'), el && el.getAttribute('data-chattag'), el ? 1 : 0) || '';
+// INSPECT (src/lib.rs): a link's verdict.
+const inspect = (s, el) => s.call(9, el.getAttribute('href'), el.getAttribute('data-chattag') ?? undefined) || '';
 
 /** Shows the debug overlay (`m`: the debug chunk), rebuilt at most every 100 ms after each entry into the wasm. */
 export function debug(m, s) {
@@ -31,7 +29,7 @@ export function debug(m, s) {
 
 /** The debug overlay's model (shape: docs/loader-and-build.md). */
 export function model(s) {
-  const [consent, endpoint] = inspect(s).split(' ');
+  const { consent, endpoint } = s.page();
   const links = [];
   for (const element of document.querySelectorAll(LINK)) {
     const href = element.getAttribute('href');

@@ -1,0 +1,490 @@
+//! The decisions of one page view (wasm32 only): which chat ID it has, what the collector must be
+//! told and when, what every link becomes. The loader's JS (www/loader/page.js) owns the rest —
+//! settings, consent, storage, the outbox, sending and retries, timers — and acts on what comes
+//! back from here as *effects*, one per line (`Effects`). Decisions are delegated to the pure
+//! modules (`visitor`, `reported`, `wire`) and to `chattag_core`.
+
+use chattag_core::event::{clean_url, event_id, Event, EventType};
+use chattag_core::identifiers::{
+    clean_client_id, clean_purchase_id, clean_user_id, client_id_from_cookies,
+    client_id_from_storage, from_query, ga_client_id_from_cookies, Identifiers, Landing,
+};
+use chattag_core::links::{Hint, Skip, Tagged};
+use chattag_core::template::Template;
+use chattag_core::url::split_byte;
+use chattag_core::Prefix;
+
+use crate::browser::dom::Pass;
+use crate::browser::ports::{self, PAGE_HREF, PAGE_LANG, PAGE_REFERRER, PAGE_SEARCH, PAGE_TITLE};
+use crate::logic::reported::Reported;
+use crate::logic::visitor::{self, Clock, Record, Resolution, DAY_MS};
+use crate::logic::wire::{self, push_u64};
+
+/// `PageView::link`: a hinted link of a tagging pass, or a link being used (a click); the shell
+/// passes 1 for the link under a pointer (`pointerdown` / `contextmenu`).
+pub const LINK_PASS: u32 = 0;
+pub const LINK_USED: u32 = 2;
+
+/// What the loader must do after a call, one effect per line, a letter and its text (neither a
+/// stored record nor an event JSON ever holds a raw newline):
+/// - `s<max-age seconds> <record>`: store the visitor record (localStorage and cookie);
+/// - `e<event JSON>`: put an event in the outbox and send;
+/// - `c<event JSON>`: a click: put it in the outbox and beacon it at once;
+/// - `h<href>`: the URL or href the call was about, tagged (only when it changes, for links);
+/// - `i<chat ID>`: the page view has an ID now (tagging may start).
+pub const SAVE: u8 = b's';
+pub const EVENT: u8 = b'e';
+pub const CLICK: u8 = b'c';
+pub const HREF: u8 = b'h';
+pub const ID: u8 = b'i';
+
+/// Settings rejected by `PageView::new`, as letters the loader turns into console warnings.
+pub const BAD_PREFIX: char = 'p';
+pub const BAD_TEMPLATE: char = 't';
+
+pub struct PageView {
+    /// The configured prefix first; `CT` too when another is configured (links tagged before a
+    /// prefix change keep being recognised).
+    prefixes: Vec<Prefix>,
+    /// `None`: the built-in template for `<html lang>`, chosen at start.
+    template: Option<Template>,
+    debug: bool,
+    lifetime_ms: u64,
+    live: Option<Live>,
+    /// What the start's resolution leaves to tell the collector and storage (`settle`).
+    pending: Option<Due>,
+    user_id: Option<String>,
+    purchase_id: Option<String>,
+    ym_client_id: Option<String>,
+    client_id_known: bool,
+    /// The current call's effects.
+    out: String,
+}
+
+struct Due {
+    issued: bool,
+    prev: Option<String>,
+    changed: bool,
+}
+
+/// The active visitor: present only while the snippet may run and has an ID.
+struct Live {
+    record: Record,
+    template: Template,
+}
+
+fn now_ms() -> u64 {
+    ports::now() as u64
+}
+
+/// `N` bytes from the browser's CSPRNG, 32 bits per call; `None` when there is none.
+fn random<const N: usize>() -> Option<[u8; N]> {
+    let mut b = [0u8; N];
+    for chunk in b.chunks_mut(4) {
+        let r = ports::rnd();
+        if r < 0.0 {
+            return None;
+        }
+        let bytes = (r as u32).to_le_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+    Some(b)
+}
+
+impl PageView {
+    /// `prefix` / `template`: the site owner's raw settings, if set. Returns the view and the
+    /// letters of the rejected ones (`BAD_*`; the safe default is used instead).
+    pub fn new(
+        prefix: Option<String>,
+        template: Option<String>,
+        debug: bool,
+    ) -> (PageView, String) {
+        let mut bad = String::new();
+        let prefix = prefix.map_or(Prefix::DEFAULT, |v| {
+            Prefix::new(v.trim_ascii()).unwrap_or_else(|_| {
+                bad.push(BAD_PREFIX);
+                Prefix::DEFAULT
+            })
+        });
+        let template = template.and_then(|v| {
+            Template::custom(&v)
+                .map_err(|_| bad.push(BAD_TEMPLATE))
+                .ok()
+        });
+        let mut prefixes = vec![prefix];
+        if prefixes[0] != Prefix::DEFAULT {
+            prefixes.push(Prefix::DEFAULT);
+        }
+        let view = PageView {
+            prefixes,
+            template,
+            debug,
+            lifetime_ms: 0,
+            live: None,
+            pending: None,
+            user_id: None,
+            purchase_id: None,
+            ym_client_id: None,
+            client_id_known: false,
+            out: String::new(),
+        };
+        (view, bad)
+    }
+
+    /// The current call's effects, handed over (and cleared for the next call).
+    pub fn effects(&mut self) -> String {
+        std::mem::take(&mut self.out)
+    }
+
+    fn effect(&mut self, kind: u8, text: &str) {
+        self.out.push(kind as char);
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    fn warn(&self, msg: &str, detail: &str) {
+        if self.debug {
+            ports::warn(msg, detail);
+        }
+    }
+
+    pub fn id(&self) -> Option<String> {
+        self.live
+            .as_ref()
+            .map(|l| l.record.chat_id.as_str().to_owned())
+    }
+
+    // ---- lifecycle ---------------------------------------------------------------------------
+
+    /// Activation: the visitor's ID for this page view from the stored record (`stored`: the
+    /// loader's read of localStorage, else the cookie, else memory) and the landing URL. The
+    /// events and the storage write it calls for wait for `settle`, so that the loader can run
+    /// the first tagging pass before them. Effect: `i<chat ID>`.
+    pub fn start(&mut self, stored: Option<String>, lifetime_days: u32) {
+        if self.live.is_some() {
+            return;
+        }
+        self.lifetime_ms = lifetime_days as u64 * DAY_MS;
+        let landing = from_query(&ports::page(PAGE_SEARCH));
+        let Some(res) = self.resolve(stored, landing) else {
+            return;
+        };
+        let template = self
+            .template
+            .clone()
+            .unwrap_or_else(|| Template::for_lang(&ports::page(PAGE_LANG)));
+        let (record, due) = split(res);
+        let id = record.chat_id.as_str().to_owned();
+        self.live = Some(Live { record, template });
+        self.pending = Some(due);
+        self.effect(ID, &id);
+    }
+
+    /// The rest of an activation (see `start`): the `issue` or `update` event and the record to
+    /// store. Nothing when none is pending.
+    pub fn settle(&mut self) {
+        if let Some(due) = self.pending.take() {
+            self.apply(due);
+        }
+    }
+
+    /// Consent withdrawn: forget the visitor (the loader clears storage and the outbox).
+    pub fn forget(&mut self) {
+        self.live = None;
+        self.pending = None;
+    }
+
+    /// bfcache restore: while this page was frozen, another page may have renewed the ID (a new
+    /// ad click) or the ID may have expired — take the visitor's current record (`stored`). The
+    /// landing URL is not looked at again: it was accounted for when this page first ran.
+    pub fn show(&mut self, stored: Option<String>) {
+        if self.live.is_none() {
+            return;
+        }
+        self.settle();
+        if let Some(res) = self.resolve(stored, Landing::default()) {
+            let (record, due) = split(res);
+            if let Some(l) = &mut self.live {
+                l.record = record;
+            }
+            self.apply(due);
+        }
+        self.report_news();
+    }
+
+    fn resolve(&mut self, stored: Option<String>, landing: Landing) -> Option<Resolution> {
+        let Some(rnd) = random() else {
+            self.warn("no CSPRNG in this browser", "");
+            return None;
+        };
+        let stored = stored.and_then(|s| Record::decode(&s));
+        Some(visitor::resolve(
+            stored,
+            landing,
+            &self.clock(),
+            &self.prefixes[0],
+            rnd,
+        ))
+    }
+
+    /// Tells the collector what is new about the live record, and stores it if it changed.
+    fn apply(&mut self, due: Due) {
+        if due.issued {
+            let ids = self.identifiers();
+            if let Some(mut ev) = self.event(EventType::Issue, ids.clone()) {
+                ev.prev_chat_id = due.prev;
+                self.effect(EVENT, &wire::event_json(&ev));
+            }
+            if let Some(l) = &mut self.live {
+                l.record.reported = Reported::of(&ids);
+            }
+            self.save_record();
+        } else if !self.report_news() && due.changed {
+            self.save_record();
+        }
+    }
+
+    fn save_record(&mut self) {
+        let clock = self.clock();
+        let Some(l) = &self.live else { return };
+        let mut text = String::new();
+        push_u64(&mut text, l.record.keep_for_s(&clock));
+        text.push(' ');
+        text.push_str(&l.record.encode());
+        self.effect(SAVE, &text);
+    }
+
+    fn clock(&self) -> Clock {
+        Clock {
+            now: now_ms(),
+            lifetime_ms: self.lifetime_ms,
+        }
+    }
+
+    // ---- identifiers -------------------------------------------------------------------------
+
+    /// Every identifier known now, cleaned (invalid values dropped, never truncated).
+    fn identifiers(&mut self) -> Identifiers {
+        let cookies = ports::cookies();
+        let client_id = client_id_from_cookies(&cookies)
+            .or_else(|| ports::foreign("_ym_uid").and_then(|raw| client_id_from_storage(&raw)))
+            .or_else(|| self.ym_client_id.clone());
+        self.client_id_known = client_id.is_some();
+        let landing = self
+            .live
+            .as_ref()
+            .map(|l| l.record.landing.clone())
+            .unwrap_or_default();
+        Identifiers {
+            client_id,
+            yclid: landing.yclid,
+            user_id: self.user_id.clone(),
+            purchase_id: self.purchase_id.clone(),
+            gclid: landing.gclid,
+            fbclid: landing.fbclid,
+            ga_client_id: ga_client_id_from_cookies(&cookies),
+            utm: landing.utm,
+        }
+        .cleaned()
+    }
+
+    pub fn identifiers_json(&mut self) -> String {
+        if self.live.is_none() {
+            return "{}".into();
+        }
+        wire::identifiers_json(&self.identifiers())
+    }
+
+    /// An `update` event when the page knows something the collector was not told (and the
+    /// record, which remembers what it was told). Returns whether there was news. The loader
+    /// asks after the start on a schedule (Metrica's tag often sets `_ym_uid` after we ran),
+    /// and interactions ask as long as no ClientID is known (`link`).
+    pub fn report_news(&mut self) -> bool {
+        if self.live.is_none() {
+            return false;
+        }
+        let ids = self.identifiers();
+        let news = self
+            .live
+            .as_ref()
+            .is_some_and(|l| l.record.reported.has_news(&ids));
+        if !news {
+            return false;
+        }
+        if let Some(ev) = self.event(EventType::Update, ids.clone()) {
+            self.effect(EVENT, &wire::event_json(&ev));
+        }
+        if let Some(l) = &mut self.live {
+            l.record.reported.merge(&ids);
+        }
+        self.save_record();
+        true
+    }
+
+    /// `setUserId` / `setPurchaseId`: `None` clears; the loader turns numbers into strings and
+    /// anything else into "" (invalid).
+    pub fn set_user_id(&mut self, v: Option<String>, purchase: bool) {
+        let (clean, name): (fn(&str) -> Option<String>, _) = if purchase {
+            (clean_purchase_id, "setPurchaseId")
+        } else {
+            (clean_user_id, "setUserId")
+        };
+        let value = match v {
+            None => None,
+            Some(s) => match clean(&s) {
+                Some(c) => Some(c),
+                None => {
+                    return self.warn(
+                        name,
+                        "invalid value ignored (1-128 printable characters, no < > \" ' ` \\)",
+                    )
+                }
+            },
+        };
+        if purchase {
+            self.purchase_id = value;
+        } else {
+            self.user_id = value;
+        }
+        self.report_news();
+    }
+
+    /// The ClientID from `ym(counter, 'getClientID', cb)`.
+    pub fn client_id(&mut self, raw: &str) {
+        if let Some(c) = clean_client_id(raw) {
+            self.ym_client_id = Some(c);
+            self.report_news();
+        }
+    }
+
+    // ---- tagging -----------------------------------------------------------------------------
+
+    /// What tagging needs now (`None` while not running); `log`: each skipped messenger link's
+    /// reason goes to the console (debug mode). One function rather than a generic helper per
+    /// call site: each instantiation inlined its own copy (size).
+    #[inline(never)]
+    fn pass(&self, log: bool) -> Option<Pass<'_>> {
+        let live = self.live.as_ref()?;
+        let href = ports::page(PAGE_HREF);
+        let page_url = split_byte(&href, b'#').next().unwrap_or("").to_owned();
+        Some(Pass {
+            chat_id: &live.record.chat_id,
+            prefixes: &self.prefixes,
+            template: &live.template,
+            page_url,
+            page_title: ports::page(PAGE_TITLE),
+            log,
+        })
+    }
+
+    /// A slice of a tagging pass (see `Pass::hrefs`).
+    pub fn tag_hrefs(&self, hrefs: &str) -> Option<String> {
+        self.pass(self.debug)?.hrefs(hrefs)
+    }
+
+    /// `chattag.rewrite(url)` (`open` false), or the page's `window.open(url)` / script
+    /// navigation to `url` (`open`: reported as a click). Effect: `h<tagged URL>`.
+    pub fn rewrite(&mut self, url: &str, open: bool) {
+        let Some(t) = self
+            .pass(self.debug)
+            .and_then(|p| p.url(url, Hint::Auto).ok())
+        else {
+            return;
+        };
+        self.effect(HREF, &t.href);
+        if open {
+            self.click(t);
+        }
+    }
+
+    /// One link the shell holds — a pass's hinted link (`LINK_PASS`), or the link under a
+    /// pointer (1) or being used (`LINK_USED`): re-tagged, since a framework may have set its
+    /// href late, and a used one reported as a click. Effect `h<href>` when the href changes.
+    /// With no link (`href` = `None`) an interaction still looks for a late ClientID.
+    pub fn link(&mut self, href: Option<String>, hint: Option<String>, what: u32) {
+        if self.live.is_none() {
+            return;
+        }
+        if what != LINK_PASS && !self.client_id_known {
+            self.report_news();
+        }
+        let Some(t) = href.and_then(|h| {
+            self.pass(self.debug)
+                .and_then(|p| p.link(&h, hint.as_deref()).ok())
+        }) else {
+            return;
+        };
+        if t.changed {
+            self.effect(HREF, &t.href);
+        }
+        if what == LINK_USED {
+            self.click(t);
+        }
+    }
+
+    fn click(&mut self, t: Tagged) {
+        let ids = self.identifiers();
+        let Some(mut ev) = self.event(EventType::Click, ids) else {
+            return;
+        };
+        ev.messenger = Some(t.messenger.as_str().into());
+        ev.link_kind = Some(t.kind.as_str().into());
+        ev.target = Some(t.href);
+        self.effect(CLICK, &wire::event_json(&ev));
+    }
+
+    fn event(&mut self, kind: EventType, ids: Identifiers) -> Option<Event> {
+        let chat_id = self.id()?;
+        let rnd = random()?;
+        let ts = now_ms();
+        Some(Event {
+            event_id: event_id(ts, rnd),
+            kind,
+            chat_id,
+            ts,
+            page: clean_url(&ports::page(PAGE_HREF)),
+            referrer: clean_url(&ports::page(PAGE_REFERRER)),
+            ids,
+            ..Event::default()
+        })
+    }
+
+    // ---- debug overlay and QR dialog ------------------------------------------------------
+
+    /// What the core makes of a link now (its raw `href` and `data-chattag` hint), for the
+    /// loader's debug overlay and QR dialog (space-separated, so the loader needs no JSON
+    /// parse): `t <messenger> <kind>` tagged with the current ID, `u <messenger> <kind>` a
+    /// messenger link not tagged (yet), `s <skip> <reason>` left alone, "" not a messenger link
+    /// or not running. Never logs, never writes.
+    pub fn inspect_link(&self, href: &str, hint: Option<&str>) -> String {
+        let Some(p) = self.pass(false) else {
+            return String::new();
+        };
+        let words = match p.link(href, hint) {
+            Ok(t) => [
+                if t.changed { "u" } else { "t" },
+                t.messenger.as_str(),
+                t.kind.as_str(),
+            ],
+            Err(Skip::NotMessenger) => return String::new(),
+            Err(s) => ["s", s.as_str(), s.reason()],
+        };
+        let mut out = String::new();
+        for w in words {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(w);
+        }
+        out
+    }
+}
+
+fn split(r: Resolution) -> (Record, Due) {
+    let due = Due {
+        issued: r.issued,
+        prev: r.prev.map(|p| p.into_string()),
+        changed: r.changed,
+    };
+    (r.record, due)
+}

@@ -1,0 +1,226 @@
+// The page view's lifecycle: settings, consent, the visitor record in storage, the outbox, sending
+// and retries, and the timers — the imperative half of what the wasm decides. Every decision
+// (which ID, which event and when, what a link becomes) is the wasm's: each call answers with
+// effects (src/browser/page.rs), which `act` carries out. The outbox and delivery rules are
+// www/loader/outbox.js, the settings www/loader/settings.js.
+import * as w from 'chattag:glue';
+import { D, warn, guard, setting, get, set, remove, kept, forget, later, post, beacon, rnd8, ym, pass } from './shell.js';
+import { read, BAD } from './settings.js';
+import * as outbox from './outbox.js';
+
+// The op numbers of src/lib.rs `exports`.
+const CONFIGURE = 0;
+const START = 1;
+const SETTLE = 2;
+const CLIENT_ID = 10;
+const NEWS = 11;
+const SHOW = 12;
+const FORGET = 13;
+
+// The visitor record (localStorage and a cookie) and the outbox (localStorage only: it can be tens
+// of KB and must not ride on every request).
+const RECORD = '_chattag';
+const OUTBOX = '_chattag_q';
+// When to look for a late ClientID again, in ms after start: Metrica's tag often sets `_ym_uid`
+// after we ran. Interactions look too (src/browser/page.rs `link`).
+const CLIENT_ID_CHECKS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+// A beaconed click is confirmed by an ordinary send this much later (if the page is still here).
+const CONFIRM_AFTER = 1500;
+
+// `s`: the settings. `consent`: reading, storing, tagging and sending are allowed; `denied`:
+// `consent(false)` was called; `started`: the page's queued calls were replayed; `live`: the chat
+// ID while running; `pending`: the start's events and storage write are still to come (`settle`).
+let s, consent, denied, started, live, pending;
+// Sending: the token of the request in flight (0: none), failed attempts in a row, a retry waiting.
+let inFlight = 0;
+let token = 0;
+let attempt = 0;
+let retrying;
+let ymAnswered;
+
+/** Reads the settings (warning about bad ones); returns whether debug mode is on. */
+export const boot = () => {
+  const [settings, bad] = read(setting);
+  s = settings;
+  for (const c of w.call(CONFIGURE, s.prefix, s.template, s.debug ? 1 : 0) || '') bad.push(BAD[c]);
+  // A bad setting is the one thing said without debug: the site owner has to see it.
+  for (const m of bad) console.warn('chattag: bad setting:', m);
+  consent = !s.consentRequired;
+  return s.debug;
+};
+
+/** For the debug overlay. */
+export const state = () => ({ consent: consent ? 'granted' : denied ? 'denied' : 'required', endpoint: s.endpoint });
+
+// ---- storage ----------------------------------------------------------------------------------
+
+const secure = () => location.protocol == 'https:';
+const setCookie = (value, maxAge) => {
+  try {
+    D.cookie = `${RECORD}=${value}; path=/; max-age=${maxAge}; samesite=lax${secure() ? '; secure' : ''}`;
+  } catch (e) {}
+};
+// The visitor record: localStorage's, else the cookie's, else this page's memory.
+const record = () => {
+  let v = get(RECORD);
+  if (v == null) {
+    try {
+      v = (/(?:^|;)[\t\n\f\r ]*_chattag[\t\n\f\r ]*=([^;]*)/.exec(D.cookie) || [])[1];
+    } catch (e) {}
+    v = v == null ? kept(RECORD) : v.trim();
+  }
+  return v;
+};
+const lines = () => outbox.parse(get(OUTBOX));
+const saveOutbox = (v) => (v.length ? set(OUTBOX, v.join('\n')) : remove(OUTBOX));
+
+// ---- effects ----------------------------------------------------------------------------------
+
+// Carries out a call's effects (one per line, see src/browser/page.rs); returns the `h` one (the
+// tagged URL or href), if any.
+const act = (answer) => {
+  let href, news;
+  for (const line of (answer || '').split('\n')) {
+    const v = line.slice(1);
+    const k = line[0];
+    if (k == 's') {
+      const at = v.indexOf(' ');
+      set(RECORD, v.slice(at + 1));
+      setCookie(v.slice(at + 1), v.slice(0, at));
+    } else if (k == 'e') news = enqueue(v);
+    else if (k == 'c' && enqueue(v)) {
+      // The page may be navigating away: a beacon gets the click out now; the event stays in the
+      // outbox until an ordinary send is confirmed.
+      send(1);
+      later(CONFIRM_AFTER, send);
+    } else if (k == 'h') href = v;
+    else if (k == 'i') live = v;
+  }
+  if (news) send();
+  return href;
+};
+
+/** A call into the wasm that comes after the rest of the start (`settle`); carries out its effects. */
+export const run = (op, a, b, n) => (settle(), act(w.call(op, a, b, n)));
+/** The same for a call answering plain text (an ID, JSON). */
+export const ask = (op, a, b, n) => (settle(), w.call(op, a, b, n));
+
+// ---- lifecycle --------------------------------------------------------------------------------
+
+const activate = () => {
+  if (live || !consent) return;
+  act(w.call(START, record(), undefined, s.lifetime));
+  if (!live) return;
+  // Tagging first: the pass runs as soon as the loader's start returns (`passNow`), and the rest
+  // (events, storage writes, the first send: most of the time, storage and cookies being
+  // synchronous IPC in browsers) in a task after it, or before any other call that needs it.
+  pending = 1;
+  pass();
+  later(0, settle);
+};
+
+function settle() {
+  if (!pending) return;
+  pending = 0;
+  act(w.call(SETTLE));
+  const id = live;
+  clientIdCheck(0);
+  askYm();
+  send();
+  setTimeout(guard(() => D.dispatchEvent(new CustomEvent('chattag:ready', { detail: { id } }))));
+}
+
+/** After the page's queued calls were replayed: activate (unless consent is pending). */
+export const start = () => {
+  started = 1;
+  activate();
+};
+
+export const consentTo = (granted) => {
+  denied = !granted;
+  consent = granted;
+  if (granted) {
+    if (started) activate();
+  } else {
+    // Withdrawn: the request in flight is forgotten (its answer becomes stale), and everything
+    // chattag keeps is cleared.
+    live = pending = inFlight = retrying = 0;
+    w.call(FORGET);
+    remove(RECORD);
+    remove(OUTBOX);
+    setCookie('', 0);
+    forget();
+  }
+};
+
+const askYm = () => {
+  ym(s.counter, (v) => {
+    ymAnswered = ymAnswered || !!v;
+    run(CLIENT_ID, String(v));
+  });
+};
+
+const clientIdCheck = (i) =>
+  later(CLIENT_ID_CHECKS[i] - (CLIENT_ID_CHECKS[i - 1] || 0), () => {
+    if (!live) return;
+    run(NEWS);
+    if (!ymAnswered) askYm();
+    if (i < CLIENT_ID_CHECKS.length - 1) clientIdCheck(i + 1);
+  });
+
+/** Page hidden (pagehide / visibilitychange): everything pending as a beacon. */
+export const hide = () => {
+  settle();
+  send(1);
+};
+
+/** bfcache restore: the visitor's record as it is now (another tab may have renewed the ID), then re-tag. */
+export const show = () => {
+  if (!live) return;
+  run(SHOW, record());
+  pass();
+};
+
+// ---- the outbox and delivery ------------------------------------------------------------------
+
+// Puts an event in the outbox (persisted); nothing is kept without an endpoint.
+const enqueue = (line) => {
+  if (!s.endpoint) return;
+  saveOutbox(outbox.push(lines(), line));
+  return 1;
+};
+
+// `send(1)`: everything pending as a beacon, fire-and-forget (a click, the page going away).
+// `send()`: the next batch as an ordinary request, one at a time; the answer decides what leaves
+// the outbox and when to try again.
+function send(asBeacon) {
+  if (!consent || !s.endpoint || (!asBeacon && (inFlight || retrying))) return;
+  const v = lines();
+  const [body, ids, oversized] = outbox.batch(v, w.bytes);
+  if (asBeacon) {
+    if (ids.length && !beacon(s.endpoint, body)) warn('sendBeacon refused the batch; it stays in the outbox');
+    return;
+  }
+  if (oversized.length) saveOutbox(outbox.without(v, oversized));
+  if (!ids.length) return;
+  const t = (inFlight = ++token);
+  post(s.endpoint, body, (status) => {
+    // A stale answer (consent was withdrawn meanwhile): nothing to do.
+    if (t != inFlight) return 0;
+    inFlight = 0;
+    const r = outbox.outcome(status);
+    if (r == 3) {
+      retrying = 1;
+      later(outbox.backoff(++attempt, rnd8()), () => {
+        retrying = 0;
+        send();
+      });
+    } else {
+      attempt = 0;
+      if (r == 2) warn('the collector refused a batch (4xx); dropped', s.endpoint);
+      saveOutbox(outbox.without(lines(), ids));
+      send();
+    }
+    return r;
+  });
+}
