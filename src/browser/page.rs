@@ -263,7 +263,9 @@ impl PageView {
 
     // ---- identifiers -------------------------------------------------------------------------
 
-    /// Every identifier known now, cleaned (invalid values dropped, never truncated).
+    /// Every identifier known now. Each source is already cleaned by the core (`from_query` for
+    /// the landing and the stored record, `clean_*` for cookies, Metrica's answer and the API's
+    /// IDs): invalid values are dropped, never truncated, so no second pass (`cleaned`) ships.
     fn identifiers(&mut self) -> Identifiers {
         let cookies = ports::cookies();
         let client_id = client_id_from_cookies(&cookies)
@@ -285,7 +287,6 @@ impl PageView {
             ga_client_id: ga_client_id_from_cookies(&cookies),
             utm: landing.utm,
         }
-        .cleaned()
     }
 
     pub fn identifiers_json(&mut self) -> String {

@@ -41,7 +41,7 @@ import * as page from './page.js';
   };
   api.version = '0.1.0';
   // `page.run` / `page.ask(op, a, b, n)`: calls into the wasm; op numbers as in src/lib.rs
-  // (3 ID, 4 REWRITE, 5 IDENTIFIERS, 6 SET_ID, 8 LINK).
+  // (3 ID, 4 REWRITE, 5 IDENTIFIERS, 8 LINK).
   api.id = () => (live && guard(page.ask)(3)) || undefined; // ID (lib.rs)
   // A URL to use instead of `url` (`open`: the page is opening it: reported as a click).
   const rewrite = (url, open) => (live && (typeof url === 'string' || url instanceof URL) && guard(page.run)(4, String(url), undefined, open)) || url;
@@ -60,8 +60,8 @@ import * as page from './page.js';
   // Strings as they are, finite numbers in their JS spelling, null/undefined = clear; anything
   // else becomes "" so the wasm rejects it (with a warning under debug).
   const text = (v) => (v == null ? undefined : typeof v === 'string' || Number.isFinite(v) ? String(v) : '');
-  api.setUserId = setter('setUserId', (v) => page.run(6, text(v), undefined, 0));
-  api.setPurchaseId = setter('setPurchaseId', (v) => page.run(6, text(v), undefined, 1));
+  api.setUserId = setter('setUserId', (v) => page.setId(text(v), 0));
+  api.setPurchaseId = setter('setPurchaseId', (v) => page.setId(text(v), 1));
   api.consent = setter('consent', (granted) => page.consentTo(!!granted));
   W.chattag = api;
 

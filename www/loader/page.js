@@ -12,6 +12,7 @@ import * as outbox from './outbox.js';
 const CONFIGURE = 0;
 const START = 1;
 const SETTLE = 2;
+const SET_ID = 6;
 const CLIENT_ID = 10;
 const NEWS = 11;
 const SHOW = 12;
@@ -179,6 +180,13 @@ export const show = () => {
   if (!live) return;
   run(SHOW, record());
   pass();
+  send();
+};
+
+/** `setUserId(v)` / `setPurchaseId(v)` (`purchase` 1); then whatever is pending goes out. */
+export const setId = (v, purchase) => {
+  run(SET_ID, v, undefined, purchase);
+  send();
 };
 
 // ---- the outbox and delivery ------------------------------------------------------------------
