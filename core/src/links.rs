@@ -134,22 +134,6 @@ impl Skip {
             Skip::TooLong => "too_long",
         }
     }
-
-    /// Short English for a debug overlay.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Skip::NotMessenger => "not a messenger link — left as is",
-            Skip::Share => "share link — left as is",
-            Skip::Catalogue => "WhatsApp catalogue — no message to tag",
-            Skip::FixedText => "fixed-text link — cannot carry an ID",
-            Skip::NotAChat => "invite, post or channel, not a 1:1 chat — left as is",
-            Skip::MiniApp => "mini app link — left as is",
-            Skip::NoRecipient => "no recipient in the link — left as is",
-            Skip::Disabled => "data-chattag=\"off\" — left as is",
-            Skip::Malformed => "malformed messenger link — left as is",
-            Skip::TooLong => "link too long to tag — left as is",
-        }
-    }
 }
 
 /// The site's per-link override, from `data-chattag`.

@@ -210,9 +210,8 @@ fn untouched_forms() {
 }
 
 #[test]
-fn skip_names_and_reasons() {
+fn skip_names_and_hints() {
     assert_eq!(Skip::Share.as_str(), "share");
-    assert_eq!(Skip::Share.reason(), "share link — left as is");
     assert_eq!(Skip::NotMessenger.as_str(), "not_messenger");
     assert_eq!(Hint::parse(" OFF "), Hint::Off);
     assert_eq!(Hint::parse("bot"), Hint::Bot);

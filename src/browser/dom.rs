@@ -7,8 +7,6 @@ use chattag_core::template::Template;
 use chattag_core::url::split_byte;
 use chattag_core::{ChatId, Prefix};
 
-use crate::browser::ports;
-
 /// What tagging a page needs, gathered once per call (not once per link).
 pub struct Pass<'a> {
     pub chat_id: &'a ChatId,
@@ -16,8 +14,6 @@ pub struct Pass<'a> {
     pub template: &'a Template,
     pub page_url: String,
     pub page_title: String,
-    /// Messenger links left alone go to the console with the reason (debug mode).
-    pub log: bool,
 }
 
 impl Pass<'_> {
@@ -43,13 +39,7 @@ impl Pass<'_> {
             page_title: &self.page_title,
             hint,
         };
-        let r = tag(href, &input);
-        if let (Err(skip), true) = (&r, self.log) {
-            if *skip != Skip::NotMessenger {
-                ports::warn(skip.reason(), href);
-            }
-        }
-        r
+        tag(href, &input)
     }
 
     /// One link: its raw `href` and `data-chattag` hint (`None`: no hint attribute).

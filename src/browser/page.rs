@@ -360,11 +360,10 @@ impl PageView {
 
     // ---- tagging -----------------------------------------------------------------------------
 
-    /// What tagging needs now (`None` while not running); `log`: each skipped messenger link's
-    /// reason goes to the console (debug mode). One function rather than a generic helper per
-    /// call site: each instantiation inlined its own copy (size).
+    /// What tagging needs now (`None` while not running). One function rather than a generic
+    /// helper per call site: each instantiation inlined its own copy (size).
     #[inline(never)]
-    fn pass(&self, log: bool) -> Option<Pass<'_>> {
+    fn pass(&self) -> Option<Pass<'_>> {
         let live = self.live.as_ref()?;
         let href = ports::page(PAGE_HREF);
         let page_url = split_byte(&href, b'#').next().unwrap_or("").to_owned();
@@ -374,22 +373,18 @@ impl PageView {
             template: &live.template,
             page_url,
             page_title: ports::page(PAGE_TITLE),
-            log,
         })
     }
 
     /// A slice of a tagging pass (see `Pass::hrefs`).
     pub fn tag_hrefs(&self, hrefs: &str) -> Option<String> {
-        self.pass(self.debug)?.hrefs(hrefs)
+        self.pass()?.hrefs(hrefs)
     }
 
     /// `chattag.rewrite(url)` (`open` false), or the page's `window.open(url)` / script
     /// navigation to `url` (`open`: reported as a click). Effect: `h<tagged URL>`.
     pub fn rewrite(&mut self, url: &str, open: bool) {
-        let Some(t) = self
-            .pass(self.debug)
-            .and_then(|p| p.url(url, Hint::Auto).ok())
-        else {
+        let Some(t) = self.pass().and_then(|p| p.url(url, Hint::Auto).ok()) else {
             return;
         };
         self.effect(HREF, &t.href);
@@ -409,10 +404,8 @@ impl PageView {
         if what != LINK_PASS && !self.client_id_known {
             self.report_news();
         }
-        let Some(t) = href.and_then(|h| {
-            self.pass(self.debug)
-                .and_then(|p| p.link(&h, hint.as_deref()).ok())
-        }) else {
+        let Some(t) = href.and_then(|h| self.pass().and_then(|p| p.link(&h, hint.as_deref()).ok()))
+        else {
             return;
         };
         if t.changed {
@@ -455,10 +448,10 @@ impl PageView {
     /// What the core makes of a link now (its raw `href` and `data-chattag` hint), for the
     /// loader's debug overlay and QR dialog (space-separated, so the loader needs no JSON
     /// parse): `t <messenger> <kind>` tagged with the current ID, `u <messenger> <kind>` a
-    /// messenger link not tagged (yet), `s <skip> <reason>` left alone, "" not a messenger link
-    /// or not running. Never logs, never writes.
+    /// messenger link not tagged (yet), `s <skip>` left alone (the overlay has the English for
+    /// each), "" not a messenger link or not running. Never writes.
     pub fn inspect_link(&self, href: &str, hint: Option<&str>) -> String {
-        let Some(p) = self.pass(false) else {
+        let Some(p) = self.pass() else {
             return String::new();
         };
         let words = match p.link(href, hint) {
@@ -468,10 +461,10 @@ impl PageView {
                 t.kind.as_str(),
             ],
             Err(Skip::NotMessenger) => return String::new(),
-            Err(s) => ["s", s.as_str(), s.reason()],
+            Err(s) => ["s", s.as_str(), ""],
         };
         let mut out = String::new();
-        for w in words {
+        for w in words.into_iter().filter(|w| !w.is_empty()) {
             if !out.is_empty() {
                 out.push(' ');
             }

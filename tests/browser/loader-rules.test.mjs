@@ -183,3 +183,14 @@ test('settings: bad values warn and fall back safely', async () => {
     assert.equal((await inPage('settings.js', READ, { debug: off })).s.debug, false, off);
   }
 });
+
+test('debug overlay: every skip the core names (Skip::as_str) has its English in the inspect chunk', async () => {
+  const links = fs.readFileSync(path.join(ROOT, 'core', 'src', 'links.rs'), 'utf8');
+  const asStr = links.slice(links.indexOf('pub fn as_str(self)', links.indexOf('impl Skip')));
+  const names = [...asStr.slice(0, asStr.indexOf('\n    }\n')).matchAll(/Skip::\w+ => "(\w+)"/g)].map((m) => m[1]);
+  assert.ok(names.length >= 10, `skip names read from links.rs: ${names}`);
+  const { REASONS } = await import(path.join(ROOT, 'www', 'loader', 'wasm-inspect.js'));
+  // `not_messenger` never reaches the overlay: such a link is not listed at all.
+  assert.deepEqual(Object.keys(REASONS).sort(), names.filter((n) => n != 'not_messenger').sort());
+  for (const [name, text] of Object.entries(REASONS)) assert.match(text, / — /, name);
+});

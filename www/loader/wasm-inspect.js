@@ -1,16 +1,35 @@
 // The "inspect" chunk: what the debug overlay and the QR dialog need from the running snippet,
 // kept out of chattag.js (every byte of the main script counts) and loaded with them only. Every
 // verdict is the wasm's: `inspect(element)` answers "t|u <messenger> <kind>" (tagged / not yet),
-// "s <skip> <reason>" (left alone) or "" (not a messenger link).
+// "s <skip>" (left alone: `chattag_core::links::Skip::as_str`) or "" (not a messenger link).
 //
 // `s` is the loader's state: { call, page, api, sent, maybe, ui } — `call` is the glue's call into
-// the wasm, `page()` the consent state and endpoint (www/loader/page.js), `sent` holds [body, status, detail] for each POST and answer, `maybe` is the loader's
-// messenger-link prefilter, `ui.after` runs after every entry into the wasm.
+// the wasm, `page()` the consent state and endpoint (www/loader/page.js), `sent` holds
+// [body, status, detail] for each POST and answer, `maybe` is the loader's messenger-link
+// prefilter, `ui.after` runs after every entry into the wasm.
 
 const LINK = 'a[href],area[href]';
 
+// The English for each skip the core names (`Skip::as_str`), for the overlay and the console. Here,
+// in a chunk loaded only in debug mode or with the QR dialog, rather than in the wasm every page
+// downloads.
+export const REASONS = {
+  share: 'share link — left as is',
+  catalogue: 'WhatsApp catalogue — no message to tag',
+  fixed_text: 'fixed-text link — cannot carry an ID',
+  not_a_chat: 'invite, post or channel, not a 1:1 chat — left as is',
+  mini_app: 'mini app link — left as is',
+  no_recipient: 'no recipient in the link — left as is',
+  disabled: 'data-chattag="off" — left as is',
+  malformed: 'malformed messenger link — left as is',
+  too_long: 'link too long to tag — left as is',
+};
+
 // INSPECT (src/lib.rs): a link's verdict.
-const inspect = (s, el) => s.call(9, el.getAttribute('href'), el.getAttribute('data-chattag') ?? undefined) || '';
+const inspect = (s, el) => s.call(9, el.getAttribute('href'), el.getAttribute('data-chattag')) || '';
+
+// Each skipped link goes to the console once, with its reason (debug mode).
+const told = new Set();
 
 /** Shows the debug overlay (`m`: the debug chunk), rebuilt at most every 100 ms after each entry into the wasm. */
 export function debug(m, s) {
@@ -34,9 +53,13 @@ export function model(s) {
   for (const element of document.querySelectorAll(LINK)) {
     const href = element.getAttribute('href');
     if (!s.maybe.test(href)) continue;
-    const [st, a, ...b] = inspect(s, element).split(' ');
-    if (st == 's') links.push({ href, tagged: false, skip: a, reason: b.join(' '), element });
-    else if (st) links.push({ href, tagged: st == 't', messenger: a, kind: b[0], reason: st == 't' ? undefined : 'not tagged yet', element });
+    const [st, a, b] = inspect(s, element).split(' ');
+    if (st == 's') {
+      const reason = REASONS[a] || a;
+      links.push({ href, tagged: false, skip: a, reason, element });
+      if (!told.has(href + a)) told.add(href + a), s.ui.debug && console.warn('chattag:', reason, href);
+    }
+    else if (st) links.push({ href, tagged: st == 't', messenger: a, kind: b, reason: st == 't' ? undefined : 'not tagged yet', element });
   }
   // Latest status per event, in the order the events were first sent.
   const events = new Map();

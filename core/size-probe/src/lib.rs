@@ -33,7 +33,7 @@ pub extern "C" fn tag_link(len: usize, seed: u32) -> usize {
     let hint = Hint::parse(input(3));
     match tag(input(len), &TagInput { chat_id: &id, prefixes: &prefixes, template: &template, page_url: "", page_title: "", hint }) {
         Ok(t) => output(&t.href) + t.kind.as_str().len(),
-        Err(skip) => output(skip.reason()),
+        Err(skip) => output(skip.as_str()),
     }
 }
 
