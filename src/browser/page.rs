@@ -4,6 +4,7 @@
 //! back from here as *effects*, one per line (`Effects`). Decisions are delegated to the pure
 //! modules (`visitor`, `reported`, `wire`) and to `chattag_core`.
 
+use chattag_core::chat_id::RANDOM_BYTES;
 use chattag_core::event::{clean_url, event_id, Event, EventType};
 use chattag_core::identifiers::{
     clean_client_id, clean_purchase_id, clean_user_id, client_id_from_cookies,
@@ -77,9 +78,9 @@ fn now_ms() -> u64 {
     ports::now() as u64
 }
 
-/// `N` bytes from the browser's CSPRNG, 32 bits per call; `None` when there is none.
-fn random<const N: usize>() -> Option<[u8; N]> {
-    let mut b = [0u8; N];
+/// Fills `b` from the browser's CSPRNG, 32 bits per call; `None` when there is none. One
+/// function for every length (a const-generic one was a copy per length).
+fn random(b: &mut [u8]) -> Option<()> {
     for chunk in b.chunks_mut(4) {
         let r = ports::rnd();
         if r < 0.0 {
@@ -88,7 +89,7 @@ fn random<const N: usize>() -> Option<[u8; N]> {
         let bytes = (r as u32).to_le_bytes();
         chunk.copy_from_slice(&bytes[..chunk.len()]);
     }
-    Some(b)
+    Some(())
 }
 
 impl PageView {
@@ -213,7 +214,8 @@ impl PageView {
     }
 
     fn resolve(&mut self, stored: Option<String>, landing: Landing) -> Option<Resolution> {
-        let Some(rnd) = random() else {
+        let mut rnd = [0; RANDOM_BYTES];
+        let Some(()) = random(&mut rnd) else {
             self.warn("no CSPRNG in this browser", "");
             return None;
         };
@@ -429,7 +431,8 @@ impl PageView {
 
     fn event(&mut self, kind: EventType, ids: Identifiers) -> Option<Event> {
         let chat_id = self.id()?;
-        let rnd = random()?;
+        let mut rnd = [0; 11]; // the event ID's random part (`event_id`)
+        random(&mut rnd)?;
         let ts = now_ms();
         Some(Event {
             event_id: event_id(ts, rnd),
