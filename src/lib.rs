@@ -44,8 +44,8 @@ mod exports {
     unsafe impl Sync for Slot {}
     static VIEW: Slot = Slot(RefCell::new(None));
 
-    /// The settings the wasm applies: `a` the prefix, `b` the template (raw, `None` = not set),
-    /// `n` = 1 in debug mode. Answers the letters of the rejected ones (`page::BAD_*`). First.
+    /// The settings the wasm applies: `a` the prefix, `b` the template (raw, `None` = not set).
+    /// Answers the letters of the rejected ones (`page::BAD_*`). First.
     pub const CONFIGURE: u32 = 0;
     /// Activation: `a` = the stored visitor record, `n` = the ID lifetime in days. Effects.
     pub const START: u32 = 1;
@@ -96,7 +96,7 @@ mod exports {
             return;
         };
         if op == CONFIGURE {
-            let (view, bad) = PageView::new(a, b, n == 1);
+            let (view, bad) = PageView::new(a, b);
             *slot = Some(view);
             return answer(&bad);
         }

@@ -32,12 +32,15 @@ pub const LINK_USED: u32 = 2;
 /// - `e<event JSON>`: put an event in the outbox and send;
 /// - `c<event JSON>`: a click: put it in the outbox and beacon it at once;
 /// - `h<href>`: the URL or href the call was about, tagged (only when it changes, for links);
-/// - `i<chat ID>`: the page view has an ID now (tagging may start).
+/// - `i<chat ID>`: the page view has an ID now (tagging may start);
+/// - `x`: the value handed to `setUserId` / `setPurchaseId` was rejected (the loader says so in
+///   debug mode).
 pub const SAVE: u8 = b's';
 pub const EVENT: u8 = b'e';
 pub const CLICK: u8 = b'c';
 pub const HREF: u8 = b'h';
 pub const ID: u8 = b'i';
+pub const REJECTED: u8 = b'x';
 
 /// Settings rejected by `PageView::new`, as letters the loader turns into console warnings.
 pub const BAD_PREFIX: char = 'p';
@@ -49,7 +52,6 @@ pub struct PageView {
     prefixes: Vec<Prefix>,
     /// `None`: the built-in template for `<html lang>`, chosen at start.
     template: Option<Template>,
-    debug: bool,
     lifetime_ms: u64,
     live: Option<Live>,
     /// What the start's resolution leaves to tell the collector and storage (`settle`).
@@ -95,11 +97,7 @@ fn random(b: &mut [u8]) -> Option<()> {
 impl PageView {
     /// `prefix` / `template`: the site owner's raw settings, if set. Returns the view and the
     /// letters of the rejected ones (`BAD_*`; the safe default is used instead).
-    pub fn new(
-        prefix: Option<String>,
-        template: Option<String>,
-        debug: bool,
-    ) -> (PageView, String) {
+    pub fn new(prefix: Option<String>, template: Option<String>) -> (PageView, String) {
         let mut bad = String::new();
         let prefix = prefix.map_or(Prefix::DEFAULT, |v| {
             Prefix::new(v.trim_ascii()).unwrap_or_else(|_| {
@@ -119,7 +117,6 @@ impl PageView {
         let view = PageView {
             prefixes,
             template,
-            debug,
             lifetime_ms: 0,
             live: None,
             pending: None,
@@ -141,12 +138,6 @@ impl PageView {
         self.out.push(kind as char);
         self.out.push_str(text);
         self.out.push('\n');
-    }
-
-    fn warn(&self, msg: &str, detail: &str) {
-        if self.debug {
-            ports::warn(msg, detail);
-        }
     }
 
     pub fn id(&self) -> Option<String> {
@@ -215,10 +206,8 @@ impl PageView {
 
     fn resolve(&mut self, stored: Option<String>, landing: Landing) -> Option<Resolution> {
         let mut rnd = [0; RANDOM_BYTES];
-        let Some(()) = random(&mut rnd) else {
-            self.warn("no CSPRNG in this browser", "");
-            return None;
-        };
+        // No CSPRNG in this browser: no ID (the loader says so in debug mode).
+        random(&mut rnd)?;
         let stored = stored.and_then(|s| Record::decode(&s));
         Some(visitor::resolve(
             stored,
@@ -325,23 +314,18 @@ impl PageView {
     }
 
     /// `setUserId` / `setPurchaseId`: `None` clears; the loader turns numbers into strings and
-    /// anything else into "" (invalid).
+    /// anything else into "" (invalid). An invalid value changes nothing (effect `x`).
     pub fn set_user_id(&mut self, v: Option<String>, purchase: bool) {
-        let (clean, name): (fn(&str) -> Option<String>, _) = if purchase {
-            (clean_purchase_id, "setPurchaseId")
+        let clean = if purchase {
+            clean_purchase_id
         } else {
-            (clean_user_id, "setUserId")
+            clean_user_id
         };
         let value = match v {
             None => None,
             Some(s) => match clean(&s) {
                 Some(c) => Some(c),
-                None => {
-                    return self.warn(
-                        name,
-                        "invalid value ignored (1-128 printable characters, no < > \" ' ` \\)",
-                    )
-                }
+                None => return self.effect(REJECTED, ""),
             },
         };
         if purchase {

@@ -1,6 +1,6 @@
 //! The loader's side of the wasm boundary: what the wasm reads from the page through the
 //! loader's shell (www/loader/shell.js) — page facts, cookies, Metrica's stored ClientID, the
-//! clock and the CSPRNG — and the console in debug mode. Reads only: every write (storage, the
+//! clock and the CSPRNG. Reads only: every write (storage, the
 //! outbox, the network, timers) is the loader's, acting on the effects a call returns
 //! (`crate::browser::page`). Only strings and numbers cross: no JS object lives in the wasm.
 //!
@@ -45,17 +45,16 @@ pub fn rnd() -> f64 {
 
 const FOREIGN: u32 = 0;
 const COOKIES: u32 = 1;
-const WARN: u32 = 2;
 /// `page(what)`: the page's URL.
-pub const PAGE_HREF: u32 = 3;
+pub const PAGE_HREF: u32 = 2;
 /// `location.search`.
-pub const PAGE_SEARCH: u32 = 4;
+pub const PAGE_SEARCH: u32 = 3;
 /// `document.title`.
-pub const PAGE_TITLE: u32 = 5;
+pub const PAGE_TITLE: u32 = 4;
 /// `document.referrer`.
-pub const PAGE_REFERRER: u32 = 6;
+pub const PAGE_REFERRER: u32 = 5;
 /// `<html lang>` ("" when absent).
-pub const PAGE_LANG: u32 = 7;
+pub const PAGE_LANG: u32 = 6;
 
 /// A key of another script's in localStorage (Metrica's `_ym_uid` copy); read only.
 pub fn foreign(key: &str) -> Option<String> {
@@ -65,11 +64,6 @@ pub fn foreign(key: &str) -> Option<String> {
 /// `document.cookie` ("" when blocked).
 pub fn cookies() -> String {
     io(COOKIES, "", "").unwrap_or_default()
-}
-
-/// `console.warn`, only ever called with `debug` on.
-pub fn warn(message: &str, detail: &str) {
-    io(WARN, message, detail);
 }
 
 /// A fact about the page (`PAGE_*`); "" when the browser does not say.

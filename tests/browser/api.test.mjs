@@ -30,6 +30,23 @@ test('calls queued through the stub before load are replayed: user_id and purcha
   });
 });
 
+test('an invalid setUserId value changes nothing and, in debug mode, the console says why', async () => {
+  await h.run(async (s) => {
+    await s.page.goto(h.server.page(pageHtml({ snippet: { debug: '1' }, body: anchors([['wa', 'https://wa.me/79991234567']]) })));
+    await s.ready();
+    await s.page.evaluate(() => window.chattag.setUserId('42'));
+    await s.waitForEvent((e) => e.user_id === '42', { what: 'an update with user_id 42' });
+    await s.page.evaluate(() => window.chattag.setUserId('<script>alert(1)</script>'));
+    await s.page.evaluate(() => window.chattag.setPurchaseId({ toString: () => 'object' }));
+    const ids = await s.page.evaluate(() => window.chattag.identifiers());
+    assert.equal(ids.user_id, '42', `the rejected value did not replace the valid one: ${JSON.stringify(ids)}`);
+    assert.equal(ids.purchase_id, undefined);
+    const said = s.console.filter((m) => m.type === 'warning' && /invalid value ignored/.test(m.text));
+    assert.equal(said.length, 2, `one warning per rejected value: ${JSON.stringify(s.console)}`);
+    assert.ok(!s.events.some((e) => /script|object/.test(JSON.stringify(e))), 'nothing rejected was sent');
+  });
+});
+
 test('loading the script twice is harmless: one ID, one issue event, links tagged once, one ready event', async () => {
   await h.run(async (s) => {
     const head = `<script>window.readyCount = 0; document.addEventListener('chattag:ready', () => { window.readyCount++; });</script>`;

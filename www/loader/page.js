@@ -43,7 +43,7 @@ let ymAnswered;
 export const boot = () => {
   const [settings, bad] = read(setting);
   s = settings;
-  for (const c of w.call(CONFIGURE, s.prefix, s.template, s.debug ? 1 : 0) || '') bad.push(BAD[c]);
+  for (const c of w.call(CONFIGURE, s.prefix, s.template) || '') bad.push(BAD[c]);
   // A bad setting is the one thing said without debug: the site owner has to see it.
   for (const m of bad) console.warn('chattag: bad setting:', m);
   consent = !s.consentRequired;
@@ -96,6 +96,7 @@ const act = (answer) => {
       later(CONFIRM_AFTER, send);
     } else if (k == 'h') href = v;
     else if (k == 'i') live = v;
+    else if (k == 'x') warn('setUserId / setPurchaseId: invalid value ignored (1-128 printable characters, no < > " \' ` \\)');
   }
   if (news) send();
   return href;
@@ -111,7 +112,8 @@ export const ask = (op, a, b, n) => (settle(), w.call(op, a, b, n));
 const activate = () => {
   if (live || !consent) return;
   act(w.call(START, record(), undefined, s.lifetime));
-  if (!live) return;
+  // No ID only when the browser has no CSPRNG.
+  if (!live) return warn('no CSPRNG in this browser: not running');
   // Tagging first: the pass runs as soon as the loader's start returns (`passNow`), and the rest
   // (events, storage writes, the first send: most of the time, storage and cookies being
   // synchronous IPC in browsers) in a task after it, or before any other call that needs it.

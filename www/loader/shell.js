@@ -154,7 +154,6 @@ const IO = [
   // Another script's localStorage key (Metrica's `_ym_uid`), read only.
   (key) => store() && local.getItem(key),
   () => D.cookie,
-  warn,
   // PAGE_*: page facts.
   () => location.href,
   () => location.search,
