@@ -194,11 +194,6 @@ enum Carrier {
     Hidden { key: &'static str, max: usize },
 }
 
-struct Recognised<'a> {
-    kind: LinkKind,
-    parts: Parts<'a>,
-}
-
 impl LinkKind {
     /// Where this kind of link carries the ID.
     fn carrier(self) -> Carrier {
@@ -227,54 +222,61 @@ impl LinkKind {
 /// positively recognised — look-alike hosts, links merely mentioning a messenger URL, relative
 /// links, `javascript:` — is [`Skip::NotMessenger`].
 pub fn classify(href: &str, hint: Hint) -> Result<Classified, Skip> {
-    let r = recognise(href, hint)?;
+    let parts = parts_of(href, hint)?;
+    let kind = recognise(href, &parts, hint)?;
     Ok(Classified {
-        messenger: r.kind.messenger(),
-        kind: r.kind,
+        messenger: kind.messenger(),
+        kind,
     })
 }
 
-fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
+/// The parts of a link the site did not switch off. Split from [`recognise`] so that the parts
+/// are not moved through its result (a copy of the whole struct per return in the wasm).
+fn parts_of(href: &str, hint: Hint) -> Result<Parts<'_>, Skip> {
     if hint == Hint::Off {
         return Err(Skip::Disabled);
     }
-    let parts = split(href).ok_or(Skip::NotMessenger)?;
+    split(href).ok_or(Skip::NotMessenger)
+}
+
+/// Which chat link form the link split into `parts` is.
+fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     let scheme = parts.scheme;
     let kind = if listed("https http", scheme, eq_ci) {
         let host = parts.host.ok_or(Skip::NotMessenger)?;
         let host = strip_prefix_ci(host, "www.").unwrap_or(host);
         let is = |h: &str| eq_ci(host, h);
         if is("wa.me") {
-            wa_me(&parts)?
+            wa_me(parts)?
         } else if listed(
             "api.whatsapp.com web.whatsapp.com whatsapp.com",
             host,
             eq_ci,
         ) {
-            whatsapp_send(segments(parts.path).0, &parts)?
+            whatsapp_send(segments(parts.path).0, parts)?
         } else if listed("t.me telegram.me telegram.dog", host, eq_ci) {
-            telegram_web(&parts, hint)?
+            telegram_web(parts, hint)?
         } else if ends_with_ci(host, ".t.me") {
             // username.t.me: a Telegram profile preview page, not a chat start link.
             return Err(Skip::NotAChat);
         } else if is("max.ru") {
-            max_ru(&parts, hint)?
+            max_ru(parts, hint)?
         } else {
             return Err(Skip::NotMessenger);
         }
     } else if eq_ci(scheme, "whatsapp") {
-        whatsapp_send(app_action(&parts), &parts)?
+        whatsapp_send(app_action(parts), parts)?
     } else if eq_ci(scheme, "tg") {
-        telegram_app(&parts, hint)?
+        telegram_app(parts, hint)?
     } else if eq_ci(scheme, "viber") {
-        viber(&parts)?
+        viber(parts)?
     } else {
         return Err(Skip::NotMessenger);
     };
     if href.len() > MAX_HREF_LEN {
         return Err(Skip::TooLong);
     }
-    Ok(Recognised { kind, parts })
+    Ok(kind)
 }
 
 /// The first two non-empty `/`-separated path segments (`/a//b/c` → `a`, `b`): all any link
@@ -533,7 +535,8 @@ fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
 /// `None` for a link [`classify`] does not recognise as a chat link. The collector uses it to
 /// tell whether a recorded click could have started a chat on the site's configured account.
 pub fn account_of_link(href: &str) -> Option<String> {
-    let Recognised { kind, parts } = recognise(href, Hint::Auto).ok()?;
+    let parts = parts_of(href, Hint::Auto).ok()?;
+    let kind = recognise(href, &parts, Hint::Auto).ok()?;
     let decoded = |key: &str| {
         param(parts.query, key)
             .map(|v| String::from_utf8_lossy(&decode_bytes(v, true)).into_owned())
@@ -606,7 +609,8 @@ pub struct Tagged {
 /// the site's full original value stays in the page's markup (the snippet edits the live link
 /// only). A site that needs its whole value back should keep it short.
 pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
-    let r = recognise(href, input.hint)?;
+    let parts = parts_of(href, input.hint)?;
+    let kind = recognise(href, &parts, input.hint)?;
     // Whether an earlier ID's prefix is ours: the current one or one of `prefixes`.
     let ours = |p: &str| {
         if p == input.chat_id.prefix() {
@@ -619,13 +623,13 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
         }
         false
     };
-    let (key, new_raw) = match r.kind.carrier() {
+    let (key, new_raw) = match kind.carrier() {
         Carrier::Text => {
-            let raw = param(r.parts.query, "text").unwrap_or("");
+            let raw = param(parts.query, "text").unwrap_or("");
             ("text", tag_text(raw, input, &ours))
         }
         Carrier::Hidden { key, max } => {
-            let raw = param(r.parts.query, key).unwrap_or("");
+            let raw = param(parts.query, key).unwrap_or("");
             let max = if key == "context" {
                 // Viber: the cap is on the whole link.
                 VIBER_URL_MAX.saturating_sub(href.len() - raw.len() + key.len() + 2)
@@ -635,10 +639,10 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
             (key, hidden_value(raw, input.chat_id, &ours, max))
         }
     };
-    let out = if param(r.parts.query, key) == Some(new_raw.as_str()) {
+    let out = if param(parts.query, key) == Some(new_raw.as_str()) {
         href.to_owned()
     } else {
-        with_param(href, &r.parts, key, &new_raw)
+        with_param(href, &parts, key, &new_raw)
     };
     if out.len() > MAX_HREF_LEN {
         return Err(Skip::TooLong);
@@ -646,8 +650,8 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
     let changed = out != href;
     Ok(Tagged {
         href: out,
-        messenger: r.kind.messenger(),
-        kind: r.kind,
+        messenger: kind.messenger(),
+        kind: kind,
         changed,
     })
 }
