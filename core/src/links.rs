@@ -9,7 +9,7 @@ use crate::chat_id::{ChatId, Prefix};
 use crate::find::next_canonical_id;
 use crate::template::Template;
 use crate::url::{
-    all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split,
+    all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rcut, split,
     split_byte, strip_prefix_ci, with_param, Parts,
 };
 
@@ -651,7 +651,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
     Ok(Tagged {
         href: out,
         messenger: kind.messenger(),
-        kind: kind,
+        kind,
         changed,
     })
 }
@@ -705,8 +705,8 @@ fn hidden_value(raw: &str, id: &ChatId, ours: &dyn Fn(&str) -> bool, max: usize)
     let site = if raw.is_empty() || ours_id(raw) {
         ""
     } else {
-        match rfind_byte(raw, b'_') {
-            Some(i) if ours_id(&raw[i + 1..]) => &raw[..i],
+        match rcut(raw, b'_') {
+            (Some(site), tail) if ours_id(tail) => site,
             _ => raw,
         }
     };
@@ -760,8 +760,7 @@ pub fn split_start_param(param: &str) -> StartParam {
             chat_id: Some(id),
         };
     }
-    if let Some(i) = rfind_byte(param, b'_') {
-        let (site, tail) = (&param[..i], &param[i + 1..]);
+    if let (Some(site), tail) = rcut(param, b'_') {
         if let Ok(id) = ChatId::parse(tail) {
             let site = if site.is_empty() {
                 None

@@ -28,8 +28,10 @@ pub struct Parts<'a> {
 /// plain `scheme:` (so `javascript:` and friends come back with their scheme, and the caller
 /// decides).
 pub fn split(href: &str) -> Option<Parts<'_>> {
-    let colon = find_byte(href, b':')?;
-    let scheme = &href[..colon];
+    // Each part is cut off at its delimiter with `cut` / `rcut`, which return both sides from
+    // one call: every `&s[..i]` is a separate char-boundary check in the wasm.
+    let (scheme, rest) = cut(href, b':');
+    let rest = rest?;
     let sb = scheme.as_bytes();
     if sb.is_empty()
         || !sb[0].is_ascii_alphabetic()
@@ -39,35 +41,21 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     {
         return None;
     }
-    let rest_start = colon + 1;
-    let (frag_at, fragment) = match find_byte(&href[rest_start..], b'#') {
-        Some(i) => (rest_start + i, Some(&href[rest_start + i + 1..])),
-        None => (href.len(), None),
-    };
-    let before_frag = &href[rest_start..frag_at];
-    let (qmark, query) = match find_byte(before_frag, b'?') {
-        Some(i) => (
-            Some(rest_start + i),
-            Some(&href[rest_start + i + 1..frag_at]),
-        ),
-        None => (None, None),
-    };
-    let hier_end = qmark.unwrap_or(frag_at);
-    let hier = &href[rest_start..hier_end];
+    let (before_frag, fragment) = cut(rest, b'#');
+    let (hier, query) = cut(before_frag, b'?');
+    let rest_start = scheme.len() + 1;
+    let hier_end = rest_start + hier.len();
     let (host, path) = if let Some(after) = hier.strip_prefix("//") {
         // Browsers end the authority at `\` too for http(s); treating it the same means a
         // `https://evil.example\@wa.me` trick is seen as evil.example, as the browser sees it.
         let end = position(after.as_bytes(), &|c| c == b'/' || c == b'\\').unwrap_or(after.len());
-        let authority = &after[..end];
-        let host_port = match rfind_byte(authority, b'@') {
-            Some(i) => &authority[i + 1..],
-            None => authority,
-        };
-        let host = match rfind_byte(host_port, b':') {
-            Some(i) if all_digits(&host_port[i + 1..]) => &host_port[..i],
+        let (authority, path) = after.split_at(end);
+        let host_port = rcut(authority, b'@').1;
+        let host = match rcut(host_port, b':') {
+            (Some(host), port) if all_digits(port) => host,
             _ => host_port,
         };
-        (Some(host), &after[end..])
+        (Some(host), path)
     } else {
         (None, hier)
     };
@@ -77,8 +65,8 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
         path,
         query,
         fragment,
-        query_start: qmark.map_or(hier_end, |q| q + 1),
-        query_end: frag_at,
+        query_start: hier_end + query.is_some() as usize,
+        query_end: rest_start + before_frag.len(),
     })
 }
 
@@ -378,17 +366,35 @@ pub fn rfind_byte(s: &str, b: u8) -> Option<usize> {
     None
 }
 
-/// `s` up to the first `b` (all of `s` when there is none).
+/// `s` cut at the first `b`: the part before it (all of `s` when there is none) and the part
+/// after it, if any.
 #[inline(never)]
+pub fn cut(s: &str, b: u8) -> (&str, Option<&str>) {
+    match find_byte(s, b) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    }
+}
+
+/// `s` cut at the last `b`: the part before it, if any, and the part after it (all of `s` when
+/// there is none).
+#[inline(never)]
+pub fn rcut(s: &str, b: u8) -> (Option<&str>, &str) {
+    match rfind_byte(s, b) {
+        Some(i) => (Some(&s[..i]), &s[i + 1..]),
+        None => (None, s),
+    }
+}
+
+/// `s` up to the first `b` (all of `s` when there is none).
 pub fn before_byte(s: &str, b: u8) -> &str {
-    &s[..find_byte(s, b).unwrap_or(s.len())]
+    cut(s, b).0
 }
 
 /// `s.split_once(b as char)` for an ASCII byte.
-#[inline(never)]
 pub fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
-    let i = find_byte(s, b)?;
-    Some((&s[..i], &s[i + 1..]))
+    let (before, after) = cut(s, b);
+    Some((before, after?))
 }
 
 /// `s.split(b as char)` for an ASCII byte.
@@ -408,17 +414,9 @@ impl<'a> Iterator for SplitByte<'a> {
 
     #[inline(never)]
     fn next(&mut self) -> Option<&'a str> {
-        let r = self.rest?;
-        match find_byte(r, self.b) {
-            Some(i) => {
-                self.rest = Some(&r[i + 1..]);
-                Some(&r[..i])
-            }
-            None => {
-                self.rest = None;
-                Some(r)
-            }
-        }
+        let (item, rest) = cut(self.rest?, self.b);
+        self.rest = rest;
+        Some(item)
     }
 }
 
@@ -514,6 +512,16 @@ mod tests {
         assert_eq!(rfind_byte("abc", b'_'), None);
         assert_eq!(find_byte("ab_c_", b'_'), Some(2));
         assert_eq!(find_byte("", b'_'), None);
+        assert_eq!(cut("a_b_c", b'_'), ("a", Some("b_c")));
+        assert_eq!(cut("_", b'_'), ("", Some("")));
+        assert_eq!(cut("abc", b'_'), ("abc", None));
+        assert_eq!(rcut("a_b_c", b'_'), (Some("a_b"), "c"));
+        assert_eq!(rcut("_", b'_'), (Some(""), ""));
+        assert_eq!(rcut("abc", b'_'), (None, "abc"));
+        assert_eq!(before_byte("a#b#", b'#'), "a");
+        assert_eq!(before_byte("ab", b'#'), "ab");
+        assert_eq!(split_once_byte("k=v=w", b'='), Some(("k", "v=w")));
+        assert_eq!(split_once_byte("k", b'='), None);
         assert_eq!(position(b"ab-c", &|c| c == b'-'), Some(2));
         assert_eq!(position(b"abc", &|c| c == b'-'), None);
         assert!(all_bytes(b"", u8::is_ascii_digit));
