@@ -53,17 +53,17 @@ impl std::error::Error for TemplateError {}
 
 /// "Request number" in each supported language (primary subtag of `<html lang>`).
 fn label(lang: &str) -> &'static str {
-    let lang = lang.trim_ascii();
-    let end =
-        crate::url::position(lang.as_bytes(), &|c| c == b'-' || c == b'_').unwrap_or(lang.len());
-    let primary = &lang[..end];
+    // The part before the first `-` or `_`.
+    let primary = crate::url::before_byte(crate::url::before_byte(lang.trim_ascii(), b'-'), b'_');
     // One table string (`<code><label>` per line) scanned by one loop, instead of a comparison
     // per language.
     const LABELS: &str = "ruНомер обращения\nukНомер звернення\nkkӨтініш нөмірі\n\
         ptNúmero da solicitação\nesNúmero de solicitud\ntrTalep numarası\ndeAnfragenummer";
-    for line in crate::url::split_byte(LABELS, b'\n') {
-        if primary.len() == 2 && crate::url::eq_ci(primary, &line[..2]) {
-            return &line[2..];
+    if primary.len() == 2 {
+        for line in crate::url::split_byte(LABELS, b'\n') {
+            if let Some(label) = crate::url::strip_prefix_ci(line, primary) {
+                return label;
+            }
         }
     }
     "Request number"
