@@ -89,14 +89,22 @@ impl Template {
         let mut rest = s;
         while let Some((literal, after)) = crate::url::split_once_byte(rest, b'{') {
             push_literal(&mut compiled, literal);
-            let name_len = crate::url::position(after.as_bytes(), &|c| !c.is_ascii_lowercase())
-                .unwrap_or(after.len());
-            if name_len == 0 || after.as_bytes().get(name_len) != Some(&b'}') {
-                compiled.push('{');
-                rest = after;
-                continue;
-            }
-            let marker = match &after[..name_len] {
+            // `{name}`: one or more of `a-z` up to the closing brace.
+            let (name, tail) = crate::url::cut(after, b'}');
+            let tail = match tail {
+                Some(tail)
+                    if !name.is_empty()
+                        && crate::url::all_bytes(name.as_bytes(), u8::is_ascii_lowercase) =>
+                {
+                    tail
+                }
+                _ => {
+                    compiled.push('{');
+                    rest = after;
+                    continue;
+                }
+            };
+            let marker = match name {
                 "id" => ID,
                 "text" => TEXT,
                 "url" => URL,
@@ -104,7 +112,7 @@ impl Template {
                 _ => return Err(TemplateError::UnknownPlaceholder),
             };
             compiled.push(marker as char);
-            rest = &after[name_len + 1..];
+            rest = tail;
         }
         push_literal(&mut compiled, rest);
         if crate::url::find_byte(&compiled, ID).is_none() {
