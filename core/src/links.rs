@@ -363,9 +363,6 @@ fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Sk
     }
 }
 
-// The name lists below are single space-separated strings, not arrays of `&str`: an array costs
-// 8 bytes of pointer and length per name in the wasm data, a separator one.
-
 /// First path segments of t.me that are Telegram features, not usernames.
 const TELEGRAM_RESERVED: &str =
     "joinchat addstickers addemoji addlist addtheme setlanguage proxy socks \
@@ -373,11 +370,7 @@ const TELEGRAM_RESERVED: &str =
 
 /// Whether `name` is one of the space-separated `list` (`same` decides what equal means).
 fn listed(list: &str, name: &str, same: fn(&str, &str) -> bool) -> bool {
-    split_byte(list, b' ').any(|item| !item.is_empty() && same(name, item))
-}
-
-fn eq_exact(a: &str, b: &str) -> bool {
-    a == b
+    crate::url::index_in(list, name, same).is_some()
 }
 
 /// Query parameters that make a t.me / tg://resolve link something other than a chat start.
@@ -388,10 +381,10 @@ fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
         "startgroup startchannel voicechat videochat livestream post thread comment boost";
     let mut verdict = Ok(());
     for p in params(parts.query.unwrap_or("")) {
-        if listed(MINI_APP, p.key, eq_exact) {
+        if listed(MINI_APP, p.key, str::eq) {
             return Err(Skip::MiniApp);
         }
-        if listed(NOT_A_CHAT, p.key, eq_exact) {
+        if listed(NOT_A_CHAT, p.key, str::eq) {
             verdict = Err(Skip::NotAChat);
         }
     }

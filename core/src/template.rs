@@ -104,14 +104,11 @@ impl Template {
                     continue;
                 }
             };
-            let marker = match name {
-                "id" => ID,
-                "text" => TEXT,
-                "url" => URL,
-                "title" => TITLE,
-                _ => return Err(TemplateError::UnknownPlaceholder),
-            };
-            compiled.push(marker as char);
+            // The names in marker order (`-` holds SEP's place; it is never a name).
+            let marker = crate::url::index_in("text - id url title", name, str::eq)
+                .ok_or(TemplateError::UnknownPlaceholder)?
+                + 1;
+            compiled.push(marker as u8 as char);
             rest = tail;
         }
         push_literal(&mut compiled, rest);

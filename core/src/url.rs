@@ -308,6 +308,19 @@ pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
             .is_some_and(|tail| eq_ci(tail, suffix))
 }
 
+/// Position of `name` among the space-separated words of `list` (`same` decides what equal
+/// means; empty words never match). Name lists as one string, not arrays of `&str`: an array
+/// costs 8 bytes of pointer and length per name in the wasm data, a separator one.
+#[inline(never)]
+pub fn index_in(list: &str, name: &str, same: fn(&str, &str) -> bool) -> Option<usize> {
+    for (i, item) in split_byte(list, b' ').enumerate() {
+        if !item.is_empty() && same(name, item) {
+            return Some(i);
+        }
+    }
+    None
+}
+
 /// Every byte is an ASCII digit (true for ""). One out-of-line copy for all callers.
 #[inline(never)]
 pub fn all_digits(s: &str) -> bool {
