@@ -616,27 +616,26 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
         }
         false
     };
-    let (key, new_raw) = match kind.carrier() {
-        Carrier::Text => {
-            let raw = param(parts.query, "text").unwrap_or("");
-            ("text", tag_text(raw, input, &ours))
-        }
+    let carrier = kind.carrier();
+    let key = match carrier {
+        Carrier::Text => "text",
+        Carrier::Hidden { key, .. } => key,
+    };
+    let raw = param(parts.query, key).unwrap_or("");
+    let new_raw = match carrier {
+        Carrier::Text => tag_text(raw, input, &ours),
         Carrier::Hidden { key, max } => {
-            let raw = param(parts.query, key).unwrap_or("");
             let max = if key == "context" {
                 // Viber: the cap is on the whole link.
                 VIBER_URL_MAX.saturating_sub(href.len() - raw.len() + key.len() + 2)
             } else {
                 max
             };
-            (key, hidden_value(raw, input.chat_id, &ours, max))
+            hidden_value(raw, input.chat_id, &ours, max)
         }
     };
-    let out = if param(parts.query, key) == Some(new_raw.as_str()) {
-        href.to_owned()
-    } else {
-        with_param(href, &parts, key, &new_raw)
-    };
+    // Unchanged when the value is already `new_raw`: the same `key=value` is written back.
+    let out = with_param(href, &parts, key, &new_raw);
     if out.len() > MAX_HREF_LEN {
         return Err(Skip::TooLong);
     }
