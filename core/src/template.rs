@@ -173,8 +173,8 @@ impl Template {
         title: &str,
     ) -> Option<&'s str> {
         let c = &self.compiled;
-        let text_at = crate::url::find_byte(c, TEXT)?;
-        let (lead, trail) = (&c[..text_at], &c[text_at + 1..]);
+        let (lead, trail) = crate::url::cut(c, TEXT);
+        let trail = trail?;
         if crate::url::find_byte(trail, TEXT).is_some() {
             return None;
         }
