@@ -311,7 +311,7 @@ fn app_action<'a>(parts: &Parts<'a>) -> Option<&'a str> {
 }
 
 fn has_param(parts: &Parts<'_>, key: &str) -> bool {
-    parts.query.is_some_and(|q| params(q).any(|p| p.key == key))
+    param(parts.query, key).is_some()
 }
 
 /// A parameter's decoded value has something besides spaces.
