@@ -9,7 +9,7 @@ use crate::chat_id::{ChatId, Prefix};
 use crate::find::next_canonical_id;
 use crate::template::Template;
 use crate::url::{
-    all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rcut, split,
+    all_digits, decode_bytes, ends_with_ci, eq_ci, index_in, param, params, raw_index, rcut, split,
     split_byte, strip_prefix_ci, with_param, Parts,
 };
 
@@ -241,37 +241,28 @@ fn parts_of(href: &str, hint: Hint) -> Result<Parts<'_>, Skip> {
 
 /// Which chat link form the link split into `parts` is.
 fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let scheme = parts.scheme;
-    let kind = if listed("https http", scheme, eq_ci) {
-        let host = parts.host.ok_or(Skip::NotMessenger)?;
-        let host = strip_prefix_ci(host, "www.").unwrap_or(host);
-        let is = |h: &str| eq_ci(host, h);
-        if is("wa.me") {
-            wa_me(parts)?
-        } else if listed(
-            "api.whatsapp.com web.whatsapp.com whatsapp.com",
-            host,
-            eq_ci,
-        ) {
-            whatsapp_send(segments(parts.path).0, parts)?
-        } else if listed("t.me telegram.me telegram.dog", host, eq_ci) {
-            telegram_web(parts, hint)?
-        } else if ends_with_ci(host, ".t.me") {
-            // username.t.me: a Telegram profile preview page, not a chat start link.
-            return Err(Skip::NotAChat);
-        } else if is("max.ru") {
-            max_ru(parts, hint)?
-        } else {
-            return Err(Skip::NotMessenger);
+    // Schemes and hosts are looked up by position in one name list each: one scan instead of a
+    // comparison per name.
+    let kind = match index_in("https http whatsapp tg viber", parts.scheme, eq_ci) {
+        Some(0 | 1) => {
+            let host = parts.host.ok_or(Skip::NotMessenger)?;
+            let host = strip_prefix_ci(host, "www.").unwrap_or(host);
+            const HOSTS: &str = "wa.me api.whatsapp.com web.whatsapp.com whatsapp.com \
+                t.me telegram.me telegram.dog max.ru";
+            match index_in(HOSTS, host, eq_ci) {
+                Some(0) => wa_me(parts)?,
+                Some(1..=3) => whatsapp_send(segments(parts.path).0, parts)?,
+                Some(4..=6) => telegram_web(parts, hint)?,
+                Some(_) => max_ru(parts, hint)?,
+                // username.t.me: a Telegram profile preview page, not a chat start link.
+                None if ends_with_ci(host, ".t.me") => return Err(Skip::NotAChat),
+                None => return Err(Skip::NotMessenger),
+            }
         }
-    } else if eq_ci(scheme, "whatsapp") {
-        whatsapp_send(app_action(parts), parts)?
-    } else if eq_ci(scheme, "tg") {
-        telegram_app(parts, hint)?
-    } else if eq_ci(scheme, "viber") {
-        viber(parts)?
-    } else {
-        return Err(Skip::NotMessenger);
+        Some(2) => whatsapp_send(app_action(parts), parts)?,
+        Some(3) => telegram_app(parts, hint)?,
+        Some(_) => viber(parts)?,
+        None => return Err(Skip::NotMessenger),
     };
     if href.len() > MAX_HREF_LEN {
         return Err(Skip::TooLong);
