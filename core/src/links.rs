@@ -249,19 +249,27 @@ fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip
             let host = strip_prefix_ci(host, "www.").unwrap_or(host);
             const HOSTS: &str = "wa.me api.whatsapp.com web.whatsapp.com whatsapp.com \
                 t.me telegram.me telegram.dog max.ru";
+            // Every web form is decided by its first two path segments.
+            let path = segments(parts.path);
             match index_in(HOSTS, host, eq_ci) {
-                Some(0) => wa_me(parts)?,
-                Some(1..=3) => whatsapp_send(segments(parts.path).0, parts)?,
-                Some(4..=6) => telegram_web(parts, hint)?,
-                Some(_) => max_ru(parts, hint)?,
+                Some(0) => wa_me(path)?,
+                Some(1..=3) => whatsapp_send(path.0, parts)?,
+                Some(4..=6) => telegram_web(path, parts, hint)?,
+                Some(_) => max_ru(path, parts, hint)?,
                 // username.t.me: a Telegram profile preview page, not a chat start link.
                 None if ends_with_ci(host, ".t.me") => return Err(Skip::NotAChat),
                 None => return Err(Skip::NotMessenger),
             }
         }
-        Some(2) => whatsapp_send(app_action(parts), parts)?,
-        Some(3) => telegram_app(parts, hint)?,
-        Some(_) => viber(parts)?,
+        // Every app form is decided by its action.
+        Some(i) => {
+            let action = app_action(parts);
+            match i {
+                2 => whatsapp_send(action, parts)?,
+                3 => telegram_app(action, parts, hint)?,
+                _ => viber(action, parts)?,
+            }
+        }
         None => return Err(Skip::NotMessenger),
     };
     if href.len() > MAX_HREF_LEN {
@@ -320,8 +328,11 @@ fn is_phone_path(seg: &str) -> bool {
     !digits.is_empty() && all_digits(digits)
 }
 
-fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
-    let (Some(first), second) = segments(parts.path) else {
+/// A web link's first two non-empty path segments ([`segments`]): what decides its form.
+type Path<'a> = (Option<&'a str>, Option<&'a str>);
+
+fn wa_me(path: Path<'_>) -> Result<LinkKind, Skip> {
+    let (Some(first), second) = path else {
         return Err(Skip::Share);
     };
     let more = second.is_some();
@@ -404,8 +415,8 @@ fn is_bot(name: &str, parts: &Parts<'_>, hint: Hint) -> bool {
     }
 }
 
-fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let (first, second) = segments(parts.path);
+fn telegram_web(path: Path<'_>, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let (first, second) = path;
     let first = first.ok_or(Skip::NotAChat)?;
     if eq_ci(first, "share") {
         return Err(Skip::Share);
@@ -443,8 +454,8 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     })
 }
 
-fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let action = app_action(parts).ok_or(Skip::NotAChat)?;
+fn telegram_app(action: Option<&str>, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let action = action.ok_or(Skip::NotAChat)?;
     let is = |a: &str| eq_ci(action, a);
     if listed("msg_url msg share", action, eq_ci) {
         return Err(Skip::Share);
@@ -469,8 +480,8 @@ fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     Err(Skip::NoRecipient)
 }
 
-fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
-    let action = app_action(parts).ok_or(Skip::NotAChat)?;
+fn viber(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Skip> {
+    let action = action.ok_or(Skip::NotAChat)?;
     if eq_ci(action, "pa") {
         if has_value(parts, "chatURI") {
             Ok(LinkKind::ViberBot)
@@ -490,8 +501,8 @@ fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
     }
 }
 
-fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let (first, second) = segments(parts.path);
+fn max_ru(path: Path<'_>, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let (first, second) = path;
     let first = first.ok_or(Skip::NotAChat)?;
     if listed(":share %3Ashare", first, eq_ci) {
         return Err(Skip::Share);
