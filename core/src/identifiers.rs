@@ -283,12 +283,19 @@ pub fn from_query(query: &str) -> Landing {
     let query = query.strip_prefix("?").unwrap_or(query);
     let query = crate::url::before_byte(query, b'#');
     let mut landing = Landing::default();
-    let mut utm = Utm::default();
+    // Filled in place (and emptied below if nothing was found): moving a `Utm` in copies it.
+    let Landing {
+        yclid,
+        gclid,
+        fbclid,
+        utm,
+    } = &mut landing;
+    let utm = utm.insert(Utm::default());
     for p in crate::url::params(query) {
         let slot_rule: (&mut Option<String>, Rule) = match p.key {
-            "yclid" => (&mut landing.yclid, is_yclid),
-            "gclid" => (&mut landing.gclid, is_gclid),
-            "fbclid" => (&mut landing.fbclid, is_fbclid),
+            "yclid" => (&mut *yclid, is_yclid),
+            "gclid" => (&mut *gclid, is_gclid),
+            "fbclid" => (&mut *fbclid, is_fbclid),
             "utm_source" => (&mut utm.source, is_utm_value),
             "utm_medium" => (&mut utm.medium, is_utm_value),
             "utm_campaign" => (&mut utm.campaign, is_utm_value),
@@ -301,8 +308,8 @@ pub fn from_query(query: &str) -> Landing {
             *slot = crate::url::decode(p.value, true).filter(|v| ok(v));
         }
     }
-    if !utm.is_empty() {
-        landing.utm = Some(utm);
+    if utm.is_empty() {
+        landing.utm = None;
     }
     landing
 }
