@@ -352,7 +352,8 @@ impl Utm {
         .all(|v| v.as_deref().is_none_or(is_utm_value))
     }
 
-    fn cleaned(mut self) -> Option<Utm> {
+    /// Drops every invalid value, in place.
+    fn clean(&mut self) {
         for slot in [
             &mut self.source,
             &mut self.medium,
@@ -361,11 +362,6 @@ impl Utm {
             &mut self.content,
         ] {
             keep(slot, is_utm_value);
-        }
-        if self.is_empty() {
-            None
-        } else {
-            Some(self)
         }
     }
 }
@@ -396,7 +392,13 @@ impl Identifiers {
         keep(&mut self.gclid, is_gclid);
         keep(&mut self.fbclid, is_fbclid);
         keep(&mut self.ga_client_id, is_ga_client_id);
-        self.utm = self.utm.and_then(Utm::cleaned);
+        // In place: moving the `Utm` out and back copies it.
+        if let Some(utm) = &mut self.utm {
+            utm.clean();
+            if utm.is_empty() {
+                self.utm = None;
+            }
+        }
         self
     }
 }
