@@ -237,27 +237,27 @@ pub fn decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let escaped = match (b[i], b.get(i + 1), b.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| h * 16 + l),
-            _ => None,
-        };
-        if let Some(v) = escaped {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        match b[i] {
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
+        let (v, len) = unit_at(b, i);
+        out.push(if v == b'+' && len == 1 && plus_is_space {
+            b' '
+        } else {
+            v
+        });
+        i += len;
     }
     out
+}
+
+/// The byte the raw unit starting at `b[i]` stands for, and the unit's length: a `%XX` escape
+/// is three bytes, anything else (an invalid escape too) one byte, itself. Shared by
+/// [`decode_bytes`] and [`raw_index`], which must agree on what a unit is.
+fn unit_at(b: &[u8], i: usize) -> (u8, usize) {
+    if b[i] == b'%' && i + 2 < b.len() {
+        if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+            return (h << 4 | l, 3);
+        }
+    }
+    (b[i], 1)
 }
 
 /// The index in `raw` of the unit that [`decode_bytes`] (without `plus_is_space`) turned into
@@ -266,9 +266,7 @@ pub fn raw_index(raw: &str, pos: usize) -> usize {
     let b = raw.as_bytes();
     let (mut i, mut n) = (0, 0);
     while i < b.len() && n < pos {
-        let escaped =
-            b[i] == b'%' && b.len() > i + 2 && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some();
-        i += if escaped { 3 } else { 1 };
+        i += unit_at(b, i).1;
         n += 1;
     }
     i
