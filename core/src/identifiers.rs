@@ -292,17 +292,21 @@ pub fn from_query(query: &str) -> Landing {
     } = &mut landing;
     let utm = utm.insert(Utm::default());
     for p in crate::url::params(query) {
-        let slot_rule: (&mut Option<String>, Rule) = match p.key {
-            "yclid" => (&mut *yclid, is_yclid),
-            "gclid" => (&mut *gclid, is_gclid),
-            "fbclid" => (&mut *fbclid, is_fbclid),
-            "utm_source" => (&mut utm.source, is_utm_value),
-            "utm_medium" => (&mut utm.medium, is_utm_value),
-            "utm_campaign" => (&mut utm.campaign, is_utm_value),
-            "utm_term" => (&mut utm.term, is_utm_value),
-            "utm_content" => (&mut utm.content, is_utm_value),
-            _ => continue,
-        };
+        // The key's position in one name list: one scan instead of a comparison per name.
+        const KEYS: &str =
+            "yclid gclid fbclid utm_source utm_medium utm_campaign utm_term utm_content";
+        let slot_rule: (&mut Option<String>, Rule) =
+            match crate::url::index_in(KEYS, p.key, str::eq) {
+                Some(0) => (&mut *yclid, is_yclid),
+                Some(1) => (&mut *gclid, is_gclid),
+                Some(2) => (&mut *fbclid, is_fbclid),
+                Some(3) => (&mut utm.source, is_utm_value),
+                Some(4) => (&mut utm.medium, is_utm_value),
+                Some(5) => (&mut utm.campaign, is_utm_value),
+                Some(6) => (&mut utm.term, is_utm_value),
+                Some(_) => (&mut utm.content, is_utm_value),
+                None => continue,
+            };
         let (slot, ok) = slot_rule;
         if slot.is_none() {
             *slot = crate::url::decode(p.value, true).filter(|v| ok(v));
