@@ -403,6 +403,7 @@ pub fn before_byte(s: &str, b: u8) -> &str {
 }
 
 /// `s.split_once(b as char)` for an ASCII byte.
+#[inline(always)]
 pub fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
     let (before, after) = cut(s, b);
     Some((before, after?))
