@@ -398,6 +398,7 @@ pub fn rcut(s: &str, b: u8) -> (Option<&str>, &str) {
 }
 
 /// `s` up to the first `b` (all of `s` when there is none).
+#[inline(always)]
 pub fn before_byte(s: &str, b: u8) -> &str {
     cut(s, b).0
 }
