@@ -232,6 +232,7 @@ pub fn classify(href: &str, hint: Hint) -> Result<Classified, Skip> {
 
 /// The parts of a link the site did not switch off. Split from [`recognise`] so that the parts
 /// are not moved through its result (a copy of the whole struct per return in the wasm).
+#[inline(always)]
 fn parts_of(href: &str, hint: Hint) -> Result<Parts<'_>, Skip> {
     if hint == Hint::Off {
         return Err(Skip::Disabled);
@@ -394,12 +395,13 @@ fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
 }
 
 /// Only `A-Z a-z 0-9 _` (the name characters of Telegram and MAX).
-#[inline(never)]
+#[inline(always)]
 fn is_word(s: &str) -> bool {
     crate::url::all_bytes(s.as_bytes(), |c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.
+#[inline(always)]
 fn is_username(s: &str) -> bool {
     let b = s.as_bytes();
     (4..=32).contains(&b.len()) && b[0].is_ascii_alphabetic() && is_word(s)

@@ -20,6 +20,7 @@ const ID: u8 = 3;
 const URL: u8 = 4;
 const TITLE: u8 = 5;
 
+#[inline(always)]
 fn find_marker(s: &str) -> Option<usize> {
     crate::url::position(s.as_bytes(), &|b| (TEXT..=TITLE).contains(&b))
 }

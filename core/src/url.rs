@@ -319,8 +319,8 @@ pub fn index_in(list: &str, name: &str, same: fn(&str, &str) -> bool) -> Option<
     None
 }
 
-/// Every byte is an ASCII digit (true for ""). One out-of-line copy for all callers.
-#[inline(never)]
+/// Every byte is an ASCII digit (true for ""): `all_bytes` with the digit test, at each caller.
+#[inline(always)]
 pub fn all_digits(s: &str) -> bool {
     all_bytes(s.as_bytes(), u8::is_ascii_digit)
 }
@@ -364,7 +364,7 @@ pub fn find_byte(s: &str, b: u8) -> Option<usize> {
     None
 }
 
-#[inline(never)]
+#[inline(always)]
 pub fn rfind_byte(s: &str, b: u8) -> Option<usize> {
     let s = s.as_bytes();
     let mut i = s.len();
