@@ -182,8 +182,8 @@ pub fn encode_bytes_into(out: &mut String, bytes: &[u8]) {
             out.push(b as char);
         } else {
             out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b));
         }
     }
 }
@@ -272,13 +272,15 @@ pub fn raw_index(raw: &str, pos: usize) -> usize {
     i
 }
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Upper-case hex digits are the first 16 characters of the chat ID alphabet, so one table
+/// serves both.
+fn hex_digit(v: u8) -> char {
+    crate::alphabet::char_of(v & 15) as char
+}
 
-/// Value of a hex digit, either case: a search of the digits the encoder needs anyway (smaller
-/// in wasm than a range match).
+/// Value of a hex digit, either case.
 fn hex(c: u8) -> Option<u8> {
-    let upper = c.to_ascii_uppercase();
-    position(HEX, &|h| h == upper).map(|v| v as u8)
+    crate::alphabet::value(c.to_ascii_uppercase()).filter(|&v| v < 16)
 }
 
 // The helpers below stand in for `str::find` / `split` / `eq_ignore_ascii_case`: those are
@@ -581,6 +583,9 @@ mod tests {
             };
             assert_eq!(hex(c), expected, "byte {c}");
         }
+        for v in 0..16u8 {
+            assert_eq!(hex_digit(v), b"0123456789ABCDEF"[v as usize] as char);
+        }
     }
 
     /// [`decode`]'s hand-written UTF-8 decoding against std's, for every one- and two-byte
@@ -592,8 +597,8 @@ mod tests {
             let mut raw = String::new();
             for b in bytes {
                 raw.push('%');
-                raw.push(HEX[(b >> 4) as usize] as char);
-                raw.push(HEX[(b & 15) as usize] as char);
+                raw.push(hex_digit(b >> 4));
+                raw.push(hex_digit(*b));
             }
             assert_eq!(
                 decode(&raw, false),
