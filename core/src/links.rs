@@ -698,7 +698,7 @@ fn tag_text(raw: &str, input: &TagInput<'_>, ours: &dyn Fn(&str) -> bool) -> Str
 /// needed (never the ID). An earlier ID, alone or after `_`, is replaced.
 fn hidden_value(raw: &str, id: &ChatId, ours: &dyn Fn(&str) -> bool, max: usize) -> String {
     let ours_id = |s: &str| ChatId::parse(s).is_ok_and(|old| ours(old.prefix()));
-    let site = if raw.is_empty() || ours_id(raw) {
+    let site = if ours_id(raw) {
         ""
     } else {
         match rcut(raw, b'_') {
