@@ -87,6 +87,8 @@ impl Template {
             return Err(TemplateError::TooLong);
         }
         let mut compiled = String::with_capacity(s.len() + 2);
+        // Bit `1 << marker` for each placeholder found (literals never hold markers).
+        let mut seen = 0u32;
         let mut rest = s;
         while let Some((literal, after)) = crate::url::split_once_byte(rest, b'{') {
             push_literal(&mut compiled, literal);
@@ -109,14 +111,15 @@ impl Template {
             let marker = crate::url::index_in("text - id url title", name, str::eq)
                 .ok_or(TemplateError::UnknownPlaceholder)?
                 + 1;
+            seen |= 1 << marker;
             compiled.push(marker as u8 as char);
             rest = tail;
         }
         push_literal(&mut compiled, rest);
-        if crate::url::find_byte(&compiled, ID).is_none() {
+        if seen & 1 << ID == 0 {
             return Err(TemplateError::MissingId);
         }
-        if crate::url::find_byte(&compiled, TEXT).is_none() {
+        if seen & 1 << TEXT == 0 {
             // The site's text first, then a blank line, as in the default template.
             compiled.insert_str(0, "\u{1}\u{2}");
         }
