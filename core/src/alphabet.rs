@@ -2,11 +2,17 @@
 
 pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/// [`ALPHABET`] as a string, for the shared byte search (converted at compile time).
+const ALPHABET_STR: &str = match core::str::from_utf8(ALPHABET) {
+    Ok(s) => s,
+    Err(_) => panic!("the alphabet is ASCII"),
+};
+
 /// Value of a canonical (uppercase, exact) alphabet character.
 pub fn value(c: u8) -> Option<u8> {
     // A search of the 32-byte alphabet the encoder needs anyway: smaller in wasm than the
     // range match it replaces.
-    crate::url::position(ALPHABET, &|a| a == c).map(|v| v as u8)
+    crate::url::find_byte(ALPHABET_STR, c).map(|v| v as u8)
 }
 
 /// Value of a character as a person may have typed it: any case, with Crockford's

@@ -52,6 +52,7 @@ impl Prefix {
         })
     }
 
+    #[inline(always)]
     pub fn as_str(&self) -> &str {
         &self.text
     }

@@ -143,8 +143,9 @@ pub fn is_clean_url(v: &str) -> bool {
         .or_else(|| crate::url::strip_prefix_ci(v, "http://"));
     matches!(lower_ok, Some(rest) if !rest.is_empty())
         && v.len() <= MAX_URL_LEN
-        && crate::url::find_byte(v, b'#').is_none()
-        && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !v
+            .chars()
+            .any(|c| c == '#' || c.is_whitespace() || c.is_control())
 }
 
 /// `location.href` / `document.referrer` → the value for `page` / `referrer`: fragment removed;

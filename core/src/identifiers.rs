@@ -100,44 +100,69 @@ pub const MAX_UTM_LEN: usize = 200;
 /// A `clean_*` function: the value itself when valid, else `None`.
 pub type Cleaner = fn(&str) -> Option<String>;
 
-fn ascii_token(v: &str, max: usize, ok: fn(&u8) -> bool) -> Option<String> {
-    if v.is_empty() || v.len() > max || !crate::url::all_bytes(v.as_bytes(), ok) {
-        return None;
+/// The rule behind a `clean_*` function: whether the value is valid. Checking and cleaning in
+/// place use it directly, with no copy of the value to drop again.
+type Rule = fn(&str) -> bool;
+
+/// `v` itself when it passes `ok`: every `clean_*` function.
+fn cleaned_by(v: &str, ok: Rule) -> Option<String> {
+    if ok(v) {
+        Some(v.to_owned())
+    } else {
+        None
     }
-    Some(v.to_owned())
+}
+
+fn is_ascii_token(v: &str, max: usize, ok: fn(&u8) -> bool) -> bool {
+    !v.is_empty() && v.len() <= max && crate::url::all_bytes(v.as_bytes(), ok)
+}
+
+fn is_client_id(v: &str) -> bool {
+    is_ascii_token(v, MAX_CLIENT_ID_LEN, u8::is_ascii_digit)
+}
+
+fn is_yclid(v: &str) -> bool {
+    is_ascii_token(v, MAX_YCLID_LEN, u8::is_ascii_digit)
+}
+
+fn is_gclid(v: &str) -> bool {
+    is_ascii_token(v, MAX_GCLID_LEN, |c| {
+        c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-'
+    })
+}
+
+fn is_fbclid(v: &str) -> bool {
+    is_ascii_token(v, MAX_FBCLID_LEN, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+    })
+}
+
+fn is_ga_client_id(v: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.len() <= MAX_GA_PART_LEN && crate::url::all_digits(s);
+    crate::url::split_once_byte(v, b'.').is_some_and(|(a, b)| digits(a) && digits(b))
 }
 
 /// Metrica ClientID: 1–32 digits. Kept as an opaque string: it exceeds 2^53, and leading zeros
 /// (never seen, but not excluded by Metrica) must survive.
 pub fn clean_client_id(v: &str) -> Option<String> {
-    ascii_token(v, MAX_CLIENT_ID_LEN, u8::is_ascii_digit)
+    cleaned_by(v, is_client_id)
 }
 
 pub fn clean_yclid(v: &str) -> Option<String> {
-    ascii_token(v, MAX_YCLID_LEN, u8::is_ascii_digit)
+    cleaned_by(v, is_yclid)
 }
 
 pub fn clean_gclid(v: &str) -> Option<String> {
-    ascii_token(v, MAX_GCLID_LEN, |c| {
-        c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-'
-    })
+    cleaned_by(v, is_gclid)
 }
 
 pub fn clean_fbclid(v: &str) -> Option<String> {
-    ascii_token(v, MAX_FBCLID_LEN, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
-    })
+    cleaned_by(v, is_fbclid)
 }
 
 /// `<digits>.<digits>`, the part of `_ga` that identifies the browser.
 pub fn clean_ga_client_id(v: &str) -> Option<String> {
-    let (a, b) = crate::url::split_once_byte(v, b'.')?;
-    let digits = |s: &str| !s.is_empty() && s.len() <= MAX_GA_PART_LEN && crate::url::all_digits(s);
-    if digits(a) && digits(b) {
-        Some(v.to_owned())
-    } else {
-        None
-    }
+    cleaned_by(v, is_ga_client_id)
 }
 
 /// Characters that change how surrounding text is displayed or hide content without being
@@ -155,40 +180,44 @@ fn is_invisible_format(c: char) -> bool {
 /// Free text a site or a link supplies: bounded in characters, nothing that can break out of an
 /// HTML attribute, a JS string or a CSV cell, nothing invisible. Rejected as a whole, never
 /// trimmed into something else.
-fn clean_text(v: &str, max_chars: usize, forbidden: &[char]) -> Option<String> {
+fn is_clean_text(v: &str, max_chars: usize, forbidden: &[char]) -> bool {
     if v.len() > max_chars * 4 {
-        return None;
+        return false;
     }
     let (mut n, mut visible) = (0, false);
     for c in v.chars() {
         n += 1;
         if n > max_chars || c.is_control() || is_invisible_format(c) || forbidden.contains(&c) {
-            return None;
+            return false;
         }
         visible |= !c.is_whitespace();
     }
-    if visible {
-        Some(v.to_owned())
-    } else {
-        None
-    }
+    visible
 }
 
 const SITE_ID_FORBIDDEN: &[char] = &['<', '>', '"', '\'', '`', '\\'];
 const UTM_FORBIDDEN: &[char] = &['<', '>', '"', '`', '\\', ';'];
 
+fn is_site_id(v: &str) -> bool {
+    is_clean_text(v, MAX_SITE_ID_LEN, SITE_ID_FORBIDDEN)
+}
+
+fn is_utm_value(v: &str) -> bool {
+    is_clean_text(v, MAX_UTM_LEN, UTM_FORBIDDEN)
+}
+
 /// UserID set by the site (`chattag.setUserId`): 1–128 printable characters, none of `< > " ' `` ` `` \`.
 pub fn clean_user_id(v: &str) -> Option<String> {
-    clean_text(v, MAX_SITE_ID_LEN, SITE_ID_FORBIDDEN)
+    cleaned_by(v, is_site_id)
 }
 
 pub fn clean_purchase_id(v: &str) -> Option<String> {
-    clean_text(v, MAX_SITE_ID_LEN, SITE_ID_FORBIDDEN)
+    cleaned_by(v, is_site_id)
 }
 
 /// A `utm_*` value (already percent-decoded): ≤ 200 characters, any script, no markup characters.
 pub fn clean_utm_value(v: &str) -> Option<String> {
-    clean_text(v, MAX_UTM_LEN, UTM_FORBIDDEN)
+    cleaned_by(v, is_utm_value)
 }
 
 /// The value of cookie `name` in `document.cookie` syntax (`a=1; b=2`); the first one wins, as
@@ -254,33 +283,44 @@ pub fn from_query(query: &str) -> Landing {
     let query = query.strip_prefix("?").unwrap_or(query);
     let query = crate::url::before_byte(query, b'#');
     let mut landing = Landing::default();
-    let mut utm = Utm::default();
+    // Filled in place (and emptied below if nothing was found): moving a `Utm` in copies it.
+    let Landing {
+        yclid,
+        gclid,
+        fbclid,
+        utm,
+    } = &mut landing;
+    let utm = utm.insert(Utm::default());
     for p in crate::url::params(query) {
-        let slot_clean: (&mut Option<String>, Cleaner) = match p.key {
-            "yclid" => (&mut landing.yclid, clean_yclid),
-            "gclid" => (&mut landing.gclid, clean_gclid),
-            "fbclid" => (&mut landing.fbclid, clean_fbclid),
-            "utm_source" => (&mut utm.source, clean_utm_value),
-            "utm_medium" => (&mut utm.medium, clean_utm_value),
-            "utm_campaign" => (&mut utm.campaign, clean_utm_value),
-            "utm_term" => (&mut utm.term, clean_utm_value),
-            "utm_content" => (&mut utm.content, clean_utm_value),
-            _ => continue,
-        };
-        let (slot, clean) = slot_clean;
+        // The key's position in one name list: one scan instead of a comparison per name.
+        const KEYS: &str =
+            "yclid gclid fbclid utm_source utm_medium utm_campaign utm_term utm_content";
+        let slot_rule: (&mut Option<String>, Rule) =
+            match crate::url::index_in(KEYS, p.key, str::eq) {
+                Some(0) => (&mut *yclid, is_yclid),
+                Some(1) => (&mut *gclid, is_gclid),
+                Some(2) => (&mut *fbclid, is_fbclid),
+                Some(3) => (&mut utm.source, is_utm_value),
+                Some(4) => (&mut utm.medium, is_utm_value),
+                Some(5) => (&mut utm.campaign, is_utm_value),
+                Some(6) => (&mut utm.term, is_utm_value),
+                Some(_) => (&mut utm.content, is_utm_value),
+                None => continue,
+            };
+        let (slot, ok) = slot_rule;
         if slot.is_none() {
-            *slot = crate::url::decode(p.value, true).and_then(|v| clean(&v));
+            *slot = crate::url::decode(p.value, true).filter(|v| ok(v));
         }
     }
-    if !utm.is_empty() {
-        landing.utm = Some(utm);
+    if utm.is_empty() {
+        landing.utm = None;
     }
     landing
 }
 
-fn check(v: &Option<String>, field: Field, clean: Cleaner) -> Result<(), IdentifierError> {
+fn check(v: &Option<String>, field: Field, ok: Rule) -> Result<(), IdentifierError> {
     match v {
-        Some(s) if clean(s).is_none() => Err(IdentifierError { field }),
+        Some(s) if !ok(s) => Err(IdentifierError { field }),
         _ => Ok(()),
     }
 }
@@ -288,8 +328,8 @@ fn check(v: &Option<String>, field: Field, clean: Cleaner) -> Result<(), Identif
 /// Empties `slot` when its value is not clean. In place: moving each `Option<String>` through a
 /// filter copies the whole struct around in the wasm.
 #[inline(never)]
-fn keep(slot: &mut Option<String>, clean: Cleaner) {
-    if slot.as_deref().is_some_and(|s| clean(s).is_none()) {
+fn keep(slot: &mut Option<String>, ok: Rule) {
+    if slot.as_deref().is_some_and(|s| !ok(s)) {
         *slot = None;
     }
 }
@@ -313,10 +353,11 @@ impl Utm {
             &self.content,
         ]
         .iter()
-        .all(|v| v.as_deref().is_none_or(|s| clean_utm_value(s).is_some()))
+        .all(|v| v.as_deref().is_none_or(is_utm_value))
     }
 
-    fn cleaned(mut self) -> Option<Utm> {
+    /// Drops every invalid value, in place.
+    fn clean(&mut self) {
         for slot in [
             &mut self.source,
             &mut self.medium,
@@ -324,12 +365,7 @@ impl Utm {
             &mut self.term,
             &mut self.content,
         ] {
-            keep(slot, clean_utm_value);
-        }
-        if self.is_empty() {
-            None
-        } else {
-            Some(self)
+            keep(slot, is_utm_value);
         }
     }
 }
@@ -338,13 +374,13 @@ impl Identifiers {
     /// For the collector: every present field must already be in clean form (the snippet cleans
     /// before sending, so anything else was not sent by the snippet).
     pub fn validate(&self) -> Result<(), IdentifierError> {
-        check(&self.client_id, Field::ClientId, clean_client_id)?;
-        check(&self.yclid, Field::Yclid, clean_yclid)?;
-        check(&self.user_id, Field::UserId, clean_user_id)?;
-        check(&self.purchase_id, Field::PurchaseId, clean_purchase_id)?;
-        check(&self.gclid, Field::Gclid, clean_gclid)?;
-        check(&self.fbclid, Field::Fbclid, clean_fbclid)?;
-        check(&self.ga_client_id, Field::GaClientId, clean_ga_client_id)?;
+        check(&self.client_id, Field::ClientId, is_client_id)?;
+        check(&self.yclid, Field::Yclid, is_yclid)?;
+        check(&self.user_id, Field::UserId, is_site_id)?;
+        check(&self.purchase_id, Field::PurchaseId, is_site_id)?;
+        check(&self.gclid, Field::Gclid, is_gclid)?;
+        check(&self.fbclid, Field::Fbclid, is_fbclid)?;
+        check(&self.ga_client_id, Field::GaClientId, is_ga_client_id)?;
         match &self.utm {
             Some(u) if !u.is_clean() => Err(IdentifierError { field: Field::Utm }),
             _ => Ok(()),
@@ -353,14 +389,20 @@ impl Identifiers {
 
     /// For the snippet: the same identifiers with every invalid value dropped.
     pub fn cleaned(mut self) -> Identifiers {
-        keep(&mut self.client_id, clean_client_id);
-        keep(&mut self.yclid, clean_yclid);
-        keep(&mut self.user_id, clean_user_id);
-        keep(&mut self.purchase_id, clean_purchase_id);
-        keep(&mut self.gclid, clean_gclid);
-        keep(&mut self.fbclid, clean_fbclid);
-        keep(&mut self.ga_client_id, clean_ga_client_id);
-        self.utm = self.utm.and_then(Utm::cleaned);
+        keep(&mut self.client_id, is_client_id);
+        keep(&mut self.yclid, is_yclid);
+        keep(&mut self.user_id, is_site_id);
+        keep(&mut self.purchase_id, is_site_id);
+        keep(&mut self.gclid, is_gclid);
+        keep(&mut self.fbclid, is_fbclid);
+        keep(&mut self.ga_client_id, is_ga_client_id);
+        // In place: moving the `Utm` out and back copies it.
+        if let Some(utm) = &mut self.utm {
+            utm.clean();
+            if utm.is_empty() {
+                self.utm = None;
+            }
+        }
         self
     }
 }

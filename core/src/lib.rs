@@ -4,7 +4,10 @@
 //!
 //! Size matters: this code ships inside a ≤10 KB snippet. Avoid `core::fmt` (`format!`,
 //! `to_string`, derived `Debug`) on paths the snippet calls; `Display` impls that only the
-//! collector uses are fine (dead code is stripped from the wasm).
+//! collector uses are fine (dead code is stripped from the wasm). The `#[inline(always)]` and
+//! `#[inline(never)]` marks on small helpers are measured choices (each one's effect on the
+//! snippet's gzip size is in the commit that set it): change one only with numbers from
+//! `node scripts/build.mjs`.
 
 pub mod alphabet;
 pub mod chat_id;

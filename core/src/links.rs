@@ -9,7 +9,7 @@ use crate::chat_id::{ChatId, Prefix};
 use crate::find::next_canonical_id;
 use crate::template::Template;
 use crate::url::{
-    all_digits, decode_bytes, ends_with_ci, eq_ci, param, params, raw_index, rfind_byte, split,
+    all_digits, decode_bytes, ends_with_ci, eq_ci, index_in, param, params, raw_index, rcut, split,
     split_byte, strip_prefix_ci, with_param, Parts,
 };
 
@@ -178,11 +178,6 @@ enum Carrier {
     Hidden { key: &'static str, max: usize },
 }
 
-struct Recognised<'a> {
-    kind: LinkKind,
-    parts: Parts<'a>,
-}
-
 impl LinkKind {
     /// Where this kind of link carries the ID.
     fn carrier(self) -> Carrier {
@@ -211,59 +206,67 @@ impl LinkKind {
 /// positively recognised — look-alike hosts, links merely mentioning a messenger URL, relative
 /// links, `javascript:` — is [`Skip::NotMessenger`].
 pub fn classify(href: &str, hint: Hint) -> Result<Classified, Skip> {
-    let r = recognise(href, hint)?;
+    let parts = parts_of(href, hint)?;
+    let kind = recognise(href, &parts, hint)?;
     Ok(Classified {
-        messenger: r.kind.messenger(),
-        kind: r.kind,
+        messenger: kind.messenger(),
+        kind,
     })
 }
 
-fn recognise(href: &str, hint: Hint) -> Result<Recognised<'_>, Skip> {
+/// The parts of a link the site did not switch off. Split from [`recognise`] so that the parts
+/// are not moved through its result (a copy of the whole struct per return in the wasm).
+#[inline(always)]
+fn parts_of(href: &str, hint: Hint) -> Result<Parts<'_>, Skip> {
     if hint == Hint::Off {
         return Err(Skip::Disabled);
     }
-    let parts = split(href).ok_or(Skip::NotMessenger)?;
-    let scheme = parts.scheme;
-    let kind = if listed("https http", scheme, eq_ci) {
-        let host = parts.host.ok_or(Skip::NotMessenger)?;
-        let host = strip_prefix_ci(host, "www.").unwrap_or(host);
-        let is = |h: &str| eq_ci(host, h);
-        if is("wa.me") {
-            wa_me(&parts)?
-        } else if listed(
-            "api.whatsapp.com web.whatsapp.com whatsapp.com",
-            host,
-            eq_ci,
-        ) {
-            whatsapp_send(segments(parts.path).0, &parts)?
-        } else if listed("t.me telegram.me telegram.dog", host, eq_ci) {
-            telegram_web(&parts, hint)?
-        } else if ends_with_ci(host, ".t.me") {
-            // username.t.me: a Telegram profile preview page, not a chat start link.
-            return Err(Skip::NotAChat);
-        } else if is("max.ru") {
-            max_ru(&parts, hint)?
-        } else {
-            return Err(Skip::NotMessenger);
+    split(href).ok_or(Skip::NotMessenger)
+}
+
+/// Which chat link form the link split into `parts` is.
+fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    // Schemes and hosts are looked up by position in one name list each: one scan instead of a
+    // comparison per name.
+    let kind = match index_in("https http whatsapp tg viber", parts.scheme, eq_ci) {
+        Some(0 | 1) => {
+            let host = parts.host.ok_or(Skip::NotMessenger)?;
+            let host = strip_prefix_ci(host, "www.").unwrap_or(host);
+            const HOSTS: &str = "wa.me api.whatsapp.com web.whatsapp.com whatsapp.com \
+                t.me telegram.me telegram.dog max.ru";
+            // Every web form is decided by its first two path segments.
+            let path = segments(parts.path);
+            match index_in(HOSTS, host, eq_ci) {
+                Some(0) => wa_me(path)?,
+                Some(1..=3) => whatsapp_send(path.0, parts)?,
+                Some(4..=6) => telegram_web(path, parts, hint)?,
+                Some(_) => max_ru(path, parts, hint)?,
+                // username.t.me: a Telegram profile preview page, not a chat start link.
+                None if ends_with_ci(host, ".t.me") => return Err(Skip::NotAChat),
+                None => return Err(Skip::NotMessenger),
+            }
         }
-    } else if eq_ci(scheme, "whatsapp") {
-        whatsapp_send(app_action(&parts), &parts)?
-    } else if eq_ci(scheme, "tg") {
-        telegram_app(&parts, hint)?
-    } else if eq_ci(scheme, "viber") {
-        viber(&parts)?
-    } else {
-        return Err(Skip::NotMessenger);
+        // Every app form is decided by its action.
+        Some(i) => {
+            let action = app_action(parts);
+            match i {
+                2 => whatsapp_send(action, parts)?,
+                3 => telegram_app(action, parts, hint)?,
+                _ => viber(action, parts)?,
+            }
+        }
+        None => return Err(Skip::NotMessenger),
     };
     if href.len() > MAX_HREF_LEN {
         return Err(Skip::TooLong);
     }
-    Ok(Recognised { kind, parts })
+    Ok(kind)
 }
 
 /// The first two non-empty `/`-separated path segments (`/a//b/c` → `a`, `b`): all any link
-/// form looks at. One out-of-line function instead of an iterator adapter inlined per caller.
-#[inline(never)]
+/// form looks at. A plain loop, not an iterator adapter; inlined, as `recognise` is the
+/// snippet's only caller.
+#[inline(always)]
 fn segments(path: &str) -> (Option<&str>, Option<&str>) {
     let mut found = (None, None);
     for seg in split_byte(path, b'/') {
@@ -293,7 +296,7 @@ fn app_action<'a>(parts: &Parts<'a>) -> Option<&'a str> {
 }
 
 fn has_param(parts: &Parts<'_>, key: &str) -> bool {
-    parts.query.is_some_and(|q| params(q).any(|p| p.key == key))
+    param(parts.query, key).is_some()
 }
 
 /// A parameter's decoded value has something besides spaces.
@@ -311,8 +314,11 @@ fn is_phone_path(seg: &str) -> bool {
     !digits.is_empty() && all_digits(digits)
 }
 
-fn wa_me(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
-    let (Some(first), second) = segments(parts.path) else {
+/// A web link's first two non-empty path segments ([`segments`]): what decides its form.
+type Path<'a> = (Option<&'a str>, Option<&'a str>);
+
+fn wa_me(path: Path<'_>) -> Result<LinkKind, Skip> {
+    let (Some(first), second) = path else {
         return Err(Skip::Share);
     };
     let more = second.is_some();
@@ -345,9 +351,6 @@ fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Sk
     }
 }
 
-// The name lists below are single space-separated strings, not arrays of `&str`: an array costs
-// 8 bytes of pointer and length per name in the wasm data, a separator one.
-
 /// First path segments of t.me that are Telegram features, not usernames.
 const TELEGRAM_RESERVED: &str =
     "joinchat addstickers addemoji addlist addtheme setlanguage proxy socks \
@@ -355,11 +358,7 @@ const TELEGRAM_RESERVED: &str =
 
 /// Whether `name` is one of the space-separated `list` (`same` decides what equal means).
 fn listed(list: &str, name: &str, same: fn(&str, &str) -> bool) -> bool {
-    split_byte(list, b' ').any(|item| !item.is_empty() && same(name, item))
-}
-
-fn eq_exact(a: &str, b: &str) -> bool {
-    a == b
+    crate::url::index_in(list, name, same).is_some()
 }
 
 /// Query parameters that make a t.me / tg://resolve link something other than a chat start.
@@ -370,10 +369,10 @@ fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
         "startgroup startchannel voicechat videochat livestream post thread comment boost";
     let mut verdict = Ok(());
     for p in params(parts.query.unwrap_or("")) {
-        if listed(MINI_APP, p.key, eq_exact) {
+        if listed(MINI_APP, p.key, str::eq) {
             return Err(Skip::MiniApp);
         }
-        if listed(NOT_A_CHAT, p.key, eq_exact) {
+        if listed(NOT_A_CHAT, p.key, str::eq) {
             verdict = Err(Skip::NotAChat);
         }
     }
@@ -381,12 +380,13 @@ fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
 }
 
 /// Only `A-Z a-z 0-9 _` (the name characters of Telegram and MAX).
-#[inline(never)]
+#[inline(always)]
 fn is_word(s: &str) -> bool {
     crate::url::all_bytes(s.as_bytes(), |c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.
+#[inline(always)]
 fn is_username(s: &str) -> bool {
     let b = s.as_bytes();
     (4..=32).contains(&b.len()) && b[0].is_ascii_alphabetic() && is_word(s)
@@ -402,8 +402,8 @@ fn is_bot(name: &str, parts: &Parts<'_>, hint: Hint) -> bool {
     }
 }
 
-fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let (first, second) = segments(parts.path);
+fn telegram_web(path: Path<'_>, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let (first, second) = path;
     let first = first.ok_or(Skip::NotAChat)?;
     if eq_ci(first, "share") {
         return Err(Skip::Share);
@@ -441,8 +441,8 @@ fn telegram_web(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     })
 }
 
-fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let action = app_action(parts).ok_or(Skip::NotAChat)?;
+fn telegram_app(action: Option<&str>, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let action = action.ok_or(Skip::NotAChat)?;
     let is = |a: &str| eq_ci(action, a);
     if listed("msg_url msg share", action, eq_ci) {
         return Err(Skip::Share);
@@ -467,8 +467,8 @@ fn telegram_app(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     Err(Skip::NoRecipient)
 }
 
-fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
-    let action = app_action(parts).ok_or(Skip::NotAChat)?;
+fn viber(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Skip> {
+    let action = action.ok_or(Skip::NotAChat)?;
     if eq_ci(action, "pa") {
         if has_value(parts, "chatURI") {
             Ok(LinkKind::ViberBot)
@@ -488,8 +488,8 @@ fn viber(parts: &Parts<'_>) -> Result<LinkKind, Skip> {
     }
 }
 
-fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
-    let (first, second) = segments(parts.path);
+fn max_ru(path: Path<'_>, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
+    let (first, second) = path;
     let first = first.ok_or(Skip::NotAChat)?;
     if listed(":share %3Ashare", first, eq_ci) {
         return Err(Skip::Share);
@@ -517,7 +517,8 @@ fn max_ru(parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
 /// `None` for a link [`classify`] does not recognise as a chat link. The collector uses it to
 /// tell whether a recorded click could have started a chat on the site's configured account.
 pub fn account_of_link(href: &str) -> Option<String> {
-    let Recognised { kind, parts } = recognise(href, Hint::Auto).ok()?;
+    let parts = parts_of(href, Hint::Auto).ok()?;
+    let kind = recognise(href, &parts, Hint::Auto).ok()?;
     let decoded = |key: &str| {
         param(parts.query, key)
             .map(|v| String::from_utf8_lossy(&decode_bytes(v, true)).into_owned())
@@ -590,7 +591,8 @@ pub struct Tagged {
 /// the site's full original value stays in the page's markup (the snippet edits the live link
 /// only). A site that needs its whole value back should keep it short.
 pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
-    let r = recognise(href, input.hint)?;
+    let parts = parts_of(href, input.hint)?;
+    let kind = recognise(href, &parts, input.hint)?;
     // Whether an earlier ID's prefix is ours: the current one or one of `prefixes`.
     let ours = |p: &str| {
         if p == input.chat_id.prefix() {
@@ -603,35 +605,34 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
         }
         false
     };
-    let (key, new_raw) = match r.kind.carrier() {
-        Carrier::Text => {
-            let raw = param(r.parts.query, "text").unwrap_or("");
-            ("text", tag_text(raw, input, &ours))
-        }
+    let carrier = kind.carrier();
+    let key = match carrier {
+        Carrier::Text => "text",
+        Carrier::Hidden { key, .. } => key,
+    };
+    let raw = param(parts.query, key).unwrap_or("");
+    let new_raw = match carrier {
+        Carrier::Text => tag_text(raw, input, &ours),
         Carrier::Hidden { key, max } => {
-            let raw = param(r.parts.query, key).unwrap_or("");
             let max = if key == "context" {
                 // Viber: the cap is on the whole link.
                 VIBER_URL_MAX.saturating_sub(href.len() - raw.len() + key.len() + 2)
             } else {
                 max
             };
-            (key, hidden_value(raw, input.chat_id, &ours, max))
+            hidden_value(raw, input.chat_id, &ours, max)
         }
     };
-    let out = if param(r.parts.query, key) == Some(new_raw.as_str()) {
-        href.to_owned()
-    } else {
-        with_param(href, &r.parts, key, &new_raw)
-    };
+    // Unchanged when the value is already `new_raw`: the same `key=value` is written back.
+    let out = with_param(href, &parts, key, &new_raw);
     if out.len() > MAX_HREF_LEN {
         return Err(Skip::TooLong);
     }
     let changed = out != href;
     Ok(Tagged {
         href: out,
-        messenger: r.kind.messenger(),
-        kind: r.kind,
+        messenger: kind.messenger(),
+        kind,
         changed,
     })
 }
@@ -682,11 +683,11 @@ fn tag_text(raw: &str, input: &TagInput<'_>, ours: &dyn Fn(&str) -> bool) -> Str
 /// needed (never the ID). An earlier ID, alone or after `_`, is replaced.
 fn hidden_value(raw: &str, id: &ChatId, ours: &dyn Fn(&str) -> bool, max: usize) -> String {
     let ours_id = |s: &str| ChatId::parse(s).is_ok_and(|old| ours(old.prefix()));
-    let site = if raw.is_empty() || ours_id(raw) {
+    let site = if ours_id(raw) {
         ""
     } else {
-        match rfind_byte(raw, b'_') {
-            Some(i) if ours_id(&raw[i + 1..]) => &raw[..i],
+        match rcut(raw, b'_') {
+            (Some(site), tail) if ours_id(tail) => site,
             _ => raw,
         }
     };
@@ -740,8 +741,7 @@ pub fn split_start_param(param: &str) -> StartParam {
             chat_id: Some(id),
         };
     }
-    if let Some(i) = rfind_byte(param, b'_') {
-        let (site, tail) = (&param[..i], &param[i + 1..]);
+    if let (Some(site), tail) = rcut(param, b'_') {
         if let Ok(id) = ChatId::parse(tail) {
             let site = if site.is_empty() {
                 None

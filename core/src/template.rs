@@ -20,6 +20,7 @@ const ID: u8 = 3;
 const URL: u8 = 4;
 const TITLE: u8 = 5;
 
+#[inline(always)]
 fn find_marker(s: &str) -> Option<usize> {
     crate::url::position(s.as_bytes(), &|b| (TEXT..=TITLE).contains(&b))
 }
@@ -53,17 +54,17 @@ impl std::error::Error for TemplateError {}
 
 /// "Request number" in each supported language (primary subtag of `<html lang>`).
 fn label(lang: &str) -> &'static str {
-    let lang = lang.trim_ascii();
-    let end =
-        crate::url::position(lang.as_bytes(), &|c| c == b'-' || c == b'_').unwrap_or(lang.len());
-    let primary = &lang[..end];
+    // The part before the first `-` or `_`.
+    let primary = crate::url::before_byte(crate::url::before_byte(lang.trim_ascii(), b'-'), b'_');
     // One table string (`<code><label>` per line) scanned by one loop, instead of a comparison
     // per language.
     const LABELS: &str = "ruНомер обращения\nukНомер звернення\nkkӨтініш нөмірі\n\
         ptNúmero da solicitação\nesNúmero de solicitud\ntrTalep numarası\ndeAnfragenummer";
-    for line in crate::url::split_byte(LABELS, b'\n') {
-        if primary.len() == 2 && crate::url::eq_ci(primary, &line[..2]) {
-            return &line[2..];
+    if primary.len() == 2 {
+        for line in crate::url::split_byte(LABELS, b'\n') {
+            if let Some(label) = crate::url::strip_prefix_ci(line, primary) {
+                return label;
+            }
         }
     }
     "Request number"
@@ -86,31 +87,39 @@ impl Template {
             return Err(TemplateError::TooLong);
         }
         let mut compiled = String::with_capacity(s.len() + 2);
+        // Bit `1 << marker` for each placeholder found (literals never hold markers).
+        let mut seen = 0u32;
         let mut rest = s;
         while let Some((literal, after)) = crate::url::split_once_byte(rest, b'{') {
             push_literal(&mut compiled, literal);
-            let name_len = crate::url::position(after.as_bytes(), &|c| !c.is_ascii_lowercase())
-                .unwrap_or(after.len());
-            if name_len == 0 || after.as_bytes().get(name_len) != Some(&b'}') {
-                compiled.push('{');
-                rest = after;
-                continue;
-            }
-            let marker = match &after[..name_len] {
-                "id" => ID,
-                "text" => TEXT,
-                "url" => URL,
-                "title" => TITLE,
-                _ => return Err(TemplateError::UnknownPlaceholder),
+            // `{name}`: one or more of `a-z` up to the closing brace.
+            let (name, tail) = crate::url::cut(after, b'}');
+            let tail = match tail {
+                Some(tail)
+                    if !name.is_empty()
+                        && crate::url::all_bytes(name.as_bytes(), u8::is_ascii_lowercase) =>
+                {
+                    tail
+                }
+                _ => {
+                    compiled.push('{');
+                    rest = after;
+                    continue;
+                }
             };
-            compiled.push(marker as char);
-            rest = &after[name_len + 1..];
+            // The names in marker order (`-` holds SEP's place; it is never a name).
+            let marker = crate::url::index_in("text - id url title", name, str::eq)
+                .ok_or(TemplateError::UnknownPlaceholder)?
+                + 1;
+            seen |= 1 << marker;
+            compiled.push(marker as u8 as char);
+            rest = tail;
         }
         push_literal(&mut compiled, rest);
-        if crate::url::find_byte(&compiled, ID).is_none() {
+        if seen & 1 << ID == 0 {
             return Err(TemplateError::MissingId);
         }
-        if crate::url::find_byte(&compiled, TEXT).is_none() {
+        if seen & 1 << TEXT == 0 {
             // The site's text first, then a blank line, as in the default template.
             compiled.insert_str(0, "\u{1}\u{2}");
         }
@@ -168,8 +177,8 @@ impl Template {
         title: &str,
     ) -> Option<&'s str> {
         let c = &self.compiled;
-        let text_at = crate::url::find_byte(c, TEXT)?;
-        let (lead, trail) = (&c[..text_at], &c[text_at + 1..]);
+        let (lead, trail) = crate::url::cut(c, TEXT);
+        let trail = trail?;
         if crate::url::find_byte(trail, TEXT).is_some() {
             return None;
         }

@@ -28,8 +28,10 @@ pub struct Parts<'a> {
 /// plain `scheme:` (so `javascript:` and friends come back with their scheme, and the caller
 /// decides).
 pub fn split(href: &str) -> Option<Parts<'_>> {
-    let colon = find_byte(href, b':')?;
-    let scheme = &href[..colon];
+    // Each part is cut off at its delimiter with `cut` / `rcut`, which return both sides from
+    // one call: every `&s[..i]` is a separate char-boundary check in the wasm.
+    let (scheme, rest) = cut(href, b':');
+    let rest = rest?;
     let sb = scheme.as_bytes();
     if sb.is_empty()
         || !sb[0].is_ascii_alphabetic()
@@ -39,35 +41,21 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     {
         return None;
     }
-    let rest_start = colon + 1;
-    let (frag_at, fragment) = match find_byte(&href[rest_start..], b'#') {
-        Some(i) => (rest_start + i, Some(&href[rest_start + i + 1..])),
-        None => (href.len(), None),
-    };
-    let before_frag = &href[rest_start..frag_at];
-    let (qmark, query) = match find_byte(before_frag, b'?') {
-        Some(i) => (
-            Some(rest_start + i),
-            Some(&href[rest_start + i + 1..frag_at]),
-        ),
-        None => (None, None),
-    };
-    let hier_end = qmark.unwrap_or(frag_at);
-    let hier = &href[rest_start..hier_end];
+    let (before_frag, fragment) = cut(rest, b'#');
+    let (hier, query) = cut(before_frag, b'?');
+    let rest_start = scheme.len() + 1;
+    let hier_end = rest_start + hier.len();
     let (host, path) = if let Some(after) = hier.strip_prefix("//") {
         // Browsers end the authority at `\` too for http(s); treating it the same means a
         // `https://evil.example\@wa.me` trick is seen as evil.example, as the browser sees it.
         let end = position(after.as_bytes(), &|c| c == b'/' || c == b'\\').unwrap_or(after.len());
-        let authority = &after[..end];
-        let host_port = match rfind_byte(authority, b'@') {
-            Some(i) => &authority[i + 1..],
-            None => authority,
-        };
-        let host = match rfind_byte(host_port, b':') {
-            Some(i) if all_digits(&host_port[i + 1..]) => &host_port[..i],
+        let (authority, path) = after.split_at(end);
+        let host_port = rcut(authority, b'@').1;
+        let host = match rcut(host_port, b':') {
+            (Some(host), port) if all_digits(port) => host,
             _ => host_port,
         };
-        (Some(host), &after[end..])
+        (Some(host), path)
     } else {
         (None, hier)
     };
@@ -77,8 +65,8 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
         path,
         query,
         fragment,
-        query_start: qmark.map_or(hier_end, |q| q + 1),
-        query_end: frag_at,
+        query_start: hier_end + query.is_some() as usize,
+        query_end: rest_start + before_frag.len(),
     })
 }
 
@@ -194,8 +182,8 @@ pub fn encode_bytes_into(out: &mut String, bytes: &[u8]) {
             out.push(b as char);
         } else {
             out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b));
         }
     }
 }
@@ -249,27 +237,27 @@ pub fn decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let escaped = match (b[i], b.get(i + 1), b.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| h * 16 + l),
-            _ => None,
-        };
-        if let Some(v) = escaped {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        match b[i] {
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
+        let (v, len) = unit_at(b, i);
+        out.push(if v == b'+' && len == 1 && plus_is_space {
+            b' '
+        } else {
+            v
+        });
+        i += len;
     }
     out
+}
+
+/// The byte the raw unit starting at `b[i]` stands for, and the unit's length: a `%XX` escape
+/// is three bytes, anything else (an invalid escape too) one byte, itself. Shared by
+/// [`decode_bytes`] and [`raw_index`], which must agree on what a unit is.
+fn unit_at(b: &[u8], i: usize) -> (u8, usize) {
+    if b[i] == b'%' && i + 2 < b.len() {
+        if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+            return (h << 4 | l, 3);
+        }
+    }
+    (b[i], 1)
 }
 
 /// The index in `raw` of the unit that [`decode_bytes`] (without `plus_is_space`) turned into
@@ -278,21 +266,21 @@ pub fn raw_index(raw: &str, pos: usize) -> usize {
     let b = raw.as_bytes();
     let (mut i, mut n) = (0, 0);
     while i < b.len() && n < pos {
-        let escaped =
-            b[i] == b'%' && b.len() > i + 2 && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some();
-        i += if escaped { 3 } else { 1 };
+        i += unit_at(b, i).1;
         n += 1;
     }
     i
 }
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Upper-case hex digits are the first 16 characters of the chat ID alphabet, so one table
+/// serves both.
+fn hex_digit(v: u8) -> char {
+    crate::alphabet::char_of(v & 15) as char
+}
 
-/// Value of a hex digit, either case: a search of the digits the encoder needs anyway (smaller
-/// in wasm than a range match).
+/// Value of a hex digit, either case.
 fn hex(c: u8) -> Option<u8> {
-    let upper = c.to_ascii_uppercase();
-    position(HEX, &|h| h == upper).map(|v| v as u8)
+    crate::alphabet::value(c.to_ascii_uppercase()).filter(|&v| v < 16)
 }
 
 // The helpers below stand in for `str::find` / `split` / `eq_ignore_ascii_case`: those are
@@ -320,8 +308,21 @@ pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
             .is_some_and(|tail| eq_ci(tail, suffix))
 }
 
-/// Every byte is an ASCII digit (true for ""). One out-of-line copy for all callers.
+/// Position of `name` among the space-separated words of `list` (`same` decides what equal
+/// means; empty words never match). Name lists as one string, not arrays of `&str`: an array
+/// costs 8 bytes of pointer and length per name in the wasm data, a separator one.
 #[inline(never)]
+pub fn index_in(list: &str, name: &str, same: fn(&str, &str) -> bool) -> Option<usize> {
+    for (i, item) in split_byte(list, b' ').enumerate() {
+        if !item.is_empty() && same(name, item) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Every byte is an ASCII digit (true for ""): `all_bytes` with the digit test, at each caller.
+#[inline(always)]
 pub fn all_digits(s: &str) -> bool {
     all_bytes(s.as_bytes(), u8::is_ascii_digit)
 }
@@ -365,7 +366,7 @@ pub fn find_byte(s: &str, b: u8) -> Option<usize> {
     None
 }
 
-#[inline(never)]
+#[inline(always)]
 pub fn rfind_byte(s: &str, b: u8) -> Option<usize> {
     let s = s.as_bytes();
     let mut i = s.len();
@@ -378,17 +379,37 @@ pub fn rfind_byte(s: &str, b: u8) -> Option<usize> {
     None
 }
 
-/// `s` up to the first `b` (all of `s` when there is none).
+/// `s` cut at the first `b`: the part before it (all of `s` when there is none) and the part
+/// after it, if any.
 #[inline(never)]
+pub fn cut(s: &str, b: u8) -> (&str, Option<&str>) {
+    match find_byte(s, b) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    }
+}
+
+/// `s` cut at the last `b`: the part before it, if any, and the part after it (all of `s` when
+/// there is none).
+#[inline(never)]
+pub fn rcut(s: &str, b: u8) -> (Option<&str>, &str) {
+    match rfind_byte(s, b) {
+        Some(i) => (Some(&s[..i]), &s[i + 1..]),
+        None => (None, s),
+    }
+}
+
+/// `s` up to the first `b` (all of `s` when there is none).
+#[inline(always)]
 pub fn before_byte(s: &str, b: u8) -> &str {
-    &s[..find_byte(s, b).unwrap_or(s.len())]
+    cut(s, b).0
 }
 
 /// `s.split_once(b as char)` for an ASCII byte.
-#[inline(never)]
+#[inline(always)]
 pub fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
-    let i = find_byte(s, b)?;
-    Some((&s[..i], &s[i + 1..]))
+    let (before, after) = cut(s, b);
+    Some((before, after?))
 }
 
 /// `s.split(b as char)` for an ASCII byte.
@@ -408,17 +429,9 @@ impl<'a> Iterator for SplitByte<'a> {
 
     #[inline(never)]
     fn next(&mut self) -> Option<&'a str> {
-        let r = self.rest?;
-        match find_byte(r, self.b) {
-            Some(i) => {
-                self.rest = Some(&r[i + 1..]);
-                Some(&r[..i])
-            }
-            None => {
-                self.rest = None;
-                Some(r)
-            }
-        }
+        let (item, rest) = cut(self.rest?, self.b);
+        self.rest = rest;
+        Some(item)
     }
 }
 
@@ -514,6 +527,16 @@ mod tests {
         assert_eq!(rfind_byte("abc", b'_'), None);
         assert_eq!(find_byte("ab_c_", b'_'), Some(2));
         assert_eq!(find_byte("", b'_'), None);
+        assert_eq!(cut("a_b_c", b'_'), ("a", Some("b_c")));
+        assert_eq!(cut("_", b'_'), ("", Some("")));
+        assert_eq!(cut("abc", b'_'), ("abc", None));
+        assert_eq!(rcut("a_b_c", b'_'), (Some("a_b"), "c"));
+        assert_eq!(rcut("_", b'_'), (Some(""), ""));
+        assert_eq!(rcut("abc", b'_'), (None, "abc"));
+        assert_eq!(before_byte("a#b#", b'#'), "a");
+        assert_eq!(before_byte("ab", b'#'), "ab");
+        assert_eq!(split_once_byte("k=v=w", b'='), Some(("k", "v=w")));
+        assert_eq!(split_once_byte("k", b'='), None);
         assert_eq!(position(b"ab-c", &|c| c == b'-'), Some(2));
         assert_eq!(position(b"abc", &|c| c == b'-'), None);
         assert!(all_bytes(b"", u8::is_ascii_digit));
@@ -560,6 +583,9 @@ mod tests {
             };
             assert_eq!(hex(c), expected, "byte {c}");
         }
+        for v in 0..16u8 {
+            assert_eq!(hex_digit(v), b"0123456789ABCDEF"[v as usize] as char);
+        }
     }
 
     /// [`decode`]'s hand-written UTF-8 decoding against std's, for every one- and two-byte
@@ -571,8 +597,8 @@ mod tests {
             let mut raw = String::new();
             for b in bytes {
                 raw.push('%');
-                raw.push(HEX[(b >> 4) as usize] as char);
-                raw.push(HEX[(b & 15) as usize] as char);
+                raw.push(hex_digit(b >> 4));
+                raw.push(hex_digit(*b));
             }
             assert_eq!(
                 decode(&raw, false),
