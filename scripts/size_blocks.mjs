@@ -46,7 +46,7 @@ function sections(buf) {
 
 /**
  * Which block a function name belongs to: the first project crate path in it, so a std generic
- * instantiated for one of ours counts as ours. An export counts as the browser shell: the `App`
+ * instantiated for one of ours counts as ours. An export counts as the page view: the `PageView`
  * methods it calls are inlined into it.
  */
 // Names as rustc mangles them (v0 `_R…7chattag5logic…` or legacy `_ZN7chattag5logic…`: the
@@ -54,7 +54,7 @@ function sections(buf) {
 const OWNERS = [
   [/chattag_core\[|12chattag_core/, 'rules: core'],
   [/chattag\[[0-9a-f]+\]::logic|7chattag5logic/, 'rules: snippet logic'],
-  [/chattag\[[0-9a-f]+\]::(browser|exports)|7chattag(7browser|7exports)/, 'shell: page-view state, exports (src/browser, lib.rs)'],
+  [/chattag\[[0-9a-f]+\]::(browser|exports)|7chattag(7browser|7exports)/, 'page view: decisions as effects, exports (src/browser, lib.rs)'],
 ];
 export function blockOf(name) {
   // The exports (src/lib.rs, src/browser/abi.rs) keep their one-letter export names.
