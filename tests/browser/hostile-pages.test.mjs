@@ -62,6 +62,30 @@ test('a plain-object chattagConfig still configures the snippet', async () => {
   });
 });
 
+test('chattagConfig values that throw when read as text are no values: links tagged, no error', async () => {
+  await h.run(async (s) => {
+    const head = `<script>
+      const boom = { toString() { throw new Error('hostile toString'); } };
+      window.chattagConfig = { endpoint: boom, prefix: boom, template: boom, lifetimeDays: boom, consent: boom, debug: boom };
+    </script>`;
+    await s.page.goto(h.server.page(pageHtml({ head, snippet: { endpoint: undefined }, body: anchors(LINKS) })));
+    const id = await tagged(s, ['wa', 'tg']);
+    assert.match(id, /^CT/, 'the default prefix');
+    assert.deepEqual(s.requests, [], 'no endpoint');
+    await noErrors(s);
+  }, { initScript: CATCH });
+});
+
+test('an endpoint path that cannot be resolved against the page is a bad setting, not a failure', async () => {
+  await h.run(async (s) => {
+    const head = `<script>window.chattagConfig = { endpoint: '//collector.example:99999/v1/events' };</script>`;
+    await s.page.goto(h.server.page(pageHtml({ head, snippet: { endpoint: undefined }, body: anchors(LINKS) })));
+    await tagged(s, ['wa']);
+    assert.ok(s.console.some((m) => m.type === 'warning' && /endpoint: not an http\(s\) URL/.test(m.text)), JSON.stringify(s.console));
+    await noErrors(s);
+  }, { initScript: CATCH });
+});
+
 for (const [what, polyfill] of [
   ['that throws', `window.TextDecoder = function () { throw new Error('polyfill: unsupported encoding'); };`],
   ['that decodes wrongly', `window.TextDecoder = class { decode() { return ''; } }; window.TextEncoder = class { encode() { return new Uint8Array(0); } };`],

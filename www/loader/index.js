@@ -176,6 +176,8 @@ import * as page from './page.js';
     // CompileError: caught below.
     try {
       const loaded = loadWasm(script, w.imports, w.adopt);
+      // While it downloads (the default build): the settings and the visitor record.
+      page.prepare();
       if (loaded instanceof Promise) await loaded;
       else w.adopt(new WebAssembly.Instance(new WebAssembly.Module(loaded), w.imports()));
     } catch (e) {

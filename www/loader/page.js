@@ -38,15 +38,26 @@ let token = 0;
 let attempt = 0;
 let retrying;
 let ymAnswered;
+// The settings' warnings, until the wasm has checked its two; the visitor record read at script
+// start (`prepare`), used by the first activation.
+let bad, early;
 
-/** Reads the settings (warning about bad ones); returns whether debug mode is on. */
+/**
+ * At script start, while the wasm downloads: the settings, and — when consent is not required —
+ * the stored visitor record. Storage and cookies are synchronous IPC in browsers: read here, they
+ * are off the path between the wasm's arrival and the first tagging pass.
+ */
+export const prepare = () => {
+  [s, bad] = read(setting);
+  consent = !s.consentRequired;
+  if (consent) early = [record()];
+};
+
+/** The wasm is here: its settings checked, every bad one said; returns whether debug mode is on. */
 export const boot = () => {
-  const [settings, bad] = read(setting);
-  s = settings;
   for (const c of w.call(CONFIGURE, s.prefix, s.template) || '') bad.push(BAD[c]);
   // A bad setting is the one thing said without debug: the site owner has to see it.
   for (const m of bad) console.warn('chattag: bad setting:', m);
-  consent = !s.consentRequired;
   return s.debug;
 };
 
@@ -111,7 +122,8 @@ export const ask = (op, a, b, n) => (settle(), w.call(op, a, b, n));
 
 const activate = () => {
   if (live || !consent) return;
-  act(w.call(START, record(), undefined, s.lifetime));
+  act(w.call(START, early ? early[0] : record(), undefined, s.lifetime));
+  early = 0;
   // No ID only when the browser has no CSPRNG.
   if (!live) return warn('no CSPRNG in this browser: not running');
   // Tagging first: the pass runs as soon as the loader's start returns (`passNow`), and the rest

@@ -6,8 +6,15 @@
 
 // ASCII whitespace around a value (what a site owner's copy-paste adds).
 const trim = (v) => v.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '');
-// `data-debug` present or "1" / "true" / "on" / "yes" → on; "0" / "false" / "off" / "no" → off.
-export const on = (v) => v != null && v !== false && !/^[\t\n\f\r ]*(0|false|off|no)[\t\n\f\r ]*$/i.test(String(v));
+// `data-debug` present or "1" / "true" / "on" / "yes" → on; "0" / "false" / "off" / "no" → off; a
+// value that throws when read as text (a hostile `toString`) → off.
+export const on = (v) => {
+  try {
+    return v != null && v !== false && !/^[\t\n\f\r ]*(0|false|off|no)[\t\n\f\r ]*$/i.test(String(v));
+  } catch (e) {
+    return false;
+  }
+};
 
 export const DEFAULT_LIFETIME_DAYS = 21;
 

@@ -92,17 +92,20 @@ export const ym = (counter, cb) => {
 
 // ---- settings and page facts ------------------------------------------------------------------
 
-// The raw value of a setting: the script tag's `attr`, else `String(chattagConfig[key])`.
-export const setting = (attr, key) => {
-  if (urlDebug && key == 'debug') return '1';
-  let v = script && script.getAttribute(attr);
-  if (v == null) v = own(key);
-  if (v == null) return;
-  v = String(v);
-  // A path on the site's own domain (`/chattag/v1/events`, the collector behind the site's
-  // proxy) or a scheme-relative URL: resolved against the page.
-  return key == 'endpoint' && /^\s*\//.test(v) ? new URL(v.trim(), D.baseURI).href : v;
-};
+// The raw value of a setting: the script tag's `attr`, else `String(chattagConfig[key])`; a value
+// that throws (a hostile `toString`) is no value.
+export const setting = (attr, key) =>
+  safe(() => {
+    if (urlDebug && key == 'debug') return '1';
+    let v = script && script.getAttribute(attr);
+    if (v == null) v = own(key);
+    if (v == null) return;
+    v = String(v);
+    // A path on the site's own domain (`/chattag/v1/events`, the collector behind the site's
+    // proxy) or a scheme-relative URL: resolved against the page (one that cannot be resolved
+    // stays as it is, and settings.js says it is not an http(s) URL).
+    return key == 'endpoint' && /^\s*\//.test(v) ? safe(() => new URL(v.trim(), D.baseURI).href, v) : v;
+  });
 
 export const now = () => Date.now();
 export const rnd = () => safe(() => crypto.getRandomValues(new Uint32Array(1))[0], -1);
