@@ -191,9 +191,11 @@ import * as page from './page.js';
     for (const [name, ...args] of queue.splice(0)) {
       if (METHODS.includes(name)) guard(api[name])(...args);
     }
-    listen();
     guard(page.start)();
     passNow();
+    // After the first pass: its writes reach no observer, and the pass waits for nothing (a
+    // click cannot come in between: this is one task).
+    listen();
     if (ui.debug) {
       Promise.all([loadChunk('debug'), loadChunk('inspect')])
         .then(([m, i]) => i.debug(m, state))

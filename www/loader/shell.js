@@ -176,12 +176,11 @@ export const LINK = 'a[href],area[href]';
 // it missed hosts written in mixed case (`http://www.WA.me/…`).
 const CANDIDATES = 'a[href]:not([data-chattag]),area[href]:not([data-chattag])';
 const HINTED = 'a[href][data-chattag],area[href][data-chattag]';
-// Links per slice of a long pass: ~20 ms of work on a 2-core machine, so that a 10,000-link page
-// never sees a task anywhere near 50 ms from us.
-const SLICE = 2000;
-// Up to this many links, a pass's first slice runs in the same task as its queries (a few ms
-// together) instead of waiting for another task.
-const SMALL = 500;
+// A pass works in slices of SLICE links (one crossing into the wasm each) and yields to the page
+// once a task has run BUDGET ms, so that a 10,000-link page never sees a task anywhere near 50 ms
+// from us, while a small page is done in the task that queried it.
+const SLICE = 500;
+const BUDGET = 20;
 // The bulk pass's prefilter: an href without any of these cannot be a messenger link, so the wasm
 // never sees it (the core classifies every href that passes).
 export const MAYBE = /wa\.me|whatsapp|t\.me|telegram|tg:|viber|max\.ru/i;
@@ -265,20 +264,18 @@ let list, from, passing;
 function step() {
   // Run already (`passNow`): a stale scheduled step has nothing to do.
   if (!passing) return;
-  let queried;
+  const start = Date.now();
   try {
     if (!list) {
-      // The queries get a task of their own (on a 10,000-link page they take as long as a
-      // slice), then the slices follow; a small page's one slice comes with them.
-      queried = from = 0;
+      from = 0;
       for (const el of D.querySelectorAll(HINTED)) guard(tagLink)(el, 0);
       list = D.querySelectorAll(CANDIDATES);
       // Open shadow roots, which querySelectorAll does not reach: in a task of their own.
       setTimeout(guard(() => tagLinks(shadows(D))));
     }
-    if (queried === undefined || list.length <= SMALL) {
+    while (from < list.length && Date.now() - start < BUDGET) {
       const to = Math.min(list.length, from + SLICE);
-      if (to > from) tagSlice(list, from, to);
+      tagSlice(list, from, to);
       from = to;
     }
   } catch (e) {
