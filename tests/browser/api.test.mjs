@@ -180,6 +180,25 @@ test('consent(false) withdraws: chattag\'s cookies and storage are cleared and n
   });
 });
 
+test('consent withdrawn and given again before load: the returning visitor starts over with a new ID', async () => {
+  await h.run(async (s) => {
+    const links = anchors([['wa', 'https://wa.me/79991234567']]);
+    await s.page.goto(h.server.page(pageHtml({ body: links })));
+    const first = await s.ready();
+    await s.waitForEvent((e) => e.type === 'issue' && e.chat_id === first, { delivered: true, what: 'the first issue event' });
+    // The next page queues a withdrawal and a new consent before the snippet has loaded.
+    const head = `<script>
+      window.chattag = window.chattag || function () { (chattag.q = chattag.q || []).push(arguments); };
+      chattag('consent', false);
+      chattag('consent', true);
+    </script>`;
+    await s.page.goto(h.server.page(pageHtml({ head, body: links })));
+    const second = await s.ready();
+    assert.notEqual(second, first, 'the withdrawn ID is not brought back');
+    await s.waitForEvent((e) => e.type === 'issue' && e.chat_id === second, { what: 'an issue event for the new ID' });
+  });
+});
+
 test('window.chattagConfig configures the snippet when the tag has no data-* (Google Tag Manager)', async () => {
   await h.run(async (s) => {
     const head = `<script>window.chattagConfig = { endpoint: 'https://collector.test/v1/events', prefix: 'FL' };</script>

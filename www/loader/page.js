@@ -159,7 +159,7 @@ export const consentTo = (granted) => {
   } else {
     // Withdrawn: the request in flight is forgotten (its answer becomes stale), and everything
     // chattag keeps is cleared.
-    live = pending = inFlight = retrying = 0;
+    live = pending = inFlight = retrying = early = 0;
     w.call(FORGET);
     remove(RECORD);
     remove(OUTBOX);
