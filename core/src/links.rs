@@ -352,6 +352,7 @@ fn wa_me(path: Path<'_>) -> Result<LinkKind, Skip> {
 }
 
 /// `…/send?phone=` on api/web.whatsapp.com and `whatsapp://send?phone=`.
+#[inline(always)]
 fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Skip> {
     match action {
         Some(a) if eq_ci(a, "send") => {

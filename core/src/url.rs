@@ -27,6 +27,7 @@ pub struct Parts<'a> {
 /// Splits an absolute URL. Returns `None` for relative links, fragments and anything without a
 /// plain `scheme:` (so `javascript:` and friends come back with their scheme, and the caller
 /// decides).
+#[inline(always)]
 pub fn split(href: &str) -> Option<Parts<'_>> {
     // Each part is cut off at its delimiter with `cut` / `rcut`, which return both sides from
     // one call: every `&s[..i]` is a separate char-boundary check in the wasm.
