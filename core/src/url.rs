@@ -129,6 +129,7 @@ pub fn param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
 /// `href` with the first `key` parameter's value replaced by `raw_value` (already encoded), or
 /// the parameter appended when absent. Every other byte — other parameters, their order and
 /// encoding, the fragment — is kept.
+#[inline(always)]
 pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> String {
     // One splice for every case: `href[..start]`, a separator, `key=value`, `href[end..]`.
     let (start, end, sep) = match parts.query {
