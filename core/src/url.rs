@@ -160,6 +160,7 @@ pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> 
     out
 }
 
+#[inline(always)]
 fn push_pair(out: &mut String, key: &str, raw_value: &str) {
     out.push_str(key);
     out.push('=');
@@ -281,6 +282,7 @@ fn hex_digit(v: u8) -> char {
 }
 
 /// Value of a hex digit, either case.
+#[inline(always)]
 fn hex(c: u8) -> Option<u8> {
     crate::alphabet::value(c.to_ascii_uppercase()).filter(|&v| v < 16)
 }
@@ -419,7 +421,7 @@ pub fn split_byte(s: &str, b: u8) -> SplitByte<'_> {
     SplitByte { rest: Some(s), b }
 }
 
-/// The iterator of [`split_byte`]: a named type with one `next`, so that every caller shares it.
+/// The iterator of [`split_byte`]: a named type whose `next` is one call of `cut`.
 #[derive(Clone, Debug)]
 pub struct SplitByte<'a> {
     rest: Option<&'a str>,
@@ -429,7 +431,7 @@ pub struct SplitByte<'a> {
 impl<'a> Iterator for SplitByte<'a> {
     type Item = &'a str;
 
-    #[inline(never)]
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a str> {
         let (item, rest) = cut(self.rest?, self.b);
         self.rest = rest;
