@@ -201,6 +201,7 @@ pub fn encode_component(s: &str) -> String {
 /// `location.search`); without it `+` stays `+` (messenger text parameters, where we cannot know
 /// which convention the site used and must not reinterpret its text). Invalid escapes are kept as
 /// written; invalid UTF-8 makes the result `None`.
+#[inline(always)]
 pub fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     let b = decode_bytes(s, plus_is_space);
     // UTF-8 decoded by hand, character by character, instead of `String::from_utf8`: std's
@@ -357,7 +358,7 @@ pub fn position(s: &[u8], hit: &dyn Fn(u8) -> bool) -> Option<usize> {
 }
 
 /// Position of an ASCII byte.
-#[inline(never)]
+#[inline(always)]
 pub fn find_byte(s: &str, b: u8) -> Option<usize> {
     let s = s.as_bytes();
     let mut i = 0;
