@@ -290,7 +290,7 @@ fn hex(c: u8) -> Option<u8> {
 
 // The helpers below stand in for `str::find` / `split` / `eq_ignore_ascii_case`: those are
 // generic over patterns and inline at every call, which costs kilobytes in the snippet. One
-// out-of-line copy each is enough for ASCII delimiters.
+// byte-level version each is enough for ASCII delimiters; whether it is inlined is measured.
 
 /// ASCII-case-insensitive equality.
 #[inline(never)]
