@@ -399,7 +399,7 @@ fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
 /// Only `A-Z a-z 0-9 _` (the name characters of Telegram and MAX).
 #[inline(always)]
 fn is_word(s: &str) -> bool {
-    crate::url::all_bytes(s.as_bytes(), |c| c.is_ascii_alphanumeric() || *c == b'_')
+    crate::url::all_alnum_or(s, "_")
 }
 
 /// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.

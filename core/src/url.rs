@@ -34,12 +34,7 @@ pub fn split(href: &str) -> Option<Parts<'_>> {
     let (scheme, rest) = cut(href, b':');
     let rest = rest?;
     let sb = scheme.as_bytes();
-    if sb.is_empty()
-        || !sb[0].is_ascii_alphabetic()
-        || !all_bytes(sb, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')
-        })
-    {
+    if sb.is_empty() || !sb[0].is_ascii_alphabetic() || !all_alnum_or(scheme, "+-.") {
         return None;
     }
     let (before_frag, fragment) = cut(rest, b'#');
@@ -344,6 +339,17 @@ pub fn all_bytes(s: &[u8], ok: fn(&u8) -> bool) -> bool {
     true
 }
 
+/// Every byte of `s` is an ASCII letter or digit or one of `extra` (true for ""). One function
+/// for every such character class instead of a closure each.
+pub fn all_alnum_or(s: &str, extra: &str) -> bool {
+    for &c in s.as_bytes() {
+        if !c.is_ascii_alphanumeric() && find_byte(extra, c).is_none() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Position of the first byte of `s` that passes `hit` (`None` when there is none).
 #[inline(never)]
 pub fn position(s: &[u8], hit: &dyn Fn(u8) -> bool) -> Option<usize> {
@@ -547,6 +553,10 @@ mod tests {
         assert!(all_bytes(b"", u8::is_ascii_digit));
         assert!(all_bytes(b"0129", u8::is_ascii_digit));
         assert!(!all_bytes(b"01a9", u8::is_ascii_digit));
+        assert!(all_alnum_or("", ""));
+        assert!(all_alnum_or("aZ09_-", "_-"));
+        assert!(!all_alnum_or("a.b", "_-"));
+        assert!(!all_alnum_or("aЖ", "_"), "ASCII only");
         assert_eq!(
             params("a=1&&b&c=&=d").collect::<Vec<_>>(),
             vec![
