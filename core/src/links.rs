@@ -411,6 +411,7 @@ fn is_username(s: &str) -> bool {
 
 /// Bot or person: the site's hint first; else a name ending in `bot`, or a `start` parameter the
 /// site already wrote (only bots take one).
+#[inline(always)]
 fn is_bot(name: &str, parts: &Parts<'_>, hint: Hint) -> bool {
     match hint {
         Hint::Bot => true,

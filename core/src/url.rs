@@ -351,7 +351,7 @@ pub fn all_alnum_or(s: &str, extra: &str) -> bool {
 }
 
 /// Position of the first byte of `s` that passes `hit` (`None` when there is none).
-#[inline(never)]
+#[inline(always)]
 pub fn position(s: &[u8], hit: &dyn Fn(u8) -> bool) -> Option<usize> {
     let mut i = 0;
     while i < s.len() {
