@@ -402,7 +402,7 @@ pub fn cut(s: &str, b: u8) -> (&str, Option<&str>) {
 
 /// `s` cut at the last `b`: the part before it, if any, and the part after it (all of `s` when
 /// there is none).
-#[inline(never)]
+#[inline(always)]
 pub fn rcut(s: &str, b: u8) -> (Option<&str>, &str) {
     match rfind_byte(s, b) {
         Some(i) => (Some(&s[..i]), &s[i + 1..]),
