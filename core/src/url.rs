@@ -87,24 +87,18 @@ pub struct Params<'a>(SplitByte<'a>);
 impl<'a> Iterator for Params<'a> {
     type Item = Param<'a>;
 
-    #[inline(never)]
+    #[inline(always)]
     fn next(&mut self) -> Option<Param<'a>> {
         loop {
             let s = self.0.next()?;
             if s.is_empty() {
                 continue;
             }
-            return Some(match split_once_byte(s, b'=') {
-                Some((key, value)) => Param {
-                    key,
-                    value,
-                    has_eq: true,
-                },
-                None => Param {
-                    key: s,
-                    value: "",
-                    has_eq: false,
-                },
+            let (key, value) = cut(s, b'=');
+            return Some(Param {
+                key,
+                value: value.unwrap_or(""),
+                has_eq: value.is_some(),
             });
         }
     }
