@@ -220,14 +220,14 @@ pub fn clean_utm_value(v: &str) -> Option<String> {
 /// The value of cookie `name` in `document.cookie` syntax (`a=1; b=2`); the first one wins, as
 /// browsers list the most specific path first.
 pub fn cookie_value<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
-    crate::url::split_byte(cookie_header, b';').find_map(|pair| {
-        let (key, value) = crate::url::split_once_byte(pair, b'=')?;
-        if key.trim_ascii() == name {
-            Some(value.trim_ascii())
-        } else {
-            None
+    for pair in crate::url::split_byte(cookie_header, b';') {
+        if let (key, Some(value)) = crate::url::cut(pair, b'=') {
+            if key.trim_ascii() == name {
+                return Some(value.trim_ascii());
+            }
         }
-    })
+    }
+    None
 }
 
 /// Metrica's ClientID from its `_ym_uid` cookie.
