@@ -9,6 +9,7 @@ const ALPHABET_STR: &str = match core::str::from_utf8(ALPHABET) {
 };
 
 /// Value of a canonical (uppercase, exact) alphabet character.
+#[inline(always)]
 pub fn value(c: u8) -> Option<u8> {
     // A search of the 32-byte alphabet the encoder needs anyway: smaller in wasm than the
     // range match it replaces.

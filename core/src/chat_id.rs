@@ -99,6 +99,7 @@ impl ChatId {
         Self::from_parts(prefix.as_str(), &body)
     }
 
+    #[inline(always)]
     pub(crate) fn from_parts(prefix: &str, body: &[u8; BODY_LEN]) -> ChatId {
         let mut s = String::with_capacity(prefix.len() + BODY_LEN + 1);
         s.push_str(prefix);

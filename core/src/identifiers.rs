@@ -113,32 +113,29 @@ fn cleaned_by(v: &str, ok: Rule) -> Option<String> {
     }
 }
 
-fn is_ascii_token(v: &str, max: usize, ok: fn(&u8) -> bool) -> bool {
-    !v.is_empty() && v.len() <= max && crate::url::all_bytes(v.as_bytes(), ok)
+/// 1 to `max` bytes.
+fn has_len(v: &str, max: usize) -> bool {
+    !v.is_empty() && v.len() <= max
 }
 
 fn is_client_id(v: &str) -> bool {
-    is_ascii_token(v, MAX_CLIENT_ID_LEN, u8::is_ascii_digit)
+    has_len(v, MAX_CLIENT_ID_LEN) && crate::url::all_digits(v)
 }
 
 fn is_yclid(v: &str) -> bool {
-    is_ascii_token(v, MAX_YCLID_LEN, u8::is_ascii_digit)
+    has_len(v, MAX_YCLID_LEN) && crate::url::all_digits(v)
 }
 
 fn is_gclid(v: &str) -> bool {
-    is_ascii_token(v, MAX_GCLID_LEN, |c| {
-        c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-'
-    })
+    has_len(v, MAX_GCLID_LEN) && crate::url::all_alnum_or(v, "_-")
 }
 
 fn is_fbclid(v: &str) -> bool {
-    is_ascii_token(v, MAX_FBCLID_LEN, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
-    })
+    has_len(v, MAX_FBCLID_LEN) && crate::url::all_alnum_or(v, "_-.")
 }
 
 fn is_ga_client_id(v: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.len() <= MAX_GA_PART_LEN && crate::url::all_digits(s);
+    let digits = |s: &str| has_len(s, MAX_GA_PART_LEN) && crate::url::all_digits(s);
     crate::url::split_once_byte(v, b'.').is_some_and(|(a, b)| digits(a) && digits(b))
 }
 
@@ -223,14 +220,14 @@ pub fn clean_utm_value(v: &str) -> Option<String> {
 /// The value of cookie `name` in `document.cookie` syntax (`a=1; b=2`); the first one wins, as
 /// browsers list the most specific path first.
 pub fn cookie_value<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
-    crate::url::split_byte(cookie_header, b';').find_map(|pair| {
-        let (key, value) = crate::url::split_once_byte(pair, b'=')?;
-        if key.trim_ascii() == name {
-            Some(value.trim_ascii())
-        } else {
-            None
+    for pair in crate::url::split_byte(cookie_header, b';') {
+        if let (key, Some(value)) = crate::url::cut(pair, b'=') {
+            if key.trim_ascii() == name {
+                return Some(value.trim_ascii());
+            }
         }
-    })
+    }
+    None
 }
 
 /// Metrica's ClientID from its `_ym_uid` cookie.

@@ -336,6 +336,7 @@ fn wa_me(path: Path<'_>) -> Result<LinkKind, Skip> {
 }
 
 /// `…/send?phone=` on api/web.whatsapp.com and `whatsapp://send?phone=`.
+#[inline(always)]
 fn whatsapp_send(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Skip> {
     match action {
         Some(a) if eq_ci(a, "send") => {
@@ -382,7 +383,7 @@ fn telegram_non_chat(parts: &Parts<'_>) -> Result<(), Skip> {
 /// Only `A-Z a-z 0-9 _` (the name characters of Telegram and MAX).
 #[inline(always)]
 fn is_word(s: &str) -> bool {
-    crate::url::all_bytes(s.as_bytes(), |c| c.is_ascii_alphanumeric() || *c == b'_')
+    crate::url::all_alnum_or(s, "_")
 }
 
 /// Telegram usernames: 4–32 of `A-Z a-z 0-9 _`, starting with a letter.
@@ -394,6 +395,7 @@ fn is_username(s: &str) -> bool {
 
 /// Bot or person: the site's hint first; else a name ending in `bot`, or a `start` parameter the
 /// site already wrote (only bots take one).
+#[inline(always)]
 fn is_bot(name: &str, parts: &Parts<'_>, hint: Hint) -> bool {
     match hint {
         Hint::Bot => true,

@@ -182,7 +182,10 @@ impl Template {
         if crate::url::find_byte(trail, TEXT).is_some() {
             return None;
         }
-        for has_text in [true, false] {
+        // With the site's text, then without (the blank line differs). A counted loop: an
+        // array of the two cases costs an iterator in the wasm.
+        for pass in 0..2 {
+            let has_text = pass == 0;
             let ctx = Context {
                 id: old,
                 url,

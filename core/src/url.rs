@@ -27,18 +27,14 @@ pub struct Parts<'a> {
 /// Splits an absolute URL. Returns `None` for relative links, fragments and anything without a
 /// plain `scheme:` (so `javascript:` and friends come back with their scheme, and the caller
 /// decides).
+#[inline(always)]
 pub fn split(href: &str) -> Option<Parts<'_>> {
     // Each part is cut off at its delimiter with `cut` / `rcut`, which return both sides from
     // one call: every `&s[..i]` is a separate char-boundary check in the wasm.
     let (scheme, rest) = cut(href, b':');
     let rest = rest?;
     let sb = scheme.as_bytes();
-    if sb.is_empty()
-        || !sb[0].is_ascii_alphabetic()
-        || !all_bytes(sb, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')
-        })
-    {
+    if sb.is_empty() || !sb[0].is_ascii_alphabetic() || !all_alnum_or(scheme, "+-.") {
         return None;
     }
     let (before_frag, fragment) = cut(rest, b'#');
@@ -91,24 +87,18 @@ pub struct Params<'a>(SplitByte<'a>);
 impl<'a> Iterator for Params<'a> {
     type Item = Param<'a>;
 
-    #[inline(never)]
+    #[inline(always)]
     fn next(&mut self) -> Option<Param<'a>> {
         loop {
             let s = self.0.next()?;
             if s.is_empty() {
                 continue;
             }
-            return Some(match split_once_byte(s, b'=') {
-                Some((key, value)) => Param {
-                    key,
-                    value,
-                    has_eq: true,
-                },
-                None => Param {
-                    key: s,
-                    value: "",
-                    has_eq: false,
-                },
+            let (key, value) = cut(s, b'=');
+            return Some(Param {
+                key,
+                value: value.unwrap_or(""),
+                has_eq: value.is_some(),
             });
         }
     }
@@ -128,6 +118,7 @@ pub fn param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
 /// `href` with the first `key` parameter's value replaced by `raw_value` (already encoded), or
 /// the parameter appended when absent. Every other byte — other parameters, their order and
 /// encoding, the fragment — is kept.
+#[inline(always)]
 pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> String {
     // One splice for every case: `href[..start]`, a separator, `key=value`, `href[end..]`.
     let (start, end, sep) = match parts.query {
@@ -158,6 +149,7 @@ pub fn with_param(href: &str, parts: &Parts<'_>, key: &str, raw_value: &str) -> 
     out
 }
 
+#[inline(always)]
 fn push_pair(out: &mut String, key: &str, raw_value: &str) {
     out.push_str(key);
     out.push('=');
@@ -198,6 +190,7 @@ pub fn encode_component(s: &str) -> String {
 /// `location.search`); without it `+` stays `+` (messenger text parameters, where we cannot know
 /// which convention the site used and must not reinterpret its text). Invalid escapes are kept as
 /// written; invalid UTF-8 makes the result `None`.
+#[inline(always)]
 pub fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     let b = decode_bytes(s, plus_is_space);
     // UTF-8 decoded by hand, character by character, instead of `String::from_utf8`: std's
@@ -279,13 +272,14 @@ fn hex_digit(v: u8) -> char {
 }
 
 /// Value of a hex digit, either case.
+#[inline(always)]
 fn hex(c: u8) -> Option<u8> {
     crate::alphabet::value(c.to_ascii_uppercase()).filter(|&v| v < 16)
 }
 
 // The helpers below stand in for `str::find` / `split` / `eq_ignore_ascii_case`: those are
 // generic over patterns and inline at every call, which costs kilobytes in the snippet. One
-// out-of-line copy each is enough for ASCII delimiters.
+// byte-level version each is enough for ASCII delimiters; whether it is inlined is measured.
 
 /// ASCII-case-insensitive equality.
 #[inline(never)]
@@ -339,8 +333,19 @@ pub fn all_bytes(s: &[u8], ok: fn(&u8) -> bool) -> bool {
     true
 }
 
+/// Every byte of `s` is an ASCII letter or digit or one of `extra` (true for ""). One function
+/// for every such character class instead of a closure each.
+pub fn all_alnum_or(s: &str, extra: &str) -> bool {
+    for &c in s.as_bytes() {
+        if !c.is_ascii_alphanumeric() && find_byte(extra, c).is_none() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Position of the first byte of `s` that passes `hit` (`None` when there is none).
-#[inline(never)]
+#[inline(always)]
 pub fn position(s: &[u8], hit: &dyn Fn(u8) -> bool) -> Option<usize> {
     let mut i = 0;
     while i < s.len() {
@@ -353,7 +358,7 @@ pub fn position(s: &[u8], hit: &dyn Fn(u8) -> bool) -> Option<usize> {
 }
 
 /// Position of an ASCII byte.
-#[inline(never)]
+#[inline(always)]
 pub fn find_byte(s: &str, b: u8) -> Option<usize> {
     let s = s.as_bytes();
     let mut i = 0;
@@ -391,7 +396,7 @@ pub fn cut(s: &str, b: u8) -> (&str, Option<&str>) {
 
 /// `s` cut at the last `b`: the part before it, if any, and the part after it (all of `s` when
 /// there is none).
-#[inline(never)]
+#[inline(always)]
 pub fn rcut(s: &str, b: u8) -> (Option<&str>, &str) {
     match rfind_byte(s, b) {
         Some(i) => (Some(&s[..i]), &s[i + 1..]),
@@ -417,7 +422,7 @@ pub fn split_byte(s: &str, b: u8) -> SplitByte<'_> {
     SplitByte { rest: Some(s), b }
 }
 
-/// The iterator of [`split_byte`]: a named type with one `next`, so that every caller shares it.
+/// The iterator of [`split_byte`]: a named type whose `next` is one call of `cut`.
 #[derive(Clone, Debug)]
 pub struct SplitByte<'a> {
     rest: Option<&'a str>,
@@ -427,7 +432,7 @@ pub struct SplitByte<'a> {
 impl<'a> Iterator for SplitByte<'a> {
     type Item = &'a str;
 
-    #[inline(never)]
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a str> {
         let (item, rest) = cut(self.rest?, self.b);
         self.rest = rest;
@@ -542,6 +547,10 @@ mod tests {
         assert!(all_bytes(b"", u8::is_ascii_digit));
         assert!(all_bytes(b"0129", u8::is_ascii_digit));
         assert!(!all_bytes(b"01a9", u8::is_ascii_digit));
+        assert!(all_alnum_or("", ""));
+        assert!(all_alnum_or("aZ09_-", "_-"));
+        assert!(!all_alnum_or("a.b", "_-"));
+        assert!(!all_alnum_or("aЖ", "_"), "ASCII only");
         assert_eq!(
             params("a=1&&b&c=&=d").collect::<Vec<_>>(),
             vec![
