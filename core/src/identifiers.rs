@@ -355,15 +355,11 @@ impl Utm {
 
     /// Drops every invalid value, in place.
     fn clean(&mut self) {
-        for slot in [
-            &mut self.source,
-            &mut self.medium,
-            &mut self.campaign,
-            &mut self.term,
-            &mut self.content,
-        ] {
-            keep(slot, is_utm_value);
-        }
+        keep(&mut self.source, is_utm_value);
+        keep(&mut self.medium, is_utm_value);
+        keep(&mut self.campaign, is_utm_value);
+        keep(&mut self.term, is_utm_value);
+        keep(&mut self.content, is_utm_value);
     }
 }
 
