@@ -190,7 +190,6 @@ pub fn encode_component(s: &str) -> String {
 /// `location.search`); without it `+` stays `+` (messenger text parameters, where we cannot know
 /// which convention the site used and must not reinterpret its text). Invalid escapes are kept as
 /// written; invalid UTF-8 makes the result `None`.
-#[inline(always)]
 pub fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     let b = decode_bytes(s, plus_is_space);
     // UTF-8 decoded by hand, character by character, instead of `String::from_utf8`: std's
@@ -396,7 +395,6 @@ pub fn cut(s: &str, b: u8) -> (&str, Option<&str>) {
 
 /// `s` cut at the last `b`: the part before it, if any, and the part after it (all of `s` when
 /// there is none).
-#[inline(always)]
 pub fn rcut(s: &str, b: u8) -> (Option<&str>, &str) {
     match rfind_byte(s, b) {
         Some(i) => (Some(&s[..i]), &s[i + 1..]),
