@@ -15,8 +15,8 @@
 //      www/loader/glue.js, by hand.
 //   3. wasm-opt -Oz (binaryen from node_modules).
 //   4. esbuild: loader + glue → dist/chattag.js, with the wasm beside it as
-//      dist/chattag.<hash>.wasm (default, --wasm=file: compiled while it streams in, nothing
-//      base64-inflated) or inlined as base64 (--wasm=inline: one file, no MIME/CORS needs on the
+//      dist/chattag.<hash>.wasm (default, --wasm=file: fetched and compiled once downloaded,
+//      nothing base64-inflated) or inlined as base64 (--wasm=inline: one file, no MIME/CORS needs on the
 //      host). The one-file build is always written as dist/chattag.inline.js too (the npm
 //      package wraps it). Both variants are measured on every build and printed.
 //

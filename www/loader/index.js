@@ -168,8 +168,8 @@ import * as page from './page.js';
   };
 
   (async () => {
-    // The separate file (the default build, www/loader/wasm-file.js) is instantiated while it
-    // streams in. The one-file build inlines it: synchronous compile + instantiate of a small
+    // The separate file (the default build, www/loader/wasm-file.js) is fetched and compiled once
+    // it has arrived. The one-file build inlines it: synchronous compile + instantiate of a small
     // module (a few ms of main thread, measured) beats the async path's task hops, and the bytes
     // come back as they are, not a promise (awaiting an object goes through a page's
     // Object.prototype.then). Under a CSP without 'wasm-unsafe-eval' either throws a
