@@ -47,7 +47,8 @@ mod exports {
     /// The settings the wasm applies: `a` the prefix, `b` the template (raw, `None` = not set).
     /// Answers the letters of the rejected ones (`page::BAD_*`). First.
     pub const CONFIGURE: u32 = 0;
-    /// Activation: `a` = the stored visitor record, `n` = the ID lifetime in days. Effects.
+    /// Activation: `a` = the visitor record in localStorage, `b` = in this page's memory (see
+    /// `PageView::start`), `n` = the ID lifetime in days. Effects.
     pub const START: u32 = 1;
     /// The rest of an activation, after the first tagging pass (`PageView::settle`). Effects.
     pub const SETTLE: u32 = 2;
@@ -70,7 +71,8 @@ mod exports {
     pub const CLIENT_ID: u32 = 10;
     /// Anything new to tell the collector (a late `_ym_uid`)? Effects.
     pub const NEWS: u32 = 11;
-    /// bfcache restore: `a` = the stored visitor record as it is now. Effects.
+    /// bfcache restore: `a` / `b` = the visitor record as storage holds it now (as for `START`).
+    /// Effects.
     pub const SHOW: u32 = 12;
     /// Consent withdrawn: forget the visitor.
     pub const FORGET: u32 = 13;
@@ -105,7 +107,7 @@ mod exports {
         };
         let plain = match op {
             START => {
-                v.start(a, n);
+                v.start((a, b), n);
                 None
             }
             SETTLE => {
@@ -137,7 +139,7 @@ mod exports {
                 None
             }
             SHOW => {
-                v.show(a);
+                v.show((a, b));
                 None
             }
             FORGET => {

@@ -8,7 +8,8 @@ use chattag_core::chat_id::RANDOM_BYTES;
 use chattag_core::event::{clean_url, event_id, Event, EventType};
 use chattag_core::identifiers::{
     clean_client_id, clean_purchase_id, clean_user_id, client_id_from_cookies,
-    client_id_from_storage, from_query, ga_client_id_from_cookies, Identifiers, Landing,
+    client_id_from_storage, cookie_value, from_query, ga_client_id_from_cookies, Identifiers,
+    Landing,
 };
 use chattag_core::links::{Hint, Skip, Tagged};
 use chattag_core::template::Template;
@@ -41,6 +42,13 @@ pub const CLICK: u8 = b'c';
 pub const HREF: u8 = b'h';
 pub const ID: u8 = b'i';
 pub const REJECTED: u8 = b'x';
+
+/// The visitor record as the loader read it from storage: localStorage's, and this page's memory
+/// (written along with every store, read when localStorage and the cookie both fail). The cookie's
+/// is read here, between the two, with the core's cookie rule. The loader writes all three under
+/// this name (www/loader/page.js).
+pub type Stored = (Option<String>, Option<String>);
+pub const RECORD: &str = "_chattag";
 
 /// Settings rejected by `PageView::new`, as letters the loader turns into console warnings.
 pub const BAD_PREFIX: char = 'p';
@@ -148,11 +156,10 @@ impl PageView {
 
     // ---- lifecycle ---------------------------------------------------------------------------
 
-    /// Activation: the visitor's ID for this page view from the stored record (`stored`: the
-    /// loader's read of localStorage, else the cookie, else memory) and the landing URL. The
-    /// events and the storage write it calls for wait for `settle`, so that the loader can run
-    /// the first tagging pass before them. Effect: `i<chat ID>`.
-    pub fn start(&mut self, stored: Option<String>, lifetime_days: u32) {
+    /// Activation: the visitor's ID for this page view from the stored record (`Stored`) and the
+    /// landing URL. The events and the storage write it calls for wait for `settle`, so that the
+    /// loader can run the first tagging pass before them. Effect: `i<chat ID>`.
+    pub fn start(&mut self, stored: Stored, lifetime_days: u32) {
         if self.live.is_some() {
             return;
         }
@@ -189,7 +196,7 @@ impl PageView {
     /// bfcache restore: while this page was frozen, another page may have renewed the ID (a new
     /// ad click) or the ID may have expired — take the visitor's current record (`stored`). The
     /// landing URL is not looked at again: it was accounted for when this page first ran.
-    pub fn show(&mut self, stored: Option<String>) {
+    pub fn show(&mut self, stored: Stored) {
         if self.live.is_none() {
             return;
         }
@@ -204,11 +211,14 @@ impl PageView {
         self.report_news();
     }
 
-    fn resolve(&mut self, stored: Option<String>, landing: Landing) -> Option<Resolution> {
+    fn resolve(&mut self, (local, kept): Stored, landing: Landing) -> Option<Resolution> {
         let mut rnd = [0; RANDOM_BYTES];
         // No CSPRNG in this browser: no ID (the loader says so in debug mode).
         random(&mut rnd)?;
-        let stored = stored.and_then(|s| Record::decode(&s));
+        let stored = local
+            .or_else(|| cookie_value(&ports::cookies(), RECORD).map(String::from))
+            .or(kept)
+            .and_then(|s| Record::decode(&s));
         Some(visitor::resolve(
             stored,
             landing,

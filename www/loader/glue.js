@@ -47,7 +47,22 @@ export const adopt = (instance) => {
   x = instance.exports;
 };
 
-// `call(op, a, b, n)`: op numbers in src/lib.rs; a string answer or undefined.
+// The op numbers of src/lib.rs `exports`, the first argument of `call`.
+export const CONFIGURE = 0;
+export const START = 1;
+export const SETTLE = 2;
+export const ID = 3;
+export const REWRITE = 4;
+export const IDENTIFIERS = 5;
+export const SET_ID = 6;
+export const TAG_HREFS = 7;
+export const LINK = 8;
+export const CLIENT_ID = 10;
+export const NEWS = 11;
+export const SHOW = 12;
+export const FORGET = 13;
+
+// `call(op, a, b, n)`: a string answer or undefined.
 export const call = (op, a, b, n) => {
   out = undefined;
   x.c(op, ...put(a), ...put(b), n);

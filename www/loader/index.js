@@ -16,6 +16,7 @@ import loadWasm from 'chattag:wasm';
 import CHUNKS from 'chattag:chunks';
 import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching, passNow } from './shell.js';
 import * as page from './page.js';
+import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
 
 (() => {
   const previous = W.chattag;
@@ -40,15 +41,14 @@ import * as page from './page.js';
     if (METHODS.includes(name)) return api[name](...args);
   };
   api.version = '0.1.0';
-  // `page.run` / `page.ask(op, a, b, n)`: calls into the wasm; op numbers as in src/lib.rs
-  // (3 ID, 4 REWRITE, 5 IDENTIFIERS, 8 LINK).
-  api.id = () => (live && guard(page.ask)(3)) || undefined; // ID (lib.rs)
+  // `page.run` / `page.ask(op, a, b, n)`: calls into the wasm (ops: glue.js, src/lib.rs).
+  api.id = () => (live && guard(page.ask)(ID)) || undefined;
   // A URL to use instead of `url` (`open`: the page is opening it: reported as a click).
-  const rewrite = (url, open) => (live && (typeof url === 'string' || url instanceof URL) && guard(page.run)(4, String(url), undefined, open)) || url;
+  const rewrite = (url, open) => (live && (typeof url === 'string' || url instanceof URL) && guard(page.run)(REWRITE, String(url), undefined, open)) || url;
   api.rewrite = (url) => rewrite(url, 0);
   api.identifiers = () => {
     try {
-      return live ? JSON.parse(page.ask(5)) : {};
+      return live ? JSON.parse(page.ask(IDENTIFIERS)) : {};
     } catch (e) {
       return {};
     }
@@ -80,7 +80,7 @@ import * as page from './page.js';
       const link = (e.composedPath ? e.composedPath() : [e.target]).find((n) => n.matches && n.matches(LINK));
       const what = e.type === 'click' || (e.type === 'auxclick' && e.button === 1) ? 2 : 1;
       if (link) tagLink(link, what, page.run);
-      else page.run(8, undefined, undefined, what);
+      else page.run(LINK_OP, undefined, undefined, what);
     });
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.

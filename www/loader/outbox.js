@@ -8,6 +8,7 @@
 
 // Every event the wasm encodes starts with this, then its 26-character id (src/logic/wire.rs).
 const HEAD = '{"event_id":"';
+const ID_END = HEAD.length + 26;
 // Oldest events are dropped beyond this (a collector down for days must not fill storage).
 export const CAP = 200;
 // At most this many events per request (the collector's limit, chattag_core::event::MAX_BATCH).
@@ -17,7 +18,7 @@ export const MAX_BATCH = 100;
 export const MAX_BATCH_BYTES = 48 * 1024;
 
 // The event id of an encoded event line, or undefined.
-export const idOf = (line) => (line.startsWith(HEAD) && line.length > 39 ? line.slice(13, 39) : undefined);
+export const idOf = (line) => (line.startsWith(HEAD) && line.length > ID_END ? line.slice(HEAD.length, ID_END) : undefined);
 
 // The stored text's event lines (anything else is skipped).
 export const parse = (stored) => (stored || '').split('\n').filter(idOf);

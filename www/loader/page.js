@@ -4,19 +4,10 @@
 // effects (src/browser/page.rs), which `act` carries out. The outbox and delivery rules are
 // www/loader/outbox.js, the settings www/loader/settings.js.
 import * as w from 'chattag:glue';
+import { CONFIGURE, START, SETTLE, SET_ID, CLIENT_ID, NEWS, SHOW, FORGET } from 'chattag:glue';
 import { D, warn, guard, setting, get, set, remove, kept, forget, later, post, beacon, rnd8, ym, pass } from './shell.js';
 import { read, BAD } from './settings.js';
 import * as outbox from './outbox.js';
-
-// The op numbers of src/lib.rs `exports`.
-const CONFIGURE = 0;
-const START = 1;
-const SETTLE = 2;
-const SET_ID = 6;
-const CLIENT_ID = 10;
-const NEWS = 11;
-const SHOW = 12;
-const FORGET = 13;
 
 // The visitor record (localStorage and a cookie) and the outbox (localStorage only: it can be tens
 // of KB and must not ride on every request).
@@ -50,7 +41,7 @@ let bad, early;
 export const prepare = () => {
   [s, bad] = read(setting);
   consent = !s.consentRequired;
-  if (consent) early = [record()];
+  if (consent) early = record();
 };
 
 /** The wasm is here: its settings checked, every bad one said; returns whether debug mode is on. */
@@ -72,17 +63,9 @@ const setCookie = (value, maxAge) => {
     D.cookie = `${RECORD}=${value}; path=/; max-age=${maxAge}; samesite=lax${secure() ? '; secure' : ''}`;
   } catch (e) {}
 };
-// The visitor record: localStorage's, else the cookie's, else this page's memory.
-const record = () => {
-  let v = get(RECORD);
-  if (v == null) {
-    try {
-      v = (/(?:^|;)[\t\n\f\r ]*_chattag[\t\n\f\r ]*=([^;]*)/.exec(D.cookie) || [])[1];
-    } catch (e) {}
-    v = v == null ? kept(RECORD) : v.trim();
-  }
-  return v;
-};
+// The visitor record as storage holds it: [localStorage's, this page's memory]. The wasm takes the
+// cookie's (`_chattag`, read with the core's cookie rule) between the two (src/browser/page.rs).
+const record = () => [get(RECORD), kept(RECORD)];
 const lines = () => outbox.parse(get(OUTBOX));
 const saveOutbox = (v) => (v.length ? set(OUTBOX, v.join('\n')) : remove(OUTBOX));
 
@@ -122,7 +105,7 @@ export const ask = (op, a, b, n) => (settle(), w.call(op, a, b, n));
 
 const activate = () => {
   if (live || !consent) return;
-  act(w.call(START, early ? early[0] : record(), undefined, s.lifetime));
+  act(w.call(START, ...(early || record()), s.lifetime));
   early = 0;
   // No ID only when the browser has no CSPRNG.
   if (!live) return warn('no CSPRNG in this browser: not running');
@@ -192,7 +175,7 @@ export const hide = () => {
 /** bfcache restore: the visitor's record as it is now (another tab may have renewed the ID), then re-tag. */
 export const show = () => {
   if (!live) return;
-  run(SHOW, record());
+  run(SHOW, ...record());
   pass();
   send();
 };

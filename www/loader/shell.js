@@ -6,6 +6,7 @@
 // None of them may throw: a throw would unwind through the wasm mid-call. Calls back into the
 // wasm (timers, fetch answers, `ym` callbacks) are asynchronous and go through `guard`.
 import * as w from 'chattag:glue';
+import { TAG_HREFS, LINK as LINK_OP } from 'chattag:glue';
 import { on } from './settings.js';
 
 export const W = window;
@@ -199,7 +200,7 @@ function tagSlice(list, from, to) {
       out.push(MAYBE.test(h) && !h.includes('\n') ? h : '');
     }
   } catch (e) {}
-  const tagged = w.call(7, out.join('\n')); // TAG_HREFS (lib.rs)
+  const tagged = w.call(TAG_HREFS, out.join('\n'));
   if (!tagged) return;
   try {
     const v = tagged.split('\n');
@@ -220,7 +221,7 @@ const passLink = (...args) => {
 // 2 used). `link` answers with the href to write, if it changes: page.js's `run` for an
 // interaction, the bare call during a pass (which must not wait for the rest of the start).
 export const tagLink = (el, what, link = passLink) => {
-  const href = link(8, text(el.getAttribute('href')), text(el.getAttribute('data-chattag')), what); // LINK (lib.rs)
+  const href = link(LINK_OP, text(el.getAttribute('href')), text(el.getAttribute('data-chattag')), what);
   if (href != null) el.setAttribute('href', href);
 };
 

@@ -25,7 +25,7 @@ export const REASONS = {
   too_long: 'link too long to tag — left as is',
 };
 
-// INSPECT (src/lib.rs): a link's verdict.
+// INSPECT (src/lib.rs; the loader's op table is www/loader/glue.js, which this chunk does not load): a link's verdict.
 const inspect = (s, el) => s.call(9, el.getAttribute('href'), el.getAttribute('data-chattag')) || '';
 
 // Each skipped link goes to the console once, with its reason (debug mode).
