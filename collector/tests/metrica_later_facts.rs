@@ -48,16 +48,7 @@ fn visit(server: &Server, id: &str, ts: u64) {
 
 /// The CRM reports a chat, or a later fact about it (same `external_id`).
 fn crm(server: &Server, body: serde_json::Value) {
-    let auth = format!("Bearer {INTAKE_TOKEN}");
-    let r = server.request(
-        "POST",
-        "/v1/chats",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        &serde_json::to_vec(&body).unwrap(),
-    );
+    let r = server.intake(&body);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 

@@ -58,16 +58,7 @@ fn seed(server: &Server, range: std::ops::Range<usize>, base_s: u64) {
                 "started_at": base_s + (i as u64) / 2, "text": format!("Hello {id}"), "answered": true})
         })
         .collect();
-    let auth = format!("Bearer {INTAKE_TOKEN}");
-    let r = server.request(
-        "POST",
-        "/v1/chats",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        &serde_json::to_vec(&chats).unwrap(),
-    );
+    let r = server.intake(&serde_json::Value::Array(chats));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 

@@ -376,16 +376,7 @@ fn phones_kept_in_clear_before_are_hashed_by_the_server_and_the_person_goes_on_i
     assert_eq!(before.whatsapp(&first).json()["opened"], 1);
     let crm = json!({"platform": "whatsapp", "started_at": TS / 1000 + 40, "chat_user_id": anna.phone,
         "external_id": "crm-switch"});
-    let auth = format!("Bearer {INTAKE_TOKEN}");
-    let r = before.request(
-        "POST",
-        "/v1/chats",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        &serde_json::to_vec(&crm).unwrap(),
-    );
+    let r = before.intake(&crm);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(clear_phone_rows(&before), 3);
     before.kill9();

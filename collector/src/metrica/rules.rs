@@ -215,6 +215,18 @@ pub struct CandidateQuery {
 }
 
 impl CandidateQuery {
+    /// `after` as SQL bounds: (start ms, conversation id), the lowest possible when unset.
+    pub fn after_bounds(&self) -> (i64, i64) {
+        self.after
+            .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation))
+    }
+
+    /// `until` as SQL bounds, the highest possible when unset.
+    pub fn until_bounds(&self) -> (i64, i64) {
+        self.until
+            .map_or((i64::MAX, i64::MAX), |k| (k.started_ms, k.conversation))
+    }
+
     /// The `DateTime` seconds a chat that started at `started_ms` may be written with: its own
     /// second (at most one before `now_s`) and up to [`super::export::MAX_NUDGE_S`] before it.
     /// The taken seconds a backend returns are those of earlier rows in this window.

@@ -227,6 +227,20 @@ impl ExpiryStep {
     }
 }
 
+/// Uploads not settled yet: what Metrica still needs is kept until it is (SQL shared by both
+/// engines).
+pub const IN_FLIGHT_UPLOADS: &str =
+    "SELECT id FROM metrica_uploads WHERE state IN ('pending', 'failed')
+     OR (state = 'sent' AND coalesce(status, '') NOT IN ('PROCESSED', 'LINKAGE_FAILURE'))";
+
+/// The chat-expiry clause that keeps a chat while an upload carrying it is in flight.
+pub fn held_chats() -> String {
+    format!(
+        " AND chat_id NOT IN (SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
+             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS}))"
+    )
+}
+
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
     /// Everything kept about the person `whom` identifies; recorded in the audit.

@@ -51,9 +51,7 @@ impl MetricaStore for PgStore {
         query: CandidateQuery,
     ) -> Result<Option<CandidateKey>, StoreError> {
         let c = self.client().await?;
-        let (after_start, after_id) = query
-            .after
-            .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+        let (after_start, after_id) = query.after_bounds();
         Ok(opt(
             &c,
             "SELECT started_at, id FROM conversations
@@ -486,12 +484,8 @@ async fn candidates<C: GenericClient>(
     c: &C,
     query: &CandidateQuery,
 ) -> Result<Vec<Candidate>, StoreError> {
-    let (after_start, after_id) = query
-        .after
-        .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
-    let (until_start, until_id) = query
-        .until
-        .map_or((i64::MAX, i64::MAX), |k| (k.started_ms, k.conversation));
+    let (after_start, after_id) = query.after_bounds();
+    let (until_start, until_id) = query.until_bounds();
     let found = rows(
         c,
         concat!(

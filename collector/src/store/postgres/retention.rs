@@ -10,14 +10,10 @@ use deadpool_postgres::Transaction;
 use super::sql::{exec, opt, rows};
 use crate::privacy::key::PrivacyKey;
 use crate::store::privacy::{
-    Cutoffs, ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy,
+    held_chats, Cutoffs, ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy,
+    IN_FLIGHT_UPLOADS,
 };
 use crate::store::StoreError;
-
-/// Uploads not settled yet: what Metrica still needs is kept until it is.
-const IN_FLIGHT_UPLOADS: &str =
-    "SELECT id FROM metrica_uploads WHERE state IN ('pending', 'failed')
-     OR (state = 'sent' AND coalesce(status, '') NOT IN ('PROCESSED', 'LINKAGE_FAILURE'))";
 
 /// Runs one step and records how long its statements took.
 pub async fn step(
@@ -148,10 +144,7 @@ async fn chats(
     else {
         return Ok(ExpiryStep::new(0, None));
     };
-    let held = format!(
-        " AND chat_id NOT IN (SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
-             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS}))"
-    );
+    let held = held_chats();
     let cutoffs = policy.cutoffs(now, |r| r.chats_ms);
     let changed = delete_range(tx, "chats", "last_seen", &held, &cutoffs, after, last).await?;
     // Rows are created in arrival order (see `ExpiryStep::walked`).
@@ -341,8 +334,10 @@ pub async fn hash_phones_step(
             exec(tx, &write, &[&id, &user_id, &phone]).await?
         };
     }
-    Ok(ExpiryStep::new(
+    Ok(ExpiryStep::walked(
         changed,
-        (found.len() as i64 >= window).then_some(last),
+        found.len() as i64 >= window,
+        last,
+        false,
     ))
 }

@@ -136,9 +136,7 @@ fn candidate_bound(
     conn: &Connection,
     query: &CandidateQuery,
 ) -> Result<Option<CandidateKey>, StoreError> {
-    let (after_start, after_id) = query
-        .after
-        .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
+    let (after_start, after_id) = query.after_bounds();
     Ok(conn
         .prepare_cached(
             "SELECT started_at, id FROM conversations
@@ -199,12 +197,8 @@ fn candidates(conn: &Connection, query: &CandidateQuery) -> Result<Vec<Candidate
          ORDER BY c.started_at, c.id
          LIMIT ?7"
     ))?;
-    let (after_start, after_id) = query
-        .after
-        .map_or((i64::MIN, i64::MIN), |k| (k.started_ms, k.conversation));
-    let (until_start, until_id) = query
-        .until
-        .map_or((i64::MAX, i64::MAX), |k| (k.started_ms, k.conversation));
+    let (after_start, after_id) = query.after_bounds();
+    let (until_start, until_id) = query.until_bounds();
     let rows = stmt.query_map(
         params![
             query.from_ms.max(after_start),

@@ -452,7 +452,7 @@ impl PrivacyStore for SqliteStore {
         let rows = self
             .write(move |conn| super::retention::hash_phones(conn, &key, table, &ids))
             .await?;
-        Ok(ExpiryStep::new(rows, full.then_some(last)))
+        Ok(ExpiryStep::walked(rows, full, last, false))
     }
 }
 

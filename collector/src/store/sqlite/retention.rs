@@ -15,14 +15,10 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::privacy::key::PrivacyKey;
 use crate::store::privacy::{
-    Cutoffs, ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy,
+    held_chats, Cutoffs, ExpiryStep, ExpiryTarget, PhoneTable, Retention, RetentionPolicy,
+    IN_FLIGHT_UPLOADS,
 };
 use crate::store::StoreError;
-
-/// Uploads not settled yet: what Metrica still needs is kept until it is.
-pub(super) const IN_FLIGHT_UPLOADS: &str =
-    "SELECT id FROM metrica_uploads WHERE state IN ('pending', 'failed')
-     OR (state = 'sent' AND coalesce(status, '') NOT IN ('PROCESSED', 'LINKAGE_FAILURE'))";
 
 /// Runs one step and records how long its own work took (the writer's time, not the wait).
 pub fn step(
@@ -163,10 +159,7 @@ fn chats(
     else {
         return Ok(ExpiryStep::new(0, None));
     };
-    let held = format!(
-        " AND chat_id NOT IN (SELECT c.chat_id FROM metrica_sent s JOIN conversations c ON c.id = s.conversation
-             WHERE c.chat_id IS NOT NULL AND s.upload IN ({IN_FLIGHT_UPLOADS}))"
-    );
+    let held = held_chats();
     let cutoffs = policy.cutoffs(now, |r| r.chats_ms);
     let changed = delete_range(
         conn,
