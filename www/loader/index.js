@@ -120,7 +120,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
             const f = fights.get(t);
             if (!f || now - f[0] > 1000) fights.set(t, [now, 1]);
             else if (++f[1] > 3) {
-              if (f[1] == 4) warn('another script keeps rewriting this link; leaving it to that script', t);
+              if (f[1] == 4) warn('another script keeps rewriting this link; left to it', t);
               continue;
             }
             add(t);

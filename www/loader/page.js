@@ -90,7 +90,7 @@ const act = (answer) => {
       later(CONFIRM_AFTER, send);
     } else if (k == 'h') href = v;
     else if (k == 'i') live = v;
-    else if (k == 'x') warn('setUserId / setPurchaseId: invalid value ignored (1-128 printable characters, no < > " \' ` \\)');
+    else if (k == 'x') warn('setUserId / setPurchaseId: invalid value ignored (1-128 printable characters, none of <>"\'`\\)');
   }
   if (news) send();
   return href;
@@ -203,7 +203,7 @@ function send(asBeacon) {
   const v = lines();
   const [body, ids, oversized] = outbox.batch(v, w.bytes);
   if (asBeacon) {
-    if (ids.length && !beacon(s.endpoint, body)) warn('sendBeacon refused the batch; it stays in the outbox');
+    if (ids.length && !beacon(s.endpoint, body)) warn('sendBeacon refused; the batch stays in the outbox');
     return;
   }
   if (oversized.length) saveOutbox(outbox.without(v, oversized));
@@ -222,7 +222,7 @@ function send(asBeacon) {
       });
     } else {
       attempt = 0;
-      if (r == 2) warn('the collector refused a batch (4xx); dropped', s.endpoint);
+      if (r == 2) warn('collector refused a batch (4xx); dropped', s.endpoint);
       saveOutbox(outbox.without(lines(), ids));
       send();
     }

@@ -20,8 +20,8 @@ export const DEFAULT_LIFETIME_DAYS = 21;
 
 // The warnings for the settings the wasm rejects (letters from src/browser/page.rs).
 export const BAD = {
-  p: 'prefix: must be 1-4 letters A-Z — using CT',
-  t: 'template: needs {id}, at most 500 characters, only {id} {text} {url} {title} — using the built-in one',
+  p: 'prefix: must be 1-4 letters A-Z; using CT',
+  t: 'template: needs {id}, at most 500 characters, only {id} {text} {url} {title}; using the default',
 };
 
 // → [settings, warnings]. `settings.prefix` / `.template` stay raw for the wasm.
@@ -34,27 +34,27 @@ export function read(get) {
     // An absolute http(s) URL without spaces or control characters (a relative one was resolved
     // against the page by the shell).
     if (/^https?:\/\//i.test(v) && v.length <= 2048 && !/[\0- \x7f]/.test(v)) s.endpoint = v;
-    else bad.push('endpoint: not an http(s) URL — sending nothing');
+    else bad.push('endpoint: not an http(s) URL; sending nothing');
   }
   v = get('data-lifetime', 'lifetimeDays');
   if (v != null) {
     // Whole days; longer than any attribution window is a typo (`2100`) that would pin an ID for years.
     v = trim(v);
     if (/^\d{1,6}$/.test(v) && v > 0 && v <= 400) s.lifetime = +v;
-    else bad.push('lifetime: whole days 1-400 — using 21');
+    else bad.push('lifetime: whole days 1-400; using 21');
   }
   v = get('data-counter', 'counter');
   if (v != null) {
     v = trim(v);
     if (/^\d{1,12}$/.test(v)) s.counter = v;
-    else bad.push('counter: must be the Metrica counter number — not using ym()');
+    else bad.push('counter: not a Metrica counter number; not using ym()');
   }
   v = get('data-consent', 'consent');
   if (v != null) {
     v = trim(v);
     // Anything but "granted" requires consent: the privacy-safe reading of a value nobody can parse.
     s.consentRequired = !/^granted$/i.test(v);
-    if (s.consentRequired && !/^required$/i.test(v)) bad.push('consent: granted or required — treating as required');
+    if (s.consentRequired && !/^required$/i.test(v)) bad.push('consent: granted or required; treating as required');
   }
   s.debug = on(get('data-debug', 'debug'));
   return [s, bad];
