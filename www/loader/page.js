@@ -22,7 +22,7 @@ const CONFIRM_AFTER = 1500;
 // `s`: the settings. `consent`: reading, storing, tagging and sending are allowed; `denied`:
 // `consent(false)` was called; `started`: the page's queued calls were replayed; `live`: the chat
 // ID while running; `pending`: the start's events and storage write are still to come (`settle`).
-let s, consent, denied, started, live, pending;
+let s, endpoint, consent, denied, started, live, pending;
 // Sending: the token of the request in flight (0: none), failed attempts in a row, a retry waiting.
 let inFlight = 0;
 let token = 0;
@@ -40,6 +40,7 @@ let bad, early;
  */
 export const prepare = () => {
   [s, bad] = read(setting);
+  endpoint = s.endpoint;
   consent = !s.consentRequired;
   if (consent) early = record();
 };
@@ -53,7 +54,7 @@ export const boot = () => {
 };
 
 /** For the debug overlay. */
-export const state = () => ({ consent: consent ? 'granted' : denied ? 'denied' : 'required', endpoint: s.endpoint });
+export const state = () => ({ consent: consent ? 'granted' : denied ? 'denied' : 'required', endpoint });
 
 // ---- storage ----------------------------------------------------------------------------------
 
@@ -190,7 +191,7 @@ export const setId = (v, purchase) => {
 
 // Puts an event in the outbox (persisted); nothing is kept without an endpoint.
 const enqueue = (line) => {
-  if (!s.endpoint) return;
+  if (!endpoint) return;
   saveOutbox(outbox.push(lines(), line));
   return 1;
 };
@@ -199,17 +200,17 @@ const enqueue = (line) => {
 // `send()`: the next batch as an ordinary request, one at a time; the answer decides what leaves
 // the outbox and when to try again.
 function send(asBeacon) {
-  if (!consent || !s.endpoint || (!asBeacon && (inFlight || retrying))) return;
+  if (!consent || !endpoint || (!asBeacon && (inFlight || retrying))) return;
   const v = lines();
   const [body, ids, oversized] = outbox.batch(v, w.bytes);
   if (asBeacon) {
-    if (ids.length && !beacon(s.endpoint, body)) warn('sendBeacon refused; the batch stays in the outbox');
+    if (ids.length && !beacon(endpoint, body)) warn('sendBeacon refused; the batch stays in the outbox');
     return;
   }
   if (oversized.length) saveOutbox(outbox.without(v, oversized));
   if (!ids.length) return;
   const t = (inFlight = ++token);
-  post(s.endpoint, body, (status) => {
+  post(endpoint, body, (status) => {
     // A stale answer (consent was withdrawn meanwhile): nothing to do.
     if (t != inFlight) return 0;
     inFlight = 0;
@@ -222,7 +223,7 @@ function send(asBeacon) {
       });
     } else {
       attempt = 0;
-      if (r == 2) warn('collector refused a batch (4xx); dropped', s.endpoint);
+      if (r == 2) warn('collector refused a batch (4xx); dropped', endpoint);
       saveOutbox(outbox.without(lines(), ids));
       send();
     }
