@@ -13,9 +13,10 @@ import * as outbox from './outbox.js';
 // of KB and must not ride on every request).
 const RECORD = '_chattag';
 const OUTBOX = '_chattag_q';
-// When to look for a late ClientID again, in ms after start: Metrica's tag often sets `_ym_uid`
-// after we ran. Interactions look too (src/browser/page.rs `link`).
-const CLIENT_ID_CHECKS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+// When to look for a late ClientID again, each in ms after the one before (0.5, 1, 2, 4, 8, 15 and
+// 30 s after start): Metrica's tag often sets `_ym_uid` after we ran. Interactions look too
+// (src/browser/page.rs `link`).
+const CLIENT_ID_CHECKS = [500, 500, 1000, 2000, 4000, 7000, 15000];
 // A beaconed click is confirmed by an ordinary send this much later (if the page is still here).
 const CONFIRM_AFTER = 1500;
 
@@ -160,11 +161,11 @@ const askYm = () => {
 };
 
 const clientIdCheck = (i) =>
-  later(CLIENT_ID_CHECKS[i] - (CLIENT_ID_CHECKS[i - 1] || 0), () => {
+  later(CLIENT_ID_CHECKS[i], () => {
     if (!live) return;
     run(NEWS);
     if (!ymAnswered) askYm();
-    if (i < CLIENT_ID_CHECKS.length - 1) clientIdCheck(i + 1);
+    if (CLIENT_ID_CHECKS[++i]) clientIdCheck(i);
   });
 
 /** Page hidden (pagehide / visibilitychange): everything pending as a beacon. */
