@@ -59,10 +59,9 @@ export const state = () => ({ consent: consent ? 'granted' : denied ? 'denied' :
 
 // ---- storage ----------------------------------------------------------------------------------
 
-const secure = () => location.protocol == 'https:';
 const setCookie = (value, maxAge) => {
   try {
-    D.cookie = `${RECORD}=${value}; path=/; max-age=${maxAge}; samesite=lax${secure() ? '; secure' : ''}`;
+    D.cookie = `${RECORD}=${value}; path=/; max-age=${maxAge}; samesite=lax${location.protocol == 'https:' ? '; secure' : ''}`;
   } catch (e) {}
 };
 // The visitor record as storage holds it: [localStorage's, this page's memory]. The wasm takes the
