@@ -188,9 +188,8 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     }
     ui.debug = page.boot() || ui.debug;
     live = true;
-    for (const [name, ...args] of queue.splice(0)) {
-      if (METHODS.includes(name)) guard(api[name])(...args);
-    }
+    // `api` calls only the methods it has; a throw stays here.
+    for (const args of queue.splice(0)) guard(api)(...args);
     guard(page.start)();
     passNow();
     // After the first pass: its writes reach no observer, and the pass waits for nothing (a
