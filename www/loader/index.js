@@ -27,7 +27,6 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
   const queue = previous && previous.q ? Array.from(previous.q, (args) => Array.from(args)) : [];
   let live = false;
 
-  const setting = (attr, key) => on(script && script.getAttribute(attr)) || on(own(key));
   // npm's bundle supplies its own importer; a script tag loads chunks from beside chattag.js.
   // A promise always: a blocked or missing chunk is a rejection, never a throw.
   const loadChunk = (name) =>
@@ -84,7 +83,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     });
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
-    if (setting('data-qr', 'qr') && W.matchMedia && matchMedia('(pointer: fine)').matches && !matchMedia('(pointer: coarse)').matches) {
+    if ((on(script && script.getAttribute('data-qr')) || on(own('qr'))) && W.matchMedia && matchMedia('(pointer: fine)').matches && !matchMedia('(pointer: coarse)').matches) {
       // Both fetched now, so that a click never waits on the network.
       Promise.all([loadChunk('qr'), loadChunk('inspect')]).then(([q, i]) => (qrClick = i.qrClick(q, state)), (e) => warn('qr:', e));
       W.addEventListener('click', (e) => qrClick && qrClick(e), true);
