@@ -77,7 +77,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     // href late) and, when used, reported; with no link, the wasm still looks for a late ClientID.
     const pointer = guard((e) => {
       const link = (e.composedPath ? e.composedPath() : [e.target]).find((n) => n.matches && n.matches(LINK));
-      const what = e.type === 'click' || (e.type === 'auxclick' && e.button === 1) ? 2 : 1;
+      const what = e.type == 'click' || (e.type == 'auxclick' && e.button == 1) ? 2 : 1;
       if (link) tagLink(link, what, page.run);
       else page.run(LINK_OP, undefined, undefined, what);
     });
@@ -97,7 +97,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
       page.hide();
     });
     W.addEventListener('pagehide', hide, opts);
-    D.addEventListener('visibilitychange', () => D.visibilityState === 'hidden' && hide(), opts);
+    D.addEventListener('visibilitychange', () => D.visibilityState == 'hidden' && hide(), opts);
     W.addEventListener('pageshow', guard((e) => e.persisted && page.show()), opts);
 
     // Links added or re-pointed by the page, gathered here and tagged in bulk. Attribute records
@@ -114,7 +114,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
         const now = Date.now();
         for (const r of records) {
           const t = r.target;
-          if (r.type === 'attributes') {
+          if (r.type == 'attributes') {
             if (ours.get(t) === t.getAttribute('href')) continue;
             const f = fights.get(t);
             if (!f || now - f[0] > 1000) fights.set(t, [now, 1]);
@@ -126,7 +126,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
             continue;
           }
           for (const n of r.addedNodes) {
-            if (n.nodeType !== 1) continue;
+            if (n.nodeType != 1) continue;
             if (n.matches(LINK)) add(n);
             if (n.firstElementChild) for (const el of n.querySelectorAll(LINK)) add(el);
             shadows(n, found);
@@ -149,7 +149,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     try {
       W.navigation.addEventListener('navigate', guard((e) => {
         const url = e.destination.url;
-        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || rewrite(url, 0) === url) return;
+        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || rewrite(url, 0) == url) return;
         const tagged = rewrite(url, 1);
         e.preventDefault();
         setTimeout(() => location[e.navigationType == 'replace' ? 'replace' : 'assign'](tagged));
