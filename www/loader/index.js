@@ -110,7 +110,6 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     try {
       watching.observer = new MutationObserver(guard((records) => {
         const found = [];
-        const add = (el) => found.push(el);
         const now = Date.now();
         for (const r of records) {
           const t = r.target;
@@ -122,13 +121,13 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
               if (f[1] == 4) warn('another script keeps rewriting this link; left to it', t);
               continue;
             }
-            add(t);
+            found.push(t);
             continue;
           }
           for (const n of r.addedNodes) {
             if (n.nodeType != 1) continue;
-            if (n.matches(LINK)) add(n);
-            if (n.firstElementChild) for (const el of n.querySelectorAll(LINK)) add(el);
+            if (n.matches(LINK)) found.push(n);
+            if (n.firstElementChild) for (const el of n.querySelectorAll(LINK)) found.push(el);
             shadows(n, found);
           }
         }
