@@ -27,14 +27,12 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
   const queue = previous && previous.q ? Array.from(previous.q, (args) => Array.from(args)) : [];
   let live = false;
 
+  // A file beside chattag.js (the wasm, a chunk): resolved against the script's own URL.
+  const beside = (file) => new URL(file, (script && script.src) || D.baseURI);
   // npm's bundle supplies its own importer; a script tag loads chunks from beside chattag.js.
   // A promise always: a blocked or missing chunk is a rejection, never a throw.
   const loadChunk = (name) =>
-    Promise.resolve(name).then((n) =>
-      typeof own('importChunk') === 'function'
-        ? config.importChunk(n)
-        : import(new URL(CHUNKS[n], (script && script.src) || D.baseURI).href),
-    );
+    Promise.resolve(name).then((n) => (typeof own('importChunk') === 'function' ? config.importChunk(n) : import(beside(CHUNKS[n]).href)));
 
   const api = function (name, ...args) {
     if (METHODS.includes(name)) return api[name](...args);
@@ -173,7 +171,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     // Object.prototype.then). Under a CSP without 'wasm-unsafe-eval' either throws a
     // CompileError: caught below.
     try {
-      const loaded = loadWasm(script, w.imports, w.adopt);
+      const loaded = loadWasm(beside, w.imports, w.adopt);
       // While it downloads (the default build): the settings and the visitor record.
       page.prepare();
       if (loaded instanceof Promise) await loaded;
