@@ -163,6 +163,9 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     }
   };
 
+  // Compiles and instantiates the wasm's bytes, synchronously, and hands the instance to the glue.
+  const instantiate = (bytes) => w.adopt(new WebAssembly.Instance(new WebAssembly.Module(bytes), w.imports()));
+
   (async () => {
     // The separate file (the default build, www/loader/wasm-file.js) is fetched and compiled once
     // it has arrived. The one-file build inlines it: synchronous compile + instantiate of a small
@@ -171,11 +174,11 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     // Object.prototype.then). Under a CSP without 'wasm-unsafe-eval' either throws a
     // CompileError: caught below.
     try {
-      const loaded = loadWasm(beside, w.imports, w.adopt);
+      const loaded = loadWasm(beside, instantiate);
       // While it downloads (the default build): the settings and the visitor record.
       page.prepare();
       if (loaded instanceof Promise) await loaded;
-      else w.adopt(new WebAssembly.Instance(new WebAssembly.Module(loaded), w.imports()));
+      else instantiate(loaded);
     } catch (e) {
       // No wasm here (a CSP without 'wasm-unsafe-eval' throws a CompileError): the same code as
       // JavaScript, fed the same glue's imports and adopted as if it were the wasm instance.

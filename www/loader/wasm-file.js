@@ -5,17 +5,17 @@
 // module this small the compile is a few ms of main thread, less than the streaming path's task
 // hops. It is also 119 B smaller, requires no MIME type of the host, and no promise settles with
 // an object of ours (a page that put a `then` on Object.prototype would capture it).
-// `adopt(instance)` takes the instance.
+// `instantiate(bytes)` compiles them and hands the instance to the glue.
 import name from 'chattag:wasm-name';
 
-export default (beside, imports, adopt) =>
+export default (beside, instantiate) =>
   new Promise((resolve, reject) => {
     const x = new XMLHttpRequest();
     x.open('GET', beside(name));
     x.responseType = 'arraybuffer';
     x.onload = () => {
       try {
-        adopt(new WebAssembly.Instance(new WebAssembly.Module(x.response), imports()));
+        instantiate(x.response);
         resolve();
       } catch (e) {
         reject(e);
