@@ -285,6 +285,8 @@ async function buildChunks() {
   return out;
 }
 
+const INTERNAL_PROPS = /^(lifetime|consentRequired)$/;
+
 async function bundle(wasmBytes, mode, chunks, { glueExternal = false } = {}) {
   const hash = crypto.createHash('sha256').update(wasmBytes).digest('hex').slice(0, 10);
   const wasmName = `chattag.${hash}.wasm`;
@@ -320,6 +322,10 @@ async function bundle(wasmBytes, mode, chunks, { glueExternal = false } = {}) {
     target: ['es2020'],
     platform: 'browser',
     legalComments: 'none',
+    // Property names only the loader's own modules use, renamed like variables (13 B gzip):
+    // the settings object's (www/loader/settings.js → page.js), never a chattagConfig key, a
+    // public API member, an event field or anything a lazy chunk (built separately) reads.
+    mangleProps: INTERNAL_PROPS,
     write: false,
     logLevel: 'silent',
     plugins: [wasmPlugin],

@@ -24,7 +24,9 @@ export const BAD = {
   t: 'template: needs {id}, at most 500 characters, only {id} {text} {url} {title}; using the default',
 };
 
-// → [settings, warnings]. `settings.prefix` / `.template` stay raw for the wasm.
+// → [settings, warnings]. `settings.prefix` / `.template` stay raw for the wasm. `lifetime` and
+// `consentRequired` are renamed in the bundle (scripts/build.mjs INTERNAL_PROPS): they must stay
+// names only the loader's own modules use.
 export function read(get) {
   const bad = [];
   const s = { lifetime: DEFAULT_LIFETIME_DAYS, prefix: get('data-prefix', 'prefix'), template: get('data-template', 'template') };
