@@ -155,11 +155,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
 
     const open = W.open;
     if (typeof open === 'function') {
-      W.open = function (url) {
-        const args = Array.from(arguments);
-        args[0] = rewrite(url, 1);
-        return open.apply(W, args);
-      };
+      W.open = (url, ...rest) => open.call(W, rewrite(url, 1), ...rest);
     }
   };
 
