@@ -45,10 +45,9 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
   api.rewrite = (url) => rewrite(url, 0);
   api.identifiers = () => {
     try {
-      return live ? JSON.parse(page.ask(IDENTIFIERS)) : {};
-    } catch (e) {
-      return {};
-    }
+      if (live) return JSON.parse(page.ask(IDENTIFIERS));
+    } catch (e) {}
+    return {};
   };
   const setter = (name, f) => (v) => {
     if (live) guard(f)(v);
