@@ -17,8 +17,6 @@ const OUTBOX = '_chattag_q';
 // 30 s after start): Metrica's tag often sets `_ym_uid` after we ran. Interactions look too
 // (src/browser/page.rs `link`).
 const CLIENT_ID_CHECKS = [500, 500, 1000, 2000, 4000, 7000, 15000];
-// A beaconed click is confirmed by an ordinary send this much later (if the page is still here).
-const CONFIRM_AFTER = 1500;
 
 // `s`: the settings. `consent`: reading, storing, tagging and sending are allowed; `denied`:
 // `consent(false)` was called; `started`: the page's queued calls were replayed; `live`: the chat
@@ -86,9 +84,9 @@ const act = (answer) => {
     } else if (k == 'e') news = enqueue(v);
     else if (k == 'c' && enqueue(v)) {
       // The page may be navigating away: a beacon gets the click out now; the event stays in the
-      // outbox until an ordinary send is confirmed.
+      // outbox until an ordinary send, 1.5 s later if the page is still here, is confirmed.
       send(1);
-      later(CONFIRM_AFTER, send);
+      later(1500, send);
     } else if (k == 'h') href = v;
     else if (k == 'i') live = v;
     else if (k == 'x') warn('setUserId / setPurchaseId: invalid value ignored (1-128 printable characters, none of <>"\'`\\)');
