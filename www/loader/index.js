@@ -80,7 +80,8 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     });
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
-    if ((on(script && script.getAttribute('data-qr')) || on(own('qr'))) && W.matchMedia && matchMedia('(pointer: fine)').matches && !matchMedia('(pointer: coarse)').matches) {
+    // A desktop: the primary pointer is fine (the media feature has one value, so not coarse too).
+    if ((on(script && script.getAttribute('data-qr')) || on(own('qr'))) && W.matchMedia && matchMedia('(pointer: fine)').matches) {
       // Both fetched now, so that a click never waits on the network.
       Promise.all([loadChunk('qr'), loadChunk('inspect')]).then(([q, i]) => (qrClick = i.qrClick(q, state)), (e) => warn('qr:', e));
       W.addEventListener('click', (e) => qrClick && qrClick(e), true);
