@@ -53,11 +53,8 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     if (live) guard(f)(v);
     else queue.push([name, v]);
   };
-  // Strings as they are, finite numbers in their JS spelling, null/undefined = clear; anything
-  // else becomes "" so the wasm rejects it (with a warning under debug).
-  const text = (v) => (v == null ? undefined : typeof v === 'string' || Number.isFinite(v) ? String(v) : '');
-  api.setUserId = setter('setUserId', (v) => page.setId(text(v), 0));
-  api.setPurchaseId = setter('setPurchaseId', (v) => page.setId(text(v), 1));
+  api.setUserId = setter('setUserId', (v) => page.setId(v, 0));
+  api.setPurchaseId = setter('setPurchaseId', (v) => page.setId(v, 1));
   api.consent = setter('consent', (granted) => page.consentTo(!!granted));
   W.chattag = api;
 

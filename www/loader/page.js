@@ -179,9 +179,13 @@ export const show = () => {
   send();
 };
 
-/** `setUserId(v)` / `setPurchaseId(v)` (`purchase` 1); then whatever is pending goes out. */
+/**
+ * `setUserId(v)` / `setPurchaseId(v)` (`purchase` 1); then whatever is pending goes out. Strings as
+ * they are, finite numbers in their JS spelling, null/undefined = clear; anything else becomes ""
+ * so the wasm rejects it (with a warning under debug).
+ */
 export const setId = (v, purchase) => {
-  run(SET_ID, v, undefined, purchase);
+  run(SET_ID, v == null ? undefined : typeof v == 'string' || Number.isFinite(v) ? String(v) : '', undefined, purchase);
   send();
 };
 
