@@ -34,7 +34,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
   const loadChunk = (name) =>
     Promise.resolve(name).then((n) => (typeof own('importChunk') === 'function' ? config.importChunk(n) : import(beside(CHUNKS[n]).href)));
 
-  const api = function (name, ...args) {
+  const api = (name, ...args) => {
     if (METHODS.includes(name)) return api[name](...args);
   };
   api.version = '0.1.0';
