@@ -5,7 +5,7 @@
 #   wasm toolchain   rustup's wasm32 target if it can be had; otherwise Debian's rustc-web with
 #                    its std sources (std is then built from source: see
 #                    docs/reference/toolchain.md). scripts/build.mjs picks whichever exists.
-#   node packages    npm ci (playwright-core, esbuild, binaryen's wasm-opt)
+#   node packages    npm ci (playwright-core, esbuild, terser, binaryen's wasm-opt)
 #   Chromium         Debian's chromium + chromium-driver (Playwright cannot download browsers here)
 #   QR test tools    zbar-tools (zbarimg) and qrencode, to check the QR dialog's codes
 #
@@ -72,7 +72,7 @@ else
 fi
 
 # --- node packages ----------------------------------------------------------------------------
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -x node_modules/.bin/esbuild ] \
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -x node_modules/.bin/esbuild ] || [ ! -d node_modules/terser ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing node packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
