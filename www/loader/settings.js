@@ -10,7 +10,7 @@ const trim = (v) => v.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '');
 // value that throws when read as text (a hostile `toString`) → off.
 export const on = (v) => {
   try {
-    return v != null && v !== false && !/^[\t\n\f\r ]*(0|false|off|no)[\t\n\f\r ]*$/i.test(String(v));
+    return v != null && v !== false && !/^(0|false|off|no)$/i.test(trim(String(v)));
   } catch (e) {
     return false;
   }
