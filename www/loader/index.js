@@ -49,13 +49,15 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     } catch (e) {}
     return {};
   };
-  const setter = (name, f) => (v) => {
-    if (live) guard(f)(v);
-    else queue.push([name, v]);
-  };
-  api.setUserId = setter('setUserId', (v) => page.setId(v, 0));
-  api.setPurchaseId = setter('setPurchaseId', (v) => page.setId(v, 1));
-  api.consent = setter('consent', (granted) => page.consentTo(!!granted));
+  // `api[name]`: a call that changes state, queued until the wasm runs.
+  const setter = (name, f) =>
+    (api[name] = (v) => {
+      if (live) guard(f)(v);
+      else queue.push([name, v]);
+    });
+  setter('setUserId', (v) => page.setId(v, 0));
+  setter('setPurchaseId', (v) => page.setId(v, 1));
+  setter('consent', (granted) => page.consentTo(!!granted));
   W.chattag = api;
 
   // ---- debug overlay and QR dialog: idle unless debug mode / data-qr is on -------------------
