@@ -256,8 +256,7 @@ async function buildFallback(optPath) {
     stdin: { contents: fallbackJs(optPath), loader: 'js', sourcefile: 'chattag-fallback.js' },
     bundle: true, format: 'esm', minify: true, target: ['es2020'], legalComments: 'none', write: false, logLevel: 'silent',
   });
-  const js = await polish(r.outputFiles[0].contents, true);
-  return { name: 'fallback', file: `chattag-fallback.${crypto.createHash('sha256').update(js).digest('hex').slice(0, 10)}.js`, js };
+  return chunk('fallback', await polish(r.outputFiles[0].contents, true));
 }
 
 // ---- 4. bundle -------------------------------------------------------------------------------
@@ -280,6 +279,13 @@ const brotliSize = (buf) => zlib.brotliCompressSync(buf, { params: { [zlib.const
 // overlay's model and the QR click, which both need; kept out of the main script).
 const CHUNKS = { qr: 'qr.js', debug: 'debug.js', inspect: 'wasm-inspect.js' };
 
+// A chunk's file is `chattag-<name>.<hash>.js`; the loader is handed only the hashes and spells
+// the rest itself (www/loader/index.js `loadChunk`: 7 B gzip less than whole names).
+const chunk = (name, js) => {
+  const hash = crypto.createHash('sha256').update(js).digest('hex').slice(0, 10);
+  return { name, hash, file: `chattag-${name}.${hash}.js`, js };
+};
+
 async function buildChunks() {
   const out = [];
   for (const [name, source] of Object.entries(CHUNKS)) {
@@ -289,9 +295,7 @@ async function buildChunks() {
       entryPoints: [entry], bundle: true, format: 'esm', minify: true, target: ['es2020'],
       legalComments: 'none', write: false, logLevel: 'silent',
     });
-    const js = await polish(r.outputFiles[0].contents, true);
-    const file = `chattag-${name}.${crypto.createHash('sha256').update(js).digest('hex').slice(0, 10)}.js`;
-    out.push({ name, file, js });
+    out.push(chunk(name, await polish(r.outputFiles[0].contents, true)));
   }
   return out;
 }
@@ -319,7 +323,7 @@ async function bundle(wasmBytes, mode, chunks, { glueExternal = false } = {}) {
       build.onResolve({ filter: /^chattag:shell$/ }, () => ({ path: path.join(ROOT, 'www', 'loader', 'shell.js') }));
       build.onResolve({ filter: /^chattag:chunks$/ }, () => ({ path: 'chunks', namespace: 'chattag-chunks' }));
       build.onLoad({ filter: /.*/, namespace: 'chattag-chunks' }, () => ({
-        contents: `export default ${JSON.stringify(Object.fromEntries(chunks.map((c) => [c.name, c.file])))};`,
+        contents: `export default ${JSON.stringify(Object.fromEntries(chunks.map((c) => [c.name, c.hash])))};`,
         loader: 'js',
       }));
     },

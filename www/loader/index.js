@@ -29,10 +29,11 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
 
   // A file beside chattag.js (the wasm, a chunk): resolved against the script's own URL.
   const beside = (file) => new URL(file, (script && script.src) || D.baseURI);
-  // npm's bundle supplies its own importer; a script tag loads chunks from beside chattag.js.
+  // npm's bundle supplies its own importer; a script tag loads chunks from beside chattag.js
+  // (`chattag-<name>.<hash>.js`, the hashes from scripts/build.mjs).
   // A promise always: a blocked or missing chunk is a rejection, never a throw.
   const loadChunk = (name) =>
-    Promise.resolve(name).then((n) => (typeof own('importChunk') === 'function' ? config.importChunk(n) : import(beside(CHUNKS[n]).href)));
+    Promise.resolve(name).then((n) => (typeof own('importChunk') === 'function' ? config.importChunk(n) : import(beside(`chattag-${n}.${CHUNKS[n]}.js`).href)));
 
   const api = (name, ...args) => {
     if (METHODS.includes(name)) return api[name](...args);
