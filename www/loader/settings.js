@@ -1,5 +1,5 @@
 // Snippet settings: `data-*` on the script tag, else `window.chattagConfig` (Google Tag Manager
-// cannot set attributes). Pure: `get(attr, key)` hands over the raw string, undefined when unset
+// cannot set attributes). Pure: `read(raw)`, where `raw(attr, key)` hands over the raw string, undefined when unset
 // (shell.js reads it). A bad value is a console warning and a safe default, never a failure.
 // The prefix and the template are chat-ID and link rules: the wasm checks those (src/lib.rs
 // CONFIGURE) and the loader says `BAD` of what it rejects.
@@ -27,10 +27,12 @@ export const BAD = {
 // → [settings, warnings]. `settings.prefix` / `.template` stay raw for the wasm. `lifetime` and
 // `consentRequired` are renamed in the bundle (scripts/build.mjs INTERNAL_PROPS): they must stay
 // names only the loader's own modules use.
-export function read(get) {
+export function read(raw) {
   const bad = [];
-  const s = { lifetime: DEFAULT_LIFETIME_DAYS, prefix: get('data-prefix', 'prefix'), template: get('data-template', 'template') };
-  let v = get('data-endpoint', 'endpoint');
+  // `data-<name>` on the script tag, else chattagConfig[key].
+  const get = (name, key = name) => raw('data-' + name, key);
+  const s = { lifetime: DEFAULT_LIFETIME_DAYS, prefix: get('prefix'), template: get('template') };
+  let v = get('endpoint');
   if (v != null) {
     v = trim(v);
     // An absolute http(s) URL without spaces or control characters (a relative one was resolved
@@ -38,26 +40,26 @@ export function read(get) {
     if (/^https?:\/\//i.test(v) && v.length <= 2048 && !/[\0- \x7f]/.test(v)) s.endpoint = v;
     else bad.push('endpoint: not an http(s) URL; sending nothing');
   }
-  v = get('data-lifetime', 'lifetimeDays');
+  v = get('lifetime', 'lifetimeDays');
   if (v != null) {
     // Whole days; longer than any attribution window is a typo (`2100`) that would pin an ID for years.
     v = trim(v);
     if (/^\d{1,6}$/.test(v) && v > 0 && v <= 400) s.lifetime = +v;
     else bad.push('lifetime: whole days 1-400; using 21');
   }
-  v = get('data-counter', 'counter');
+  v = get('counter');
   if (v != null) {
     v = trim(v);
     if (/^\d{1,12}$/.test(v)) s.counter = v;
     else bad.push('counter: not a Metrica counter number; not using ym()');
   }
-  v = get('data-consent', 'consent');
+  v = get('consent');
   if (v != null) {
     v = trim(v);
     // Anything but "granted" requires consent: the privacy-safe reading of a value nobody can parse.
     s.consentRequired = !/^granted$/i.test(v);
     if (s.consentRequired && !/^required$/i.test(v)) bad.push('consent: granted or required; treating as required');
   }
-  s.debug = on(get('data-debug', 'debug'));
+  s.debug = on(get('debug'));
   return [s, bad];
 }
