@@ -1,6 +1,7 @@
 // Snippet settings: `data-*` on the script tag, else `window.chattagConfig` (Google Tag Manager
-// cannot set attributes). Pure: `read(raw)`, where `raw(attr, key)` hands over the raw string, undefined when unset
-// (shell.js reads it). A bad value is a console warning and a safe default, never a failure.
+// cannot set attributes). Pure: `read(raw)`, where `raw(attr, key)` hands over the raw string,
+// undefined when unset (shell.js reads it). A bad value is a console warning and a safe default,
+// never a failure.
 // The prefix and the template are chat-ID and link rules: the wasm checks those (src/lib.rs
 // CONFIGURE) and the loader says `BAD` of what it rejects.
 
