@@ -24,7 +24,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
   if (previous && previous.version) return;
   const METHODS = ['id', 'rewrite', 'identifiers', 'setUserId', 'setPurchaseId', 'consent'];
   // Calls that change state wait here until the wasm runs; the stub's queue goes first.
-  const queue = previous && previous.q ? Array.from(previous.q, (args) => Array.from(args)) : [];
+  const queue = Array.from((previous && previous.q) || [], (args) => Array.from(args));
   let live = false;
 
   // A file beside chattag.js (the wasm, a chunk): resolved against the script's own URL.
