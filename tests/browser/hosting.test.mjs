@@ -18,7 +18,7 @@ const LINK = '<a id="wa" href="https://wa.me/79990001122?text=Hello">WhatsApp</a
 let CDN;
 let cdnServer;
 // Per test: whether the CDN sends Access-Control-Allow-Origin, and files to serve instead of dist/.
-const cdnState = { cors: true, extra: {}, wasmType: 'application/wasm', seen: [] };
+const cdnState = { cors: true, extra: {}, wasmType: 'application/wasm', jsType: 'text/javascript; charset=utf-8', seen: [] };
 
 before(async () => {
   cdnServer = http.createServer((req, res) => {
@@ -30,7 +30,7 @@ before(async () => {
       res.writeHead(404).end('no');
       return;
     }
-    const type = name.endsWith('.wasm') ? cdnState.wasmType : 'text/javascript; charset=utf-8';
+    const type = name.endsWith('.wasm') ? cdnState.wasmType : cdnState.jsType;
     res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store', ...(cdnState.cors ? { 'access-control-allow-origin': '*' } : {}) });
     res.end(body);
   });
@@ -40,8 +40,8 @@ before(async () => {
 after(() => new Promise((r) => (cdnServer ? cdnServer.close(r) : r())));
 
 /** Sets how the CDN answers for the next page load. */
-function cdn(_s, { cors = true, extra = {}, wasmType = 'application/wasm' } = {}) {
-  Object.assign(cdnState, { cors, extra, wasmType, seen: [] });
+function cdn(_s, { cors = true, extra = {}, wasmType = 'application/wasm', jsType = 'text/javascript; charset=utf-8' } = {}) {
+  Object.assign(cdnState, { cors, extra, wasmType, jsType, seen: [] });
   return cdnState.seen;
 }
 
@@ -84,6 +84,26 @@ test('the one-file build (dist/chattag.inline.js): runs with no second request',
     const id = await s.ready();
     assert.ok((await s.page.getAttribute('#wa', 'href')).includes(id));
     await s.waitForEvent((e) => e.type === 'issue' && e.chat_id === id, { delivered: true, what: 'delivered issue' });
+    assert.deepEqual(seen, ['chattag.inline.js']);
+  });
+});
+
+// The one-file build carries the wasm as a string (scripts/build.mjs `wasmLiteral`). Served with
+// no charset, a script is decoded with the page's: on a windows-1251 page (common on Russian
+// sites) any non-ASCII byte in it would decode to another character and corrupt the wasm.
+test('the one-file build on a windows-1251 page, served without a charset: the same wasm, tagging', async () => {
+  const js = fs.readFileSync(path.join(DIST, 'chattag.inline.js'));
+  assert.ok(js.every((b) => b === 10 || (b >= 0x20 && b < 0x7f)), 'chattag.inline.js is printable ASCII');
+  await h.run(async (s) => {
+    const seen = cdn(s, { jsType: 'text/javascript' });
+    const html = page('', 'chattag.inline.js').replace('<meta charset="utf-8">', '<meta charset="windows-1251">')
+      .replace('</body>', '<p id="ru">\u00cf\u00f0\u00e8\u00e2\u00e5\u00f2</p></body>');
+    await s.page.goto(h.server.page(Buffer.from(html, 'latin1'), { headers: { 'content-type': 'text/html' } }));
+    assert.equal(await s.page.evaluate(() => document.characterSet), 'windows-1251');
+    assert.equal(await s.page.textContent('#ru'), 'Привет', 'the page really is decoded as windows-1251');
+    const id = await s.ready();
+    assert.ok((await s.page.getAttribute('#wa', 'href')).includes(id));
+    // A corrupted wasm would still tag, through the wasm2js fallback chunk: it must not be needed.
     assert.deepEqual(seen, ['chattag.inline.js']);
   });
 });
