@@ -5,7 +5,7 @@
 // www/loader/outbox.js, the settings www/loader/settings.js.
 import * as w from 'chattag:glue';
 import { CONFIGURE, START, SETTLE, SET_ID, CLIENT_ID, NEWS, SHOW, FORGET } from 'chattag:glue';
-import { D, warn, guard, setting, get, set, remove, kept, forget, later, post, beacon, rnd8, ym, pass } from './shell.js';
+import { D, warn, guard, setting, get, set, remove, kept, forget, later, post, beacon, rnd8, ym, pass, cookies, safe } from './shell.js';
 import { read, BAD } from './settings.js';
 import * as outbox from './outbox.js';
 
@@ -35,13 +35,15 @@ let bad, early;
 /**
  * At script start, while the wasm downloads: the settings, and — when consent is not required —
  * the stored visitor record. Storage and cookies are synchronous IPC in browsers: read here, they
- * are off the path between the wasm's arrival and the first tagging pass.
+ * are off the path between the wasm's arrival and the first tagging pass. The record's cookie is
+ * the wasm's to read (`PageView::start`), but reading the jar now fills the browser's cookie
+ * cache, so that read costs nothing unless a cookie changed meanwhile.
  */
 export const prepare = () => {
   [s, bad] = read(setting);
   endpoint = s.endpoint;
   consent = !s.consentRequired;
-  if (consent) early = record();
+  if (consent) (early = record()), safe(cookies);
 };
 
 /** The wasm is here: its settings checked, every bad one said; returns whether debug mode is on. */

@@ -42,7 +42,7 @@ export const guard = (f) =>
   };
 // A value for the wasm: a string, or undefined for none (never an object it cannot take).
 const text = (v) => (v == null ? undefined : '' + v);
-const safe = (f, fallback) => {
+export const safe = (f, fallback) => {
   try {
     return f();
   } catch (e) {
@@ -152,12 +152,14 @@ export const remove = (key) => {
 export const kept = (key) => mem.get(key);
 export const forget = () => mem.clear();
 
+// `document.cookie`: a round trip to the browser's network process unless its cache is fresh.
+export const cookies = () => D.cookie;
 // `io(op, a, b)` (ports.rs): what the wasm reads, in the order of its constants; the answer is a
 // string or undefined, and a throw (storage blocked, a page's broken polyfill) is no answer.
 const IO = [
   // Another script's localStorage key (Metrica's `_ym_uid`), read only.
   (key) => store() && local.getItem(key),
-  () => D.cookie,
+  cookies,
   // PAGE_*: page facts.
   () => location.href,
   () => location.search,
