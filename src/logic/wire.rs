@@ -113,25 +113,22 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
     let mut plain_from = 0;
     for (i, b) in s.bytes().enumerate() {
-        let short = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
+        // The letter after the backslash: the character itself, a short form, or `u` (`\u00XX`).
+        let esc = if b == b'"' || b == b'\\' {
+            b
+        } else if b < 0x20 {
+            b"uuuuuuuubtnufruuuuuuuuuuuuuuuuuu"[b as usize]
+        } else {
+            continue;
         };
         out.push_str(&s[plain_from..i]);
         plain_from = i + 1;
-        if short.is_empty() {
-            out.push_str("\\u00");
+        out.push('\\');
+        out.push(esc as char);
+        if esc == b'u' {
+            out.push_str("00");
             out.push(HEX[(b >> 4) as usize] as char);
             out.push(HEX[(b & 15) as usize] as char);
-        } else {
-            out.push_str(short);
         }
     }
     out.push_str(&s[plain_from..]);
