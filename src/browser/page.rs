@@ -232,13 +232,10 @@ impl PageView {
     fn apply(&mut self, due: Due) {
         if due.issued {
             let ids = self.identifiers();
-            if let Some(mut ev) = self.event(EventType::Issue, ids.clone()) {
-                ev.prev_chat_id = due.prev;
-                self.effect(EVENT, &wire::event_json(&ev));
-            }
             if let Some(l) = &mut self.live {
                 l.record.reported = Reported::of(&ids);
             }
+            self.event(EventType::Issue, ids, due.prev, None);
             self.save_record();
         } else if !self.report_news() && due.changed {
             self.save_record();
@@ -306,19 +303,15 @@ impl PageView {
             return false;
         }
         let ids = self.identifiers();
+        // What the collector is told is recorded first, so that `ids` can move into the event.
         let news = self
             .live
-            .as_ref()
-            .is_some_and(|l| l.record.reported.has_news(&ids));
+            .as_mut()
+            .is_some_and(|l| l.record.reported.merge(&ids));
         if !news {
             return false;
         }
-        if let Some(ev) = self.event(EventType::Update, ids.clone()) {
-            self.effect(EVENT, &wire::event_json(&ev));
-        }
-        if let Some(l) = &mut self.live {
-            l.record.reported.merge(&ids);
-        }
+        self.event(EventType::Update, ids, None, None);
         self.save_record();
         true
     }
@@ -414,21 +407,25 @@ impl PageView {
 
     fn click(&mut self, t: Tagged) {
         let ids = self.identifiers();
-        let Some(mut ev) = self.event(EventType::Click, ids) else {
-            return;
-        };
-        ev.messenger = Some(t.messenger.as_str().into());
-        ev.link_kind = Some(t.kind.as_str().into());
-        ev.target = Some(t.href);
-        self.effect(CLICK, &wire::event_json(&ev));
+        self.event(EventType::Click, ids, None, Some(t));
     }
 
-    fn event(&mut self, kind: EventType, ids: Identifiers) -> Option<Event> {
-        let chat_id = self.id()?;
+    /// Queues an event (effect `e`, or `c` for a click): `prev` the ID an `issue` replaced,
+    /// `used` the link a `click` opened. Nothing without an ID or a CSPRNG.
+    fn event(
+        &mut self,
+        kind: EventType,
+        ids: Identifiers,
+        prev: Option<String>,
+        used: Option<Tagged>,
+    ) {
+        let Some(chat_id) = self.id() else { return };
         let mut rnd = [0; 11]; // the event ID's random part (`event_id`)
-        random(&mut rnd)?;
+        if random(&mut rnd).is_none() {
+            return;
+        }
         let ts = now_ms();
-        Some(Event {
+        let mut ev = Event {
             event_id: event_id(ts, rnd),
             kind,
             chat_id,
@@ -436,8 +433,17 @@ impl PageView {
             page: clean_url(&ports::page(PAGE_HREF)),
             referrer: clean_url(&ports::page(PAGE_REFERRER)),
             ids,
+            prev_chat_id: prev,
             ..Event::default()
-        })
+        };
+        let mut letter = EVENT;
+        if let Some(t) = used {
+            ev.messenger = Some(t.messenger.as_str().into());
+            ev.link_kind = Some(t.kind.as_str().into());
+            ev.target = Some(t.href);
+            letter = CLICK;
+        }
+        self.effect(letter, &wire::event_json(&ev));
     }
 
     // ---- debug overlay and QR dialog ------------------------------------------------------

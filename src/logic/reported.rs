@@ -60,26 +60,31 @@ fn hashes(ids: &Identifiers) -> [u32; FIELDS] {
 }
 
 impl Reported {
-    /// The state after `ids` were reported in full (an `issue`).
+    /// The state after `ids` were reported in full (an `issue`): absent fields are 0 either way.
     pub fn of(ids: &Identifiers) -> Reported {
-        Reported(hashes(ids))
+        let mut r = Reported::default();
+        r.merge(ids);
+        r
     }
 
     /// Whether `ids` carry a present value the collector has not been told.
+    #[cfg(test)]
     pub fn has_news(&self, ids: &Identifiers) -> bool {
-        hashes(ids)
-            .iter()
-            .zip(self.0.iter())
-            .any(|(&now, &told)| now != 0 && now != told)
+        let mut copy = *self;
+        copy.merge(ids)
     }
 
-    /// The state after `ids` were reported in an `update` (present fields overwrite).
-    pub fn merge(&mut self, ids: &Identifiers) {
+    /// The state after `ids` were reported in an `update` (present fields overwrite). Returns
+    /// whether that was news: a present value the collector had not been told.
+    pub fn merge(&mut self, ids: &Identifiers) -> bool {
+        let mut news = false;
         for (told, now) in self.0.iter_mut().zip(hashes(ids)) {
-            if now != 0 {
+            if now != 0 && now != *told {
                 *told = now;
+                news = true;
             }
         }
+        news
     }
 
     pub fn encode_into(&self, out: &mut String) {
