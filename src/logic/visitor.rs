@@ -99,11 +99,15 @@ impl Record {
         if param(q, "v")? != "1" {
             return None;
         }
+        // The plain values first, the allocating ones last: no early return drops a string.
+        let issued = parse_u64(param(q, "t")?)?;
+        let yclid_at = parse_u64(param(q, "yt")?)?;
+        let reported = Reported::decode(param(q, "r")?)?;
         Some(Record {
             chat_id: ChatId::parse(param(q, "id")?).ok()?,
-            issued: parse_u64(param(q, "t")?)?,
-            yclid_at: parse_u64(param(q, "yt")?)?,
-            reported: Reported::decode(param(q, "r")?)?,
+            issued,
+            yclid_at,
+            reported,
             landing: from_query(s),
         })
     }
