@@ -173,10 +173,9 @@ impl PageView {
             .clone()
             .unwrap_or_else(|| Template::for_lang(&ports::page(PAGE_LANG)));
         let (record, due) = split(res);
-        let id = record.chat_id.as_str().to_owned();
+        self.effect(ID, record.chat_id.as_str());
         self.live = Some(Live { record, template });
         self.pending = Some(due);
-        self.effect(ID, &id);
     }
 
     /// The rest of an activation (see `start`): the `issue` or `update` event and the record to
