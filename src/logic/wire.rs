@@ -7,7 +7,7 @@
 //! without parsing JSON (the loader's outbox, www/loader/outbox.js, relies on it).
 
 use chattag_core::event::{Event, EventType};
-use chattag_core::identifiers::{Identifiers, Utm};
+use chattag_core::identifiers::Identifiers;
 
 /// Prefix every encoded event starts with, followed by the 26-character event id (the loader's
 /// outbox reads the id there; a test pins it).
@@ -52,20 +52,17 @@ fn identifier_fields(w: &mut Obj, ids: &Identifiers) {
     w.opt("gclid", &ids.gclid);
     w.opt("fbclid", &ids.fbclid);
     w.opt("ga_client_id", &ids.ga_client_id);
-    if let Some(utm) = &ids.utm {
+    if let Some(u) = &ids.utm {
         w.key("utm");
-        w.out.push_str(&utm_json(utm));
+        // The nested object is written into the same string.
+        let mut inner = Obj::new(std::mem::take(&mut w.out));
+        inner.opt("source", &u.source);
+        inner.opt("medium", &u.medium);
+        inner.opt("campaign", &u.campaign);
+        inner.opt("term", &u.term);
+        inner.opt("content", &u.content);
+        w.out = inner.finish();
     }
-}
-
-fn utm_json(u: &Utm) -> String {
-    let mut w = Obj::new(String::new());
-    w.opt("source", &u.source);
-    w.opt("medium", &u.medium);
-    w.opt("campaign", &u.campaign);
-    w.opt("term", &u.term);
-    w.opt("content", &u.content);
-    w.finish()
 }
 
 /// A JSON object being written: `{` already pushed, members comma-separated.
@@ -155,6 +152,7 @@ pub fn push_u64(out: &mut String, mut n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chattag_core::identifiers::Utm;
 
     fn full_event() -> Event {
         Event {
