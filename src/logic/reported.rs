@@ -78,9 +78,12 @@ impl Reported {
     /// whether that was news: a present value the collector had not been told.
     pub fn merge(&mut self, ids: &Identifiers) -> bool {
         let mut news = false;
-        for (told, now) in self.0.iter_mut().zip(hashes(ids)) {
-            if now != 0 && now != *told {
-                *told = now;
+        let now = hashes(ids);
+        // Indexes, not `zip`: the iterator adapter cost 75 B gzip of wasm (measured).
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..FIELDS {
+            if now[i] != 0 && now[i] != self.0[i] {
+                self.0[i] = now[i];
                 news = true;
             }
         }
@@ -89,10 +92,9 @@ impl Reported {
 
     pub fn encode_into(&self, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for h in self.0 {
-            for shift in (0..8).rev() {
-                out.push(HEX[((h >> (shift * 4)) & 15) as usize] as char);
-            }
+        for i in 0..FIELDS * 8 {
+            let digit = (self.0[i / 8] >> (28 - 4 * (i % 8))) & 15;
+            out.push(HEX[digit as usize] as char);
         }
     }
 
@@ -102,11 +104,9 @@ impl Reported {
             return None;
         }
         let mut out = [0u32; FIELDS];
-        for (slot, chunk) in out.iter_mut().zip(b.chunks(8)) {
-            for &c in chunk {
-                let d = (c as char).to_digit(16)?;
-                *slot = (*slot << 4) | d;
-            }
+        for (i, &c) in b.iter().enumerate() {
+            let d = (c as char).to_digit(16)?;
+            out[i / 8] = (out[i / 8] << 4) | d;
         }
         Some(Reported(out))
     }
