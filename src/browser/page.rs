@@ -91,13 +91,17 @@ fn now_ms() -> u64 {
 /// Fills `b` from the browser's CSPRNG, 32 bits per call; `None` when there is none. One
 /// function for every length (a const-generic one was a copy per length).
 fn random(b: &mut [u8]) -> Option<()> {
-    for chunk in b.chunks_mut(4) {
-        let r = ports::rnd();
-        if r < 0.0 {
-            return None;
+    // Byte by byte, little-endian from each 32 bits (no `chunks_mut` adapter: smaller).
+    let mut word = 0u32;
+    for (i, byte) in b.iter_mut().enumerate() {
+        if i % 4 == 0 {
+            let r = ports::rnd();
+            if r < 0.0 {
+                return None;
+            }
+            word = r as u32;
         }
-        let bytes = (r as u32).to_le_bytes();
-        chunk.copy_from_slice(&bytes[..chunk.len()]);
+        *byte = (word >> (8 * (i % 4))) as u8;
     }
     Some(())
 }
