@@ -13,36 +13,39 @@ const FIELDS: usize = 8;
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Reported([u32; FIELDS]);
 
-fn fnv1a(parts: &[&str]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            h = (h ^ 0x1f).wrapping_mul(0x0100_0193); // unit separator between UTM parts
-        }
-        for b in p.bytes() {
-            h = (h ^ b as u32).wrapping_mul(0x0100_0193);
-        }
+const FNV_PRIME: u32 = 0x0100_0193;
+
+/// FNV-1a over `s`, continuing from `h` (the offset basis for a fresh hash).
+fn fnv1a(mut h: u32, s: &str) -> u32 {
+    for b in s.bytes() {
+        h = (h ^ b as u32).wrapping_mul(FNV_PRIME);
     }
-    // 0 means "absent".
+    h
+}
+
+/// 0 means "absent", so a present value never hashes to it.
+fn present(h: u32) -> u32 {
     h.max(1)
 }
 
 fn hash(v: &Option<String>) -> u32 {
-    v.as_deref().map_or(0, |s| fnv1a(&[s]))
+    v.as_deref().map_or(0, |s| present(fnv1a(0x811c_9dc5, s)))
 }
 
+/// The UTM fields as one hash: each part after the first follows a unit separator (0x1f).
 fn utm_hash(u: &Option<Utm>) -> u32 {
+    fn then(h: u32, v: &Option<String>) -> u32 {
+        fnv1a(
+            (h ^ 0x1f).wrapping_mul(FNV_PRIME),
+            v.as_deref().unwrap_or(""),
+        )
+    }
     u.as_ref().map_or(0, |u| {
-        fn p(v: &Option<String>) -> &str {
-            v.as_deref().unwrap_or("")
-        }
-        fnv1a(&[
-            p(&u.source),
-            p(&u.medium),
-            p(&u.campaign),
-            p(&u.term),
-            p(&u.content),
-        ])
+        let h = fnv1a(0x811c_9dc5, u.source.as_deref().unwrap_or(""));
+        present(then(
+            then(then(then(h, &u.medium), &u.campaign), &u.term),
+            &u.content,
+        ))
     })
 }
 
@@ -156,6 +159,35 @@ mod tests {
             ..Identifiers::default()
         };
         assert!(Reported::of(&a).has_news(&b));
+    }
+
+    #[test]
+    fn hashes_stay_those_of_stored_records() {
+        // Records in visitors' cookies hold these hashes: a change would make every stored
+        // identifier look new once (values computed independently, FNV-1a 32 with 0x1f between
+        // the UTM parts).
+        let ids = Identifiers {
+            client_id: Some("1700000000123456789".into()),
+            utm: Some(Utm {
+                source: Some("yandex".into()),
+                campaign: Some("spring sale".into()),
+                content: Some("b".into()),
+                ..Utm::default()
+            }),
+            ..Identifiers::default()
+        };
+        let mut s = String::new();
+        Reported::of(&ids).encode_into(&mut s);
+        let zero = "00000000";
+        assert_eq!(
+            s,
+            ["9b1215a0", zero, zero, zero, zero, zero, zero, "be3e9b06"].concat()
+        );
+        let empty_utm = Identifiers {
+            utm: Some(Utm::default()),
+            ..Identifiers::default()
+        };
+        assert_eq!(Reported::of(&empty_utm).0[7], 0x4929_2171);
     }
 
     #[test]
