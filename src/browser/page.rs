@@ -13,7 +13,7 @@ use chattag_core::identifiers::{
 };
 use chattag_core::links::{Hint, Skip, Tagged};
 use chattag_core::template::Template;
-use chattag_core::url::split_byte;
+use chattag_core::url::before_byte;
 use chattag_core::Prefix;
 
 use crate::browser::dom::Pass;
@@ -358,7 +358,7 @@ impl PageView {
     fn pass(&self) -> Option<Pass<'_>> {
         let live = self.live.as_ref()?;
         let href = ports::page(PAGE_HREF);
-        let page_url = split_byte(&href, b'#').next().unwrap_or("").to_owned();
+        let page_url = before_byte(&href, b'#').to_owned();
         Some(Pass {
             chat_id: &live.record.chat_id,
             prefixes: &self.prefixes,
@@ -460,21 +460,19 @@ impl PageView {
         let Some(p) = self.pass() else {
             return String::new();
         };
-        let words = match p.link(href, hint) {
-            Ok(t) => [
-                if t.changed { "u" } else { "t" },
-                t.messenger.as_str(),
-                t.kind.as_str(),
-            ],
-            Err(Skip::NotMessenger) => return String::new(),
-            Err(s) => ["s", s.as_str(), ""],
-        };
         let mut out = String::new();
-        for w in words.into_iter().filter(|w| !w.is_empty()) {
-            if !out.is_empty() {
+        match p.link(href, hint) {
+            Ok(t) => {
+                out.push_str(if t.changed { "u " } else { "t " });
+                out.push_str(t.messenger.as_str());
                 out.push(' ');
+                out.push_str(t.kind.as_str());
             }
-            out.push_str(w);
+            Err(Skip::NotMessenger) => {}
+            Err(s) => {
+                out.push_str("s ");
+                out.push_str(s.as_str());
+            }
         }
         out
     }
