@@ -132,9 +132,14 @@ fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {
         return None;
     }
-    s.bytes().try_fold(0u64, |n, c| {
-        c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u64)
-    })
+    let mut n = 0u64;
+    for c in s.bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + (c - b'0') as u64;
+    }
+    Some(n)
 }
 
 /// How this page view starts.
