@@ -207,19 +207,20 @@ pub fn resolve(
             }
         }
         old => {
-            let prev = old
-                .as_ref()
-                .filter(|r| unexpired(r))
-                .map(|r| r.chat_id.clone());
             // The stored yclid outlives the ID unless this click brings its own.
-            let kept_yclid = old
-                .filter(|r| yclid_live(r))
-                .and_then(|r| r.landing.yclid.map(|y| (y, r.yclid_at)));
-            let (yclid, yclid_at) = match (landing.yclid, kept_yclid) {
-                (Some(y), _) => (Some(y), now),
-                (None, Some((y, at))) => (Some(y), at),
-                (None, None) => (None, 0),
-            };
+            let mut yclid = landing.yclid;
+            let mut yclid_at = if yclid.is_some() { now } else { 0 };
+            let mut prev = None;
+            if let Some(r) = old {
+                let (id_live, kept_live) = (unexpired(&r), yclid_live(&r));
+                if id_live {
+                    prev = Some(r.chat_id);
+                }
+                if yclid.is_none() && kept_live && r.landing.yclid.is_some() {
+                    yclid = r.landing.yclid;
+                    yclid_at = r.yclid_at;
+                }
+            }
             let record = Record {
                 chat_id: ChatId::generate(prefix, random),
                 issued: now,
