@@ -218,10 +218,15 @@ impl PageView {
         let mut rnd = [0; RANDOM_BYTES];
         // No CSPRNG in this browser: no ID (the loader says so in debug mode).
         random(&mut rnd)?;
-        let stored = local
-            .or_else(|| cookie_value(&ports::cookies(), RECORD).map(String::from))
-            .or(kept)
-            .and_then(|s| Record::decode(&s));
+        let cookies;
+        let text = match &local {
+            Some(l) => Some(l.as_str()),
+            None => {
+                cookies = ports::cookies();
+                cookie_value(&cookies, RECORD).or(kept.as_deref())
+            }
+        };
+        let stored = text.and_then(Record::decode);
         Some(visitor::resolve(
             stored,
             landing,
