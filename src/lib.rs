@@ -105,6 +105,8 @@ mod exports {
         let Some(v) = slot.as_mut() else {
             return;
         };
+        // `a` as text ("" for none), for the calls that take it borrowed.
+        let text = a.as_deref().unwrap_or("");
         let plain = match op {
             START => {
                 v.start((a, b), n);
@@ -116,7 +118,7 @@ mod exports {
             }
             ID => v.id(),
             REWRITE => {
-                v.rewrite(&a.unwrap_or_default(), n == 1);
+                v.rewrite(text, n == 1);
                 None
             }
             IDENTIFIERS => Some(v.identifiers_json()),
@@ -124,14 +126,14 @@ mod exports {
                 v.set_user_id(a, n == 1);
                 None
             }
-            TAG_HREFS => v.tag_hrefs(&a.unwrap_or_default()),
+            TAG_HREFS => v.tag_hrefs(text),
             LINK => {
                 v.link(a, b, n);
                 None
             }
-            INSPECT => Some(v.inspect_link(&a.unwrap_or_default(), b.as_deref())),
+            INSPECT => Some(v.inspect_link(text, b.as_deref())),
             CLIENT_ID => {
-                v.client_id(&a.unwrap_or_default());
+                v.client_id(text);
                 None
             }
             NEWS => {
