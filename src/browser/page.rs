@@ -253,11 +253,13 @@ impl PageView {
     fn save_record(&mut self) {
         let clock = self.clock();
         let Some(l) = &self.live else { return };
-        let mut text = String::new();
-        push_u64(&mut text, l.record.keep_for_s(&clock));
-        text.push(' ');
-        text.push_str(&l.record.encode());
-        self.effect(SAVE, &text);
+        // Written straight into the effects (`effect` would take a copy).
+        let out = &mut self.out;
+        out.push(SAVE as char);
+        push_u64(out, l.record.keep_for_s(&clock));
+        out.push(' ');
+        l.record.encode_into(out);
+        out.push('\n');
     }
 
     fn clock(&self) -> Clock {
