@@ -375,6 +375,13 @@ impl PageView {
         })
     }
 
+    /// One link or URL (its raw `href` and `data-chattag` hint), tagged; not running counts as
+    /// not a messenger link. One place that builds and drops a `Pass` for the single-link calls.
+    #[inline(never)]
+    fn tag(&self, href: &str, hint: Option<&str>) -> Result<Tagged, Skip> {
+        self.pass().ok_or(Skip::NotMessenger)?.link(href, hint)
+    }
+
     /// A slice of a tagging pass (see `Pass::hrefs`).
     pub fn tag_hrefs(&self, hrefs: &str) -> Option<String> {
         self.pass()?.hrefs(hrefs)
@@ -383,7 +390,7 @@ impl PageView {
     /// `chattag.rewrite(url)` (`open` false), or the page's `window.open(url)` / script
     /// navigation to `url` (`open`: reported as a click). Effect: `h<tagged URL>`.
     pub fn rewrite(&mut self, url: &str, open: bool) {
-        let Some(t) = self.pass().and_then(|p| p.url(url, Hint::Auto).ok()) else {
+        let Ok(t) = self.tag(url, None) else {
             return;
         };
         self.effect(HREF, &t.href);
@@ -403,8 +410,7 @@ impl PageView {
         if what != LINK_PASS && !self.client_id_known {
             self.report_news();
         }
-        let Some(t) = href.and_then(|h| self.pass().and_then(|p| p.link(&h, hint.as_deref()).ok()))
-        else {
+        let Some(Ok(t)) = href.map(|h| self.tag(&h, hint.as_deref())) else {
             return;
         };
         if t.changed {
@@ -464,11 +470,8 @@ impl PageView {
     /// messenger link not tagged (yet), `s <skip>` left alone (the overlay has the English for
     /// each), "" not a messenger link or not running. Never writes.
     pub fn inspect_link(&self, href: &str, hint: Option<&str>) -> String {
-        let Some(p) = self.pass() else {
-            return String::new();
-        };
         let mut out = String::new();
-        match p.link(href, hint) {
+        match self.tag(href, hint) {
             Ok(t) => {
                 out.push_str(if t.changed { "u " } else { "t " });
                 out.push_str(t.messenger.as_str());
