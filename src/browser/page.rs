@@ -435,11 +435,12 @@ impl PageView {
         prev: Option<String>,
         used: Option<Tagged>,
     ) {
-        let Some(chat_id) = self.id() else { return };
+        // Built whatever happens and dropped in one place: an early return per failure dropped
+        // every argument in each (size).
+        let chat_id = self.id();
         let mut rnd = [0; 11]; // the event ID's random part (`event_id`)
-        if random(&mut rnd).is_none() {
-            return;
-        }
+        let ok = chat_id.is_some() && random(&mut rnd).is_some();
+        let chat_id = chat_id.unwrap_or_default();
         let ts = now_ms();
         let mut ev = Event {
             event_id: event_id(ts, rnd),
@@ -459,7 +460,9 @@ impl PageView {
             ev.target = Some(t.href);
             letter = CLICK;
         }
-        self.effect(letter, &wire::event_json(&ev));
+        if ok {
+            self.effect(letter, &wire::event_json(&ev));
+        }
     }
 
     // ---- debug overlay and QR dialog ------------------------------------------------------
