@@ -133,20 +133,12 @@ pub fn push_json_str(out: &mut String, s: &str) {
 }
 
 /// Decimal digits of `n` (instead of `to_string`, which pulls in `core::fmt`).
-pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+pub fn push_u64(out: &mut String, n: u64) {
+    // Recursion (at most 20 deep) instead of a digit buffer: smaller code.
+    if n >= 10 {
+        push_u64(out, n / 10);
     }
-    for &d in &buf[i..] {
-        out.push(d as char);
-    }
+    out.push((b'0' + (n % 10) as u8) as char);
 }
 
 #[cfg(test)]
