@@ -92,11 +92,12 @@ mod exports {
         b_len: usize,
         n: u32,
     ) {
-        // SAFETY: the glue's contract above.
-        let (a, b) = unsafe { (take(a_ptr, a_len), take(b_ptr, b_len)) };
         let Ok(mut slot) = VIEW.0.try_borrow_mut() else {
             return;
         };
+        // SAFETY: the glue's contract above. Taken after the borrow: a call that cannot run
+        // leaves its two blocks unfreed rather than carrying a drop path of its own (size).
+        let (a, b) = unsafe { (take(a_ptr, a_len), take(b_ptr, b_len)) };
         if op == CONFIGURE {
             let (view, bad) = PageView::new(a, b);
             *slot = Some(view);
