@@ -55,9 +55,11 @@ pub const BAD_PREFIX: char = 'p';
 pub const BAD_TEMPLATE: char = 't';
 
 pub struct PageView {
-    /// The configured prefix first; `CT` too when another is configured (links tagged before a
-    /// prefix change keep being recognised).
-    prefixes: Vec<Prefix>,
+    /// The configured prefix, then `CT`, of which the first `prefix_count` apply: `CT` too when
+    /// another is configured (links tagged before a prefix change keep being recognised). An
+    /// array and its length, not a `Vec`: a `Vec<Prefix>` brought growth code of its own (size).
+    prefixes: [Prefix; 2],
+    prefix_count: usize,
     /// `None`: the built-in template for `<html lang>`, chosen at start.
     template: Option<Template>,
     lifetime_ms: u64,
@@ -122,12 +124,10 @@ impl PageView {
                 .map_err(|_| bad.push(BAD_TEMPLATE))
                 .ok()
         });
-        let mut prefixes = vec![prefix];
-        if prefixes[0] != Prefix::DEFAULT {
-            prefixes.push(Prefix::DEFAULT);
-        }
+        let prefix_count = if prefix != Prefix::DEFAULT { 2 } else { 1 };
         let view = PageView {
-            prefixes,
+            prefixes: [prefix, Prefix::DEFAULT],
+            prefix_count,
             template,
             lifetime_ms: 0,
             live: None,
@@ -341,11 +341,11 @@ impl PageView {
                 None => return self.effect(REJECTED, ""),
             },
         };
-        if purchase {
-            self.purchase_id = value;
+        *if purchase {
+            &mut self.purchase_id
         } else {
-            self.user_id = value;
-        }
+            &mut self.user_id
+        } = value;
         self.report_news();
     }
 
@@ -368,7 +368,7 @@ impl PageView {
         let page_url = before_byte(&href, b'#').to_owned();
         Some(Pass {
             chat_id: &live.record.chat_id,
-            prefixes: &self.prefixes,
+            prefixes: &self.prefixes[..self.prefix_count],
             template: &live.template,
             page_url,
             page_title: ports::page(PAGE_TITLE),
