@@ -107,7 +107,8 @@ mod exports {
             return;
         };
         // `a` as text ("" for none), for the calls that take it borrowed.
-        let text = a.as_deref().unwrap_or("");
+        let (a, b) = (a.as_deref(), b.as_deref());
+        let text = a.unwrap_or("");
         let plain = match op {
             START => {
                 v.start((a, b), n);
@@ -132,7 +133,7 @@ mod exports {
                 v.link(a, b, n);
                 None
             }
-            INSPECT => Some(v.inspect_link(text, b.as_deref())),
+            INSPECT => Some(v.inspect_link(text, b)),
             CLIENT_ID => {
                 v.client_id(text);
                 None

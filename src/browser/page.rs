@@ -47,7 +47,7 @@ pub const REJECTED: u8 = b'x';
 /// (written along with every store, read when localStorage and the cookie both fail). The cookie's
 /// is read here, between the two, with the core's cookie rule. The loader writes all three under
 /// this name (www/loader/page.js).
-pub type Stored = (Option<String>, Option<String>);
+pub type Stored<'a> = (Option<&'a str>, Option<&'a str>);
 pub const RECORD: &str = "_chattag";
 
 /// Settings rejected by `PageView::new`, as letters the loader turns into console warnings.
@@ -219,11 +219,11 @@ impl PageView {
         // No CSPRNG in this browser: no ID (the loader says so in debug mode).
         random(&mut rnd)?;
         let cookies;
-        let text = match &local {
-            Some(l) => Some(l.as_str()),
+        let text = match local {
+            Some(l) => Some(l),
             None => {
                 cookies = ports::cookies();
-                cookie_value(&cookies, RECORD).or(kept.as_deref())
+                cookie_value(&cookies, RECORD).or(kept)
             }
         };
         let stored = text.and_then(Record::decode);
@@ -328,7 +328,7 @@ impl PageView {
 
     /// `setUserId` / `setPurchaseId`: `None` clears; the loader turns numbers into strings and
     /// anything else into "" (invalid). An invalid value changes nothing (effect `x`).
-    pub fn set_user_id(&mut self, v: Option<String>, purchase: bool) {
+    pub fn set_user_id(&mut self, v: Option<&str>, purchase: bool) {
         let clean = if purchase {
             clean_purchase_id
         } else {
@@ -336,7 +336,7 @@ impl PageView {
         };
         let value = match v {
             None => None,
-            Some(s) => match clean(&s) {
+            Some(s) => match clean(s) {
                 Some(c) => Some(c),
                 None => return self.effect(REJECTED, ""),
             },
@@ -403,14 +403,14 @@ impl PageView {
     /// pointer (1) or being used (`LINK_USED`): re-tagged, since a framework may have set its
     /// href late, and a used one reported as a click. Effect `h<href>` when the href changes.
     /// With no link (`href` = `None`) an interaction still looks for a late ClientID.
-    pub fn link(&mut self, href: Option<String>, hint: Option<String>, what: u32) {
+    pub fn link(&mut self, href: Option<&str>, hint: Option<&str>, what: u32) {
         if self.live.is_none() {
             return;
         }
         if what != LINK_PASS && !self.client_id_known {
             self.report_news();
         }
-        let Some(Ok(t)) = href.map(|h| self.tag(&h, hint.as_deref())) else {
+        let Some(Ok(t)) = href.map(|h| self.tag(h, hint)) else {
             return;
         };
         if t.changed {
