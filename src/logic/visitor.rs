@@ -175,7 +175,7 @@ pub struct Clock {
 #[inline(never)]
 pub fn resolve(
     stored: Option<Record>,
-    landing: Landing,
+    mut landing: Landing,
     clock: &Clock,
     prefix: &Prefix,
     random: [u8; RANDOM_BYTES],
@@ -195,8 +195,9 @@ pub fn resolve(
             // Field by field rather than a clone compared with the original: the same answer
             // with less code in the wasm.
             let mut changed = false;
+            // Swapped in, not moved: `landing` is then dropped whole, in one place.
             if landing.utm.is_some() && landing.utm != record.landing.utm {
-                record.landing.utm = landing.utm;
+                std::mem::swap(&mut record.landing.utm, &mut landing.utm);
                 changed = true;
             }
             if !yclid_live(&record) && record.landing.yclid.is_some() {
@@ -212,24 +213,23 @@ pub fn resolve(
         }
         old => {
             // The stored yclid outlives the ID unless this click brings its own.
-            let mut yclid = landing.yclid;
-            let mut yclid_at = if yclid.is_some() { now } else { 0 };
+            let mut yclid_at = if landing.yclid.is_some() { now } else { 0 };
             let mut prev = None;
-            if let Some(r) = old {
+            if let Some(mut r) = old {
                 let (id_live, kept_live) = (unexpired(&r), yclid_live(&r));
+                if landing.yclid.is_none() && kept_live && r.landing.yclid.is_some() {
+                    landing.yclid = r.landing.yclid.take();
+                    yclid_at = r.yclid_at;
+                }
                 if id_live {
                     prev = Some(r.chat_id);
-                }
-                if yclid.is_none() && kept_live && r.landing.yclid.is_some() {
-                    yclid = r.landing.yclid;
-                    yclid_at = r.yclid_at;
                 }
             }
             let record = Record {
                 chat_id: ChatId::generate(prefix, random),
                 issued: now,
                 yclid_at,
-                landing: Landing { yclid, ..landing },
+                landing,
                 reported: Reported::default(),
             };
             Resolution {
