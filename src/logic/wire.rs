@@ -107,29 +107,30 @@ impl Obj {
 /// \b \t \n \f \r, `\u00XX` otherwise); everything else, non-ASCII included, as is.
 pub fn push_json_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    let mut plain_from = 0;
-    for (i, b) in s.bytes().enumerate() {
+    // Byte by byte into the string's bytes (no `&s[a..b]` slicing, whose char-boundary checks
+    // cost code). SAFETY: every byte of `s` is copied, in order, and only ASCII is added between
+    // them, so `out` is UTF-8 again when this returns; nothing reads it in between.
+    let v = unsafe { out.as_mut_vec() };
+    v.push(b'"');
+    for b in s.bytes() {
         // The letter after the backslash: the character itself, a short form, or `u` (`\u00XX`).
         let esc = if b == b'"' || b == b'\\' {
             b
         } else if b < 0x20 {
             b"uuuuuuuubtnufruuuuuuuuuuuuuuuuuu"[b as usize]
         } else {
+            v.push(b);
             continue;
         };
-        out.push_str(&s[plain_from..i]);
-        plain_from = i + 1;
-        out.push('\\');
-        out.push(esc as char);
+        v.push(b'\\');
+        v.push(esc);
         if esc == b'u' {
-            out.push_str("00");
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+            v.extend_from_slice(b"00");
+            v.push(HEX[(b >> 4) as usize]);
+            v.push(HEX[(b & 15) as usize]);
         }
     }
-    out.push_str(&s[plain_from..]);
-    out.push('"');
+    v.push(b'"');
 }
 
 /// Decimal digits of `n` (instead of `to_string`, which pulls in `core::fmt`).
