@@ -437,10 +437,9 @@ impl PageView {
     ) {
         // Built whatever happens and dropped in one place: an early return per failure dropped
         // every argument in each (size).
-        let chat_id = self.id();
         let mut rnd = [0; 11]; // the event ID's random part (`event_id`)
-        let ok = chat_id.is_some() && random(&mut rnd).is_some();
-        let chat_id = chat_id.unwrap_or_default();
+        let ok = self.live.is_some() && random(&mut rnd).is_some();
+        let chat_id = self.id().unwrap_or_default();
         let ts = now_ms();
         let mut ev = Event {
             event_id: event_id(ts, rnd),
