@@ -441,7 +441,15 @@ impl PageView {
         let ok = self.live.is_some() && random(&mut rnd).is_some();
         let chat_id = self.id().unwrap_or_default();
         let ts = now_ms();
-        let mut ev = Event {
+        let mut letter = EVENT;
+        let (mut messenger, mut link_kind, mut target) = (None, None, None);
+        if let Some(t) = used {
+            messenger = Some(t.messenger.as_str().into());
+            link_kind = Some(t.kind.as_str().into());
+            target = Some(t.href);
+            letter = CLICK;
+        }
+        let ev = Event {
             event_id: event_id(ts, rnd),
             kind,
             chat_id,
@@ -450,15 +458,10 @@ impl PageView {
             referrer: clean_url(&ports::page(PAGE_REFERRER)),
             ids,
             prev_chat_id: prev,
-            ..Event::default()
+            messenger,
+            link_kind,
+            target,
         };
-        let mut letter = EVENT;
-        if let Some(t) = used {
-            ev.messenger = Some(t.messenger.as_str().into());
-            ev.link_kind = Some(t.kind.as_str().into());
-            ev.target = Some(t.href);
-            letter = CLICK;
-        }
         if ok {
             self.effect(letter, &wire::event_json(&ev));
         }
