@@ -54,14 +54,16 @@ fn identifier_fields(w: &mut Obj, ids: &Identifiers) {
     w.opt("ga_client_id", &ids.ga_client_id);
     if let Some(u) = &ids.utm {
         w.key("utm");
-        // The nested object is written into the same string.
-        let mut inner = Obj::new(std::mem::take(&mut w.out));
-        inner.opt("source", &u.source);
-        inner.opt("medium", &u.medium);
-        inner.opt("campaign", &u.campaign);
-        inner.opt("term", &u.term);
-        inner.opt("content", &u.content);
-        w.out = inner.finish();
+        // The nested object is written by the same writer.
+        w.out.push('{');
+        w.first = true;
+        w.opt("source", &u.source);
+        w.opt("medium", &u.medium);
+        w.opt("campaign", &u.campaign);
+        w.opt("term", &u.term);
+        w.opt("content", &u.content);
+        w.out.push('}');
+        w.first = false;
     }
 }
 
