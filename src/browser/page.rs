@@ -83,7 +83,9 @@ struct Due {
 /// The active visitor: present only while the snippet may run and has an ID.
 struct Live {
     record: Record,
-    template: Template,
+    /// The built-in template for `<html lang>` when the site set none (`PageView::template`),
+    /// chosen at start; not a copy of the site's, which is used from there.
+    template: Option<Template>,
 }
 
 fn now_ms() -> u64 {
@@ -172,10 +174,10 @@ impl PageView {
         let Some(res) = self.resolve(stored, landing) else {
             return;
         };
-        let template = self
-            .template
-            .clone()
-            .unwrap_or_else(|| Template::for_lang(&ports::page(PAGE_LANG)));
+        let template = match self.template {
+            Some(_) => None,
+            None => Some(Template::for_lang(&ports::page(PAGE_LANG))),
+        };
         let (record, due) = split(res);
         self.effect(ID, record.chat_id.as_str());
         self.live = Some(Live { record, template });
@@ -369,7 +371,7 @@ impl PageView {
         Some(Pass {
             chat_id: &live.record.chat_id,
             prefixes: &self.prefixes[..self.prefix_count],
-            template: &live.template,
+            template: live.template.as_ref().or(self.template.as_ref())?,
             page_url,
             page_title: ports::page(PAGE_TITLE),
         })
