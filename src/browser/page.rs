@@ -11,7 +11,7 @@ use chattag_core::identifiers::{
     client_id_from_storage, cookie_value, from_query, ga_client_id_from_cookies, Identifiers,
     Landing,
 };
-use chattag_core::links::{Hint, Skip, Tagged};
+use chattag_core::links::{Skip, Tagged};
 use chattag_core::template::Template;
 use chattag_core::url::before_byte;
 use chattag_core::Prefix;
