@@ -99,7 +99,7 @@ mod exports {
         // leaves its two blocks unfreed rather than carrying a drop path of its own (size).
         let (a, b) = unsafe { (take(a_ptr, a_len), take(b_ptr, b_len)) };
         if op == CONFIGURE {
-            let (view, bad) = PageView::new(a, b);
+            let (view, bad) = PageView::new(a.as_deref(), b.as_deref());
             *slot = Some(view);
             return answer(&bad);
         }

@@ -113,7 +113,7 @@ fn random(b: &mut [u8]) -> Option<()> {
 impl PageView {
     /// `prefix` / `template`: the site owner's raw settings, if set. Returns the view and the
     /// letters of the rejected ones (`BAD_*`; the safe default is used instead).
-    pub fn new(prefix: Option<String>, template: Option<String>) -> (PageView, String) {
+    pub fn new(prefix: Option<&str>, template: Option<&str>) -> (PageView, String) {
         let mut bad = String::new();
         let prefix = prefix.map_or(Prefix::DEFAULT, |v| {
             Prefix::new(v.trim_ascii()).unwrap_or_else(|_| {
@@ -121,11 +121,8 @@ impl PageView {
                 Prefix::DEFAULT
             })
         });
-        let template = template.and_then(|v| {
-            Template::custom(&v)
-                .map_err(|_| bad.push(BAD_TEMPLATE))
-                .ok()
-        });
+        let template =
+            template.and_then(|v| Template::custom(v).map_err(|_| bad.push(BAD_TEMPLATE)).ok());
         let prefix_count = if prefix != Prefix::DEFAULT { 2 } else { 1 };
         let view = PageView {
             prefixes: [prefix, Prefix::DEFAULT],
