@@ -240,7 +240,9 @@ impl PageView {
         if due.issued {
             let ids = self.identifiers();
             if let Some(l) = &mut self.live {
-                l.record.reported = Reported::of(&ids);
+                // In place: what an `issue` tells is everything in `ids`.
+                l.record.reported = Reported::default();
+                l.record.reported.merge(&ids);
             }
             self.event(EventType::Issue, ids, due.prev, None);
             self.save_record();

@@ -62,6 +62,7 @@ fn tell(told: &mut u32, now: u32) -> bool {
 
 impl Reported {
     /// The state after `ids` were reported in full (an `issue`): absent fields are 0 either way.
+    #[cfg(test)]
     pub fn of(ids: &Identifiers) -> Reported {
         let mut r = Reported::default();
         r.merge(ids);
