@@ -342,11 +342,11 @@ impl PageView {
                 None => return self.effect(REJECTED, ""),
             },
         };
-        *if purchase {
-            &mut self.purchase_id
+        if purchase {
+            self.purchase_id = value;
         } else {
-            &mut self.user_id
-        } = value;
+            self.user_id = value;
+        }
         self.report_news();
     }
 
