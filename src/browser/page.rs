@@ -464,7 +464,10 @@ impl PageView {
             target,
         };
         if ok {
-            self.effect(letter, &wire::event_json(&ev));
+            // Written straight into the effects (`effect` would take a copy).
+            self.out.push(letter as char);
+            wire::push_event(&mut self.out, &ev);
+            self.out.push('\n');
         }
     }
 

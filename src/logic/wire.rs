@@ -14,8 +14,16 @@ use chattag_core::identifiers::Identifiers;
 #[cfg(test)]
 pub const EVENT_HEAD: &str = "{\"event_id\":\"";
 
+#[cfg(test)]
 pub fn event_json(e: &Event) -> String {
-    let mut w = Obj::new(String::with_capacity(512));
+    let mut s = String::new();
+    push_event(&mut s, e);
+    s
+}
+
+/// Appends the event's JSON to `out` (the page view writes it straight into its effects).
+pub fn push_event(out: &mut String, e: &Event) {
+    let mut w = Obj::new(out);
     w.str("event_id", &e.event_id);
     w.str(
         "type",
@@ -27,7 +35,7 @@ pub fn event_json(e: &Event) -> String {
     );
     w.str("chat_id", &e.chat_id);
     w.key("ts");
-    push_u64(&mut w.out, e.ts);
+    push_u64(w.out, e.ts);
     w.opt("page", &e.page);
     w.opt("referrer", &e.referrer);
     identifier_fields(&mut w, &e.ids);
@@ -35,13 +43,15 @@ pub fn event_json(e: &Event) -> String {
     w.opt("messenger", &e.messenger);
     w.opt("link_kind", &e.link_kind);
     w.opt("target", &e.target);
-    w.finish()
+    w.out.push('}');
 }
 
 pub fn identifiers_json(ids: &Identifiers) -> String {
-    let mut w = Obj::new(String::with_capacity(256));
+    let mut s = String::with_capacity(256);
+    let mut w = Obj::new(&mut s);
     identifier_fields(&mut w, ids);
-    w.finish()
+    w.out.push('}');
+    s
 }
 
 fn identifier_fields(w: &mut Obj, ids: &Identifiers) {
@@ -68,13 +78,13 @@ fn identifier_fields(w: &mut Obj, ids: &Identifiers) {
 }
 
 /// A JSON object being written: `{` already pushed, members comma-separated.
-struct Obj {
-    out: String,
+struct Obj<'a> {
+    out: &'a mut String,
     first: bool,
 }
 
-impl Obj {
-    fn new(mut out: String) -> Obj {
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut String) -> Obj<'a> {
         out.push('{');
         Obj { out, first: true }
     }
@@ -84,24 +94,19 @@ impl Obj {
             self.out.push(',');
         }
         self.first = false;
-        push_json_str(&mut self.out, k);
+        push_json_str(self.out, k);
         self.out.push(':');
     }
 
     fn str(&mut self, k: &str, v: &str) {
         self.key(k);
-        push_json_str(&mut self.out, v);
+        push_json_str(self.out, v);
     }
 
     fn opt(&mut self, k: &str, v: &Option<String>) {
         if let Some(v) = v {
             self.str(k, v);
         }
-    }
-
-    fn finish(mut self) -> String {
-        self.out.push('}');
-        self.out
     }
 }
 
