@@ -123,7 +123,10 @@ mod exports {
                 v.rewrite(text, n == 1);
                 None
             }
-            IDENTIFIERS => Some(v.identifiers_json()),
+            IDENTIFIERS => {
+                v.identifiers_json();
+                None
+            }
             SET_ID => {
                 v.set_user_id(a, n == 1);
                 None

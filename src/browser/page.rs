@@ -298,11 +298,14 @@ impl PageView {
         }
     }
 
-    pub fn identifiers_json(&mut self) -> String {
+    /// `chattag.identifiers()`: their JSON is this call's answer, written where effects go (the
+    /// call has none).
+    pub fn identifiers_json(&mut self) {
         if self.live.is_none() {
-            return "{}".into();
+            return self.out.push_str("{}");
         }
-        wire::identifiers_json(&self.identifiers())
+        let ids = self.identifiers();
+        wire::push_identifiers(&mut self.out, &ids);
     }
 
     /// An `update` event when the page knows something the collector was not told (and the

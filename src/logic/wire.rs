@@ -46,12 +46,18 @@ pub fn push_event(out: &mut String, e: &Event) {
     w.out.push('}');
 }
 
+#[cfg(test)]
 pub fn identifiers_json(ids: &Identifiers) -> String {
-    let mut s = String::with_capacity(256);
-    let mut w = Obj::new(&mut s);
+    let mut s = String::new();
+    push_identifiers(&mut s, ids);
+    s
+}
+
+/// Appends the identifiers' JSON to `out`.
+pub fn push_identifiers(out: &mut String, ids: &Identifiers) {
+    let mut w = Obj::new(out);
     identifier_fields(&mut w, ids);
     w.out.push('}');
-    s
 }
 
 fn identifier_fields(w: &mut Obj, ids: &Identifiers) {
