@@ -136,7 +136,10 @@ mod exports {
                 v.link(a, b, n);
                 None
             }
-            INSPECT => Some(v.inspect_link(text, b)),
+            INSPECT => {
+                v.inspect_link(text, b);
+                None
+            }
             CLIENT_ID => {
                 v.client_id(text);
                 None

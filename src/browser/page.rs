@@ -480,10 +480,12 @@ impl PageView {
     /// loader's debug overlay and QR dialog (space-separated, so the loader needs no JSON
     /// parse): `t <messenger> <kind>` tagged with the current ID, `u <messenger> <kind>` a
     /// messenger link not tagged (yet), `s <skip>` left alone (the overlay has the English for
-    /// each), "" not a messenger link or not running. Never writes.
-    pub fn inspect_link(&self, href: &str, hint: Option<&str>) -> String {
-        let mut out = String::new();
-        match self.tag(href, hint) {
+    /// each), "" not a messenger link or not running. Changes nothing: the answer is written
+    /// where effects go (the call has none).
+    pub fn inspect_link(&mut self, href: &str, hint: Option<&str>) {
+        let verdict = self.tag(href, hint);
+        let out = &mut self.out;
+        match verdict {
             Ok(t) => {
                 out.push_str(if t.changed { "u " } else { "t " });
                 out.push_str(t.messenger.as_str());
@@ -496,7 +498,6 @@ impl PageView {
                 out.push_str(s.as_str());
             }
         }
-        out
     }
 }
 
