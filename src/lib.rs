@@ -92,19 +92,23 @@ mod exports {
         b_len: usize,
         n: u32,
     ) {
-        // SAFETY: the glue's contract above.
-        let (a, b) = unsafe { (take(a_ptr, a_len), take(b_ptr, b_len)) };
         let Ok(mut slot) = VIEW.0.try_borrow_mut() else {
             return;
         };
+        // SAFETY: the glue's contract above. Taken after the borrow: a call that cannot run
+        // leaves its two blocks unfreed rather than carrying a drop path of its own (size).
+        let (a, b) = unsafe { (take(a_ptr, a_len), take(b_ptr, b_len)) };
         if op == CONFIGURE {
-            let (view, bad) = PageView::new(a, b);
+            let (view, bad) = PageView::new(a.as_deref(), b.as_deref());
             *slot = Some(view);
             return answer(&bad);
         }
         let Some(v) = slot.as_mut() else {
             return;
         };
+        // `a` as text ("" for none), for the calls that take it borrowed.
+        let (a, b) = (a.as_deref(), b.as_deref());
+        let text = a.unwrap_or("");
         let plain = match op {
             START => {
                 v.start((a, b), n);
@@ -116,22 +120,28 @@ mod exports {
             }
             ID => v.id(),
             REWRITE => {
-                v.rewrite(&a.unwrap_or_default(), n == 1);
+                v.rewrite(text, n == 1);
                 None
             }
-            IDENTIFIERS => Some(v.identifiers_json()),
+            IDENTIFIERS => {
+                v.identifiers_json();
+                None
+            }
             SET_ID => {
                 v.set_user_id(a, n == 1);
                 None
             }
-            TAG_HREFS => v.tag_hrefs(&a.unwrap_or_default()),
+            TAG_HREFS => v.tag_hrefs(text),
             LINK => {
                 v.link(a, b, n);
                 None
             }
-            INSPECT => Some(v.inspect_link(&a.unwrap_or_default(), b.as_deref())),
+            INSPECT => {
+                v.inspect_link(text, b);
+                None
+            }
             CLIENT_ID => {
-                v.client_id(&a.unwrap_or_default());
+                v.client_id(text);
                 None
             }
             NEWS => {

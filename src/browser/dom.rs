@@ -4,7 +4,7 @@
 
 use chattag_core::links::{tag, Hint, Skip, TagInput, Tagged};
 use chattag_core::template::Template;
-use chattag_core::url::split_byte;
+use chattag_core::url::cut;
 use chattag_core::{ChatId, Prefix};
 
 /// What tagging a page needs, gathered once per call (not once per link).
@@ -53,18 +53,20 @@ impl Pass<'_> {
     pub fn hrefs(&self, hrefs: &str) -> Option<String> {
         let mut out = String::with_capacity(hrefs.len() + hrefs.len() / 2);
         let mut changed = false;
-        for (i, href) in split_byte(hrefs, b'\n').enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            if href.is_empty() {
-                continue;
-            }
-            if let Ok(t) = self.url(href, Hint::Auto) {
-                if t.changed {
-                    out.push_str(&t.href);
-                    changed = true;
+        let mut rest = Some(hrefs);
+        while let Some(s) = rest {
+            let (href, next) = cut(s, b'\n');
+            if !href.is_empty() {
+                if let Ok(t) = self.url(href, Hint::Auto) {
+                    if t.changed {
+                        out.push_str(&t.href);
+                        changed = true;
+                    }
                 }
+            }
+            rest = next;
+            if rest.is_some() {
+                out.push('\n');
             }
         }
         changed.then_some(out)

@@ -11,9 +11,9 @@ use chattag_core::identifiers::{
     client_id_from_storage, cookie_value, from_query, ga_client_id_from_cookies, Identifiers,
     Landing,
 };
-use chattag_core::links::{Hint, Skip, Tagged};
+use chattag_core::links::{Skip, Tagged};
 use chattag_core::template::Template;
-use chattag_core::url::split_byte;
+use chattag_core::url::before_byte;
 use chattag_core::Prefix;
 
 use crate::browser::dom::Pass;
@@ -47,7 +47,7 @@ pub const REJECTED: u8 = b'x';
 /// (written along with every store, read when localStorage and the cookie both fail). The cookie's
 /// is read here, between the two, with the core's cookie rule. The loader writes all three under
 /// this name (www/loader/page.js).
-pub type Stored = (Option<String>, Option<String>);
+pub type Stored<'a> = (Option<&'a str>, Option<&'a str>);
 pub const RECORD: &str = "_chattag";
 
 /// Settings rejected by `PageView::new`, as letters the loader turns into console warnings.
@@ -55,9 +55,11 @@ pub const BAD_PREFIX: char = 'p';
 pub const BAD_TEMPLATE: char = 't';
 
 pub struct PageView {
-    /// The configured prefix first; `CT` too when another is configured (links tagged before a
-    /// prefix change keep being recognised).
-    prefixes: Vec<Prefix>,
+    /// The configured prefix, then `CT`, of which the first `prefix_count` apply: `CT` too when
+    /// another is configured (links tagged before a prefix change keep being recognised). An
+    /// array and its length, not a `Vec`: a `Vec<Prefix>` brought growth code of its own (size).
+    prefixes: [Prefix; 2],
+    prefix_count: usize,
     /// `None`: the built-in template for `<html lang>`, chosen at start.
     template: Option<Template>,
     lifetime_ms: u64,
@@ -81,7 +83,9 @@ struct Due {
 /// The active visitor: present only while the snippet may run and has an ID.
 struct Live {
     record: Record,
-    template: Template,
+    /// The built-in template for `<html lang>` when the site set none (`PageView::template`),
+    /// chosen at start; not a copy of the site's, which is used from there.
+    template: Option<Template>,
 }
 
 fn now_ms() -> u64 {
@@ -91,13 +95,17 @@ fn now_ms() -> u64 {
 /// Fills `b` from the browser's CSPRNG, 32 bits per call; `None` when there is none. One
 /// function for every length (a const-generic one was a copy per length).
 fn random(b: &mut [u8]) -> Option<()> {
-    for chunk in b.chunks_mut(4) {
-        let r = ports::rnd();
-        if r < 0.0 {
-            return None;
+    // Byte by byte, little-endian from each 32 bits (no `chunks_mut` adapter: smaller).
+    let mut word = 0u32;
+    for (i, byte) in b.iter_mut().enumerate() {
+        if i % 4 == 0 {
+            let r = ports::rnd();
+            if r < 0.0 {
+                return None;
+            }
+            word = r as u32;
         }
-        let bytes = (r as u32).to_le_bytes();
-        chunk.copy_from_slice(&bytes[..chunk.len()]);
+        *byte = (word >> (8 * (i % 4))) as u8;
     }
     Some(())
 }
@@ -105,7 +113,7 @@ fn random(b: &mut [u8]) -> Option<()> {
 impl PageView {
     /// `prefix` / `template`: the site owner's raw settings, if set. Returns the view and the
     /// letters of the rejected ones (`BAD_*`; the safe default is used instead).
-    pub fn new(prefix: Option<String>, template: Option<String>) -> (PageView, String) {
+    pub fn new(prefix: Option<&str>, template: Option<&str>) -> (PageView, String) {
         let mut bad = String::new();
         let prefix = prefix.map_or(Prefix::DEFAULT, |v| {
             Prefix::new(v.trim_ascii()).unwrap_or_else(|_| {
@@ -113,17 +121,12 @@ impl PageView {
                 Prefix::DEFAULT
             })
         });
-        let template = template.and_then(|v| {
-            Template::custom(&v)
-                .map_err(|_| bad.push(BAD_TEMPLATE))
-                .ok()
-        });
-        let mut prefixes = vec![prefix];
-        if prefixes[0] != Prefix::DEFAULT {
-            prefixes.push(Prefix::DEFAULT);
-        }
+        let template =
+            template.and_then(|v| Template::custom(v).map_err(|_| bad.push(BAD_TEMPLATE)).ok());
+        let prefix_count = if prefix != Prefix::DEFAULT { 2 } else { 1 };
         let view = PageView {
-            prefixes,
+            prefixes: [prefix, Prefix::DEFAULT],
+            prefix_count,
             template,
             lifetime_ms: 0,
             live: None,
@@ -168,15 +171,14 @@ impl PageView {
         let Some(res) = self.resolve(stored, landing) else {
             return;
         };
-        let template = self
-            .template
-            .clone()
-            .unwrap_or_else(|| Template::for_lang(&ports::page(PAGE_LANG)));
+        let template = match self.template {
+            Some(_) => None,
+            None => Some(Template::for_lang(&ports::page(PAGE_LANG))),
+        };
         let (record, due) = split(res);
-        let id = record.chat_id.as_str().to_owned();
+        self.effect(ID, record.chat_id.as_str());
         self.live = Some(Live { record, template });
         self.pending = Some(due);
-        self.effect(ID, &id);
     }
 
     /// The rest of an activation (see `start`): the `issue` or `update` event and the record to
@@ -215,10 +217,15 @@ impl PageView {
         let mut rnd = [0; RANDOM_BYTES];
         // No CSPRNG in this browser: no ID (the loader says so in debug mode).
         random(&mut rnd)?;
-        let stored = local
-            .or_else(|| cookie_value(&ports::cookies(), RECORD).map(String::from))
-            .or(kept)
-            .and_then(|s| Record::decode(&s));
+        let cookies;
+        let text = match local {
+            Some(l) => Some(l),
+            None => {
+                cookies = ports::cookies();
+                cookie_value(&cookies, RECORD).or(kept)
+            }
+        };
+        let stored = text.and_then(Record::decode);
         Some(visitor::resolve(
             stored,
             landing,
@@ -232,13 +239,12 @@ impl PageView {
     fn apply(&mut self, due: Due) {
         if due.issued {
             let ids = self.identifiers();
-            if let Some(mut ev) = self.event(EventType::Issue, ids.clone()) {
-                ev.prev_chat_id = due.prev;
-                self.effect(EVENT, &wire::event_json(&ev));
-            }
             if let Some(l) = &mut self.live {
-                l.record.reported = Reported::of(&ids);
+                // In place: what an `issue` tells is everything in `ids`.
+                l.record.reported = Reported::default();
+                l.record.reported.merge(&ids);
             }
+            self.event(EventType::Issue, ids, due.prev, None);
             self.save_record();
         } else if !self.report_news() && due.changed {
             self.save_record();
@@ -248,11 +254,13 @@ impl PageView {
     fn save_record(&mut self) {
         let clock = self.clock();
         let Some(l) = &self.live else { return };
-        let mut text = String::new();
-        push_u64(&mut text, l.record.keep_for_s(&clock));
-        text.push(' ');
-        text.push_str(&l.record.encode());
-        self.effect(SAVE, &text);
+        // Written straight into the effects (`effect` would take a copy).
+        let out = &mut self.out;
+        out.push(SAVE as char);
+        push_u64(out, l.record.keep_for_s(&clock));
+        out.push(' ');
+        l.record.encode_into(out);
+        out.push('\n');
     }
 
     fn clock(&self) -> Clock {
@@ -290,11 +298,14 @@ impl PageView {
         }
     }
 
-    pub fn identifiers_json(&mut self) -> String {
+    /// `chattag.identifiers()`: their JSON is this call's answer, written where effects go (the
+    /// call has none).
+    pub fn identifiers_json(&mut self) {
         if self.live.is_none() {
-            return "{}".into();
+            return self.out.push_str("{}");
         }
-        wire::identifiers_json(&self.identifiers())
+        let ids = self.identifiers();
+        wire::push_identifiers(&mut self.out, &ids);
     }
 
     /// An `update` event when the page knows something the collector was not told (and the
@@ -306,26 +317,22 @@ impl PageView {
             return false;
         }
         let ids = self.identifiers();
+        // What the collector is told is recorded first, so that `ids` can move into the event.
         let news = self
             .live
-            .as_ref()
-            .is_some_and(|l| l.record.reported.has_news(&ids));
+            .as_mut()
+            .is_some_and(|l| l.record.reported.merge(&ids));
         if !news {
             return false;
         }
-        if let Some(ev) = self.event(EventType::Update, ids.clone()) {
-            self.effect(EVENT, &wire::event_json(&ev));
-        }
-        if let Some(l) = &mut self.live {
-            l.record.reported.merge(&ids);
-        }
+        self.event(EventType::Update, ids, None, None);
         self.save_record();
         true
     }
 
     /// `setUserId` / `setPurchaseId`: `None` clears; the loader turns numbers into strings and
     /// anything else into "" (invalid). An invalid value changes nothing (effect `x`).
-    pub fn set_user_id(&mut self, v: Option<String>, purchase: bool) {
+    pub fn set_user_id(&mut self, v: Option<&str>, purchase: bool) {
         let clean = if purchase {
             clean_purchase_id
         } else {
@@ -333,7 +340,7 @@ impl PageView {
         };
         let value = match v {
             None => None,
-            Some(s) => match clean(&s) {
+            Some(s) => match clean(s) {
                 Some(c) => Some(c),
                 None => return self.effect(REJECTED, ""),
             },
@@ -362,14 +369,21 @@ impl PageView {
     fn pass(&self) -> Option<Pass<'_>> {
         let live = self.live.as_ref()?;
         let href = ports::page(PAGE_HREF);
-        let page_url = split_byte(&href, b'#').next().unwrap_or("").to_owned();
+        let page_url = before_byte(&href, b'#').to_owned();
         Some(Pass {
             chat_id: &live.record.chat_id,
-            prefixes: &self.prefixes,
-            template: &live.template,
+            prefixes: &self.prefixes[..self.prefix_count],
+            template: live.template.as_ref().or(self.template.as_ref())?,
             page_url,
             page_title: ports::page(PAGE_TITLE),
         })
+    }
+
+    /// One link or URL (its raw `href` and `data-chattag` hint), tagged; not running counts as
+    /// not a messenger link. One place that builds and drops a `Pass` for the single-link calls.
+    #[inline(never)]
+    fn tag(&self, href: &str, hint: Option<&str>) -> Result<Tagged, Skip> {
+        self.pass().ok_or(Skip::NotMessenger)?.link(href, hint)
     }
 
     /// A slice of a tagging pass (see `Pass::hrefs`).
@@ -380,7 +394,7 @@ impl PageView {
     /// `chattag.rewrite(url)` (`open` false), or the page's `window.open(url)` / script
     /// navigation to `url` (`open`: reported as a click). Effect: `h<tagged URL>`.
     pub fn rewrite(&mut self, url: &str, open: bool) {
-        let Some(t) = self.pass().and_then(|p| p.url(url, Hint::Auto).ok()) else {
+        let Ok(t) = self.tag(url, None) else {
             return;
         };
         self.effect(HREF, &t.href);
@@ -393,15 +407,14 @@ impl PageView {
     /// pointer (1) or being used (`LINK_USED`): re-tagged, since a framework may have set its
     /// href late, and a used one reported as a click. Effect `h<href>` when the href changes.
     /// With no link (`href` = `None`) an interaction still looks for a late ClientID.
-    pub fn link(&mut self, href: Option<String>, hint: Option<String>, what: u32) {
+    pub fn link(&mut self, href: Option<&str>, hint: Option<&str>, what: u32) {
         if self.live.is_none() {
             return;
         }
         if what != LINK_PASS && !self.client_id_known {
             self.report_news();
         }
-        let Some(t) = href.and_then(|h| self.pass().and_then(|p| p.link(&h, hint.as_deref()).ok()))
-        else {
+        let Some(Ok(t)) = href.map(|h| self.tag(h, hint)) else {
             return;
         };
         if t.changed {
@@ -414,21 +427,33 @@ impl PageView {
 
     fn click(&mut self, t: Tagged) {
         let ids = self.identifiers();
-        let Some(mut ev) = self.event(EventType::Click, ids) else {
-            return;
-        };
-        ev.messenger = Some(t.messenger.as_str().into());
-        ev.link_kind = Some(t.kind.as_str().into());
-        ev.target = Some(t.href);
-        self.effect(CLICK, &wire::event_json(&ev));
+        self.event(EventType::Click, ids, None, Some(t));
     }
 
-    fn event(&mut self, kind: EventType, ids: Identifiers) -> Option<Event> {
-        let chat_id = self.id()?;
+    /// Queues an event (effect `e`, or `c` for a click): `prev` the ID an `issue` replaced,
+    /// `used` the link a `click` opened. Nothing without an ID or a CSPRNG.
+    fn event(
+        &mut self,
+        kind: EventType,
+        ids: Identifiers,
+        prev: Option<String>,
+        used: Option<Tagged>,
+    ) {
+        // Built whatever happens and dropped in one place: an early return per failure dropped
+        // every argument in each (size).
         let mut rnd = [0; 11]; // the event ID's random part (`event_id`)
-        random(&mut rnd)?;
+        let ok = self.live.is_some() && random(&mut rnd).is_some();
+        let chat_id = self.id().unwrap_or_default();
         let ts = now_ms();
-        Some(Event {
+        let mut letter = EVENT;
+        let (mut messenger, mut link_kind, mut target) = (None, None, None);
+        if let Some(t) = used {
+            messenger = Some(t.messenger.as_str().into());
+            link_kind = Some(t.kind.as_str().into());
+            target = Some(t.href);
+            letter = CLICK;
+        }
+        let ev = Event {
             event_id: event_id(ts, rnd),
             kind,
             chat_id,
@@ -436,8 +461,17 @@ impl PageView {
             page: clean_url(&ports::page(PAGE_HREF)),
             referrer: clean_url(&ports::page(PAGE_REFERRER)),
             ids,
-            ..Event::default()
-        })
+            prev_chat_id: prev,
+            messenger,
+            link_kind,
+            target,
+        };
+        if ok {
+            // Written straight into the effects (`effect` would take a copy).
+            self.out.push(letter as char);
+            wire::push_event(&mut self.out, &ev);
+            self.out.push('\n');
+        }
     }
 
     // ---- debug overlay and QR dialog ------------------------------------------------------
@@ -446,28 +480,24 @@ impl PageView {
     /// loader's debug overlay and QR dialog (space-separated, so the loader needs no JSON
     /// parse): `t <messenger> <kind>` tagged with the current ID, `u <messenger> <kind>` a
     /// messenger link not tagged (yet), `s <skip>` left alone (the overlay has the English for
-    /// each), "" not a messenger link or not running. Never writes.
-    pub fn inspect_link(&self, href: &str, hint: Option<&str>) -> String {
-        let Some(p) = self.pass() else {
-            return String::new();
-        };
-        let words = match p.link(href, hint) {
-            Ok(t) => [
-                if t.changed { "u" } else { "t" },
-                t.messenger.as_str(),
-                t.kind.as_str(),
-            ],
-            Err(Skip::NotMessenger) => return String::new(),
-            Err(s) => ["s", s.as_str(), ""],
-        };
-        let mut out = String::new();
-        for w in words.into_iter().filter(|w| !w.is_empty()) {
-            if !out.is_empty() {
+    /// each), "" not a messenger link or not running. Changes nothing: the answer is written
+    /// where effects go (the call has none).
+    pub fn inspect_link(&mut self, href: &str, hint: Option<&str>) {
+        let verdict = self.tag(href, hint);
+        let out = &mut self.out;
+        match verdict {
+            Ok(t) => {
+                out.push_str(if t.changed { "u " } else { "t " });
+                out.push_str(t.messenger.as_str());
                 out.push(' ');
+                out.push_str(t.kind.as_str());
             }
-            out.push_str(w);
+            Err(Skip::NotMessenger) => {}
+            Err(s) => {
+                out.push_str("s ");
+                out.push_str(s.as_str());
+            }
         }
-        out
     }
 }
 

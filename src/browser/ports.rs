@@ -61,9 +61,9 @@ pub fn foreign(key: &str) -> Option<String> {
     io(FOREIGN, key, "")
 }
 
-/// `document.cookie` ("" when blocked).
+/// `document.cookie` ("" when blocked): read like a page fact (one wrapper for both).
 pub fn cookies() -> String {
-    io(COOKIES, "", "").unwrap_or_default()
+    page(COOKIES)
 }
 
 /// A fact about the page (`PAGE_*`); "" when the browser does not say.

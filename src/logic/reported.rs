@@ -13,81 +13,90 @@ const FIELDS: usize = 8;
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Reported([u32; FIELDS]);
 
-fn fnv1a(parts: &[&str]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            h = (h ^ 0x1f).wrapping_mul(0x0100_0193); // unit separator between UTM parts
-        }
-        for b in p.bytes() {
-            h = (h ^ b as u32).wrapping_mul(0x0100_0193);
-        }
+const FNV_PRIME: u32 = 0x0100_0193;
+
+/// FNV-1a over `s`, continuing from `h` (the offset basis for a fresh hash).
+fn fnv1a(mut h: u32, s: &str) -> u32 {
+    for b in s.bytes() {
+        h = (h ^ b as u32).wrapping_mul(FNV_PRIME);
     }
-    // 0 means "absent".
+    h
+}
+
+/// 0 means "absent", so a present value never hashes to it.
+fn present(h: u32) -> u32 {
     h.max(1)
 }
 
 fn hash(v: &Option<String>) -> u32 {
-    v.as_deref().map_or(0, |s| fnv1a(&[s]))
+    v.as_deref().map_or(0, |s| present(fnv1a(0x811c_9dc5, s)))
 }
 
+/// The UTM fields as one hash: each part after the first follows a unit separator (0x1f).
 fn utm_hash(u: &Option<Utm>) -> u32 {
+    fn then(h: u32, v: &Option<String>) -> u32 {
+        fnv1a(
+            (h ^ 0x1f).wrapping_mul(FNV_PRIME),
+            v.as_deref().unwrap_or(""),
+        )
+    }
     u.as_ref().map_or(0, |u| {
-        fn p(v: &Option<String>) -> &str {
-            v.as_deref().unwrap_or("")
-        }
-        fnv1a(&[
-            p(&u.source),
-            p(&u.medium),
-            p(&u.campaign),
-            p(&u.term),
-            p(&u.content),
-        ])
+        let h = fnv1a(0x811c_9dc5, u.source.as_deref().unwrap_or(""));
+        present(then(
+            then(then(then(h, &u.medium), &u.campaign), &u.term),
+            &u.content,
+        ))
     })
 }
 
-fn hashes(ids: &Identifiers) -> [u32; FIELDS] {
-    [
-        hash(&ids.client_id),
-        hash(&ids.yclid),
-        hash(&ids.user_id),
-        hash(&ids.purchase_id),
-        hash(&ids.gclid),
-        hash(&ids.fbclid),
-        hash(&ids.ga_client_id),
-        utm_hash(&ids.utm),
-    ]
+/// Records `now` in `told` when it is a present value the collector was not told; returns
+/// whether it was.
+#[inline(never)]
+fn tell(told: &mut u32, now: u32) -> bool {
+    let news = now != 0 && now != *told;
+    if news {
+        *told = now;
+    }
+    news
 }
 
 impl Reported {
-    /// The state after `ids` were reported in full (an `issue`).
+    /// The state after `ids` were reported in full (an `issue`): absent fields are 0 either way.
+    #[cfg(test)]
     pub fn of(ids: &Identifiers) -> Reported {
-        Reported(hashes(ids))
+        let mut r = Reported::default();
+        r.merge(ids);
+        r
     }
 
     /// Whether `ids` carry a present value the collector has not been told.
+    #[cfg(test)]
     pub fn has_news(&self, ids: &Identifiers) -> bool {
-        hashes(ids)
-            .iter()
-            .zip(self.0.iter())
-            .any(|(&now, &told)| now != 0 && now != told)
+        let mut copy = *self;
+        copy.merge(ids)
     }
 
-    /// The state after `ids` were reported in an `update` (present fields overwrite).
-    pub fn merge(&mut self, ids: &Identifiers) {
-        for (told, now) in self.0.iter_mut().zip(hashes(ids)) {
-            if now != 0 {
-                *told = now;
-            }
-        }
+    /// The state after `ids` were reported in an `update` (present fields overwrite). Returns
+    /// whether that was news: a present value the collector had not been told.
+    pub fn merge(&mut self, ids: &Identifiers) -> bool {
+        // Field by field (`|`, not `||`: every field is merged); an array of hashes walked by a
+        // loop was larger in the wasm.
+        let t = &mut self.0;
+        tell(&mut t[0], hash(&ids.client_id))
+            | tell(&mut t[1], hash(&ids.yclid))
+            | tell(&mut t[2], hash(&ids.user_id))
+            | tell(&mut t[3], hash(&ids.purchase_id))
+            | tell(&mut t[4], hash(&ids.gclid))
+            | tell(&mut t[5], hash(&ids.fbclid))
+            | tell(&mut t[6], hash(&ids.ga_client_id))
+            | tell(&mut t[7], utm_hash(&ids.utm))
     }
 
     pub fn encode_into(&self, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for h in self.0 {
-            for shift in (0..8).rev() {
-                out.push(HEX[((h >> (shift * 4)) & 15) as usize] as char);
-            }
+        for i in 0..FIELDS * 8 {
+            let digit = (self.0[i / 8] >> (28 - 4 * (i % 8))) & 15;
+            out.push(HEX[digit as usize] as char);
         }
     }
 
@@ -97,11 +106,9 @@ impl Reported {
             return None;
         }
         let mut out = [0u32; FIELDS];
-        for (slot, chunk) in out.iter_mut().zip(b.chunks(8)) {
-            for &c in chunk {
-                let d = (c as char).to_digit(16)?;
-                *slot = (*slot << 4) | d;
-            }
+        for (i, &c) in b.iter().enumerate() {
+            let d = (c as char).to_digit(16)?;
+            out[i / 8] = (out[i / 8] << 4) | d;
         }
         Some(Reported(out))
     }
@@ -151,6 +158,35 @@ mod tests {
             ..Identifiers::default()
         };
         assert!(Reported::of(&a).has_news(&b));
+    }
+
+    #[test]
+    fn hashes_stay_those_of_stored_records() {
+        // Records in visitors' cookies hold these hashes: a change would make every stored
+        // identifier look new once (values computed independently, FNV-1a 32 with 0x1f between
+        // the UTM parts).
+        let ids = Identifiers {
+            client_id: Some("1700000000123456789".into()),
+            utm: Some(Utm {
+                source: Some("yandex".into()),
+                campaign: Some("spring sale".into()),
+                content: Some("b".into()),
+                ..Utm::default()
+            }),
+            ..Identifiers::default()
+        };
+        let mut s = String::new();
+        Reported::of(&ids).encode_into(&mut s);
+        let zero = "00000000";
+        assert_eq!(
+            s,
+            ["9b1215a0", zero, zero, zero, zero, zero, zero, "be3e9b06"].concat()
+        );
+        let empty_utm = Identifiers {
+            utm: Some(Utm::default()),
+            ..Identifiers::default()
+        };
+        assert_eq!(Reported::of(&empty_utm).0[7], 0x4929_2171);
     }
 
     #[test]

@@ -35,31 +35,34 @@ pub struct Record {
 }
 
 impl Record {
-    // Not inlined (nor `decode`, `resolve`): each has two or more callers in the page view, and
-    // a copy per caller cost 166 B gzip of wasm (measured).
-    #[inline(never)]
+    #[cfg(test)]
     pub fn encode(&self) -> String {
-        let mut s = String::with_capacity(160);
+        let mut s = String::new();
+        self.encode_into(&mut s);
+        s
+    }
+
+    /// Appends the record's text to `s`.
+    pub fn encode_into(&self, s: &mut String) {
         s.push_str("v=1&id=");
         s.push_str(self.chat_id.as_str());
         s.push_str("&t=");
-        push_u64(&mut s, self.issued);
+        push_u64(s, self.issued);
         s.push_str("&yt=");
-        push_u64(&mut s, self.yclid_at);
+        push_u64(s, self.yclid_at);
         s.push_str("&r=");
-        self.reported.encode_into(&mut s);
+        self.reported.encode_into(s);
         let l = &self.landing;
-        pair(&mut s, "yclid", &l.yclid);
-        pair(&mut s, "gclid", &l.gclid);
-        pair(&mut s, "fbclid", &l.fbclid);
+        pair(s, "yclid", &l.yclid);
+        pair(s, "gclid", &l.gclid);
+        pair(s, "fbclid", &l.fbclid);
         if let Some(u) = &l.utm {
-            pair(&mut s, "utm_source", &u.source);
-            pair(&mut s, "utm_medium", &u.medium);
-            pair(&mut s, "utm_campaign", &u.campaign);
-            pair(&mut s, "utm_term", &u.term);
-            pair(&mut s, "utm_content", &u.content);
+            pair(s, "utm_source", &u.source);
+            pair(s, "utm_medium", &u.medium);
+            pair(s, "utm_campaign", &u.campaign);
+            pair(s, "utm_term", &u.term);
+            pair(s, "utm_content", &u.content);
         }
-        s
     }
 
     /// When the chat ID stops being valid: `lifetime` after it was issued.
@@ -92,18 +95,23 @@ impl Record {
         until.saturating_sub(clock.now) / 1000
     }
 
-    /// `None` for anything that is not a complete, valid record of this format.
+    /// `None` for anything that is not a complete, valid record of this format. Not inlined (nor
+    /// `resolve`): a copy per caller in the page view cost 166 B gzip of wasm (measured).
     #[inline(never)]
     pub fn decode(s: &str) -> Option<Record> {
         let q = Some(s);
         if param(q, "v")? != "1" {
             return None;
         }
+        // The plain values first, the allocating ones last: no early return drops a string.
+        let issued = parse_u64(param(q, "t")?)?;
+        let yclid_at = parse_u64(param(q, "yt")?)?;
+        let reported = Reported::decode(param(q, "r")?)?;
         Some(Record {
             chat_id: ChatId::parse(param(q, "id")?).ok()?,
-            issued: parse_u64(param(q, "t")?)?,
-            yclid_at: parse_u64(param(q, "yt")?)?,
-            reported: Reported::decode(param(q, "r")?)?,
+            issued,
+            yclid_at,
+            reported,
             landing: from_query(s),
         })
     }
@@ -128,9 +136,14 @@ fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {
         return None;
     }
-    s.bytes().try_fold(0u64, |n, c| {
-        c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u64)
-    })
+    let mut n = 0u64;
+    for c in s.bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + (c - b'0') as u64;
+    }
+    Some(n)
 }
 
 /// How this page view starts.
@@ -162,7 +175,7 @@ pub struct Clock {
 #[inline(never)]
 pub fn resolve(
     stored: Option<Record>,
-    landing: Landing,
+    mut landing: Landing,
     clock: &Clock,
     prefix: &Prefix,
     random: [u8; RANDOM_BYTES],
@@ -182,8 +195,9 @@ pub fn resolve(
             // Field by field rather than a clone compared with the original: the same answer
             // with less code in the wasm.
             let mut changed = false;
+            // Swapped in, not moved: `landing` is then dropped whole, in one place.
             if landing.utm.is_some() && landing.utm != record.landing.utm {
-                record.landing.utm = landing.utm;
+                std::mem::swap(&mut record.landing.utm, &mut landing.utm);
                 changed = true;
             }
             if !yclid_live(&record) && record.landing.yclid.is_some() {
@@ -198,24 +212,24 @@ pub fn resolve(
             }
         }
         old => {
-            let prev = old
-                .as_ref()
-                .filter(|r| unexpired(r))
-                .map(|r| r.chat_id.clone());
             // The stored yclid outlives the ID unless this click brings its own.
-            let kept_yclid = old
-                .filter(|r| yclid_live(r))
-                .and_then(|r| r.landing.yclid.map(|y| (y, r.yclid_at)));
-            let (yclid, yclid_at) = match (landing.yclid, kept_yclid) {
-                (Some(y), _) => (Some(y), now),
-                (None, Some((y, at))) => (Some(y), at),
-                (None, None) => (None, 0),
-            };
+            let mut yclid_at = if landing.yclid.is_some() { now } else { 0 };
+            let mut prev = None;
+            if let Some(mut r) = old {
+                let (id_live, kept_live) = (unexpired(&r), yclid_live(&r));
+                if landing.yclid.is_none() && kept_live && r.landing.yclid.is_some() {
+                    landing.yclid = r.landing.yclid.take();
+                    yclid_at = r.yclid_at;
+                }
+                if id_live {
+                    prev = Some(r.chat_id);
+                }
+            }
             let record = Record {
                 chat_id: ChatId::generate(prefix, random),
                 issued: now,
                 yclid_at,
-                landing: Landing { yclid, ..landing },
+                landing,
                 reported: Reported::default(),
             };
             Resolution {

@@ -7,15 +7,23 @@
 //! without parsing JSON (the loader's outbox, www/loader/outbox.js, relies on it).
 
 use chattag_core::event::{Event, EventType};
-use chattag_core::identifiers::{Identifiers, Utm};
+use chattag_core::identifiers::Identifiers;
 
 /// Prefix every encoded event starts with, followed by the 26-character event id (the loader's
 /// outbox reads the id there; a test pins it).
 #[cfg(test)]
 pub const EVENT_HEAD: &str = "{\"event_id\":\"";
 
+#[cfg(test)]
 pub fn event_json(e: &Event) -> String {
-    let mut w = Obj::new(String::with_capacity(512));
+    let mut s = String::new();
+    push_event(&mut s, e);
+    s
+}
+
+/// Appends the event's JSON to `out` (the page view writes it straight into its effects).
+pub fn push_event(out: &mut String, e: &Event) {
+    let mut w = Obj::new(out);
     w.str("event_id", &e.event_id);
     w.str(
         "type",
@@ -27,7 +35,7 @@ pub fn event_json(e: &Event) -> String {
     );
     w.str("chat_id", &e.chat_id);
     w.key("ts");
-    push_u64(&mut w.out, e.ts);
+    push_u64(w.out, e.ts);
     w.opt("page", &e.page);
     w.opt("referrer", &e.referrer);
     identifier_fields(&mut w, &e.ids);
@@ -35,13 +43,21 @@ pub fn event_json(e: &Event) -> String {
     w.opt("messenger", &e.messenger);
     w.opt("link_kind", &e.link_kind);
     w.opt("target", &e.target);
-    w.finish()
+    w.out.push('}');
 }
 
+#[cfg(test)]
 pub fn identifiers_json(ids: &Identifiers) -> String {
-    let mut w = Obj::new(String::with_capacity(256));
+    let mut s = String::new();
+    push_identifiers(&mut s, ids);
+    s
+}
+
+/// Appends the identifiers' JSON to `out`.
+pub fn push_identifiers(out: &mut String, ids: &Identifiers) {
+    let mut w = Obj::new(out);
     identifier_fields(&mut w, ids);
-    w.finish()
+    w.out.push('}');
 }
 
 fn identifier_fields(w: &mut Obj, ids: &Identifiers) {
@@ -52,30 +68,29 @@ fn identifier_fields(w: &mut Obj, ids: &Identifiers) {
     w.opt("gclid", &ids.gclid);
     w.opt("fbclid", &ids.fbclid);
     w.opt("ga_client_id", &ids.ga_client_id);
-    if let Some(utm) = &ids.utm {
+    if let Some(u) = &ids.utm {
         w.key("utm");
-        w.out.push_str(&utm_json(utm));
+        // The nested object is written by the same writer.
+        w.out.push('{');
+        w.first = true;
+        w.opt("source", &u.source);
+        w.opt("medium", &u.medium);
+        w.opt("campaign", &u.campaign);
+        w.opt("term", &u.term);
+        w.opt("content", &u.content);
+        w.out.push('}');
+        w.first = false;
     }
 }
 
-fn utm_json(u: &Utm) -> String {
-    let mut w = Obj::new(String::new());
-    w.opt("source", &u.source);
-    w.opt("medium", &u.medium);
-    w.opt("campaign", &u.campaign);
-    w.opt("term", &u.term);
-    w.opt("content", &u.content);
-    w.finish()
-}
-
 /// A JSON object being written: `{` already pushed, members comma-separated.
-struct Obj {
-    out: String,
+struct Obj<'a> {
+    out: &'a mut String,
     first: bool,
 }
 
-impl Obj {
-    fn new(mut out: String) -> Obj {
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut String) -> Obj<'a> {
         out.push('{');
         Obj { out, first: true }
     }
@@ -85,13 +100,13 @@ impl Obj {
             self.out.push(',');
         }
         self.first = false;
-        push_json_str(&mut self.out, k);
+        push_json_str(self.out, k);
         self.out.push(':');
     }
 
     fn str(&mut self, k: &str, v: &str) {
         self.key(k);
-        push_json_str(&mut self.out, v);
+        push_json_str(self.out, v);
     }
 
     fn opt(&mut self, k: &str, v: &Option<String>) {
@@ -99,65 +114,51 @@ impl Obj {
             self.str(k, v);
         }
     }
-
-    fn finish(mut self) -> String {
-        self.out.push('}');
-        self.out
-    }
 }
 
 /// A JSON string literal with serde_json's escapes: `"` `\` and the C0 controls (short forms for
 /// \b \t \n \f \r, `\u00XX` otherwise); everything else, non-ASCII included, as is.
 pub fn push_json_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    let mut plain_from = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let short = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[plain_from..i]);
-        plain_from = i + 1;
-        if short.is_empty() {
-            out.push_str("\\u00");
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+    // Byte by byte into the string's bytes (no `&s[a..b]` slicing, whose char-boundary checks
+    // cost code). SAFETY: every byte of `s` is copied, in order, and only ASCII is added between
+    // them, so `out` is UTF-8 again when this returns; nothing reads it in between.
+    let v = unsafe { out.as_mut_vec() };
+    v.push(b'"');
+    for b in s.bytes() {
+        // The letter after the backslash: the character itself, a short form, or `u` (`\u00XX`).
+        let esc = if b == b'"' || b == b'\\' {
+            b
+        } else if b < 0x20 {
+            b"uuuuuuuubtnufruuuuuuuuuuuuuuuuuu"[b as usize]
         } else {
-            out.push_str(short);
+            v.push(b);
+            continue;
+        };
+        v.push(b'\\');
+        v.push(esc);
+        if esc == b'u' {
+            v.extend_from_slice(b"00");
+            v.push(HEX[(b >> 4) as usize]);
+            v.push(HEX[(b & 15) as usize]);
         }
     }
-    out.push_str(&s[plain_from..]);
-    out.push('"');
+    v.push(b'"');
 }
 
 /// Decimal digits of `n` (instead of `to_string`, which pulls in `core::fmt`).
-pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+pub fn push_u64(out: &mut String, n: u64) {
+    // Recursion (at most 20 deep) instead of a digit buffer: smaller code.
+    if n >= 10 {
+        push_u64(out, n / 10);
     }
-    for &d in &buf[i..] {
-        out.push(d as char);
-    }
+    out.push((b'0' + (n % 10) as u8) as char);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chattag_core::identifiers::Utm;
 
     fn full_event() -> Event {
         Event {
