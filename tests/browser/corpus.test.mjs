@@ -32,6 +32,9 @@ async function open(s, url, step) {
   while (s.navigations.length === before && s.stray.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const opened = s.navigations[before] ?? s.stray.at(-1);
   assert.ok(opened, `${step.click} opened nothing`);
+  // A navigation of this page is seen when it is requested: let it land, or it interrupts the
+  // next step's page.goto when it commits.
+  if (s.navigationFrames[before] === s.page.mainFrame()) await s.page.waitForURL(opened);
   return { id, opened };
 }
 

@@ -169,6 +169,8 @@ export class Session {
     s.events = [];
     /** Messenger URLs the browser navigated to (link clicks, window.open). */
     s.navigations = [];
+    /** The frame each of `navigations` was requested for (a popup's, or this page's main frame). */
+    s.navigationFrames = [];
     /** External requests that are neither the endpoint nor a messenger: a test page must make none. */
     s.stray = [];
     /** 'ok' | number (HTTP status) | 'abort' — how the endpoint answers right now. */
@@ -191,6 +193,12 @@ export class Session {
     if (url.startsWith(ENDPOINT)) return this.onEndpoint(route);
     if (MESSENGER_HOSTS.test(url)) {
       this.navigations.push(url);
+      // A popup's first request comes before its frame exists (Playwright throws): not this page's.
+      let frame = null;
+      try {
+        frame = req.frame();
+      } catch {}
+      this.navigationFrames.push(frame);
       return route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>messenger</title>opened' });
     }
     if (url.startsWith('http://127.0.0.1:')) return route.continue();
