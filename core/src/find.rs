@@ -193,7 +193,7 @@ pub(crate) fn canonical_ids<'a>(
 pub(crate) fn next_canonical_id(
     text: &[u8],
     at: &mut usize,
-    ours: &dyn Fn(&str) -> bool,
+    ours: &impl Fn(&str) -> bool,
 ) -> Option<(usize, usize, ChatId)> {
     let mut i = *at;
     while i < text.len() {

@@ -643,7 +643,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
 /// the rendered tag. An earlier tag is replaced: stripped when the text ends in it as rendered
 /// (compared in our own encoding), else its ID is replaced where it stands (the visitor's or the
 /// site's edits around it are kept, in the site's encoding).
-fn tag_text(raw: &str, input: &TagInput<'_>, ours: &dyn Fn(&str) -> bool) -> String {
+fn tag_text(raw: &str, input: &TagInput<'_>, ours: &impl Fn(&str) -> bool) -> String {
     let (t, id, url, title) = (
         input.template,
         input.chat_id,
@@ -683,7 +683,7 @@ fn tag_text(raw: &str, input: &TagInput<'_>, ours: &dyn Fn(&str) -> bool) -> Str
 
 /// `<site>_<ID>` for a hidden parameter, within `max` bytes; the site's part is shortened if
 /// needed (never the ID). An earlier ID, alone or after `_`, is replaced.
-fn hidden_value(raw: &str, id: &ChatId, ours: &dyn Fn(&str) -> bool, max: usize) -> String {
+fn hidden_value(raw: &str, id: &ChatId, ours: &impl Fn(&str) -> bool, max: usize) -> String {
     let ours_id = |s: &str| ChatId::parse(s).is_ok_and(|old| ours(old.prefix()));
     let site = if ours_id(raw) {
         ""
