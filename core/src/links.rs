@@ -228,14 +228,15 @@ fn parts_of(href: &str, hint: Hint) -> Result<Parts<'_>, Skip> {
 fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     // Schemes and hosts are looked up by position in one name list each: one scan instead of a
     // comparison per name.
+    // Every web form is decided by its first two path segments, every app form by its action,
+    // which is read from the same two: one scan of the path for both.
+    let path = segments(parts.path);
     let kind = match index_in("https http whatsapp tg viber", parts.scheme, eq_ci) {
         Some(0 | 1) => {
             let host = parts.host.ok_or(Skip::NotMessenger)?;
             let host = strip_prefix_ci(host, "www.").unwrap_or(host);
             const HOSTS: &str = "wa.me api.whatsapp.com web.whatsapp.com whatsapp.com \
                 t.me telegram.me telegram.dog max.ru";
-            // Every web form is decided by its first two path segments.
-            let path = segments(parts.path);
             match index_in(HOSTS, host, eq_ci) {
                 Some(0) => wa_me(path)?,
                 Some(1..=3) => whatsapp_send(path.0, parts)?,
@@ -246,9 +247,8 @@ fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip
                 None => return Err(Skip::NotMessenger),
             }
         }
-        // Every app form is decided by its action.
         Some(i) => {
-            let action = app_action(parts);
+            let action = app_action(parts.host, path);
             match i {
                 2 => whatsapp_send(action, parts)?,
                 3 => telegram_app(action, parts, hint)?,
@@ -285,9 +285,10 @@ fn segments(path: &str) -> (Option<&str>, Option<&str>) {
 
 /// The action of an app-scheme link: `tg://resolve?…` and `tg:resolve?…` both give `resolve`.
 /// `None` when there is more path than one name.
-fn app_action<'a>(parts: &Parts<'a>) -> Option<&'a str> {
-    let (first, second) = segments(parts.path);
-    match parts.host {
+/// `path` is the link's [`segments`].
+fn app_action<'a>(host: Option<&'a str>, path: Path<'a>) -> Option<&'a str> {
+    let (first, second) = path;
+    match host {
         Some(h) if first.is_none() => Some(h),
         Some(_) => None,
         None if second.is_some() => None,
