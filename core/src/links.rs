@@ -169,33 +169,17 @@ pub struct Classified {
     pub kind: LinkKind,
 }
 
-/// Where in the link the ID goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Carrier {
-    /// A visible draft: the template is applied to the existing `text`.
-    Text,
-    /// A hidden parameter (`start`, `context`): `<site>_<ID>` within `max` characters.
-    Hidden { key: &'static str, max: usize },
-}
-
 impl LinkKind {
-    /// Where this kind of link carries the ID.
-    fn carrier(self) -> Carrier {
+    /// Where this kind of link carries the ID: the parameter, and its limit in bytes when it is
+    /// hidden (`start`, `context`: `<site>_<ID>`). `text` is a visible draft with no limit of
+    /// its own: the template is applied to the existing text.
+    fn carrier(self) -> (&'static str, Option<usize>) {
         match self {
-            LinkKind::TelegramBot => Carrier::Hidden {
-                key: "start",
-                max: TELEGRAM_START_MAX,
-            },
-            LinkKind::MaxBot => Carrier::Hidden {
-                key: "start",
-                max: MAX_START_MAX,
-            },
-            LinkKind::ViberBot => Carrier::Hidden {
-                key: "context",
-                max: VIBER_URL_MAX,
-            },
+            LinkKind::TelegramBot => ("start", Some(TELEGRAM_START_MAX)),
+            LinkKind::MaxBot => ("start", Some(MAX_START_MAX)),
+            LinkKind::ViberBot => ("context", Some(VIBER_URL_MAX)),
             LinkKind::WhatsApp | LinkKind::TelegramPersonal | LinkKind::ViberPersonal => {
-                Carrier::Text
+                ("text", None)
             }
         }
     }
@@ -608,16 +592,12 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
         }
         false
     };
-    let carrier = kind.carrier();
-    let key = match carrier {
-        Carrier::Text => "text",
-        Carrier::Hidden { key, .. } => key,
-    };
+    let (key, max) = kind.carrier();
     let raw = param(parts.query, key).unwrap_or("");
-    let new_raw = match carrier {
-        Carrier::Text => tag_text(raw, input, &ours),
-        Carrier::Hidden { key, max } => {
-            let max = if key == "context" {
+    let new_raw = match max {
+        None => tag_text(raw, input, &ours),
+        Some(max) => {
+            let max = if kind == LinkKind::ViberBot {
                 // Viber: the cap is on the whole link.
                 VIBER_URL_MAX.saturating_sub(href.len() - raw.len() + key.len() + 2)
             } else {
