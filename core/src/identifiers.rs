@@ -288,23 +288,28 @@ pub fn from_query(query: &str) -> Landing {
         utm,
     } = &mut landing;
     let utm = utm.insert(Utm::default());
+    // The slots in the order of the key list below, and the rule for each: a table indexed by
+    // the key's position instead of a match arm per key.
+    let slots: [&mut Option<String>; 8] = [
+        yclid,
+        gclid,
+        fbclid,
+        &mut utm.source,
+        &mut utm.medium,
+        &mut utm.campaign,
+        &mut utm.term,
+        &mut utm.content,
+    ];
+    const RULES: [Rule; 4] = [is_yclid, is_gclid, is_fbclid, is_utm_value];
     for p in crate::url::params(query) {
         // The key's position in one name list: one scan instead of a comparison per name.
         const KEYS: &str =
             "yclid gclid fbclid utm_source utm_medium utm_campaign utm_term utm_content";
-        let slot_rule: (&mut Option<String>, Rule) =
-            match crate::url::index_in(KEYS, p.key, str::eq) {
-                Some(0) => (&mut *yclid, is_yclid),
-                Some(1) => (&mut *gclid, is_gclid),
-                Some(2) => (&mut *fbclid, is_fbclid),
-                Some(3) => (&mut utm.source, is_utm_value),
-                Some(4) => (&mut utm.medium, is_utm_value),
-                Some(5) => (&mut utm.campaign, is_utm_value),
-                Some(6) => (&mut utm.term, is_utm_value),
-                Some(_) => (&mut utm.content, is_utm_value),
-                None => continue,
-            };
-        let (slot, ok) = slot_rule;
+        let Some(i) = crate::url::index_in(KEYS, p.key, str::eq) else {
+            continue;
+        };
+        let ok = RULES[i.min(3)];
+        let slot = &mut *slots[i];
         if slot.is_none() {
             *slot = crate::url::decode(p.value, true).filter(|v| ok(v));
         }
