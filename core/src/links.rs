@@ -456,22 +456,20 @@ fn telegram_app(action: Option<&str>, parts: &Parts<'_>, hint: Hint) -> Result<L
 
 fn viber(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Skip> {
     let action = action.ok_or(Skip::NotAChat)?;
-    if eq_ci(action, "pa") {
-        if has_value(parts, "chatURI") {
-            Ok(LinkKind::ViberBot)
-        } else {
-            Err(Skip::NoRecipient)
-        }
+    // The recipient's parameter and the kind it makes: one recipient test for both forms.
+    let (key, kind) = if eq_ci(action, "pa") {
+        ("chatURI", LinkKind::ViberBot)
     } else if eq_ci(action, "chat") {
-        if has_value(parts, "number") {
-            Ok(LinkKind::ViberPersonal)
-        } else {
-            Err(Skip::NoRecipient)
-        }
+        ("number", LinkKind::ViberPersonal)
     } else if eq_ci(action, "forward") {
-        Err(Skip::Share)
+        return Err(Skip::Share);
     } else {
-        Err(Skip::NotAChat)
+        return Err(Skip::NotAChat);
+    };
+    if has_value(parts, key) {
+        Ok(kind)
+    } else {
+        Err(Skip::NoRecipient)
     }
 }
 
