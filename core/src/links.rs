@@ -631,33 +631,33 @@ fn tag_text(raw: &str, input: &TagInput<'_>, ours: &impl Fn(&str) -> bool) -> St
     );
     // Bytes, not a string: a site's stray `%FF` must not hide our earlier tag after it.
     let decoded = decode_bytes(raw, false);
-    // The site's text to render the template around: all of it when it has none of our IDs,
-    // else what is left after stripping our earlier rendering, if it is one. (The scan is
-    // repeated below rather than collected: a `Vec` of matches costs more wasm.)
-    let mut site = Some((raw, !decoded.is_empty()));
-    let mut at = 0;
-    while let Some((_, _, old)) = next_canonical_id(&decoded, &mut at, ours) {
-        site = t
-            .strip_rendered(raw, &old, url, title)
-            .map(|s| (s, !s.is_empty()));
-        if site.is_some() {
-            break;
-        }
-    }
-    if let Some((site_raw, has_text)) = site {
-        return t.render_encoded(site_raw, has_text, id, url, title);
-    }
-    // Replace each earlier ID where it stands, in the raw text, so the site's encoding survives.
+    // One scan over our earlier IDs. The first one whose rendering the text ends in is
+    // stripped and the template rendered around what is left; until then each is replaced
+    // where it stands, in the raw text, so the site's encoding survives (kept when none strips).
     let mut out = String::with_capacity(raw.len() + 8);
     let (mut copied, mut at) = (0, 0);
-    while let Some((start, end, _)) = next_canonical_id(&decoded, &mut at, ours) {
-        let (rs, re) = (raw_index(raw, start), raw_index(raw, end));
-        out.push_str(raw.get(copied..rs).unwrap_or(""));
-        out.push_str(id.as_str());
-        copied = re;
-    }
-    out.push_str(raw.get(copied..).unwrap_or(""));
-    out
+    let site = loop {
+        match next_canonical_id(&decoded, &mut at, ours) {
+            Some((start, end, old)) => {
+                if let Some(site) = t.strip_rendered(raw, &old, url, title) {
+                    break site;
+                }
+                let (rs, re) = (raw_index(raw, start), raw_index(raw, end));
+                out.push_str(raw.get(copied..rs).unwrap_or(""));
+                out.push_str(id.as_str());
+                copied = re;
+            }
+            // None of our IDs (each one found leaves at least the new ID in `out`): the
+            // template around all of the site's text.
+            None if out.is_empty() => break raw,
+            None => {
+                out.push_str(raw.get(copied..).unwrap_or(""));
+                return out;
+            }
+        }
+    };
+    // A raw text is empty exactly when its decoded text is.
+    t.render_encoded(site, !site.is_empty(), id, url, title)
 }
 
 /// `<site>_<ID>` for a hidden parameter, within `max` bytes; the site's part is shortened if
