@@ -663,14 +663,13 @@ fn tag_text(raw: &str, input: &TagInput<'_>, ours: &impl Fn(&str) -> bool) -> St
 /// `<site>_<ID>` for a hidden parameter, within `max` bytes; the site's part is shortened if
 /// needed (never the ID). An earlier ID, alone or after `_`, is replaced.
 fn hidden_value(raw: &str, id: &ChatId, ours: &impl Fn(&str) -> bool, max: usize) -> String {
-    let ours_id = |s: &str| ChatId::parse(s).is_ok_and(|old| ours(old.prefix()));
-    let site = if ours_id(raw) {
-        ""
-    } else {
-        match rcut(raw, b'_') {
-            (Some(site), tail) if ours_id(tail) => site,
-            _ => raw,
+    // An ID has no `_`, so one test of what follows the last `_` (all of `raw` without one)
+    // covers both the lone ID and `<site>_<ID>`.
+    let site = match rcut(raw, b'_') {
+        (site, tail) if ChatId::parse(tail).is_ok_and(|old| ours(old.prefix())) => {
+            site.unwrap_or("")
         }
+        _ => raw,
     };
     // Room is reserved for the longest possible ID, not this one: the site's part is then cut
     // at the same place whatever the prefix, so renewing an ID never shortens it further.
