@@ -197,9 +197,6 @@ impl Template {
             write(&mut l, lead, "", &ctx);
             let mut t = String::new();
             write(&mut t, trail, "", &ctx);
-            if raw.len() < l.len() + t.len() {
-                continue;
-            }
             if let Some(middle) = raw
                 .strip_prefix(l.as_str())
                 .and_then(|m| m.strip_suffix(t.as_str()))
