@@ -178,9 +178,7 @@ fn is_invisible_format(c: char) -> bool {
 /// HTML attribute, a JS string or a CSV cell, nothing invisible. Rejected as a whole, never
 /// trimmed into something else.
 fn is_clean_text(v: &str, max_chars: usize, forbidden: &[char]) -> bool {
-    if v.len() > max_chars * 4 {
-        return false;
-    }
+    // No separate byte-length test: the loop stops at the first character past the limit.
     let (mut n, mut visible) = (0, false);
     for c in v.chars() {
         n += 1;
