@@ -634,7 +634,7 @@ fn tag_text(raw: &str, input: &TagInput<'_>, ours: &impl Fn(&str) -> bool) -> St
     // One scan over our earlier IDs. The first one whose rendering the text ends in is
     // stripped and the template rendered around what is left; until then each is replaced
     // where it stands, in the raw text, so the site's encoding survives (kept when none strips).
-    let mut out = String::with_capacity(raw.len() + 8);
+    let mut out = String::new();
     let (mut copied, mut at) = (0, 0);
     let site = loop {
         match next_canonical_id(&decoded, &mut at, ours) {
