@@ -299,6 +299,7 @@ pub fn from_query(query: &str) -> Landing {
         &mut utm.content,
     ];
     const RULES: [Rule; 4] = [is_yclid, is_gclid, is_fbclid, is_utm_value];
+    let mut any_utm = false;
     for p in crate::url::params(query) {
         // The key's position in one name list: one scan instead of a comparison per name.
         const KEYS: &str =
@@ -310,9 +311,11 @@ pub fn from_query(query: &str) -> Landing {
         let slot = &mut *slots[i];
         if slot.is_none() {
             *slot = crate::url::decode(p.value, true).filter(|v| ok(v));
+            // Noted as it is filled: no test of the five fields afterwards.
+            any_utm |= i >= 3 && slot.is_some();
         }
     }
-    if utm.is_empty() {
+    if !any_utm {
         landing.utm = None;
     }
     landing
