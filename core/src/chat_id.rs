@@ -127,12 +127,12 @@ impl ChatId {
         if !crate::url::all_bytes(&b[..plen], u8::is_ascii_uppercase) {
             return Err(ChatIdError::Prefix);
         }
-        let mut body = [0u8; BODY_LEN];
-        for (i, v) in body.iter_mut().enumerate() {
+        // Body and check character read in one loop: one copy of the alphabet lookup.
+        let mut values = [0u8; BODY_LEN + 1];
+        for (i, v) in values.iter_mut().enumerate() {
             *v = value(b[plen + i]).ok_or(ChatIdError::Body)?;
         }
-        let check = value(b[b.len() - 1]).ok_or(ChatIdError::Body)?;
-        if check != check_value(&body) {
+        if values[BODY_LEN] != check_value(&values[..BODY_LEN]) {
             return Err(ChatIdError::Check);
         }
         let mut s = String::with_capacity(b.len());

@@ -193,17 +193,18 @@ pub(crate) fn canonical_ids<'a>(
 pub(crate) fn next_canonical_id(
     text: &[u8],
     at: &mut usize,
-    ours: &dyn Fn(&str) -> bool,
+    ours: &impl Fn(&str) -> bool,
 ) -> Option<(usize, usize, ChatId)> {
     let mut i = *at;
     while i < text.len() {
-        if !text[i].is_ascii_alphanumeric() {
-            i += 1;
-            continue;
-        }
+        // One loop per word: a delimiter makes an empty word, stepped over.
         let start = i;
         while i < text.len() && text[i].is_ascii_alphanumeric() {
             i += 1;
+        }
+        if i == start {
+            i += 1;
+            continue;
         }
         if let Ok(id) = ChatId::parse_bytes(&text[start..i]) {
             if ours(id.prefix()) {

@@ -178,9 +178,7 @@ fn is_invisible_format(c: char) -> bool {
 /// HTML attribute, a JS string or a CSV cell, nothing invisible. Rejected as a whole, never
 /// trimmed into something else.
 fn is_clean_text(v: &str, max_chars: usize, forbidden: &[char]) -> bool {
-    if v.len() > max_chars * 4 {
-        return false;
-    }
+    // No separate byte-length test: the loop stops at the first character past the limit.
     let (mut n, mut visible) = (0, false);
     for c in v.chars() {
         n += 1;
@@ -288,28 +286,36 @@ pub fn from_query(query: &str) -> Landing {
         utm,
     } = &mut landing;
     let utm = utm.insert(Utm::default());
+    // The slots in the order of the key list below, and the rule for each: a table indexed by
+    // the key's position instead of a match arm per key.
+    let slots: [&mut Option<String>; 8] = [
+        yclid,
+        gclid,
+        fbclid,
+        &mut utm.source,
+        &mut utm.medium,
+        &mut utm.campaign,
+        &mut utm.term,
+        &mut utm.content,
+    ];
+    const RULES: [Rule; 4] = [is_yclid, is_gclid, is_fbclid, is_utm_value];
+    let mut any_utm = false;
     for p in crate::url::params(query) {
         // The key's position in one name list: one scan instead of a comparison per name.
         const KEYS: &str =
             "yclid gclid fbclid utm_source utm_medium utm_campaign utm_term utm_content";
-        let slot_rule: (&mut Option<String>, Rule) =
-            match crate::url::index_in(KEYS, p.key, str::eq) {
-                Some(0) => (&mut *yclid, is_yclid),
-                Some(1) => (&mut *gclid, is_gclid),
-                Some(2) => (&mut *fbclid, is_fbclid),
-                Some(3) => (&mut utm.source, is_utm_value),
-                Some(4) => (&mut utm.medium, is_utm_value),
-                Some(5) => (&mut utm.campaign, is_utm_value),
-                Some(6) => (&mut utm.term, is_utm_value),
-                Some(_) => (&mut utm.content, is_utm_value),
-                None => continue,
-            };
-        let (slot, ok) = slot_rule;
+        let Some(i) = crate::url::index_in(KEYS, p.key, str::eq) else {
+            continue;
+        };
+        let ok = RULES[i.min(3)];
+        let slot = &mut *slots[i];
         if slot.is_none() {
             *slot = crate::url::decode(p.value, true).filter(|v| ok(v));
+            // Noted as it is filled: no test of the five fields afterwards.
+            any_utm |= i >= 3 && slot.is_some();
         }
     }
-    if utm.is_empty() {
+    if !any_utm {
         landing.utm = None;
     }
     landing

@@ -169,33 +169,17 @@ pub struct Classified {
     pub kind: LinkKind,
 }
 
-/// Where in the link the ID goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Carrier {
-    /// A visible draft: the template is applied to the existing `text`.
-    Text,
-    /// A hidden parameter (`start`, `context`): `<site>_<ID>` within `max` characters.
-    Hidden { key: &'static str, max: usize },
-}
-
 impl LinkKind {
-    /// Where this kind of link carries the ID.
-    fn carrier(self) -> Carrier {
+    /// Where this kind of link carries the ID: the parameter, and its limit in bytes when it is
+    /// hidden (`start`, `context`: `<site>_<ID>`). `text` is a visible draft with no limit of
+    /// its own: the template is applied to the existing text.
+    fn carrier(self) -> (&'static str, Option<usize>) {
         match self {
-            LinkKind::TelegramBot => Carrier::Hidden {
-                key: "start",
-                max: TELEGRAM_START_MAX,
-            },
-            LinkKind::MaxBot => Carrier::Hidden {
-                key: "start",
-                max: MAX_START_MAX,
-            },
-            LinkKind::ViberBot => Carrier::Hidden {
-                key: "context",
-                max: VIBER_URL_MAX,
-            },
+            LinkKind::TelegramBot => ("start", Some(TELEGRAM_START_MAX)),
+            LinkKind::MaxBot => ("start", Some(MAX_START_MAX)),
+            LinkKind::ViberBot => ("context", Some(VIBER_URL_MAX)),
             LinkKind::WhatsApp | LinkKind::TelegramPersonal | LinkKind::ViberPersonal => {
-                Carrier::Text
+                ("text", None)
             }
         }
     }
@@ -228,14 +212,15 @@ fn parts_of(href: &str, hint: Hint) -> Result<Parts<'_>, Skip> {
 fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip> {
     // Schemes and hosts are looked up by position in one name list each: one scan instead of a
     // comparison per name.
+    // Every web form is decided by its first two path segments, every app form by its action,
+    // which is read from the same two: one scan of the path for both.
+    let path = segments(parts.path);
     let kind = match index_in("https http whatsapp tg viber", parts.scheme, eq_ci) {
         Some(0 | 1) => {
             let host = parts.host.ok_or(Skip::NotMessenger)?;
             let host = strip_prefix_ci(host, "www.").unwrap_or(host);
             const HOSTS: &str = "wa.me api.whatsapp.com web.whatsapp.com whatsapp.com \
                 t.me telegram.me telegram.dog max.ru";
-            // Every web form is decided by its first two path segments.
-            let path = segments(parts.path);
             match index_in(HOSTS, host, eq_ci) {
                 Some(0) => wa_me(path)?,
                 Some(1..=3) => whatsapp_send(path.0, parts)?,
@@ -246,9 +231,8 @@ fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip
                 None => return Err(Skip::NotMessenger),
             }
         }
-        // Every app form is decided by its action.
         Some(i) => {
-            let action = app_action(parts);
+            let action = app_action(parts.host, path);
             match i {
                 2 => whatsapp_send(action, parts)?,
                 3 => telegram_app(action, parts, hint)?,
@@ -285,9 +269,10 @@ fn segments(path: &str) -> (Option<&str>, Option<&str>) {
 
 /// The action of an app-scheme link: `tg://resolve?…` and `tg:resolve?…` both give `resolve`.
 /// `None` when there is more path than one name.
-fn app_action<'a>(parts: &Parts<'a>) -> Option<&'a str> {
-    let (first, second) = segments(parts.path);
-    match parts.host {
+/// `path` is the link's [`segments`].
+fn app_action<'a>(host: Option<&'a str>, path: Path<'a>) -> Option<&'a str> {
+    let (first, second) = path;
+    match host {
         Some(h) if first.is_none() => Some(h),
         Some(_) => None,
         None if second.is_some() => None,
@@ -471,22 +456,20 @@ fn telegram_app(action: Option<&str>, parts: &Parts<'_>, hint: Hint) -> Result<L
 
 fn viber(action: Option<&str>, parts: &Parts<'_>) -> Result<LinkKind, Skip> {
     let action = action.ok_or(Skip::NotAChat)?;
-    if eq_ci(action, "pa") {
-        if has_value(parts, "chatURI") {
-            Ok(LinkKind::ViberBot)
-        } else {
-            Err(Skip::NoRecipient)
-        }
+    // The recipient's parameter and the kind it makes: one recipient test for both forms.
+    let (key, kind) = if eq_ci(action, "pa") {
+        ("chatURI", LinkKind::ViberBot)
     } else if eq_ci(action, "chat") {
-        if has_value(parts, "number") {
-            Ok(LinkKind::ViberPersonal)
-        } else {
-            Err(Skip::NoRecipient)
-        }
+        ("number", LinkKind::ViberPersonal)
     } else if eq_ci(action, "forward") {
-        Err(Skip::Share)
+        return Err(Skip::Share);
     } else {
-        Err(Skip::NotAChat)
+        return Err(Skip::NotAChat);
+    };
+    if has_value(parts, key) {
+        Ok(kind)
+    } else {
+        Err(Skip::NoRecipient)
     }
 }
 
@@ -607,16 +590,12 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
         }
         false
     };
-    let carrier = kind.carrier();
-    let key = match carrier {
-        Carrier::Text => "text",
-        Carrier::Hidden { key, .. } => key,
-    };
+    let (key, max) = kind.carrier();
     let raw = param(parts.query, key).unwrap_or("");
-    let new_raw = match carrier {
-        Carrier::Text => tag_text(raw, input, &ours),
-        Carrier::Hidden { key, max } => {
-            let max = if key == "context" {
+    let new_raw = match max {
+        None => tag_text(raw, input, &ours),
+        Some(max) => {
+            let max = if kind == LinkKind::ViberBot {
                 // Viber: the cap is on the whole link.
                 VIBER_URL_MAX.saturating_sub(href.len() - raw.len() + key.len() + 2)
             } else {
@@ -643,7 +622,7 @@ pub fn tag(href: &str, input: &TagInput<'_>) -> Result<Tagged, Skip> {
 /// the rendered tag. An earlier tag is replaced: stripped when the text ends in it as rendered
 /// (compared in our own encoding), else its ID is replaced where it stands (the visitor's or the
 /// site's edits around it are kept, in the site's encoding).
-fn tag_text(raw: &str, input: &TagInput<'_>, ours: &dyn Fn(&str) -> bool) -> String {
+fn tag_text(raw: &str, input: &TagInput<'_>, ours: &impl Fn(&str) -> bool) -> String {
     let (t, id, url, title) = (
         input.template,
         input.chat_id,
@@ -652,46 +631,45 @@ fn tag_text(raw: &str, input: &TagInput<'_>, ours: &dyn Fn(&str) -> bool) -> Str
     );
     // Bytes, not a string: a site's stray `%FF` must not hide our earlier tag after it.
     let decoded = decode_bytes(raw, false);
-    // The site's text to render the template around: all of it when it has none of our IDs,
-    // else what is left after stripping our earlier rendering, if it is one. (The scan is
-    // repeated below rather than collected: a `Vec` of matches costs more wasm.)
-    let mut site = Some((raw, !decoded.is_empty()));
-    let mut at = 0;
-    while let Some((_, _, old)) = next_canonical_id(&decoded, &mut at, ours) {
-        site = t
-            .strip_rendered(raw, &old, url, title)
-            .map(|s| (s, !s.is_empty()));
-        if site.is_some() {
-            break;
-        }
-    }
-    if let Some((site_raw, has_text)) = site {
-        return t.render_encoded(site_raw, has_text, id, url, title);
-    }
-    // Replace each earlier ID where it stands, in the raw text, so the site's encoding survives.
-    let mut out = String::with_capacity(raw.len() + 8);
+    // One scan over our earlier IDs. The first one whose rendering the text ends in is
+    // stripped and the template rendered around what is left; until then each is replaced
+    // where it stands, in the raw text, so the site's encoding survives (kept when none strips).
+    let mut out = String::new();
     let (mut copied, mut at) = (0, 0);
-    while let Some((start, end, _)) = next_canonical_id(&decoded, &mut at, ours) {
-        let (rs, re) = (raw_index(raw, start), raw_index(raw, end));
-        out.push_str(raw.get(copied..rs).unwrap_or(""));
-        out.push_str(id.as_str());
-        copied = re;
-    }
-    out.push_str(raw.get(copied..).unwrap_or(""));
-    out
+    let site = loop {
+        match next_canonical_id(&decoded, &mut at, ours) {
+            Some((start, end, old)) => {
+                if let Some(site) = t.strip_rendered(raw, &old, url, title) {
+                    break site;
+                }
+                let (rs, re) = (raw_index(raw, start), raw_index(raw, end));
+                out.push_str(raw.get(copied..rs).unwrap_or(""));
+                out.push_str(id.as_str());
+                copied = re;
+            }
+            // None of our IDs (each one found leaves at least the new ID in `out`): the
+            // template around all of the site's text.
+            None if out.is_empty() => break raw,
+            None => {
+                out.push_str(raw.get(copied..).unwrap_or(""));
+                return out;
+            }
+        }
+    };
+    // A raw text is empty exactly when its decoded text is.
+    t.render_encoded(site, !site.is_empty(), id, url, title)
 }
 
 /// `<site>_<ID>` for a hidden parameter, within `max` bytes; the site's part is shortened if
 /// needed (never the ID). An earlier ID, alone or after `_`, is replaced.
-fn hidden_value(raw: &str, id: &ChatId, ours: &dyn Fn(&str) -> bool, max: usize) -> String {
-    let ours_id = |s: &str| ChatId::parse(s).is_ok_and(|old| ours(old.prefix()));
-    let site = if ours_id(raw) {
-        ""
-    } else {
-        match rcut(raw, b'_') {
-            (Some(site), tail) if ours_id(tail) => site,
-            _ => raw,
+fn hidden_value(raw: &str, id: &ChatId, ours: &impl Fn(&str) -> bool, max: usize) -> String {
+    // An ID has no `_`, so one test of what follows the last `_` (all of `raw` without one)
+    // covers both the lone ID and `<site>_<ID>`.
+    let site = match rcut(raw, b'_') {
+        (site, tail) if ChatId::parse(tail).is_ok_and(|old| ours(old.prefix())) => {
+            site.unwrap_or("")
         }
+        _ => raw,
     };
     // Room is reserved for the longest possible ID, not this one: the site's part is then cut
     // at the same place whatever the prefix, so renewing an ID never shortens it further.

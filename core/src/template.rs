@@ -134,9 +134,8 @@ impl Template {
             url,
             title,
             has_text: !text.is_empty(),
-            encode: false,
         };
-        write(&mut out, &self.compiled, text, &ctx);
+        write::<false>(&mut out, &self.compiled, text, &ctx);
         out
     }
 
@@ -151,7 +150,7 @@ impl Template {
         title: &str,
     ) -> String {
         let mut out = String::with_capacity(raw_text.len() + 96);
-        write(
+        write::<true>(
             &mut out,
             &self.compiled,
             raw_text,
@@ -160,7 +159,6 @@ impl Template {
                 url,
                 title,
                 has_text,
-                encode: true,
             },
         );
         out
@@ -191,15 +189,11 @@ impl Template {
                 url,
                 title,
                 has_text,
-                encode: true,
             };
             let mut l = String::new();
-            write(&mut l, lead, "", &ctx);
+            write::<true>(&mut l, lead, "", &ctx);
             let mut t = String::new();
-            write(&mut t, trail, "", &ctx);
-            if raw.len() < l.len() + t.len() {
-                continue;
-            }
+            write::<true>(&mut t, trail, "", &ctx);
             if let Some(middle) = raw
                 .strip_prefix(l.as_str())
                 .and_then(|m| m.strip_suffix(t.as_str()))
@@ -240,13 +234,14 @@ struct Context<'a> {
     title: &'a str,
     /// Whether the site's text is non-empty (decides the blank line).
     has_text: bool,
-    /// Percent-encode everything but the site's text (which is passed already encoded).
-    encode: bool,
 }
 
-fn write(out: &mut String, compiled: &str, text: &str, ctx: &Context<'_>) {
+/// Renders `compiled` into `out`. `ENCODE` percent-encodes everything but the site's text
+/// (which is passed already encoded); a constant, so the snippet, which only renders encoded,
+/// carries one instance without the plain branch.
+fn write<const ENCODE: bool>(out: &mut String, compiled: &str, text: &str, ctx: &Context<'_>) {
     let put = |out: &mut String, s: &str| {
-        if ctx.encode {
+        if ENCODE {
             encode_component_into(out, s)
         } else {
             out.push_str(s)

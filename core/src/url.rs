@@ -245,9 +245,15 @@ pub fn decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
 /// [`decode_bytes`] and [`raw_index`], which must agree on what a unit is.
 fn unit_at(b: &[u8], i: usize) -> (u8, usize) {
     if b[i] == b'%' && i + 2 < b.len() {
-        if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-            return (h << 4 | l, 3);
+        // Both digits in one loop: one inlined copy of the digit lookup.
+        let mut v = 0;
+        for k in 1..3 {
+            match hex(b[i + k]) {
+                Some(d) => v = v << 4 | d,
+                None => return (b[i], 1),
+            }
         }
+        return (v, 3);
     }
     (b[i], 1)
 }
