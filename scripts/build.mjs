@@ -303,10 +303,10 @@ async function buildChunks() {
 
 const INTERNAL_PROPS = /^(lifetime|consentRequired)$/;
 
-async function bundle(wasmBytes, mode, chunks, { glueExternal = false } = {}) {
+// `shift`: the one-file build's (`bestShift`), computed once per build by the caller.
+async function bundle(wasmBytes, mode, chunks, { glueExternal = false, shift = 0 } = {}) {
   const hash = crypto.createHash('sha256').update(wasmBytes).digest('hex').slice(0, 10);
   const wasmName = `chattag.${hash}.wasm`;
-  const shift = mode === 'inline' ? bestShift(wasmBytes) : 0;
   const wasmPlugin = {
     name: 'chattag-wasm',
     setup(build) {
@@ -418,7 +418,9 @@ async function main() {
 
   const chunks = [...(await buildChunks()), await buildFallback(opt.path)];
   const variants = {};
-  for (const mode of ['inline', 'file']) variants[mode] = await bundle(wasm, mode, chunks);
+  // 256 trial compressions: once, for both bundles that may inline the wasm.
+  const shift = bestShift(wasm);
+  for (const mode of ['inline', 'file']) variants[mode] = await bundle(wasm, mode, chunks, { shift });
 
   fs.rmSync(DIST, { recursive: true, force: true });
   fs.mkdirSync(DIST, { recursive: true });
@@ -451,7 +453,7 @@ async function main() {
       b.onResolve({ filter: /^chattag:shell$/ }, () => ({ path: 'chattag:shell', external: true }));
     } }],
   });
-  const loaderOnly = await bundle(wasm, WASM_MODE, chunks, { glueExternal: true });
+  const loaderOnly = await bundle(wasm, WASM_MODE, chunks, { glueExternal: true, shift });
   const blocks = sizeTable({
     named: fs.readFileSync(raw),
     wasm,

@@ -8,12 +8,15 @@
 
 use chattag_core::identifiers::{Identifiers, Utm};
 
+use crate::logic::wire::HEX_LOWER;
+
 const FIELDS: usize = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Reported([u32; FIELDS]);
 
 const FNV_PRIME: u32 = 0x0100_0193;
+const FNV_BASIS: u32 = 0x811c_9dc5;
 
 /// FNV-1a over `s`, continuing from `h` (the offset basis for a fresh hash).
 fn fnv1a(mut h: u32, s: &str) -> u32 {
@@ -29,7 +32,7 @@ fn present(h: u32) -> u32 {
 }
 
 fn hash(v: &Option<String>) -> u32 {
-    v.as_deref().map_or(0, |s| present(fnv1a(0x811c_9dc5, s)))
+    v.as_deref().map_or(0, |s| present(fnv1a(FNV_BASIS, s)))
 }
 
 /// The UTM fields as one hash: each part after the first follows a unit separator (0x1f).
@@ -41,7 +44,7 @@ fn utm_hash(u: &Option<Utm>) -> u32 {
         )
     }
     u.as_ref().map_or(0, |u| {
-        let h = fnv1a(0x811c_9dc5, u.source.as_deref().unwrap_or(""));
+        let h = fnv1a(FNV_BASIS, u.source.as_deref().unwrap_or(""));
         present(then(
             then(then(then(h, &u.medium), &u.campaign), &u.term),
             &u.content,
@@ -93,10 +96,9 @@ impl Reported {
     }
 
     pub fn encode_into(&self, out: &mut String) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         for i in 0..FIELDS * 8 {
             let digit = (self.0[i / 8] >> (28 - 4 * (i % 8))) & 15;
-            out.push(HEX[digit as usize] as char);
+            out.push(HEX_LOWER[digit as usize] as char);
         }
     }
 

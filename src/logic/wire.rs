@@ -116,10 +116,12 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// Lower-case hex digits: serde_json's `\u00XX` escapes and the stored record's hashes.
+pub const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
 /// A JSON string literal with serde_json's escapes: `"` `\` and the C0 controls (short forms for
 /// \b \t \n \f \r, `\u00XX` otherwise); everything else, non-ASCII included, as is.
 pub fn push_json_str(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     // Byte by byte into the string's bytes (no `&s[a..b]` slicing, whose char-boundary checks
     // cost code). SAFETY: every byte of `s` is copied, in order, and only ASCII is added between
     // them, so `out` is UTF-8 again when this returns; nothing reads it in between.
@@ -139,8 +141,8 @@ pub fn push_json_str(out: &mut String, s: &str) {
         v.push(esc);
         if esc == b'u' {
             v.extend_from_slice(b"00");
-            v.push(HEX[(b >> 4) as usize]);
-            v.push(HEX[(b & 15) as usize]);
+            v.push(HEX_LOWER[(b >> 4) as usize]);
+            v.push(HEX_LOWER[(b & 15) as usize]);
         }
     }
     v.push(b'"');

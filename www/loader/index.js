@@ -14,7 +14,7 @@
 import * as w from 'chattag:glue';
 import loadWasm from 'chattag:wasm';
 import CHUNKS from 'chattag:chunks';
-import { W, D, script, on, config, own, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching, passNow } from './shell.js';
+import { W, D, script, on, config, own, setting, ui, warn, guard, sent, MAYBE, LINK, ours, tagLink, tagLinks, shadows, watch, watching, passNow } from './shell.js';
 import * as page from './page.js';
 import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
 
@@ -81,7 +81,7 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     for (const type of ['pointerdown', 'contextmenu', 'click', 'auxclick']) W.addEventListener(type, pointer, opts);
     // After `pointer` (same phase, registered later), so the link is tagged and the click reported.
     // A desktop: the primary pointer is fine (the media feature has one value, so not coarse too).
-    if ((on(script && script.getAttribute('data-qr')) || on(own('qr'))) && W.matchMedia && matchMedia('(pointer: fine)').matches) {
+    if (on(setting('data-qr', 'qr')) && W.matchMedia && matchMedia('(pointer: fine)').matches) {
       // Both fetched now, so that a click never waits on the network.
       Promise.all([loadChunk('qr'), loadChunk('inspect')]).then(([q, i]) => (qrClick = i.qrClick(q, state)), (e) => warn('qr:', e));
       W.addEventListener('click', (e) => qrClick && qrClick(e), true);

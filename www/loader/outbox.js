@@ -1,4 +1,4 @@
-// The outbox and delivery rules, pure (no browser API; tests/browser/outbox-rules.test.mjs runs
+// The outbox and delivery rules, pure (no browser API; tests/browser/loader-rules.test.mjs runs
 // them in Chromium). The outbox holds encoded events waiting for a confirmed delivery, one event
 // JSON per line (JSON strings escape newlines, so a line is one whole event), newest last.
 //

@@ -81,8 +81,9 @@ const act = (answer) => {
     const k = line[0];
     if (k == 's') {
       const at = v.indexOf(' ');
-      set(RECORD, v.slice(at + 1));
-      setCookie(v.slice(at + 1), v.slice(0, at));
+      const text = v.slice(at + 1);
+      set(RECORD, text);
+      setCookie(text, v.slice(0, at));
     } else if (k == 'e') news = enqueue(v);
     else if (k == 'c' && enqueue(v)) {
       // The page may be navigating away: a beacon gets the click out now; the event stays in the
