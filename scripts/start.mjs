@@ -103,6 +103,9 @@ async function startCollector({ port, origins, token, secrets }) {
     CHATTAG_TELEGRAM_SECRET: secrets.telegram,
     CHATTAG_WHATSAPP_APP_SECRET: secrets.whatsapp,
     CHATTAG_WHATSAPP_VERIFY_TOKEN: secrets.whatsappVerify,
+    // The demo's database stays under a few MB: a 16 MB floor, not the 256 MB a long-running
+    // collector keeps, so that the demo works on a nearly full laptop (set it to change that).
+    CHATTAG_MIN_FREE_MB: process.env.CHATTAG_MIN_FREE_MB ?? '16',
   };
   const child = spawn(COLLECTOR_BIN, [], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const base = `http://${HOST}:${port}`;

@@ -284,6 +284,8 @@ fn logs_to_a_file_or_pipe_carry_no_colour_codes() {
         .env_remove("CHATTAG_ALLOWED_ORIGINS")
         .env_remove("CHATTAG_READ_TOKEN")
         .env("CHATTAG_LOG", "info")
+        // No free-space warning ahead of the one this test reads.
+        .env("CHATTAG_MIN_FREE_MB", "0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -316,6 +318,7 @@ fn a_low_file_descriptor_limit_lowers_the_connection_cap_and_says_so() {
         ))
         .env_remove("CHATTAG_READ_TOKEN")
         .env("CHATTAG_LOG", "warn")
+        .env("CHATTAG_MIN_FREE_MB", "0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

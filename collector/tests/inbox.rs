@@ -245,7 +245,11 @@ fn a_second_server_on_the_same_database_is_refused_and_the_first_keeps_serving()
             "--allowed-origin".as_ref(),
             ORIGIN.as_ref(),
         ],
-        &[("CHATTAG_RATE_LIMIT", "0"), ("CHATTAG_LOG", "warn")],
+        &[
+            ("CHATTAG_RATE_LIMIT", "0"),
+            ("CHATTAG_LOG", "warn"),
+            ("CHATTAG_MIN_FREE_MB", "0"),
+        ],
         Duration::from_secs(10),
     );
     assert!(

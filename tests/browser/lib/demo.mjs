@@ -21,6 +21,8 @@ export async function startDemo({ dbPath, env = {} }) {
       CHATTAG_COLLECTOR_PORT: String(await freePort()),
       CHATTAG_DEMO_DB: dbPath,
       CHATTAG_COLLECTOR_BIN: bin,
+      // No free-space floor (start.mjs passes it on): the test must not fail on a short disk.
+      CHATTAG_MIN_FREE_MB: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
