@@ -10,6 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# A full run, not an edit loop: incremental state would be ~1.8 GB of target/ that a clean
+# clone never reads back (CI machines can be short of disk), and a clean build is faster without.
+export CARGO_INCREMENTAL=0
 
 bash scripts/setup.sh
 node scripts/build.mjs
