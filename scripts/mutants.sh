@@ -25,13 +25,14 @@ if ! cargo mutants --version >/dev/null 2>&1; then
 fi
 
 # Groups of files, each run once against the test targets that exercise them (`lib` = the
-# crate's own unit tests): package | files | tests.
+# crate's own unit tests; `mod::` = that module of the collector's one integration-test binary,
+# tests/integration/): package | files | tests.
 groups=(
   "chattag-core|core/src/alphabet.rs core/src/chat_id.rs core/src/find.rs|lib known_answers chat_ids finder_rules text_search events links link_rules"
   "chattag-core|core/src/links.rs core/src/url.rs core/src/template.rs|lib links link_rules url_rules accounts identifiers events limits"
   "chattag-core|core/src/event.rs core/src/identifiers.rs|lib events known_answers identifiers limits"
   # The matcher: how a chat is tied to a visit, end to end through the webhooks and the store.
-  "chattag-collector|collector/src/chats/matching.rs|matching_rules chats_continuity chats_webhooks"
+  "chattag-collector|collector/src/chats/matching.rs|matching_rules:: chats_continuity:: chats_webhooks::"
 )
 
 out=target/mutants
@@ -45,9 +46,18 @@ for g in "${groups[@]}"; do
   done
   [ "${#sel[@]}" -gt 0 ] || continue
   args=()
+  filters=()
   for t in $gtests; do
-    if [ "$t" = lib ]; then args+=(--cargo-arg=--lib); else args+=(--cargo-arg=--test="$t"); fi
+    case "$t" in
+      lib) args+=(--cargo-arg=--lib) ;;
+      *::) filters+=("$t") ;;
+      *) args+=(--cargo-arg=--test="$t") ;;
+    esac
   done
+  if [ "${#filters[@]}" -gt 0 ]; then
+    args+=(--cargo-arg=--test=integration --cargo-test-arg=--)
+    for f in "${filters[@]}"; do args+=(--cargo-test-arg="$f"); done
+  fi
   name=$(echo "$gfiles" | awk '{print $1}' | tr / _)
   # MUTANTS_TAG: a separate result directory (e.g. a partial run with MUTANTS_ARGS="-F fn_name").
   dir="$out/$name${MUTANTS_TAG:+-$MUTANTS_TAG}"

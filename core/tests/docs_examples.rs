@@ -1,7 +1,7 @@
 //! Every example a reader could copy from the documentation is valid: each chat ID shown in the
 //! Markdown files and in the core's doc comments parses, and each JSON event shown there passes
 //! the collector's validation. (The curl calls are run against the real collector by
-//! `collector/tests/docs_examples.rs`.)
+//! `collector/tests/integration/docs_examples.rs`.)
 
 use std::path::{Path, PathBuf};
 
