@@ -361,6 +361,36 @@ fn export_writes_one_complete_file_of_every_chat() {
     assert_eq!(server.db_count("SELECT count(*) FROM metrica_sent"), 0);
 }
 
+/// `-o` into a folder that does not exist: the command fails naming the path it could not
+/// write, and nothing is created.
+#[test]
+fn export_to_an_unwritable_path_fails_naming_it() {
+    let server = start();
+    seed(&server, 0..2, base_s());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing").join("chats.csv");
+    let o = server.cli(
+        &[
+            "export",
+            "metrica",
+            "--counter",
+            "12345",
+            "--from",
+            "2025-01-01",
+            "-o",
+            path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("cannot write {}", path.display())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
 /// `-o` naming a pipe or device (`/dev/stdout`, `/dev/null`, a FIFO) writes into it: replacing
 /// it with a file by rename, as a regular target is, would (as root) turn /dev/null into a file.
 #[test]

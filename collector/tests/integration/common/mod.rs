@@ -5,7 +5,6 @@
 //! `CHATTAG_TEST_POSTGRES` holds the URL of a PostgreSQL cluster (`scripts/postgres.sh start`),
 //! a fresh database on it per server, dropped afterwards. Tests that are about SQLite itself
 //! (the inbox, its files, the disk floor) skip on PostgreSQL with [`skip_on_postgres`].
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -27,6 +26,8 @@ const DEFAULT_ENV: [(&str, &str); 2] = [("CHATTAG_READ_TOKEN", TOKEN), ("CHATTAG
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// Held, not read: the temporary directory (database, inbox) is removed when the server is.
+    #[allow(dead_code)]
     pub dir: tempfile::TempDir,
     /// The SQLite file (unused on PostgreSQL).
     pub db: PathBuf,

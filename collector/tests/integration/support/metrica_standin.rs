@@ -22,7 +22,6 @@
 //! It validates the file the way the documentation describes: `DateTime` (Unix seconds, in the
 //! past) and `ChatPlatform` (whatsapp | telegram | viber) in every row, at least one chat-partner
 //! column; `line_quantity` counts the rows that pass.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -88,7 +87,6 @@ pub struct Standin {
 impl Standin {
     /// `upload metrica` for counter 12345 from 2025-01-01 against this stand-in, one attempt,
     /// short waits: the call the tests outside metrica_upload.rs share.
-    #[allow(dead_code)] // not every test crate that includes this module uploads this way
     pub fn single_upload_args(&self) -> [&str; 14] {
         [
             "upload",

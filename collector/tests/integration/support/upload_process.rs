@@ -1,6 +1,5 @@
 //! `upload metrica --every 1h` as a child process whose stderr the test reads while it runs:
 //! the lease tests start two on one database and kill one.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
