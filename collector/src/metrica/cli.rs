@@ -288,10 +288,7 @@ pub fn export(target: ExportTarget) -> Result<(), CommandError> {
         // Not a regular file (`/dev/null`, `/dev/stdout`, a FIFO): written into as it is. A
         // rename would replace the device or pipe itself with a file (as root, /dev/null).
         Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_file()) => {
-            let write_err = |source| CommandError::Write {
-                path: path.display().to_string(),
-                source,
-            };
+            let write_err = write_error(path);
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
@@ -302,10 +299,7 @@ pub fn export(target: ExportTarget) -> Result<(), CommandError> {
         }
         // Written next to the target and renamed: the file is complete or absent.
         Some(path) => {
-            let write_err = |source| CommandError::Write {
-                path: path.display().to_string(),
-                source,
-            };
+            let write_err = write_error(path);
             let dir = match path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p,
                 _ => std::path::Path::new("."),
@@ -325,6 +319,14 @@ pub fn export(target: ExportTarget) -> Result<(), CommandError> {
     }
     eprintln!("counter {}: {n} row(s) written", rules.id);
     Ok(())
+}
+
+/// The error for a failed write of the output file `path`.
+fn write_error(path: &std::path::Path) -> impl Fn(std::io::Error) -> CommandError + Copy + '_ {
+    move |source| CommandError::Write {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 struct Settings {
