@@ -21,7 +21,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus, loadavg } from 'node:os';
+import { tmpdir, cpus, loadavg, constants } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -264,6 +264,14 @@ async function main() {
     if (r.status !== 0) throw new Error('cargo build --release -p chattag-collector failed');
   }
   const dir = mkdtempSync(join(tmpdir(), 'chattag-expiry-bench-'));
+  // An interrupted run (Ctrl-C, a stopped session) must not leave its multi-GB database behind:
+  // `finally` does not run when a signal ends the process.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(sig, () => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(128 + constants.signals[sig]);
+    });
+  }
   const loadBefore = loadavg();
   try {
     const filled = join(dir, 'filled.db');
