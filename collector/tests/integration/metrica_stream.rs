@@ -329,19 +329,7 @@ fn export_writes_one_complete_file_of_every_chat() {
     seed(&server, 0..12, base_s());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chats.csv");
-    let o = server.cli(
-        &[
-            "export",
-            "metrica",
-            "--counter",
-            "12345",
-            "--from",
-            "2025-01-01",
-            "-o",
-            path.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = export_to(&server, &path);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("12 row(s) written"), "{err}");
@@ -361,6 +349,22 @@ fn export_writes_one_complete_file_of_every_chat() {
     assert_eq!(server.db_count("SELECT count(*) FROM metrica_sent"), 0);
 }
 
+/// `export metrica` of counter 12345 from 2025-01-01 written to `out` (`-o`).
+fn export_to(server: &Server, out: &std::path::Path) -> Output {
+    let out = out.to_str().expect("UTF-8 path");
+    let args = [
+        "export",
+        "metrica",
+        "--counter",
+        "12345",
+        "--from",
+        "2025-01-01",
+        "-o",
+        out,
+    ];
+    server.cli(&args, &[])
+}
+
 /// `-o` into a folder that does not exist: the command fails naming the path it could not
 /// write, and nothing is created.
 #[test]
@@ -369,19 +373,7 @@ fn export_to_an_unwritable_path_fails_naming_it() {
     seed(&server, 0..2, base_s());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing").join("chats.csv");
-    let o = server.cli(
-        &[
-            "export",
-            "metrica",
-            "--counter",
-            "12345",
-            "--from",
-            "2025-01-01",
-            "-o",
-            path.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = export_to(&server, &path);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{err}");
     assert!(
@@ -410,19 +402,7 @@ fn export_into_a_pipe_writes_through_it_and_leaves_it_a_pipe() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo))
     };
-    let o = server.cli(
-        &[
-            "export",
-            "metrica",
-            "--counter",
-            "12345",
-            "--from",
-            "2025-01-01",
-            "-o",
-            fifo.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = export_to(&server, &fifo);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
