@@ -8,14 +8,16 @@
 //!
 //! A notification batches `entry[].changes[].value` objects; each value has `contacts`
 //! (`wa_id` = phone and/or business-scoped `user_id`, profile name and username), inbound
-//! `messages` (the chat partner wrote), and `statuses` (delivery of messages the *business*
-//! sent: the chat was answered). Field `smb_message_echoes` carries what the business typed in
+//! `messages` (the chat partner wrote; a forwarded one counts without its text, whose words are
+//! someone else's; one in a group, with `group_id`, is no chat), and `statuses` (delivery of
+//! messages the *business* sent: the chat was answered; a group's status answers nobody). Field `smb_message_echoes` carries what the business typed in
 //! the WhatsApp Business app (also an answer). Each item is read on its own; one that cannot be
 //! read is kept as [`Inbound::Unreadable`] and costs nothing else.
 
 use std::path::PathBuf;
 
 use axum::http::HeaderMap;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::webhook::{header, Handshake, HandshakeRefusal, Messenger, Refusal};
@@ -117,6 +119,22 @@ pub struct Message {
     pub button: Option<Button>,
     #[serde(default)]
     pub referral: Option<Referral>,
+    /// A reply's quoted message, or the forwarding flags.
+    #[serde(default)]
+    pub context: Option<Context>,
+    /// Set when the message was written in a group (Groups API), not in a 1:1 chat.
+    #[serde(default)]
+    pub group_id: Option<IgnoredAny>,
+}
+
+/// `context` of an inbound message: `from`/`id` of a quoted message, or `forwarded` (forwarded
+/// up to five times) / `frequently_forwarded` (more).
+#[derive(Deserialize, Debug, Default)]
+pub struct Context {
+    #[serde(default)]
+    pub forwarded: bool,
+    #[serde(default)]
+    pub frequently_forwarded: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -156,6 +174,9 @@ pub struct Status {
     pub recipient_id: Option<String>,
     #[serde(default)]
     pub recipient_user_id: Option<String>,
+    /// `group` when the business wrote to a group (then `recipient_id` is the group).
+    #[serde(default)]
+    pub recipient_type: Option<String>,
 }
 
 /// A message the business sent from the WhatsApp Business app (coexistence).
@@ -324,7 +345,8 @@ fn message(
         Ok(m) => m,
         Err(e) => return Some(unreadable(UnreadableReason::Shape, e.to_string(), item)),
     };
-    if !is_chat_message(&m.kind) {
+    // A group message is not a chat with the business, whatever it says.
+    if !is_chat_message(&m.kind) || m.group_id.is_some() {
         return None;
     }
     let Some(at_ms) = seconds(&m.timestamp) else {
@@ -342,6 +364,12 @@ fn message(
             item,
         ));
     }
+    // A forwarded message counts, but its words are someone else's: no text, so a code in it
+    // credits nobody.
+    let forwarded = m
+        .context
+        .as_ref()
+        .is_some_and(|c| c.forwarded || c.frequently_forwarded);
     // Media carry the person's text in the caption; a quick-reply button, in its label.
     let text = m
         .text
@@ -354,6 +382,7 @@ fn message(
                 .find_map(|media| media.caption.as_deref())
         })
         .or_else(|| m.button.as_ref().and_then(|b| b.text.as_deref()))
+        .filter(|_| !forwarded)
         .and_then(|t| clean_text(t, MAX_TEXT_CHARS));
     Some(Inbound::Message(InboundMessage {
         platform: Platform::whatsapp(),
@@ -376,8 +405,11 @@ fn status(item: &serde_json::Value) -> Option<Inbound> {
         Ok(s) => s,
         Err(e) => return Some(unreadable(UnreadableReason::Shape, e.to_string(), item)),
     };
-    // `failed` means the reply never reached the person: not answered.
-    if !matches!(s.status.as_str(), "sent" | "delivered" | "read") {
+    // `failed` means the reply never reached the person: not answered. A message to a group
+    // answers nobody's 1:1 chat (its `recipient_id` is the group).
+    if !matches!(s.status.as_str(), "sent" | "delivered" | "read")
+        || s.recipient_type.as_deref() == Some("group")
+    {
         return None;
     }
     let Some(at_ms) = seconds(&s.timestamp) else {
