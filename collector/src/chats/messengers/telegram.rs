@@ -269,4 +269,20 @@ mod tests {
             .is_empty());
         assert!(parse(b"not json", None).is_err());
     }
+
+    #[test]
+    fn forwarded_message_counts_without_its_text() {
+        // Someone else's "/start <code>", forwarded: neither a bot opening nor the person's code.
+        let body = br#"{"update_id":5,"message":{"message_id":9,
+            "from":{"id":381920477,"is_bot":false,"first_name":"Anna"},
+            "chat":{"id":381920477,"first_name":"Anna","type":"private"},"date":1763700200,
+            "forward_origin":{"type":"hidden_user","date":1763600000,"sender_user_name":"Someone"},
+            "text":"/start CT8F2A9KQ3"}}"#;
+        let got = parse(body, None).unwrap();
+        let [Inbound::Message(m)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
+        assert_eq!(m.text, None);
+        assert_eq!(m.start_param, None);
+    }
 }

@@ -119,22 +119,13 @@ pub struct Message {
     pub button: Option<Button>,
     #[serde(default)]
     pub referral: Option<Referral>,
-    /// A reply's quoted message, or the forwarding flags.
+    /// A reply's quoted message, or the forwarding flags. Read loosely: an odd `context` must
+    /// not cost the message.
     #[serde(default)]
-    pub context: Option<Context>,
+    pub context: Option<serde_json::Value>,
     /// Set when the message was written in a group (Groups API), not in a 1:1 chat.
     #[serde(default)]
     pub group_id: Option<IgnoredAny>,
-}
-
-/// `context` of an inbound message: `from`/`id` of a quoted message, or `forwarded` (forwarded
-/// up to five times) / `frequently_forwarded` (more).
-#[derive(Deserialize, Debug, Default)]
-pub struct Context {
-    #[serde(default)]
-    pub forwarded: bool,
-    #[serde(default)]
-    pub frequently_forwarded: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -176,7 +167,7 @@ pub struct Status {
     pub recipient_user_id: Option<String>,
     /// `group` when the business wrote to a group (then `recipient_id` is the group).
     #[serde(default)]
-    pub recipient_type: Option<String>,
+    pub recipient_type: Option<serde_json::Value>,
 }
 
 /// A message the business sent from the WhatsApp Business app (coexistence).
@@ -366,10 +357,12 @@ fn message(
     }
     // A forwarded message counts, but its words are someone else's: no text, so a code in it
     // credits nobody.
-    let forwarded = m
-        .context
-        .as_ref()
-        .is_some_and(|c| c.forwarded || c.frequently_forwarded);
+    // `context.forwarded`: forwarded up to five times; `frequently_forwarded`: more.
+    let forwarded = m.context.as_ref().is_some_and(|c| {
+        ["forwarded", "frequently_forwarded"]
+            .iter()
+            .any(|k| c.get(k).and_then(serde_json::Value::as_bool) == Some(true))
+    });
     // Media carry the person's text in the caption; a quick-reply button, in its label.
     let text = m
         .text
@@ -408,7 +401,7 @@ fn status(item: &serde_json::Value) -> Option<Inbound> {
     // `failed` means the reply never reached the person: not answered. A message to a group
     // answers nobody's 1:1 chat (its `recipient_id` is the group).
     if !matches!(s.status.as_str(), "sent" | "delivered" | "read")
-        || s.recipient_type.as_deref() == Some("group")
+        || s.recipient_type.as_ref().and_then(|t| t.as_str()) == Some("group")
     {
         return None;
     }
@@ -707,6 +700,35 @@ mod tests {
         assert_eq!(first.user.user_id.as_deref(), Some("US.1"));
         assert_eq!(first.user.username.as_deref(), Some("s.user"));
         assert!(matches!(&got[3], Inbound::Message(m) if m.text.as_deref() == Some("CT750FMSZX")));
+    }
+
+    #[test]
+    fn forwarded_counts_without_its_text_and_an_odd_context_costs_nothing() {
+        let body = |context: &str| {
+            format!(
+                r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{
+                "messages":[{{"from":"79991234567","id":"wamid.F","timestamp":"1763700000","type":"text",
+                "context":{context},"text":{{"body":"код CT8F2A9KQ3"}}}}]}}}}]}}]}}"#
+            )
+        };
+        let text = |context: &str| match parse(body(context).as_bytes()).unwrap().as_slice() {
+            [Inbound::Message(m)] => m.text.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(text(r#"{"forwarded":true}"#), None);
+        assert_eq!(text(r#"{"frequently_forwarded":true}"#), None);
+        let own = Some("код CT8F2A9KQ3".to_string());
+        assert_eq!(text(r#"{"from":"15550783881","id":"wamid.Q"}"#), own);
+        assert_eq!(text(r#""unexpected""#), own);
+        assert_eq!(text(r#"{"forwarded":"yes"}"#), own);
+    }
+
+    #[test]
+    fn group_messages_and_group_statuses_are_nobodys_chat() {
+        let got = corpus("group_text_with_code.json");
+        assert!(got.is_empty(), "{got:?}");
+        let got = corpus("status_group_sent.json");
+        assert!(got.is_empty(), "{got:?}");
     }
 
     #[test]
