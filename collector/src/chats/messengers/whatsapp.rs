@@ -119,6 +119,8 @@ pub struct Message {
     pub button: Option<Button>,
     #[serde(default)]
     pub referral: Option<Referral>,
+    #[serde(default)]
+    pub order: Option<Order>,
     /// A reply's quoted message, or the forwarding flags. Read loosely: an odd `context` must
     /// not cost the message.
     #[serde(default)]
@@ -141,6 +143,14 @@ pub struct Media {
 
 #[derive(Deserialize, Debug)]
 pub struct Button {
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// A cart order placed from the business's catalog.
+#[derive(Deserialize, Debug)]
+pub struct Order {
+    /// What the person wrote with the order.
     #[serde(default)]
     pub text: Option<String>,
 }
@@ -363,7 +373,8 @@ fn message(
             .iter()
             .any(|k| c.get(k).and_then(serde_json::Value::as_bool) == Some(true))
     });
-    // Media carry the person's text in the caption; a quick-reply button, in its label.
+    // Media carry the person's text in the caption, an order in its text; a quick-reply button,
+    // in its label.
     let text = m
         .text
         .as_ref()
@@ -374,6 +385,7 @@ fn message(
                 .flatten()
                 .find_map(|media| media.caption.as_deref())
         })
+        .or_else(|| m.order.as_ref().and_then(|o| o.text.as_deref()))
         .or_else(|| m.button.as_ref().and_then(|b| b.text.as_deref()))
         .filter(|_| !forwarded)
         .and_then(|t| clean_text(t, MAX_TEXT_CHARS));
