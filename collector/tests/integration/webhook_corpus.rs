@@ -1,7 +1,8 @@
 //! The webhook corpus end to end: the real collector receives every payload of
-//! `tests/corpus/webhooks/` (69 bodies shaped like the messengers' own, see its SOURCES.md),
+//! `tests/corpus/webhooks/` (102 bodies shaped like the messengers' own, see its SOURCES.md),
 //! correctly signed, in the order of `expectations.json`, and what it stored after each one is
-//! compared with that file: messages counted, chats opened, codes matched, bot openings kept,
+//! compared with that file: messages counted, chats opened, codes matched (on the right person's
+//! chat), codes that must not be matched (someone else's words, a group), bot openings kept,
 //! answers, the chat partner's identifiers, unreadable items kept raw. Then every payload is
 //! delivered again (a messenger retry) and nothing may change.
 //!
@@ -247,6 +248,41 @@ fn check_file(
         }
     }
 
+    // A code the payload carries that nobody may be credited with: a forwarded or quoted
+    // message (someone else wrote it), an edit, a group or channel.
+    if let Some(foreign) = exp["foreign_code"].as_str() {
+        let on_chat = after
+            .convs
+            .values()
+            .any(|c| c.chat_id.as_deref() == Some(foreign));
+        let on_open = new_opens
+            .iter()
+            .any(|o| o.chat_id.as_deref() == Some(foreign));
+        if on_chat || on_open {
+            fail(format!(
+                "code {foreign} credited, but it is in {} (not the person's own words)",
+                exp["foreign_code_in"].as_str().unwrap_or("the payload")
+            ));
+        }
+    }
+    // Several people in one delivery: each code ends on its own sender's chat.
+    if let Some(owners) = exp["code_partner"].as_object() {
+        for (code, partner) in owners {
+            let ok = after.convs.values().any(|c| {
+                c.chat_id.as_deref() == Some(code.as_str())
+                    && carries(
+                        partner,
+                        c.chat_user_id.as_deref(),
+                        c.phone.as_deref(),
+                        c.username.as_deref(),
+                    )
+            });
+            if !ok {
+                fail(format!("code {code} is not on the chat of {partner}"));
+            }
+        }
+    }
+
     // The chat partner: the chat that got the message (or the bot opening) carries every
     // identifier the payload gives.
     if let Some(partner) = exp.get("partner").filter(|p| p.is_object()) {
@@ -353,7 +389,7 @@ fn every_corpus_payload_is_stored_as_expected() {
     let raw = std::fs::read_to_string(dir.join("expectations.json")).expect("expectations.json");
     let exp: Value = serde_json::from_str(&raw).expect("expectations.json is JSON");
     let files = files_in_order(&raw, exp["files"].as_object().expect("files"));
-    assert_eq!(files.len(), 69, "the corpus has 69 payloads");
+    assert_eq!(files.len(), 102, "the corpus has 102 payloads");
 
     let server = Server::start_with_webhooks(
         &[

@@ -2,7 +2,8 @@
 //!
 //! Handled: `message` in a private chat with the bot (`/start [<param>]` is the person opening
 //! the bot, [`Inbound::BotOpened`], not a message; any other message may carry a typed ID, in
-//! its text or a media caption), and `business_message` (a Telegram Business account
+//! its text or a media caption, unless it was forwarded: then the words are someone else's and
+//! the message counts without its text), and `business_message` (a Telegram Business account
 //! connected to the bot: chats with the site's *personal* account arrive this way). In a private
 //! chat `chat.id` is the chat partner, so a business message whose `from.id` differs from
 //! `chat.id` was written by the business side: that marks the chat answered.
@@ -10,6 +11,7 @@
 //! so Telegram does not retry it.
 
 use axum::http::HeaderMap;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::webhook::{BotTable, HeaderSecretBot, Messenger, Refusal};
@@ -41,6 +43,19 @@ pub struct Message {
     /// Media messages carry their text here.
     #[serde(default)]
     pub caption: Option<String>,
+    /// Present on a forwarded message (Bot API 7.0+): its text was written by someone else.
+    #[serde(default)]
+    pub forward_origin: Option<IgnoredAny>,
+    /// The same before Bot API 7.0.
+    #[serde(default)]
+    pub forward_date: Option<IgnoredAny>,
+}
+
+impl Message {
+    /// Whether the message was forwarded from elsewhere rather than written here.
+    fn is_forwarded(&self) -> bool {
+        self.forward_origin.is_some() || self.forward_date.is_some()
+    }
 }
 
 #[derive(Deserialize, Debug)]
@@ -93,6 +108,7 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
     if msg.chat.kind != "private" {
         return Ok(out);
     }
+    let forwarded = msg.is_forwarded();
     let Some(from) = msg.from else { return Ok(out) };
     let at_ms = msg.date.saturating_mul(1000);
     if business && from.id != msg.chat.id {
@@ -109,7 +125,13 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
     if from.is_bot {
         return Ok(out);
     }
-    let text = msg.text.as_deref().or(msg.caption.as_deref()).unwrap_or("");
+    // A forwarded message is the person writing, but its words are someone else's: a code in
+    // them must not credit this person (nor can it be a `/start` they sent).
+    let text = if forwarded {
+        ""
+    } else {
+        msg.text.as_deref().or(msg.caption.as_deref()).unwrap_or("")
+    };
     // A deeplink start only reaches bots; in a business chat "/start" is just text.
     let start = if business { None } else { start_param(text) };
     let name = [from.first_name.as_deref(), from.last_name.as_deref()]
@@ -246,5 +268,21 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(parse(b"not json", None).is_err());
+    }
+
+    #[test]
+    fn forwarded_message_counts_without_its_text() {
+        // Someone else's "/start <code>", forwarded: neither a bot opening nor the person's code.
+        let body = br#"{"update_id":5,"message":{"message_id":9,
+            "from":{"id":381920477,"is_bot":false,"first_name":"Anna"},
+            "chat":{"id":381920477,"first_name":"Anna","type":"private"},"date":1763700200,
+            "forward_origin":{"type":"hidden_user","date":1763600000,"sender_user_name":"Someone"},
+            "text":"/start CT8F2A9KQ3"}}"#;
+        let got = parse(body, None).unwrap();
+        let [Inbound::Message(m)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
+        assert_eq!(m.text, None);
+        assert_eq!(m.start_param, None);
     }
 }

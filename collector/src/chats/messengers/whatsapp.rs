@@ -8,14 +8,16 @@
 //!
 //! A notification batches `entry[].changes[].value` objects; each value has `contacts`
 //! (`wa_id` = phone and/or business-scoped `user_id`, profile name and username), inbound
-//! `messages` (the chat partner wrote), and `statuses` (delivery of messages the *business*
-//! sent: the chat was answered). Field `smb_message_echoes` carries what the business typed in
+//! `messages` (the chat partner wrote; a forwarded one counts without its text, whose words are
+//! someone else's; one in a group, with `group_id`, is no chat), and `statuses` (delivery of
+//! messages the *business* sent: the chat was answered; a group's status answers nobody). Field `smb_message_echoes` carries what the business typed in
 //! the WhatsApp Business app (also an answer). Each item is read on its own; one that cannot be
 //! read is kept as [`Inbound::Unreadable`] and costs nothing else.
 
 use std::path::PathBuf;
 
 use axum::http::HeaderMap;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::webhook::{header, Handshake, HandshakeRefusal, Messenger, Refusal};
@@ -117,6 +119,15 @@ pub struct Message {
     pub button: Option<Button>,
     #[serde(default)]
     pub referral: Option<Referral>,
+    #[serde(default)]
+    pub order: Option<Order>,
+    /// A reply's quoted message, or the forwarding flags. Read loosely: an odd `context` must
+    /// not cost the message.
+    #[serde(default)]
+    pub context: Option<serde_json::Value>,
+    /// Set when the message was written in a group (Groups API), not in a 1:1 chat.
+    #[serde(default)]
+    pub group_id: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -132,6 +143,14 @@ pub struct Media {
 
 #[derive(Deserialize, Debug)]
 pub struct Button {
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// A cart order placed from the business's catalog.
+#[derive(Deserialize, Debug)]
+pub struct Order {
+    /// What the person wrote with the order.
     #[serde(default)]
     pub text: Option<String>,
 }
@@ -156,6 +175,9 @@ pub struct Status {
     pub recipient_id: Option<String>,
     #[serde(default)]
     pub recipient_user_id: Option<String>,
+    /// `group` when the business wrote to a group (then `recipient_id` is the group).
+    #[serde(default)]
+    pub recipient_type: Option<serde_json::Value>,
 }
 
 /// A message the business sent from the WhatsApp Business app (coexistence).
@@ -324,7 +346,8 @@ fn message(
         Ok(m) => m,
         Err(e) => return Some(unreadable(UnreadableReason::Shape, e.to_string(), item)),
     };
-    if !is_chat_message(&m.kind) {
+    // A group message is not a chat with the business, whatever it says.
+    if !is_chat_message(&m.kind) || m.group_id.is_some() {
         return None;
     }
     let Some(at_ms) = seconds(&m.timestamp) else {
@@ -342,7 +365,16 @@ fn message(
             item,
         ));
     }
-    // Media carry the person's text in the caption; a quick-reply button, in its label.
+    // A forwarded message counts, but its words are someone else's: no text, so a code in it
+    // credits nobody.
+    // `context.forwarded`: forwarded up to five times; `frequently_forwarded`: more.
+    let forwarded = m.context.as_ref().is_some_and(|c| {
+        ["forwarded", "frequently_forwarded"]
+            .iter()
+            .any(|k| c.get(k).and_then(serde_json::Value::as_bool) == Some(true))
+    });
+    // Media carry the person's text in the caption, an order in its text; a quick-reply button,
+    // in its label.
     let text = m
         .text
         .as_ref()
@@ -353,7 +385,9 @@ fn message(
                 .flatten()
                 .find_map(|media| media.caption.as_deref())
         })
+        .or_else(|| m.order.as_ref().and_then(|o| o.text.as_deref()))
         .or_else(|| m.button.as_ref().and_then(|b| b.text.as_deref()))
+        .filter(|_| !forwarded)
         .and_then(|t| clean_text(t, MAX_TEXT_CHARS));
     Some(Inbound::Message(InboundMessage {
         platform: Platform::whatsapp(),
@@ -376,8 +410,11 @@ fn status(item: &serde_json::Value) -> Option<Inbound> {
         Ok(s) => s,
         Err(e) => return Some(unreadable(UnreadableReason::Shape, e.to_string(), item)),
     };
-    // `failed` means the reply never reached the person: not answered.
-    if !matches!(s.status.as_str(), "sent" | "delivered" | "read") {
+    // `failed` means the reply never reached the person: not answered. A message to a group
+    // answers nobody's 1:1 chat (its `recipient_id` is the group).
+    if !matches!(s.status.as_str(), "sent" | "delivered" | "read")
+        || s.recipient_type.as_ref().and_then(|t| t.as_str()) == Some("group")
+    {
         return None;
     }
     let Some(at_ms) = seconds(&s.timestamp) else {
@@ -675,6 +712,35 @@ mod tests {
         assert_eq!(first.user.user_id.as_deref(), Some("US.1"));
         assert_eq!(first.user.username.as_deref(), Some("s.user"));
         assert!(matches!(&got[3], Inbound::Message(m) if m.text.as_deref() == Some("CT750FMSZX")));
+    }
+
+    #[test]
+    fn forwarded_counts_without_its_text_and_an_odd_context_costs_nothing() {
+        let body = |context: &str| {
+            format!(
+                r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{
+                "messages":[{{"from":"79991234567","id":"wamid.F","timestamp":"1763700000","type":"text",
+                "context":{context},"text":{{"body":"код CT8F2A9KQ3"}}}}]}}}}]}}]}}"#
+            )
+        };
+        let text = |context: &str| match parse(body(context).as_bytes()).unwrap().as_slice() {
+            [Inbound::Message(m)] => m.text.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(text(r#"{"forwarded":true}"#), None);
+        assert_eq!(text(r#"{"frequently_forwarded":true}"#), None);
+        let own = Some("код CT8F2A9KQ3".to_string());
+        assert_eq!(text(r#"{"from":"15550783881","id":"wamid.Q"}"#), own);
+        assert_eq!(text(r#""unexpected""#), own);
+        assert_eq!(text(r#"{"forwarded":"yes"}"#), own);
+    }
+
+    #[test]
+    fn group_messages_and_group_statuses_are_nobodys_chat() {
+        let got = corpus("group_text_with_code.json");
+        assert!(got.is_empty(), "{got:?}");
+        let got = corpus("status_group_sent.json");
+        assert!(got.is_empty(), "{got:?}");
     }
 
     #[test]
