@@ -10,8 +10,9 @@
 //! (`wa_id` = phone and/or business-scoped `user_id`, profile name and username), inbound
 //! `messages` (the chat partner wrote; a forwarded one counts without its text, whose words are
 //! someone else's; one in a group, with `group_id`, is no chat), and `statuses` (delivery of
-//! messages the *business* sent: the chat was answered; a group's status answers nobody). Field `smb_message_echoes` carries what the business typed in
-//! the WhatsApp Business app (also an answer). Each item is read on its own; one that cannot be
+//! messages the *business* sent: the chat was answered; a group's status answers nobody).
+//! Field `smb_message_echoes` carries what the business typed in the WhatsApp Business app
+//! (also an answer). Each item is read on its own; one that cannot be
 //! read is kept as [`Inbound::Unreadable`] and costs nothing else.
 
 use std::path::PathBuf;
