@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pageHtml, setup } from './lib/harness.mjs';
+import chaty, { mobile as chatyMobile, popup as chatyPopup } from './corpus/chaty.mjs';
 import clickToChat from './corpus/click-to-chat.mjs';
 import joinchat from './corpus/joinchat.mjs';
 import reactFloating from './corpus/react-floating-whatsapp.mjs';
@@ -12,7 +13,7 @@ import sharer from './corpus/sharer.mjs';
 import theme from './corpus/theme-onclick.mjs';
 
 const h = setup();
-const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme];
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup];
 
 /** Where the chat ID must be for each parameter kind. */
 function carries(url, param, id) {
@@ -39,7 +40,7 @@ async function open(s, url, step) {
 }
 
 for (const piece of CORPUS) {
-  test(`corpus: ${piece.name}`, async () => {
+  test(`corpus: ${piece.name}`, piece.todo ? { todo: piece.todo } : {}, async () => {
     await h.run(async (s) => {
       const url = h.server.page(pageHtml({ body: piece.body }));
       for (const step of piece.opens ?? []) {
@@ -64,6 +65,27 @@ for (const piece of CORPUS) {
         }, { html: piece.body, sel: piece.same });
         assert.deepEqual(seen, written, 'share links and other links stay byte-identical');
       }
-    });
+      // Links the widget renders itself: those the rules cover carry the ID (checked on the live
+      // href: app schemes cannot be followed here), the others stay exactly as the widget built them.
+      if (piece.tagged?.length || piece.rendered) {
+        await s.page.goto(url);
+        const id = await s.ready();
+        for (const { sel, param, keeps } of piece.tagged ?? []) {
+          const href = () => s.page.evaluate((q) => document.querySelector(q)?.getAttribute('href') ?? null, sel);
+          const deadline = Date.now() + 5000;
+          let h = await href();
+          while (!(h && carries(h, param, id)) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 50));
+            h = await href();
+          }
+          assert.ok(h && carries(h, param, id), `${sel} is ${h}: ${id} not in ${param}`);
+          if (keeps) assert.ok(new URL(h).searchParams.get(param).includes(keeps), `${sel}: the site's own value kept in ${h}`);
+        }
+        await s.page.waitForTimeout(300);
+        for (const [sel, href] of Object.entries(piece.rendered ?? {})) {
+          assert.equal(await s.page.evaluate((q) => document.querySelector(q)?.getAttribute('href'), sel), href, `${sel} exactly as the widget built it`);
+        }
+      }
+    }, { contextOptions: piece.context });
   });
 }
