@@ -11,9 +11,10 @@ import joinchat from './corpus/joinchat.mjs';
 import reactFloating from './corpus/react-floating-whatsapp.mjs';
 import sharer from './corpus/sharer.mjs';
 import theme from './corpus/theme-onclick.mjs';
+import { classic as quadlayers7, react as quadlayers8 } from './corpus/wp-whatsapp-chat.mjs';
 
 const h = setup();
-const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup];
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, quadlayers7, quadlayers8];
 
 /** Where the chat ID must be for each parameter kind. */
 function carries(url, param, id) {
