@@ -11,10 +11,11 @@ import joinchat from './corpus/joinchat.mjs';
 import reactFloating from './corpus/react-floating-whatsapp.mjs';
 import sharer from './corpus/sharer.mjs';
 import theme from './corpus/theme-onclick.mjs';
+import tilda from './corpus/tilda-t898.mjs';
 import { classic as quadlayers7, react as quadlayers8 } from './corpus/wp-whatsapp-chat.mjs';
 
 const h = setup();
-const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, quadlayers7, quadlayers8];
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, quadlayers7, quadlayers8, tilda];
 
 /** Where the chat ID must be for each parameter kind. */
 function carries(url, param, id) {
@@ -28,6 +29,8 @@ async function open(s, url, step) {
   await s.page.goto(url);
   const id = await s.ready();
   const before = s.navigations.length;
+  // The widget's own script has run (some rewrite their links a while after load).
+  if (step.waitFor) await s.page.waitForFunction(step.waitFor, null, { timeout: 5000 });
   if (step.fill) await s.page.fill(...step.fill);
   await s.page.click(step.click);
   const deadline = Date.now() + 5000;
