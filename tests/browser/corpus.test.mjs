@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pageHtml, setup } from './lib/harness.mjs';
+import contactStrips from './corpus/contact-strips.mjs';
 import chaty, { mobile as chatyMobile, popup as chatyPopup } from './corpus/chaty.mjs';
 import clickToChat from './corpus/click-to-chat.mjs';
 import joinchat from './corpus/joinchat.mjs';
@@ -15,7 +16,7 @@ import tilda from './corpus/tilda-t898.mjs';
 import { classic as quadlayers7, react as quadlayers8 } from './corpus/wp-whatsapp-chat.mjs';
 
 const h = setup();
-const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, quadlayers7, quadlayers8, tilda];
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, quadlayers7, quadlayers8, tilda, contactStrips];
 
 /** Where the chat ID must be for each parameter kind. */
 function carries(url, param, id) {
@@ -74,7 +75,7 @@ for (const piece of CORPUS) {
       if (piece.tagged?.length || piece.rendered) {
         await s.page.goto(url);
         const id = await s.ready();
-        for (const { sel, param, keeps } of piece.tagged ?? []) {
+        for (const { sel, param, keeps, params } of piece.tagged ?? []) {
           const href = () => s.page.evaluate((q) => document.querySelector(q)?.getAttribute('href') ?? null, sel);
           const deadline = Date.now() + 5000;
           let h = await href();
@@ -84,6 +85,7 @@ for (const piece of CORPUS) {
           }
           assert.ok(h && carries(h, param, id), `${sel} is ${h}: ${id} not in ${param}`);
           if (keeps) assert.ok(new URL(h).searchParams.get(param).includes(keeps), `${sel}: the site's own value kept in ${h}`);
+          for (const [k, v] of Object.entries(params ?? {})) assert.equal(new URL(h).searchParams.get(k), v, `${sel}: ${k} kept in ${h}`);
         }
         await s.page.waitForTimeout(300);
         for (const [sel, href] of Object.entries(piece.rendered ?? {})) {
