@@ -95,3 +95,42 @@ for (const piece of CORPUS) {
     }, { contextOptions: piece.context });
   });
 }
+
+// What the form handling (Chaty's popup above) must leave alone: a submission the page cancelled,
+// a form marked off, a share form, a button with its own form* attributes, forms to the site
+// itself; and a form without a target is tagged in this tab.
+const FORMS = `
+<form id="f-same" action="https://wa.me/79991234567"><input name="text" value="Hi there"><button>same tab</button></form>
+<form id="f-cancel" action="https://wa.me/79991234567" target="_blank" onsubmit="event.preventDefault(); window.__cancelled = (window.__cancelled || 0) + 1"><input name="text" value="Hi"><button>cancelled</button></form>
+<form id="f-off" action="https://wa.me/79991234567" target="_blank" data-chattag="off"><input name="text" value="Hi there"><button>off</button></form>
+<form id="f-share" action="https://api.whatsapp.com/send" target="_blank"><input name="text" value="Look at this"><button>share</button></form>
+<form id="f-formtarget" action="https://wa.me/79991234567"><input name="text" value="Hi"><button formtarget="_blank">formtarget</button></form>
+<form id="f-post" action="https://wa.me/79991234567" method="post" target="_blank"><input name="text" value="Hi"><button>post</button></form>`;
+
+test('GET forms to a messenger: tagged in the form target; cancelled, opted-out, share, form*-button and POST submissions exactly as the browser makes them', async () => {
+  await h.run(async (s) => {
+    const url = h.server.page(pageHtml({ body: FORMS }));
+    const { id, opened } = await open(s, url, { click: '#f-same button' });
+    assert.equal(s.navigationFrames.at(-1), s.page.mainFrame(), 'a form without a target opens in this tab');
+    const u = new URL(opened);
+    assert.equal(u.hostname, 'wa.me');
+    assert.ok(u.searchParams.get('text').startsWith('Hi there') && u.searchParams.get('text').includes(id), `${opened}: the text kept and ${id} added`);
+    await s.waitForEvent((e) => e.type === 'click' && e.chat_id === id, { what: 'the submission reported as a click' });
+    for (const [click, exact] of [
+      ['#f-off button', 'https://wa.me/79991234567?text=Hi+there'],
+      ['#f-share button', 'https://api.whatsapp.com/send?text=Look+at+this'],
+      ['#f-formtarget button', 'https://wa.me/79991234567?text=Hi'],
+      ['#f-post button', 'https://wa.me/79991234567'],
+    ]) {
+      assert.equal((await open(s, url, { click })).opened, exact, `${click} opened exactly what the browser builds`);
+    }
+    await s.page.goto(url);
+    await s.ready();
+    const before = s.navigations.length;
+    await s.page.click('#f-cancel button');
+    await s.page.waitForFunction(() => window.__cancelled === 1);
+    await s.page.waitForTimeout(500);
+    assert.equal(s.navigations.length, before, 'a submission the page cancelled opens nothing');
+    assert.deepEqual(s.stray, []);
+  });
+});
