@@ -6,17 +6,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pageHtml, setup } from './lib/harness.mjs';
 import contactStrips from './corpus/contact-strips.mjs';
-import chaty, { mobile as chatyMobile, popup as chatyPopup } from './corpus/chaty.mjs';
+import chaty, { mobile as chatyMobile, popup as chatyPopup, popupMobile as chatyPopupMobile } from './corpus/chaty.mjs';
 import clickToChat from './corpus/click-to-chat.mjs';
 import joinchat from './corpus/joinchat.mjs';
 import reactFloating from './corpus/react-floating-whatsapp.mjs';
 import sharer from './corpus/sharer.mjs';
 import theme from './corpus/theme-onclick.mjs';
 import tilda from './corpus/tilda-t898.mjs';
-import { classic as quadlayers7, react as quadlayers8 } from './corpus/wp-whatsapp-chat.mjs';
+import { classic as quadlayers7, classicTouch as quadlayers7Touch, react as quadlayers8 } from './corpus/wp-whatsapp-chat.mjs';
 
 const h = setup();
-const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, quadlayers7, quadlayers8, tilda, contactStrips];
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, chatyPopupMobile, quadlayers7, quadlayers7Touch, quadlayers8, tilda, contactStrips];
 
 /** Where the chat ID must be for each parameter kind. */
 function carries(url, param, id) {

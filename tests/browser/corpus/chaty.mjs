@@ -146,16 +146,18 @@ export const popup = {
   ],
 };
 
+const IPHONE = {
+  userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+  viewport: { width: 390, height: 844 },
+  isMobile: true,
+  hasTouch: true,
+};
+
 // The same widget on a phone (iOS): WhatsApp opens wa.me in the same tab (`target=''`), the Viber
 // number keeps its `+` unencoded (`viber://chat?number=+7…`, which a form decoder reads as a space).
 export const mobile = {
   name: 'Chaty (Premio) on an iPhone',
-  context: {
-    userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
-    viewport: { width: 390, height: 844 },
-    isMobile: true,
-    hasTouch: true,
-  },
+  context: IPHONE,
   body: page(SETTINGS),
   tagged: [
     { sel: '#chaty-0-viber', param: 'text' },
@@ -167,4 +169,16 @@ export const mobile = {
     { click: '#chaty-1-whatsapp', host: 'wa.me', param: 'text', keeps: 'Order from http' },
   ],
   rendered: { '#chaty-0-vkontakte': 'https://vk.me/flowershop' },
+};
+
+// The popup on a phone: both forms post to `https://wa.me/<n>` with no target, so the submission
+// navigates this tab.
+export const popupMobile = {
+  name: 'Chaty (Premio): WhatsApp chat popup on an iPhone (same tab)',
+  context: IPHONE,
+  body: page(POPUP),
+  opens: [
+    { fill: ['#chaty-form-0-Whatsapp .chaty-whatsapp-input', 'Hello, I would like roses'], click: '#chaty-form-0-Whatsapp button[type=submit]', host: 'wa.me', param: 'text', keeps: 'Hello, I would like roses' },
+    { fill: ['#chaty-form-1-Whatsapp .chaty-whatsapp-input', 'Roses please'], click: '#chaty-form-1-Whatsapp button[type=submit]', host: 'wa.me', param: 'text', keeps: 'Roses please' },
+  ],
 };

@@ -55,6 +55,17 @@ export const classic = {
   exact: [{ click: '#ql-group', url: 'https://chat.whatsapp.com/F4kEgr0uPInv1te' }],
 };
 
+// The 7.x widget on a touch screen: `api.whatsapp.com/send` instead of WhatsApp Web.
+export const classicTouch = {
+  ...classic,
+  name: 'WhatsApp Chat (QuadLayers) 7.x on a touch screen',
+  context: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
+  opens: [
+    { click: '#ql-toggle', host: 'api.whatsapp.com', param: 'text', keeps: "Hello! I'd like to order flowers" },
+    { fill: ['#ql-textarea', 'Roses for Friday'], click: '#ql-reply', host: 'api.whatsapp.com', param: 'text' },
+  ],
+};
+
 // 8.x (React; build/frontend/js/index.js): contacts are `<a role="button" target="_blank">`
 // without href whose onClick calls preventDefault and then
 // `window.open(url, '_blank', 'noreferrer')`, the URL built by one function: on a touch screen /
