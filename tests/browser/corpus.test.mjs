@@ -13,11 +13,12 @@ import reactFloating from './corpus/react-floating-whatsapp.mjs';
 import sharer from './corpus/sharer.mjs';
 import theme from './corpus/theme-onclick.mjs';
 import tilda from './corpus/tilda-t898.mjs';
+import { android as waButtonAndroid, desktop as waButton, iphone as waButtonIphone } from './corpus/wa-button-intent.mjs';
 import whatschat, { mobile as whatschatMobile } from './corpus/whatschat.mjs';
 import { classic as quadlayers7, classicTouch as quadlayers7Touch, react as quadlayers8 } from './corpus/wp-whatsapp-chat.mjs';
 
 const h = setup();
-const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, chatyPopupMobile, quadlayers7, quadlayers7Touch, quadlayers8, tilda, contactStrips, whatschat, whatschatMobile];
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, chatyPopupMobile, quadlayers7, quadlayers7Touch, quadlayers8, tilda, contactStrips, whatschat, whatschatMobile, waButton, waButtonIphone, waButtonAndroid];
 
 /** Where the chat ID must be for each parameter kind. */
 function carries(url, param, id) {
@@ -70,6 +71,23 @@ for (const piece of CORPUS) {
           return sel.map((q) => doc.querySelector(q).getAttribute('href'));
         }, { html: piece.body, sel: piece.same });
         assert.deepEqual(seen, written, 'share links and other links stay byte-identical');
+      }
+      // Navigations to app schemes (whatsapp:, intent:) the widget makes from a script: seen by
+      // the page's own navigate recorder (`__navs`); the last one must carry the ID.
+      for (const step of piece.navigates ?? []) {
+        await s.page.goto(url);
+        const id = await s.ready();
+        if (step.fill) await s.page.fill(...step.fill);
+        await s.page.click(step.click);
+        const last = () => s.page.evaluate((scheme) => window.__navs.filter((u) => u.startsWith(scheme)).at(-1) ?? null, step.scheme);
+        const deadline = Date.now() + 5000;
+        let nav = await last();
+        while (!(nav && carries(nav, step.param, id)) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          nav = await last();
+        }
+        assert.ok(nav && carries(nav, step.param, id), `${step.click} navigated to ${nav}: ${id} not in ${step.param}`);
+        if (step.keeps) assert.ok(new URL(nav).searchParams.get(step.param).includes(step.keeps), `${step.click}: the site's own value kept in ${nav}`);
       }
       // Links the widget renders itself: those the rules cover carry the ID (checked on the live
       // href: app schemes cannot be followed here), the others stay exactly as the widget built them.
