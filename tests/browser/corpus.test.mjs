@@ -5,14 +5,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pageHtml, setup } from './lib/harness.mjs';
+import contactStrips from './corpus/contact-strips.mjs';
+import chaty, { mobile as chatyMobile, popup as chatyPopup, popupMobile as chatyPopupMobile } from './corpus/chaty.mjs';
 import clickToChat from './corpus/click-to-chat.mjs';
 import joinchat from './corpus/joinchat.mjs';
 import reactFloating from './corpus/react-floating-whatsapp.mjs';
 import sharer from './corpus/sharer.mjs';
 import theme from './corpus/theme-onclick.mjs';
+import tilda from './corpus/tilda-t898.mjs';
+import { android as waButtonAndroid, desktop as waButton, iphone as waButtonIphone } from './corpus/wa-button-intent.mjs';
+import whatschat, { mobile as whatschatMobile } from './corpus/whatschat.mjs';
+import { classic as quadlayers7, classicTouch as quadlayers7Touch, react as quadlayers8 } from './corpus/wp-whatsapp-chat.mjs';
 
 const h = setup();
-const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme];
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, chatyPopupMobile, quadlayers7, quadlayers7Touch, quadlayers8, tilda, contactStrips, whatschat, whatschatMobile, waButton, waButtonIphone, waButtonAndroid];
 
 /** Where the chat ID must be for each parameter kind. */
 function carries(url, param, id) {
@@ -26,6 +32,8 @@ async function open(s, url, step) {
   await s.page.goto(url);
   const id = await s.ready();
   const before = s.navigations.length;
+  // The widget's own script has run (some rewrite their links a while after load).
+  if (step.waitFor) await s.page.waitForFunction(step.waitFor, null, { timeout: 5000 });
   if (step.fill) await s.page.fill(...step.fill);
   await s.page.click(step.click);
   const deadline = Date.now() + 5000;
@@ -39,7 +47,7 @@ async function open(s, url, step) {
 }
 
 for (const piece of CORPUS) {
-  test(`corpus: ${piece.name}`, async () => {
+  test(`corpus: ${piece.name}`, piece.todo ? { todo: piece.todo } : {}, async () => {
     await h.run(async (s) => {
       const url = h.server.page(pageHtml({ body: piece.body }));
       for (const step of piece.opens ?? []) {
@@ -64,6 +72,84 @@ for (const piece of CORPUS) {
         }, { html: piece.body, sel: piece.same });
         assert.deepEqual(seen, written, 'share links and other links stay byte-identical');
       }
-    });
+      // Navigations to app schemes (whatsapp:, intent:) the widget makes from a script: seen by
+      // the page's own navigate recorder (`__navs`); the last one must carry the ID.
+      for (const step of piece.navigates ?? []) {
+        await s.page.goto(url);
+        const id = await s.ready();
+        if (step.fill) await s.page.fill(...step.fill);
+        await s.page.click(step.click);
+        const last = () => s.page.evaluate((scheme) => window.__navs.filter((u) => u.startsWith(scheme)).at(-1) ?? null, step.scheme);
+        const deadline = Date.now() + 5000;
+        let nav = await last();
+        while (!(nav && carries(nav, step.param, id)) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          nav = await last();
+        }
+        assert.ok(nav && carries(nav, step.param, id), `${step.click} navigated to ${nav}: ${id} not in ${step.param}`);
+        if (step.keeps) assert.ok(new URL(nav).searchParams.get(step.param).includes(step.keeps), `${step.click}: the site's own value kept in ${nav}`);
+      }
+      // Links the widget renders itself: those the rules cover carry the ID (checked on the live
+      // href: app schemes cannot be followed here), the others stay exactly as the widget built them.
+      if (piece.tagged?.length || piece.rendered) {
+        await s.page.goto(url);
+        const id = await s.ready();
+        for (const { sel, param, keeps, params } of piece.tagged ?? []) {
+          const href = () => s.page.evaluate((q) => document.querySelector(q)?.getAttribute('href') ?? null, sel);
+          const deadline = Date.now() + 5000;
+          let h = await href();
+          while (!(h && carries(h, param, id)) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 50));
+            h = await href();
+          }
+          assert.ok(h && carries(h, param, id), `${sel} is ${h}: ${id} not in ${param}`);
+          if (keeps) assert.ok(new URL(h).searchParams.get(param).includes(keeps), `${sel}: the site's own value kept in ${h}`);
+          for (const [k, v] of Object.entries(params ?? {})) assert.equal(new URL(h).searchParams.get(k), v, `${sel}: ${k} kept in ${h}`);
+        }
+        await s.page.waitForTimeout(300);
+        for (const [sel, href] of Object.entries(piece.rendered ?? {})) {
+          assert.equal(await s.page.evaluate((q) => document.querySelector(q)?.getAttribute('href'), sel), href, `${sel} exactly as the widget built it`);
+        }
+      }
+    }, { contextOptions: piece.context });
   });
 }
+
+// What the form handling (Chaty's popup above) must leave alone: a submission the page cancelled,
+// a form marked off, a share form, a button with its own form* attributes, forms to the site
+// itself; and a form without a target is tagged in this tab.
+const FORMS = `
+<form id="f-same" action="https://wa.me/79991234567"><input name="text" value="Hi there"><button>same tab</button></form>
+<form id="f-cancel" action="https://wa.me/79991234567" target="_blank" onsubmit="event.preventDefault(); window.__cancelled = (window.__cancelled || 0) + 1"><input name="text" value="Hi"><button>cancelled</button></form>
+<form id="f-off" action="https://wa.me/79991234567" target="_blank" data-chattag="off"><input name="text" value="Hi there"><button>off</button></form>
+<form id="f-share" action="https://api.whatsapp.com/send" target="_blank"><input name="text" value="Look at this"><button>share</button></form>
+<form id="f-formtarget" action="https://wa.me/79991234567"><input name="text" value="Hi"><button formtarget="_blank">formtarget</button></form>
+<form id="f-post" action="https://wa.me/79991234567" method="post" target="_blank"><input name="text" value="Hi"><button>post</button></form>`;
+
+test('GET forms to a messenger: tagged in the form target; cancelled, opted-out, share, form*-button and POST submissions exactly as the browser makes them', async () => {
+  await h.run(async (s) => {
+    const url = h.server.page(pageHtml({ body: FORMS }));
+    const { id, opened } = await open(s, url, { click: '#f-same button' });
+    assert.equal(s.navigationFrames.at(-1), s.page.mainFrame(), 'a form without a target opens in this tab');
+    const u = new URL(opened);
+    assert.equal(u.hostname, 'wa.me');
+    assert.ok(u.searchParams.get('text').startsWith('Hi there') && u.searchParams.get('text').includes(id), `${opened}: the text kept and ${id} added`);
+    await s.waitForEvent((e) => e.type === 'click' && e.chat_id === id, { what: 'the submission reported as a click' });
+    for (const [click, exact] of [
+      ['#f-off button', 'https://wa.me/79991234567?text=Hi+there'],
+      ['#f-share button', 'https://api.whatsapp.com/send?text=Look+at+this'],
+      ['#f-formtarget button', 'https://wa.me/79991234567?text=Hi'],
+      ['#f-post button', 'https://wa.me/79991234567'],
+    ]) {
+      assert.equal((await open(s, url, { click })).opened, exact, `${click} opened exactly what the browser builds`);
+    }
+    await s.page.goto(url);
+    await s.ready();
+    const before = s.navigations.length;
+    await s.page.click('#f-cancel button');
+    await s.page.waitForFunction(() => window.__cancelled === 1);
+    await s.page.waitForTimeout(500);
+    assert.equal(s.navigations.length, before, 'a submission the page cancelled opens nothing');
+    assert.deepEqual(s.stray, []);
+  });
+});

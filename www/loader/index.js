@@ -157,6 +157,28 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     if (typeof open === 'function') {
       W.open = (url, ...rest) => open.call(W, rewrite(url, 1), ...rest);
     }
+
+    // A GET form whose action is a messenger (a widget's "type your message" popup, e.g. Chaty's
+    // <form action="https://wa.me/<n>" target="_blank"><input name="text">): the browser builds
+    // the URL from the fields, so there is no link to tag, and a new tab is no navigation of this
+    // page. The submission is made again with the tagged URL, in the form's target, like a script
+    // navigation. Bubble phase on window, after the page's own handlers: a submission the page
+    // cancelled stays cancelled. Left alone: a form marked data-chattag="off", a submit button
+    // with its own form* attributes (the URL would not be the form's).
+    W.addEventListener('submit', guard((e) => {
+      const f = e.target;
+      const s = e.submitter;
+      if (e.defaultPrevented || f.method != 'get' || !MAYBE.test(f.action) || f.matches('[data-chattag=off i]') || (s && s.matches('[formaction],[formmethod],[formtarget]'))) return;
+      // The URL the browser would open: the action with the fields as its query.
+      const u = new URL(f.action);
+      u.search = new URLSearchParams(new FormData(f, s));
+      if (rewrite(u.href, 0) == u.href) return;
+      const tagged = rewrite(u.href, 1);
+      const t = f.getAttribute('target');
+      e.preventDefault();
+      if (t && t != '_self') open.call(W, tagged, t, t == '_blank' ? 'noopener' : '');
+      else location.assign(tagged);
+    }));
   };
 
   // Compiles and instantiates the wasm's bytes, synchronously, and hands the instance to the glue.
