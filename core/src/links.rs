@@ -215,7 +215,7 @@ fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip
     // Every web form is decided by its first two path segments, every app form by its action,
     // which is read from the same two: one scan of the path for both.
     let path = segments(parts.path);
-    let kind = match index_in("https http whatsapp tg viber", parts.scheme, eq_ci) {
+    let kind = match index_in("https http whatsapp tg viber", scheme(parts)?, eq_ci) {
         Some(0 | 1) => {
             let host = parts.host.ok_or(Skip::NotMessenger)?;
             let host = strip_prefix_ci(host, "www.").unwrap_or(host);
@@ -245,6 +245,29 @@ fn recognise(href: &str, parts: &Parts<'_>, hint: Hint) -> Result<LinkKind, Skip
         return Err(Skip::TooLong);
     }
     Ok(kind)
+}
+
+/// The scheme a link opens. An Android intent URL
+/// (`intent://send?…#Intent;scheme=whatsapp;package=com.whatsapp;end`) opens `<scheme>://` +
+/// what comes before `#`: it is read as that link, and tagged in its query like it (the
+/// `#Intent;…` part is kept as written). Chrome reads the fragment only when it starts
+/// `Intent;`, and its items up to `end`.
+#[inline(always)]
+fn scheme<'a>(parts: &Parts<'a>) -> Result<&'a str, Skip> {
+    if !eq_ci(parts.scheme, "intent") {
+        return Ok(parts.scheme);
+    }
+    if let Some(items) = parts.fragment.and_then(|f| f.strip_prefix("Intent;")) {
+        for item in split_byte(items, b';') {
+            if item == "end" {
+                break;
+            }
+            if let Some(scheme) = item.strip_prefix("scheme=") {
+                return Ok(scheme);
+            }
+        }
+    }
+    Err(Skip::NotMessenger)
 }
 
 /// The first two non-empty `/`-separated path segments (`/a//b/c` → `a`, `b`): all any link
@@ -512,7 +535,7 @@ pub fn account_of_link(href: &str) -> Option<String> {
         let d: String = s.chars().filter(char::is_ascii_digit).collect();
         (!d.is_empty()).then_some(d)
     };
-    let on_web = listed("https http", parts.scheme, eq_ci);
+    let on_web = listed("https http", scheme(&parts).ok()?, eq_ci);
     let first_segment = segments(parts.path).0.unwrap_or("");
     match kind {
         LinkKind::WhatsApp

@@ -21,6 +21,9 @@ fn whatsapp_forms_give_the_phone_digits() {
         "https://www.whatsapp.com/send?phone=+79991234567",
         "whatsapp://send?phone=%2B79991234567",
         "WHATSAPP://send?phone=79991234567&text=hi",
+        // Android intent URLs open the link they wrap.
+        "intent://send?phone=79991234567#Intent;scheme=whatsapp;package=com.whatsapp;end",
+        "intent://wa.me/79991234567#Intent;scheme=https;package=com.whatsapp;end",
     ] {
         assert_eq!(account(href).as_deref(), Some("79991234567"), "{href}");
     }
@@ -106,6 +109,7 @@ fn every_classified_link_names_an_account() {
         "viber://pa?chatURI=shop",
         "viber://chat?number=79991234567",
         "https://max.ru/shop_bot",
+        "intent://resolve?domain=shop_bot#Intent;scheme=tg;end",
     ] {
         assert!(classify(href, Hint::Auto).is_ok(), "{href}");
         assert!(account(href).is_some(), "{href}");

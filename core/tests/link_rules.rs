@@ -292,6 +292,67 @@ fn telegram_app_forms() {
     ]);
 }
 
+/// Chrome's Android intent URLs, as widgets write them to open the app rather than the site
+/// (tests/browser/corpus/wa-button-intent.mjs): read as the link `<scheme>://` + the part before
+/// `#`, tagged there, the `#Intent;…;end` part kept byte for byte.
+#[test]
+fn android_intent_forms() {
+    use LinkKind::{TelegramBot as Bot, WhatsApp};
+    use Skip::*;
+    check(&[
+        (
+            "intent://send?phone=79991234567&text=Hi#Intent;package=com.whatsapp;scheme=whatsapp;end",
+            Ok(WhatsApp),
+        ),
+        (
+            "intent://send?phone=79991234567#Intent;scheme=whatsapp;package=com.whatsapp;end",
+            Ok(WhatsApp),
+        ),
+        (
+            "INTENT://send?phone=79991234567#Intent;scheme=WhatsApp;end",
+            Ok(WhatsApp),
+        ),
+        (
+            "intent://resolve?domain=shop_bot#Intent;scheme=tg;package=org.telegram.messenger;end",
+            Ok(Bot),
+        ),
+        (
+            "intent://wa.me/79991234567#Intent;scheme=https;package=com.whatsapp;end",
+            Ok(WhatsApp),
+        ),
+        ("intent://send?text=Hi#Intent;scheme=whatsapp;end", Err(Share)),
+        // Not an intent Chrome would open as a messenger link: no `Intent;` start, no scheme
+        // before `end`, another app's scheme.
+        ("intent://send?phone=79991234567", Err(NotMessenger)),
+        ("intent://send?phone=79991234567#scheme=whatsapp", Err(NotMessenger)),
+        (
+            "intent://send?phone=79991234567#Intent;package=com.whatsapp;end",
+            Err(NotMessenger),
+        ),
+        (
+            "intent://send?phone=79991234567#Intent;package=com.whatsapp;end;scheme=whatsapp",
+            Err(NotMessenger),
+        ),
+        (
+            "intent://details?id=com.whatsapp#Intent;scheme=market;end",
+            Err(NotMessenger),
+        ),
+    ]);
+    let href = "intent://send?phone=79991234567&text=Hi#Intent;scheme=whatsapp;package=com.whatsapp;end&phone=79991234567&text=Hi";
+    let tagged = tag_auto(href).unwrap();
+    let (query, fragment) = tagged.href.split_once('#').unwrap();
+    assert!(
+        query.starts_with("intent://send?phone=79991234567&text=Hi"),
+        "{}",
+        tagged.href
+    );
+    assert!(query.contains(ID), "{}", tagged.href);
+    assert_eq!(
+        fragment,
+        "Intent;scheme=whatsapp;package=com.whatsapp;end&phone=79991234567&text=Hi"
+    );
+}
+
 #[test]
 fn viber_forms() {
     use LinkKind::{ViberBot, ViberPersonal};

@@ -13,12 +13,12 @@ import reactFloating from './corpus/react-floating-whatsapp.mjs';
 import sharer from './corpus/sharer.mjs';
 import theme from './corpus/theme-onclick.mjs';
 import tilda from './corpus/tilda-t898.mjs';
-import { android as waButtonAndroid, desktop as waButton, iphone as waButtonIphone } from './corpus/wa-button-intent.mjs';
+import { androidForm as waButtonAndroid, androidLink as intentLink, desktop as waButton, iphone as waButtonIphone } from './corpus/wa-button-intent.mjs';
 import whatschat, { mobile as whatschatMobile } from './corpus/whatschat.mjs';
 import { classic as quadlayers7, classicTouch as quadlayers7Touch, react as quadlayers8 } from './corpus/wp-whatsapp-chat.mjs';
 
 const h = setup();
-const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, chatyPopupMobile, quadlayers7, quadlayers7Touch, quadlayers8, tilda, contactStrips, whatschat, whatschatMobile, waButton, waButtonIphone, waButtonAndroid];
+const CORPUS = [clickToChat, joinchat, reactFloating, sharer, theme, chaty, chatyMobile, chatyPopup, chatyPopupMobile, quadlayers7, quadlayers7Touch, quadlayers8, tilda, contactStrips, whatschat, whatschatMobile, waButton, waButtonIphone, waButtonAndroid, intentLink];
 
 /** Where the chat ID must be for each parameter kind. */
 function carries(url, param, id) {
