@@ -1,5 +1,5 @@
 //! The webhook corpus end to end: the real collector receives every payload of
-//! `tests/corpus/webhooks/` (102 bodies shaped like the messengers' own, see its SOURCES.md),
+//! `tests/corpus/webhooks/` (103 bodies shaped like the messengers' own, see its SOURCES.md),
 //! correctly signed, in the order of `expectations.json`, and what it stored after each one is
 //! compared with that file: messages counted, chats opened, codes matched (on the right person's
 //! chat), codes that must not be matched (someone else's words, a group), bot openings kept,
@@ -389,7 +389,7 @@ fn every_corpus_payload_is_stored_as_expected() {
     let raw = std::fs::read_to_string(dir.join("expectations.json")).expect("expectations.json");
     let exp: Value = serde_json::from_str(&raw).expect("expectations.json is JSON");
     let files = files_in_order(&raw, exp["files"].as_object().expect("files"));
-    assert_eq!(files.len(), 102, "the corpus has 102 payloads");
+    assert_eq!(files.len(), 103, "the corpus has 103 payloads");
 
     let server = Server::start_with_webhooks(
         &[

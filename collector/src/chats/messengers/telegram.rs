@@ -6,7 +6,8 @@
 //! the message counts without its text), and `business_message` (a Telegram Business account
 //! connected to the bot: chats with the site's *personal* account arrive this way). In a private
 //! chat `chat.id` is the chat partner, so a business message whose `from.id` differs from
-//! `chat.id` was written by the business side: that marks the chat answered.
+//! `chat.id` was written by the business side: that marks the chat answered, unless Telegram
+//! sent it by itself (`is_from_offline`: an away or greeting message, or a scheduled one).
 //! Everything else (edited messages, channel posts, groups, callbacks) is acknowledged and ignored,
 //! so Telegram does not retry it.
 
@@ -49,6 +50,15 @@ pub struct Message {
     /// The same before Bot API 7.0.
     #[serde(default)]
     pub forward_date: Option<IgnoredAny>,
+    /// Sent by an implicit action: a Telegram Business away or greeting message, or a scheduled
+    /// one. Read loosely (`null` or another type counts as not set).
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub is_from_offline: bool,
+}
+
+/// `true` only for a JSON `true`: an odd value must not cost the message.
+fn loose_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(serde_json::Value::deserialize(d)? == serde_json::Value::Bool(true))
 }
 
 impl Message {
@@ -112,6 +122,11 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
     let Some(from) = msg.from else { return Ok(out) };
     let at_ms = msg.date.saturating_mul(1000);
     if business && from.id != msg.chat.id {
+        // An away or greeting message is Telegram answering for a business that is not there:
+        // the chat is still missed until someone writes.
+        if msg.is_from_offline {
+            return Ok(out);
+        }
         out.push(Inbound::Answered(Answered {
             platform: Platform::telegram(),
             partner: ChatUser {
@@ -268,6 +283,30 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(parse(b"not json", None).is_err());
+    }
+
+    #[test]
+    fn an_away_message_answers_nobody_but_a_reply_does() {
+        let reply = |offline: &str| {
+            format!(
+                r#"{{"update_id":7,"business_message":{{"message_id":3,
+                "from":{{"id":7000000002,"is_bot":false,"first_name":"Shop"}},
+                "chat":{{"id":5120984471,"first_name":"Ivan","type":"private"}},"date":1763700140,
+                "business_connection_id":"AbC"{offline},"text":"We are closed until 9:00"}}}}"#
+            )
+        };
+        let answers = |offline: &str| {
+            parse(reply(offline).as_bytes(), None)
+                .unwrap()
+                .iter()
+                .filter(|i| matches!(i, Inbound::Answered(_)))
+                .count()
+        };
+        assert_eq!(answers(r#","is_from_offline":true"#), 0);
+        assert_eq!(answers(""), 1);
+        assert_eq!(answers(r#","is_from_offline":false"#), 1);
+        assert_eq!(answers(r#","is_from_offline":null"#), 1);
+        assert_eq!(answers(r#","is_from_offline":"yes""#), 1);
     }
 
     #[test]
