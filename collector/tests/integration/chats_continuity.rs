@@ -165,3 +165,27 @@ fn telegram_start_then_another_code_is_a_new_chat() {
         ]
     );
 }
+
+/// A Telegram person who writes, then presses a bot's "share my phone number" button: the
+/// phone joins the chat they are in (kept as its keyed hash, the default), no new chat opens.
+#[test]
+fn a_telegram_phone_shared_later_joins_the_open_chat() {
+    let server = start();
+    let user = 381_920_477_i64;
+    let hello = common::webhooks::telegram_hello(user, 1, TS / 1000 + 10);
+    assert_eq!(server.telegram(&hello).status, 200);
+    let card = json!({"update_id": 1_000_002, "message": {"message_id": 2,
+        "from": {"id": user, "is_bot": false, "first_name": "A"},
+        "chat": {"id": user, "type": "private"}, "date": TS / 1000 + 20,
+        "contact": {"phone_number": "+7 916 123-45-90", "first_name": "A", "user_id": user}}});
+    let r = server.telegram(&serde_json::to_vec(&card).expect("json"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let rows = server.rows("SELECT messages, phone FROM conversations");
+    assert_eq!(rows.len(), 1, "one chat");
+    assert_eq!(rows[0].get::<i64>(0), 2);
+    let phone: Option<String> = rows[0].get(1);
+    assert!(
+        phone.as_deref().is_some_and(|p| p.starts_with("ph:")),
+        "{phone:?}"
+    );
+}

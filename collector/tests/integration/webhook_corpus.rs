@@ -1,5 +1,5 @@
 //! The webhook corpus end to end: the real collector receives every payload of
-//! `tests/corpus/webhooks/` (103 bodies shaped like the messengers' own, see its SOURCES.md),
+//! `tests/corpus/webhooks/` (105 bodies shaped like the messengers' own, see its SOURCES.md),
 //! correctly signed, in the order of `expectations.json`, and what it stored after each one is
 //! compared with that file: messages counted, chats opened, codes matched (on the right person's
 //! chat), codes that must not be matched (someone else's words, a group), bot openings kept,
@@ -131,17 +131,22 @@ fn same_username(stored: Option<&str>, want: &str) -> bool {
     })
 }
 
-/// Whether a row carries every identifier the payload gives for the partner.
+/// Whether a row carries every identifier the payload gives for the partner (`null`: the row
+/// must have none, e.g. no phone from someone else's contact card).
 fn carries(
     partner: &Value,
     user_id: Option<&str>,
     phone: Option<&str>,
     username: Option<&str>,
 ) -> bool {
-    let field = |k: &str| partner.get(k).and_then(Value::as_str);
-    field("user_id").is_none_or(|w| user_id == Some(w))
-        && field("phone").is_none_or(|w| phone == Some(w))
-        && field("username").is_none_or(|w| same_username(username, w))
+    let fits = |k: &str, stored: Option<&str>, same: &dyn Fn(&str) -> bool| match partner.get(k) {
+        None => true,
+        Some(Value::Null) => stored.is_none(),
+        Some(w) => w.as_str().is_some_and(same),
+    };
+    fits("user_id", user_id, &|w| user_id == Some(w))
+        && fits("phone", phone, &|w| phone == Some(w))
+        && fits("username", username, &|w| same_username(username, w))
 }
 
 /// An `answered` entry: `id:X` / `user_id:X` (a user ID), `phone:X`, or several joined by ` / `
@@ -389,7 +394,7 @@ fn every_corpus_payload_is_stored_as_expected() {
     let raw = std::fs::read_to_string(dir.join("expectations.json")).expect("expectations.json");
     let exp: Value = serde_json::from_str(&raw).expect("expectations.json is JSON");
     let files = files_in_order(&raw, exp["files"].as_object().expect("files"));
-    assert_eq!(files.len(), 103, "the corpus has 103 payloads");
+    assert_eq!(files.len(), 105, "the corpus has 105 payloads");
 
     let server = Server::start_with_webhooks(
         &[

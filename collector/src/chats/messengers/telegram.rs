@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use super::webhook::{BotTable, HeaderSecretBot, Messenger, Refusal};
 use crate::chats::inbound::{
-    clean_opaque_id, clean_text, clean_username, Answered, BotOpened, ChatUser, Inbound,
-    InboundMessage, ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
+    clean_opaque_id, clean_phone, clean_text, clean_username, Answered, BotOpened, ChatUser,
+    Inbound, InboundMessage, ParseError, Platform, MAX_NAME_CHARS, MAX_TEXT_CHARS,
 };
 use crate::chats::settings::{ChatsConfigError, Env, WebhookSecret};
 
@@ -54,6 +54,23 @@ pub struct Message {
     /// one. Read loosely (`null` or another type counts as not set).
     #[serde(default, deserialize_with = "loose_bool")]
     pub is_from_offline: bool,
+    /// A shared contact card: a bot's "share my phone number" button (`request_contact`) sends
+    /// the person's own, with their `user_id`. Read loosely: an odd card must not cost the
+    /// message.
+    #[serde(default)]
+    pub contact: Option<serde_json::Value>,
+}
+
+impl Message {
+    /// The phone of a contact card the sender shared of themselves (`contact.user_id` is the
+    /// sender): someone else's card, or one without a user ID, says nothing about the sender.
+    fn own_phone(&self, sender: i64) -> Option<String> {
+        let card = self.contact.as_ref()?;
+        if card.get("user_id")?.as_i64()? != sender {
+            return None;
+        }
+        clean_phone(card.get("phone_number")?.as_str()?)
+    }
 }
 
 /// `true` only for a JSON `true`: an odd value must not cost the message.
@@ -119,6 +136,11 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
         return Ok(out);
     }
     let forwarded = msg.is_forwarded();
+    // A forwarded card was shared by someone else first: it says nothing about the sender.
+    let own_phone = match &msg.from {
+        Some(from) if !forwarded => msg.own_phone(from.id),
+        _ => None,
+    };
     let Some(from) = msg.from else { return Ok(out) };
     let at_ms = msg.date.saturating_mul(1000);
     if business && from.id != msg.chat.id {
@@ -157,7 +179,7 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
     let user = ChatUser {
         user_id: clean_opaque_id(&from.id.to_string()),
         username: from.username.as_deref().and_then(clean_username),
-        phone: None,
+        phone: own_phone,
         name: clean_text(&name, MAX_NAME_CHARS),
     };
     let account = bot_account.map(|a| a.to_ascii_lowercase());
