@@ -153,3 +153,16 @@ test('GET forms to a messenger: tagged in the form target; cancelled, opted-out,
     assert.deepEqual(s.stray, []);
   });
 });
+
+// A page whose window.open throws (a popup blocker of its own, a hardened in-app browser): the
+// form cannot be re-submitted tagged in a new tab, so the browser's own submission must go on
+// untagged rather than be cancelled with nothing opened.
+test('GET form to a messenger on a page whose window.open throws: the visitor still reaches the messenger', async () => {
+  await h.run(async (s) => {
+    const head = `<script>window.open = function () { throw new Error('popups are off on this page'); };</script>`;
+    const body = `<form id="f" action="https://wa.me/79991234567" target="_blank"><input name="text" value="Hi there"><button>send</button></form>`;
+    const url = h.server.page(pageHtml({ head, body }));
+    const { opened } = await open(s, url, { click: '#f button' });
+    assert.equal(opened, 'https://wa.me/79991234567?text=Hi+there');
+  });
+});

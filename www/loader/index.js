@@ -175,9 +175,11 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
       if (rewrite(u.href, 0) == u.href) return;
       const tagged = rewrite(u.href, 1);
       const t = f.getAttribute('target');
-      e.preventDefault();
+      // Cancelled only once the tagged one is under way: if opening throws, the browser's own
+      // submission goes on (untagged, but the visitor gets there).
       if (t && t != '_self') open.call(W, tagged, t, t == '_blank' ? 'noopener' : '');
       else location.assign(tagged);
+      e.preventDefault();
     }));
   };
 
