@@ -47,7 +47,7 @@ async function open(s, url, step) {
 }
 
 for (const piece of CORPUS) {
-  test(`corpus: ${piece.name}`, piece.todo ? { todo: piece.todo } : {}, async () => {
+  test(`corpus: ${piece.name}`, async () => {
     await h.run(async (s) => {
       const url = h.server.page(pageHtml({ body: piece.body }));
       for (const step of piece.opens ?? []) {
