@@ -136,11 +136,8 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
         return Ok(out);
     }
     let forwarded = msg.is_forwarded();
-    // A forwarded card was shared by someone else first: it says nothing about the sender.
-    let own_phone = match &msg.from {
-        Some(from) if !forwarded => msg.own_phone(from.id),
-        _ => None,
-    };
+    // The card's own user ID decides whose phone it is, forwarded or not.
+    let own_phone = msg.from.as_ref().and_then(|from| msg.own_phone(from.id));
     let Some(from) = msg.from else { return Ok(out) };
     let at_ms = msg.date.saturating_mul(1000);
     if business && from.id != msg.chat.id {
