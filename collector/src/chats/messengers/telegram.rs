@@ -71,18 +71,16 @@ impl Message {
         }
         clean_phone(card.get("phone_number")?.as_str()?)
     }
+
+    /// Whether the message was forwarded from elsewhere rather than written here.
+    fn is_forwarded(&self) -> bool {
+        self.forward_origin.is_some() || self.forward_date.is_some()
+    }
 }
 
 /// `true` only for a JSON `true`: an odd value must not cost the message.
 fn loose_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(serde_json::Value::deserialize(d)? == serde_json::Value::Bool(true))
-}
-
-impl Message {
-    /// Whether the message was forwarded from elsewhere rather than written here.
-    fn is_forwarded(&self) -> bool {
-        self.forward_origin.is_some() || self.forward_date.is_some()
-    }
 }
 
 #[derive(Deserialize, Debug)]
@@ -135,10 +133,9 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
     if msg.chat.kind != "private" {
         return Ok(out);
     }
-    let forwarded = msg.is_forwarded();
-    // The card's own user ID decides whose phone it is, forwarded or not.
-    let own_phone = msg.from.as_ref().and_then(|from| msg.own_phone(from.id));
-    let Some(from) = msg.from else { return Ok(out) };
+    let Some(from) = &msg.from else {
+        return Ok(out);
+    };
     let at_ms = msg.date.saturating_mul(1000);
     if business && from.id != msg.chat.id {
         // An away or greeting message is Telegram answering for a business that is not there:
@@ -161,7 +158,7 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
     }
     // A forwarded message is the person writing, but its words are someone else's: a code in
     // them must not credit this person (nor can it be a `/start` they sent).
-    let text = if forwarded {
+    let text = if msg.is_forwarded() {
         ""
     } else {
         msg.text.as_deref().or(msg.caption.as_deref()).unwrap_or("")
@@ -176,7 +173,8 @@ pub fn parse(body: &[u8], bot_account: Option<&str>) -> Result<Vec<Inbound>, Par
     let user = ChatUser {
         user_id: clean_opaque_id(&from.id.to_string()),
         username: from.username.as_deref().and_then(clean_username),
-        phone: own_phone,
+        // The card's own user ID decides whose phone it is, forwarded or not.
+        phone: msg.own_phone(from.id),
         name: clean_text(&name, MAX_NAME_CHARS),
     };
     let account = bot_account.map(|a| a.to_ascii_lowercase());

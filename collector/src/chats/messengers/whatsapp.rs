@@ -12,8 +12,8 @@
 //! someone else's; one in a group, with `group_id`, is no chat), and `statuses` (delivery of
 //! messages the *business* sent: the chat was answered; a group's status answers nobody).
 //! Field `smb_message_echoes` carries what the business typed in the WhatsApp Business app
-//! (also an answer). Each item is read on its own; one that cannot be
-//! read is kept as [`Inbound::Unreadable`] and costs nothing else.
+//! (also an answer). Each item is read on its own; one that cannot be read is kept as
+//! [`Inbound::Unreadable`] and costs nothing else.
 
 use std::path::PathBuf;
 
