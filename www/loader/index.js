@@ -44,6 +44,9 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
   // A URL to use instead of `url` (`open`: the page is opening it: reported as a click).
   const rewrite = (url, open) => (live && (typeof url === 'string' || url instanceof URL) && guard(page.run)(REWRITE, String(url), undefined, open)) || url;
   api.rewrite = (url) => rewrite(url, 0);
+  // A navigation's URL tagged and reported as a click, or false when tagging changes nothing (no
+  // messenger link, or tagged already): what a script navigation or a form is made again with.
+  const retag = (url) => MAYBE.test(url) && rewrite(url, 0) != url && rewrite(url, 1);
   api.identifiers = () => {
     try {
       if (live) return JSON.parse(page.ask(IDENTIFIERS));
@@ -145,9 +148,8 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
     // link already; other navigations are never touched.
     try {
       W.navigation.addEventListener('navigate', guard((e) => {
-        const url = e.destination.url;
-        if (e.userInitiated || e.sourceElement || !e.cancelable || e.navigationType == 'traverse' || !MAYBE.test(url) || rewrite(url, 0) == url) return;
-        const tagged = rewrite(url, 1);
+        const tagged = !e.userInitiated && !e.sourceElement && e.cancelable && e.navigationType != 'traverse' && retag(e.destination.url);
+        if (!tagged) return;
         e.preventDefault();
         setTimeout(() => location[e.navigationType == 'replace' ? 'replace' : 'assign'](tagged));
       }));
@@ -172,8 +174,8 @@ import { ID, REWRITE, IDENTIFIERS, LINK as LINK_OP } from 'chattag:glue';
       // The URL the browser would open: the action with the fields as its query.
       const u = new URL(f.action);
       u.search = new URLSearchParams(new FormData(f, s));
-      if (rewrite(u.href, 0) == u.href) return;
-      const tagged = rewrite(u.href, 1);
+      const tagged = retag(u.href);
+      if (!tagged) return;
       const t = f.getAttribute('target');
       // Cancelled only once the tagged one is under way: if opening throws, the browser's own
       // submission goes on (untagged, but the visitor gets there).
