@@ -85,6 +85,8 @@ test('share navigations to app schemes (sharer.js 0.3.5: whatsapp://send?text=, 
     await s.ready();
     await s.page.click('#wa');
     await s.page.click('#tg');
+    // Both seen (a loaded machine may take a while), then time for a re-issued one to show up.
+    await s.page.waitForFunction(() => window.__navs.length >= 2, null, { timeout: 10000 }).catch(() => {});
     await sleep(500);
     assert.deepEqual(await s.page.evaluate(() => window.__navs), ['whatsapp://send?text=Roses%20https%3A%2F%2Fshop.example%2F', 'tg://msg_url?url=https%3A%2F%2Fshop.example%2F']);
   });
